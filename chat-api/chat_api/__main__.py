@@ -1,0 +1,8 @@
+"""`python -m chat_api` serves the app on HOST:PORT."""
+
+from nova_common.server import serve
+
+from chat_api.config import get_settings
+
+if __name__ == "__main__":
+    serve("chat_api.main:create_app", get_settings())

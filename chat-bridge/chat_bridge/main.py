@@ -1,0 +1,28 @@
+"""Nova Chat Bridge: `create_app()` and the lifespan that owns the service's resources."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from nova_common.app import create_service_app
+from nova_common.resources import open_resources
+
+from chat_bridge import __doc__ as description
+from chat_bridge import __version__
+from chat_bridge.config import Settings, get_settings
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async with open_resources(app, peers=("orchestrator",)):
+        yield
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    return create_service_app(
+        settings or get_settings(),
+        title="Nova Chat Bridge",
+        description=description or "",
+        version=__version__,
+        lifespan=lifespan,
+    )

@@ -1,0 +1,15 @@
+"""intel-worker settings, read from the environment and `.env`."""
+
+from functools import lru_cache
+
+from nova_common.config import NovaSettings
+
+
+class Settings(NovaSettings):
+    service_name: str = "intel-worker"
+    port: int = 8110
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

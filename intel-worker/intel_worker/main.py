@@ -1,0 +1,28 @@
+"""Nova Intel Worker: `create_app()` and the lifespan that owns the service's resources."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from nova_common.app import create_service_app
+from nova_common.resources import open_resources
+
+from intel_worker import __doc__ as description
+from intel_worker import __version__
+from intel_worker.config import Settings, get_settings
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async with open_resources(app, peers=("orchestrator",)):
+        yield
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    return create_service_app(
+        settings or get_settings(),
+        title="Nova Intel Worker",
+        description=description or "",
+        version=__version__,
+        lifespan=lifespan,
+    )

@@ -1,0 +1,3 @@
+"""knowledge-worker: autonomous personal-knowledge crawler."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,15 @@
+"""knowledge-worker settings, read from the environment and `.env`."""
+
+from functools import lru_cache
+
+from nova_common.config import NovaSettings
+
+
+class Settings(NovaSettings):
+    service_name: str = "knowledge-worker"
+    port: int = 8120
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

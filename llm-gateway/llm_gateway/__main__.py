@@ -1,0 +1,8 @@
+"""`python -m llm_gateway` serves the app on HOST:PORT."""
+
+from nova_common.server import serve
+
+from llm_gateway.config import get_settings
+
+if __name__ == "__main__":
+    serve("llm_gateway.main:create_app", get_settings())

@@ -1,0 +1,15 @@
+"""llm-gateway settings, read from the environment and `.env`."""
+
+from functools import lru_cache
+
+from nova_common.config import NovaSettings
+
+
+class Settings(NovaSettings):
+    service_name: str = "llm-gateway"
+    port: int = 8001
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

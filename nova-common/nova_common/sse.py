@@ -1,0 +1,50 @@
+"""Server-Sent Events the Nova way: one JSON object per `data:` line, then `data: [DONE]`."""
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from pydantic import BaseModel
+from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.requests import Request
+
+DONE = "[DONE]"
+
+
+def _encode(item: BaseModel | dict[str, Any] | str) -> str:
+    if isinstance(item, BaseModel):
+        return item.model_dump_json(exclude_none=True)
+    if isinstance(item, dict):
+        import json
+
+        return json.dumps(item, separators=(",", ":"), default=str)
+    return item
+
+
+def json_event_stream(
+    request: Request,
+    items: AsyncIterator[BaseModel | dict[str, Any] | str],
+    *,
+    headers: dict[str, str] | None = None,
+    ping_seconds: int = 15,
+) -> EventSourceResponse:
+    """Stream `items` as SSE. When the client disconnects the generator is closed, which cancels upstream work."""
+
+    async def events() -> AsyncIterator[ServerSentEvent]:
+        try:
+            async for item in items:
+                if await request.is_disconnected():
+                    break
+                yield ServerSentEvent(data=_encode(item))
+            else:
+                yield ServerSentEvent(data=DONE)
+        finally:
+            aclose = getattr(items, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
+    return EventSourceResponse(
+        events(),
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no", **(headers or {})},
+        ping=ping_seconds,
+        sep="\n",
+    )

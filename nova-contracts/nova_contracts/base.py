@@ -1,0 +1,72 @@
+"""Base classes shared by every contract module.
+
+Requests are strict (unknown fields are refused, so a typo in a field name is a 422 rather than a silently
+ignored option); responses are lenient so an older client keeps working when a service adds a field.
+"""
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, ClassVar, Self
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationInfo,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
+
+
+class RequestModel(BaseModel):
+    """A payload a service accepts: unknown fields are an error."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class ResponseModel(BaseModel):
+    """A payload a service returns: unknown fields from a newer peer are ignored."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+# Bounded building blocks, so every contract states its limits the same way.
+ShortText = Annotated[str, Field(min_length=1, max_length=200)]
+Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:\-/@]+$")]
+MetadataKey = Annotated[str, Field(min_length=1, max_length=100)]
+# Open-ended JSON kept in a JSONB column: the key count is bounded here, the body size by the server.
+Metadata = Annotated[dict[MetadataKey, Any], Field(max_length=50)]
+
+
+class UpdateRequestModel(RequestModel):
+    """A PATCH body: every field is optional, at least one must be sent, and `null` only clears nullable columns.
+
+    Subclasses list in `clearable` the fields whose column may be NULL; an explicit `null` for any other
+    field is a 422 here instead of a NOT NULL violation (a 500) in the database. Serialising keeps only the
+    fields that were set, so a client's `model_dump()` never turns "not sent" into "set to null".
+    """
+
+    clearable: ClassVar[frozenset[str]] = frozenset()
+
+    @field_validator("*")
+    @classmethod
+    def _null_only_for_clearable(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None and info.field_name not in cls.clearable:
+            raise ValueError("may be omitted but not set to null")
+        return value
+
+    @model_validator(mode="after")
+    def _at_least_one_field(self) -> Self:
+        if not self.model_fields_set:
+            raise ValueError("send at least one field to update")
+        return self
+
+    @model_serializer(mode="wrap")
+    def _only_sent_fields(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        dumped: dict[str, Any] = handler(self)
+        return {name: value for name, value in dumped.items() if name in self.model_fields_set}

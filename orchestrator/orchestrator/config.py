@@ -1,0 +1,15 @@
+"""orchestrator settings, read from the environment and `.env`."""
+
+from functools import lru_cache
+
+from nova_common.config import DatabaseSettings
+
+
+class Settings(DatabaseSettings):
+    service_name: str = "orchestrator"
+    port: int = 8000
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

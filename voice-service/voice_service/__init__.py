@@ -1,0 +1,3 @@
+"""voice-service: sTT/TTS provider proxy."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,15 @@
+"""voice-service settings, read from the environment and `.env`."""
+
+from functools import lru_cache
+
+from nova_common.config import NovaSettings
+
+
+class Settings(NovaSettings):
+    service_name: str = "voice-service"
+    port: int = 8130
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
