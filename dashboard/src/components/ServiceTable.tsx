@@ -1,0 +1,56 @@
+import type { ServiceStatus } from '../api/types'
+import { StateBadge } from './StateBadge'
+
+export function ServiceTable({ services }: { services: ServiceStatus[] }) {
+  return (
+    <div className="overflow-x-auto rounded-lg border border-stone-800">
+      <table className="w-full text-left text-sm">
+        <thead className="bg-stone-900 text-xs uppercase tracking-wide text-stone-400">
+          <tr>
+            <th className="px-4 py-2 font-medium">Service</th>
+            <th className="px-4 py-2 font-medium">Port</th>
+            <th className="px-4 py-2 font-medium">Profile</th>
+            <th className="px-4 py-2 font-medium">State</th>
+            <th className="px-4 py-2 text-right font-medium">Latency</th>
+            <th className="px-4 py-2 font-medium">Problems</th>
+          </tr>
+        </thead>
+        <tbody className="divide-y divide-stone-800">
+          {services.map((service) => (
+            <tr key={service.name} className={service.state === 'disabled' ? 'text-stone-500' : undefined}>
+              <td className="px-4 py-2 font-medium">{service.name}</td>
+              <td className="px-4 py-2 tabular-nums">{service.port}</td>
+              <td className="px-4 py-2">{service.profile ?? <span className="text-stone-600">—</span>}</td>
+              <td className="px-4 py-2">
+                <StateBadge state={service.state} />
+              </td>
+              <td className="px-4 py-2 text-right tabular-nums">
+                {service.latency_ms == null ? <span className="text-stone-600">—</span> : `${service.latency_ms.toFixed(1)} ms`}
+              </td>
+              <td className="px-4 py-2 text-stone-300">
+                <ServiceProblems service={service} />
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  )
+}
+
+function ServiceProblems({ service }: { service: ServiceStatus }) {
+  if (service.state === 'ready' || service.state === 'disabled') return null
+  const failing = service.checks.filter((check) => check.status === 'down')
+  return (
+    <ul className="space-y-0.5">
+      {service.detail && <li>{service.detail}</li>}
+      {failing.map((check) => (
+        <li key={check.name}>
+          <span className="font-mono text-amber-300">{check.name}</span>
+          {!check.required && <span className="text-stone-500"> (optional)</span>}
+          {check.detail && <span>: {check.detail}</span>}
+        </li>
+      ))}
+    </ul>
+  )
+}
