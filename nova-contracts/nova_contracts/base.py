@@ -44,7 +44,7 @@ Metadata = Annotated[dict[MetadataKey, Any], Field(max_length=50)]
 
 
 class UpdateRequestModel(RequestModel):
-    """A PATCH body: every field is optional, at least one must be sent, and `null` only clears nullable columns.
+    """A PATCH body: all fields optional, at least one sent, and `null` accepted only for nullable columns.
 
     Subclasses list in `clearable` the fields whose column may be NULL; an explicit `null` for any other
     field is a 422 here instead of a NOT NULL violation (a 500) in the database. Serialising keeps only the

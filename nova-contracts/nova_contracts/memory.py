@@ -1,0 +1,214 @@
+"""Memory-service contract: memories in four tiers, facts, hybrid search and agent context assembly."""
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import AliasChoices, AwareDatetime, Field, ValidationInfo, field_validator
+
+from nova_contracts.base import (
+    Identifier,
+    Metadata,
+    MetadataKey,
+    RequestModel,
+    ResponseModel,
+    ShortText,
+    UpdateRequestModel,
+)
+
+MemoryContent = Annotated[str, Field(min_length=1, max_length=50_000)]
+Query = Annotated[str, Field(min_length=1, max_length=10_000)]
+Confidence = Annotated[float, Field(ge=0.0, le=1.0)]
+# Equality matches against a memory's metadata, ANDed together.
+MetadataFilter = Annotated[
+    dict[MetadataKey, Annotated[str, Field(max_length=1000)] | int | float | bool],
+    Field(max_length=20),
+]
+
+
+class MemoryTier(StrEnum):
+    SEMANTIC = "semantic"
+    PROCEDURAL = "procedural"
+    EPISODIC = "episodic"
+    WORKING = "working"
+
+
+Tiers = Annotated[list[MemoryTier], Field(min_length=1, max_length=len(MemoryTier))]
+
+
+def _expiry_only_for_working(expires_at: datetime | None, info: ValidationInfo) -> datetime | None:
+    # Only working memory is swept by the cleanup loop; an expiry on another tier would silently never apply.
+    tier = info.data.get("tier")
+    if expires_at is not None and tier is not None and tier is not MemoryTier.WORKING:
+        raise ValueError(f"only working memories expire; tier is {tier.value}")
+    return expires_at
+
+
+class MemoryCreate(RequestModel):
+    """A memory to store; a working memory sent without `expires_at` gets the service's default lifetime."""
+
+    content: MemoryContent
+    tier: MemoryTier = MemoryTier.EPISODIC
+    agent_id: Identifier | None = None
+    project_id: ShortText | None = None
+    category: ShortText | None = None
+    key: ShortText | None = None
+    confidence: Confidence = 1.0
+    metadata: Metadata = Field(default_factory=dict)
+    expires_at: AwareDatetime | None = None
+
+    _check_expiry = field_validator("expires_at")(_expiry_only_for_working)
+
+
+class MemoryBulkCreate(RequestModel):
+    items: Annotated[list[MemoryCreate], Field(min_length=1, max_length=1000)]
+
+
+class MemoryUpdate(UpdateRequestModel):
+    """A PATCH of one memory; changing `content` re-embeds it."""
+
+    clearable = frozenset({"agent_id", "project_id", "category", "key", "expires_at"})
+
+    content: MemoryContent | None = None
+    tier: MemoryTier | None = None
+    agent_id: Identifier | None = None
+    project_id: ShortText | None = None
+    category: ShortText | None = None
+    key: ShortText | None = None
+    confidence: Confidence | None = None
+    metadata: Metadata | None = None
+    expires_at: AwareDatetime | None = None
+
+    _check_expiry = field_validator("expires_at")(_expiry_only_for_working)
+
+
+class Memory(ResponseModel):
+    id: UUID
+    tier: MemoryTier
+    content: str
+    agent_id: str | None = None
+    project_id: str | None = None
+    category: str | None = None
+    key: str | None = None
+    confidence: Confidence
+    # confidence after ACT-R decay for the time since last access; set on reads that compute it.
+    effective_confidence: Confidence | None = None
+    access_count: int = Field(default=0, ge=0)
+    last_accessed_at: datetime | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    embedding_model: str | None = None
+    embedding_dim: int | None = Field(default=None, ge=1)
+    embedded: bool = False
+    created_at: datetime
+    updated_at: datetime
+    expires_at: datetime | None = None
+
+
+class FactUpsert(RequestModel):
+    """Save the fact `(project_id, category, key)`, replacing its content if it exists.
+
+    `confidence` is used when the fact is new; `confidence_delta`, when sent, nudges an existing
+    fact's confidence instead (clamped to 0..1), so repeated confirmations raise it.
+    """
+
+    project_id: ShortText
+    category: ShortText
+    key: ShortText
+    # Facts are key/value pairs, so `value` is accepted as the input name of the content.
+    content: MemoryContent = Field(validation_alias=AliasChoices("content", "value"))
+    confidence: Confidence = 1.0
+    confidence_delta: float | None = Field(default=None, ge=-1.0, le=1.0)
+    agent_id: Identifier | None = None
+    metadata: Metadata = Field(default_factory=dict)
+
+
+class FactUpsertResult(ResponseModel):
+    memory: Memory
+    created: bool
+    previous_content: str | None = None
+    history_length: int = Field(default=0, ge=0)
+
+
+class FusionMethod(StrEnum):
+    """How vector and keyword rankings combine: a weighted score sum, reciprocal rank fusion, or one alone."""
+
+    WEIGHTED = "weighted"
+    RRF = "rrf"
+    DENSE = "dense"
+    KEYWORD = "keyword"
+
+
+class MemorySearchRequest(RequestModel):
+    """Hybrid search; `fusion=None` uses the service default, `metadata` filters by exact matches."""
+
+    query: Query
+    tiers: Tiers | None = None
+    agent_id: Identifier | None = None
+    project_id: ShortText | None = None
+    metadata: MetadataFilter = Field(default_factory=dict)
+    limit: int = Field(default=10, ge=1, le=200)
+    fusion: FusionMethod | None = None
+    min_score: float | None = Field(default=None, ge=0.0, le=1.0)
+
+
+class MemorySearchHit(ResponseModel):
+    memory: Memory
+    score: float
+    vector_score: float | None = None
+    keyword_score: float | None = None
+    rank: int = Field(ge=1)
+
+
+class MemorySearchResponse(ResponseModel):
+    hits: list[MemorySearchHit] = Field(default_factory=list)
+    fusion: FusionMethod
+    # True when the embedding call failed and the results come from full-text search alone.
+    keyword_only_fallback: bool = False
+    embedding_model: str | None = None
+    took_ms: float = Field(ge=0)
+
+
+class MemoryPage(ResponseModel):
+    items: list[Memory] = Field(default_factory=list)
+    total: int = Field(ge=0)
+    offset: int = Field(default=0, ge=0)
+    limit: int = Field(ge=1)
+
+
+class ContextRequest(RequestModel):
+    """Build an agent's context for `query` within `token_budget` tokens."""
+
+    query: Query
+    token_budget: int = Field(default=2000, ge=64, le=200_000)
+    tiers: Tiers | None = None
+    project_id: ShortText | None = None
+    include_facts: bool = True
+
+
+class ContextItem(ResponseModel):
+    id: UUID
+    tier: MemoryTier
+    content: str
+    confidence: Confidence | None = None
+    tokens: int = Field(ge=0)
+
+
+class ContextResponse(ResponseModel):
+    context: str
+    total_tokens: int = Field(ge=0)
+    items: list[ContextItem] = Field(default_factory=list)
+    truncated: bool = False
+    memory_ids: list[UUID] = Field(default_factory=list)
+
+
+class ReembedStatus(ResponseModel):
+    """Progress of re-embedding every memory with a new model; `job_id` is None while idle."""
+
+    job_id: UUID | None = None
+    state: Literal["idle", "running", "done", "failed"] = "idle"
+    total: int = Field(default=0, ge=0)
+    done: int = Field(default=0, ge=0)
+    target_model: str | None = None
+    target_dim: int | None = Field(default=None, ge=1)
+    error: str | None = None
