@@ -1,0 +1,81 @@
+# Nova's front door. `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+export UV_PYTHON_DOWNLOADS := never
+export LITELLM_LOCAL_MODEL_COST_MAP := True
+# uv may come from PATH, from `pip install --user`, or as a module of the machine's python3.
+UV := $(shell command -v uv 2>/dev/null || { test -x $(HOME)/.local/bin/uv && echo $(HOME)/.local/bin/uv; } || echo "python3 -m uv")
+PYTEST_ARGS ?=
+PY_PACKAGES := nova-contracts/nova_contracts nova-common/nova_common orchestrator/orchestrator \
+  llm-gateway/llm_gateway memory-service/memory_service chat-api/chat_api chat-bridge/chat_bridge cortex/cortex \
+  intel-worker/intel_worker knowledge-worker/knowledge_worker voice-service/voice_service recovery/recovery
+COMPOSE := docker compose
+
+.PHONY: help install install-uv install-node python-deps dashboard-deps dashboard run stop status test \
+        test-python test-dashboard lint format bench up down logs ps clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
+
+install: install-uv install-node python-deps dashboard ## install everything `make run` and `make test` need
+
+install-uv:
+	@$(UV) --version >/dev/null 2>&1 || { echo "installing uv"; python3 -m pip install --quiet --disable-pip-version-check uv; }
+
+install-node:
+	@command -v npm >/dev/null 2>&1 || { echo "installing Node.js"; apt-get update -qq && apt-get install -y -qq nodejs npm; }
+
+python-deps: install-uv
+	@$(UV) sync --frozen --quiet
+
+dashboard-deps: install-node
+	@cd dashboard && { test node_modules/.package-lock.json -nt package-lock.json || npm ci --no-audit --no-fund --loglevel=error; }
+
+dashboard: dashboard-deps ## build the dashboard (served on :3000 by `make run`)
+	@cd dashboard && { test -f dist/index.html && test -z "$$(find src index.html vite.config.ts package.json -newer dist/index.html -print -quit)" || npm run --silent build; }
+
+run: install ## start the whole stack locally on embedded PostgreSQL and Redis (Ctrl-C stops it)
+	@$(UV) run --frozen python -m nova_common.launcher run
+
+stop: install-uv ## stop a `make run` started in another terminal
+	@$(UV) run --frozen python -m nova_common.launcher stop
+
+status: install-uv ## print every service's health
+	@$(UV) run --frozen python -m nova_common.launcher status
+
+test: install test-python test-dashboard ## install what is needed and run every test
+
+test-python:
+	@$(UV) run --frozen pytest $(PYTEST_ARGS)
+
+test-dashboard:
+	@cd dashboard && npm run --silent typecheck && npm test --silent
+
+lint: python-deps ## ruff (lint + format check) and mypy
+	@$(UV) run --frozen ruff check .
+	@$(UV) run --frozen ruff format --check .
+	@$(UV) run --frozen mypy $(PY_PACKAGES)
+
+format: python-deps ## apply ruff's fixes and formatting
+	@$(UV) run --frozen ruff check --fix .
+	@$(UV) run --frozen ruff format .
+
+bench: install ## run the benchmarks in bench/ (each prints its numbers)
+	@for script in bench/*.py; do echo "== $$script"; $(UV) run --frozen python $$script || exit 1; done
+
+up: install-uv ## docker compose up (generates secrets into .env first)
+	@$(UV) run --frozen python -m nova_common.envfile .env
+	@$(COMPOSE) up -d --build
+
+down: ## docker compose down (all profiles)
+	@$(COMPOSE) --profile bridges --profile knowledge --profile voice down --remove-orphans
+
+logs: ## follow docker compose logs
+	@$(COMPOSE) logs -f --tail=100
+
+ps: ## docker compose ps
+	@$(COMPOSE) ps
+
+clean: ## remove build output (keeps ./data)
+	rm -rf dashboard/dist .pytest_cache .ruff_cache .mypy_cache
