@@ -18,13 +18,15 @@ import httpx
 import pytest
 import redis
 from dotenv import dotenv_values
+
 from nova_common.stack import SERVICES
 
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[1]
 OFFSET = 20000
-CORE = [s for s in SERVICES if s.profile is None]
+# The core services plus every opt-in profile, so each service of the seed boots here.
+CORE = list(SERVICES)
 READY_TIMEOUT = 240
 
 
@@ -36,11 +38,15 @@ class Launcher:
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
         self.env = {
-            **{k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "LOCAL_MODEL_URL")},
+            **{
+                k: v
+                for k, v in os.environ.items()
+                if k not in ("DATABASE_URL", "REDIS_URL", "LOCAL_MODEL_URL")
+            },
             "NOVA_PORT_OFFSET": str(OFFSET),
             "NOVA_DATA_DIR": str(workdir / "data"),
             "NOVA_ENV_FILE": str(workdir / ".env"),
-            "NOVA_PROFILES": "",
+            "NOVA_PROFILES": "bridges,knowledge,voice",
         }
         self.proc: subprocess.Popen[bytes] | None = None
         self.runs = 0
@@ -50,7 +56,10 @@ class Launcher:
         log = (self.workdir / f"launcher-{self.runs}.log").open("wb")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "nova_common.launcher", "run", "--root", str(ROOT)],
-            env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
         )
 
     def log(self, tail: int = 6000) -> str:
@@ -161,11 +170,18 @@ def test_a_port_in_use_is_named_instead_of_a_traceback(tmp_path: Path) -> None:
     holder.bind(("127.0.0.1", 8100 + OFFSET + 1))
     holder.listen()
     try:
-        env = {**os.environ, "NOVA_PORT_OFFSET": str(OFFSET + 1), "NOVA_DATA_DIR": str(tmp_path / "data"),
-               "NOVA_ENV_FILE": str(tmp_path / ".env")}
+        env = {
+            **os.environ,
+            "NOVA_PORT_OFFSET": str(OFFSET + 1),
+            "NOVA_DATA_DIR": str(tmp_path / "data"),
+            "NOVA_ENV_FILE": str(tmp_path / ".env"),
+        }
         result = subprocess.run(
             [sys.executable, "-m", "nova_common.launcher", "run", "--root", str(ROOT)],
-            env=env, capture_output=True, text=True, timeout=60,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
     finally:
         holder.close()

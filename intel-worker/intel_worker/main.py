@@ -4,12 +4,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from nova_common.app import create_service_app
-from nova_common.resources import open_resources
 
 from intel_worker import __doc__ as description
 from intel_worker import __version__
 from intel_worker.config import Settings, get_settings
+from nova_common.app import create_service_app
+from nova_common.resources import open_resources
 
 
 @asynccontextmanager

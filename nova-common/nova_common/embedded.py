@@ -74,7 +74,8 @@ def _ensure_system_user(name: str) -> pwd.struct_passwd:
     except KeyError:
         subprocess.run(
             ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
-            check=True, capture_output=True,
+            check=True,
+            capture_output=True,
         )
         return pwd.getpwnam(name)
 
@@ -106,13 +107,18 @@ class EmbeddedPostgres:
     @property
     def socket_dir(self) -> Path:
         # Unix socket paths are limited to 107 bytes, so never put the socket under a deep data dir.
-        return Path("/tmp") / f"nova-pg-{self.port}"
+        return Path("/tmp") / f"nova-pg-{self.port}"  # noqa: S108 - a short, fixed-length path is the point
 
     def _run(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         cmd = [str(postgres_bin_dir() / args[0]), *args[1:]]
         try:
             return subprocess.run(
-                cmd, check=True, capture_output=True, text=True, timeout=timeout, user=self._run_as,
+                cmd,
+                check=True,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                user=self._run_as,
                 env={**os.environ, "LC_ALL": "C.UTF-8"},
             )
         except subprocess.CalledProcessError as exc:
@@ -140,7 +146,15 @@ class EmbeddedPostgres:
     def start(self) -> None:
         self._prepare()
         if not self.initialized:
-            args = ["initdb", "-D", str(self.data_dir), "-U", self.user, "--encoding=UTF8", "--auth-local=trust"]
+            args = [
+                "initdb",
+                "-D",
+                str(self.data_dir),
+                "-U",
+                self.user,
+                "--encoding=UTF8",
+                "--auth-local=trust",
+            ]
             if self.password:
                 pwfile = self.socket_dir / "initdb.pw"
                 pwfile.write_text(self.password)
@@ -161,18 +175,38 @@ class EmbeddedPostgres:
             raise EmbeddedError(f"port {self.port} is in use, so the embedded PostgreSQL cannot start there")
         options = f"-h {self.host} -p {self.port} -k {self.socket_dir} -c max_connections=200 -c fsync=on"
         self._run(
-            "pg_ctl", "-D", str(self.data_dir), "-w", "-t", "60", "-l", str(self.data_dir / "postgres.log"),
-            "-o", options, "start",
+            "pg_ctl",
+            "-D",
+            str(self.data_dir),
+            "-w",
+            "-t",
+            "60",
+            "-l",
+            str(self.data_dir / "postgres.log"),
+            "-o",
+            options,
+            "start",
         )
         self._ensure_database()
 
     def _ensure_database(self) -> None:
         exists = self._run(
-            "psql", "-h", str(self.socket_dir), "-p", str(self.port), "-U", self.user, "-d", "postgres",
-            "-tAc", f"SELECT 1 FROM pg_database WHERE datname = '{self.database}'",
+            "psql",
+            "-h",
+            str(self.socket_dir),
+            "-p",
+            str(self.port),
+            "-U",
+            self.user,
+            "-d",
+            "postgres",
+            "-tAc",
+            f"SELECT 1 FROM pg_database WHERE datname = '{self.database}'",  # noqa: S608 - our own constant
         ).stdout.strip()
         if exists != "1":
-            self._run("createdb", "-h", str(self.socket_dir), "-p", str(self.port), "-U", self.user, self.database)
+            self._run(
+                "createdb", "-h", str(self.socket_dir), "-p", str(self.port), "-U", self.user, self.database
+            )
 
     @property
     def running(self) -> bool:
@@ -180,7 +214,9 @@ class EmbeddedPostgres:
             return False
         result = subprocess.run(
             [str(postgres_bin_dir() / "pg_ctl"), "-D", str(self.data_dir), "status"],
-            capture_output=True, text=True, user=self._run_as,
+            capture_output=True,
+            text=True,
+            user=self._run_as,
         )
         return result.returncode == 0
 
@@ -209,16 +245,26 @@ class EmbeddedRedis:
         """The redis-server command line: AOF on (every second), bound to loopback, data under `data_dir`."""
         return [
             str(redis_server_binary()),
-            "--bind", self.host,
-            "--port", str(self.port),
-            "--dir", str(self.data_dir),
-            "--appendonly", "yes",
-            "--appendfsync", "everysec",
-            "--save", "",
-            "--databases", "16",
-            "--daemonize", "no",
-            "--protected-mode", "no",
-            "--logfile", "",
+            "--bind",
+            self.host,
+            "--port",
+            str(self.port),
+            "--dir",
+            str(self.data_dir),
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "everysec",
+            "--save",
+            "",
+            "--databases",
+            "16",
+            "--daemonize",
+            "no",
+            "--protected-mode",
+            "no",
+            "--logfile",
+            "",
         ]
 
     def start(self) -> None:
@@ -229,7 +275,9 @@ class EmbeddedRedis:
         self.process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT)
         if not wait_for_port(self.port, self.host, timeout=20):
             self.stop()
-            raise EmbeddedError(f"the embedded Redis did not listen on {self.port} (log: {self.data_dir}/redis.log)")
+            raise EmbeddedError(
+                f"the embedded Redis did not listen on {self.port} (log: {self.data_dir}/redis.log)"
+            )
 
     def stop(self) -> None:
         # SIGTERM makes redis-server flush the AOF and exit cleanly.

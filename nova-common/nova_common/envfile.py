@@ -26,7 +26,11 @@ def read_env(path: Path) -> dict[str, str]:
 
 
 def _usable(value: str | None) -> bool:
-    return bool(value) and len(value or "") >= MIN_SECRET_LENGTH and (value or "").lower() not in WELL_KNOWN_SECRETS
+    return (
+        bool(value)
+        and len(value or "") >= MIN_SECRET_LENGTH
+        and (value or "").lower() not in WELL_KNOWN_SECRETS
+    )
 
 
 def ensure_secrets(path: Path) -> list[str]:

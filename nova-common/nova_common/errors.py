@@ -8,6 +8,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from nova_common.logging import REQUEST_ID_HEADER
 from nova_contracts.errors import ErrorBody
 
 log = structlog.get_logger("nova.errors")
@@ -96,14 +97,21 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     # Keep FastAPI's list of {loc, msg, type} so clients see which field is wrong, minus echoed input
     # (which could be a secret or a megabyte of text).
-    errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
-              for e in exc.errors()]
+    errors = [
+        {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+        for e in exc.errors()
+    ]
     return JSONResponse(_body(request, errors, "validation_error"), 422)
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled_error", path=request.url.path, error_type=type(exc).__name__)
-    return JSONResponse(_body(request, "internal error; see the service log", "internal_error"), 500)
+    # This handler runs outside the request-id middleware, so the header is added here.
+    request_id = getattr(request.state, "request_id", None)
+    headers = {REQUEST_ID_HEADER: request_id} if request_id else None
+    return JSONResponse(
+        _body(request, "internal error; see the service log", "internal_error"), 500, headers=headers
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -43,9 +43,11 @@ class HealthRegistry:
         except Exception as exc:
             status, detail = CheckStatus.DOWN, f"{type(exc).__name__}: {exc}"[:300]
         else:
-            status, detail = CheckStatus.OK, None
+            status, detail = CheckStatus.OK, ""
         latency = round((time.perf_counter() - start) * 1000, 2)
-        return DependencyCheck(name=name, status=status, required=required, latency_ms=latency, detail=detail)
+        return DependencyCheck(
+            name=name, status=status, required=required, latency_ms=latency, detail=detail or None
+        )
 
     async def readiness(self) -> Readiness:
         results = await asyncio.gather(*(self._run(n, fn, req) for n, (fn, req) in self.checks.items()))
@@ -96,9 +98,7 @@ def health_router() -> APIRouter:
         code = 200 if report.status is ReadinessStatus.READY else 503
         body = report.model_dump(mode="json")
         if code == 503:
-            body["detail"] = "not ready: " + ", ".join(
-                f"{c.name} ({c.detail})" for c in report.failing
-            )
+            body["detail"] = "not ready: " + ", ".join(f"{c.name} ({c.detail})" for c in report.failing)
         return JSONResponse(body, status_code=code)
 
     return router

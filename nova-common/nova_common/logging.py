@@ -2,7 +2,9 @@
 
 import logging
 import sys
+from collections.abc import MutableMapping
 from contextvars import ContextVar
+from typing import Any
 
 import structlog
 
@@ -11,7 +13,7 @@ request_id_var: ContextVar[str | None] = ContextVar("nova_request_id", default=N
 REQUEST_ID_HEADER = "X-Request-ID"
 
 
-def _add_request_id(_: object, __: str, event: dict[str, object]) -> dict[str, object]:
+def _add_request_id(_: object, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     request_id = request_id_var.get()
     if request_id and "request_id" not in event:
         event["request_id"] = request_id

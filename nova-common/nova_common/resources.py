@@ -45,7 +45,9 @@ async def open_resources(
         if postgres:
             assert isinstance(settings, DatabaseSettings), "postgres=True needs DatabaseSettings"
             resources.pg = await create_pool(
-                settings.database_url, min_size=settings.database_pool_min, max_size=settings.database_pool_max
+                settings.database_url,
+                min_size=settings.database_pool_min,
+                max_size=settings.database_pool_max,
             )
             health.add_check("postgres", postgres_check(resources.pg))
         token = settings.service_token.get_secret_value()

@@ -1,5 +1,6 @@
 """Server-Sent Events the Nova way: one JSON object per `data:` line, then `data: [DONE]`."""
 
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -14,8 +15,6 @@ def _encode(item: BaseModel | dict[str, Any] | str) -> str:
     if isinstance(item, BaseModel):
         return item.model_dump_json(exclude_none=True)
     if isinstance(item, dict):
-        import json
-
         return json.dumps(item, separators=(",", ":"), default=str)
     return item
 

@@ -19,9 +19,13 @@ class ServiceSpec:
 
 
 SERVICES: Final[tuple[ServiceSpec, ...]] = (
-    ServiceSpec("orchestrator", 8000, None, "orchestrator", "agents, task queue, pipeline, MCP tools, migrations"),
+    ServiceSpec(
+        "orchestrator", 8000, None, "orchestrator", "agents, task queue, pipeline, MCP tools, migrations"
+    ),
     ServiceSpec("llm-gateway", 8001, None, "llm_gateway", "multi-provider model routing via LiteLLM"),
-    ServiceSpec("memory-service", 8002, None, "memory_service", "embeddings and hybrid retrieval on pgvector"),
+    ServiceSpec(
+        "memory-service", 8002, None, "memory_service", "embeddings and hybrid retrieval on pgvector"
+    ),
     ServiceSpec("chat-api", 8080, None, "chat_api", "WebSocket streaming bridge for external clients"),
     ServiceSpec("chat-bridge", 8090, "bridges", "chat_bridge", "Telegram and Slack integration"),
     ServiceSpec("cortex", 8100, None, "cortex", "autonomous thinking loop, goals, drives, budget"),

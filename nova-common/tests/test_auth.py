@@ -1,13 +1,14 @@
 """Admin secret and service token checks of the kit, on a real app served in-process."""
 
+from contextlib import asynccontextmanager
+
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+
 from nova_common.app import create_service_app
 from nova_common.auth import AdminAuth, ApiKeyAuth, ServiceAuth, generate_api_key, hash_api_key
 from nova_common.config import NovaSettings
-
-from contextlib import asynccontextmanager
 
 
 @asynccontextmanager

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+
 from nova_common.app import create_service_app
 from nova_common.config import DatabaseSettings
 from nova_common.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
@@ -31,10 +32,14 @@ def _client(pg: EmbeddedPostgres, rd: EmbeddedRedis) -> TestClient:
         async with open_resources(app, postgres=True, peers=("llm-gateway",)):
             yield
 
-    settings = DatabaseSettings.model_validate({
-        "service_name": "cortex", "DATABASE_URL": pg.url, "REDIS_URL": rd.url,
-        "LLM_GATEWAY_URL": f"http://127.0.0.1:{free_port()}",
-    })
+    settings = DatabaseSettings.model_validate(
+        {
+            "service_name": "cortex",
+            "DATABASE_URL": pg.url,
+            "REDIS_URL": rd.url,
+            "LLM_GATEWAY_URL": f"http://127.0.0.1:{free_port()}",
+        }
+    )
     app = create_service_app(settings, title="t", description="", version="1.2.3", lifespan=lifespan)
     return TestClient(app)
 
@@ -43,13 +48,17 @@ def _check(body: dict, name: str) -> dict:  # type: ignore[type-arg]
     return next(c for c in body["checks"] if c["name"] == name)
 
 
-def test_liveness_answers_without_touching_dependencies(own_servers: tuple[EmbeddedPostgres, EmbeddedRedis]) -> None:
+def test_liveness_answers_without_touching_dependencies(
+    own_servers: tuple[EmbeddedPostgres, EmbeddedRedis],
+) -> None:
     with _client(*own_servers) as client:
         body = client.get("/health/live").json()
     assert body["service"] == "cortex" and body["status"] == "alive" and body["version"] == "1.2.3"
 
 
-def test_readiness_reports_each_dependency_with_latency(own_servers: tuple[EmbeddedPostgres, EmbeddedRedis]) -> None:
+def test_readiness_reports_each_dependency_with_latency(
+    own_servers: tuple[EmbeddedPostgres, EmbeddedRedis],
+) -> None:
     with _client(*own_servers) as client:
         response = client.get("/health/ready")
     body = response.json()

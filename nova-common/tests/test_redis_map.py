@@ -2,11 +2,20 @@
 
 import pytest
 import redis
+
 from nova_common.redis import REDIS_DB_MAP, create_redis, redis_url_for
 
 SEED_TABLE = {
-    "memory-service": 0, "llm-gateway": 1, "orchestrator": 2, "chat-api": 3, "chat-bridge": 4,
-    "cortex": 5, "intel-worker": 6, "recovery": 7, "knowledge-worker": 8, "voice-service": 9,
+    "memory-service": 0,
+    "llm-gateway": 1,
+    "orchestrator": 2,
+    "chat-api": 3,
+    "chat-bridge": 4,
+    "cortex": 5,
+    "intel-worker": 6,
+    "recovery": 7,
+    "knowledge-worker": 8,
+    "voice-service": 9,
 }
 
 

@@ -1,7 +1,6 @@
 """`python -m orchestrator` serves the app on HOST:PORT."""
 
 from nova_common.server import serve
-
 from orchestrator.config import get_settings
 
 if __name__ == "__main__":

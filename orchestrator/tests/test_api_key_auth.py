@@ -6,11 +6,11 @@ from contextlib import asynccontextmanager
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+
 from nova_common.app import create_service_app
 from nova_common.auth import ApiKeyAuth, generate_api_key
 from nova_common.config import DatabaseSettings
 from nova_common.resources import open_resources
-
 from orchestrator.db.migrations import apply_migrations
 from orchestrator.keys.repository import ApiKeyRepository
 
@@ -26,10 +26,15 @@ def client(database_url: str, redis_base_url: str) -> Iterator[TestClient]:
             app.state.api_key_store = ApiKeyRepository(resources.pg)
             yield
 
-    settings = DatabaseSettings.model_validate({
-        "service_name": "orchestrator", "DATABASE_URL": database_url, "REDIS_URL": redis_base_url,
-        "REQUIRE_AUTH": "true", "NOVA_ADMIN_SECRET": "orchestrator-test-admin-secret",
-    })
+    settings = DatabaseSettings.model_validate(
+        {
+            "service_name": "orchestrator",
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_base_url,
+            "REQUIRE_AUTH": "true",
+            "NOVA_ADMIN_SECRET": "orchestrator-test-admin-secret",
+        }
+    )
     app = create_service_app(settings, title="t", description="", version="0", lifespan=lifespan)
 
     @app.get("/whoami")
@@ -43,9 +48,15 @@ def client(database_url: str, redis_base_url: str) -> Iterator[TestClient]:
 def _issue(client: TestClient, name: str, **extra: object) -> tuple[str, str]:
     key = generate_api_key()
     repo: ApiKeyRepository = client.app.state.api_key_store  # type: ignore[attr-defined]
-    row = client.portal.call(lambda: repo.insert(  # type: ignore[union-attr]
-        name=name, key_hash=key.key_hash, key_prefix=key.prefix, rate_limit_rpm=60, expires_at=extra.get("expires_at")
-    ))
+    row = client.portal.call(
+        lambda: repo.insert(  # type: ignore[union-attr]
+            name=name,
+            key_hash=key.key_hash,
+            key_prefix=key.prefix,
+            rate_limit_rpm=60,
+            expires_at=extra.get("expires_at"),
+        )
+    )
     return key.raw, str(row["id"])
 
 
@@ -64,7 +75,9 @@ def test_key_is_accepted_in_x_api_key_header(client: TestClient) -> None:
 def test_only_the_hash_is_stored(client: TestClient) -> None:
     raw, key_id = _issue(client, "hashed")
     repo: ApiKeyRepository = client.app.state.api_key_store  # type: ignore[attr-defined]
-    stored = client.portal.call(lambda: repo.pool.fetchrow("SELECT * FROM api_keys WHERE id = $1::uuid", key_id))  # type: ignore[union-attr]
+    stored = client.portal.call(
+        lambda: repo.pool.fetchrow("SELECT * FROM api_keys WHERE id = $1::uuid", key_id)
+    )  # type: ignore[union-attr]
     assert raw not in [str(v) for v in stored.values()]
 
 

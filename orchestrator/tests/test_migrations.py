@@ -7,7 +7,13 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from orchestrator.db.migrations import ADVISORY_LOCK_ID, MIGRATIONS_DIR, MigrationError, apply_migrations, discover
+from orchestrator.db.migrations import (
+    ADVISORY_LOCK_ID,
+    MIGRATIONS_DIR,
+    MigrationError,
+    apply_migrations,
+    discover,
+)
 
 
 async def _tables(conn: asyncpg.Connection) -> set[str]:
@@ -22,7 +28,9 @@ async def test_fresh_database_gets_every_migration_recorded(database_url: str) -
         assert applied == [m.path.name for m in discover()]
         assert {"api_keys", "platform_config", "schema_migrations"} <= await _tables(conn)
         assert await conn.fetchval("SELECT count(*) FROM pg_extension WHERE extname = 'vector'") == 1
-        versions = [r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations ORDER BY version")]
+        versions = [
+            r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations ORDER BY version")
+        ]
         assert versions == [m.version for m in discover()]
     finally:
         await conn.close()
@@ -39,7 +47,9 @@ async def test_reapplying_is_a_no_op(database_url: str) -> None:
         await conn.close()
 
 
-async def test_two_concurrent_appliers_apply_each_file_exactly_once(database_url: str, tmp_path: Path) -> None:
+async def test_two_concurrent_appliers_apply_each_file_exactly_once(
+    database_url: str, tmp_path: Path
+) -> None:
     # A migration that fails if run twice proves the lock, not just the ledger, did the work.
     folder = tmp_path / "migrations"
     shutil.copytree(MIGRATIONS_DIR, folder)
@@ -70,7 +80,7 @@ async def test_broken_file_stops_with_its_name_and_leaves_database_as_it_was(
         (folder / "901_broken.sql").write_text(
             "CREATE TABLE half_done (id int); ALTER TABLE no_such_table ADD COLUMN x int;"
         )
-        with pytest.raises(MigrationError, match="901_broken.sql"):
+        with pytest.raises(MigrationError, match=r"901_broken\.sql"):
             await apply_migrations(conn, folder)
         assert await _tables(conn) == before
         assert await conn.fetchval("SELECT count(*) FROM schema_migrations WHERE version = '901'") == 0
@@ -101,5 +111,5 @@ async def test_editing_an_applied_migration_is_refused(database_url: str, tmp_pa
 
 def test_badly_named_files_are_rejected(tmp_path: Path) -> None:
     (tmp_path / "initial.sql").write_text("SELECT 1;")
-    with pytest.raises(MigrationError, match="NNN_name.sql"):
+    with pytest.raises(MigrationError, match=r"NNN_name\.sql"):
         discover(tmp_path)

@@ -1,7 +1,6 @@
 """`python -m recovery` serves the app on HOST:PORT."""
 
 from nova_common.server import serve
-
 from recovery.config import get_settings
 
 if __name__ == "__main__":

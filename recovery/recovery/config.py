@@ -2,8 +2,9 @@
 
 from functools import lru_cache
 
-from nova_common.config import DatabaseSettings
 from pydantic import AliasChoices, Field
+
+from nova_common.config import DatabaseSettings
 
 
 class Settings(DatabaseSettings):

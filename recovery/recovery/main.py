@@ -5,9 +5,9 @@ from contextlib import asynccontextmanager
 
 import httpx
 from fastapi import FastAPI
+
 from nova_common.app import create_service_app
 from nova_common.resources import open_resources
-
 from recovery import __doc__ as description
 from recovery import __version__
 from recovery.api import router

@@ -4,8 +4,8 @@ import asyncio
 import time
 
 import httpx
-from nova_common.stack import SERVICES, ServiceSpec, enabled_profiles, is_enabled
 
+from nova_common.stack import SERVICES, ServiceSpec, enabled_profiles, is_enabled
 from nova_contracts.health import CheckStatus, DependencyCheck, ServicesOverview, ServiceState, ServiceStatus
 from recovery.config import Settings
 
@@ -26,8 +26,14 @@ async def _probe(client: httpx.AsyncClient, spec: ServiceSpec, url: str) -> Serv
     try:
         response = await client.get(url.rstrip("/") + path)
     except httpx.HTTPError as exc:
-        return ServiceStatus(name=spec.name, url=url, port=spec.port, profile=spec.profile,
-                             state=ServiceState.DOWN, detail=f"{type(exc).__name__}: {exc}"[:300] or "unreachable")
+        return ServiceStatus(
+            name=spec.name,
+            url=url,
+            port=spec.port,
+            profile=spec.profile,
+            state=ServiceState.DOWN,
+            detail=f"{type(exc).__name__}: {exc}"[:300] or "unreachable",
+        )
     latency = round((time.perf_counter() - start) * 1000, 2)
     checks: list[DependencyCheck] = []
     detail = None
@@ -42,8 +48,16 @@ async def _probe(client: httpx.AsyncClient, spec: ServiceSpec, url: str) -> Serv
     if state is ServiceState.NOT_READY and detail is None:
         failing = [c.name for c in checks if c.required and c.status is CheckStatus.DOWN]
         detail = f"HTTP {response.status_code}" + (f"; failing: {', '.join(failing)}" if failing else "")
-    return ServiceStatus(name=spec.name, url=url, port=spec.port, profile=spec.profile, state=state,
-                         latency_ms=latency, detail=detail, checks=checks)
+    return ServiceStatus(
+        name=spec.name,
+        url=url,
+        port=spec.port,
+        profile=spec.profile,
+        state=state,
+        latency_ms=latency,
+        detail=detail,
+        checks=checks,
+    )
 
 
 async def stack_overview(settings: Settings, client: httpx.AsyncClient) -> ServicesOverview:
@@ -52,12 +66,28 @@ async def stack_overview(settings: Settings, client: httpx.AsyncClient) -> Servi
     for spec in SERVICES:
         url = _base_url(spec, settings)
         if spec.name == settings.service_name:
-            probes.append(asyncio.sleep(0, ServiceStatus(name=spec.name, url=url, port=spec.port,
-                                                         state=ServiceState.READY, latency_ms=0.0)))
+            probes.append(
+                asyncio.sleep(
+                    0,
+                    ServiceStatus(
+                        name=spec.name, url=url, port=spec.port, state=ServiceState.READY, latency_ms=0.0
+                    ),
+                )
+            )
         elif not is_enabled(spec, profiles):
-            probes.append(asyncio.sleep(0, ServiceStatus(
-                name=spec.name, url=url, port=spec.port, profile=spec.profile, state=ServiceState.DISABLED,
-                detail=f"opt-in: enable the '{spec.profile}' profile")))
+            probes.append(
+                asyncio.sleep(
+                    0,
+                    ServiceStatus(
+                        name=spec.name,
+                        url=url,
+                        port=spec.port,
+                        profile=spec.profile,
+                        state=ServiceState.DISABLED,
+                        detail=f"opt-in: enable the '{spec.profile}' profile",
+                    ),
+                )
+            )
         else:
             probes.append(_probe(client, spec, url))
     statuses = list(await asyncio.gather(*probes))

@@ -4,9 +4,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+
 from nova_common.app import create_service_app
 from nova_common.resources import open_resources
-
 from voice_service import __doc__ as description
 from voice_service import __version__
 from voice_service.config import Settings, get_settings

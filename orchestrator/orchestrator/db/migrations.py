@@ -69,7 +69,9 @@ async def apply_migrations(conn: asyncpg.Connection, directory: Path = MIGRATION
     await conn.execute("SELECT pg_advisory_lock($1)", ADVISORY_LOCK_ID)
     try:
         await conn.execute(_CREATE_LEDGER)
-        applied = {r["version"]: r for r in await conn.fetch("SELECT version, name, checksum FROM schema_migrations")}
+        applied = {
+            r["version"]: r for r in await conn.fetch("SELECT version, name, checksum FROM schema_migrations")
+        }
         done: list[str] = []
         for migration in migrations:
             previous = applied.get(migration.version)
@@ -84,7 +86,9 @@ async def apply_migrations(conn: asyncpg.Connection, directory: Path = MIGRATION
                     await conn.execute(migration.sql)
                     await conn.execute(
                         "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
-                        migration.version, migration.name, migration.checksum,
+                        migration.version,
+                        migration.name,
+                        migration.checksum,
                     )
             except asyncpg.PostgresError as exc:
                 raise MigrationError(f"migration {migration.path.name} failed: {exc}") from exc

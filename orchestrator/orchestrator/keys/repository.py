@@ -4,8 +4,10 @@ from datetime import datetime
 from uuid import UUID
 
 import asyncpg
+
 from nova_common.auth import ApiKeyRecord
 
+# Only ever interpolated as this constant column list; values always go through $n parameters.
 _COLUMNS = "id, name, key_prefix, rate_limit_rpm, created_at, last_used_at, expires_at, revoked_at"
 
 
@@ -27,7 +29,7 @@ class ApiKeyRepository:
         self.pool = pool
 
     async def find_by_hash(self, key_hash: str) -> ApiKeyRecord | None:
-        row = await self.pool.fetchrow(f"SELECT {_COLUMNS} FROM api_keys WHERE key_hash = $1", key_hash)
+        row = await self.pool.fetchrow(f"SELECT {_COLUMNS} FROM api_keys WHERE key_hash = $1", key_hash)  # noqa: S608
         return _record(row) if row else None
 
     async def insert(
@@ -35,8 +37,12 @@ class ApiKeyRepository:
     ) -> asyncpg.Record:
         row = await self.pool.fetchrow(
             f"""INSERT INTO api_keys (name, key_hash, key_prefix, rate_limit_rpm, expires_at)
-                VALUES ($1, $2, $3, $4, $5) RETURNING {_COLUMNS}""",
-            name, key_hash, key_prefix, rate_limit_rpm, expires_at,
+                VALUES ($1, $2, $3, $4, $5) RETURNING {_COLUMNS}""",  # noqa: S608 - a column list constant
+            name,
+            key_hash,
+            key_prefix,
+            rate_limit_rpm,
+            expires_at,
         )
         assert row is not None
         return row

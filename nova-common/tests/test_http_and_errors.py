@@ -1,0 +1,207 @@
+"""Request ids across services, the service client's retry rule, error rendering and SSE framing."""
+
+import asyncio
+import json
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.testclient import TestClient
+from pydantic import BaseModel, Field
+
+from nova_common.app import create_service_app
+from nova_common.config import NovaSettings
+from nova_common.embedded import free_port
+from nova_common.errors import NotFound, RateLimited, UpstreamUnavailable
+from nova_common.http import ServiceClient
+from nova_common.logging import request_id_var
+from nova_common.sse import json_event_stream
+
+
+@asynccontextmanager
+async def _nothing(app: FastAPI) -> AsyncIterator[None]:
+    yield
+
+
+class Echo(BaseModel):
+    model_config = {"extra": "forbid"}
+    text: str = Field(min_length=1, max_length=5)
+
+
+def _app() -> FastAPI:
+    app = create_service_app(NovaSettings(), title="t", description="", version="0", lifespan=_nothing)
+
+    @app.get("/request-id")
+    async def show_request_id(request: Request) -> dict[str, str | None]:
+        return {"state": request.state.request_id, "context": request_id_var.get()}
+
+    @app.get("/missing")
+    async def missing() -> None:
+        raise NotFound("agent 42 not found")
+
+    @app.get("/limited")
+    async def limited() -> None:
+        raise RateLimited("slow down", retry_after=7)
+
+    @app.get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("secret internals")
+
+    @app.post("/echo")
+    async def echo(body: Echo) -> Echo:
+        return body
+
+    @app.get("/events")
+    async def events(request: Request):  # type: ignore[no-untyped-def]
+        async def items() -> AsyncIterator[Echo | dict[str, int]]:
+            yield Echo(text="hi")
+            yield {"n": 2}
+
+        return json_event_stream(request, items())
+
+    return app
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    """The app served by a real uvicorn on loopback, so httpx goes over a socket."""
+    port = free_port()
+    config = uvicorn.Config(_app(), host="127.0.0.1", port=port, log_config=None, lifespan="on")
+    instance = uvicorn.Server(config)
+    thread = threading.Thread(target=instance.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not instance.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    instance.should_exit = True
+    thread.join(10)
+
+
+def test_request_id_is_minted_and_echoed_when_the_caller_sends_none() -> None:
+    response = TestClient(_app()).get("/request-id")
+    request_id = response.headers["X-Request-ID"]
+    assert len(request_id) == 32
+    assert response.json() == {"state": request_id, "context": request_id}
+
+
+def test_request_id_from_the_caller_is_kept() -> None:
+    response = TestClient(_app()).get("/request-id", headers={"X-Request-ID": "abc-123"})
+    assert response.headers["X-Request-ID"] == "abc-123"
+
+
+def test_a_malformed_request_id_is_replaced() -> None:
+    response = TestClient(_app()).get("/request-id", headers={"X-Request-ID": "bad id\twith spaces"})
+    assert response.headers["X-Request-ID"] != "bad id\twith spaces"
+
+
+async def test_service_client_forwards_the_current_request_id(server: str) -> None:
+    client = ServiceClient("peer", server, service_token="t" * 20)
+    token = request_id_var.set("propagated-id-1")
+    try:
+        response = await client.get("/request-id")
+    finally:
+        request_id_var.reset(token)
+        await client.aclose()
+    assert response.json()["state"] == "propagated-id-1"
+
+
+async def test_service_client_retries_connect_errors_then_names_the_peer() -> None:
+    with socket.socket() as sock:  # a port that refuses connections
+        sock.bind(("127.0.0.1", 0))
+        closed_port = sock.getsockname()[1]
+    client = ServiceClient("memory-service", f"http://127.0.0.1:{closed_port}", connect_retries=2)
+    attempts = 0
+
+    async def count(request: httpx.Request) -> None:
+        nonlocal attempts
+        attempts += 1
+
+    client.http.event_hooks["request"].append(count)
+    try:
+        with pytest.raises(UpstreamUnavailable, match="memory-service is unreachable"):
+            await client.get("/health/live")
+    finally:
+        await client.aclose()
+    assert attempts == 3
+
+
+def test_expected_errors_render_detail_and_status() -> None:
+    client = TestClient(_app())
+    response = client.get("/missing")
+    assert response.status_code == 404
+    assert response.json()["detail"] == "agent 42 not found"
+    assert response.json()["code"] == "not_found"
+    limited = client.get("/limited")
+    assert limited.status_code == 429 and limited.headers["Retry-After"] == "7"
+
+
+def test_unexpected_errors_are_500_without_leaking_internals() -> None:
+    response = TestClient(_app(), raise_server_exceptions=False).get("/boom")
+    assert response.status_code == 500
+    assert "secret internals" not in response.text
+    assert response.json()["request_id"] == response.headers["X-Request-ID"]
+
+
+def test_validation_errors_are_422_naming_the_field_without_echoing_input() -> None:
+    response = TestClient(_app()).post("/echo", json={"text": "far too long"})
+    assert response.status_code == 422
+    detail = response.json()["detail"]
+    assert detail[0]["loc"] == ["body", "text"]
+    assert "far too long" not in response.text
+    unknown = TestClient(_app()).post("/echo", json={"text": "ok", "extra": 1})
+    assert unknown.json()["detail"][0]["loc"] == ["body", "extra"]
+
+
+async def test_sse_stream_sends_json_lines_then_done(server: str) -> None:
+    async with httpx.AsyncClient(base_url=server) as client:
+        async with client.stream("GET", "/events") as response:
+            assert response.headers["content-type"].startswith("text/event-stream")
+            lines = [line async for line in response.aiter_lines() if line.startswith("data:")]
+    payloads = [line.removeprefix("data:").strip() for line in lines]
+    assert [json.loads(p) for p in payloads[:-1]] == [{"text": "hi"}, {"n": 2}]
+    assert payloads[-1] == "[DONE]"
+
+
+async def test_sse_stream_closes_the_generator_when_the_client_leaves(server: str) -> None:
+    # Closing the source generator is what cancels upstream work (a model call) when a browser tab closes.
+    closed = asyncio.Event()
+
+    async def endless() -> AsyncIterator[dict[str, int]]:
+        try:
+            n = 0
+            while True:
+                n += 1
+                yield {"n": n}
+                await asyncio.sleep(0.01)
+        finally:
+            closed.set()
+
+    app = create_service_app(NovaSettings(), title="t", description="", version="0", lifespan=_nothing)
+
+    @app.get("/endless")
+    async def stream(request: Request):  # type: ignore[no-untyped-def]
+        return json_event_stream(request, endless())
+
+    port = free_port()
+    instance = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None))
+    task = asyncio.create_task(instance.serve())
+    while not instance.started:
+        await asyncio.sleep(0.02)
+    try:
+        async with httpx.AsyncClient() as client:
+            async with client.stream("GET", f"http://127.0.0.1:{port}/endless") as response:
+                async for line in response.aiter_lines():
+                    if line.startswith("data:") and '"n":3' in line:
+                        break
+        await asyncio.wait_for(closed.wait(), 10)
+    finally:
+        instance.should_exit = True
+        await task
+    assert closed.is_set()
