@@ -18,7 +18,7 @@ DOCKERIGNORE = REPO / ".dockerignore"
 SEED = Path(__file__).resolve().parents[2] / "shared/seed/architecture.txt"
 
 # The seed's "Service / Port / Role" table: name -> (port, compose profile or None).
-# ollama is opt-in too: the seed runs it only in hybrid / local-only inference mode.
+# ollama is the local model server: a core service, so chat works with no provider key.
 SEED_SERVICES: dict[str, tuple[int, str | None]] = {
     "orchestrator": (8000, None),
     "llm-gateway": (8001, None),
@@ -33,7 +33,7 @@ SEED_SERVICES: dict[str, tuple[int, str | None]] = {
     "intel-worker": (8110, None),
     "knowledge-worker": (8120, "knowledge"),
     "voice-service": (8130, "voice"),
-    "ollama": (11434, "local-ollama"),
+    "ollama": (11434, None),
 }
 # The seed's "Redis DB / Service" table.
 REDIS_DBS: dict[str, int] = {
@@ -204,7 +204,7 @@ def test_startup_order_matches_the_dependency_graph(services: dict[str, dict[str
     assert actual == EXPECTED_DEPENDENCIES
 
 
-def test_only_the_opt_in_ollama_dependency_is_optional(services: dict[str, dict[str, Any]]) -> None:
+def test_only_the_local_model_dependency_is_optional(services: dict[str, dict[str, Any]]) -> None:
     optional = {
         (name, dependency)
         for name, service in services.items()
