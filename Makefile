@@ -12,7 +12,7 @@ PY_PACKAGES := nova-contracts/nova_contracts nova-common/nova_common orchestrato
   intel-worker/intel_worker knowledge-worker/knowledge_worker voice-service/voice_service recovery/recovery
 COMPOSE := docker compose
 
-.PHONY: help install install-uv install-node python-deps dashboard-deps dashboard run stop status test \
+.PHONY: help install install-uv install-browser install-node python-deps dashboard-deps dashboard run stop status test \
         test-python test-dashboard lint format bench up down logs ps clean
 
 help: ## list the targets
@@ -22,6 +22,9 @@ install: install-uv install-node python-deps dashboard ## install everything `ma
 
 install-uv:
 	@$(UV) --version >/dev/null 2>&1 || { echo "installing uv"; python3 -m pip install --quiet --disable-pip-version-check uv; }
+
+install-browser:
+	@command -v chromium >/dev/null 2>&1 || { echo "installing Chromium for the browser tests"; apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 
 install-node:
 	@command -v npm >/dev/null 2>&1 || { echo "installing Node.js"; apt-get update -qq && apt-get install -y -qq nodejs npm; }
@@ -44,7 +47,7 @@ stop: install-uv ## stop a `make run` started in another terminal
 status: install-uv ## print every service's health
 	@$(UV) run --frozen python -m nova_common.launcher status
 
-test: install test-python test-dashboard ## install what is needed and run every test
+test: install install-browser test-python test-dashboard ## install what is needed and run every test
 
 test-python:
 	@$(UV) run --frozen pytest $(PYTEST_ARGS)
