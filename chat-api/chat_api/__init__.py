@@ -1,3 +1,3 @@
-"""chat-api: webSocket streaming bridge for external clients."""
+"""chat-api: WebSocket streaming bridge for external clients (`WS /ws/chat`, test UI at `/`)."""
 
 __version__ = "0.1.0"

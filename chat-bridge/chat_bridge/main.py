@@ -1,28 +1,72 @@
 """Nova Chat Bridge: `create_app()` and the lifespan that owns the service's resources."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 from chat_bridge import __doc__ as description
 from chat_bridge import __version__
+from chat_bridge.adapters.manager import AdapterManager
+from chat_bridge.clients.orchestrator import OrchestratorClient
 from chat_bridge.config import Settings, get_settings
+from chat_bridge.conversations import Conversations
+from chat_bridge.platform_settings import PlatformSettings
+from chat_bridge.routes import router
+from chat_bridge.sessions import BridgeSessionStore
 from nova_common.app import create_service_app
+from nova_common.redis import create_redis
 from nova_common.resources import open_resources
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    async with open_resources(app, peers=("orchestrator",)):
-        yield
+    settings: Settings = app.state.settings
+    async with open_resources(app, peers=("orchestrator",)) as resources:
+        orchestrator = OrchestratorClient(
+            resources.peers["orchestrator"],
+            api_key=settings.nova_api_key.get_secret_value(),
+            admin_secret=settings.admin_secret.get_secret_value() if settings.admin_secret_usable else "",
+        )
+        # DB 1 holds the orchestrator's mirror of platform_config (`nova:config:*`), read when it is down.
+        config_redis = create_redis("llm-gateway", settings.redis_url)
+        platform_settings = PlatformSettings(
+            settings_factory=app.state.settings_factory,
+            orchestrator=orchestrator,
+            config_redis=config_redis,
+            cache_seconds=settings.platform_config_cache_seconds,
+        )
+        conversations = Conversations(
+            sessions=BridgeSessionStore(resources.redis, ttl_seconds=settings.session_ttl_seconds),
+            orchestrator=orchestrator,
+            agent_name=settings.default_agent_name,
+            model=settings.default_model,
+        )
+        manager = AdapterManager(
+            platform_settings=platform_settings,
+            conversations=conversations,
+            telegram_poll_timeout=settings.telegram_poll_timeout_seconds,
+        )
+        app.state.adapters = manager
+        app.state.health.add_details("adapters", lambda: manager.status().model_dump(mode="json")["adapters"])
+        await manager.start()
+        try:
+            yield
+        finally:
+            await manager.stop()
+            await config_redis.aclose()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    return create_service_app(
+    # On reload the settings are read again (a changed .env), unless a test handed its own.
+    factory: Callable[[], Settings] = (lambda: settings) if settings is not None else Settings
+    app = create_service_app(
         settings or get_settings(),
         title="Nova Chat Bridge",
         description=description or "",
         version=__version__,
         lifespan=lifespan,
     )
+    app.state.settings_factory = factory
+    app.include_router(router)
+    return app

@@ -1,8 +1,7 @@
 """`python -m llm_gateway` serves the app on HOST:PORT."""
 
-from nova_common.server import serve
-
 from llm_gateway.config import get_settings
+from nova_common.server import serve
 
 if __name__ == "__main__":
     serve("llm_gateway.main:create_app", get_settings())

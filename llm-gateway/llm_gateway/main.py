@@ -1,28 +1,121 @@
 """Nova LLM Gateway: `create_app()` and the lifespan that owns the service's resources."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import httpx
 from fastapi import FastAPI
-from nova_common.app import create_service_app
-from nova_common.resources import open_resources
 
 from llm_gateway import __doc__ as description
 from llm_gateway import __version__
+from llm_gateway.api import health, internal, openai
+from llm_gateway.auth.keys import OrchestratorKeyStore
+from llm_gateway.completions.cache import ResponseCache
+from llm_gateway.completions.service import CompletionService
 from llm_gateway.config import Settings, get_settings
+from llm_gateway.embeddings.cloud import CloudEmbedder
+from llm_gateway.embeddings.service import EmbeddingService
+from llm_gateway.limits.sliding_window import SlidingWindowLimiter
+from llm_gateway.providers.local import LocalSlot
+from llm_gateway.providers.pricing import PriceMap
+from llm_gateway.providers.registry import ProviderRegistry
+from llm_gateway.providers.transports import LiteLLMTransport, OpenAICompatibleTransport
+from llm_gateway.routing.plan import Planner
+from llm_gateway.runtime_config import RuntimeConfigStore
+from llm_gateway.services import GatewayServices
+from llm_gateway.usage.recorder import UsageRecorder
+from llm_gateway.usage.stats import LocalInferenceStats
+from nova_common.app import create_service_app
+from nova_common.resources import open_resources
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    async with open_resources(app):
-        yield
+    settings: Settings = app.state.settings
+    async with open_resources(app, peers=("orchestrator",)) as resources:
+        redis = resources.redis
+        timeouts = {
+            "connect_timeout": settings.provider_connect_timeout,
+            "read_timeout": settings.provider_read_timeout,
+        }
+        direct = OpenAICompatibleTransport(**timeouts)
+        via_litellm = LiteLLMTransport(**timeouts)
+        probe_http = httpx.AsyncClient(timeout=httpx.Timeout(5.0, connect=2.0))
+        prices = PriceMap()
+        config = RuntimeConfigStore(redis, settings)
+        registry = ProviderRegistry(
+            settings, LocalSlot(config, probe_http, context_window=settings.local_context_window), prices
+        )
+        usage = UsageRecorder(redis, settings.usage_stream, settings.usage_stream_maxlen)
+        limiter = SlidingWindowLimiter(redis)
+        cache = ResponseCache(redis, settings.response_cache_ttl)
+        stats = LocalInferenceStats()
+        completions = CompletionService(
+            Planner(registry, config),
+            direct=direct,
+            litellm=via_litellm,
+            limiter=limiter,
+            cache=cache,
+            usage=usage,
+            stats=stats,
+            prices=prices,
+            quota_window_seconds=settings.quota_window_seconds,
+            probe_timeout=settings.health_test_timeout,
+            use_litellm_for_openai=settings.openai_compatible_transport == "litellm",
+        )
+        embeddings = EmbeddingService(
+            redis,
+            usage,
+            default_model=settings.default_embed_model,
+            cache_ttl=settings.embed_cache_ttl,
+            cloud=CloudEmbedder(registry, via_litellm),
+        )
+        app.state.api_key_store = OrchestratorKeyStore(
+            resources.peers["orchestrator"], redis, cache_seconds=settings.api_key_cache_seconds
+        )
+        app.state.services = GatewayServices(
+            completions=completions,
+            embeddings=embeddings,
+            registry=registry,
+            config=config,
+            limiter=limiter,
+            cache=cache,
+            usage=usage,
+            stats=stats,
+        )
+        app.state.health.add_details("local_inflight", lambda: stats.inflight)
+
+        async def local_model_check() -> None:
+            status = await registry.local.status()
+            if not status.available:
+                raise RuntimeError(status.reason or "unavailable")
+
+        # Reported, not required: cloud providers can serve while the local slot is down or switching.
+        app.state.health.add_check("local-model", local_model_check, required=False)
+        usage.start()
+        embeddings.warm_up()
+        # The price map is a few MB of JSON: parse it off the event loop, before the first request needs it.
+        warm_prices = asyncio.create_task(asyncio.to_thread(prices.load))
+        try:
+            yield
+        finally:
+            warm_prices.cancel()
+            await usage.stop()
+            embeddings.close()
+            await direct.aclose()
+            await probe_http.aclose()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    return create_service_app(
+    app = create_service_app(
         settings or get_settings(),
         title="Nova LLM Gateway",
         description=description or "",
         version=__version__,
         lifespan=lifespan,
     )
+    app.include_router(internal.router)
+    app.include_router(openai.router)
+    app.include_router(health.router)
+    return app

@@ -4,33 +4,115 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from nova_common.app import create_service_app
-from nova_common.resources import open_resources
 
 from memory_service import __doc__ as description
 from memory_service import __version__
+from memory_service.clients.llm_gateway import LlmGatewayClient
 from memory_service.config import Settings, get_settings
+from memory_service.context.service import ContextService
 from memory_service.db.engine import create_engine, engine_check, session_factory
+from memory_service.db.schema import ensure_schema
+from memory_service.embeddings.backlog import EmbeddingBacklog
+from memory_service.embeddings.service import EmbeddingService
+from memory_service.maintenance.compaction import Compactor
+from memory_service.maintenance.repository import delete_expired
+from memory_service.maintenance.runner import PeriodicTask
+from memory_service.memories.service import MemoryService
+from memory_service.routes import router
+from nova_common.app import create_service_app
+from nova_common.health import HealthRegistry
+from nova_common.resources import open_resources
+
+# How long startup waits for the gateway to say which embedding model it serves. A gateway that is
+# still loading is not waited for: the first embedding it does answer tells the same thing.
+PROBE_TIMEOUT_SECONDS = 5.0
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
+    health: HealthRegistry = app.state.health
     engine = create_engine(settings.database_url, pool_size=settings.database_pool_max)
-    app.state.health.add_check("postgres", engine_check(engine))
-    app.state.sessions = session_factory(engine)
+    health.add_check("postgres", engine_check(engine))
     try:
-        async with open_resources(app, peers=("llm-gateway",)):
-            yield
+        await ensure_schema(engine)
+        sessions = session_factory(engine)
+        async with open_resources(app, peers=("llm-gateway",)) as resources:
+            gateway = LlmGatewayClient(
+                resources.peers["llm-gateway"], timeout=settings.embedding_timeout_seconds
+            )
+            embeddings = EmbeddingService(
+                sessions,
+                resources.redis,
+                gateway,
+                model=settings.embedding_model,
+                dimensions=settings.embedding_dimensions,
+                batch_size=settings.embedding_batch_size,
+                ttl_seconds=settings.embedding_cache_ttl_seconds,
+                retry_after_seconds=settings.embedding_retry_after_seconds,
+            )
+            backlog = EmbeddingBacklog(
+                engine,
+                sessions,
+                embeddings,
+                batch_size=settings.embedding_batch_size,
+                hnsw_m=settings.hnsw_m,
+                hnsw_ef_construction=settings.hnsw_ef_construction,
+            )
+            await backlog.load_target(
+                model=settings.embedding_model, dimensions=settings.embedding_dimensions
+            )
+            await embeddings.probe(PROBE_TIMEOUT_SECONDS)
+
+            async def expire_working_memory() -> dict[str, int]:
+                async with sessions.begin() as session:
+                    return {"deleted": await delete_expired(session)}
+
+            compactor = Compactor(
+                sessions,
+                embeddings,
+                similarity=settings.compaction_similarity,
+                batch_size=settings.compaction_batch_size,
+            )
+            tasks = [
+                PeriodicTask(
+                    "embedding_backlog", settings.embedding_backlog_interval_seconds, backlog.run_once
+                ),
+                PeriodicTask(
+                    "working_memory_expiry", settings.expiry_interval_seconds, expire_working_memory
+                ),
+                PeriodicTask("compaction", settings.compaction_interval_seconds, compactor.run_once),
+            ]
+            backlog.wake = tasks[0].wake
+            health.add_details("maintenance", lambda: {task.name: task.details() for task in tasks})
+            health.add_details("embeddings", embeddings.details)
+
+            memories = MemoryService(sessions, embeddings, settings)
+            app.state.memories = memories
+            app.state.backlog = backlog
+            app.state.context = ContextService(
+                memories,
+                candidates=settings.context_candidates,
+                dedup_similarity=settings.context_dedup_similarity,
+            )
+            for task in tasks:
+                task.start()
+            try:
+                yield
+            finally:
+                for task in tasks:
+                    await task.stop()
     finally:
         await engine.dispose()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    return create_service_app(
+    app = create_service_app(
         settings or get_settings(),
         title="Nova Memory Service",
         description=description or "",
         version=__version__,
         lifespan=lifespan,
     )
+    app.include_router(router)
+    return app

@@ -133,3 +133,109 @@ class ChatStreamEvent(ResponseModel):
     status: ShortText | None = None
     meta: dict[str, Any] | None = None
     error: str | None = None
+
+
+# chat-api state kept in Redis DB 3 (JSON under `nova:chat:*`).
+
+
+class ChatSession(ResponseModel):
+    """`nova:chat:session:{id}`: who owns a WebSocket chat session and which agent answers in it.
+
+    `key_id` binds the session to the API key that created it, so another key cannot resume it.
+    """
+
+    session_id: str
+    agent_id: str | None = None
+    key_id: str | None = None
+    created_at: datetime
+    last_active: datetime
+    message_count: int = Field(default=0, ge=0)
+
+
+class PendingChatMessage(ResponseModel):
+    """A user turn waiting in `nova:chat:session:{id}:pending` until the orchestrator has answered it."""
+
+    message_id: str
+    session_id: str
+    content: str
+    queued_at: datetime
+
+
+class HeldChatReply(ResponseModel):
+    """An answer (or its error) produced while no client of the session was connected, replayed on reconnect."""
+
+    message_id: str
+    session_id: str
+    content: str = ""
+    error: str | None = None
+    created_at: datetime
+
+
+# Chat bridge state kept in Redis DB 4.
+
+
+class BridgeSession(ResponseModel):
+    """`nova:bridge:{platform}:{platform_id}`: the Nova session a Telegram chat or Slack thread talks in."""
+
+    session_id: str
+    agent_id: str | None = None
+    created_at: datetime
+    message_count: int = Field(default=0, ge=0)
+
+
+# Dashboard conversations, kept by the orchestrator.
+
+ConversationTitle = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class ConversationSummary(ResponseModel):
+    id: str
+    session_id: str
+    title: str | None = None
+    agent_id: str | None = None
+    message_count: int = Field(default=0, ge=0)
+    created_at: datetime
+    updated_at: datetime
+    last_message_at: datetime | None = None
+
+
+class StoredChatMessage(ResponseModel):
+    """One persisted message; tool calls and their results are kept in `metadata`."""
+
+    id: str
+    role: Literal["user", "assistant", "system", "tool"]
+    content: str
+    model: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    created_at: datetime
+
+
+class ConversationDetail(ConversationSummary):
+    messages: list[StoredChatMessage] = Field(default_factory=list)
+
+
+class ConversationUpdate(RequestModel):
+    title: ConversationTitle
+
+
+class AdapterState(StrEnum):
+    DISABLED = "disabled"  # its tokens are not configured
+    STARTING = "starting"
+    RUNNING = "running"
+    FAILED = "failed"
+    STOPPED = "stopped"
+
+
+class BridgeAdapterStatus(ResponseModel):
+    """One platform adapter of chat-bridge as `GET /api/status` reports it (never any token)."""
+
+    platform: str
+    configured: bool
+    state: AdapterState
+    mode: str | None = None  # polling / webhook (Telegram), socket / events-api (Slack)
+    error: str | None = None
+    started_at: datetime | None = None
+
+
+class BridgeStatus(ResponseModel):
+    adapters: list[BridgeAdapterStatus]

@@ -279,3 +279,120 @@ def extract_text_content(content: str | Iterable[ContentBlock | Mapping[str, Any
         if isinstance(text, str) and text:
             texts.append(text)
     return " ".join(texts)
+
+
+# ── Gateway configuration and status (dashboard, recovery and the orchestrator read these) ──────────
+
+
+class RoutingStrategy(StrEnum):
+    """Where requests go: `local-*` prefer the local model slot, `cloud-*` the cloud providers."""
+
+    LOCAL_ONLY = "local-only"
+    LOCAL_FIRST = "local-first"
+    CLOUD_ONLY = "cloud-only"
+    CLOUD_FIRST = "cloud-first"
+
+
+class InferenceBackend(StrEnum):
+    """What serves the local model slot; `auto` probes the URL (Ollama's API, else OpenAI-compatible)."""
+
+    AUTO = "auto"
+    OLLAMA = "ollama"
+    VLLM = "vllm"
+    SGLANG = "sglang"
+    LLAMACPP = "llamacpp"
+    CUSTOM = "custom"
+    NONE = "none"
+
+
+class InferenceState(StrEnum):
+    """Lifecycle of the local backend as recovery reports it; only `ready` receives traffic."""
+
+    READY = "ready"
+    STARTING = "starting"
+    DRAINING = "draining"
+    ERROR = "error"
+    STOPPED = "stopped"
+
+
+class ProviderType(StrEnum):
+    LOCAL = "local"
+    PAID = "paid"
+    FREE = "free"
+    SUBSCRIPTION = "subscription"
+
+
+class ProviderModel(ResponseModel):
+    id: str
+    registered: bool = True
+
+
+class ProviderStatus(ResponseModel):
+    """One provider as `/v1/models/discover` and `/health/providers` report it."""
+
+    slug: str
+    name: str
+    type: ProviderType
+    available: bool
+    reason: str | None = None
+    auth_methods: list[str] = Field(default_factory=list)
+    daily_quota: int | None = Field(default=None, ge=1)
+    models: list[ProviderModel] = Field(default_factory=list)
+
+
+class ProviderTestResult(ResponseModel):
+    slug: str
+    ok: bool
+    model: str | None = None
+    latency_ms: int | None = Field(default=None, ge=0)
+    detail: str | None = None
+
+
+class InferenceStats(ResponseModel):
+    """Rolling figures for the local backend over `window_seconds`, kept per gateway process."""
+
+    backend: InferenceBackend
+    window_seconds: int = Field(ge=1)
+    requests: int = Field(ge=0)
+    errors: int = Field(ge=0)
+    avg_latency_ms: float | None = None
+    avg_ttft_ms: float | None = None
+    avg_tokens_per_second: float | None = None
+    inflight: int = Field(ge=0)
+    cache_hits: int = Field(default=0, ge=0)
+    cache_misses: int = Field(default=0, ge=0)
+
+
+class InflightReport(ResponseModel):
+    """Requests now running on the local backend; recovery polls this to drain before a switch."""
+
+    local_inflight: int = Field(ge=0)
+
+
+class GatewayConfig(ResponseModel):
+    """The gateway's effective runtime configuration (env defaults overlaid with Redis DB 1)."""
+
+    routing_strategy: RoutingStrategy
+    default_chat_model: str | None = None
+    default_embed_model: str
+    inference_backend: InferenceBackend
+    inference_state: InferenceState
+    inference_url: str
+    inference_auth_configured: bool = False
+
+
+class GatewayConfigUpdate(RequestModel):
+    """Fields to change; each is written to `nova:config:<key>` in Redis DB 1 and read back within seconds."""
+
+    routing_strategy: RoutingStrategy | None = None
+    default_chat_model: Identifier | None = None
+    inference_backend: InferenceBackend | None = None
+    inference_state: InferenceState | None = None
+    inference_url: Annotated[str, Field(max_length=2000, pattern=r"^$|^https?://")] | None = None
+    inference_auth_header: Annotated[str, Field(max_length=4000)] | None = None
+
+    @model_validator(mode="after")
+    def _something_to_change(self) -> Self:
+        if not self.model_fields_set:
+            raise ValueError("send at least one field to change")
+        return self

@@ -140,7 +140,10 @@ class FusionMethod(StrEnum):
 
 
 class MemorySearchRequest(RequestModel):
-    """Hybrid search; `fusion=None` uses the service default, `metadata` filters by exact matches."""
+    """Hybrid search; `fusion=None` uses the service default, `metadata` filters by exact matches.
+
+    Every hit's `score` lies in 0..1 whatever the fusion, so `min_score` means the same for each.
+    """
 
     query: Query
     tiers: Tiers | None = None
@@ -149,6 +152,8 @@ class MemorySearchRequest(RequestModel):
     metadata: MetadataFilter = Field(default_factory=dict)
     limit: int = Field(default=10, ge=1, le=200)
     fusion: FusionMethod | None = None
+    # Share of the vector side in weighted and RRF fusion; None uses the service default.
+    vector_weight: float | None = Field(default=None, ge=0.0, le=1.0)
     min_score: float | None = Field(default=None, ge=0.0, le=1.0)
 
 
@@ -169,11 +174,53 @@ class MemorySearchResponse(ResponseModel):
     took_ms: float = Field(ge=0)
 
 
+class MemorySort(StrEnum):
+    """What `GET /browse` orders by."""
+
+    CREATED_AT = "created_at"
+    UPDATED_AT = "updated_at"
+    LAST_ACCESSED_AT = "last_accessed_at"
+    ACCESS_COUNT = "access_count"
+    CONFIDENCE = "confidence"
+
+
+class SortOrder(StrEnum):
+    ASC = "asc"
+    DESC = "desc"
+
+
 class MemoryPage(ResponseModel):
     items: list[Memory] = Field(default_factory=list)
     total: int = Field(ge=0)
     offset: int = Field(default=0, ge=0)
     limit: int = Field(ge=1)
+
+
+class FactRevision(ResponseModel):
+    """A fact's content and confidence as they were before an upsert replaced them."""
+
+    content: str
+    confidence: Confidence
+    replaced_at: datetime
+
+
+class MemoryMerge(ResponseModel):
+    """A near-duplicate that compaction folded into this memory."""
+
+    merged_id: UUID
+    content: str
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    confidence: Confidence
+    similarity: float
+    merged_at: datetime
+
+
+class MemoryHistory(ResponseModel):
+    """What a memory replaced (fact revisions, newest first) and what was merged into it."""
+
+    memory_id: UUID
+    revisions: list[FactRevision] = Field(default_factory=list)
+    merges: list[MemoryMerge] = Field(default_factory=list)
 
 
 class ContextRequest(RequestModel):

@@ -7,12 +7,19 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from nova_contracts.chat import (
+    AdapterState,
     AuthFrame,
+    BridgeAdapterStatus,
+    BridgeSession,
+    BridgeStatus,
     ChatMessageType,
+    ChatSession,
     ChatStreamEvent,
     ChatStreamRequest,
     ClientFrame,
     ErrorFrame,
+    HeldChatReply,
+    PendingChatMessage,
     PingFrame,
     PongFrame,
     QueuedFrame,
@@ -140,3 +147,54 @@ def test_every_frame_type_is_a_chat_message_type() -> None:
 
 def test_auth_frame_keeps_the_token_out_of_its_repr() -> None:
     assert "sk-nova-secret" not in repr(AuthFrame(token="sk-nova-secret"))
+
+
+@pytest.mark.parametrize(
+    "instance",
+    [
+        ChatSession(
+            session_id="s-1",
+            agent_id="a-1",
+            key_id="k-1",
+            created_at=datetime(2025, 5, 1, tzinfo=UTC),
+            last_active=datetime(2025, 5, 2, tzinfo=UTC),
+            message_count=3,
+        ),
+        PendingChatMessage(
+            message_id="m-1", session_id="s-1", content="hi", queued_at=datetime(2025, 5, 1, tzinfo=UTC)
+        ),
+        HeldChatReply(
+            message_id="m-1", session_id="s-1", content="hello", created_at=datetime(2025, 5, 1, tzinfo=UTC)
+        ),
+        BridgeSession(session_id="s-1", agent_id="a-1", created_at=datetime(2025, 5, 1, tzinfo=UTC)),
+    ],
+    ids=lambda instance: type(instance).__name__,
+)
+def test_chat_state_kept_in_redis_survives_json_round_trip(instance: BaseModel) -> None:
+    assert type(instance).model_validate_json(instance.model_dump_json()) == instance
+
+
+def test_chat_session_rejects_a_negative_message_count(first_error_loc: Any) -> None:
+    payload = {
+        "session_id": "s",
+        "created_at": "2025-05-01T00:00:00Z",
+        "last_active": "2025-05-01T00:00:00Z",
+        "message_count": -1,
+    }
+
+    assert first_error_loc(ChatSession, payload) == ("message_count",)
+
+
+def test_bridge_status_round_trips_with_a_failed_adapter() -> None:
+    status = BridgeStatus(
+        adapters=[
+            BridgeAdapterStatus(
+                platform="telegram", configured=True, state=AdapterState.RUNNING, mode="polling"
+            ),
+            BridgeAdapterStatus(
+                platform="slack", configured=True, state=AdapterState.FAILED, error="invalid_auth"
+            ),
+        ]
+    )
+
+    assert BridgeStatus.model_validate_json(status.model_dump_json()) == status

@@ -12,11 +12,22 @@ from nova_contracts.llm import (
     EmbedRequest,
     EmbedResponse,
     FinishReason,
+    GatewayConfig,
+    GatewayConfigUpdate,
+    InferenceBackend,
+    InferenceState,
+    InferenceStats,
+    InflightReport,
     Message,
     ModelCapability,
     ModelInfo,
     NamedToolChoice,
+    ProviderModel,
+    ProviderStatus,
+    ProviderTestResult,
+    ProviderType,
     ResponseFormat,
+    RoutingStrategy,
     StreamChunk,
     ToolCall,
     ToolCallRef,
@@ -289,3 +300,61 @@ def test_message_text_reads_multimodal_content() -> None:
     )
 
     assert message.text == "look"
+
+
+# ── gateway configuration and status models ────────────────────────────────────────────────────────────
+
+
+@pytest.mark.parametrize(
+    "instance",
+    [
+        ProviderStatus(
+            slug="groq",
+            name="Groq",
+            type=ProviderType.FREE,
+            available=True,
+            auth_methods=["GROQ_API_KEY"],
+            daily_quota=14_400,
+            models=[ProviderModel(id="groq/llama-3.3-70b-versatile")],
+        ),
+        ProviderStatus(
+            slug="claude-max",
+            name="Claude",
+            type=ProviderType.SUBSCRIPTION,
+            available=False,
+            reason="no token",
+        ),
+        ProviderTestResult(slug="local", ok=True, model="smollm2-135m", latency_ms=84),
+        InferenceStats(
+            backend=InferenceBackend.LLAMACPP, window_seconds=300, requests=3, errors=0, inflight=1
+        ),
+        InflightReport(local_inflight=2),
+        GatewayConfig(
+            routing_strategy=RoutingStrategy.LOCAL_FIRST,
+            default_embed_model="all-MiniLM-L6-v2",
+            inference_backend=InferenceBackend.OLLAMA,
+            inference_state=InferenceState.DRAINING,
+            inference_url="http://ollama:11434",
+        ),
+        GatewayConfigUpdate(routing_strategy=RoutingStrategy.CLOUD_ONLY),
+    ],
+    ids=lambda instance: type(instance).__name__,
+)
+def test_gateway_model_survives_json_round_trip(instance: BaseModel) -> None:
+    assert type(instance).model_validate_json(instance.model_dump_json()) == instance
+
+
+@pytest.mark.parametrize(
+    ("payload", "loc"),
+    [
+        pytest.param({}, (), id="nothing-to-change"),
+        pytest.param({"routing_strategy": "cheapest"}, ("routing_strategy",), id="unknown-strategy"),
+        pytest.param({"inference_backend": "tgi"}, ("inference_backend",), id="unknown-backend"),
+        pytest.param({"inference_url": "ftp://x"}, ("inference_url",), id="url-not-http"),
+        pytest.param({"routing_strategy": "local-only", "colour": "x"}, ("colour",), id="unknown-field"),
+    ],
+)
+def test_gateway_config_update_rejects(
+    payload: dict[str, Any], loc: tuple[Any, ...], first_error_loc: Any
+) -> None:
+    assert first_error_loc(GatewayConfigUpdate, payload) == loc

@@ -10,12 +10,15 @@ from nova_contracts.memory import (
     ContextItem,
     ContextRequest,
     ContextResponse,
+    FactRevision,
     FactUpsert,
     FactUpsertResult,
     FusionMethod,
     Memory,
     MemoryBulkCreate,
     MemoryCreate,
+    MemoryHistory,
+    MemoryMerge,
     MemoryPage,
     MemorySearchHit,
     MemorySearchRequest,
@@ -91,6 +94,21 @@ MEMORY = Memory(
             truncated=True,
             memory_ids=[MEMORY.id],
         ),
+        MemorySearchRequest(query="q", fusion=FusionMethod.WEIGHTED, vector_weight=0.7),
+        MemoryHistory(
+            memory_id=MEMORY.id,
+            revisions=[FactRevision(content="us-east-1", confidence=0.9, replaced_at=NOW)],
+            merges=[
+                MemoryMerge(
+                    merged_id=uuid4(),
+                    content="dup",
+                    metadata={"a": 1},
+                    confidence=0.5,
+                    similarity=0.97,
+                    merged_at=NOW,
+                )
+            ],
+        ),
         ReembedStatus(),
         ReembedStatus(
             job_id=uuid4(), state="failed", total=10, done=4, target_model="m", target_dim=768, error="x"
@@ -152,6 +170,9 @@ FACT = {"project_id": "nova", "category": "infra", "key": "region", "content": "
         pytest.param(MemorySearchRequest, {"query": "q", "fusion": "magic"}, ("fusion",), id="search-fusion"),
         pytest.param(
             MemorySearchRequest, {"query": "q", "min_score": 1.5}, ("min_score",), id="search-min-score"
+        ),
+        pytest.param(
+            MemorySearchRequest, {"query": "q", "vector_weight": 1.1}, ("vector_weight",), id="search-weight"
         ),
         pytest.param(
             MemorySearchRequest,

@@ -1,13 +1,54 @@
 """orchestrator settings, read from the environment and `.env`."""
 
 from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
 
 from nova_common.config import DatabaseSettings
+from nova_contracts.orchestrator import SandboxTier
 
 
 class Settings(DatabaseSettings):
     service_name: str = "orchestrator"
     port: int = 8000
+
+    primary_agent_name: str = "Nova"
+
+    # Sandbox roots. `make run` starts services from the repo root, so the default lands in ./data/workspace;
+    # Compose sets NOVA_WORKSPACE=/workspace (a volume).
+    workspace: Path = Field(default=Path("data/workspace"), alias="NOVA_WORKSPACE")
+    nova_root: Path = Field(default=Path("."), alias="NOVA_ROOT")
+    default_sandbox: SandboxTier = Field(default=SandboxTier.WORKSPACE, alias="SHELL_SANDBOX")
+    # The host tier reaches the whole filesystem; an agent may only use it when the operator opts in here.
+    allow_host_sandbox: bool = Field(default=False, alias="NOVA_ALLOW_HOST_SANDBOX")
+    shell_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
+    tool_output_max_chars: int = Field(default=16_000, ge=100, le=1_000_000)
+    web_fetch_timeout_seconds: float = Field(default=15.0, gt=0, le=300)
+    web_fetch_max_bytes: int = Field(default=1_000_000, ge=1000)
+
+    # One agent turn: at most this many tool rounds and this much wall time.
+    agent_max_tool_rounds: int = Field(default=5, ge=0, le=50)
+    agent_turn_timeout_seconds: float = Field(default=180.0, gt=0)
+    llm_call_timeout_seconds: float = Field(default=120.0, gt=0)
+    memory_timeout_seconds: float = Field(default=15.0, gt=0)
+    task_ttl_seconds: int = Field(default=86_400, ge=60)
+
+    mcp_connect_timeout_seconds: float = Field(default=30.0, gt=0)
+    mcp_call_timeout_seconds: float = Field(default=60.0, gt=0)
+    mcp_ping_interval_seconds: float = Field(default=15.0, gt=0)
+
+    usage_stream: str = "nova:usage:events"
+    usage_consumer_group: str = "orchestrator-usage"
+    usage_block_ms: int = Field(default=5000, ge=10)
+    key_touch_interval_seconds: float = Field(default=5.0, gt=0)
+    platform_config_cache_seconds: float = Field(default=5.0, ge=0)
+
+    @field_validator("workspace", "nova_root")
+    @classmethod
+    def _expand_home(cls, value: Path) -> Path:
+        # .env.example suggests `~/.nova/workspace`; a literal "~" folder would be a surprise.
+        return value.expanduser()
 
 
 @lru_cache

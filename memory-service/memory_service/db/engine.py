@@ -1,7 +1,11 @@
 """The SQLAlchemy async engine (asyncpg driver). memory-service uses the ORM, as the seed decides."""
 
+from collections.abc import Awaitable, Callable
+
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+Sessions = async_sessionmaker[AsyncSession]
 
 
 def async_url(database_url: str) -> str:
@@ -13,14 +17,23 @@ def async_url(database_url: str) -> str:
 
 
 def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
-    return create_async_engine(async_url(database_url), pool_size=pool_size, pool_pre_ping=True)
+    # force_custom_plan: asyncpg prepares every statement, and a generic plan cannot prove that
+    # `embedding_model = $1` matches a partial HNSW index's predicate, so it would fall back to a scan.
+    # JIT compilation costs more than it saves on these short queries.
+    server_settings = {"plan_cache_mode": "force_custom_plan", "jit": "off"}
+    return create_async_engine(
+        async_url(database_url),
+        pool_size=pool_size,
+        pool_pre_ping=True,
+        connect_args={"server_settings": server_settings},
+    )
 
 
-def session_factory(engine: AsyncEngine) -> async_sessionmaker:  # type: ignore[type-arg]
+def session_factory(engine: AsyncEngine) -> Sessions:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
-def engine_check(engine: AsyncEngine):  # type: ignore[no-untyped-def]
+def engine_check(engine: AsyncEngine) -> Callable[[], Awaitable[None]]:
     async def check() -> None:
         async with engine.connect() as conn:
             await conn.execute(text("SELECT 1"))

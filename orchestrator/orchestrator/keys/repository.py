@@ -1,5 +1,6 @@
 """SQL for the `api_keys` table."""
 
+from collections.abc import Collection
 from datetime import datetime
 from uuid import UUID
 
@@ -47,8 +48,21 @@ class ApiKeyRepository:
         assert row is not None
         return row
 
+    async def list(self) -> list[asyncpg.Record]:
+        return list(
+            await self.pool.fetch(f"SELECT {_COLUMNS} FROM api_keys ORDER BY created_at DESC")  # noqa: S608
+        )
+
+    async def exists(self, key_id: UUID) -> bool:
+        return bool(await self.pool.fetchval("SELECT 1 FROM api_keys WHERE id = $1", key_id))
+
     async def revoke(self, key_id: UUID) -> bool:
         status = await self.pool.execute(
             "UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL", key_id
         )
         return status.endswith(" 1")
+
+    async def touch(self, key_ids: Collection[UUID]) -> None:
+        await self.pool.execute(
+            "UPDATE api_keys SET last_used_at = now() WHERE id = ANY($1::uuid[])", list(key_ids)
+        )

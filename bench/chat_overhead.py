@@ -1,0 +1,230 @@
+"""What the orchestrator adds to a dashboard chat turn, next to the gateway alone.
+
+One run starts, each in its own process: an instant fake OpenAI-compatible model (tests/fakes), llm-gateway,
+memory-service and the orchestrator, on embedded PostgreSQL and Redis. Then, interleaved turn by turn:
+
+- gateway alone: `POST /stream` with the same user message;
+- dashboard chat turn: `POST /api/v1/chat/stream` with the primary agent (memory recall, system prompt with
+  the built-in tools, the round through the gateway, the two messages stored, the episodic memory written);
+- the same turn for an agent without memory tiers, which isolates the orchestrator's own work from
+  memory-service's (embedding the query and the exchange).
+
+For each: time to first token (first text delta) and total time (to `[DONE]`), p50/p95, and the
+orchestrator's added latency: per pair of interleaved turns, orchestrator minus gateway.
+
+    uv run python bench/chat_overhead.py [--turns 40]
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from nova_common.embedded import EmbeddedPostgres, EmbeddedRedis, free_port  # noqa: E402
+
+ADMIN_SECRET = "bench-admin-secret-0123456789"
+SERVICE_TOKEN = "bench-service-token-0123456789"
+MESSAGE = "Give me one short sentence about the sea."
+ANSWER = "The sea keeps every secret the shore forgets, one wave at a time."
+FAKE_MODEL = """
+import sys, uvicorn
+sys.path.insert(0, sys.argv[2])
+from tests.fakes import FakeOpenAI, Reply
+fake = FakeOpenAI(models=["gpt-4o-mini"])
+fake.script.default = Reply(content=sys.argv[3])
+uvicorn.run(fake.app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", access_log=False)
+"""
+
+
+def start(package_or_code: list[str], env: dict[str, str], health: str, log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as handle:
+        process = subprocess.Popen(
+            package_or_code, env=env, stdout=handle, stderr=subprocess.STDOUT, cwd=log.parent
+        )
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{package_or_code} exited; see {log}")
+        try:
+            if httpx.get(health, timeout=2).status_code < 500:
+                return process
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{health} did not come up; see {log}")
+
+
+async def timed_stream(
+    client: httpx.AsyncClient, url: str, body: dict[str, object], headers: dict[str, str]
+) -> tuple[float, float]:
+    """(time to first text delta, total time) in milliseconds."""
+    started = time.perf_counter()
+    first: float | None = None
+    async with client.stream("POST", url, json=body, headers=headers) as response:
+        response.raise_for_status()
+        async for line in response.aiter_lines():
+            if not line.startswith("data:"):
+                continue
+            payload = line[5:].strip()
+            if payload == "[DONE]":
+                break
+            event = json.loads(payload)
+            if event.get("error"):
+                raise RuntimeError(f"{url}: {event['error']}")
+            if first is None and event.get("delta"):
+                first = time.perf_counter()
+    total = time.perf_counter()
+    if first is None:
+        raise RuntimeError(f"{url} streamed no text")
+    return (first - started) * 1000, (total - started) * 1000
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def row(label: str, values: list[float]) -> str:
+    return f"  {label:<44} p50 {statistics.median(values):8.1f} ms   p95 {pct(values, 0.95):8.1f} ms"
+
+
+async def measure(
+    gateway: str, orchestrator: str, turns: int, forgetful_agent: str
+) -> dict[str, list[tuple[float, float]]]:
+    service = {"X-Service-Token": SERVICE_TOKEN}
+    admin = {"X-Admin-Secret": ADMIN_SECRET}
+    gateway_body = {"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": MESSAGE}]}
+    results: dict[str, list[tuple[float, float]]] = {"gateway": [], "chat": [], "chat_no_memory": []}
+    async with httpx.AsyncClient(timeout=60) as client:
+        for i in range(turns + 5):
+            gateway_time = await timed_stream(client, f"{gateway}/stream", gateway_body, service)
+            chat_time = await timed_stream(
+                client,
+                f"{orchestrator}/api/v1/chat/stream",
+                {"message": MESSAGE},
+                {**admin, "X-Session-Id": f"bench-{uuid.uuid4().hex}"},
+            )
+            bare_time = await timed_stream(
+                client,
+                f"{orchestrator}/api/v1/chat/stream",
+                {"message": MESSAGE, "agent_id": forgetful_agent},
+                {**admin, "X-Session-Id": f"bench-{uuid.uuid4().hex}"},
+            )
+            if i >= 5:  # the first turns warm caches, pools and the embedding model
+                results["gateway"].append(gateway_time)
+                results["chat"].append(chat_time)
+                results["chat_no_memory"].append(bare_time)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--turns", type=int, default=40)
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="nova-bench-chat-"))
+    postgres = EmbeddedPostgres(data_dir=work / "pg", port=free_port())
+    redis = EmbeddedRedis(data_dir=work / "redis", port=free_port())
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        postgres.start()
+        redis.start()
+        database_url = postgres.url
+        base = {
+            **os.environ,
+            "HOST": "127.0.0.1",
+            "LOG_LEVEL": "WARNING",
+            "LOG_FORMAT": "console",
+            "REDIS_URL": redis.url,
+            "NOVA_ADMIN_SECRET": ADMIN_SECRET,
+            "NOVA_SERVICE_TOKEN": SERVICE_TOKEN,
+            "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+        }
+        model_port, gateway_port, memory_port, orchestrator_port = (free_port() for _ in range(4))
+        model_url = f"http://127.0.0.1:{model_port}"
+        processes.append(
+            start(
+                [sys.executable, "-c", FAKE_MODEL, str(model_port), str(ROOT), ANSWER],
+                base,
+                f"{model_url}/v1/models",
+                work / "model.log",
+            )
+        )
+        gateway = f"http://127.0.0.1:{gateway_port}"
+        processes.append(
+            start(
+                [sys.executable, "-m", "llm_gateway"],
+                {**base, "PORT": str(gateway_port), "OPENAI_API_KEY": "sk-bench", "OPENAI_BASE_URL": f"{model_url}/v1",
+                 "DEFAULT_CHAT_MODEL": "openai/gpt-4o-mini", "INFERENCE_BACKEND": "none", "LLM_ROUTING_STRATEGY": "cloud-only"},
+                f"{gateway}/health/live",
+                work / "gateway.log",
+            )
+        )  # fmt: skip
+        memory = f"http://127.0.0.1:{memory_port}"
+        processes.append(
+            start(
+                [sys.executable, "-m", "memory_service"],
+                {**base, "PORT": str(memory_port), "DATABASE_URL": database_url, "LLM_GATEWAY_URL": gateway},
+                f"{memory}/health/live",
+                work / "memory.log",
+            )
+        )
+        orchestrator = f"http://127.0.0.1:{orchestrator_port}"
+        (work / "workspace").mkdir()
+        processes.append(
+            start(
+                [sys.executable, "-m", "orchestrator"],
+                {**base, "PORT": str(orchestrator_port), "DATABASE_URL": database_url, "LLM_GATEWAY_URL": gateway,
+                 "MEMORY_SERVICE_URL": memory, "NOVA_WORKSPACE": str(work / "workspace")},
+                f"{orchestrator}/health/live",
+                work / "orchestrator.log",
+            )
+        )  # fmt: skip
+        forgetful = httpx.post(
+            f"{orchestrator}/api/v1/agents",
+            json={"config": {"name": "bench-no-memory", "memory_tiers": []}},
+            headers={"X-Admin-Secret": ADMIN_SECRET},
+        ).json()["id"]
+
+        results = asyncio.run(measure(gateway, orchestrator, args.turns, forgetful))
+    finally:
+        for process in reversed(processes):
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        redis.stop()
+        postgres.destroy()
+
+    gateway_times, chat_times, bare_times = results["gateway"], results["chat"], results["chat_no_memory"]
+    print(f"\nchat turn overhead, {args.turns} interleaved turns each (instant fake model, 2-core machine)\n")
+    for name, index in (("time to first token", 0), ("total time", 1)):
+        print(f"{name}:")
+        print(row("llm-gateway /stream alone", [t[index] for t in gateway_times]))
+        print(row("orchestrator chat turn (primary agent)", [t[index] for t in chat_times]))
+        print(row("orchestrator chat turn (agent without memory)", [t[index] for t in bare_times]))
+        added = [c[index] - g[index] for c, g in zip(chat_times, gateway_times, strict=True)]
+        added_bare = [c[index] - g[index] for c, g in zip(bare_times, gateway_times, strict=True)]
+        print(row("added by the orchestrator (primary agent)", added))
+        print(row("added by the orchestrator (without memory)", added_bare))
+        print()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,355 @@
+"""What the LLM gateway adds on top of an instant OpenAI-compatible upstream, next to the LiteLLM proxy.
+
+One run starts, each in its own process: an instant fake upstream (canned chat.completion), the gateway
+(OpenAI-compatible upstreams called directly), the gateway with OPENAI_COMPATIBLE_TRANSPORT=litellm (the
+same calls through LiteLLM in-process), and the LiteLLM proxy (`litellm[proxy]`, from a throwaway venv in
+the temp dir; installed there on first use unless --no-install-proxy) in front of the same upstream. Then
+for each target: sequential latency (p50/p95, concurrency 1) and throughput at concurrency 10.
+
+    uv run python bench/gateway_overhead.py [--requests 400] [--concurrency 10]
+
+Published anchors (shared/reference/perf-anchors.md): LiteLLM proxy ≈ +4.3 ms sequential and ≈ 324 req/s on
+2 vCPU; the fastest gateways add < 0.5 ms. Target: added p50 < 1 ms at concurrency 1, and at least 3x the
+LiteLLM proxy's throughput on the same machine.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parents[1]
+PROXY_VENV = Path(tempfile.gettempdir()) / "nova-bench-litellm-proxy"
+MESSAGES = [{"role": "user", "content": "hello"}]
+# The proxy refuses to start without a master key; every target gets the same Authorization header.
+PROXY_KEY = "sk-bench-master-key-0123456789abcdef"
+CANNED = json.dumps(
+    {
+        "id": "chatcmpl-bench",
+        "object": "chat.completion",
+        "created": 0,
+        "model": "gpt-4o-mini",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+    }
+).encode()
+MODELS = json.dumps(
+    {"object": "list", "data": [{"id": "gpt-4o-mini", "object": "model", "owned_by": "bench"}]}
+).encode()
+
+
+# ── the instant upstream: a bare ASGI app, so the upstream costs as little as possible ─────────────────
+
+
+async def instant_upstream(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] != "http":
+        return
+    while True:  # drain the request body
+        message = await receive()
+        if not message.get("more_body"):
+            break
+    body = MODELS if scope["path"].endswith("/models") else CANNED
+    await send(
+        {"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]}
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def serve_upstream(port: int) -> None:
+    import uvicorn
+
+    uvicorn.run(instant_upstream, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+# ── process management ──────────────────────────────────────────────────────────────────────────────
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_http(url: str, process: subprocess.Popen[bytes], seconds: float = 120) -> None:
+    import httpx
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"process for {url} exited with {process.returncode}")
+        try:
+            if httpx.get(url, timeout=2).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not come up in {seconds:.0f} s")
+
+
+def start(command: list[str], env: dict[str, str], health_url: str, log: Path) -> subprocess.Popen[bytes]:
+    handle = log.open("wb")
+    process = subprocess.Popen(command, env=env, stdout=handle, stderr=subprocess.STDOUT, cwd=log.parent)
+    wait_http(health_url, process)
+    return process
+
+
+def proxy_requirements() -> list[str]:
+    """The same LiteLLM version as ours plus its `proxy` extra's requirements.
+
+    Not simply `litellm[proxy]`: that extra pins `litellm-proxy` and a `litellm-enterprise` post-release which
+    the registry does not serve; the proxy's code ships inside the `litellm` wheel itself.
+    """
+    import importlib.metadata
+
+    from packaging.requirements import Requirement
+
+    wanted = [f"litellm=={importlib.metadata.version('litellm')}"]
+    for line in importlib.metadata.requires("litellm") or []:
+        requirement = Requirement(line)
+        if requirement.marker is None or not requirement.marker.evaluate({"extra": "proxy"}):
+            continue
+        if requirement.name == "litellm-proxy":
+            continue
+        if requirement.name == "litellm-enterprise":
+            wanted.append("litellm-enterprise")
+            continue
+        requirement.marker = None
+        wanted.append(str(requirement))
+    return wanted
+
+
+def proxy_python(install: bool) -> tuple[Path | None, str]:
+    python = PROXY_VENV / "bin" / "python"
+    check = [str(python), "-c", "import litellm.proxy.proxy_server"]
+    if python.exists() and subprocess.run(check, capture_output=True, check=False).returncode == 0:
+        return python, "ok"
+    if not install:
+        return (
+            None,
+            f"litellm[proxy] not found in {PROXY_VENV} (run without --no-install-proxy to install it)",
+        )
+    print(f"installing litellm[proxy] into the throwaway venv {PROXY_VENV} (once) ...", flush=True)
+    try:
+        subprocess.run([sys.executable, "-m", "venv", str(PROXY_VENV)], check=True, timeout=120)
+        subprocess.run(
+            [str(PROXY_VENV / "bin" / "pip"), "install", "-q", *proxy_requirements()], check=True, timeout=900
+        )
+    except (subprocess.SubprocessError, OSError) as exc:
+        return None, f"could not install litellm[proxy]: {exc}"
+    if subprocess.run(check, capture_output=True, check=False).returncode != 0:
+        return None, "litellm[proxy] installed but does not import"
+    return python, "ok"
+
+
+# ── load generation ──────────────────────────────────────────────────────────────────────────────────
+
+
+async def sequential(
+    session: aiohttp.ClientSession, url: str, body: dict[str, Any], count: int
+) -> list[float]:
+    latencies = []
+    for _ in range(count):
+        started = time.perf_counter()
+        async with session.post(url, json=body) as response:
+            await response.read()
+            if response.status != 200:
+                raise RuntimeError(f"{url} answered {response.status}: {await response.text()}")
+        latencies.append((time.perf_counter() - started) * 1000)
+    return latencies
+
+
+async def concurrent(
+    session: aiohttp.ClientSession, url: str, body: dict[str, Any], count: int, concurrency: int
+) -> tuple[float, list[float]]:
+    queue = iter(range(count))
+    latencies: list[float] = []
+    errors = 0
+
+    async def worker() -> None:
+        nonlocal errors
+        for _ in queue:
+            started = time.perf_counter()
+            async with session.post(url, json=body) as response:
+                await response.read()
+                if response.status != 200:
+                    errors += 1
+            latencies.append((time.perf_counter() - started) * 1000)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - started
+    if errors:
+        print(f"   ({errors} non-200 answers)")
+    return count / elapsed, latencies
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def measure(
+    targets: dict[str, tuple[str, str]], requests: int, concurrency: int
+) -> dict[str, dict[str, float]]:
+    """`targets`: name -> (URL, model id that target expects)."""
+    results: dict[str, dict[str, float]] = {}
+    connector = aiohttp.TCPConnector(limit=concurrency * 2)
+    headers = {"Authorization": f"Bearer {PROXY_KEY}"}
+    async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
+        for name, (url, model) in targets.items():
+            # temperature 0.7: the gateway's response cache (temperature 0 only) must not serve these.
+            body = {"model": model, "messages": MESSAGES, "temperature": 0.7}
+            await sequential(session, url, body, 50)  # warm-up: connections, imports, caches
+            latencies = await sequential(session, url, body, requests)
+            rps, loaded = await concurrent(session, url, body, requests * 2, concurrency)
+            results[name] = {
+                "p50": statistics.median(latencies),
+                "p95": pct(latencies, 0.95),
+                "rps": rps,
+                "p50_loaded": statistics.median(loaded),
+            }
+            print(f"  measured {name}", flush=True)
+    return results
+
+
+# ── main ─────────────────────────────────────────────────────────────────────────────────────────────
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--requests", type=int, default=400, help="sequential requests per target")
+    parser.add_argument("--concurrency", type=int, default=10)
+    parser.add_argument(
+        "--no-install-proxy", action="store_true", help="skip the LiteLLM proxy if it is missing"
+    )
+    parser.add_argument("--serve-upstream", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_upstream:
+        serve_upstream(args.serve_upstream)
+        return
+
+    from nova_common.embedded import EmbeddedRedis
+
+    work = Path(tempfile.mkdtemp(prefix="nova-bench-gateway-"))
+    processes: list[subprocess.Popen[bytes]] = []
+    redis = EmbeddedRedis(data_dir=work / "redis", port=free_port())
+    redis.start()
+    try:
+        base_env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY") and k != "GITHUB_TOKEN"}
+        base_env.update(LITELLM_LOCAL_MODEL_COST_MAP="True", LOG_LEVEL="WARNING", PYTHONUNBUFFERED="1")
+
+        upstream_port = free_port()
+        upstream = f"http://127.0.0.1:{upstream_port}"
+        processes.append(
+            start(
+                [sys.executable, __file__, "--serve-upstream", str(upstream_port)],
+                base_env,
+                f"{upstream}/v1/models",
+                work / "upstream.log",
+            )
+        )
+        targets = {"direct (upstream itself)": (f"{upstream}/v1/chat/completions", "gpt-4o-mini")}
+
+        for label, transport in (
+            ("nova gateway", "direct"),
+            ("nova gateway via in-process LiteLLM", "litellm"),
+        ):
+            port = free_port()
+            env = {
+                **base_env,
+                "PORT": str(port),
+                "REDIS_URL": redis.url,
+                "NOVA_SERVICE_TOKEN": "bench-service-token-0123456789",
+                "OPENAI_API_KEY": "sk-bench",
+                "OPENAI_BASE_URL": f"{upstream}/v1",
+                "INFERENCE_BACKEND": "none",
+                "LLM_ROUTING_STRATEGY": "cloud-only",
+                "OPENAI_COMPATIBLE_TRANSPORT": transport,
+                "REQUIRE_AUTH": "false",
+            }
+            processes.append(
+                start(
+                    [sys.executable, "-m", "llm_gateway"],
+                    env,
+                    f"http://127.0.0.1:{port}/health/live",
+                    work / f"gateway-{transport}.log",
+                )
+            )
+            targets[label] = (f"http://127.0.0.1:{port}/v1/chat/completions", "openai/gpt-4o-mini")
+
+        python, reason = proxy_python(install=not args.no_install_proxy)
+        if python is None:
+            print(f"LiteLLM proxy skipped: {reason}")
+        else:
+            port = free_port()
+            config = work / "litellm.yaml"
+            config.write_text(
+                "model_list:\n"
+                "  - model_name: gpt-4o-mini\n"
+                "    litellm_params:\n"
+                "      model: openai/gpt-4o-mini\n"
+                f"      api_base: {upstream}/v1\n"
+                "      api_key: sk-bench\n"
+            )
+            litellm_cli = shutil.which("litellm", path=str(python.parent)) or str(python.parent / "litellm")
+            processes.append(
+                start(
+                    [litellm_cli, "--config", str(config), "--port", str(port), "--host", "127.0.0.1"],
+                    {**base_env, "LITELLM_MASTER_KEY": PROXY_KEY},
+                    f"http://127.0.0.1:{port}/health/liveliness",
+                    work / "litellm-proxy.log",
+                )
+            )
+            targets["LiteLLM proxy"] = (f"http://127.0.0.1:{port}/v1/chat/completions", "gpt-4o-mini")
+
+        print(
+            f"\n{os.cpu_count()} cores; {args.requests} sequential requests, then {args.requests * 2} at "
+            f"concurrency {args.concurrency}, per target\n",
+            flush=True,
+        )
+        results = asyncio.run(measure(targets, args.requests, args.concurrency))
+        report(results)
+    finally:
+        for process in reversed(processes):
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        redis.stop()
+
+
+def report(results: dict[str, dict[str, float]]) -> None:
+    direct = results["direct (upstream itself)"]
+    print(f"{'target':40} {'p50 ms':>8} {'p95 ms':>8} {'added p50':>10} {'req/s @c':>9} {'p50 @c ms':>10}")
+    for name, r in results.items():
+        added = r["p50"] - direct["p50"]
+        print(
+            f"{name:40} {r['p50']:8.2f} {r['p95']:8.2f} {added:+10.2f} {r['rps']:9.0f} {r['p50_loaded']:10.2f}"
+        )
+    gateway = results.get("nova gateway")
+    proxy = results.get("LiteLLM proxy")
+    if gateway:
+        print(f"\nnova gateway: added p50 {gateway['p50'] - direct['p50']:+.2f} ms (target < 1 ms)")
+    if gateway and proxy:
+        print(
+            f"throughput vs LiteLLM proxy: {gateway['rps'] / proxy['rps']:.1f}x (target >= 3x); "
+            f"proxy added p50 {proxy['p50'] - direct['p50']:+.2f} ms (published anchor +4.3 ms)"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,170 @@
+"""Typed calls to the orchestrator: API-key validation, the chat agent, and the streamed agent turn."""
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+from uuid import UUID
+
+import httpx
+import structlog
+
+from nova_common.auth import SERVICE_HEADER
+from nova_common.errors import NovaError, RateLimited, Unauthorized, UpstreamUnavailable
+from nova_common.http import ServiceClient
+from nova_common.sse import DONE
+from nova_contracts.chat import ChatStreamEvent
+from nova_contracts.llm import Message
+from nova_contracts.orchestrator import (
+    AgentConfig,
+    AgentInfo,
+    ApiKeyValidation,
+    CreateAgentRequest,
+    SubmitTaskRequest,
+)
+
+log = structlog.get_logger("chat_api.orchestrator")
+
+# A turn may run several tool rounds before its first token; the read timeout is the longest silence allowed.
+# No pool timeout: a turn waiting for a free connection has not been sent yet and should simply wait.
+STREAM_TIMEOUT = httpx.Timeout(connect=3.0, read=180.0, write=30.0, pool=None)
+CALL_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
+# Statuses a proxy or a starting orchestrator answers with before doing any work: safe to retry later.
+_NOT_STARTED = frozenset({502, 503, 504})
+
+
+class OrchestratorUnavailable(UpstreamUnavailable):
+    """The orchestrator did not take the request; nothing was processed, so it can be sent again."""
+
+
+class AgentMissing(NovaError):
+    status_code = 404
+    code = "agent_missing"
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:300] or response.reason_phrase
+    detail = body.get("detail") if isinstance(body, dict) else None
+    return str(detail)[:300] if detail else response.reason_phrase
+
+
+def _raise_for_status(response: httpx.Response) -> None:
+    status = response.status_code
+    if status < 400:
+        return
+    detail = _detail(response)
+    if status in _NOT_STARTED:
+        raise OrchestratorUnavailable(f"orchestrator answered {status}: {detail}")
+    if status in (401, 403):
+        raise Unauthorized(f"the orchestrator refused the API key: {detail}")
+    if status == 429:
+        retry_after = int(response.headers.get("Retry-After", "5") or 5)
+        raise RateLimited(f"rate limited by the orchestrator: {detail}", retry_after=retry_after)
+    error = NovaError(f"orchestrator answered {status}: {detail}")
+    error.status_code = status
+    raise error
+
+
+class OrchestratorClient:
+    def __init__(self, service: ServiceClient) -> None:
+        self._service = service
+
+    async def is_live(self) -> bool:
+        try:
+            response = await self._service.http.get("/health/live", timeout=3.0)
+        except httpx.HTTPError:
+            return False
+        return response.status_code == 200
+
+    async def validate_key(self, raw_key: str) -> ApiKeyValidation:
+        """Ask the orchestrator whether `raw_key` is a live API key (the service token authenticates us)."""
+        try:
+            response = await self._service.get(
+                "/api/v1/keys/validate", headers={"X-API-Key": raw_key}, timeout=CALL_TIMEOUT
+            )
+        except httpx.TimeoutException as exc:
+            raise OrchestratorUnavailable("orchestrator did not answer the key validation") from exc
+        except UpstreamUnavailable as exc:
+            raise OrchestratorUnavailable(exc.detail) from exc
+        if response.status_code in (401, 403):
+            return ApiKeyValidation(valid=False)
+        _raise_for_status(response)
+        return ApiKeyValidation.model_validate_json(response.content)
+
+    async def create_agent(self, name: str, model: str | None, api_key: str | None) -> UUID:
+        body = CreateAgentRequest(config=AgentConfig(name=name, model=model))
+        request = self._as_caller(
+            "POST", "/api/v1/agents", api_key, content=body.model_dump_json(), timeout=CALL_TIMEOUT
+        )
+        try:
+            response = await self._service.http.send(request)
+        except httpx.HTTPError as exc:
+            raise OrchestratorUnavailable(f"orchestrator is unreachable ({type(exc).__name__})") from exc
+        _raise_for_status(response)
+        return AgentInfo.model_validate_json(response.content).id
+
+    def _as_caller(self, method: str, url: str, api_key: str | None, **kwargs: Any) -> httpx.Request:
+        """A request made with the client's API key, not as chat-api: the orchestrator authenticates a
+        request by its service token first, which would bypass the key's rate limit and attribution."""
+        request = self._service.http.build_request(method, url, **kwargs)
+        request.headers.pop(SERVICE_HEADER, None)
+        request.headers["Content-Type"] = "application/json"
+        if api_key:
+            request.headers["X-API-Key"] = api_key
+        return request
+
+    @asynccontextmanager
+    async def stream_turn(
+        self,
+        *,
+        agent_id: UUID,
+        session_id: str,
+        messages: list[Message],
+        api_key: str | None,
+        metadata: dict[str, str] | None = None,
+    ) -> AsyncIterator[AsyncIterator[ChatStreamEvent]]:
+        """Open `POST /api/v1/tasks/stream`; yields the event iterator once the orchestrator accepted the turn.
+
+        Raises `OrchestratorUnavailable` only when the turn was not accepted (connection refused, 502/503/504),
+        so the caller may send it again without the orchestrator seeing it twice.
+        """
+        body = SubmitTaskRequest(
+            agent_id=agent_id, messages=messages, session_id=session_id, metadata=metadata or {}
+        )
+        request = self._as_caller(
+            "POST", "/api/v1/tasks/stream", api_key, content=body.model_dump_json(), timeout=STREAM_TIMEOUT
+        )
+        request.headers["Accept"] = "text/event-stream"
+        try:
+            response = await self._service.http.send(request, stream=True)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError) as exc:
+            # RemoteProtocolError here is "disconnected before any response": the process went away.
+            raise OrchestratorUnavailable(f"orchestrator is unreachable ({type(exc).__name__})") from exc
+        try:
+            if response.status_code >= 400:
+                await response.aread()
+                if response.status_code == 404 and "agent" in _detail(response).lower():
+                    raise AgentMissing(_detail(response))
+                _raise_for_status(response)
+            yield _events(response)
+        finally:
+            await response.aclose()
+
+
+async def _events(response: httpx.Response) -> AsyncIterator[ChatStreamEvent]:
+    async for line in response.aiter_lines():
+        if not line.startswith("data:"):
+            continue  # blank separators, `: ping` comments, `event:` names
+        payload = line[5:].strip()
+        if payload == DONE:
+            return
+        try:
+            raw = json.loads(payload)
+        except ValueError:
+            log.warning("unparseable_stream_event", payload=payload[:200])
+            continue
+        if isinstance(raw, dict):
+            yield ChatStreamEvent.model_validate(raw)

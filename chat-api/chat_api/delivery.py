@@ -1,0 +1,411 @@
+"""Durable delivery of user turns to the orchestrator, and of its answers back to the session's clients.
+
+Every user turn is first appended to the session's Redis list `nova:chat:session:{id}:pending`; one worker per
+session sends the list's head to the orchestrator and removes it only once the orchestrator has taken it. While
+the orchestrator is unreachable the turn stays in Redis (the client is told `queued`) and a single probe waits for
+the orchestrator to come back; then every waiting session resumes in order. A chat-api restart loses nothing: the
+sweeper finds the sessions listed in `nova:chat:pending-sessions` and starts their workers again.
+
+An answer no connected client received in full (it disconnected, or was too slow) is kept in
+`nova:chat:session:{id}:held` and replayed when a client of the session connects.
+"""
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from uuid import UUID
+
+import httpx
+import redis.asyncio as aioredis
+import structlog
+
+from chat_api.clients.orchestrator import AgentMissing, OrchestratorClient, OrchestratorUnavailable
+from chat_api.config import Settings
+from chat_api.connections import ConnectionRegistry
+from chat_api.sessions import SessionStore
+from nova_common.errors import NovaError, RateLimited, Unauthorized
+from nova_contracts.chat import (
+    ChatSession,
+    ChatStreamEvent,
+    ErrorFrame,
+    HeldChatReply,
+    PendingChatMessage,
+    QueuedFrame,
+    StreamChunkFrame,
+    StreamEndFrame,
+)
+from nova_contracts.llm import Message
+
+log = structlog.get_logger("chat_api.delivery")
+
+PENDING_SESSIONS_KEY = "nova:chat:pending-sessions"
+LOCK_TTL_MS = 60_000
+LOCK_WAIT_SECONDS = 3.0
+MAX_RATE_LIMIT_WAIT_SECONDS = 60
+
+# Delete the lock only if we still own it (it may have expired and been taken by another replica).
+_RELEASE_LOCK = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0
+"""
+_REFRESH_LOCK = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end
+return 0
+"""
+
+
+def pending_key(session_id: str) -> str:
+    return f"nova:chat:session:{session_id}:pending"
+
+
+def held_key(session_id: str) -> str:
+    return f"nova:chat:session:{session_id}:held"
+
+
+def lock_key(session_id: str) -> str:
+    return f"nova:chat:session:{session_id}:lock"
+
+
+class OrchestratorGate:
+    """Whether the orchestrator is reachable. When it is not, one probe loop (not every session) polls it."""
+
+    def __init__(self, client: OrchestratorClient, *, max_interval: float) -> None:
+        self._client = client
+        self._max_interval = max_interval
+        self._up = asyncio.Event()
+        self._up.set()
+        self._probe: asyncio.Task[None] | None = None
+
+    @property
+    def is_up(self) -> bool:
+        return self._up.is_set()
+
+    def mark_down(self) -> None:
+        if self._up.is_set():
+            log.warning("orchestrator_unreachable")
+            self._up.clear()
+        if self._probe is None or self._probe.done():
+            self._probe = asyncio.create_task(self._probe_until_up(), name="orchestrator-probe")
+
+    async def wait_up(self) -> None:
+        await self._up.wait()
+
+    async def _probe_until_up(self) -> None:
+        interval = 0.2
+        while not await self._client.is_live():
+            await asyncio.sleep(interval)
+            interval = min(interval * 2, self._max_interval)
+        log.info("orchestrator_reachable_again")
+        self._up.set()
+
+    async def aclose(self) -> None:
+        if self._probe is not None:
+            self._probe.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._probe
+
+
+class DeliveryService:
+    def __init__(
+        self,
+        *,
+        redis: aioredis.Redis,
+        sessions: SessionStore,
+        registry: ConnectionRegistry,
+        client: OrchestratorClient,
+        settings: Settings,
+    ) -> None:
+        self.redis = redis
+        self.sessions = sessions
+        self.registry = registry
+        self.client = client
+        self.settings = settings
+        self.gate = OrchestratorGate(client, max_interval=settings.orchestrator_probe_max_seconds)
+        self._workers: dict[str, asyncio.Task[None]] = {}
+        # Keys of sessions whose client went away with turns still queued; kept in memory only, never in Redis.
+        self._keys: dict[str, str] = {}
+        self._sweeper: asyncio.Task[None] | None = None
+        self._agent_lock = asyncio.Lock()
+
+    # Lifecycle.
+
+    def start(self) -> None:
+        self._sweeper = asyncio.create_task(self._sweep_forever(), name="chat-delivery-sweeper")
+
+    async def aclose(self) -> None:
+        tasks = [t for t in (self._sweeper, *self._workers.values()) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self.gate.aclose()
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            try:
+                for session_id in await self.redis.smembers(PENDING_SESSIONS_KEY):
+                    self.ensure_worker(str(session_id))
+            except Exception:
+                log.exception("delivery_sweep_failed")
+            await asyncio.sleep(self.settings.delivery_sweep_seconds)
+
+    # Called by the WebSocket handler.
+
+    def remember_key(self, session_id: str, api_key: str | None) -> None:
+        if api_key:
+            self._keys[session_id] = api_key
+
+    async def enqueue(self, session_id: str, content: str) -> PendingChatMessage:
+        """Persist the user's turn before anything else happens to it, then make sure a worker delivers it."""
+        message = PendingChatMessage(
+            message_id=uuid.uuid4().hex, session_id=session_id, content=content, queued_at=datetime.now(UTC)
+        )
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.rpush(pending_key(session_id), message.model_dump_json())
+            pipe.expire(pending_key(session_id), self.settings.session_ttl_seconds)
+            pipe.sadd(PENDING_SESSIONS_KEY, session_id)
+            length, *_ = await pipe.execute()
+        if not self.gate.is_up:
+            self.registry.broadcast(session_id, QueuedFrame(session_id=session_id, position=int(length) - 1))
+        self.ensure_worker(session_id)
+        return message
+
+    async def on_client_joined(self, session_id: str) -> None:
+        """A client (re)connected to the session: replay held answers and resume any queued turns."""
+        await self.flush_held(session_id)
+        if await self.redis.llen(pending_key(session_id)):
+            self.ensure_worker(session_id)
+
+    async def flush_held(self, session_id: str) -> None:
+        if not self.registry.listeners(session_id):
+            return
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.lrange(held_key(session_id), 0, -1)
+            pipe.delete(held_key(session_id))
+            raw_replies, _ = await pipe.execute()
+        for raw in raw_replies:
+            reply = HeldChatReply.model_validate_json(raw)
+            if reply.error:
+                taken = self.registry.broadcast(
+                    session_id, ErrorFrame(content=reply.error, code="upstream_error")
+                )
+            else:
+                self.registry.broadcast(
+                    session_id, StreamChunkFrame(session_id=session_id, delta=reply.content)
+                )
+                end = StreamEndFrame(session_id=session_id, message_id=reply.message_id)
+                taken = self.registry.broadcast(session_id, end)
+            if not taken:
+                await self._hold(reply)
+
+    def ensure_worker(self, session_id: str) -> None:
+        task = self._workers.get(session_id)
+        if task is None or task.done():
+            self._workers[session_id] = asyncio.create_task(
+                self._work(session_id), name=f"chat-delivery-{session_id}"
+            )
+
+    # The per-session worker.
+
+    async def _work(self, session_id: str) -> None:
+        token = uuid.uuid4().hex
+        refresher: asyncio.Task[None] | None = None
+        locked = False
+        try:
+            locked = await self._acquire_lock(session_id, token)
+            if not locked:
+                return  # another worker (maybe another replica) is delivering this session
+            refresher = asyncio.create_task(self._keep_lock(session_id, token))
+            while True:
+                raw = await self.redis.lindex(pending_key(session_id), 0)
+                raw = str(raw) if raw is not None else None
+                if raw is None:
+                    await self.redis.srem(PENDING_SESSIONS_KEY, session_id)
+                    if not await self.redis.llen(pending_key(session_id)):
+                        # Deregister before any further await, so a turn enqueued from now on starts a new worker.
+                        self._forget_worker(session_id)
+                        if not self.registry.listeners(session_id):
+                            self._keys.pop(session_id, None)
+                        return
+                    await self.redis.sadd(PENDING_SESSIONS_KEY, session_id)
+                    continue
+                try:
+                    message = PendingChatMessage.model_validate_json(raw)
+                except ValueError:
+                    log.error(
+                        "dropping_unreadable_pending_message", session_id=session_id, raw=str(raw)[:200]
+                    )
+                    await self.redis.lrem(pending_key(session_id), 1, raw)
+                    continue
+                if not await self._deliver(message):
+                    return  # no credentials to send it with until a client of the session authenticates
+                await self.redis.lrem(pending_key(session_id), 1, raw)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # The turn stays in Redis; the sweeper starts this session's worker again.
+            log.exception("delivery_worker_failed", session_id=session_id)
+        finally:
+            self._forget_worker(session_id)
+            if refresher is not None:
+                refresher.cancel()
+            if locked:
+                with contextlib.suppress(Exception):
+                    await self.redis.eval(_RELEASE_LOCK, 1, lock_key(session_id), token)
+
+    def _forget_worker(self, session_id: str) -> None:
+        if self._workers.get(session_id) is asyncio.current_task():
+            del self._workers[session_id]
+
+    async def _acquire_lock(self, session_id: str, token: str) -> bool:
+        deadline = asyncio.get_running_loop().time() + LOCK_WAIT_SECONDS
+        while True:
+            if await self.redis.set(lock_key(session_id), token, nx=True, px=LOCK_TTL_MS):
+                return True
+            if asyncio.get_running_loop().time() > deadline:
+                return False
+            await asyncio.sleep(0.05)
+
+    async def _keep_lock(self, session_id: str, token: str) -> None:
+        while True:
+            await asyncio.sleep(LOCK_TTL_MS / 3000)
+            with contextlib.suppress(Exception):
+                await self.redis.eval(_REFRESH_LOCK, 1, lock_key(session_id), token, LOCK_TTL_MS)
+
+    def _api_key(self, session_id: str) -> str | None:
+        return (
+            self.registry.api_key_for(session_id)
+            or self._keys.get(session_id)
+            or self.settings.nova_api_key.get_secret_value()
+            or None
+        )
+
+    async def _deliver(self, message: PendingChatMessage) -> bool:
+        """Send one turn and relay its answer; False when it must wait for a client's credentials."""
+        session_id = message.session_id
+        told_queued = False
+        agent_retried = False
+        while True:
+            api_key = self._api_key(session_id)
+            if api_key is None and self.settings.require_auth:
+                log.info("turn_waits_for_credentials", session_id=session_id, message_id=message.message_id)
+                return False
+            if not self.gate.is_up:
+                if not told_queued:
+                    self.registry.broadcast(session_id, QueuedFrame(session_id=session_id, position=0))
+                    told_queued = True
+                await self.gate.wait_up()
+            session = await self.sessions.get(session_id)
+            if session is None:
+                log.warning("session_expired_with_turn_pending", session_id=session_id)
+                return True
+            try:
+                agent_id = await self._agent_id(session, api_key)
+                history = await self.sessions.history(session_id)
+                turn = [*history, Message(role="user", content=message.content)]
+                async with self.client.stream_turn(
+                    agent_id=agent_id,
+                    session_id=session_id,
+                    messages=turn,
+                    api_key=api_key,
+                    metadata={"channel": "chat-api", "message_id": message.message_id},
+                ) as events:
+                    await self._relay(message, events)
+                return True
+            except OrchestratorUnavailable as exc:
+                log.info("turn_queued", session_id=session_id, reason=exc.detail)
+                self.gate.mark_down()
+            except AgentMissing:
+                if agent_retried:
+                    await self._fail(message, "the orchestrator has no agent to answer this session")
+                    return True
+                agent_retried = True
+                await self.sessions.set_chat_agent_id(None)
+                session.agent_id = None
+                await self.sessions.save(session)
+            except RateLimited as exc:
+                wait = min(exc.retry_after, MAX_RATE_LIMIT_WAIT_SECONDS)
+                self.registry.broadcast(
+                    session_id, ErrorFrame(content=f"{exc.detail}; retrying in {wait}s", code=exc.code)
+                )
+                await asyncio.sleep(wait)
+            except Unauthorized as exc:
+                await self._fail(message, exc.detail, code=exc.code)
+                return True
+            except NovaError as exc:
+                await self._fail(message, exc.detail, code=exc.code)
+                return True
+            except httpx.HTTPError as exc:
+                # The orchestrator took the turn and then the stream broke: sending it again would run it twice.
+                log.warning("answer_interrupted", session_id=session_id, error=type(exc).__name__)
+                await self._fail(message, "the answer was interrupted; please ask again", code="interrupted")
+                return True
+
+    async def _agent_id(self, session: ChatSession, api_key: str | None) -> UUID:
+        if session.agent_id:
+            return UUID(session.agent_id)
+        # Sessions starting together must not each create an agent: one creates it, the rest wait for it.
+        async with self._agent_lock:
+            shared = await self.sessions.chat_agent_id()
+            if shared is None:
+                created = await self.client.create_agent(
+                    self.settings.default_agent_name, self.settings.default_model, api_key
+                )
+                shared = str(created)
+                await self.sessions.set_chat_agent_id(shared)
+        session.agent_id = shared
+        await self.sessions.save(session)
+        return UUID(shared)
+
+    async def _relay(self, message: PendingChatMessage, events: AsyncIterator[ChatStreamEvent]) -> None:
+        session_id = message.session_id
+        # Only clients listening from the first chunk get the stream; one that joins midway gets the held copy.
+        audience = self.registry.listeners(session_id)
+        parts: list[str] = []
+        error: str | None = None
+        async for event in events:
+            if event.error:
+                error = event.error
+                break
+            if event.delta:
+                parts.append(event.delta)
+                chunk = StreamChunkFrame(session_id=session_id, delta=event.delta)
+                audience = [conn for conn in audience if conn.send(chunk)]
+        answer = "".join(parts)
+        if error is not None:
+            log.warning("orchestrator_stream_error", session_id=session_id, error=error[:300])
+            audience = [c for c in audience if c.send(ErrorFrame(content=error, code="upstream_error"))]
+        else:
+            end = StreamEndFrame(session_id=session_id, message_id=message.message_id)
+            audience = [conn for conn in audience if conn.send(end)]
+            await self.sessions.record_turn(session_id, message.content, answer)
+        if not any(await asyncio.gather(*(conn.flush(within=5.0) for conn in audience))):
+            await self._hold(
+                HeldChatReply(
+                    message_id=message.message_id,
+                    session_id=session_id,
+                    content=answer,
+                    error=error,
+                    created_at=datetime.now(UTC),
+                )
+            )
+            await self.flush_held(session_id)
+
+    async def _fail(self, message: PendingChatMessage, detail: str, *, code: str = "upstream_error") -> None:
+        log.warning("turn_failed", session_id=message.session_id, code=code, detail=detail[:300])
+        if not self.registry.broadcast(message.session_id, ErrorFrame(content=detail, code=code)):
+            await self._hold(
+                HeldChatReply(
+                    message_id=message.message_id,
+                    session_id=message.session_id,
+                    error=detail,
+                    created_at=datetime.now(UTC),
+                )
+            )
+
+    async def _hold(self, reply: HeldChatReply) -> None:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.rpush(held_key(reply.session_id), reply.model_dump_json())
+            pipe.expire(held_key(reply.session_id), self.settings.session_ttl_seconds)
+            await pipe.execute()

@@ -1,0 +1,181 @@
+"""Slack on slack-bolt: app mentions and direct messages answered in thread, and the `/nova` slash command.
+
+Transport: Socket Mode when an app-level token (`xapp-…`) is configured, otherwise the Events API over HTTP at
+`POST /slack/events`, where bolt checks Slack's request signature with the signing secret.
+A mention starts a conversation per thread; a direct-message channel is one conversation; `/nova` keeps one
+per user and channel. `new` (or `reset`) in any of them starts afresh.
+"""
+
+import re
+from typing import Any
+
+import structlog
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+from starlette.requests import Request
+from starlette.responses import Response
+
+from chat_bridge.adapters.base import NON_TEXT, REFUSAL, PlatformAdapter
+from chat_bridge.conversations import Conversations
+from chat_bridge.formatting import SLACK_MESSAGE_LIMIT, split_message, to_slack_mrkdwn
+from chat_bridge.platform_settings import PlatformSettings, SlackConfig
+from nova_common.errors import NotFound
+
+log = structlog.get_logger("chat_bridge.slack")
+
+PLATFORM = "slack"
+RESET_WORDS = frozenset({"new", "reset", "/new"})
+HELP = (
+    "Hi, I'm Nova. Mention me in a channel or send me a direct message and I'll answer in the thread.\n"
+    "• `/nova <question>` asks me from anywhere\n"
+    "• `/nova new` (or `new` in a thread or DM) starts a fresh conversation\n"
+    "• `/nova status` checks the connection"
+)
+_MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
+# Message subtypes that are edits, deletions, joins… rather than someone talking to the bot.
+_ANSWERABLE_SUBTYPES = frozenset({None, "file_share", "thread_broadcast"})
+
+
+class SlackAdapter(PlatformAdapter):
+    platform_name = PLATFORM
+
+    def __init__(
+        self, config: SlackConfig, *, conversations: Conversations, platform_settings: PlatformSettings
+    ) -> None:
+        super().__init__()
+        self.config = config
+        self.conversations = conversations
+        self.platform_settings = platform_settings
+        self._app: AsyncApp | None = None
+        self._http: AsyncSlackRequestHandler | None = None
+        self._socket: AsyncSocketModeHandler | None = None
+
+    def is_configured(self) -> bool:
+        return bool(self.config.bot_token and (self.config.app_token or self.config.signing_secret))
+
+    @property
+    def mode(self) -> str:
+        return "socket" if self.config.app_token else "events-api"
+
+    def secrets(self) -> list[str]:
+        return [self.config.bot_token, self.config.app_token, self.config.signing_secret]
+
+    async def _start(self) -> None:
+        client = AsyncWebClient(token=self.config.bot_token, base_url=self.config.api_url)
+        identity = await client.auth_test()  # an invalid token fails here, not at the first message
+        app = AsyncApp(
+            signing_secret=self.config.signing_secret,
+            client=client,
+            request_verification_enabled=bool(self.config.signing_secret),
+        )
+        app.event("app_mention")(self._on_mention)
+        app.event("message")(self._on_message)
+        app.command("/nova")(self._on_command)
+        app.error(self._on_error)
+        self._app = app
+        if self.config.app_token:
+            self._socket = AsyncSocketModeHandler(app, self.config.app_token)
+            await self._socket.connect_async()
+        else:
+            self._http = AsyncSlackRequestHandler(app)
+        log.info("slack_started", mode=self.mode, team=identity.get("team"), bot_user=identity.get("user_id"))
+
+    async def _stop(self) -> None:
+        socket, self._socket, self._http, self._app = self._socket, None, None, None
+        if socket is not None:
+            await socket.close_async()
+
+    async def handle_http(self, request: Request) -> Response:
+        """An Events API or slash-command request Slack posted to `POST /slack/events`."""
+        if self._http is None:
+            raise NotFound("the Slack Events API endpoint is not active")
+        return await self._http.handle(request)
+
+    # Listeners.
+
+    async def _allowed(self, team_id: str | None, channel_id: str | None, user_id: str | None) -> bool:
+        config = (await self.platform_settings.current()).slack
+        if config.allows(team_id, channel_id):
+            return True
+        log.warning("slack_refused", team_id=team_id, channel_id=channel_id, user_id=user_id)
+        return False
+
+    async def _on_mention(self, event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient) -> None:
+        team = body.get("team_id") or event.get("team")
+        channel = event["channel"]
+        thread_ts = event.get("thread_ts") or event["ts"]
+        text = _MENTION.sub("", event.get("text") or "").strip()
+        await self._converse(
+            client, team, channel, thread_ts, event.get("user"), f"{team}:{channel}:{thread_ts}", text
+        )
+
+    async def _on_message(self, event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient) -> None:
+        # Channel messages reach the bot as app_mention; here only direct messages from people.
+        if (
+            event.get("channel_type") != "im"
+            or event.get("bot_id")
+            or event.get("subtype") not in _ANSWERABLE_SUBTYPES
+        ):
+            return
+        team = body.get("team_id") or event.get("team")
+        channel = event["channel"]
+        thread_ts = event.get("thread_ts") or event["ts"]
+        text = (event.get("text") or "").strip()
+        if not text:
+            if await self._allowed(team, channel, event.get("user")):
+                await self._post(client, channel, thread_ts, NON_TEXT)
+            return
+        await self._converse(client, team, channel, thread_ts, event.get("user"), f"{team}:{channel}", text)
+
+    async def _converse(
+        self,
+        client: AsyncWebClient,
+        team: str | None,
+        channel: str,
+        thread_ts: str,
+        user: str | None,
+        platform_id: str,
+        text: str,
+    ) -> None:
+        if not await self._allowed(team, channel, user):
+            await self._post(client, channel, thread_ts, REFUSAL)
+            return
+        await self._post(client, channel, thread_ts, await self._answer(platform_id, text))
+
+    async def _answer(self, platform_id: str, text: str) -> str:
+        word = text.lower()
+        if not text or word == "help":
+            return HELP
+        if word in RESET_WORDS:
+            had = await self.conversations.reset(PLATFORM, platform_id)
+            return "Started a fresh conversation." if had else "This is already a fresh conversation."
+        if word == "status":
+            reachable = await self.conversations.orchestrator_reachable()
+            state = "Nova is online." if reachable else "Nova can't be reached right now."
+            return f"{state}\n{await self.conversations.describe(PLATFORM, platform_id)}"
+        reply = await self.conversations.ask(PLATFORM, platform_id, text)
+        return to_slack_mrkdwn(reply.text)
+
+    async def _on_command(self, ack: Any, command: dict[str, Any], respond: Any) -> None:
+        # Slack wants the acknowledgement within 3 seconds; the answer follows through response_url.
+        await ack()
+        team, channel, user = command.get("team_id"), command.get("channel_id"), command.get("user_id")
+        if not await self._allowed(team, channel, user):
+            await respond(text=REFUSAL, response_type="ephemeral")
+            return
+        text = (command.get("text") or "").strip()
+        answer = await self._answer(f"{team}:{channel}:{user}", text)
+        visible = "in_channel" if text.lower() not in {"", "help", "status", *RESET_WORDS} else "ephemeral"
+        for part in split_message(answer, SLACK_MESSAGE_LIMIT):
+            await respond(text=part, response_type=visible)
+
+    async def _on_error(self, error: Exception, body: dict[str, Any]) -> None:
+        log.error(
+            "slack_listener_failed", error=repr(error), event_type=(body.get("event") or {}).get("type")
+        )
+
+    async def _post(self, client: AsyncWebClient, channel: str, thread_ts: str, text: str) -> None:
+        for part in split_message(text, SLACK_MESSAGE_LIMIT):
+            await client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=part, mrkdwn=True)

@@ -1,0 +1,156 @@
+"""Typed calls to the orchestrator: the bridge's agent, one streamed turn collected into a reply, settings."""
+
+import contextlib
+import json
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import httpx
+import structlog
+
+from nova_common.auth import SERVICE_HEADER
+from nova_common.errors import NovaError, RateLimited, Unauthorized, UpstreamUnavailable
+from nova_common.http import ServiceClient
+from nova_common.sse import DONE
+from nova_contracts.chat import ChatStreamEvent
+from nova_contracts.llm import Message
+from nova_contracts.orchestrator import (
+    AgentConfig,
+    AgentInfo,
+    ConfigEntry,
+    CreateAgentRequest,
+    SubmitTaskRequest,
+)
+
+log = structlog.get_logger("chat_bridge.orchestrator")
+
+STREAM_TIMEOUT = httpx.Timeout(connect=3.0, read=180.0, write=30.0, pool=10.0)
+CALL_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
+
+
+class AgentMissing(NovaError):
+    status_code = 404
+    code = "agent_missing"
+
+
+@dataclass(frozen=True)
+class CollectedReply:
+    text: str
+    error: str | None = None
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:300] or response.reason_phrase
+    detail = body.get("detail") if isinstance(body, dict) else None
+    return str(detail)[:300] if detail else response.reason_phrase
+
+
+def _raise_for_status(response: httpx.Response) -> None:
+    status = response.status_code
+    if status < 400:
+        return
+    detail = _detail(response)
+    if status in (502, 503, 504):
+        raise UpstreamUnavailable(f"orchestrator answered {status}: {detail}")
+    if status in (401, 403):
+        raise Unauthorized(f"the orchestrator refused the bridge's credentials: {detail}")
+    if status == 429:
+        raise RateLimited(detail, retry_after=int(response.headers.get("Retry-After", "5") or 5))
+    if status == 404 and "agent" in detail.lower():
+        raise AgentMissing(detail)
+    raise NovaError(f"orchestrator answered {status}: {detail}")
+
+
+class OrchestratorClient:
+    def __init__(self, service: ServiceClient, *, api_key: str, admin_secret: str) -> None:
+        self._service = service
+        self._api_key = api_key
+        self._admin_secret = admin_secret
+
+    async def is_live(self) -> bool:
+        try:
+            response = await self._service.http.get("/health/live", timeout=3.0)
+        except httpx.HTTPError:
+            return False
+        return response.status_code == 200
+
+    def _request(self, method: str, url: str, **kwargs: Any) -> httpx.Request:
+        """With NOVA_API_KEY the bridge calls as that key (its rate limit and usage); without one it calls as
+        a Nova service (the service token). The orchestrator looks at the service token first, so only one
+        of the two may be sent."""
+        request = self._service.http.build_request(method, url, **kwargs)
+        request.headers["Content-Type"] = "application/json"
+        if self._api_key:
+            request.headers.pop(SERVICE_HEADER, None)
+            request.headers["X-API-Key"] = self._api_key
+        return request
+
+    async def create_agent(self, name: str, model: str | None) -> UUID:
+        body = CreateAgentRequest(config=AgentConfig(name=name, model=model))
+        request = self._request(
+            "POST", "/api/v1/agents", content=body.model_dump_json(), timeout=CALL_TIMEOUT
+        )
+        try:
+            response = await self._service.http.send(request)
+        except httpx.HTTPError as exc:
+            raise UpstreamUnavailable(f"orchestrator is unreachable ({type(exc).__name__})") from exc
+        _raise_for_status(response)
+        return AgentInfo.model_validate_json(response.content).id
+
+    async def ask(
+        self, *, agent_id: UUID, session_id: str, messages: list[Message], channel: str
+    ) -> CollectedReply:
+        """Run one turn through `POST /api/v1/tasks/stream` and collect the streamed text into one reply."""
+        body = SubmitTaskRequest(
+            agent_id=agent_id, messages=messages, session_id=session_id, metadata={"channel": channel}
+        )
+        request = self._request(
+            "POST", "/api/v1/tasks/stream", content=body.model_dump_json(), timeout=STREAM_TIMEOUT
+        )
+        request.headers["Accept"] = "text/event-stream"
+        parts: list[str] = []
+        try:
+            response = await self._service.http.send(request, stream=True)
+            async with contextlib.aclosing(response):
+                if response.status_code >= 400:
+                    await response.aread()
+                    _raise_for_status(response)
+                async for line in response.aiter_lines():
+                    if not line.startswith("data:"):
+                        continue
+                    payload = line[5:].strip()
+                    if payload == DONE:
+                        break
+                    try:
+                        event = ChatStreamEvent.model_validate(json.loads(payload))
+                    except ValueError:
+                        log.warning("unparseable_stream_event", payload=payload[:200])
+                        continue
+                    if event.error:
+                        return CollectedReply(text="".join(parts), error=event.error)
+                    if event.delta:
+                        parts.append(event.delta)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            raise UpstreamUnavailable(f"orchestrator is unreachable ({type(exc).__name__})") from exc
+        except httpx.HTTPError as exc:
+            if parts:
+                return CollectedReply(text="".join(parts), error="the answer was interrupted")
+            raise UpstreamUnavailable(f"orchestrator stream failed ({type(exc).__name__})") from exc
+        return CollectedReply(text="".join(parts))
+
+    async def platform_config(self) -> dict[str, ConfigEntry]:
+        """Every platform setting (admin route), secrets included; raises when it cannot be read."""
+        if not self._admin_secret:
+            raise Unauthorized("no admin secret to read platform settings with")
+        try:
+            response = await self._service.get(
+                "/api/v1/config", headers={"X-Admin-Secret": self._admin_secret}, timeout=CALL_TIMEOUT
+            )
+        except httpx.TimeoutException as exc:
+            raise UpstreamUnavailable("orchestrator did not answer the settings read") from exc
+        _raise_for_status(response)
+        return {entry.key: entry for entry in (ConfigEntry.model_validate(e) for e in response.json())}

@@ -1,0 +1,1 @@
+"""HTTP routes: the Nova API (`internal`), the OpenAI-compatible API (`openai`) and provider health."""

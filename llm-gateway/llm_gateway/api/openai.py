@@ -1,0 +1,158 @@
+"""The OpenAI-compatible API: `/v1/chat/completions`, `/v1/embeddings`, `/v1/models`, plus the gateway's
+own `/v1/models/discover` and `/v1/inference/stats` (the dashboard reaches the gateway under `/v1`)."""
+
+import base64
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import numpy as np
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from starlette.responses import Response
+
+from llm_gateway.api.openai_errors import OpenAIRoute, error_payload
+from llm_gateway.completions.service import ChatCall, StreamEnd, StreamFailure
+from llm_gateway.deps import Services, V1Caller
+from llm_gateway.embeddings.minilm import MODEL_NAME as LOCAL_EMBED_MODEL
+from llm_gateway.openai_compat.schemas import OpenAIChatRequest, OpenAIEmbeddingRequest
+from nova_common.errors import BadRequest
+from nova_common.sse import json_event_stream
+from nova_contracts.llm import InferenceStats, ProviderStatus
+
+router = APIRouter(prefix="/v1", tags=["openai"], route_class=OpenAIRoute)
+
+
+def _chat_call(body: OpenAIChatRequest, caller: V1Caller) -> ChatCall:
+    payload = body.model_dump(exclude_none=True, exclude={"model", "stream"})
+    metadata = payload.get("metadata") if isinstance(payload.get("metadata"), dict) else {}
+    return ChatCall(
+        body=payload,
+        model=body.model,
+        metadata=metadata or {},
+        api_key_id=caller.key.id if caller.key else None,
+    )
+
+
+@router.post("/chat/completions", response_model=None)
+async def create_chat_completion(
+    body: OpenAIChatRequest, request: Request, services: Services, caller: V1Caller
+) -> Response:
+    """OpenAI chat completions (streaming or not, tools, response_format); `model` is the model that answered."""
+    call = _chat_call(body, caller)
+    if not body.stream:
+        result = await services.completions.complete(call)
+        headers = {"X-Nova-Provider": result.provider, "X-Nova-Cache": "hit" if result.cached else "miss"}
+        return JSONResponse(result.response, headers=headers)
+    include_usage = bool((body.stream_options or {}).get("include_usage"))
+    items = await services.completions.open_stream(call)
+
+    async def chunks() -> AsyncIterator[dict[str, Any]]:
+        try:
+            async for item in items:
+                if isinstance(item, StreamFailure):
+                    yield error_payload(item.error)
+                    return
+                if isinstance(item, StreamEnd):
+                    if include_usage:
+                        yield item.usage_chunk or _usage_chunk(item)
+                    return
+                if not include_usage:
+                    item.pop("usage", None)
+                yield item
+        finally:
+            await items.aclose()
+
+    return json_event_stream(request, chunks())
+
+
+def _usage_chunk(end: StreamEnd) -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-usage",
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": end.model,
+        "choices": [],
+        "usage": {
+            "prompt_tokens": end.input_tokens,
+            "completion_tokens": end.output_tokens,
+            "total_tokens": end.input_tokens + end.output_tokens,
+        },
+    }
+
+
+@router.post("/embeddings")
+async def create_embeddings(
+    body: OpenAIEmbeddingRequest, services: Services, caller: V1Caller
+) -> dict[str, Any]:
+    """OpenAI embeddings; `all-MiniLM-L6-v2` is built in, cloud models are used through their providers."""
+    if isinstance(body.input, str):
+        texts = [body.input]
+    elif body.input and all(isinstance(item, str) for item in body.input):
+        texts = [str(item) for item in body.input]
+    else:
+        raise BadRequest("input must be a string or a list of strings; token-id input is not supported")
+    metadata = body.model_extra.get("metadata") if body.model_extra else None
+    result = await services.embeddings.embed(
+        texts,
+        model=body.model,
+        dimensions=body.dimensions,
+        metadata=metadata if isinstance(metadata, dict) else None,
+        api_key_id=caller.key.id if caller.key else None,
+    )
+    data = [
+        {
+            "object": "embedding",
+            "index": index,
+            "embedding": (
+                base64.b64encode(np.asarray(vector, dtype="<f4").tobytes()).decode()
+                if body.encoding_format == "base64"
+                else vector
+            ),
+        }
+        for index, vector in enumerate(result.vectors)
+    ]
+    usage = {"prompt_tokens": result.input_tokens, "total_tokens": result.input_tokens}
+    # `dimensions` is not in OpenAI's response; clients ignore it, Nova's read it.
+    return {
+        "object": "list",
+        "data": data,
+        "model": result.model,
+        "dimensions": result.dimensions,
+        "usage": usage,
+    }
+
+
+@router.get("/models")
+async def list_openai_models(services: Services, _: V1Caller) -> dict[str, Any]:
+    """Model ids in OpenAI's list format: local models, usable cloud models and the built-in embedder."""
+    infos = await services.registry.model_infos()
+    data = [{"id": info.id, "object": "model", "created": 0, "owned_by": info.provider} for info in infos]
+    data.append({"id": LOCAL_EMBED_MODEL, "object": "model", "created": 0, "owned_by": "local"})
+    return {"object": "list", "data": data}
+
+
+@router.get("/models/discover", response_model=list[ProviderStatus])
+async def discover_models(services: Services, _: V1Caller, refresh: bool = False) -> list[ProviderStatus]:
+    """Every provider: available or not and why, and its models (`refresh=true` re-probes the local slot)."""
+    return await services.registry.statuses(refresh=refresh)
+
+
+@router.get("/inference/stats", response_model=InferenceStats)
+async def get_inference_stats(services: Services, _: V1Caller) -> InferenceStats:
+    """Rolling 5-minute figures for the local backend in this gateway process, and the response cache counters."""
+    local = await services.registry.local.status()
+    hits, misses = await services.cache.counters()
+    summary = services.stats.summary()
+    return InferenceStats(
+        backend=local.backend,
+        window_seconds=300,
+        requests=int(summary["requests"] or 0),
+        errors=int(summary["errors"] or 0),
+        avg_latency_ms=summary["avg_latency_ms"],
+        avg_ttft_ms=summary["avg_ttft_ms"],
+        avg_tokens_per_second=summary["avg_tokens_per_second"],
+        inflight=services.stats.inflight,
+        cache_hits=hits,
+        cache_misses=misses,
+    )

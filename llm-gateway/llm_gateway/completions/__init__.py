@@ -1,0 +1,1 @@
+"""Chat completions: the response cache and the service that routes, falls back, limits and records."""

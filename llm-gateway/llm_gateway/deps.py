@@ -1,0 +1,47 @@
+"""Dependency aliases, declared once: the gateway's services and the `/v1/*` caller check."""
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader
+
+from llm_gateway.services import GatewayServices
+from nova_common.auth import API_KEY_PREFIX, Principal, extract_api_key, require_api_key
+from nova_common.errors import RateLimited
+
+
+async def get_services(request: Request) -> GatewayServices:
+    # async: FastAPI runs a plain `def` dependency in a worker thread, a measurable cost on every request.
+    services: GatewayServices = request.app.state.services
+    return services
+
+
+Services = Annotated[GatewayServices, Depends(get_services)]
+
+
+_api_key_scheme = APIKeyHeader(name="X-API-Key", auto_error=False, scheme_name="ApiKey")
+
+
+async def require_v1_caller(
+    request: Request, services: Services, _: str | None = Depends(_api_key_scheme)
+) -> Principal:
+    """`/v1/*`: an `sk-nova` key (when REQUIRE_AUTH is on), held to the key's own requests-per-minute."""
+    raw = extract_api_key(request)
+    if not request.app.state.settings.require_auth and (raw is None or not raw.startswith(API_KEY_PREFIX)):
+        # OpenAI clients always send some key (the SDK refuses to start without one); with auth off a
+        # placeholder like "sk-local" must not be refused as a malformed Nova key.
+        return Principal(kind="anonymous")
+    principal = await require_api_key(request)
+    if principal.key is not None and principal.key.rate_limit_rpm > 0:
+        admission = await services.limiter.admit(
+            f"nova:ratelimit:apikey:{principal.key.id}", limit=principal.key.rate_limit_rpm, window_seconds=60
+        )
+        if not admission.admitted:
+            raise RateLimited(
+                f"API key rate limit of {principal.key.rate_limit_rpm} requests/minute reached",
+                retry_after=admission.retry_after_seconds,
+            )
+    return principal
+
+
+V1Caller = Annotated[Principal, Depends(require_v1_caller)]

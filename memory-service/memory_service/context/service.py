@@ -1,0 +1,191 @@
+"""Context assembly: the memories that best answer a query, deduplicated, facts first, within a token budget.
+
+The block it renders is meant to be pasted into a prompt as is:
+
+    Facts:
+    - [<id>] (confidence 0.82) The deploy target is eu-west-1.
+    Memories:
+    - [<id>] (episodic) Deployed 1.4 after the migration was reviewed.
+"""
+
+import asyncio
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+
+from memory_service.context.tokens import count_tokens
+from memory_service.memories.decay import effective_confidence
+from memory_service.memories.search import ScoredMemory, SearchFilters
+from memory_service.memories.service import MemoryService
+from nova_contracts.memory import (
+    ContextItem,
+    ContextRequest,
+    ContextResponse,
+    MemorySearchRequest,
+    MemoryTier,
+)
+
+FACTS_HEADER = "Facts:"
+MEMORIES_HEADER = "Memories:"
+_WHITESPACE = re.compile(r"\s+")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    id: uuid.UUID
+    tier: MemoryTier
+    line: str
+    content: str
+    confidence: float | None
+    tokens: int
+
+
+def _line(hit: ScoredMemory, confidence: float | None) -> str:
+    content = _WHITESPACE.sub(" ", hit.row.content).strip()
+    label = f"confidence {confidence:.2f}" if confidence is not None else hit.row.tier
+    return f"- [{hit.row.id}] ({label}) {content}"
+
+
+def near_duplicates(
+    order: list[uuid.UUID], vectors: dict[uuid.UUID, tuple[str, list[float]]], threshold: float
+) -> set[uuid.UUID]:
+    """Ids to drop: each memory whose cosine to a better-ranked kept one (same model) reaches `threshold`."""
+    kept: dict[str, list[np.ndarray]] = {}
+    dropped: set[uuid.UUID] = set()
+    for memory_id in order:
+        if memory_id not in vectors:
+            continue
+        tag, vector = vectors[memory_id]
+        unit = np.asarray(vector, dtype=np.float32)
+        unit /= max(float(np.linalg.norm(unit)), 1e-12)
+        if any(float(unit @ other) >= threshold for other in kept.get(tag, [])):
+            dropped.add(memory_id)
+        else:
+            kept.setdefault(tag, []).append(unit)
+    return dropped
+
+
+def fit_to_budget(
+    facts: list[Candidate], others: list[Candidate], budget: int
+) -> tuple[str, list[Candidate], bool]:
+    """Greedy in rank order (facts first); an item that does not fit is skipped for smaller ones after it.
+
+    Line counts plus one newline token estimate the block; the rendered block is then counted exactly
+    and, in the rare case BPE merges across a line break make it exceed the budget, trimmed from the end.
+    """
+    header_cost = {
+        FACTS_HEADER: count_tokens(FACTS_HEADER) + 1,
+        MEMORIES_HEADER: count_tokens(MEMORIES_HEADER) + 1,
+    }
+    chosen: list[tuple[str, Candidate]] = []
+    used = 0
+    skipped = False
+    for header, group in ((FACTS_HEADER, facts), (MEMORIES_HEADER, others)):
+        opened = False
+        for candidate in group:
+            cost = candidate.tokens + 1 + (0 if opened else header_cost[header])
+            if used + cost > budget:
+                skipped = True
+                continue
+            chosen.append((header, candidate))
+            used += cost
+            opened = True
+    while True:
+        text = _render(chosen)
+        if count_tokens(text) <= budget or not chosen:
+            return text, [c for _, c in chosen], skipped
+        chosen.pop()
+        skipped = True
+
+
+def _render(chosen: list[tuple[str, Candidate]]) -> str:
+    lines: list[str] = []
+    current = None
+    for header, candidate in chosen:
+        if header != current:
+            lines.append(header)
+            current = header
+        lines.append(candidate.line)
+    return "\n".join(lines)
+
+
+class ContextService:
+    def __init__(self, memories: MemoryService, *, candidates: int, dedup_similarity: float) -> None:
+        self.memories = memories
+        self.candidates = candidates
+        self.dedup_similarity = dedup_similarity
+
+    async def build(self, agent_id: str, request: ContextRequest) -> ContextResponse:
+        """The agent's own and shared memories that best match the query, rendered within the budget."""
+        tiers = list(request.tiers or MemoryTier)
+        if not request.include_facts:
+            tiers = [t for t in tiers if t is not MemoryTier.SEMANTIC]
+        if not tiers:
+            return ContextResponse(context="", total_tokens=0)
+        search = MemorySearchRequest(
+            query=request.query, tiers=tiers, project_id=request.project_id, limit=self.candidates
+        )
+        filters = SearchFilters(
+            tiers=[t.value for t in tiers],
+            agent_id=agent_id,
+            include_shared=True,
+            project_id=request.project_id,
+        )
+        hits, _, _, _ = await self.memories.ranked(search, filters, touch=False)
+        hits = self._deduplicated(hits, await self.memories.vectors([h.row.id for h in hits]))
+        facts, others = self._candidates(hits)
+        text, chosen, truncated = await asyncio.to_thread(fit_to_budget, facts, others, request.token_budget)
+        total = await asyncio.to_thread(count_tokens, text)
+        await self.memories.touch([c.id for c in chosen])
+        return ContextResponse(
+            context=text,
+            total_tokens=total,
+            items=[
+                ContextItem(id=c.id, tier=c.tier, content=c.content, confidence=c.confidence, tokens=c.tokens)
+                for c in chosen
+            ],
+            truncated=truncated,
+            memory_ids=[c.id for c in chosen],
+        )
+
+    def _deduplicated(
+        self, hits: list[ScoredMemory], vectors: dict[uuid.UUID, tuple[str, list[float]]]
+    ) -> list[ScoredMemory]:
+        dropped = near_duplicates([h.row.id for h in hits], vectors, self.dedup_similarity)
+        seen_hashes: set[str] = set()
+        unique: list[ScoredMemory] = []
+        for hit in hits:
+            if hit.row.id in dropped or hit.row.content_hash in seen_hashes:
+                continue
+            seen_hashes.add(hit.row.content_hash)
+            unique.append(hit)
+        return unique
+
+    def _candidates(self, hits: list[ScoredMemory]) -> tuple[list[Candidate], list[Candidate]]:
+        facts: list[Candidate] = []
+        others: list[Candidate] = []
+        settings = self.memories.settings
+        now = datetime.now(UTC)
+        for hit in hits:
+            row = hit.row
+            is_fact = row.tier == MemoryTier.SEMANTIC.value
+            confidence = None
+            if is_fact:
+                last_access = row.access.last_accessed_at if row.access else row.created_at
+                confidence = effective_confidence(
+                    row.tier, row.confidence, last_access, now, settings.decay_exponent
+                )
+            line = _line(hit, confidence)
+            candidate = Candidate(
+                id=row.id,
+                tier=MemoryTier(row.tier),
+                line=line,
+                content=row.content,
+                confidence=confidence,
+                tokens=count_tokens(line),
+            )
+            (facts if is_fact else others).append(candidate)
+        return facts, others

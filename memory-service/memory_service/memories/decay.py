@@ -1,0 +1,34 @@
+"""ACT-R base-level decay of a fact's confidence: `effective = base * days_since_access ^ -d`.
+
+Days are clamped to at least 1, so a fact accessed today keeps its full confidence (and the power law
+never divides by zero). Only semantic memories (facts) decay; other tiers keep their stated confidence.
+The same rule is written twice, in SQL for ranking and in Python for responses, and kept side by side.
+"""
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Float, case, func
+from sqlalchemy.sql.elements import ColumnElement
+
+from memory_service.db.models import MemoryAccessRow, MemoryRow
+
+SECONDS_PER_DAY = 86_400.0
+DECAYING_TIER = "semantic"
+
+
+def effective_confidence(
+    tier: str, confidence: float, last_access: datetime, now: datetime, exponent: float
+) -> float:
+    if tier != DECAYING_TIER:
+        return confidence
+    days = max((now - last_access).total_seconds() / SECONDS_PER_DAY, 1.0)
+    return float(confidence * days**-exponent)
+
+
+def effective_confidence_sql(exponent: float) -> ColumnElement[Any]:
+    """Needs `memory_access` outer-joined to `memories`."""
+    last_access = func.coalesce(MemoryAccessRow.last_accessed_at, MemoryRow.created_at)
+    days = func.greatest(func.extract("epoch", func.now() - last_access) / SECONDS_PER_DAY, 1.0)
+    decayed = MemoryRow.confidence * func.power(days, -exponent)
+    return case((MemoryRow.tier == DECAYING_TIER, decayed), else_=MemoryRow.confidence).cast(Float)

@@ -1,0 +1,173 @@
+"""memory-service tests run the real app on real PostgreSQL (pgvector) and Redis, and embed through a real
+llm-gateway process started once per session (`python -m llm_gateway`, MiniLM on CPU)."""
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from memory_service.config import Settings
+from memory_service.main import create_app
+from nova_common.embedded import EmbeddedRedis, free_port
+
+SERVICE_TOKEN = "test-service-token-0123456789"
+ADMIN_SECRET = "test-admin-secret-0123456789"
+SERVICE_HEADERS = {"X-Service-Token": SERVICE_TOKEN}
+GATEWAY_START_SECONDS = 180
+
+
+@contextmanager
+def running_gateway(port: int, redis_url: str, log_path: Path) -> Iterator[str]:
+    """`python -m llm_gateway` on `port`, until the block ends; yields its URL once it embeds."""
+    env = {
+        **os.environ,
+        "PORT": str(port),
+        "HOST": "127.0.0.1",
+        "REDIS_URL": redis_url,
+        "NOVA_SERVICE_TOKEN": SERVICE_TOKEN,
+        "NOVA_ADMIN_SECRET": ADMIN_SECRET,
+        "LOG_FORMAT": "console",
+    }
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "llm_gateway"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=log_path.parent,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_for_embeddings(url, process, log_path)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture(scope="session")
+def test_redis_url(embedded_redis: EmbeddedRedis | None) -> str:
+    return os.environ.get("NOVA_TEST_REDIS_URL") or (embedded_redis.url if embedded_redis else "")
+
+
+@pytest.fixture(scope="session")
+def gateway_url(test_redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real llm-gateway for the whole session, sharing the embedded Redis (its own DB 1)."""
+    log_path = tmp_path_factory.mktemp("gateway") / "gateway.log"
+    with running_gateway(free_port(), test_redis_url, log_path) as url:
+        yield url
+
+
+def _wait_for_embeddings(url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
+    """Until the gateway answers an embedding (its model loads lazily or at start; either way)."""
+    deadline = time.monotonic() + GATEWAY_START_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(
+                f"llm-gateway exited with {process.returncode}:\n{log_path.read_text()[-3000:]}"
+            )
+        try:
+            response = httpx.post(
+                f"{url}/embed", json={"texts": ["warm up"]}, headers=SERVICE_HEADERS, timeout=60
+            )
+            if response.status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(
+        f"llm-gateway did not embed within {GATEWAY_START_SECONDS}s:\n{log_path.read_text()[-3000:]}"
+    )
+
+
+@pytest.fixture
+def start_gateway(test_redis_url: str) -> Callable[[int, Path], AbstractContextManager[str]]:
+    """Start another gateway process on a given port (for a gateway that comes up late)."""
+    return lambda port, log_path: running_gateway(port, test_redis_url, log_path)
+
+
+@pytest.fixture
+def closed_gateway_url() -> str:
+    """An address where nothing listens: the gateway is down."""
+    return f"http://127.0.0.1:{free_port()}"
+
+
+ServiceFactory = Callable[..., AbstractContextManager[TestClient]]
+
+
+@pytest.fixture
+def make_service(nova_env: dict[str, str], database_url: str, redis_base_url: str) -> ServiceFactory:
+    """Start the memory-service app (lifespan and background loops included) against `gateway`."""
+
+    @contextmanager
+    def start(gateway: str, **overrides: Any) -> Iterator[TestClient]:
+        values: dict[str, Any] = {
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_base_url,
+            "LLM_GATEWAY_URL": gateway,
+            "NOVA_SERVICE_TOKEN": SERVICE_TOKEN,
+            "NOVA_ADMIN_SECRET": ADMIN_SECRET,
+            "DATABASE_POOL_MAX": 5,
+            **overrides,
+        }
+        settings = Settings.model_validate(values)
+        with TestClient(create_app(settings), headers=SERVICE_HEADERS) as client:
+            yield client
+
+    return start
+
+
+@pytest.fixture
+def service(make_service: ServiceFactory, gateway_url: str) -> Iterator[TestClient]:
+    with make_service(gateway_url) as client:
+        yield client
+
+
+@pytest.fixture
+def sql(database_url: str) -> Callable[..., list[asyncpg.Record]]:
+    """Run one statement on the test database from a synchronous test."""
+
+    def run(query: str, *args: Any) -> list[asyncpg.Record]:
+        async def go() -> list[asyncpg.Record]:
+            conn = await asyncpg.connect(database_url)
+            try:
+                return list(await conn.fetch(query, *args))
+            finally:
+                await conn.close()
+
+        return asyncio.run(go())
+
+    return run
+
+
+Waiter = Callable[..., Any]
+
+
+@pytest.fixture
+def wait_until() -> Waiter:
+    """Poll a predicate until it returns something truthy (background loops run on their own clock)."""
+
+    def wait(predicate: Callable[[], Any], *, timeout: float = 60.0, interval: float = 0.1) -> Any:
+        deadline = time.monotonic() + timeout
+        while True:
+            value = predicate()
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                raise AssertionError(f"condition not met within {timeout}s")
+            time.sleep(interval)
+
+    return wait

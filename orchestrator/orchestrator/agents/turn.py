@@ -1,0 +1,429 @@
+"""One agent turn: memories, prompt, the tool loop through llm-gateway, the answer, the episodic memory.
+
+Each round is one model call with the tools offered; a round that calls no tool is the answer, so nothing
+is generated twice. Whole-answer callers (POST /tasks, non-streaming OpenAI) use `/complete`; streaming
+callers use `/stream`, whose text reaches the user as it is generated and whose last chunk carries the
+round's tool calls, assembled by the gateway. Rounds are bounded in number and wall time; past the round
+limit the model answers with tools withheld. Every tool call and its result is recorded in order.
+"""
+
+import asyncio
+import time
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from contextlib import aclosing
+from dataclasses import dataclass, field
+
+import anyio
+import structlog
+
+from nova_common.errors import Conflict, NovaError, UpstreamUnavailable
+from nova_contracts.chat import ChatStreamEvent
+from nova_contracts.llm import CallMetadata, CompleteRequest, Message, StreamChunk, ToolCall
+from nova_contracts.memory import ContextRequest, MemoryCreate, MemoryTier
+from nova_contracts.orchestrator import AgentInfo, AgentStatus, SandboxTier, ToolCallRecord
+from orchestrator.agents.prompt import conversation_history, fit_tools, system_prompt
+from orchestrator.agents.service import AgentService
+from orchestrator.clients.llm_gateway import LlmGatewayClient
+from orchestrator.clients.memory_service import MemoryServiceClient
+from orchestrator.config import Settings
+from orchestrator.platform_config.service import PlatformConfigService
+from orchestrator.tools.registry import ToolContext
+from orchestrator.tools.sandbox import SandboxViolation, build_sandbox, narrower
+from orchestrator.tools.service import ToolService
+
+log = structlog.get_logger("orchestrator.turn")
+
+MEMORY_CONTENT_LIMIT = 50_000
+# A tool result is kept whole in the task record; the live stream carries only its start.
+STREAMED_RESULT_CHARS = 2_000
+FINAL_ANSWER_NOTE = (
+    "[The tool budget of this turn is used up. Answer now from what you have; no more tool calls.]"
+)
+
+
+@dataclass(frozen=True)
+class TurnInput:
+    agent: AgentInfo
+    messages: list[Message]
+    model: str | None = None
+    session_id: str | None = None
+    # Tags passed to the gateway with every call (task_id, api_key_id…); they end up in usage records.
+    metadata: CallMetadata = field(default_factory=dict)
+    sandbox: SandboxTier | None = None
+    remember: bool = True
+    delegated: bool = False
+    # Streaming callers get each round through /stream, so text reaches them as it is generated.
+    stream: bool = False
+
+
+@dataclass(frozen=True)
+class Status:
+    text: str
+
+
+@dataclass(frozen=True)
+class Delta:
+    text: str
+
+
+@dataclass(frozen=True)
+class ToolStarted:
+    round: int
+    call: ToolCall
+
+
+@dataclass(frozen=True)
+class ToolFinished:
+    record: ToolCallRecord
+
+
+@dataclass(frozen=True)
+class Meta:
+    data: dict[str, object]
+
+
+@dataclass
+class TurnOutcome:
+    response: str = ""
+    model: str | None = None
+    steps: list[ToolCallRecord] = field(default_factory=list)
+    input_tokens: int = 0
+    output_tokens: int = 0
+    memory_saved: bool | None = None
+
+    @property
+    def tool_calls(self) -> list[ToolCall]:
+        return [s.call for s in self.steps]
+
+
+@dataclass
+class RoundResult:
+    """What one model call produced, after its text was passed on."""
+
+    content: str = ""
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    model: str | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
+@dataclass(frozen=True)
+class Done:
+    outcome: TurnOutcome
+
+
+TurnEvent = Status | Delta | ToolStarted | ToolFinished | Meta | Done
+
+
+class AgentRunner:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        agents: AgentService,
+        gateway: LlmGatewayClient,
+        memory: MemoryServiceClient,
+        tools: ToolService,
+        config: PlatformConfigService,
+        web_fetch: Callable[[str, int], Awaitable[str]],
+        service_health: Callable[[], Awaitable[dict[str, str]]],
+    ) -> None:
+        self.settings = settings
+        self.agents = agents
+        self.gateway = gateway
+        self.memory = memory
+        self.tools = tools
+        self.config = config
+        self.web_fetch = web_fetch
+        self.service_health = service_health
+
+    async def run(self, turn: TurnInput) -> AsyncGenerator[TurnEvent, None]:
+        """The turn's events; a dependency that is down raises `UpstreamUnavailable` naming it."""
+        agent = turn.agent
+        if agent.status in (AgentStatus.PAUSED, AgentStatus.STOPPED):
+            raise Conflict(f"agent {agent.config.name} is {agent.status.value}")
+        await self.agents.mark(agent.id, AgentStatus.RUNNING)
+        final_status = AgentStatus.IDLE
+        try:
+            # Every nested generator is closed explicitly: a client that leaves closes the gateway stream now.
+            async with aclosing(self._run(turn)) as events:
+                async for event in events:
+                    yield event
+        except NovaError:
+            final_status = AgentStatus.ERROR
+            raise
+        finally:
+            # Also when the caller went away mid-turn (its task cancelled): the agent must not stay running.
+            with anyio.CancelScope(shield=True), anyio.move_on_after(5):
+                await self.agents.mark(agent.id, final_status)
+
+    async def _sandbox_tier(self, turn: TurnInput) -> SandboxTier:
+        configured = turn.agent.config.metadata.get("sandbox") or await self.config.value(
+            "sandbox.default_tier"
+        )
+        try:
+            tier = SandboxTier(configured) if configured else self.settings.default_sandbox
+        except ValueError:
+            tier = self.settings.default_sandbox
+        return narrower(tier, turn.sandbox) if turn.sandbox else tier
+
+    async def _run(self, turn: TurnInput) -> AsyncGenerator[TurnEvent, None]:
+        settings, agent = self.settings, turn.agent
+        deadline = time.monotonic() + settings.agent_turn_timeout_seconds
+        model = turn.model or agent.config.model or await self.config.value("llm.default_chat_model")
+        budget = await self.config.context_budget(agent.config.max_context_tokens)
+        try:
+            # mkdir and realpath touch the disk: off the event loop.
+            sandbox = await asyncio.to_thread(
+                build_sandbox,
+                await self._sandbox_tier(turn),
+                workspace=settings.workspace,
+                nova_root=settings.nova_root,
+                allow_host=settings.allow_host_sandbox,
+            )
+        except SandboxViolation as exc:
+            raise Conflict(f"agent {agent.config.name}: {exc}") from exc
+
+        history, caller_instructions = conversation_history(turn.messages, budget.history)
+        if not history or history[-1].role != "user":
+            raise Conflict("the conversation must end with a user message")
+        query = history[-1].text
+
+        memory_context = ""
+        if agent.config.memory_tiers and query.strip():
+            yield Status("recalling memories")
+            context = await self.memory.context(
+                str(agent.id),
+                ContextRequest(
+                    query=query[:10_000],
+                    token_budget=max(64, budget.memory),
+                    tiers=list(agent.config.memory_tiers),
+                ),
+            )
+            memory_context = context.context
+            if context.items:
+                yield Meta({"memories": len(context.items), "memory_tokens": context.total_tokens})
+
+        offered = await self.tools.offered(
+            agent, has_filesystem=sandbox.has_filesystem, delegated=turn.delegated
+        )
+        tools, left_out = fit_tools(offered[:128], budget.tools)
+        if left_out:
+            log.warning("tools_left_out_of_context", agent_id=str(agent.id), tools=left_out)
+            yield Meta({"tools_left_out": left_out})
+        identity = await self.config.identity()
+        prompt = system_prompt(
+            agent=agent,
+            ai_name=identity.name,
+            persona=str(await self.config.value("nova.persona")),
+            model=model,
+            sandbox=sandbox,
+            tools=tools,
+            memory_context=memory_context,
+            caller_instructions=caller_instructions,
+            system_budget=budget.system,
+        )
+        conversation = [Message(role="system", content=prompt), *history]
+        metadata: CallMetadata = {**turn.metadata, "agent_id": str(agent.id)}
+        if turn.session_id:
+            metadata["session_id"] = turn.session_id
+        ctx = ToolContext(
+            agent=agent,
+            sandbox=sandbox,
+            memory=self.memory,
+            shell_timeout=settings.shell_timeout_seconds,
+            web_fetch=self.web_fetch,
+            list_agents=self.agents.list,
+            service_health=self.service_health,
+            run_subtask=None if turn.delegated else self._subtask_runner(turn),
+        )
+        outcome = TurnOutcome(model=model)
+        spoken: list[str] = []
+        round_number = 0
+        while True:
+            round_number += 1
+            remaining = deadline - time.monotonic()
+            if remaining <= 1:
+                raise UpstreamUnavailable(
+                    f"the turn used its {settings.agent_turn_timeout_seconds:.0f}s before llm-gateway answered"
+                )
+            # Past the round limit the model answers with what it has: tools withheld, and told so.
+            exhausted = round_number > settings.agent_max_tool_rounds
+            offered_now = [] if exhausted else tools
+            if exhausted and outcome.steps:
+                conversation.append(Message(role="user", content=FINAL_ANSWER_NOTE))
+                yield Status("writing the answer")
+            elif round_number > 1:
+                yield Status(f"thinking (round {round_number})")
+            request = CompleteRequest(
+                model=model, messages=conversation, tools=offered_now, metadata=metadata
+            )
+            result, round_spoke = RoundResult(), False
+            async with aclosing(self._round(request, stream=turn.stream, time_limit=remaining)) as items:
+                async for item in items:
+                    if isinstance(item, RoundResult):
+                        result = item
+                        continue
+                    # A new round's text starts a new paragraph of what the user reads.
+                    if spoken and not round_spoke and not spoken[-1].endswith("\n"):
+                        spoken.append("\n\n")
+                        yield Delta("\n\n")
+                    round_spoke = True
+                    spoken.append(item.text)
+                    yield item
+            outcome.model = result.model or outcome.model
+            outcome.input_tokens += result.input_tokens
+            outcome.output_tokens += result.output_tokens
+            if not result.tool_calls or not offered_now:
+                break
+            conversation.append(
+                Message(
+                    role="assistant",
+                    content=result.content,
+                    tool_calls=[call.as_ref() for call in result.tool_calls],
+                )
+            )
+            for call in result.tool_calls:
+                yield ToolStarted(round_number, call)
+                executed = await self.tools.execute(
+                    call, ctx, time_limit=max(1.0, deadline - time.monotonic())
+                )
+                record = ToolCallRecord(
+                    round=round_number,
+                    call=call,
+                    result=executed.text,
+                    is_error=executed.is_error,
+                    duration_ms=executed.duration_ms,
+                )
+                outcome.steps.append(record)
+                yield ToolFinished(record)
+                conversation.append(
+                    Message(role="tool", tool_call_id=call.id, name=call.name, content=executed.text)
+                )
+        outcome.response = "".join(spoken).strip()
+
+        # An agent without memory tiers neither recalls nor remembers.
+        if turn.remember and agent.config.memory_tiers and outcome.response.strip():
+            outcome.memory_saved = await self._remember(turn, query, outcome.response)
+        yield Done(outcome)
+
+    async def _round(
+        self, request: CompleteRequest, *, stream: bool, time_limit: float
+    ) -> AsyncGenerator[Delta | RoundResult, None]:
+        """One model call: streamed (text as it comes, tool calls assembled in the last chunk) or whole."""
+        limit = min(time_limit, self.settings.llm_call_timeout_seconds)
+        if not stream:
+            response = await self.gateway.complete(request, time_limit=limit)
+            if response.content:
+                yield Delta(response.content)
+            yield RoundResult(
+                content=response.content,
+                tool_calls=response.tool_calls,
+                model=response.model,
+                input_tokens=response.input_tokens,
+                output_tokens=response.output_tokens,
+            )
+            return
+        parts: list[str] = []
+        last: StreamChunk | None = None
+        async with aclosing(self.gateway.stream(request, time_limit=time_limit)) as chunks:
+            async for chunk in chunks:
+                last = chunk
+                if chunk.delta:
+                    parts.append(chunk.delta)
+                    yield Delta(chunk.delta)
+        yield RoundResult(
+            content="".join(parts),
+            tool_calls=last.tool_calls if last else [],
+            model=last.model if last else None,
+            input_tokens=(last.input_tokens or 0) if last else 0,
+            output_tokens=(last.output_tokens or 0) if last else 0,
+        )
+
+    async def _remember(self, turn: TurnInput, user_text: str, answer: str) -> bool:
+        """Write the exchange as an episodic memory; a failure is logged, the answer already stands."""
+        content = f"User: {user_text}\n\nAssistant: {answer}"[:MEMORY_CONTENT_LIMIT]
+        metadata: dict[str, object] = {"source": "chat"}
+        if turn.session_id:
+            metadata["session_id"] = turn.session_id
+        try:
+            await self.memory.store(
+                MemoryCreate(
+                    content=content, tier=MemoryTier.EPISODIC, agent_id=str(turn.agent.id), metadata=metadata
+                )
+            )
+        except UpstreamUnavailable as exc:
+            log.warning("episodic_memory_not_saved", agent_id=str(turn.agent.id), error=exc.detail)
+            return False
+        return True
+
+    def _subtask_runner(self, parent: TurnInput) -> Callable[[str, str], Awaitable[str]]:
+        async def run_subtask(agent_ref: str, instruction: str) -> str:
+            agents = await self.agents.list()
+            target = next(
+                (a for a in agents if str(a.id) == agent_ref or a.config.name.lower() == agent_ref.lower()),
+                None,
+            )
+            if target is None:
+                return f"no agent named {agent_ref!r}; known: {', '.join(a.config.name for a in agents)}"
+            if target.id == parent.agent.id:
+                return "an agent cannot delegate to itself"
+            outcome = await self.complete(
+                TurnInput(
+                    agent=target,
+                    messages=[Message(role="user", content=instruction)],
+                    metadata=parent.metadata,
+                    remember=False,
+                    delegated=True,
+                )
+            )
+            return outcome.response or "(the agent gave no answer)"
+
+        return run_subtask
+
+    async def complete(self, turn: TurnInput) -> TurnOutcome:
+        """Run a turn to the end and return its outcome (non-streaming callers)."""
+        outcome = TurnOutcome()
+        # Closed explicitly, so the turn's own cleanup runs even when our caller stops early.
+        async with aclosing(self.run(turn)) as turn_events:
+            async for event in turn_events:
+                if isinstance(event, Done):
+                    outcome = event.outcome
+        return outcome
+
+
+def as_stream_event(event: TurnEvent) -> ChatStreamEvent | None:
+    """How a turn event reaches SSE clients (`Done` is the caller's to render)."""
+    if isinstance(event, Delta):
+        return ChatStreamEvent(delta=event.text)
+    if isinstance(event, Status):
+        return ChatStreamEvent(status=event.text[:200])
+    if isinstance(event, ToolStarted):
+        call = event.call
+        return ChatStreamEvent(
+            status=f"calling {call.name}"[:200],
+            meta={
+                "tool_call": {
+                    "round": event.round,
+                    "id": call.id,
+                    "name": call.name,
+                    "arguments": call.arguments,
+                }
+            },
+        )
+    if isinstance(event, ToolFinished):
+        record = event.record
+        return ChatStreamEvent(
+            meta={
+                "tool_result": {
+                    "id": record.call.id,
+                    "name": record.call.name,
+                    "is_error": record.is_error,
+                    "duration_ms": record.duration_ms,
+                    "result": record.result[:STREAMED_RESULT_CHARS],
+                }
+            }
+        )
+    if isinstance(event, Meta):
+        return ChatStreamEvent(meta=dict(event.data))
+    return None

@@ -1,0 +1,111 @@
+"""SQL for dashboard conversations and their messages."""
+
+import json
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+_SUMMARY = """
+    SELECT c.id, c.session_id, c.title, c.agent_id, c.created_at, c.updated_at, c.last_message_at,
+           (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id) AS message_count
+    FROM conversations c
+"""
+
+
+def _conversation(row: asyncpg.Record) -> dict[str, Any]:
+    return {**dict(row), "id": str(row["id"])}
+
+
+def _message(row: asyncpg.Record) -> dict[str, Any]:
+    return {**dict(row), "id": str(row["id"]), "metadata": json.loads(row["metadata"])}
+
+
+class ConversationRepository:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    async def by_session(self, session_id: str) -> dict[str, Any] | None:
+        row = await self.pool.fetchrow(_SUMMARY + " WHERE c.session_id = $1", session_id)
+        return _conversation(row) if row else None
+
+    async def get(self, conversation_id: UUID) -> dict[str, Any] | None:
+        row = await self.pool.fetchrow(_SUMMARY + " WHERE c.id = $1", conversation_id)
+        return _conversation(row) if row else None
+
+    async def create(self, *, session_id: str | None, agent_id: str) -> dict[str, Any]:
+        # A new conversation without a client-chosen session id uses its own id as the session id.
+        row = await self.pool.fetchrow(
+            """WITH new AS (SELECT gen_random_uuid() AS id)
+               INSERT INTO conversations (id, session_id, agent_id)
+               SELECT new.id, COALESCE($1, new.id::text), $2 FROM new
+               ON CONFLICT (session_id) DO UPDATE SET updated_at = conversations.updated_at
+               RETURNING id""",
+            session_id,
+            agent_id,
+        )
+        assert row is not None
+        created = await self.get(row["id"])
+        assert created is not None
+        return created
+
+    async def recent(self, *, limit: int, offset: int) -> list[dict[str, Any]]:
+        rows = await self.pool.fetch(
+            _SUMMARY + " ORDER BY COALESCE(c.last_message_at, c.created_at) DESC LIMIT $1 OFFSET $2",
+            limit,
+            offset,
+        )
+        return [_conversation(r) for r in rows]
+
+    async def rename(self, conversation_id: UUID, title: str) -> bool:
+        status = await self.pool.execute(
+            "UPDATE conversations SET title = $2, updated_at = now() WHERE id = $1", conversation_id, title
+        )
+        return status.endswith(" 1")
+
+    async def delete(self, conversation_id: UUID) -> bool:
+        status = await self.pool.execute("DELETE FROM conversations WHERE id = $1", conversation_id)
+        return status.endswith(" 1")
+
+    async def add_message(
+        self,
+        conversation_id: UUID,
+        *,
+        role: str,
+        content: str,
+        model: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        title: str | None = None,
+    ) -> dict[str, Any]:
+        async with self.pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                """INSERT INTO messages (conversation_id, role, content, model, metadata)
+                   VALUES ($1, $2, $3, $4, $5::jsonb)
+                   RETURNING id, role, content, model, metadata::text AS metadata, created_at""",
+                conversation_id,
+                role,
+                content,
+                model,
+                json.dumps(metadata or {}, default=str),
+            )
+            await conn.execute(
+                """UPDATE conversations SET last_message_at = $2, updated_at = now(),
+                          title = COALESCE(title, $3)
+                   WHERE id = $1""",
+                conversation_id,
+                row["created_at"],
+                title,
+            )
+        assert row is not None
+        return _message(row)
+
+    async def messages(self, conversation_id: UUID, *, limit: int) -> list[dict[str, Any]]:
+        rows = await self.pool.fetch(
+            """SELECT * FROM (
+                 SELECT id, role, content, model, metadata::text AS metadata, created_at FROM messages
+                 WHERE conversation_id = $1 ORDER BY created_at DESC LIMIT $2
+               ) recent ORDER BY created_at""",
+            conversation_id,
+            limit,
+        )
+        return [_message(r) for r in rows]

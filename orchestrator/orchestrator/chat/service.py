@@ -1,0 +1,190 @@
+"""Dashboard chat with the primary agent: the user's message is stored before the model is called, the
+answer after it, and each exchange becomes an episodic memory."""
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+from typing import Any
+from uuid import UUID
+
+import anyio
+import redis.asyncio as aioredis
+
+from nova_common.errors import NotFound, NovaError
+from nova_contracts.chat import (
+    ChatStreamEvent,
+    ChatStreamRequest,
+    ConversationDetail,
+    ConversationSummary,
+    StoredChatMessage,
+)
+from nova_contracts.llm import Message
+from nova_contracts.orchestrator import AgentInfo
+from orchestrator.agents.service import AgentService
+from orchestrator.agents.turn import AgentRunner, Delta, Done, TurnInput, as_stream_event
+from orchestrator.chat.repository import ConversationRepository
+
+HISTORY_MESSAGES = 200
+TITLE_CHARS = 60
+# Longer than any turn, so a crashed process cannot keep a conversation locked for long.
+STREAM_LOCK_SECONDS = 300
+CLEANUP_SECONDS = 5.0
+
+
+def _title(text: str) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= TITLE_CHARS else line[: TITLE_CHARS - 1].rstrip() + "…"
+
+
+class ChatService:
+    def __init__(
+        self,
+        repository: ConversationRepository,
+        agents: AgentService,
+        runner: AgentRunner,
+        redis: aioredis.Redis,
+    ) -> None:
+        self.repository = repository
+        self.agents = agents
+        self.runner = runner
+        self.redis = redis
+
+    async def _agent(self, agent_ref: str | None) -> AgentInfo:
+        if agent_ref is None:
+            return await self.agents.primary()
+        try:
+            return await self.agents.get(UUID(agent_ref))
+        except ValueError as exc:
+            raise NotFound(f"agent {agent_ref} not found") from exc
+
+    async def stream(
+        self, request: ChatStreamRequest, session_header: str | None
+    ) -> tuple[str, AsyncIterator[ChatStreamEvent]]:
+        """Resolve the agent and conversation (404s happen here), then the turn's events."""
+        agent = await self._agent(request.agent_id)
+        session_id = session_header or request.session_id
+        conversation = (await self.repository.by_session(session_id)) if session_id else None
+        if conversation is None:
+            conversation = await self.repository.create(session_id=session_id, agent_id=str(agent.id))
+        return conversation["session_id"], self._events(request, agent, conversation)
+
+    async def _events(
+        self, request: ChatStreamRequest, agent: AgentInfo, conversation: dict[str, Any]
+    ) -> AsyncIterator[ChatStreamEvent]:
+        conversation_id = UUID(conversation["id"])
+        lock = f"nova:chat:streaming:{conversation_id}"
+        if not await self.redis.set(lock, uuid.uuid4().hex, nx=True, ex=STREAM_LOCK_SECONDS):
+            yield ChatStreamEvent(
+                error="a reply in this conversation is still being written; try again shortly"
+            )
+            return
+        answer: list[str] = []
+        finished = False
+        try:
+            user_message = await self.repository.add_message(
+                conversation_id, role="user", content=request.message, title=_title(request.message)
+            )
+            yield ChatStreamEvent(
+                meta={
+                    "session_id": conversation["session_id"],
+                    "conversation_id": str(conversation_id),
+                    "agent_id": str(agent.id),
+                    "user_message_id": user_message["id"],
+                }
+            )
+            stored = await self.repository.messages(conversation_id, limit=HISTORY_MESSAGES)
+            history = [
+                Message(role=m["role"], content=m["content"])
+                for m in stored
+                if m["role"] in ("user", "assistant")
+            ]
+            turn = TurnInput(
+                agent=agent,
+                messages=history,
+                model=request.model,
+                session_id=conversation["session_id"],
+                metadata={"conversation_id": str(conversation_id)},
+                stream=True,
+            )
+            try:
+                # Closed explicitly, so the turn's own cleanup runs even when our caller stops early.
+                async with aclosing(self.runner.run(turn)) as turn_events:
+                    async for event in turn_events:
+                        if isinstance(event, Done):
+                            outcome = event.outcome
+                            reply = await self.repository.add_message(
+                                conversation_id,
+                                role="assistant",
+                                content=outcome.response,
+                                model=outcome.model,
+                                metadata={
+                                    "steps": [s.model_dump(mode="json") for s in outcome.steps],
+                                    "input_tokens": outcome.input_tokens,
+                                    "output_tokens": outcome.output_tokens,
+                                },
+                            )
+                            finished = True
+                            yield ChatStreamEvent(
+                                meta={
+                                    "message_id": reply["id"],
+                                    "model": outcome.model,
+                                    "input_tokens": outcome.input_tokens,
+                                    "output_tokens": outcome.output_tokens,
+                                    "tool_calls": len(outcome.steps),
+                                    "memory_saved": outcome.memory_saved,
+                                }
+                            )
+                            continue
+                        if isinstance(event, Delta):
+                            answer.append(event.text)
+                        rendered = as_stream_event(event)
+                        if rendered is not None:
+                            yield rendered
+            except NovaError as exc:
+                finished = True
+                yield ChatStreamEvent(error=exc.detail)
+        finally:
+            # Runs also when the client left: the stream's task is then cancelled, so shield the cleanup.
+            with anyio.CancelScope(shield=True), anyio.move_on_after(CLEANUP_SECONDS):
+                # A client that left mid-answer still finds what was written so far.
+                if not finished and answer:
+                    await self.repository.add_message(
+                        conversation_id,
+                        role="assistant",
+                        content="".join(answer),
+                        metadata={"interrupted": True},
+                    )
+                await self.redis.delete(lock)
+
+    async def recent(self, *, limit: int, offset: int) -> list[ConversationSummary]:
+        return [
+            ConversationSummary.model_validate(c)
+            for c in await self.repository.recent(limit=limit, offset=offset)
+        ]
+
+    async def _conversation(self, conversation_id: UUID) -> dict[str, Any]:
+        conversation = await self.repository.get(conversation_id)
+        if conversation is None:
+            raise NotFound(f"conversation {conversation_id} not found")
+        return conversation
+
+    async def get(self, conversation_id: UUID, *, limit: int = 500) -> ConversationDetail:
+        conversation = await self._conversation(conversation_id)
+        messages = await self.repository.messages(conversation_id, limit=limit)
+        return ConversationDetail.model_validate({**conversation, "messages": messages})
+
+    async def messages(self, conversation_id: UUID, *, limit: int) -> list[StoredChatMessage]:
+        await self._conversation(conversation_id)
+        return [
+            StoredChatMessage.model_validate(m)
+            for m in await self.repository.messages(conversation_id, limit=limit)
+        ]
+
+    async def rename(self, conversation_id: UUID, title: str) -> ConversationSummary:
+        if not await self.repository.rename(conversation_id, title):
+            raise NotFound(f"conversation {conversation_id} not found")
+        return ConversationSummary.model_validate(await self._conversation(conversation_id))
+
+    async def delete(self, conversation_id: UUID) -> None:
+        if not await self.repository.delete(conversation_id):
+            raise NotFound(f"conversation {conversation_id} not found")

@@ -1,0 +1,97 @@
+"""FastAPI dependency aliases: the services the lifespan built, and the caller check of agent routes."""
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader
+
+from nova_common.auth import SERVICE_HEADER, Principal, require_api_key, require_service
+from nova_common.errors import RateLimited
+from orchestrator.agents.service import AgentService
+from orchestrator.agents.turn import AgentRunner
+from orchestrator.chat.service import ChatService
+from orchestrator.keys.rate_limit import SlidingWindowLimiter
+from orchestrator.keys.service import ApiKeyService
+from orchestrator.keys.usage_tracker import KeyUsageTracker
+from orchestrator.mcp_servers.service import McpServerService
+from orchestrator.openai_compat.service import OpenAICompatService
+from orchestrator.platform_config.service import PlatformConfigService
+from orchestrator.tasks.service import TaskService
+from orchestrator.tools.service import ToolService
+from orchestrator.usage.service import UsageService
+
+
+@dataclass
+class Services:
+    """Everything the lifespan wires together; routes reach it through the aliases below."""
+
+    agents: AgentService
+    keys: ApiKeyService
+    limiter: SlidingWindowLimiter
+    key_usage: KeyUsageTracker
+    config: PlatformConfigService
+    tools: ToolService
+    mcp: McpServerService
+    runner: AgentRunner
+    tasks: TaskService
+    chat: ChatService
+    usage: UsageService
+    openai: OpenAICompatService
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+# Declared for the OpenAPI document; the checks read the headers themselves.
+_api_key_scheme = APIKeyHeader(name="X-API-Key", auto_error=False, scheme_name="ApiKey")
+_service_scheme = APIKeyHeader(name=SERVICE_HEADER, auto_error=False, scheme_name="ServiceToken")
+
+
+async def require_caller(
+    request: Request,
+    services: ServicesDep,
+    _key: str | None = Depends(_api_key_scheme),
+    _token: str | None = Depends(_service_scheme),
+) -> Principal:
+    """Agent and task routes: an `sk-nova` key (rate limited per key), the admin secret or a service token.
+
+    With REQUIRE_AUTH=false a request without credentials passes as anonymous, as the kit decides.
+    """
+    if request.headers.get(SERVICE_HEADER) is not None:
+        return await require_service(request)
+    principal = await require_api_key(request)
+    if principal.key is not None:
+        decision = await services.limiter.hit(principal.key.id, principal.key.rate_limit_rpm)
+        if not decision.allowed:
+            raise RateLimited(
+                f"API key {principal.key.key_prefix}… is over its {principal.key.rate_limit_rpm} requests/minute",
+                retry_after=decision.retry_after_seconds,
+            )
+        services.key_usage.touch(principal.key.id)
+    return principal
+
+
+CallerAuth = Annotated[Principal, Depends(require_caller)]
+
+
+def _service(attribute: str) -> object:
+    def get(request: Request) -> object:
+        return getattr(get_services(request), attribute)
+
+    return Depends(get)
+
+
+AgentServiceDep = Annotated[AgentService, _service("agents")]
+ApiKeyServiceDep = Annotated[ApiKeyService, _service("keys")]
+PlatformConfigDep = Annotated[PlatformConfigService, _service("config")]
+ToolServiceDep = Annotated[ToolService, _service("tools")]
+McpServiceDep = Annotated[McpServerService, _service("mcp")]
+TaskServiceDep = Annotated[TaskService, _service("tasks")]
+ChatServiceDep = Annotated[ChatService, _service("chat")]
+UsageServiceDep = Annotated[UsageService, _service("usage")]
+OpenAICompatDep = Annotated[OpenAICompatService, _service("openai")]

@@ -1,0 +1,426 @@
+"""Runs one claimed task through its pod's agents, checkpointing each stage before the next one starts.
+
+Every write is fenced by the claim (worker id + attempt number): once the reaper has handed the task to another
+worker, or a user has cancelled it, this worker's next write matches no row and it stops. Stage outputs live in
+`checkpoint` by agent name (null = to be run again), so a resumed task starts at its first unfinished stage.
+"""
+
+import asyncio
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+
+from nova_common.errors import UpstreamUnavailable
+from nova_contracts.orchestrator import (
+    POST_PIPELINE_ROLES,
+    OnFailure,
+    PipelineRole,
+    PipelineTaskState,
+    PodAgentConfig,
+    RunCondition,
+    Severity,
+)
+from orchestrator.pipeline.agents.runner import AgentAnswer, AgentOutputInvalid, AgentRunner
+from orchestrator.pipeline.events import ProgressPublisher
+from orchestrator.pipeline.repository import Fence, PipelineRepository, StageRecords
+from orchestrator.pipeline.settings import PipelineSettings
+from orchestrator.pipeline.state import running_state_for
+
+log = structlog.get_logger("orchestrator.pipeline")
+S = PipelineTaskState
+R = PipelineRole
+_SEVERITY_RANK = {Severity.LOW: 0, Severity.MEDIUM: 1, Severity.HIGH: 2, Severity.CRITICAL: 3}
+POST_STAGE = "post_pipeline"
+
+
+class StageLost(Exception):
+    """A fenced write matched nothing: the task was cancelled or taken over. Stop without touching it."""
+
+
+def holds(condition: RunCondition, flags: dict[str, bool], tags: list[str]) -> bool:
+    kind = condition.type
+    if kind == "always":
+        return True
+    if kind == "never":
+        return False
+    if kind == "on_flag":
+        return bool(flags.get(condition.value or ""))
+    if kind == "not_flag":
+        return not flags.get(condition.value or "")
+    if kind == "has_tag":
+        return condition.value in tags
+    results = (holds(c, flags, tags) for c in condition.conditions)
+    return all(results) if kind == "and" else any(results)
+
+
+@dataclass
+class Plan:
+    main: list[PodAgentConfig]
+    decision: PodAgentConfig | None
+    post: list[PodAgentConfig]
+
+    @classmethod
+    def of(cls, pod: dict[str, Any]) -> "Plan":
+        agents = sorted(
+            (PodAgentConfig.model_validate(a) for a in pod.get("agents", [])),
+            key=lambda a: (a.position, a.name),
+        )
+        agents = [a for a in agents if a.enabled]
+        return cls(
+            main=[a for a in agents if a.role not in POST_PIPELINE_ROLES and a.role != R.DECISION],
+            decision=next((a for a in agents if a.role == R.DECISION), None),
+            post=[a for a in agents if a.role in POST_PIPELINE_ROLES],
+        )
+
+
+def next_stage(task: dict[str, Any]) -> tuple[PodAgentConfig | None, S]:
+    """The first unfinished main stage and the state it runs in; (None, completing) when all are done."""
+    checkpoint = task["checkpoint"]
+    flags = checkpoint.get("_flags", {})
+    for agent in Plan.of(task["pod"]).main:
+        if checkpoint.get(agent.name) is None and holds(agent.run_condition, flags, task["tags"]):
+            return agent, running_state_for(agent.role)
+    return None, S.COMPLETING
+
+
+def _brief(task: dict[str, Any], agent: PodAgentConfig) -> str:
+    """What the agent is told: the goal, earlier stage outputs, answers to questions, review feedback."""
+    checkpoint = task["checkpoint"]
+    parts = [f"# Goal\n{task['goal']}"]
+    clarification = checkpoint.get("_clarification")
+    if clarification:
+        qa = "\n".join(
+            f"Q: {q}\nA: {a}"
+            for q, a in zip(clarification["questions"], clarification["answers"], strict=False)
+        )
+        parts.append(f"# Clarifications from the user\n{qa}")
+    earlier = {
+        k: v for k, v in checkpoint.items() if not k.startswith("_") and v is not None and k != agent.name
+    }
+    if earlier:
+        parts.append("# Earlier stages\n" + json.dumps(earlier, indent=1)[:200_000])
+    if agent.role == R.TASK and checkpoint.get("_feedback"):
+        parts.append(f"# Review feedback to address\n{checkpoint['_feedback']}")
+    if agent.allowed_tools:
+        parts.append("# Tools you may ask for\n" + ", ".join(agent.allowed_tools))
+    return "\n\n".join(parts)
+
+
+class PipelineExecutor:
+    def __init__(
+        self,
+        repository: PipelineRepository,
+        runner: AgentRunner,
+        publisher: ProgressPublisher,
+        settings: PipelineSettings,
+    ) -> None:
+        self.repository = repository
+        self.runner = runner
+        self.publisher = publisher
+        self.settings = settings
+
+    async def run(self, task: dict[str, Any], fence: Fence) -> None:
+        try:
+            await self._run(task, fence)
+        except StageLost:
+            log.info("pipeline_task_lost", task_id=str(task["id"]), worker=fence.worker_id)
+
+    async def _move(
+        self, task: dict[str, Any], fence: Fence, target: S, *, stage: str | None = None, detail: str | None = None,
+        values: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:  # fmt: skip
+        current = S(task["status"])
+        if current == target:
+            return task
+        moved = await self.repository.transition(
+            task["id"], current, target, fence=fence, stage=stage, detail=detail, values=values
+        )
+        if moved is None:
+            raise StageLost
+        await self.publisher.publish(task["id"], target, previous=current, stage=stage, detail=detail)
+        return moved
+
+    async def _fail(self, task: dict[str, Any], fence: Fence, reason: str) -> None:
+        await self._move(task, fence, S.FAILED, detail=reason, values={"error": reason})
+
+    async def _over_budget(self, task: dict[str, Any]) -> str | None:
+        pod = task["pod"]
+        limit_seconds = pod.get("max_execution_seconds")
+        started = task.get("first_started_at")
+        if limit_seconds and started is not None:
+            elapsed = (datetime.now(UTC) - started).total_seconds()
+            if elapsed > limit_seconds:
+                return f"run time exceeded: {elapsed:.0f}s of the pod's {limit_seconds}s"
+        limit_cost = pod.get("max_cost_usd")
+        if limit_cost is not None:
+            spent = max(float(task.get("cost_usd") or 0.0), await self.repository.spend(task["id"]))
+            if spent > limit_cost:
+                return f"budget exceeded: ${spent:.6f} spent of the pod's ${limit_cost:.6f}"
+        return None
+
+    def _time_left(self, task: dict[str, Any]) -> float | None:
+        limit = task["pod"].get("max_execution_seconds")
+        started = task.get("first_started_at")
+        if not limit or started is None:
+            return None
+        return max(0.0, limit - (datetime.now(UTC) - started).total_seconds())
+
+    async def _ask(self, task: dict[str, Any], agent: PodAgentConfig) -> AgentAnswer:
+        if agent.role == R.PASSTHROUGH:
+            return AgentAnswer(output={"output": task["goal"]})
+        call = self.runner.run(
+            agent,
+            task_id=task["id"],
+            default_model=task["pod"].get("default_model"),
+            brief=_brief(task, agent),
+        )
+        left = self._time_left(task)
+        if left is None:
+            return await call
+        async with asyncio.timeout(left):
+            return await call
+
+    async def _run(self, task: dict[str, Any], fence: Fence) -> None:
+        plan = Plan.of(task["pod"])
+        while True:
+            reason = await self._over_budget(task)
+            if reason is not None:
+                await self._fail(task, fence, reason)
+                return
+            agent, state = next_stage(task)
+            if agent is None:
+                break
+            task = await self._move(task, fence, state, stage=agent.name)
+            result = await self._stage(task, fence, agent)
+            if result is None:
+                return
+            task = result
+        checkpoint = task["checkpoint"]
+        flags = checkpoint.get("_flags", {})
+        if not checkpoint.get("_review_approved"):
+            pause = await self._needs_human(task, fence, plan, flags)
+            if pause is None:
+                return
+            if pause:
+                await self._move(task, fence, S.PENDING_HUMAN_REVIEW, detail=pause)
+                return
+        await self._complete(task, fence, plan)
+
+    async def _stage(
+        self, task: dict[str, Any], fence: Fence, agent: PodAgentConfig
+    ) -> dict[str, Any] | None:
+        """Run one main stage; return the task after its checkpoint, or None when the task stopped here."""
+        state = S(task["status"])
+        checkpoint = task["checkpoint"]
+        iteration = int(checkpoint.get("_iteration", 0))
+        try:
+            answer = await self._ask(task, agent)
+        except (AgentOutputInvalid, UpstreamUnavailable, TimeoutError) as exc:
+            detail = str(exc) or type(exc).__name__
+            if isinstance(exc, TimeoutError) and self._time_left(task) == 0:
+                await self._fail(task, fence, f"run time exceeded during stage {agent.name}")
+                return None
+            return await self._on_failure(task, fence, agent, detail)
+        for rejected in answer.rejected:
+            await self.repository.note(
+                task["id"], "stage_retry", stage=agent.name, detail=f"invalid output, retried: {rejected}",
+                worker_id=fence.worker_id,
+            )  # fmt: skip
+        output = answer.output
+        flags = dict(checkpoint.get("_flags", {}))
+        patch: dict[str, Any] = {agent.name: output}
+        records = StageRecords()
+        target = state
+        if agent.role == R.CONTEXT and output.get("needs_clarification") and output.get("questions"):
+            if not checkpoint.get("_clarification"):
+                questions = [str(q) for q in output["questions"]][:10]
+                await self._move(
+                    task, fence, S.CLARIFICATION_NEEDED, stage=agent.name, detail="the context agent has questions",
+                    values={"clarification_questions": questions},
+                )  # fmt: skip
+                return None
+        if agent.role == R.TASK:
+            records.artifacts.append(
+                {"name": f"{agent.name}-output", "artifact_type": agent.artifact_type or "answer",
+                 "content": str(output.get("output", ""))}
+            )  # fmt: skip
+        if agent.role == R.GUARDRAIL:
+            flags["guardrail_blocked"] = bool(output.get("blocked"))
+            records.findings = list(output.get("findings", []))
+        if agent.role == R.CODE_REVIEW:
+            verdict = output["verdict"]
+            records.review = {**output, "verdict": verdict}
+            limit = min(agent.max_retries, self.settings.max_refactor_iterations)
+            if verdict == "needs_refactor" and iteration < limit:
+                # Loop back: the task, guardrail and review stages run again with the review's issues.
+                for other in Plan.of(task["pod"]).main:
+                    if other.role in (R.TASK, R.GUARDRAIL, R.CODE_REVIEW, R.PASSTHROUGH):
+                        patch[other.name] = None
+                patch["_iteration"] = iteration + 1
+                patch["_feedback"] = (
+                    json.dumps(output.get("issues", []))[:50_000] + "\n" + output.get("summary", "")
+                )
+                target = S.TASK_RUNNING
+            else:
+                flags["code_review_passed"] = verdict == "pass"
+                flags["code_review_rejected"] = verdict != "pass"
+        patch["_flags"] = flags
+        saved = await self.repository.save_stage(
+            task["id"], fence, current=state, target=target, stage=agent.name, iteration=iteration,
+            checkpoint_patch=patch, cost_usd=answer.cost_usd, records=records,
+            next_stage=None if target == state else "task",
+        )  # fmt: skip
+        if saved is None:
+            raise StageLost
+        if target != state:
+            await self.publisher.publish(
+                task["id"], target, previous=state, stage=agent.name, detail="refactor"
+            )
+        return saved
+
+    async def _on_failure(
+        self, task: dict[str, Any], fence: Fence, agent: PodAgentConfig, detail: str
+    ) -> dict[str, Any] | None:
+        await self.repository.note(
+            task["id"], "stage_failed", stage=agent.name, detail=detail, worker_id=fence.worker_id
+        )
+        policy = agent.on_failure
+        await self.repository.note(
+            task["id"],
+            "policy",
+            stage=agent.name,
+            detail=f"on_failure={policy.value}",
+            worker_id=fence.worker_id,
+        )
+        if policy == OnFailure.ABORT:
+            await self._fail(task, fence, f"stage {agent.name} failed ({detail}); on_failure=abort")
+            return None
+        if policy == OnFailure.ESCALATE:
+            await self._move(
+                task, fence, S.PENDING_HUMAN_REVIEW, stage=agent.name,
+                detail=f"stage {agent.name} failed ({detail}); on_failure=escalate",
+            )  # fmt: skip
+            return None
+        state = S(task["status"])
+        saved = await self.repository.save_stage(
+            task["id"], fence, current=state, target=state, stage=agent.name, iteration=0,
+            checkpoint_patch={agent.name: {"_skipped": detail}}, cost_usd=0.0, records=StageRecords(), next_stage=None,
+        )  # fmt: skip
+        if saved is None:
+            raise StageLost
+        return saved
+
+    async def _needs_human(
+        self, task: dict[str, Any], fence: Fence, plan: Plan, flags: dict[str, bool]
+    ) -> str | None:
+        """Why the task must wait for a human ("" = it need not); None when the task stopped meanwhile."""
+        checkpoint = task["checkpoint"]
+        if flags.get("code_review_rejected"):
+            decision = plan.decision
+            if decision is None or not holds(decision.run_condition, flags, task["tags"]):
+                return "code review rejected the output"
+            if checkpoint.get(decision.name) is None:
+                task = await self._move(task, fence, S.REVIEW_RUNNING, stage=decision.name)
+                saved = await self._decide(task, fence, decision)
+                if saved is None:
+                    return None
+                checkpoint = saved["checkpoint"]
+            outcome = checkpoint.get(decision.name) or {}
+            if outcome.get("action") != "override":
+                return outcome.get("escalation_message") or "the decision agent escalated a rejected output"
+        if flags.get("guardrail_blocked"):
+            threshold = _SEVERITY_RANK[Severity(task["pod"].get("escalation_threshold", "high"))]
+            worst = max(
+                (_SEVERITY_RANK[Severity(f["severity"])] for f in await self.repository.findings(task["id"])),
+                default=-1,
+            )
+            if worst >= threshold:
+                return "guardrail blocked the output with findings at or above the pod's escalation threshold"
+        if task["pod"].get("require_human_review"):
+            return "the pod requires human review"
+        return ""
+
+    async def _decide(
+        self, task: dict[str, Any], fence: Fence, agent: PodAgentConfig
+    ) -> dict[str, Any] | None:
+        try:
+            answer = await self._ask(task, agent)
+        except (AgentOutputInvalid, UpstreamUnavailable, TimeoutError) as exc:
+            return await self._on_failure(task, fence, agent, str(exc) or type(exc).__name__)
+        output = answer.output
+        records = StageRecords(
+            artifacts=[
+                {"name": "adr", "artifact_type": agent.artifact_type or "adr", "content": output["adr"]}
+            ]
+        )
+        state = S(task["status"])
+        saved = await self.repository.save_stage(
+            task["id"], fence, current=state, target=state, stage=agent.name, iteration=0,
+            checkpoint_patch={agent.name: output}, cost_usd=answer.cost_usd, records=records, next_stage=None,
+        )  # fmt: skip
+        if saved is None:
+            raise StageLost
+        return saved
+
+    async def _complete(self, task: dict[str, Any], fence: Fence, plan: Plan) -> None:
+        task = await self._move(task, fence, S.COMPLETING, stage=POST_STAGE)
+        checkpoint = task["checkpoint"]
+        flags = checkpoint.get("_flags", {})
+        pending = [
+            a
+            for a in plan.post
+            if checkpoint.get(a.name) is None and holds(a.run_condition, flags, task["tags"])
+        ]
+        if pending:
+            # Best effort, in parallel: a failing post-pipeline agent is noted and never fails the task.
+            answers = await asyncio.gather(*(self._ask(task, a) for a in pending), return_exceptions=True)
+            patch: dict[str, Any] = {}
+            records = StageRecords()
+            cost = 0.0
+            notes: list[tuple[str, str]] = []
+            for agent, answer in zip(pending, answers, strict=True):
+                if isinstance(answer, BaseException):
+                    if isinstance(answer, asyncio.CancelledError):
+                        raise answer
+                    notes.append(
+                        ("stage_failed", f"{agent.name}: {answer or type(answer).__name__} (best effort)")
+                    )
+                    patch[agent.name] = {"_skipped": str(answer)}
+                    continue
+                cost += answer.cost_usd
+                patch[agent.name] = answer.output
+                records.artifacts.append(
+                    {"name": agent.name, "artifact_type": agent.artifact_type or str(answer.output.get("artifact_type")),
+                     "content": str(answer.output.get("content", ""))}
+                )  # fmt: skip
+            saved = await self.repository.save_stage(
+                task["id"], fence, current=S.COMPLETING, target=S.COMPLETING, stage=POST_STAGE, iteration=0,
+                checkpoint_patch=patch, cost_usd=cost, records=records, next_stage=POST_STAGE, notes=notes,
+            )  # fmt: skip
+            if saved is None:
+                raise StageLost
+            task = saved
+        await self._move(task, fence, S.COMPLETE, values={"output": final_output(task, plan)})
+
+
+def final_output(task: dict[str, Any], plan: Plan) -> str:
+    checkpoint = task["checkpoint"]
+    output = ""
+    for agent in plan.main:
+        value = checkpoint.get(agent.name) or {}
+        if agent.role in (R.TASK, R.PASSTHROUGH) and "output" in value:
+            output = str(value["output"])
+    if checkpoint.get("_flags", {}).get("guardrail_blocked") and not checkpoint.get("_review_approved"):
+        return "The output was withheld: the guardrail blocked it. See the task's findings."
+    return output
+
+
+def claim_target(task: dict[str, Any]) -> tuple[str, S]:
+    """Where a claimed task starts: its first unfinished stage, else completion."""
+    agent, state = next_stage(task)
+    if agent is None:
+        return POST_STAGE, S.COMPLETING
+    return agent.name, state

@@ -1,0 +1,49 @@
+"""`/api/v1/pods`: read with an API key, change with the admin secret."""
+
+import uuid
+
+from fastapi import APIRouter, Depends, Request, status
+
+from nova_common.auth import require_admin
+from nova_contracts.orchestrator import PodCreate, PodInfo, PodUpdate
+from orchestrator.deps import CallerAuth
+from orchestrator.pipeline.pods.service import PodService
+
+router = APIRouter(prefix="/api/v1/pods", tags=["pods"])
+
+
+def get_pods(request: Request) -> PodService:
+    service: PodService = request.app.state.pipeline.pods
+    return service
+
+
+@router.get("", response_model=list[PodInfo])
+async def list_pods(_: CallerAuth, pods: PodService = Depends(get_pods)) -> list[PodInfo]:
+    """All pods with their agents, highest routing priority first."""
+    return await pods.all()
+
+
+@router.get("/{pod_id}", response_model=PodInfo)
+async def get_pod(pod_id: uuid.UUID, _: CallerAuth, pods: PodService = Depends(get_pods)) -> PodInfo:
+    """One pod with its agents."""
+    return await pods.get(pod_id)
+
+
+@router.post(
+    "", response_model=PodInfo, status_code=status.HTTP_201_CREATED, dependencies=[Depends(require_admin)]
+)
+async def create_pod(body: PodCreate, pods: PodService = Depends(get_pods)) -> PodInfo:
+    """Create a pod (admin)."""
+    return await pods.create(body)
+
+
+@router.patch("/{pod_id}", response_model=PodInfo, dependencies=[Depends(require_admin)])
+async def update_pod(pod_id: uuid.UUID, body: PodUpdate, pods: PodService = Depends(get_pods)) -> PodInfo:
+    """Change a pod (admin); `agents` replaces the whole agent list. Running tasks keep the pod they started with."""
+    return await pods.update(pod_id, body)
+
+
+@router.delete("/{pod_id}", status_code=status.HTTP_204_NO_CONTENT, dependencies=[Depends(require_admin)])
+async def delete_pod(pod_id: uuid.UUID, pods: PodService = Depends(get_pods)) -> None:
+    """Delete a pod (admin). Its tasks keep their snapshot of it."""
+    await pods.delete(pod_id)

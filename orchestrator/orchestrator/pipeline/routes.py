@@ -1,0 +1,150 @@
+"""`/api/v1/pipeline`: submit and follow tasks (API key), queue statistics, dead letter (admin), live events."""
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, status
+from sse_starlette import EventSourceResponse
+
+from nova_common.auth import require_admin
+from nova_common.sse import json_event_stream
+from nova_contracts.orchestrator import (
+    ClarifyRequest,
+    DeadLetterEntry,
+    HumanReviewDecision,
+    PipelineArtifact,
+    PipelineFinding,
+    PipelineReview,
+    PipelineTaskInfo,
+    PipelineTaskPage,
+    PipelineTaskState,
+    PipelineTaskSubmit,
+    QueueStats,
+    TimelineEntry,
+)
+from orchestrator.deps import CallerAuth
+from orchestrator.pipeline.pods.routes import router as pods_router
+from orchestrator.pipeline.service import PipelineService
+
+router = APIRouter()
+pipeline = APIRouter(prefix="/api/v1/pipeline", tags=["pipeline"])
+
+
+def get_pipeline(request: Request) -> PipelineService:
+    service: PipelineService = request.app.state.pipeline.service
+    return service
+
+
+Pipeline = Annotated[PipelineService, Depends(get_pipeline)]
+
+
+@pipeline.post("/tasks", response_model=PipelineTaskInfo, status_code=status.HTTP_202_ACCEPTED)
+async def submit_task(body: PipelineTaskSubmit, caller: CallerAuth, service: Pipeline) -> PipelineTaskInfo:
+    """Persist a goal and queue it; it is routed to a pod unless `pod_id` names one."""
+    return await service.submit(body, caller)
+
+
+@pipeline.get("/tasks", response_model=PipelineTaskPage)
+async def list_tasks(
+    _: CallerAuth,
+    service: Pipeline,
+    status_: Annotated[PipelineTaskState | None, Query(alias="status")] = None,
+    pod_id: uuid.UUID | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> PipelineTaskPage:
+    """Tasks, newest first, filtered by status, pod and creation time."""
+    return await service.search(
+        status=status_, pod_id=pod_id, since=since, until=until, limit=limit, offset=offset
+    )
+
+
+@pipeline.get("/tasks/{task_id}", response_model=PipelineTaskInfo)
+async def get_task(task_id: uuid.UUID, _: CallerAuth, service: Pipeline) -> PipelineTaskInfo:
+    """One task: state, current stage, output or error."""
+    return await service.get(task_id)
+
+
+@pipeline.get("/tasks/{task_id}/timeline", response_model=list[TimelineEntry])
+async def get_task_timeline(task_id: uuid.UUID, _: CallerAuth, service: Pipeline) -> list[TimelineEntry]:
+    """Every state transition and stage note of a task, in order."""
+    return await service.timeline(task_id)
+
+
+@pipeline.get("/tasks/{task_id}/findings", response_model=list[PipelineFinding])
+async def list_task_findings(task_id: uuid.UUID, _: CallerAuth, service: Pipeline) -> list[PipelineFinding]:
+    """The guardrail's findings."""
+    return await service.findings(task_id)
+
+
+@pipeline.get("/tasks/{task_id}/reviews", response_model=list[PipelineReview])
+async def list_task_reviews(task_id: uuid.UUID, _: CallerAuth, service: Pipeline) -> list[PipelineReview]:
+    """The code review verdicts, one per refactor iteration."""
+    return await service.reviews(task_id)
+
+
+@pipeline.get("/tasks/{task_id}/artifacts", response_model=list[PipelineArtifact])
+async def list_task_artifacts(task_id: uuid.UUID, _: CallerAuth, service: Pipeline) -> list[PipelineArtifact]:
+    """Outputs, ADRs and post-pipeline documents."""
+    return await service.artifacts(task_id)
+
+
+@pipeline.post("/tasks/{task_id}/cancel", response_model=PipelineTaskInfo)
+async def cancel_task(task_id: uuid.UUID, _: CallerAuth, service: Pipeline) -> PipelineTaskInfo:
+    """Cancel a task in any non-terminal state; a running stage is abandoned."""
+    return await service.cancel(task_id)
+
+
+@pipeline.post("/tasks/{task_id}/clarify", response_model=PipelineTaskInfo)
+async def clarify_task(
+    task_id: uuid.UUID, body: ClarifyRequest, _: CallerAuth, service: Pipeline
+) -> PipelineTaskInfo:
+    """Answer the context agent's questions; the task resumes with them."""
+    return await service.clarify(task_id, body)
+
+
+@pipeline.post("/tasks/{task_id}/review", response_model=PipelineTaskInfo)
+async def review_task(
+    task_id: uuid.UUID, body: HumanReviewDecision, _: CallerAuth, service: Pipeline
+) -> PipelineTaskInfo:
+    """Approve (the task completes) or reject (it fails) a task pending human review."""
+    return await service.review(task_id, body)
+
+
+@pipeline.get("/queue-stats", response_model=QueueStats)
+async def get_queue_stats(_: CallerAuth, service: Pipeline) -> QueueStats:
+    """Queue depth, running and queued tasks, dead-letter count, live workers, oldest queued age."""
+    return await service.stats()
+
+
+@pipeline.get("/dead-letter", response_model=list[DeadLetterEntry], dependencies=[Depends(require_admin)])
+async def list_dead_letter(
+    service: Pipeline,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[DeadLetterEntry]:
+    """Tasks that exhausted their retries, with the reason (admin)."""
+    return await service.dead_letters(limit=limit, offset=offset)
+
+
+@pipeline.post(
+    "/dead-letter/{task_id}/requeue", response_model=PipelineTaskInfo, dependencies=[Depends(require_admin)]
+)
+async def requeue_dead_letter(task_id: uuid.UUID, service: Pipeline) -> PipelineTaskInfo:
+    """Queue a dead-lettered task again with fresh retries; it resumes from its checkpoint (admin)."""
+    return await service.requeue_dead_letter(task_id)
+
+
+@pipeline.get("/events", response_class=EventSourceResponse)
+async def stream_pipeline_events(
+    request: Request, _: CallerAuth, service: Pipeline, task_id: uuid.UUID | None = None
+) -> EventSourceResponse:
+    """Live progress events (SSE), for every task or one."""
+    return json_event_stream(request, service.publisher.subscribe(task_id))
+
+
+router.include_router(pipeline)
+router.include_router(pods_router)

@@ -1,0 +1,203 @@
+"""Pipeline rules for the API: submit (persist, then push), cancel in any state, clarify, human review."""
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from nova_common.auth import Principal
+from nova_common.errors import Conflict, NotFound
+from nova_contracts.orchestrator import (
+    ClarifyRequest,
+    DeadLetterEntry,
+    HumanReviewDecision,
+    PipelineArtifact,
+    PipelineFinding,
+    PipelineReview,
+    PipelineTaskInfo,
+    PipelineTaskPage,
+    PipelineTaskState,
+    PipelineTaskSubmit,
+    QueueStats,
+    TimelineEntry,
+)
+from orchestrator.pipeline.events import ProgressPublisher
+from orchestrator.pipeline.pods.service import PodService
+from orchestrator.pipeline.queue import CANCEL_CHANNEL, TaskQueue
+from orchestrator.pipeline.repository import PipelineRepository
+from orchestrator.pipeline.settings import PipelineSettings
+from orchestrator.pipeline.state import is_terminal
+
+S = PipelineTaskState
+
+
+def task_info(task: dict[str, Any]) -> PipelineTaskInfo:
+    checkpoint = task["checkpoint"]
+    agents = sorted(task["pod"].get("agents", []), key=lambda a: (a.get("position", 0), a["name"]))
+    return PipelineTaskInfo.model_validate(
+        {
+            **task,
+            "pod_name": task["pod"].get("name"),
+            "completed_stages": [a["name"] for a in agents if checkpoint.get(a["name"]) is not None],
+            "attempts": task["attempts"],
+        }
+    )
+
+
+class PipelineService:
+    def __init__(
+        self,
+        repository: PipelineRepository,
+        queue: TaskQueue,
+        pods: PodService,
+        publisher: ProgressPublisher,
+        settings: PipelineSettings,
+    ) -> None:
+        self.repository = repository
+        self.queue = queue
+        self.pods = pods
+        self.publisher = publisher
+        self.settings = settings
+
+    async def submit(self, body: PipelineTaskSubmit, caller: Principal) -> PipelineTaskInfo:
+        pod = await self.pods.choose(body.goal, body.pod_id)
+        snapshot = {
+            k: (str(v) if isinstance(v, uuid.UUID) else v)
+            for k, v in pod.items()
+            if k not in ("created_at", "updated_at")
+        }
+        task = await self.repository.insert_task(
+            goal=body.goal,
+            pod_id=pod["id"],
+            pod=snapshot,
+            tags=body.tags,
+            metadata=body.metadata,
+            max_retries=self.settings.max_retries if body.max_retries is None else body.max_retries,
+            api_key_id=caller.key.id if caller.key else None,
+        )
+        # After the commit: if this push is lost (crash, Redis down) the reaper pushes the task again.
+        await self.queue.push(task["id"])
+        await self.publisher.publish(task["id"], S.QUEUED, previous=S.SUBMITTED)
+        return task_info(task)
+
+    async def _task(self, task_id: uuid.UUID) -> dict[str, Any]:
+        task = await self.repository.get(task_id)
+        if task is None:
+            raise NotFound(f"pipeline task {task_id} not found")
+        return task
+
+    async def get(self, task_id: uuid.UUID) -> PipelineTaskInfo:
+        return task_info(await self._task(task_id))
+
+    async def search(
+        self, *, status: S | None, pod_id: uuid.UUID | None, since: datetime | None, until: datetime | None,
+        limit: int, offset: int,
+    ) -> PipelineTaskPage:  # fmt: skip
+        rows, total = await self.repository.search(
+            status=status, pod_id=pod_id, since=since, until=until, limit=limit, offset=offset
+        )
+        return PipelineTaskPage(items=[task_info(r) for r in rows], total=total, limit=limit, offset=offset)
+
+    async def cancel(self, task_id: uuid.UUID) -> PipelineTaskInfo:
+        # The state can move under us (a worker finishing a stage); retry the compare-and-set on the new state.
+        for _ in range(20):
+            task = await self._task(task_id)
+            current = S(task["status"])
+            if is_terminal(current):
+                raise Conflict(f"task {task_id} is already {current.value}")
+            moved = await self.repository.transition(
+                task_id, current, S.CANCELLED, detail="cancelled by the user", worker_id="api"
+            )
+            if moved is not None:
+                # Workers abandon the running stage on this signal; a missed signal still loses the next
+                # fenced write, so the stage's result is never saved.
+                await self.queue.redis.publish(CANCEL_CHANNEL, str(task_id))
+                await self.publisher.publish(task_id, S.CANCELLED, previous=current, detail="cancelled")
+                return task_info(moved)
+        raise Conflict(f"task {task_id} kept changing state; try again")
+
+    async def clarify(self, task_id: uuid.UUID, body: ClarifyRequest) -> PipelineTaskInfo:
+        task = await self._task(task_id)
+        if task["status"] != S.CLARIFICATION_NEEDED.value:
+            raise Conflict(f"task {task_id} is {task['status']}, not waiting for clarification")
+        context_stages = [a["name"] for a in task["pod"]["agents"] if a["role"] == "context"]
+        patch: dict[str, Any] = {
+            "_clarification": {"questions": task["clarification_questions"], "answers": body.answers},
+            **{name: None for name in context_stages},
+        }
+        moved = await self.repository.transition(
+            task_id, S.CLARIFICATION_NEEDED, S.QUEUED, detail="clarification answered", worker_id="api",
+            values={"checkpoint_patch": patch, "clarification_questions": []},
+        )  # fmt: skip
+        if moved is None:
+            raise Conflict(f"task {task_id} changed state meanwhile")
+        await self.queue.push(task_id)
+        await self.publisher.publish(task_id, S.QUEUED, previous=S.CLARIFICATION_NEEDED)
+        return task_info(moved)
+
+    async def review(self, task_id: uuid.UUID, body: HumanReviewDecision) -> PipelineTaskInfo:
+        task = await self._task(task_id)
+        if task["status"] != S.PENDING_HUMAN_REVIEW.value:
+            raise Conflict(f"task {task_id} is {task['status']}, not pending human review")
+        detail = f"human review: {body.decision}" + (f" ({body.comment})" if body.comment else "")
+        if body.decision == "approve":
+            moved = await self.repository.transition(
+                task_id, S.PENDING_HUMAN_REVIEW, S.QUEUED, detail=detail, worker_id="api",
+                values={"checkpoint_patch": {"_review_approved": True, "_review_comment": body.comment}},
+            )  # fmt: skip
+        else:
+            moved = await self.repository.transition(
+                task_id, S.PENDING_HUMAN_REVIEW, S.FAILED, detail=detail, worker_id="api",
+                values={"error": f"rejected in human review{': ' + body.comment if body.comment else ''}"},
+            )  # fmt: skip
+        if moved is None:
+            raise Conflict(f"task {task_id} changed state meanwhile")
+        if body.decision == "approve":
+            await self.queue.push(task_id)
+        await self.publisher.publish(
+            task_id, S(moved["status"]), previous=S.PENDING_HUMAN_REVIEW, detail=detail
+        )
+        return task_info(moved)
+
+    async def timeline(self, task_id: uuid.UUID) -> list[TimelineEntry]:
+        await self._task(task_id)
+        return [TimelineEntry.model_validate(dict(r)) for r in await self.repository.timeline(task_id)]
+
+    async def findings(self, task_id: uuid.UUID) -> list[PipelineFinding]:
+        await self._task(task_id)
+        return [PipelineFinding.model_validate(dict(r)) for r in await self.repository.findings(task_id)]
+
+    async def reviews(self, task_id: uuid.UUID) -> list[PipelineReview]:
+        await self._task(task_id)
+        return [PipelineReview.model_validate(r) for r in await self.repository.reviews(task_id)]
+
+    async def artifacts(self, task_id: uuid.UUID) -> list[PipelineArtifact]:
+        await self._task(task_id)
+        return [PipelineArtifact.model_validate(dict(r)) for r in await self.repository.artifacts(task_id)]
+
+    async def stats(self) -> QueueStats:
+        row = await self.repository.stats()
+        return QueueStats(
+            depth=await self.queue.depth(),
+            processing=await self.queue.processing_count(),
+            running=row["running"],
+            queued=row["queued"],
+            dead_letter=row["dead_letter"],
+            workers=len(await self.queue.live_workers()),
+            oldest_queued_age_seconds=row["oldest_queued_age_seconds"],
+        )
+
+    async def dead_letters(self, *, limit: int, offset: int) -> list[DeadLetterEntry]:
+        return [
+            DeadLetterEntry.model_validate(dict(r))
+            for r in await self.repository.dead_letters(limit=limit, offset=offset)
+        ]
+
+    async def requeue_dead_letter(self, task_id: uuid.UUID) -> PipelineTaskInfo:
+        moved = await self.repository.requeue_dead_letter(task_id)
+        if moved is None:
+            raise NotFound(f"task {task_id} is not in the dead letter")
+        await self.queue.push(task_id)
+        await self.publisher.publish(
+            task_id, S.QUEUED, previous=S.FAILED, detail="re-queued from the dead letter"
+        )
+        return task_info(moved)

@@ -1,0 +1,33 @@
+"""SQL for the `platform_config` table (one JSONB value per key)."""
+
+import json
+from typing import Any
+
+import asyncpg
+
+
+class PlatformConfigRepository:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    async def all(self) -> list[asyncpg.Record]:
+        return list(
+            await self.pool.fetch(
+                "SELECT key, value::text AS value, description, is_secret, updated_at FROM platform_config"
+            )
+        )
+
+    async def upsert(self, key: str, value: Any, description: str | None) -> asyncpg.Record:
+        row = await self.pool.fetchrow(
+            """INSERT INTO platform_config (key, value, description) VALUES ($1, $2::jsonb, $3)
+               ON CONFLICT (key) DO UPDATE
+                 SET value = EXCLUDED.value,
+                     description = COALESCE(EXCLUDED.description, platform_config.description),
+                     updated_at = now()
+               RETURNING key, value::text AS value, description, is_secret, updated_at""",
+            key,
+            json.dumps(value),
+            description,
+        )
+        assert row is not None
+        return row

@@ -1,0 +1,32 @@
+"""Interactive tasks: one agent turn, whole or streamed (API key)."""
+
+from uuid import UUID
+
+from fastapi import APIRouter, Request
+from sse_starlette import EventSourceResponse
+
+from nova_common.sse import json_event_stream
+from nova_contracts.orchestrator import SubmitTaskRequest, TaskResult
+from orchestrator.deps import CallerAuth, TaskServiceDep
+
+router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
+
+
+@router.post("", response_model=TaskResult)
+async def submit_task(body: SubmitTaskRequest, principal: CallerAuth, tasks: TaskServiceDep) -> TaskResult:
+    """Run one agent turn and return its answer, tool calls and token counts; 503 names a service that is down."""
+    return await tasks.run(body, principal)
+
+
+@router.post("/stream", response_class=EventSourceResponse)
+async def stream_task(
+    body: SubmitTaskRequest, request: Request, principal: CallerAuth, tasks: TaskServiceDep
+) -> EventSourceResponse:
+    """Run one agent turn as SSE: meta, status, delta and tool events, `{"error": …}` on failure, then [DONE]."""
+    return json_event_stream(request, await tasks.stream(body, principal))
+
+
+@router.get("/{task_id}", response_model=TaskResult)
+async def get_task(task_id: UUID, _: CallerAuth, tasks: TaskServiceDep) -> TaskResult:
+    """A task's result (running, completed or failed), kept for a day."""
+    return await tasks.get(task_id)

@@ -1,0 +1,39 @@
+"""Usage reporting for the dashboard: recent events and per-model sums over a day, week or month."""
+
+from datetime import UTC, datetime, timedelta
+
+from nova_contracts.orchestrator import UsageByModel, UsageEvent, UsagePeriod, UsageSummary
+from orchestrator.usage.repository import UsageRepository
+
+PERIODS = {
+    UsagePeriod.DAY: timedelta(days=1),
+    UsagePeriod.WEEK: timedelta(days=7),
+    UsagePeriod.MONTH: timedelta(days=30),
+}
+
+
+class UsageService:
+    def __init__(self, repository: UsageRepository) -> None:
+        self.repository = repository
+
+    async def recent(
+        self, *, limit: int, offset: int, model: str | None, since: datetime | None
+    ) -> list[UsageEvent]:
+        rows = await self.repository.recent(limit=limit, offset=offset, model=model, since=since)
+        return [UsageEvent.model_validate(dict(r)) for r in rows]
+
+    async def summary(self, period: UsagePeriod) -> UsageSummary:
+        until = datetime.now(UTC)
+        since = until - PERIODS[period]
+        models = [UsageByModel.model_validate(dict(r)) for r in await self.repository.by_model(since, until)]
+        costs = [m.cost_usd for m in models if m.cost_usd is not None]
+        return UsageSummary(
+            period=period,
+            since=since,
+            until=until,
+            requests=sum(m.requests for m in models),
+            input_tokens=sum(m.input_tokens for m in models),
+            output_tokens=sum(m.output_tokens for m in models),
+            cost_usd=round(sum(costs), 8) if costs else None,
+            by_model=models,
+        )

@@ -1,0 +1,153 @@
+"""Queue mechanics with a stage that does no model work: delivery, claims, reaper, Redis loss, load."""
+
+import asyncio
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+import redis
+from fastapi.testclient import TestClient
+
+from nova_contracts.orchestrator import PipelineTaskState as S
+from orchestrator.config import Settings
+from orchestrator.pipeline.state import IllegalTransition, check_transition
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_pipeline_support import (
+    ADMIN,
+    create_pod,
+    fast_loops,
+    pipeline_client,
+    submit,
+    task_in,
+    transitions,
+    wait_for,
+)
+
+NOOP = [{"name": "noop", "role": "passthrough"}]
+
+
+@pytest.fixture
+def client(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
+    fast_loops(monkeypatch, PIPELINE_WORKER_CONCURRENCY="8")
+    yield from pipeline_client(settings)
+
+
+def _db2(redis_base_url: str) -> redis.Redis:
+    return redis.Redis.from_url(redis_base_url.rsplit("/", 1)[0] + "/2", decode_responses=True)
+
+
+def test_illegal_transitions_are_refused_and_every_non_terminal_state_can_be_cancelled() -> None:
+    with pytest.raises(IllegalTransition):
+        check_transition(S.QUEUED, S.COMPLETE)
+    with pytest.raises(IllegalTransition):
+        check_transition(S.COMPLETE, S.QUEUED)
+    for state in S:
+        if state not in (S.COMPLETE, S.FAILED, S.CANCELLED):
+            check_transition(state, S.CANCELLED)
+            check_transition(state, S.FAILED)
+
+
+def test_a_submitted_task_runs_to_complete_and_its_timeline_records_every_transition(
+    client: TestClient,
+) -> None:
+    pod = create_pod(client, "noop", NOOP)
+    task = submit(client, "echo me", pod_id=pod["id"])
+    assert task["status"] == "queued" and task["pod_name"] == "noop"
+    done = wait_for(lambda: task_in(client, task["id"], "complete"), what="complete")
+    assert done["output"] == "echo me" and done["completed_stages"] == ["noop"] and done["attempts"] == 1
+    assert transitions(client, task["id"]) == [
+        (None, "submitted"), ("submitted", "queued"), ("queued", "task_running"),
+        ("task_running", "completing"), ("completing", "complete"),
+    ]  # fmt: skip
+
+
+def test_presets_are_seeded_and_a_goal_is_routed_by_keyword_else_to_the_default_pod(
+    client: TestClient,
+) -> None:
+    names = {p["name"] for p in client.get("/api/v1/pods", headers=ADMIN).json()}
+    assert {"Quartet", "Quick Reply", "Research", "Code Generation", "Analysis"} <= names
+    client.post("/api/v1/pipeline/queue-stats", headers=ADMIN)
+    research = submit(client, "Please research the best Redis queue")
+    assert research["pod_name"] == "Research"
+    other = submit(client, "Make the build greener")
+    assert other["pod_name"] == "Quartet"
+
+
+def test_two_workers_racing_for_one_task_run_it_once(client: TestClient, database_url: str) -> None:
+    pod = create_pod(client, "noop", NOOP)
+    runtime = client.app.state.pipeline  # type: ignore[attr-defined]
+    worker = runtime.worker
+    # The same id twice in the queue (a re-push while the first copy is being claimed), then both handled at once.
+    task = submit(client, "race", pod_id=pod["id"])
+    results = client.portal.call(  # type: ignore[union-attr]
+        lambda: asyncio.gather(worker._handle(uuid.UUID(task["id"])), worker._handle(uuid.UUID(task["id"])))
+    )
+    assert results == [None, None]
+    done = wait_for(lambda: task_in(client, task["id"], "complete"))
+    assert done["attempts"] == 1
+    claims = [t for t in transitions(client, task["id"]) if t[0] == "queued"]
+    assert claims == [("queued", "task_running")]
+
+
+def test_tasks_queued_when_redis_is_flushed_are_pushed_again_and_complete(
+    client: TestClient, redis_base_url: str, run_sql: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pod = create_pod(client, "noop", NOOP)
+    pipeline = client.app.state.pipeline  # type: ignore[attr-defined]
+    # Stop the worker from taking work, queue tasks, lose Redis' copy, then let the worker run again.
+    client.portal.call(pipeline.worker._slots.acquire)  # type: ignore[union-attr]
+    for _ in range(pipeline.settings.worker_concurrency - 1 if hasattr(pipeline, "settings") else 7):
+        client.portal.call(pipeline.worker._slots.acquire)  # type: ignore[union-attr]
+    ids = [submit(client, f"survive {i}", pod_id=pod["id"])["id"] for i in range(5)]
+    _db2(redis_base_url).flushall()
+    assert _db2(redis_base_url).llen("nova:pipeline:queue") == 0
+    for _ in range(8):
+        client.portal.call(pipeline.worker._slots.release)  # type: ignore[union-attr]
+    for task_id in ids:
+        wait_for(lambda t=task_id: task_in(client, t, "complete"), what=f"{task_id} complete")
+    assert run_sql("SELECT count(*) AS n FROM pipeline_tasks WHERE attempts <> 1")[0]["n"] == 0
+
+
+def test_a_thousand_concurrent_submissions_all_complete_exactly_once(
+    client: TestClient, run_sql: Callable[..., Any]
+) -> None:
+    pod = create_pod(client, "noop", NOOP)
+    with ThreadPoolExecutor(16) as pool:
+        ids = list(pool.map(lambda i: submit(client, f"task {i}", pod_id=pod["id"])["id"], range(1000)))
+    assert len(set(ids)) == 1000
+
+    def all_done() -> bool:
+        return run_sql("SELECT count(*) AS n FROM pipeline_tasks WHERE status = 'complete'")[0]["n"] == 1000
+
+    wait_for(all_done, timeout=300, what="1000 complete")
+    rows = run_sql(
+        """SELECT count(*) FILTER (WHERE attempts = 1) AS once,
+                  (SELECT count(*) FROM pipeline_task_events WHERE to_status = 'complete') AS completions
+           FROM pipeline_tasks"""
+    )
+    assert rows[0]["once"] == 1000 and rows[0]["completions"] == 1000
+    stats = client.get("/api/v1/pipeline/queue-stats", headers=ADMIN).json()
+    assert stats["depth"] == 0 and stats["queued"] == 0 and stats["running"] == 0
+
+
+def test_cancel_of_a_queued_task_is_recorded_and_a_second_cancel_conflicts(client: TestClient) -> None:
+    pod = create_pod(client, "noop", NOOP, enabled=True)
+    pipeline = client.app.state.pipeline  # type: ignore[attr-defined]
+    for _ in range(8):
+        client.portal.call(pipeline.worker._slots.acquire)  # type: ignore[union-attr]
+    task = submit(client, "never mind", pod_id=pod["id"])
+    response = client.post(f"/api/v1/pipeline/tasks/{task['id']}/cancel", headers=ADMIN)
+    assert response.status_code == 200 and response.json()["status"] == "cancelled"
+    assert client.post(f"/api/v1/pipeline/tasks/{task['id']}/cancel", headers=ADMIN).status_code == 409
+    for _ in range(8):
+        client.portal.call(pipeline.worker._slots.release)  # type: ignore[union-attr]
+    assert transitions(client, task["id"])[-1] == ("queued", "cancelled")
+
+
+_ = asyncpg
