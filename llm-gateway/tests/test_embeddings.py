@@ -138,3 +138,22 @@ async def test_v1_embeddings_with_require_auth_and_unreachable_orchestrator_is_5
     missing = await harness.client.post("/v1/embeddings", json={"model": "all-MiniLM-L6-v2", "input": "x"})
     assert missing.status_code == 401
     assert missing.json()["error"]["type"] == "authentication_error"
+
+
+async def test_embed_with_a_cloud_model_goes_through_litellm_to_the_provider(
+    gateway_factory: Any, wired: dict[str, Any], fake_openai: Any, service_headers: dict[str, str]
+) -> None:
+    gateway = await gateway_factory(**wired)
+    body = {
+        "texts": ["one text", "two texts here"],
+        "model": "openai/text-embedding-3-small",
+        "dimensions": 16,
+    }
+    response = await gateway.client.post("/embed", json=body, headers=service_headers)
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert result["model"] == "openai/text-embedding-3-small"
+    assert result["dimensions"] == 16 and len(result["embeddings"]) == 2
+    assert result["input_tokens"] == 5
+    sent = fake_openai.script.last_request
+    assert sent["model"] == "text-embedding-3-small" and sent["input"] == ["one text", "two texts here"]
