@@ -12,7 +12,9 @@ PY_PACKAGES := nova-contracts/nova_contracts nova-common/nova_common orchestrato
   intel-worker/intel_worker knowledge-worker/knowledge_worker voice-service/voice_service recovery/recovery
 COMPOSE := docker compose
 
-.PHONY: help install install-uv install-browser install-node python-deps dashboard-deps dashboard run stop status test \
+OPENAPI_DIRS := openapi dashboard/src/api/generated
+
+.PHONY: openapi openapi-check help install install-uv install-browser install-node python-deps dashboard-deps dashboard run stop status test \
         test-python test-dashboard lint format bench up down logs ps clean
 
 help: ## list the targets
@@ -47,13 +49,22 @@ stop: install-uv ## stop a `make run` started in another terminal
 status: install-uv ## print every service's health
 	@$(UV) run --frozen python -m nova_common.launcher status
 
-test: install install-browser test-python test-dashboard ## install what is needed and run every test
+test: install install-browser openapi-check test-python test-dashboard ## install what is needed and run every test
 
 test-python:
 	@$(UV) run --frozen pytest $(PYTEST_ARGS)
 
 test-dashboard:
 	@cd dashboard && npm run --silent typecheck && npm test --silent
+
+openapi: python-deps dashboard-deps ## regenerate openapi/*.json, the dashboard's TypeScript types and docs/api.md
+	@$(UV) run --frozen python scripts/dump_openapi.py
+	@cd dashboard && npm run --silent gen:types
+	@$(UV) run --frozen python scripts/api_docs.py
+
+openapi-check: python-deps dashboard-deps ## fail when openapi/ or the dashboard's generated types are stale
+	@$(UV) run --frozen python scripts/dump_openapi.py --check
+	@cd dashboard && npm run --silent gen:types -- --check
 
 lint: python-deps ## ruff (lint + format check) and mypy
 	@$(UV) run --frozen ruff check .

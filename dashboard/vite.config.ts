@@ -27,6 +27,26 @@ const upstreams: Record<string, Upstream> = {
     target: process.env.LLM_GATEWAY_URL || 'http://127.0.0.1:8001',
     stripPrefix: false,
   },
+  // Not in the seed's table: llm-gateway's own routes outside /v1 (provider health and test, runtime config,
+  // the typed model list), stripped like the other *-api prefixes.
+  '/llm-api/': {
+    service: 'llm-gateway',
+    target: process.env.LLM_GATEWAY_URL || 'http://127.0.0.1:8001',
+    stripPrefix: true,
+  },
+  // Not in the seed's table: the memory inspector needs memory-service's own routes (browse, search, edit),
+  // which the orchestrator does not proxy. The public implementation mounts it the same way (`/mem`).
+  '/memory-api/': {
+    service: 'memory-service',
+    target: process.env.MEMORY_SERVICE_URL || 'http://127.0.0.1:8002',
+    stripPrefix: true,
+  },
+  // Not in the seed's table: chat-bridge's adapter status and reload, for the Settings page.
+  '/bridge-api/': {
+    service: 'chat-bridge',
+    target: process.env.CHAT_BRIDGE_URL || 'http://127.0.0.1:8090',
+    stripPrefix: true,
+  },
   '/recovery-api/': {
     service: 'recovery',
     target: process.env.RECOVERY_URL || 'http://127.0.0.1:8888',
@@ -89,6 +109,8 @@ export default defineConfig({
   },
   test: {
     environment: 'jsdom',
+    // Whole-form tests type dozens of characters through user-event; 5 s is too tight on a 2-core CI box.
+    testTimeout: 15_000,
     setupFiles: ['./src/test/setup.ts'],
   },
 })

@@ -134,10 +134,13 @@ def test_a_worker_killed_mid_stage_is_resumed_by_another_from_its_checkpoint_wit
     assert moves.count(("completing", "complete")) == 1
     assert run_sql("SELECT count(*) AS n FROM pipeline_artifacts WHERE task_id = $1", task["id"])[0]["n"] == 1
     wait_for(lambda: run_sql("SELECT count(*) AS n FROM usage_events WHERE task_id = $1 AND agent_id = 'pipeline:code_review'", task["id"])[0]["n"] == 1)  # fmt: skip
+
     # The context stage's usage record may have been read by the killed process and never acknowledged:
     # the survivor claims such entries once they are idle for a minute (usage/consumer.py).
     def usage_by_agent() -> dict[str, int]:
-        rows = run_sql("SELECT agent_id, count(*) AS n FROM usage_events WHERE task_id = $1 GROUP BY 1", task["id"])
+        rows = run_sql(
+            "SELECT agent_id, count(*) AS n FROM usage_events WHERE task_id = $1 GROUP BY 1", task["id"]
+        )
         return {r["agent_id"]: r["n"] for r in rows}
 
     wait_for(lambda: "pipeline:context" in usage_by_agent(), timeout=150, what="context usage persisted")

@@ -9,10 +9,10 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+
 from nova_common.app import create_service_app
 from nova_common.config import NovaSettings
 from nova_common.embedded import free_port
-
 from recovery.config import Settings
 from recovery.main import create_app
 
@@ -54,12 +54,27 @@ def peers() -> Iterator[dict[str, str]]:
 @pytest.fixture
 def overview(peers: dict[str, str], database_url: str, redis_base_url: str) -> dict:  # type: ignore[type-arg]
     closed = f"http://127.0.0.1:{free_port()}"
-    settings = Settings.model_validate({
-        "DATABASE_URL": database_url, "REDIS_URL": redis_base_url, "NOVA_PROFILES": "bridges",
-        "ORCHESTRATOR_URL": peers["orchestrator"], "CORTEX_URL": peers["cortex"],
-        **{key: closed for key in ("LLM_GATEWAY_URL", "MEMORY_SERVICE_URL", "CHAT_API_URL", "CHAT_BRIDGE_URL",
-                                   "INTEL_WORKER_URL", "DASHBOARD_URL", "LOCAL_MODEL_URL")},
-    })
+    settings = Settings.model_validate(
+        {
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_base_url,
+            "NOVA_PROFILES": "bridges",
+            "ORCHESTRATOR_URL": peers["orchestrator"],
+            "CORTEX_URL": peers["cortex"],
+            **{
+                key: closed
+                for key in (
+                    "LLM_GATEWAY_URL",
+                    "MEMORY_SERVICE_URL",
+                    "CHAT_API_URL",
+                    "CHAT_BRIDGE_URL",
+                    "INTEL_WORKER_URL",
+                    "DASHBOARD_URL",
+                    "LOCAL_MODEL_URL",
+                )
+            },
+        }
+    )
     with TestClient(create_app(settings)) as client:
         response = client.get("/api/v1/recovery/services")
     assert response.status_code == 200

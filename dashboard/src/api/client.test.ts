@@ -41,7 +41,7 @@ describe('apiFetch', () => {
 
     await expect(apiFetch('/api/v1/agents', { method: 'POST', json: {} })).rejects.toMatchObject({
       status: 422,
-      detail: 'body.name: Field required',
+      detail: 'name: Field required',
     })
   })
 

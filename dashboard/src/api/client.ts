@@ -1,6 +1,14 @@
-import type { ErrorBody } from './types'
-
 export const ADMIN_SECRET_STORAGE_KEY = 'nova.adminSecret'
+
+/**
+ * The error body the kit's one error handler renders (nova_contracts.errors.ErrorBody). FastAPI documents
+ * only its own 422 shape, so this body is not in the generated OpenAPI types; `detail` is a list for 422s.
+ */
+export interface ErrorBody {
+  detail: string | { loc?: (string | number)[]; msg?: string }[]
+  code?: string
+  request_id?: string
+}
 
 export function getAdminSecret(): string | null {
   return localStorage.getItem(ADMIN_SECRET_STORAGE_KEY)
@@ -29,16 +37,32 @@ export class ApiError extends Error {
   }
 }
 
+/** A sentence for the user: the server's `detail` for an ApiError, the browser's message otherwise. */
+export function errorMessage(error: unknown): string {
+  if (error instanceof ApiError) return error.detail
+  if (error instanceof Error) return error.message
+  return String(error)
+}
+
+type UnauthorizedListener = (error: ApiError) => void
+const unauthorizedListeners = new Set<UnauthorizedListener>()
+
+/** Called on every 401, so the layout can ask for the admin secret wherever the request came from. */
+export function onUnauthorized(listener: UnauthorizedListener): () => void {
+  unauthorizedListeners.add(listener)
+  return () => unauthorizedListeners.delete(listener)
+}
+
 export interface ApiFetchInit extends RequestInit {
   /** Sent as the JSON request body. */
   json?: unknown
 }
 
-/** Fetch a dashboard-relative path (`/recovery-api/...`) and return its parsed JSON body. */
-export async function apiFetch<T>(path: string, init: ApiFetchInit = {}): Promise<T> {
+/** `fetch` with the admin secret added and a non-2xx answer turned into a thrown ApiError. */
+export async function apiResponse(path: string, init: ApiFetchInit = {}): Promise<Response> {
   const { json, headers: extraHeaders, ...rest } = init
   const headers = new Headers(extraHeaders)
-  headers.set('Accept', 'application/json')
+  if (!headers.has('Accept')) headers.set('Accept', 'application/json')
   const secret = getAdminSecret()
   if (secret && !headers.has('X-Admin-Secret')) headers.set('X-Admin-Secret', secret)
   let body = rest.body
@@ -48,15 +72,25 @@ export async function apiFetch<T>(path: string, init: ApiFetchInit = {}): Promis
   }
 
   const response = await fetch(path, { ...rest, headers, body })
-  const text = await response.text()
-  const parsed = text ? parseJson(text) : undefined
+  if (!response.ok) throw await toApiError(response)
+  return response
+}
 
-  if (!response.ok) {
-    const errorBody = isErrorBody(parsed) ? parsed : undefined
-    const detail = errorBody ? describeDetail(errorBody.detail) : response.statusText || `HTTP ${response.status}`
-    throw new ApiError(response.status, detail, errorBody)
-  }
-  return parsed as T
+/** Fetch a dashboard-relative path (`/recovery-api/...`) and return its parsed JSON body. */
+export async function apiFetch<T>(path: string, init: ApiFetchInit = {}): Promise<T> {
+  const response = await apiResponse(path, init)
+  const text = await response.text()
+  return (text ? parseJson(text) : undefined) as T
+}
+
+async function toApiError(response: Response): Promise<ApiError> {
+  const text = await response.text().catch(() => '')
+  const parsed = text ? parseJson(text) : undefined
+  const errorBody = isErrorBody(parsed) ? parsed : undefined
+  const detail = errorBody ? describeDetail(errorBody.detail) : response.statusText || `HTTP ${response.status}`
+  const error = new ApiError(response.status, detail, errorBody)
+  if (response.status === 401) unauthorizedListeners.forEach((listener) => listener(error))
+  return error
 }
 
 function parseJson(text: string): unknown {
@@ -74,5 +108,17 @@ function isErrorBody(value: unknown): value is ErrorBody {
 
 function describeDetail(detail: ErrorBody['detail']): string {
   if (typeof detail === 'string') return detail
-  return detail.map((item) => [item.loc?.join('.'), item.msg].filter(Boolean).join(': ')).join('; ')
+  return detail
+    .map((item) => [item.loc?.filter((part) => part !== 'body').join('.'), item.msg].filter(Boolean).join(': '))
+    .join('; ')
+}
+
+/** A query-string from the defined values only, so an unset filter is left out rather than sent as "undefined". */
+export function queryString(params: Record<string, string | number | boolean | null | undefined>): string {
+  const search = new URLSearchParams()
+  for (const [key, value] of Object.entries(params)) {
+    if (value !== undefined && value !== null && value !== '') search.set(key, String(value))
+  }
+  const text = search.toString()
+  return text ? `?${text}` : ''
 }

@@ -1,7 +1,13 @@
 import { queryOptions } from '@tanstack/react-query'
 
 import { apiFetch } from './client'
-import type { Liveness, ServicesOverview } from './types'
+import type { components } from './generated/recovery'
+
+export type Liveness = components['schemas']['Liveness']
+export type ServiceState = components['schemas']['ServiceState']
+export type ServiceStatus = components['schemas']['ServiceStatus']
+export type ServicesOverview = components['schemas']['ServicesOverview']
+export type DependencyCheck = components['schemas']['DependencyCheck']
 
 export const healthQueries = {
   all: ['health'] as const,
@@ -23,4 +29,9 @@ export const healthQueries = {
       queryFn: ({ signal }) => apiFetch<ServicesOverview>('/recovery-api/api/v1/recovery/services', { signal }),
       refetchInterval: 3_000,
     }),
+}
+
+/** One service's entry in the overview, or undefined when recovery does not list it. */
+export function findService(overview: ServicesOverview | undefined, name: string): ServiceStatus | undefined {
+  return overview?.services.find((service) => service.name === name)
 }

@@ -1,7 +1,7 @@
 import { screen, within } from '@testing-library/react'
 import { describe, expect, it, vi } from 'vitest'
 
-import type { Liveness, ServicesOverview, ServiceStatus } from '../api/types'
+import type { Liveness, ServicesOverview, ServiceStatus } from '../api/health'
 import { renderWithQueries } from '../test/render'
 import { Startup } from './Startup'
 
@@ -138,6 +138,6 @@ describe('Startup', () => {
 
     const alert = await screen.findByRole('alert')
     expect(within(alert).getByText('401 Invalid admin secret')).toBeTruthy()
-    expect(within(alert).getByText('Enter the admin secret in the header.')).toBeTruthy()
+    expect(within(alert).getByText('Enter the admin secret to continue.')).toBeTruthy()
   })
 })

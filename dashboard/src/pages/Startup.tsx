@@ -1,8 +1,7 @@
 import { useQuery } from '@tanstack/react-query'
 
 import { ApiError } from '../api/client'
-import { healthQueries } from '../api/health'
-import type { ServicesOverview } from '../api/types'
+import { healthQueries, type ServicesOverview } from '../api/health'
 import { ServiceTable } from '../components/ServiceTable'
 import { Spinner } from '../components/Spinner'
 
@@ -15,10 +14,10 @@ export function Startup() {
 
   if (!recoveryUp) {
     return (
-      <section className="flex flex-col items-center gap-3 py-24 text-stone-300">
+      <section className="flex flex-col items-center gap-3 py-24 text-muted">
         <Spinner className="h-8 w-8" />
         <p className="text-lg">Waiting for the recovery service…</p>
-        {live.error && <p className="text-sm text-stone-500">Last attempt: {describeError(live.error)}</p>}
+        {live.error && <p className="text-sm text-faint">Last attempt: {describeError(live.error)}</p>}
       </section>
     )
   }
@@ -26,7 +25,7 @@ export function Startup() {
   if (!overview.data) {
     if (overview.error) return <ErrorPanel error={overview.error} />
     return (
-      <section className="flex items-center justify-center gap-3 py-24 text-stone-300">
+      <section className="flex items-center justify-center gap-3 py-24 text-muted">
         <Spinner />
         <p>Checking services…</p>
       </section>
@@ -36,19 +35,19 @@ export function Startup() {
   return (
     <section className="space-y-4">
       {isNovaReady(overview.data) && (
-        <div role="status" className="rounded-lg border border-emerald-700 bg-emerald-950 px-4 py-3 text-emerald-200">
+        <div role="status" className="rounded-lg border border-emerald-300 bg-emerald-50 px-4 py-3 text-emerald-900 dark:border-emerald-700 dark:bg-emerald-950 dark:text-emerald-200">
           <p className="font-semibold">Nova is ready</p>
-          <p className="text-sm text-emerald-300/80">Every enabled service answers its readiness probe.</p>
+          <p className="text-sm opacity-80">Every enabled service answers its readiness probe.</p>
         </div>
       )}
       <div className="flex items-baseline justify-between gap-4">
         <h2 className="text-lg font-semibold">
           {overview.data.ready} of {overview.data.total} services ready
         </h2>
-        <p className="text-xs text-stone-500">
-          checked {new Date(overview.data.checked_at).toLocaleTimeString()}
+        <p className="text-xs text-muted">
+          {overview.data.checked_at && <>checked {new Date(overview.data.checked_at).toLocaleTimeString()}</>}
           {/* Keep the last good table on screen; say that it is stale rather than blanking it. */}
-          {overview.error && <span className="text-amber-400"> · refresh failed: {describeError(overview.error)}</span>}
+          {overview.error && <span className="text-amber-700 dark:text-amber-400"> · refresh failed: {describeError(overview.error)}</span>}
         </p>
       </div>
       <ServiceTable services={overview.data.services} />
@@ -65,10 +64,10 @@ function isNovaReady(overview: ServicesOverview): boolean {
 function ErrorPanel({ error }: { error: Error }) {
   const needsSecret = error instanceof ApiError && (error.status === 401 || error.status === 403)
   return (
-    <section role="alert" className="rounded-lg border border-rose-800 bg-rose-950 px-4 py-3 text-rose-200">
+    <section role="alert" className="rounded-lg border border-rose-300 bg-rose-50 px-4 py-3 text-rose-900 dark:border-rose-800 dark:bg-rose-950 dark:text-rose-200">
       <p className="font-semibold">Recovery did not return the service list</p>
       <p className="text-sm">{describeError(error)}</p>
-      {needsSecret && <p className="mt-1 text-sm">Enter the admin secret in the header.</p>}
+      {needsSecret && <p className="mt-1 text-sm">Enter the admin secret to continue.</p>}
     </section>
   )
 }

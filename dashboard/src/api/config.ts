@@ -1,0 +1,37 @@
+import { queryOptions } from '@tanstack/react-query'
+
+import { apiFetch } from './client'
+import type { OrchestratorSchemas } from './orchestrator'
+
+export type Identity = OrchestratorSchemas['Identity']
+export type ConfigEntry = OrchestratorSchemas['ConfigEntry']
+
+export const configQueries = {
+  all: ['config'] as const,
+
+  /** Public: the AI's name and greeting with `{name}` already resolved. */
+  identity: () =>
+    queryOptions({
+      queryKey: [...configQueries.all, 'identity'] as const,
+      queryFn: ({ signal }) => apiFetch<Identity>('/api/v1/identity', { signal }),
+      staleTime: 60_000,
+    }),
+
+  /** Every platform setting, defaults included (admin). */
+  entries: () =>
+    queryOptions({
+      queryKey: [...configQueries.all, 'entries'] as const,
+      queryFn: ({ signal }) => apiFetch<ConfigEntry[]>('/api/v1/config', { signal }),
+    }),
+}
+
+export const configApi = {
+  update: (key: string, value: unknown) =>
+    apiFetch<ConfigEntry>(`/api/v1/config/${encodeURIComponent(key)}`, { method: 'PATCH', json: { value } }),
+}
+
+/** A setting's value from the list, or `fallback` when the orchestrator does not list the key. */
+export function configValue<T>(entries: ConfigEntry[] | undefined, key: string, fallback: T): T {
+  const entry = entries?.find((e) => e.key === key)
+  return entry === undefined || entry.value === undefined ? fallback : (entry.value as T)
+}

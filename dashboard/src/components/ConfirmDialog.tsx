@@ -1,0 +1,33 @@
+import type { ReactNode } from 'react'
+
+import { Button } from './Button'
+import { FormError } from './Field'
+import { Modal } from './Modal'
+
+interface ConfirmDialogProps {
+  title: string
+  children: ReactNode
+  confirmLabel: string
+  onConfirm: () => void
+  onCancel: () => void
+  busy?: boolean
+  error?: string | null
+}
+
+/** "Are you sure?" for destructive actions; the confirm button says what will happen ("Revoke key"). */
+export function ConfirmDialog({ title, children, confirmLabel, onConfirm, onCancel, busy, error }: ConfirmDialogProps) {
+  return (
+    <Modal title={title} onClose={onCancel}>
+      <div className="space-y-4 text-sm">
+        <div className="text-muted">{children}</div>
+        <FormError message={error} />
+        <div className="flex justify-end gap-2">
+          <Button onClick={onCancel}>Cancel</Button>
+          <Button variant="danger" onClick={onConfirm} busy={busy}>
+            {confirmLabel}
+          </Button>
+        </div>
+      </div>
+    </Modal>
+  )
+}

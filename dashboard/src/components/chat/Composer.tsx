@@ -1,0 +1,101 @@
+import { Mic, MicOff, Send, Square } from 'lucide-react'
+import { useEffect, useRef, type FormEvent, type KeyboardEvent } from 'react'
+
+import { useSpeechInput } from '../../speech'
+import { Button } from '../Button'
+
+// Matches nova_contracts.chat.ChatText.
+export const MAX_MESSAGE_CHARS = 32_000
+
+interface ComposerProps {
+  value: string
+  onChange: (value: string) => void
+  onSend: () => void
+  onStop: () => void
+  streaming: boolean
+  placeholder: string
+}
+
+/** The message box: Enter sends, Shift+Enter starts a new line, the microphone dictates into it. */
+export function Composer({ value, onChange, onSend, onStop, streaming, placeholder }: ComposerProps) {
+  const textarea = useRef<HTMLTextAreaElement>(null)
+  const valueRef = useRef(value)
+  valueRef.current = value
+  const speech = useSpeechInput((text) => {
+    const current = valueRef.current
+    onChange(current && !current.endsWith(' ') ? `${current} ${text}` : current + text)
+  })
+  const tooLong = value.length > MAX_MESSAGE_CHARS
+  const canSend = value.trim().length > 0 && !tooLong && !streaming
+
+  // Grow with the text up to a third of the screen, then scroll inside.
+  useEffect(() => {
+    const element = textarea.current
+    if (!element) return
+    element.style.height = 'auto'
+    element.style.height = `${Math.min(element.scrollHeight, window.innerHeight / 3)}px`
+  }, [value])
+
+  function submit(event: FormEvent) {
+    event.preventDefault()
+    if (canSend) onSend()
+  }
+
+  function onKeyDown(event: KeyboardEvent<HTMLTextAreaElement>) {
+    // isComposing: Enter that confirms an IME candidate (Japanese, Chinese input) is not "send".
+    if (event.key === 'Enter' && !event.shiftKey && !event.nativeEvent.isComposing) {
+      event.preventDefault()
+      if (canSend) onSend()
+    }
+  }
+
+  return (
+    <form onSubmit={submit} className="rounded-xl border border-line-strong bg-panel p-2 focus-within:border-teal-500">
+      <label htmlFor="chat-message" className="sr-only">
+        Message
+      </label>
+      <textarea
+        id="chat-message"
+        ref={textarea}
+        rows={1}
+        value={value}
+        placeholder={placeholder}
+        onChange={(event) => onChange(event.target.value)}
+        onKeyDown={onKeyDown}
+        aria-invalid={tooLong || undefined}
+        aria-describedby="chat-message-hint"
+        className="block max-h-[33vh] w-full resize-none bg-transparent px-2 py-1.5 text-sm placeholder:text-faint focus:outline-none"
+      />
+      <div className="flex items-center justify-between gap-2 pt-1">
+        <p id="chat-message-hint" className={`px-2 text-xs ${tooLong || speech.error ? 'text-rose-700 dark:text-rose-300' : 'text-muted'}`}>
+          {tooLong
+            ? `Too long: ${value.length.toLocaleString()} of ${MAX_MESSAGE_CHARS.toLocaleString()} characters.`
+            : (speech.error ?? (speech.listening ? 'Listening… speak, then press the microphone again.' : 'Enter to send, Shift+Enter for a new line.'))}
+        </p>
+        <div className="flex shrink-0 gap-1">
+          {speech.supported && (
+            <Button
+              variant="ghost"
+              onClick={speech.listening ? speech.stop : speech.start}
+              aria-pressed={speech.listening}
+              aria-label={speech.listening ? 'Stop dictation' : 'Dictate'}
+            >
+              {speech.listening ? <MicOff className="h-4 w-4" aria-hidden /> : <Mic className="h-4 w-4" aria-hidden />}
+            </Button>
+          )}
+          {streaming ? (
+            <Button variant="danger" onClick={onStop}>
+              <Square className="h-3.5 w-3.5" aria-hidden />
+              Stop
+            </Button>
+          ) : (
+            <Button type="submit" variant="primary" disabled={!canSend}>
+              <Send className="h-4 w-4" aria-hidden />
+              Send
+            </Button>
+          )}
+        </div>
+      </div>
+    </form>
+  )
+}

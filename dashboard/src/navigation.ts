@@ -1,0 +1,21 @@
+import { Activity, Boxes, Brain, ChartColumn, Cpu, KeyRound, ListChecks, MessageSquare, Plug, Settings, type LucideIcon } from 'lucide-react'
+
+export interface NavItem {
+  path: string
+  label: string
+  icon: LucideIcon
+}
+
+// The sidebar, in order.
+export const NAV_ITEMS: NavItem[] = [
+  { path: '/', label: 'Chat', icon: MessageSquare },
+  { path: '/tasks', label: 'Tasks', icon: ListChecks },
+  { path: '/pods', label: 'Pods', icon: Boxes },
+  { path: '/keys', label: 'Keys', icon: KeyRound },
+  { path: '/usage', label: 'Usage', icon: ChartColumn },
+  { path: '/models', label: 'Models', icon: Cpu },
+  { path: '/mcp', label: 'MCP', icon: Plug },
+  { path: '/memory', label: 'Memory', icon: Brain },
+  { path: '/settings', label: 'Settings', icon: Settings },
+  { path: '/status', label: 'Status', icon: Activity },
+]

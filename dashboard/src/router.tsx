@@ -1,0 +1,54 @@
+import { createBrowserRouter, Outlet } from 'react-router'
+
+import { Layout } from './components/Layout'
+import { RouteError } from './components/RouteError'
+import { StartupGate } from './components/StartupGate'
+import { OnboardingGate } from './components/OnboardingGate'
+import { NotFound } from './pages/NotFound'
+
+function Root() {
+  return (
+    <StartupGate>
+      <OnboardingGate>
+        <Layout />
+      </OnboardingGate>
+    </StartupGate>
+  )
+}
+
+function OnboardingRoot() {
+  return (
+    <StartupGate>
+      <Outlet />
+    </StartupGate>
+  )
+}
+
+// Every page is its own chunk (`lazy`), so the first load carries the layout and the page it opens only;
+// each page module exports `Component`, which is what a lazy route resolves to.
+export const router = createBrowserRouter([
+  {
+    path: '/onboarding',
+    Component: OnboardingRoot,
+    ErrorBoundary: RouteError,
+    children: [{ index: true, lazy: () => import('./pages/Onboarding') }],
+  },
+  {
+    path: '/',
+    Component: Root,
+    ErrorBoundary: RouteError,
+    children: [
+      { index: true, lazy: () => import('./pages/Chat') },
+      { path: 'tasks', lazy: () => import('./pages/Tasks') },
+      { path: 'pods', lazy: () => import('./pages/Pods') },
+      { path: 'keys', lazy: () => import('./pages/Keys') },
+      { path: 'usage', lazy: () => import('./pages/Usage') },
+      { path: 'models', lazy: () => import('./pages/Models') },
+      { path: 'mcp', lazy: () => import('./pages/Mcp') },
+      { path: 'memory', lazy: () => import('./pages/Memory') },
+      { path: 'settings', lazy: () => import('./pages/Settings') },
+      { path: 'status', lazy: () => import('./pages/Status') },
+      { path: '*', Component: NotFound },
+    ],
+  },
+])

@@ -1,0 +1,209 @@
+"""The dashboard in real headless Chromium against the real stack, with the fake LLM provider as its model.
+
+Starts `make run`'s launcher on shifted ports (its own data folder and .env), with LOCAL_MODEL_URL pointing
+the stack's model slot at the fake OpenAI-compatible provider, then runs `dashboard/e2e/run.mjs`
+(playwright-core driving the system's Chromium). The Node script does the clicking and asserting; this test
+owns the processes and reports the measurements. Screenshots land in NOVA_E2E_ARTIFACTS (default: a temp
+folder, printed at the end).
+"""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from dotenv import dotenv_values
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from tests.fakes import LiveServer, serve_in_thread
+from tests.fakes.openai_fake import FakeOpenAI
+from tests.fakes.pipeline_model import PipelineModel
+from tests.fakes.script import Reply
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[1]
+DASHBOARD = ROOT / "dashboard"
+OFFSET = 30000
+READY_TIMEOUT = 240
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+MCP_SERVER = ROOT / "orchestrator" / "tests" / "mcp_fixtures" / "tool_server.py"
+CORE = ("orchestrator", "llm-gateway", "memory-service", "recovery")
+# What the fake model answers: Markdown, so the test sees it rendered; streamed word by word, slowly enough
+# that the Stop button is on screen while it arrives.
+FAKE_REPLY = "Hello from the fake provider."
+FAKE_ANSWER = Reply(content=f"{FAKE_REPLY} It streams **bold** words and `code`.", chunk_delay=0.05)
+PORTS = {
+    "orchestrator": 8000,
+    "llm-gateway": 8001,
+    "memory-service": 8002,
+    "recovery": 8888,
+    "dashboard": 3000,
+}
+
+
+def _url(service: str) -> str:
+    return f"http://127.0.0.1:{PORTS[service] + OFFSET}"
+
+
+@dataclass
+class Stack:
+    workdir: Path
+    proc: subprocess.Popen[bytes]
+
+    @property
+    def log_path(self) -> Path:
+        return self.workdir / "launcher.log"
+
+    def log(self, tail: int = 4000) -> str:
+        return self.log_path.read_text(errors="replace")[-tail:]
+
+    @property
+    def admin_secret(self) -> str:
+        return dotenv_values(self.workdir / ".env")["NOVA_ADMIN_SECRET"] or ""
+
+
+def _wait_ready(stack: Stack) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT
+    pending = {*CORE, "dashboard"}
+    with httpx.Client(timeout=3) as client:
+        while pending and time.monotonic() < deadline:
+            assert stack.proc.poll() is None, f"launcher exited:\n{stack.log()}"
+            for name in list(pending):
+                path = "/" if name == "dashboard" else "/health/ready"
+                try:
+                    if client.get(_url(name) + path).status_code == 200:
+                        pending.discard(name)
+                except httpx.HTTPError:
+                    pass
+            time.sleep(1)
+    assert not pending, f"not ready after {READY_TIMEOUT}s: {sorted(pending)}\n{stack.log()}"
+
+
+def by_purpose(chat: ASGIApp, pipeline: ASGIApp) -> ASGIApp:
+    """One model server for both: pipeline stages (they ask for a `<role>_output` JSON schema) get the
+    role-aware fake, everything else (chat, streamed) the scripted one."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != "/v1/chat/completions":
+            await chat(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        body = b"".join(chunks)
+        schema = ((json.loads(body or b"{}").get("response_format") or {}).get("json_schema") or {}).get(
+            "name", ""
+        )
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await (pipeline if str(schema).endswith("_output") else chat)(scope, replay, send)
+
+    return app
+
+
+@pytest.fixture(scope="module")
+def fake_llm() -> Iterator[LiveServer]:
+    chat = FakeOpenAI(models=["fake-local-model"])
+    chat.script.default = FAKE_ANSWER
+    with serve_in_thread(by_purpose(chat.app, PipelineModel("fake-local-model").app)) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory, fake_llm: LiveServer) -> Iterator[Stack]:
+    if not (DASHBOARD / "dist" / "index.html").exists():
+        pytest.fail("the dashboard is not built: run `make test` (it builds it) or `make dashboard`")
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"no Chromium at {CHROMIUM}: `make install-browser` installs Debian's package")
+    workdir = tmp_path_factory.mktemp("dashboard-stack")
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "NOVA_PROFILES")},
+        "NOVA_PORT_OFFSET": str(OFFSET),
+        "NOVA_DATA_DIR": str(workdir / "data"),
+        "NOVA_ENV_FILE": str(workdir / ".env"),
+        "LOCAL_MODEL_URL": fake_llm.url,
+    }
+    with (workdir / "launcher.log").open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "nova_common.launcher", "run", "--root", str(ROOT)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )
+    running = Stack(workdir, proc)
+    try:
+        _wait_ready(running)
+        yield running
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(90)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def test_dashboard_works_end_to_end_in_a_real_browser(
+    stack: Stack, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    artifacts = Path(
+        os.environ.get("NOVA_E2E_ARTIFACTS") or tmp_path_factory.mktemp("dashboard-e2e-artifacts")
+    )
+    env = {
+        **os.environ,
+        "NOVA_DASHBOARD_URL": _url("dashboard"),
+        "NOVA_ADMIN_SECRET": stack.admin_secret,
+        "NOVA_ORCHESTRATOR_URL": _url("orchestrator"),
+        "NOVA_MEMORY_SERVICE_URL": _url("memory-service"),
+        "NOVA_E2E_ARTIFACTS": str(artifacts),
+        "NOVA_E2E_REPLY": FAKE_REPLY,
+        "NOVA_E2E_MCP_COMMAND": sys.executable,
+        "NOVA_E2E_MCP_ARGS": json.dumps([str(MCP_SERVER), "echo"]),
+        "CHROMIUM_PATH": CHROMIUM,
+    }
+    node = shutil.which("node")
+    assert node, "Node.js is needed for the browser test (`make install-node`)"
+    run = subprocess.run(
+        [node, "e2e/run.mjs"],
+        cwd=DASHBOARD,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    print(run.stdout)
+    result_line = next((line for line in run.stdout.splitlines() if line.startswith("E2E_RESULT ")), None)
+    assert result_line, (
+        f"the browser run ended without a result (exit {run.returncode}):\n{run.stderr[-4000:]}"
+    )
+    result = json.loads(result_line.removeprefix("E2E_RESULT "))
+    measured = result["measurements"]
+    print(
+        f"\ninitial JS (chat route): {measured.get('initial_js_gzip_bytes', 0) / 1024:.1f} KiB gzip "
+        f"({measured.get('initial_js_raw_bytes', 0) / 1024:.1f} KiB raw)"
+        f"\nchat time to interactive (cold cache): {measured.get('chat_time_to_interactive_ms')} ms"
+        f"\nscreenshots: {artifacts}"
+    )
+    assert run.returncode == 0 and not result["failures"], (
+        f"browser steps failed: {json.dumps(result['failures'], indent=2)}\n"
+        f"screenshots: {artifacts}\nstderr: {run.stderr[-2000:]}\nlauncher log:\n{stack.log()}"
+    )
