@@ -34,7 +34,7 @@ ADMIN = "bench-admin-secret-0123456789abcdef"
 HEADERS = {"X-Admin-Secret": ADMIN}
 LAUNCH = (
     "from nova_common.server import serve; from orchestrator.config import get_settings; "
-    "serve('orchestrator.pipeline.runtime:create_app_with_pipeline', get_settings())"
+    "serve('orchestrator.main:create_app', get_settings())"
 )
 
 

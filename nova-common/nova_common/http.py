@@ -19,6 +19,16 @@ log = structlog.get_logger("nova.http")
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=3.0)
 
 
+def response_detail(response: httpx.Response, limit: int = 300) -> str:
+    """The `detail` a Nova service put in its error body, or the start of whatever else came back."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:limit] or response.reason_phrase
+    detail = body.get("detail") if isinstance(body, dict) else None
+    return str(detail)[:limit] if detail else response.reason_phrase
+
+
 async def _add_request_id(request: httpx.Request) -> None:
     request_id = request_id_var.get()
     if request_id and REQUEST_ID_HEADER not in request.headers:

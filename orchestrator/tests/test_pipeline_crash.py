@@ -20,10 +20,9 @@ from tests.fakes import serve_in_thread
 from tests.fakes.pipeline_model import PipelineModel
 from tests.stack import STACK_ADMIN_SECRET, STACK_SERVICE_TOKEN, ServiceProcess
 
-# `python -m orchestrator` once main.py wires the pipeline; until then this factory mounts it (a no-op after).
 LAUNCH = (
     "from nova_common.server import serve; from orchestrator.config import get_settings; "
-    "serve('orchestrator.pipeline.runtime:create_app_with_pipeline', get_settings())"
+    "serve('orchestrator.main:create_app', get_settings())"
 )
 HEADERS = {"X-Admin-Secret": STACK_ADMIN_SECRET}
 

@@ -9,7 +9,6 @@ from fastapi.testclient import TestClient
 
 from orchestrator.config import Settings
 from orchestrator.main import create_app
-from orchestrator.pipeline import mount_pipeline
 
 ADMIN = {"X-Admin-Secret": "orchestrator-test-admin-secret"}
 FAST_LOOPS = {
@@ -27,7 +26,7 @@ def fast_loops(monkeypatch: pytest.MonkeyPatch, **extra: str) -> None:
 
 def pipeline_client(settings: Settings) -> Iterator[TestClient]:
     """The orchestrator app with the pipeline (mounted here until main.py wires it; a no-op afterwards)."""
-    with TestClient(mount_pipeline(create_app(settings))) as client:
+    with TestClient(create_app(settings)) as client:
         yield client
 
 

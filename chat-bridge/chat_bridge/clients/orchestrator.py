@@ -11,7 +11,7 @@ import structlog
 
 from nova_common.auth import SERVICE_HEADER
 from nova_common.errors import NovaError, RateLimited, Unauthorized, UpstreamUnavailable
-from nova_common.http import ServiceClient
+from nova_common.http import ServiceClient, response_detail
 from nova_common.sse import DONE
 from nova_contracts.chat import ChatStreamEvent
 from nova_contracts.llm import Message
@@ -40,20 +40,11 @@ class CollectedReply:
     error: str | None = None
 
 
-def _detail(response: httpx.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text[:300] or response.reason_phrase
-    detail = body.get("detail") if isinstance(body, dict) else None
-    return str(detail)[:300] if detail else response.reason_phrase
-
-
 def _raise_for_status(response: httpx.Response) -> None:
     status = response.status_code
     if status < 400:
         return
-    detail = _detail(response)
+    detail = response_detail(response)
     if status in (502, 503, 504):
         raise UpstreamUnavailable(f"orchestrator answered {status}: {detail}")
     if status in (401, 403):

@@ -82,34 +82,3 @@ async def pipeline_runtime(
         await loops.stop()
         if worker is not None:
             await worker.stop()
-
-
-def mount_pipeline(app: FastAPI) -> FastAPI:
-    """Add the pipeline to an orchestrator app whose `main.py` does not wire it yet (tests, transitional).
-
-    A no-op when the routes are already mounted, so callers keep working once main.py includes them.
-    """
-    from orchestrator.pipeline.routes import router
-
-    if any(getattr(route, "path", "").startswith("/api/v1/pipeline") for route in app.routes):
-        return app
-    app.include_router(router)
-    inner = app.router.lifespan_context
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with inner(app):
-            resources = app.state.resources
-            gateway = LlmGatewayClient(resources.peers["llm-gateway"])
-            async with pipeline_runtime(app, pg=resources.pg, redis=resources.redis, gateway=gateway):
-                yield
-
-    app.router.lifespan_context = lifespan
-    return app
-
-
-def create_app_with_pipeline() -> FastAPI:
-    """`uvicorn --factory` entry point for an orchestrator with the pipeline, until main.py wires it."""
-    from orchestrator.main import create_app
-
-    return mount_pipeline(create_app())
