@@ -26,14 +26,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         orchestrator = OrchestratorClient(
             resources.peers["orchestrator"],
             api_key=settings.nova_api_key.get_secret_value(),
-            admin_secret=settings.admin_secret.get_secret_value() if settings.admin_secret_usable else "",
         )
-        # DB 1 holds the orchestrator's mirror of platform_config (`nova:config:*`), read when it is down.
+        # DB 1 holds the orchestrator's mirror of platform_config (`nova:config:*`), secrets sealed.
         config_redis = create_redis("llm-gateway", settings.redis_url)
         platform_settings = PlatformSettings(
             settings_factory=app.state.settings_factory,
-            orchestrator=orchestrator,
             config_redis=config_redis,
+            service_token=settings.service_token.get_secret_value() if settings.service_token_usable else "",
             cache_seconds=settings.platform_config_cache_seconds,
         )
         conversations = Conversations(

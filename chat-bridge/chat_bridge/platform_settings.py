@@ -1,8 +1,8 @@
 """The bridge's effective settings: the environment, overridden by what the admin set in `platform_config`.
 
-The orchestrator's `GET /api/v1/config` (admin) is the source of truth and the only one that includes
-secrets such as bot tokens; when the orchestrator cannot be asked, the non-secret values it mirrors into
-Redis DB 1 (`nova:config:<key>`) are used, then the environment alone.
+The orchestrator mirrors every platform setting into Redis DB 1 (`nova:config:<key>`) on startup and on each
+change; bot tokens and signing secrets arrive there sealed with the service token and are opened here
+(`nova_common.secretbox`). The bridge never needs the admin secret, so rotating it cannot break the bridge.
 """
 
 import asyncio
@@ -15,9 +15,8 @@ from typing import Any
 import redis.asyncio as aioredis
 import structlog
 
-from chat_bridge.clients.orchestrator import OrchestratorClient
 from chat_bridge.config import Settings
-from nova_common.errors import NovaError
+from nova_common.secretbox import SecretUnreadable, open_config_value
 from nova_contracts.orchestrator import config_redis_key, decode_config_value
 
 log = structlog.get_logger("chat_bridge.settings")
@@ -33,6 +32,7 @@ BRIDGE_CONFIG_KEYS = (
     "slack.allowed_team_ids",
     "slack.allowed_channel_ids",
 )
+SECRET_KEYS = frozenset({"telegram.bot_token", "slack.bot_token", "slack.app_token", "slack.signing_secret"})
 
 
 def _ids(value: Any) -> frozenset[str]:
@@ -119,13 +119,13 @@ class PlatformSettings:
         self,
         *,
         settings_factory: Callable[[], Settings],
-        orchestrator: OrchestratorClient,
         config_redis: aioredis.Redis,
+        service_token: str,
         cache_seconds: float,
     ) -> None:
         self._settings_factory = settings_factory
-        self._orchestrator = orchestrator
         self._config_redis = config_redis
+        self._service_token = service_token
         self._cache_seconds = cache_seconds
         self._current: BridgeConfig | None = None
         self._loaded_at = float("-inf")
@@ -146,15 +146,20 @@ class PlatformSettings:
 
     async def _overrides(self) -> dict[str, Any]:
         try:
-            entries = await self._orchestrator.platform_config()
-            return {k: e.value for k, e in entries.items() if k in BRIDGE_CONFIG_KEYS and e.is_set}
-        except NovaError as exc:
-            log.info("platform_config_from_mirror", reason=exc.detail)
-        try:
             raw = await self._config_redis.mget([config_redis_key(k) for k in BRIDGE_CONFIG_KEYS])
         except Exception as exc:
             log.warning("platform_config_unavailable", error=str(exc))
             return {}
-        return {
-            k: decode_config_value(v) for k, v in zip(BRIDGE_CONFIG_KEYS, raw, strict=True) if v is not None
-        }
+        overrides: dict[str, Any] = {}
+        for key, value in zip(BRIDGE_CONFIG_KEYS, raw, strict=True):
+            if value is None:
+                continue
+            if key not in SECRET_KEYS:
+                overrides[key] = decode_config_value(value)
+                continue
+            try:
+                overrides[key] = open_config_value(value, self._service_token)
+            except (SecretUnreadable, ValueError) as exc:
+                # Sealed with another NOVA_SERVICE_TOKEN (or written by hand): fall back to the env value.
+                log.warning("platform_secret_unreadable", key=key, reason=str(exc))
+        return overrides

@@ -1,6 +1,8 @@
 """Authentication dependencies: admin secret, `sk-nova-…` API keys, and the internal service token.
 
-- Admin: `X-Admin-Secret`, compared in constant time. Always enforced, whatever `REQUIRE_AUTH` says.
+- Admin: `X-Admin-Secret`, compared in constant time. Always enforced, whatever `REQUIRE_AUTH` says. The
+  secret in force is `NOVA_ADMIN_SECRET` until an admin rotates it (`AdminSecrets.rotate`); the rotated one
+  lives in Redis DB 1 only as an HMAC keyed by the service token, and every service honours it within seconds.
 - API key: `Authorization: Bearer sk-nova-…` or `X-API-Key`. Keys are stored only as SHA-256 hashes.
   `REQUIRE_AUTH=false` lets requests through without a key (a local, single-user install).
 - Service: `X-Service-Token`, the shared secret services use on each other's internal routes.
@@ -8,16 +10,24 @@
 
 import hashlib
 import hmac
+import json
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Protocol
 
+import redis.asyncio as aioredis
+import structlog
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader
+from redis.exceptions import RedisError
 
-from nova_common.config import NovaSettings
-from nova_common.errors import NotConfigured, Unauthorized
+from nova_common.config import MIN_SECRET_LENGTH, WELL_KNOWN_SECRETS, NovaSettings
+from nova_common.errors import BadRequest, NotConfigured, Unauthorized
+from nova_contracts.orchestrator import config_redis_key
+
+log = structlog.get_logger("nova_common.auth")
 
 API_KEY_PREFIX = "sk-nova-"
 ADMIN_HEADER = "X-Admin-Secret"
@@ -82,15 +92,86 @@ def _matches(given: str | None, expected: str) -> bool:
     return given is not None and hmac.compare_digest(given.encode(), expected.encode())
 
 
-def _admin_ok(request: Request, settings: NovaSettings) -> bool:
-    return settings.admin_secret_usable and _matches(
-        request.headers.get(ADMIN_HEADER), settings.admin_secret.get_secret_value()
-    )
+ROTATED_ADMIN_SECRET_KEY = "auth.admin_secret"  # noqa: S105 (a config key name)
+
+
+class AdminSecrets:
+    """Which admin secret is in force: a rotated one (Redis DB 1) if any, else `NOVA_ADMIN_SECRET`.
+
+    Redis holds `{"hmac_sha256": …, "rotated_at": …}` under `nova:config:auth.admin_secret`: an HMAC of the
+    secret keyed by `NOVA_SERVICE_TOKEN`, so a copy of Redis does not reveal or let anyone test the secret.
+    Each process re-reads it at most every `cache_seconds`; if Redis cannot be reached it keeps what it
+    last saw (a rotation is never undone by an outage).
+    """
+
+    def __init__(
+        self, settings: NovaSettings, config_redis: aioredis.Redis | None, *, cache_seconds: float = 5.0
+    ) -> None:
+        self.settings = settings
+        self.config_redis = config_redis
+        self.cache_seconds = cache_seconds
+        self._rotated: str | None = None
+        self._read_at = float("-inf")
+
+    def _digest(self, secret: str) -> str:
+        key = self.settings.service_token.get_secret_value().encode()
+        return hmac.new(key, secret.encode(), hashlib.sha256).hexdigest()
+
+    async def _rotated_digest(self) -> str | None:
+        if self.config_redis is None or not self.settings.service_token_usable:
+            return None
+        if time.monotonic() - self._read_at > self.cache_seconds:
+            try:
+                raw = await self.config_redis.get(config_redis_key(ROTATED_ADMIN_SECRET_KEY))
+            except (RedisError, OSError) as exc:
+                log.warning("admin_secret_unreadable", error=type(exc).__name__)
+                self._read_at = time.monotonic()  # back off: do not try Redis on every request meanwhile
+                return self._rotated
+            self._rotated = json.loads(raw)["hmac_sha256"] if raw else None
+            self._read_at = time.monotonic()
+        return self._rotated
+
+    async def usable(self) -> bool:
+        return self.settings.admin_secret_usable or await self._rotated_digest() is not None
+
+    async def check(self, given: str | None) -> bool:
+        if given is None:
+            return False
+        rotated = await self._rotated_digest()
+        if rotated is not None:
+            return hmac.compare_digest(self._digest(given), rotated)
+        return self.settings.admin_secret_usable and _matches(
+            given, self.settings.admin_secret.get_secret_value()
+        )
+
+    async def rotate(self, new_secret: str) -> datetime:
+        """Put `new_secret` in force for every service; the previous secret stops working."""
+        if self.config_redis is None or not self.settings.service_token_usable:
+            raise NotConfigured("the admin secret cannot be rotated: NOVA_SERVICE_TOKEN or Redis is missing")
+        if len(new_secret) < MIN_SECRET_LENGTH or new_secret.lower() in WELL_KNOWN_SECRETS:
+            raise BadRequest(f"new_secret must be at least {MIN_SECRET_LENGTH} characters and not a default")
+        rotated_at = datetime.now(UTC)
+        record = {"hmac_sha256": self._digest(new_secret), "rotated_at": rotated_at.isoformat()}
+        await self.config_redis.set(config_redis_key(ROTATED_ADMIN_SECRET_KEY), json.dumps(record))
+        self._rotated, self._read_at = record["hmac_sha256"], time.monotonic()
+        log.info("admin_secret_rotated")
+        return rotated_at
+
+
+def admin_secrets(request: Request) -> AdminSecrets:
+    found: AdminSecrets | None = getattr(request.app.state, "admin_secrets", None)
+    if found is None:  # an app without resources (unit tests): the env secret only
+        found = request.app.state.admin_secrets = AdminSecrets(_settings(request), None)
+    return found
+
+
+async def _admin_ok(request: Request) -> bool:
+    return await admin_secrets(request).check(request.headers.get(ADMIN_HEADER))
 
 
 async def require_admin(request: Request, _: str | None = Depends(_admin_scheme)) -> Principal:
-    settings = _settings(request)
-    if not settings.admin_secret_usable:
+    secrets_ = admin_secrets(request)
+    if not await secrets_.usable():
         raise NotConfigured(
             "admin access is disabled: NOVA_ADMIN_SECRET is unset or a well-known default "
             "(`make run` generates one into .env)"
@@ -98,7 +179,7 @@ async def require_admin(request: Request, _: str | None = Depends(_admin_scheme)
     given = request.headers.get(ADMIN_HEADER)
     if given is None:
         raise Unauthorized(f"missing {ADMIN_HEADER} header")
-    if not _matches(given, settings.admin_secret.get_secret_value()):
+    if not await secrets_.check(given):
         raise Unauthorized("invalid admin secret")
     return Principal(kind="admin")
 
@@ -111,7 +192,7 @@ async def require_service(request: Request, _: str | None = Depends(_service_sch
         if _matches(token, settings.service_token.get_secret_value()):
             return Principal(kind="service")
         raise Unauthorized("invalid service token")
-    if _admin_ok(request, settings):
+    if await _admin_ok(request):
         return Principal(kind="admin")
     raise Unauthorized(f"this route is internal: send {SERVICE_HEADER} (or {ADMIN_HEADER})")
 
@@ -128,7 +209,7 @@ async def require_api_key(request: Request, _: str | None = Depends(_api_key_sch
     settings = _settings(request)
     raw = extract_api_key(request)
     if raw is None:
-        if _admin_ok(request, settings):
+        if await _admin_ok(request):
             return Principal(kind="admin")
         if not settings.require_auth:
             return Principal(kind="anonymous")

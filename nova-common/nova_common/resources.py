@@ -14,11 +14,12 @@ import asyncpg
 import redis.asyncio as aioredis
 from fastapi import Depends, FastAPI, Request
 
+from nova_common.auth import AdminSecrets
 from nova_common.config import DatabaseSettings, NovaSettings
 from nova_common.health import HealthRegistry, http_live_check
 from nova_common.http import ServiceClient
 from nova_common.postgres import create_pool, postgres_check
-from nova_common.redis import create_redis
+from nova_common.redis import CONFIG_DB, REDIS_DB_MAP, create_redis
 
 
 @dataclass
@@ -41,6 +42,10 @@ async def open_resources(
     redis = create_redis(settings.service_name, settings.redis_url)
     health.add_check("redis", redis.ping)
     resources = Resources(redis=redis)
+    # Shared runtime config (a rotated admin secret among it) lives in DB 1, whatever this service's own DB.
+    owns_config_db = REDIS_DB_MAP.get(settings.service_name) == CONFIG_DB
+    config_redis = redis if owns_config_db else create_redis("llm-gateway", settings.redis_url)
+    app.state.admin_secrets = AdminSecrets(settings, config_redis)
     try:
         if postgres:
             assert isinstance(settings, DatabaseSettings), "postgres=True needs DatabaseSettings"
@@ -63,6 +68,8 @@ async def open_resources(
             await client.aclose()
         if resources.pg is not None:
             await resources.pg.close()
+        if config_redis is not redis:
+            await config_redis.aclose()
         await redis.aclose()
 
 

@@ -205,10 +205,28 @@ class Identity(ResponseModel):
 
 
 # Shared runtime configuration lives in Redis DB 1 under this prefix (`nova:config:llm.routing_strategy`).
-# The orchestrator owns the values (table `platform_config`) and mirrors every non-secret key there on
-# startup and on each change, so readers in other services see a change without a restart.
+# The orchestrator owns the values (table `platform_config`) and mirrors every key there on startup and on
+# each change, so readers in other services see a change without a restart. Secret values are mirrored
+# sealed (`nova_common.secretbox`), never in clear.
 CONFIG_REDIS_PREFIX = "nova:config:"
-ConfigKey = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[a-z][a-z0-9_.]{0,127}$")]
+ConfigKey = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[a-z][a-z0-9_.-]{0,127}$")]
+
+# Provider credentials an admin may enter from the dashboard (`llm.api_key.<slug>`), secret settings.
+PROVIDER_KEY_SLUGS = (
+    "anthropic",
+    "openai",
+    "groq",
+    "gemini",
+    "cerebras",
+    "openrouter",
+    "github",
+    "claude-max",
+    "chatgpt",
+)
+
+
+def provider_key_setting(slug: str) -> str:
+    return f"llm.api_key.{slug}"
 
 
 def config_redis_key(key: str) -> str:
@@ -239,6 +257,17 @@ class ConfigUpdate(RequestModel):
 
     value: Any
     description: Annotated[str, Field(max_length=1000)] | None = None
+
+
+class AdminSecretChange(RequestModel):
+    """`PUT /api/v1/admin/secret`: the admin secret every service accepts from now on."""
+
+    new_secret: Annotated[str, Field(min_length=16, max_length=256)]
+
+
+class AdminSecretRotated(ResponseModel):
+    rotated_at: datetime
+    detail: str = "every Nova service accepts the new secret within a few seconds; the old one stops working"
 
 
 class SandboxTier(StrEnum):

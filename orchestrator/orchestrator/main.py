@@ -90,6 +90,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             config = PlatformConfigService(
                 PlatformConfigRepository(pg),
                 config_redis,
+                service_token=settings.service_token.get_secret_value()
+                if settings.service_token_usable
+                else "",
                 cache_seconds=settings.platform_config_cache_seconds,
             )
             agents = AgentService(AgentRepository(redis))

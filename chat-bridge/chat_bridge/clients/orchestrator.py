@@ -18,7 +18,6 @@ from nova_contracts.llm import Message
 from nova_contracts.orchestrator import (
     AgentConfig,
     AgentInfo,
-    ConfigEntry,
     CreateAgentRequest,
     SubmitTaskRequest,
 )
@@ -57,10 +56,9 @@ def _raise_for_status(response: httpx.Response) -> None:
 
 
 class OrchestratorClient:
-    def __init__(self, service: ServiceClient, *, api_key: str, admin_secret: str) -> None:
+    def __init__(self, service: ServiceClient, *, api_key: str) -> None:
         self._service = service
         self._api_key = api_key
-        self._admin_secret = admin_secret
 
     async def is_live(self) -> bool:
         try:
@@ -132,16 +130,3 @@ class OrchestratorClient:
                 return CollectedReply(text="".join(parts), error="the answer was interrupted")
             raise UpstreamUnavailable(f"orchestrator stream failed ({type(exc).__name__})") from exc
         return CollectedReply(text="".join(parts))
-
-    async def platform_config(self) -> dict[str, ConfigEntry]:
-        """Every platform setting (admin route), secrets included; raises when it cannot be read."""
-        if not self._admin_secret:
-            raise Unauthorized("no admin secret to read platform settings with")
-        try:
-            response = await self._service.get(
-                "/api/v1/config", headers={"X-Admin-Secret": self._admin_secret}, timeout=CALL_TIMEOUT
-            )
-        except httpx.TimeoutException as exc:
-            raise UpstreamUnavailable("orchestrator did not answer the settings read") from exc
-        _raise_for_status(response)
-        return {entry.key: entry for entry in (ConfigEntry.model_validate(e) for e in response.json())}

@@ -17,17 +17,21 @@ class PlatformConfigRepository:
             )
         )
 
-    async def upsert(self, key: str, value: Any, description: str | None) -> asyncpg.Record:
+    async def upsert(
+        self, key: str, value: Any, description: str | None, *, is_secret: bool = False
+    ) -> asyncpg.Record:
         row = await self.pool.fetchrow(
-            """INSERT INTO platform_config (key, value, description) VALUES ($1, $2::jsonb, $3)
+            """INSERT INTO platform_config (key, value, description, is_secret) VALUES ($1, $2::jsonb, $3, $4)
                ON CONFLICT (key) DO UPDATE
                  SET value = EXCLUDED.value,
                      description = COALESCE(EXCLUDED.description, platform_config.description),
+                     is_secret = platform_config.is_secret OR EXCLUDED.is_secret,
                      updated_at = now()
                RETURNING key, value::text AS value, description, is_secret, updated_at""",
             key,
             json.dumps(value),
             description,
+            is_secret,
         )
         assert row is not None
         return row

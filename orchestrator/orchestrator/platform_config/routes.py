@@ -1,11 +1,17 @@
-"""Identity (public) and platform settings (admin)."""
+"""Identity (public), platform settings and the admin secret (admin)."""
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Request
 
-from nova_common.auth import AdminAuth
-from nova_contracts.orchestrator import ConfigEntry, ConfigUpdate, Identity
+from nova_common.auth import AdminAuth, admin_secrets
+from nova_contracts.orchestrator import (
+    AdminSecretChange,
+    AdminSecretRotated,
+    ConfigEntry,
+    ConfigUpdate,
+    Identity,
+)
 from orchestrator.deps import PlatformConfigDep
 
 router = APIRouter(prefix="/api/v1", tags=["config"])
@@ -15,7 +21,7 @@ ConfigKey = Annotated[
     Path(
         min_length=1,
         max_length=128,
-        pattern=r"^[a-z][a-z0-9_.]{0,127}$",
+        pattern=r"^[a-z][a-z0-9_.-]{0,127}$",
         description="a config key such as `nova.name` or `context.memory_pct`",
     ),
 ]
@@ -43,5 +49,14 @@ async def get_config(key: ConfigKey, _: AdminAuth, config: PlatformConfigDep) ->
 async def update_config(
     key: ConfigKey, body: ConfigUpdate, _: AdminAuth, config: PlatformConfigDep
 ) -> ConfigEntry:
-    """Set a platform setting; well-known keys are validated and mirrored to Redis for other services."""
+    """Set a platform setting; well-known keys are validated and mirrored to Redis for other services.
+
+    Secret settings (`llm.api_key.<provider>`, bot tokens) are answered masked; `null` removes a value.
+    """
     return await config.update(key, body)
+
+
+@router.put("/admin/secret", response_model=AdminSecretRotated)
+async def rotate_admin_secret(body: AdminSecretChange, _: AdminAuth, request: Request) -> AdminSecretRotated:
+    """Replace the admin secret for every Nova service; the one sent with this request stops working."""
+    return AdminSecretRotated(rotated_at=await admin_secrets(request).rotate(body.new_secret))

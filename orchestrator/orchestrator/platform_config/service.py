@@ -1,9 +1,12 @@
 """Platform settings: identity, persona, model routing, context budgets, tool permissions.
 
-Values live in `platform_config`; a key never written reads as its built-in default. Non-secret values are
-mirrored to Redis DB 1 (`nova:config:<key>`, JSON text) at startup and on each change, which is where
-llm-gateway and the workers read them without a restart. A null value removes the Redis key, and the
+Values live in `platform_config`; a key never written reads as its built-in default. Values are mirrored
+to Redis DB 1 (`nova:config:<key>`, JSON text) at startup and on each change, which is where llm-gateway,
+chat-bridge and the workers read them without a restart. A null value removes the Redis key, and the
 `llm.*` defaults are never mirrored: until an admin sets one, the gateway keeps its own env setting.
+
+Secret settings (provider API keys, bot tokens) are answered masked by the API and mirrored sealed with
+the service token (`nova_common.secretbox`), so neither an API response nor Redis ever holds them in clear.
 """
 
 import json
@@ -16,13 +19,16 @@ import structlog
 from pydantic import Field, TypeAdapter, ValidationError
 
 from nova_common.errors import BadRequest, NotFound
+from nova_common.secretbox import seal_config_value
 from nova_contracts.orchestrator import (
+    PROVIDER_KEY_SLUGS,
     ConfigEntry,
     ConfigUpdate,
     Identity,
     SandboxTier,
     config_redis_key,
     encode_config_value,
+    provider_key_setting,
 )
 from orchestrator.platform_config.repository import PlatformConfigRepository
 
@@ -38,10 +44,32 @@ class Setting:
     type: TypeAdapter[Any]
     # False for settings another service also takes from its own env: only an explicit value is mirrored.
     mirror_default: bool = True
+    secret: bool = False
 
 
-def _setting(default: Any, description: str, type_: Any, *, mirror_default: bool = True) -> Setting:
-    return Setting(default, description, TypeAdapter(type_), mirror_default)
+def _setting(
+    default: Any, description: str, type_: Any, *, mirror_default: bool = True, secret: bool = False
+) -> Setting:
+    return Setting(default, description, TypeAdapter(type_), mirror_default, secret)
+
+
+def _secret(description: str) -> Setting:
+    """A credential: null by default, answered masked, mirrored sealed."""
+    return _setting(
+        None,
+        description,
+        Annotated[str, Field(min_length=8, max_length=8192)] | None,
+        mirror_default=False,
+        secret=True,
+    )
+
+
+def mask(value: Any) -> str | None:
+    """What the API shows of a secret: enough to recognise it, never enough to use it."""
+    if value is None:
+        return None
+    text = str(value)
+    return "••••" + text[-4:] if len(text) >= 12 else "••••"
 
 
 CONTEXT_KEYS = ("system", "tools", "memory", "history", "working")
@@ -87,6 +115,16 @@ KNOWN_SETTINGS: dict[str, Setting] = {
     "tool_permissions": _setting(
         {}, "Built-in tool groups switched on or off (a missing group is on)", dict[str, bool]
     ),
+    **{
+        provider_key_setting(slug): _secret(
+            f"API key or token for the {slug} provider (overrides the env var)"
+        )
+        for slug in PROVIDER_KEY_SLUGS
+    },
+    "telegram.bot_token": _secret("Telegram bot token (from @BotFather) used by chat-bridge"),
+    "slack.bot_token": _secret("Slack bot token (xoxb-…) used by chat-bridge"),
+    "slack.app_token": _secret("Slack app-level token (xapp-…) for Socket Mode"),
+    "slack.signing_secret": _secret("Slack signing secret for the Events API"),
 }
 
 
@@ -108,10 +146,12 @@ class PlatformConfigService:
         repository: PlatformConfigRepository,
         config_redis: aioredis.Redis,
         *,
+        service_token: str,
         cache_seconds: float = 5.0,
     ) -> None:
         self.repository = repository
         self.config_redis = config_redis
+        self.service_token = service_token
         self.cache_seconds = cache_seconds
         self._rows: dict[str, dict[str, Any]] = {}
         self._loaded_at = float("-inf")
@@ -124,16 +164,24 @@ class PlatformConfigService:
             self._loaded_at = time.monotonic()
         return self._rows
 
+    @staticmethod
+    def _is_secret(key: str, row: dict[str, Any] | None) -> bool:
+        setting = KNOWN_SETTINGS.get(key)
+        return bool(setting and setting.secret) or bool(row and row["is_secret"])
+
     def _entry(self, key: str, row: dict[str, Any] | None) -> ConfigEntry:
         setting = KNOWN_SETTINGS.get(key)
+        secret = self._is_secret(key, row)
         if row is None:
             assert setting is not None
-            return ConfigEntry(key=key, value=setting.default, description=setting.description)
+            return ConfigEntry(
+                key=key, value=setting.default, description=setting.description, is_secret=secret
+            )
         return ConfigEntry(
             key=key,
-            value=row["value"],
+            value=mask(row["value"]) if secret else row["value"],
             description=row["description"] or (setting.description if setting else None),
-            is_secret=row["is_secret"],
+            is_secret=secret,
             is_set=True,
             updated_at=row["updated_at"],
         )
@@ -165,23 +213,30 @@ class PlatformConfigService:
                 problem = exc.errors()[0]["msg"]
                 raise BadRequest(f"invalid value for {key}: {problem}") from exc
             value = setting.type.dump_python(value, mode="json")
+        if isinstance(value, str) and value.startswith("••••"):
+            raise BadRequest(f"{key}: send the secret itself, not its masked form")
         if key.startswith("context.") and key.endswith("_pct"):
             await self._check_context_total(key, value)
-        row = await self.repository.upsert(key, value, update.description)
+        secret = self._is_secret(key, (await self._load()).get(key))
+        row = await self.repository.upsert(key, value, update.description, is_secret=secret)
         self._loaded_at = float("-inf")
-        entry = self._entry(key, {**dict(row), "value": json.loads(row["value"])})
-        if not entry.is_secret:
-            await self._mirror([entry])
-        log.info("platform_config_updated", key=key)
-        return entry
+        await self._mirror([(key, value, secret)])
+        log.info("platform_config_updated", key=key, secret=secret)
+        return self._entry(key, {**dict(row), "value": json.loads(row["value"])})
 
-    async def _mirror(self, entries: list[ConfigEntry]) -> None:
+    async def _mirror(self, items: list[tuple[str, Any, bool]]) -> None:
+        """Write (key, raw value, is secret) to Redis DB 1; secrets sealed, null values removed."""
         async with self.config_redis.pipeline(transaction=False) as pipe:
-            for entry in entries:
-                if entry.value is None:
-                    pipe.delete(config_redis_key(entry.key))
+            for key, value, secret in items:
+                if value is None:
+                    pipe.delete(config_redis_key(key))
+                elif secret and not self.service_token:
+                    log.warning("secret_not_mirrored", key=key, reason="NOVA_SERVICE_TOKEN is unset")
+                    pipe.delete(config_redis_key(key))
+                elif secret:
+                    pipe.set(config_redis_key(key), seal_config_value(str(value), self.service_token))
                 else:
-                    pipe.set(config_redis_key(entry.key), encode_config_value(entry.value))
+                    pipe.set(config_redis_key(key), encode_config_value(value))
             await pipe.execute()
 
     async def _check_context_total(self, key: str, value: int) -> None:
@@ -191,15 +246,20 @@ class PlatformConfigService:
             raise BadRequest(f"context shares would add up to {sum(shares.values())} %, more than 100 %")
 
     async def sync_to_redis(self) -> int:
-        """Mirror every non-secret value to Redis DB 1 (defaults only where `mirror_default`); returns how many."""
-        entries = [
-            e
-            for e in await self.entries()
-            if not e.is_secret and (e.is_set or KNOWN_SETTINGS[e.key].mirror_default)
+        """Mirror every value to Redis DB 1 (defaults only where `mirror_default`); returns how many."""
+        rows = await self._load()
+        items = [
+            (
+                key,
+                rows[key]["value"] if key in rows else KNOWN_SETTINGS[key].default,
+                self._is_secret(key, rows.get(key)),
+            )
+            for key in sorted(set(KNOWN_SETTINGS) | set(rows))
+            if key in rows or KNOWN_SETTINGS[key].mirror_default
         ]
-        if entries:
-            await self._mirror(entries)
-        return len(entries)
+        if items:
+            await self._mirror(items)
+        return len(items)
 
     async def identity(self) -> Identity:
         name = str(await self.value("nova.name"))

@@ -104,8 +104,30 @@ export interface paths {
         /**
          * Update Config
          * @description Set a platform setting; well-known keys are validated and mirrored to Redis for other services.
+         *
+         *     Secret settings (`llm.api_key.<provider>`, bot tokens) are answered masked; `null` removes a value.
          */
         patch: operations["update_config_api_v1_config__key__patch"];
+        trace?: never;
+    };
+    "/api/v1/admin/secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Rotate Admin Secret
+         * @description Replace the admin secret for every Nova service; the one sent with this request stops working.
+         */
+        put: operations["rotate_admin_secret_api_v1_admin_secret_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/v1/agents": {
@@ -926,6 +948,27 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * AdminSecretChange
+         * @description `PUT /api/v1/admin/secret`: the admin secret every service accepts from now on.
+         */
+        AdminSecretChange: {
+            /** New Secret */
+            new_secret: string;
+        };
+        /** AdminSecretRotated */
+        AdminSecretRotated: {
+            /**
+             * Rotated At
+             * Format: date-time
+             */
+            rotated_at: string;
+            /**
+             * Detail
+             * @default every Nova service accepts the new secret within a few seconds; the old one stops working
+             */
+            detail: string;
+        };
         /**
          * AgentConfig
          * @description How an agent behaves; `model=None` means the orchestrator's configured default chat model.
@@ -2589,6 +2632,39 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ConfigEntry"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    rotate_admin_secret_api_v1_admin_secret_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AdminSecretChange"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminSecretRotated"];
                 };
             };
             /** @description Validation Error */
