@@ -14,7 +14,7 @@ from nova_contracts.chat import BridgeStatus
 router = APIRouter()
 
 
-def _manager(request: Request) -> AdapterManager:
+async def _manager(request: Request) -> AdapterManager:
     manager: AdapterManager = request.app.state.adapters
     return manager
 

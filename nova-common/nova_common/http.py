@@ -11,7 +11,7 @@ import httpx
 import structlog
 
 from nova_common.auth import SERVICE_HEADER
-from nova_common.errors import UpstreamUnavailable
+from nova_common.errors import NovaError, RateLimited, Unauthorized, UpstreamUnavailable
 from nova_common.logging import REQUEST_ID_HEADER, request_id_var
 
 log = structlog.get_logger("nova.http")
@@ -27,6 +27,27 @@ def response_detail(response: httpx.Response, limit: int = 300) -> str:
         return response.text[:limit] or response.reason_phrase
     detail = body.get("detail") if isinstance(body, dict) else None
     return str(detail)[:limit] if detail else response.reason_phrase
+
+
+# Statuses a proxy or a starting service answers with before doing any work.
+NOT_STARTED_STATUSES = frozenset({502, 503, 504})
+
+
+def peer_error(peer: str, response: httpx.Response) -> NovaError:
+    """The error to raise for a peer's non-2xx answer, keeping its status meaning and its `detail`."""
+    status, detail = response.status_code, response_detail(response)
+    if status in NOT_STARTED_STATUSES:
+        return UpstreamUnavailable(f"{peer} answered {status}: {detail}")
+    if status in (401, 403):
+        return Unauthorized(f"{peer} refused our credentials: {detail}")
+    if status == 429:
+        retry_after = response.headers.get("Retry-After", "")
+        return RateLimited(
+            f"rate limited by {peer}: {detail}", retry_after=int(retry_after) if retry_after.isdigit() else 5
+        )
+    error = NovaError(f"{peer} answered {status}: {detail}")
+    error.status_code = status
+    return error
 
 
 async def _add_request_id(request: httpx.Request) -> None:

@@ -73,16 +73,20 @@ async def open_resources(
         await redis.aclose()
 
 
+# Dependencies are `async def` on purpose: FastAPI runs a plain `def` dependency in a worker thread, a hop
+# that costs more than the lookup itself on every request.
+
+
 def _resources(request: Request) -> Resources:
     resources: Resources = request.app.state.resources
     return resources
 
 
-def get_redis(request: Request) -> aioredis.Redis:
+async def get_redis(request: Request) -> aioredis.Redis:
     return _resources(request).redis
 
 
-def get_pg(request: Request) -> asyncpg.Pool:
+async def get_pg(request: Request) -> asyncpg.Pool:
     pool = _resources(request).pg
     assert pool is not None, "this service has no Postgres pool"
     return pool

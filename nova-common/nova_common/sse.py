@@ -1,7 +1,7 @@
 """Server-Sent Events the Nova way: one JSON object per `data:` line, then `data: [DONE]`."""
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator
 from typing import Any
 
 from pydantic import BaseModel
@@ -9,6 +9,27 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.requests import Request
 
 DONE = "[DONE]"
+
+
+class StreamEndedEarly(Exception):
+    """The peer closed an event stream without its final `data: [DONE]`."""
+
+
+async def sse_data(lines: AsyncIterable[str], *, require_done: bool = False) -> AsyncIterator[str]:
+    """The `data:` payloads of an SSE body (e.g. `response.aiter_lines()`), up to `[DONE]`.
+
+    Blank separators, `: ping` comments and `event:` names are skipped. With `require_done`, a stream that
+    ends without `[DONE]` raises `StreamEndedEarly` (the peer died mid-answer).
+    """
+    async for line in lines:
+        if not line.startswith("data:"):
+            continue
+        payload = line[5:].strip()
+        if payload == DONE:
+            return
+        yield payload
+    if require_done:
+        raise StreamEndedEarly("the stream ended before [DONE]")
 
 
 def _encode(item: BaseModel | dict[str, Any] | str) -> str:

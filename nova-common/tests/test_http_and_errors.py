@@ -205,3 +205,45 @@ async def test_sse_stream_closes_the_generator_when_the_client_leaves(server: st
         instance.should_exit = True
         await task
     assert closed.is_set()
+
+
+async def _lines(*lines: str):  # type: ignore[no-untyped-def]
+    for line in lines:
+        yield line
+
+
+async def test_sse_data_yields_payloads_up_to_done_and_skips_the_rest() -> None:
+    from nova_common.sse import sse_data
+
+    lines = _lines(
+        ": ping", "event: chunk", 'data: {"n":1}', "", 'data:{"n":2}', "data: [DONE]", 'data: {"n":3}'
+    )
+    assert [p async for p in sse_data(lines)] == ['{"n":1}', '{"n":2}']
+
+
+async def test_sse_data_can_require_done_to_tell_a_dead_peer_from_a_finished_one() -> None:
+    from nova_common.sse import StreamEndedEarly, sse_data
+
+    assert [p async for p in sse_data(_lines('data: {"n":1}'))] == ['{"n":1}']
+    with pytest.raises(StreamEndedEarly):
+        _ = [p async for p in sse_data(_lines('data: {"n":1}'), require_done=True)]
+
+
+def test_peer_errors_keep_the_status_meaning_and_the_detail() -> None:
+    from nova_common.errors import NovaError, RateLimited, Unauthorized, UpstreamUnavailable
+    from nova_common.http import peer_error
+
+    def answer(status: int, body: object, headers: dict[str, str] | None = None) -> httpx.Response:
+        return httpx.Response(status, json=body, headers=headers)
+
+    unavailable = peer_error("orchestrator", answer(503, {"detail": "starting"}))
+    assert (
+        isinstance(unavailable, UpstreamUnavailable)
+        and unavailable.detail == "orchestrator answered 503: starting"
+    )
+    assert isinstance(peer_error("orchestrator", answer(401, {"detail": "unknown API key"})), Unauthorized)
+    limited = peer_error("orchestrator", answer(429, {"detail": "slow down"}, {"Retry-After": "7"}))
+    assert isinstance(limited, RateLimited) and limited.retry_after == 7
+    assert isinstance(peer_error("x", answer(429, {})), RateLimited)
+    other = peer_error("orchestrator", answer(409, {"detail": "already running"}))
+    assert type(other) is NovaError and other.status_code == 409 and "already running" in other.detail

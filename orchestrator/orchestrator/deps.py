@@ -40,7 +40,7 @@ class Services:
     openai: OpenAICompatService
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
@@ -80,8 +80,8 @@ CallerAuth = Annotated[Principal, Depends(require_caller)]
 
 
 def _service(attribute: str) -> object:
-    def get(request: Request) -> object:
-        return getattr(get_services(request), attribute)
+    async def get(request: Request) -> object:  # async: no thread hop per request
+        return getattr(request.app.state.services, attribute)
 
     return Depends(get)
 

@@ -1,6 +1,5 @@
 """Typed calls to the orchestrator: API-key validation, the chat agent, and the streamed agent turn."""
 
-import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -10,9 +9,9 @@ import httpx
 import structlog
 
 from nova_common.auth import SERVICE_HEADER
-from nova_common.errors import NovaError, RateLimited, Unauthorized, UpstreamUnavailable
-from nova_common.http import ServiceClient, response_detail
-from nova_common.sse import DONE
+from nova_common.errors import NovaError, UpstreamUnavailable
+from nova_common.http import NOT_STARTED_STATUSES, ServiceClient, peer_error, response_detail
+from nova_common.sse import sse_data
 from nova_contracts.chat import ChatStreamEvent
 from nova_contracts.llm import Message
 from nova_contracts.orchestrator import (
@@ -29,8 +28,6 @@ log = structlog.get_logger("chat_api.orchestrator")
 # No pool timeout: a turn waiting for a free connection has not been sent yet and should simply wait.
 STREAM_TIMEOUT = httpx.Timeout(connect=3.0, read=180.0, write=30.0, pool=None)
 CALL_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
-# Statuses a proxy or a starting orchestrator answers with before doing any work: safe to retry later.
-_NOT_STARTED = frozenset({502, 503, 504})
 
 
 class OrchestratorUnavailable(UpstreamUnavailable):
@@ -43,20 +40,14 @@ class AgentMissing(NovaError):
 
 
 def _raise_for_status(response: httpx.Response) -> None:
-    status = response.status_code
-    if status < 400:
+    if response.status_code < 400:
         return
-    detail = response_detail(response)
-    if status in _NOT_STARTED:
-        raise OrchestratorUnavailable(f"orchestrator answered {status}: {detail}")
-    if status in (401, 403):
-        raise Unauthorized(f"the orchestrator refused the API key: {detail}")
-    if status == 429:
-        retry_after = int(response.headers.get("Retry-After", "5") or 5)
-        raise RateLimited(f"rate limited by the orchestrator: {detail}", retry_after=retry_after)
-    error = NovaError(f"orchestrator answered {status}: {detail}")
-    error.status_code = status
-    raise error
+    if response.status_code in NOT_STARTED_STATUSES:
+        # Answered before doing any work (a proxy, a starting orchestrator): safe to send again later.
+        raise OrchestratorUnavailable(
+            f"orchestrator answered {response.status_code}: {response_detail(response)}"
+        )
+    raise peer_error("orchestrator", response)
 
 
 class OrchestratorClient:
@@ -146,16 +137,8 @@ class OrchestratorClient:
 
 
 async def _events(response: httpx.Response) -> AsyncIterator[ChatStreamEvent]:
-    async for line in response.aiter_lines():
-        if not line.startswith("data:"):
-            continue  # blank separators, `: ping` comments, `event:` names
-        payload = line[5:].strip()
-        if payload == DONE:
-            return
+    async for payload in sse_data(response.aiter_lines()):
         try:
-            raw = json.loads(payload)
+            yield ChatStreamEvent.model_validate_json(payload)
         except ValueError:
             log.warning("unparseable_stream_event", payload=payload[:200])
-            continue
-        if isinstance(raw, dict):
-            yield ChatStreamEvent.model_validate(raw)

@@ -1,7 +1,6 @@
 """Typed calls to the orchestrator: the bridge's agent, one streamed turn collected into a reply, settings."""
 
 import contextlib
-import json
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -10,9 +9,9 @@ import httpx
 import structlog
 
 from nova_common.auth import SERVICE_HEADER
-from nova_common.errors import NovaError, RateLimited, Unauthorized, UpstreamUnavailable
-from nova_common.http import ServiceClient, response_detail
-from nova_common.sse import DONE
+from nova_common.errors import NovaError, UpstreamUnavailable
+from nova_common.http import ServiceClient, peer_error, response_detail
+from nova_common.sse import sse_data
 from nova_contracts.chat import ChatStreamEvent
 from nova_contracts.llm import Message
 from nova_contracts.orchestrator import (
@@ -40,19 +39,11 @@ class CollectedReply:
 
 
 def _raise_for_status(response: httpx.Response) -> None:
-    status = response.status_code
-    if status < 400:
+    if response.status_code < 400:
         return
-    detail = response_detail(response)
-    if status in (502, 503, 504):
-        raise UpstreamUnavailable(f"orchestrator answered {status}: {detail}")
-    if status in (401, 403):
-        raise Unauthorized(f"the orchestrator refused the bridge's credentials: {detail}")
-    if status == 429:
-        raise RateLimited(detail, retry_after=int(response.headers.get("Retry-After", "5") or 5))
-    if status == 404 and "agent" in detail.lower():
-        raise AgentMissing(detail)
-    raise NovaError(f"orchestrator answered {status}: {detail}")
+    if response.status_code == 404 and "agent" in response_detail(response).lower():
+        raise AgentMissing(response_detail(response))
+    raise peer_error("orchestrator", response)
 
 
 class OrchestratorClient:
@@ -108,14 +99,9 @@ class OrchestratorClient:
                 if response.status_code >= 400:
                     await response.aread()
                     _raise_for_status(response)
-                async for line in response.aiter_lines():
-                    if not line.startswith("data:"):
-                        continue
-                    payload = line[5:].strip()
-                    if payload == DONE:
-                        break
+                async for payload in sse_data(response.aiter_lines()):
                     try:
-                        event = ChatStreamEvent.model_validate(json.loads(payload))
+                        event = ChatStreamEvent.model_validate_json(payload)
                     except ValueError:
                         log.warning("unparseable_stream_event", payload=payload[:200])
                         continue

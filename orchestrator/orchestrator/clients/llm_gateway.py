@@ -6,18 +6,15 @@ import httpx
 from pydantic import ValidationError
 
 from nova_common.errors import UpstreamUnavailable
-from nova_common.http import ServiceClient
+from nova_common.http import ServiceClient, response_detail
+from nova_common.sse import StreamEndedEarly, sse_data
 from nova_contracts.llm import CompleteRequest, CompleteResponse, StreamChunk
 
 SERVICE = "llm-gateway"
 
 
 def _failure(response: httpx.Response) -> UpstreamUnavailable:
-    try:
-        detail = response.json().get("detail", "")
-    except ValueError:
-        detail = response.text[:300]
-    return UpstreamUnavailable(f"{SERVICE} answered {response.status_code}: {detail}")
+    return UpstreamUnavailable(f"{SERVICE} answered {response.status_code}: {response_detail(response)}")
 
 
 class LlmGatewayClient:
@@ -58,12 +55,7 @@ class LlmGatewayClient:
                 if response.status_code != 200:
                     await response.aread()
                     raise _failure(response)
-                async for line in response.aiter_lines():
-                    if not line.startswith("data:"):
-                        continue
-                    data = line[5:].strip()
-                    if data == "[DONE]":
-                        return
+                async for data in sse_data(response.aiter_lines(), require_done=True):
                     try:
                         chunk = StreamChunk.model_validate_json(data)
                     except ValidationError as exc:
@@ -75,4 +67,5 @@ class LlmGatewayClient:
             raise UpstreamUnavailable(f"{SERVICE} did not answer within {time_limit:.0f}s") from exc
         except httpx.HTTPError as exc:
             raise UpstreamUnavailable(f"{SERVICE} is unreachable ({type(exc).__name__})") from exc
-        raise UpstreamUnavailable(f"{SERVICE} closed the stream before [DONE]")
+        except StreamEndedEarly as exc:
+            raise UpstreamUnavailable(f"{SERVICE} closed the stream before [DONE]") from exc
