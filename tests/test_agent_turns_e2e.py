@@ -7,19 +7,18 @@ import json
 import os
 import sys
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 from tests.fakes import FakeOpenAI, Reply, ToolCallSpec, serve_in_thread
 from tests.stack import STACK_ADMIN_SECRET, ServiceProcess, orchestrator_env
 
 from nova_common.embedded import EmbeddedRedis
+from nova_common.testing import create_database
 
 ADMIN = {"X-Admin-Secret": STACK_ADMIN_SECRET}
 MCP_SERVER = (
@@ -40,22 +39,12 @@ class Stack:
         return self.orchestrator.url
 
 
-async def _database(admin_url: str) -> str:
-    name = f"agents_{uuid.uuid4().hex[:10]}"
-    conn = await asyncpg.connect(admin_url)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    return f"{admin_url.rpartition('/')[0]}/{name}"
-
-
 @pytest.fixture(scope="module")
 def stack(
     postgres_admin_url: str, embedded_redis: EmbeddedRedis | None, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
     redis_url = os.environ.get("NOVA_TEST_REDIS_URL") or (embedded_redis.url if embedded_redis else "")
-    database_url = asyncio.run(_database(postgres_admin_url))
+    database_url = asyncio.run(create_database(postgres_admin_url, "agents"))
     logs = tmp_path_factory.mktemp("agent-stack")
     workspace = logs / "workspace"
     workspace.mkdir()

@@ -8,13 +8,11 @@ import os
 import shutil
 import socket
 import subprocess
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 import redis
@@ -27,6 +25,7 @@ from tests.stack import STACK_ADMIN_SECRET, ServiceProcess, orchestrator_env
 from chat_bridge.config import Settings as BridgeSettings
 from chat_bridge.main import create_app as create_bridge
 from nova_common.embedded import EmbeddedRedis
+from nova_common.testing import create_database
 
 ADMIN = {"X-Admin-Secret": STACK_ADMIN_SECRET}
 ANSWER = "Here is **bold**, a list:\n\n- one\n- two\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n```python\nprint('hi')\n```"
@@ -46,22 +45,12 @@ class Stack:
         return f"ws://127.0.0.1:{self.chat_api.port}/ws/chat"
 
 
-async def _create_database(admin_url: str) -> str:
-    name = f"stack_{uuid.uuid4().hex[:10]}"
-    conn = await asyncpg.connect(admin_url)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    return f"{admin_url.rpartition('/')[0]}/{name}"
-
-
 @pytest.fixture(scope="module")
 def stack(
     postgres_admin_url: str, embedded_redis: EmbeddedRedis | None, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
     redis_url = os.environ.get("NOVA_TEST_REDIS_URL") or (embedded_redis.url if embedded_redis else "")
-    database_url = asyncio.run(_create_database(postgres_admin_url))
+    database_url = asyncio.run(create_database(postgres_admin_url, "stack"))
     logs = tmp_path_factory.mktemp("chat-stack")
     (logs / "workspace").mkdir()
     model = FakeOpenAI(models=["gpt-4o-mini"])
@@ -236,6 +225,15 @@ def _raw_client_that_never_reads(port: int, path: str) -> socket.socket:
             "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
         ).encode()
     )
+    # Wait until the server has taken this client into the session (its first frame names the session), so
+    # the answer below cannot start streaming before the slow client is there to fall behind.
+    sock.settimeout(30)
+    greeting = b""
+    while b"session_id" not in greeting:
+        chunk = sock.recv(4096)
+        if not chunk:
+            raise AssertionError(f"the server closed the slow client's connection: {greeting[:200]!r}")
+        greeting += chunk
     return sock
 
 

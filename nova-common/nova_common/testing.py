@@ -2,12 +2,16 @@
 
 Isolation: `database_url` gives each test its own freshly created database; `redis_base_url` flushes every
 Redis DB before the test. Set NOVA_TEST_DATABASE_URL / NOVA_TEST_REDIS_URL to use servers of your own.
+Helpers for synchronous tests: `wait_until` (poll a condition) and `run_sql` (one statement).
 """
 
+import asyncio
 import os
+import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -35,22 +39,32 @@ def postgres_admin_url(embedded_postgres: EmbeddedPostgres | None) -> str:
     return embedded_postgres.url
 
 
-@pytest.fixture
-async def database_url(postgres_admin_url: str) -> AsyncIterator[str]:
-    """A brand-new, empty database for this test, dropped afterwards."""
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(postgres_admin_url)
+async def create_database(admin_url: str, prefix: str = "t") -> str:
+    """Create an empty database on the server of `admin_url`; returns its URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(admin_url)
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
     finally:
         await admin.close()
-    base, _, _ = postgres_admin_url.rpartition("/")
-    yield f"{base}/{name}"
-    admin = await asyncpg.connect(postgres_admin_url)
+    return f"{admin_url.rpartition('/')[0]}/{name}"
+
+
+async def drop_database(admin_url: str, database_url: str) -> None:
+    name = database_url.rpartition("/")[2]
+    admin = await asyncpg.connect(admin_url)
     try:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await admin.close()
+
+
+@pytest.fixture
+async def database_url(postgres_admin_url: str) -> AsyncIterator[str]:
+    """A brand-new, empty database for this test, dropped afterwards."""
+    url = await create_database(postgres_admin_url)
+    yield url
+    await drop_database(postgres_admin_url, url)
 
 
 @pytest.fixture(scope="session")
@@ -88,3 +102,37 @@ def nova_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, str]:
     for key, value in values.items():
         monkeypatch.setenv(key, value)
     return values
+
+
+@pytest.fixture
+def wait_until() -> Callable[..., Any]:
+    """Poll until `predicate()` is truthy and return its value; background loops run on their own clock."""
+
+    def wait(predicate: Callable[[], Any], *, timeout: float = 30.0, interval: float = 0.1) -> Any:
+        deadline = time.monotonic() + timeout
+        while True:
+            value = predicate()
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                raise AssertionError(f"condition not met within {timeout}s")
+            time.sleep(interval)
+
+    return wait
+
+
+@pytest.fixture
+def run_sql(database_url: str) -> Callable[..., list[asyncpg.Record]]:
+    """One statement on this test's database, from a synchronous test."""
+
+    def run(query: str, *args: Any) -> list[asyncpg.Record]:
+        async def go() -> list[asyncpg.Record]:
+            conn = await asyncpg.connect(database_url)
+            try:
+                return list(await conn.fetch(query, *args))
+            finally:
+                await conn.close()
+
+        return asyncio.run(go())
+
+    return run

@@ -4,7 +4,6 @@ llm-gateway and memory-service point at a closed port here; the tests that need 
 top-level `tests/` and start the real services.
 """
 
-import asyncio
 import os
 import subprocess
 import sys
@@ -18,7 +17,6 @@ _ROOT = str(Path(__file__).resolve().parents[2])
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
-import asyncpg  # noqa: E402
 import httpx  # noqa: E402
 import pytest  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
@@ -84,40 +82,6 @@ def admin() -> dict[str, str]:
 def service() -> dict[str, str]:
     """Headers of another Nova service."""
     return dict(SERVICE)
-
-
-@pytest.fixture
-def wait_until() -> Callable[..., Any]:
-    """Poll until `predicate()` is truthy; background loops run on their own clock."""
-
-    def wait(predicate: Callable[[], Any], *, timeout: float = 30.0, interval: float = 0.1) -> Any:
-        deadline = time.monotonic() + timeout
-        while True:
-            value = predicate()
-            if value:
-                return value
-            if time.monotonic() > deadline:
-                raise AssertionError(f"condition not met within {timeout}s")
-            time.sleep(interval)
-
-    return wait
-
-
-@pytest.fixture
-def run_sql(database_url: str) -> Callable[..., list[asyncpg.Record]]:
-    """One statement on the test database, from a synchronous test."""
-
-    def run(query: str, *args: Any) -> list[asyncpg.Record]:
-        async def go() -> list[asyncpg.Record]:
-            conn = await asyncpg.connect(database_url)
-            try:
-                return list(await conn.fetch(query, *args))
-            finally:
-                await conn.close()
-
-        return asyncio.run(go())
-
-    return run
 
 
 @pytest.fixture
