@@ -3,10 +3,11 @@
 Starts `make run`'s launcher on shifted ports (its own data folder and .env), with LOCAL_MODEL_URL pointing
 the stack's model slot at the fake OpenAI-compatible provider, then runs `dashboard/e2e/run.mjs`
 (playwright-core driving the system's Chromium). The Node script does the clicking and asserting; this test
-owns the processes and reports the measurements. Screenshots land in NOVA_E2E_ARTIFACTS (default: a temp
-folder, printed at the end).
+owns the processes, stages what a browser cannot (a dead-lettered task) and reports the measurements.
+Screenshots land in NOVA_E2E_ARTIFACTS (default: a temp folder, printed at the end).
 """
 
+import asyncio
 import json
 import os
 import shutil
@@ -14,10 +15,12 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
 from dotenv import dotenv_values
@@ -47,6 +50,8 @@ PORTS = {
     "recovery": 8888,
     "dashboard": 3000,
 }
+POSTGRES_PORT = 5432
+DEAD_LETTER_GOAL = "E2E dead letter: list the services that answer on loopback."
 
 
 def _url(service: str) -> str:
@@ -68,6 +73,11 @@ class Stack:
     @property
     def admin_secret(self) -> str:
         return dotenv_values(self.workdir / ".env")["NOVA_ADMIN_SECRET"] or ""
+
+    @property
+    def database_url(self) -> str:
+        password = dotenv_values(self.workdir / ".env")["POSTGRES_PASSWORD"]
+        return f"postgresql://nova:{password}@127.0.0.1:{POSTGRES_PORT + OFFSET}/nova"
 
 
 def _wait_ready(stack: Stack) -> None:
@@ -140,6 +150,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory, fake_llm: LiveServer) -> Ite
         "NOVA_DATA_DIR": str(workdir / "data"),
         "NOVA_ENV_FILE": str(workdir / ".env"),
         "LOCAL_MODEL_URL": fake_llm.url,
+        # The reaper dead-letters the task `dead_lettered_task` strands; sweeping every 2 s instead of every
+        # minute lets the browser find it without waiting.
+        "PIPELINE_REAPER_SECONDS": "2",
     }
     with (workdir / "launcher.log").open("wb") as log:
         proc = subprocess.Popen(
@@ -162,8 +175,47 @@ def stack(tmp_path_factory: pytest.TempPathFactory, fake_llm: LiveServer) -> Ite
                 proc.kill()
 
 
+async def _strand_as_if_its_worker_died(database_url: str, task_id: str) -> None:
+    """Put a finished task back in a running state with a long-stale heartbeat and a worker that is gone: what
+    a worker crash mid-stage leaves behind. No other way makes a live stack dead-letter a task in seconds."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        status = await conn.execute(
+            """UPDATE pipeline_tasks SET status = 'task_running', completed_at = NULL,
+                      worker_id = 'e2e-crashed-worker', heartbeat_at = clock_timestamp() - interval '1 hour'
+               WHERE id = $1 AND status IN ('complete', 'failed')""",
+            uuid.UUID(task_id),
+        )
+    finally:
+        await conn.close()
+    assert status == "UPDATE 1", f"task {task_id} was not finished: {status}"
+
+
+@pytest.fixture(scope="module")
+def dead_lettered_task(stack: Stack) -> str:
+    """A task the real reaper dead-lettered (no retries left, its worker gone); returns its goal."""
+    headers = {"X-Admin-Secret": stack.admin_secret}
+    base = _url("orchestrator") + "/api/v1/pipeline"
+    with httpx.Client(headers=headers, timeout=10) as client:
+        submitted = client.post(base + "/tasks", json={"goal": DEAD_LETTER_GOAL, "max_retries": 0})
+        assert submitted.status_code == 202, submitted.text
+        task_id = submitted.json()["id"]
+        deadline = time.monotonic() + 120
+        while client.get(f"{base}/tasks/{task_id}").json()["status"] not in ("complete", "failed"):
+            assert time.monotonic() < deadline, f"task {task_id} never finished\n{stack.log()}"
+            time.sleep(1)
+        asyncio.run(_strand_as_if_its_worker_died(stack.database_url, task_id))
+        deadline = time.monotonic() + 60
+        while not any(e["task_id"] == task_id for e in client.get(base + "/dead-letter").json()):
+            assert time.monotonic() < deadline, (
+                f"the reaper never dead-lettered task {task_id}\n{stack.log()}"
+            )
+            time.sleep(1)
+    return DEAD_LETTER_GOAL
+
+
 def test_dashboard_works_end_to_end_in_a_real_browser(
-    stack: Stack, tmp_path_factory: pytest.TempPathFactory
+    stack: Stack, dead_lettered_task: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     artifacts = Path(
         os.environ.get("NOVA_E2E_ARTIFACTS") or tmp_path_factory.mktemp("dashboard-e2e-artifacts")
@@ -178,6 +230,7 @@ def test_dashboard_works_end_to_end_in_a_real_browser(
         "NOVA_E2E_REPLY": FAKE_REPLY,
         "NOVA_E2E_MCP_COMMAND": sys.executable,
         "NOVA_E2E_MCP_ARGS": json.dumps([str(MCP_SERVER), "echo"]),
+        "NOVA_E2E_DEAD_LETTER_GOAL": dead_lettered_task,
         "CHROMIUM_PATH": CHROMIUM,
     }
     node = shutil.which("node")

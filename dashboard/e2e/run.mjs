@@ -7,6 +7,7 @@
 //
 // Every step saves screenshots to NOVA_E2E_ARTIFACTS. Any console error or uncaught exception fails the
 // run. The last line of output is `E2E_RESULT <json>` with the measurements and the failures.
+import { randomBytes } from 'node:crypto'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
@@ -23,6 +24,8 @@ const config = {
   reply: process.env.NOVA_E2E_REPLY || '',
   mcpCommand: process.env.NOVA_E2E_MCP_COMMAND || '',
   mcpArgs: JSON.parse(process.env.NOVA_E2E_MCP_ARGS || '[]'),
+  // The goal of a task the stack has dead-lettered before the run (the pytest stages it).
+  deadLetterGoal: process.env.NOVA_E2E_DEAD_LETTER_GOAL || '',
   // Which steps to run (comma-separated names); all by default.
   only: (process.env.NOVA_E2E_ONLY || '').split(',').filter(Boolean),
 }
@@ -238,6 +241,26 @@ await step('tasks', async () => {
   await screenshotBothWidths('pods')
 })
 
+// 5b. Dead letter: the task the reaper gave up on is listed with its reason, and re-queued from the page.
+await step('dead-letter', async () => {
+  if (!config.deadLetterGoal) throw new Error('NOVA_E2E_DEAD_LETTER_GOAL is not set')
+  await page.goto(url('/tasks'))
+  const list = page.getByRole('list', { name: 'Dead-lettered tasks' })
+  const row = list.getByRole('listitem').filter({ hasText: config.deadLetterGoal })
+  await expectVisible(row)
+  await expectVisible(row.getByText(/retries exhausted/))
+  await expectVisible(row.getByText(/^dead-lettered /))
+  await row.scrollIntoViewIfNeeded()
+  await screenshot('tasks-dead-letter', { fullPage: false })
+  await row.getByRole('button', { name: 'Re-queue' }).click()
+  const dialog = page.getByRole('dialog', { name: 'Re-queue this task?' })
+  await dialog.getByRole('button', { name: 'Re-queue task' }).click()
+  await expectVisible(page.getByText('Task re-queued; it resumes from its checkpoint'))
+  await row.waitFor({ state: 'detached' })
+  const left = await api(config.orchestrator, '/api/v1/pipeline/dead-letter')
+  if (left.body.some((entry) => entry.goal === config.deadLetterGoal)) throw new Error('the orchestrator still lists the re-queued task')
+})
+
 // 6. MCP: register a real stdio MCP server and see it connect with its tools.
 await step('mcp', async () => {
   if (!config.mcpCommand) throw new Error('NOVA_E2E_MCP_COMMAND is not set')
@@ -290,6 +313,33 @@ await step('identity', async () => {
   await screenshot('chat-renamed')
 })
 
+// 8b. Models: a provider key saved from the page is shown only masked, the gateway picks it up, and removing
+// it takes the provider away again (so no later step can route to a provider with a made-up key).
+await step('provider-key', async () => {
+  const key = `gsk_e2e_${randomBytes(16).toString('hex')}`
+  const mask = `••••${key.slice(-4)}`
+  await page.goto(url('/models'))
+  const card = page.getByRole('article', { name: 'Groq', exact: true })
+  await expectVisible(card.getByText(/No key saved in Nova/))
+  await card.getByLabel('Groq API key', { exact: true }).fill(key)
+  await card.getByRole('button', { name: 'Save key' }).click()
+  await expectVisible(card.getByTestId('provider-key-groq').filter({ hasText: mask }))
+  await expectVisible(card.getByText('Groq is available.'), 20_000)
+  await card.scrollIntoViewIfNeeded()
+  await screenshot('models-provider-key', { fullPage: false })
+
+  if ((await page.content()).includes(key)) throw new Error('the page shows the key itself')
+  const settings = await api(config.orchestrator, '/api/v1/config')
+  const entry = settings.body.find((e) => e.key === 'llm.api_key.groq')
+  if (!entry?.is_secret || entry.value !== mask) throw new Error(`the orchestrator lists the key as ${JSON.stringify(entry)}`)
+  if (JSON.stringify(settings.body).includes(key)) throw new Error('the orchestrator answers with the key itself')
+
+  await card.getByRole('button', { name: 'Remove key' }).click()
+  await page.getByRole('dialog', { name: 'Remove the Groq API key?' }).getByRole('button', { name: 'Remove key' }).click()
+  await expectVisible(card.getByText(/No key saved in Nova/))
+  await expectVisible(card.getByText(/Groq is not available/), 20_000)
+})
+
 // 9. The remaining pages render without errors at both widths, in light and dark.
 await step('pages', async () => {
   for (const [path, heading] of [
@@ -325,6 +375,34 @@ await step('keyboard', async () => {
   }
   await page.keyboard.press('Enter')
   await page.waitForURL('**/memory')
+})
+
+// 11. Admin secret: changed from Settings for every service; this browser stays signed in, the old one is refused.
+// Last, because every request after it needs the new secret.
+await step('admin-secret', async () => {
+  await page.goto(url('/settings'))
+  await page.getByRole('button', { name: 'Generate a strong secret' }).click()
+  const fresh = await page.getByLabel('New admin secret').inputValue()
+  if (fresh.length < 16) throw new Error(`the generated secret is only ${fresh.length} characters`)
+  await page.getByRole('button', { name: 'Change admin secret' }).click()
+  await expectVisible(page.getByText(/This browser has the new secret/))
+  const stored = await page.evaluate(() => localStorage.getItem('nova.adminSecret'))
+  if (stored !== fresh) throw new Error('the browser did not store the new secret')
+  // Pages that call other services right away do not ask for the secret while those services catch up.
+  await page.goto(url('/models'))
+  await expectVisible(page.getByRole('heading', { name: 'Providers' }))
+  await page.waitForLoadState('networkidle')
+  if (await page.getByRole('dialog', { name: 'Admin secret' }).isVisible()) throw new Error('the page asked for the secret after the change')
+  // Every service follows within seconds: llm-gateway's admin-only config route takes the new one and refuses the old.
+  let probe = { old: 0, fresh: 0 }
+  for (let i = 0; i < 20; i++) {
+    const ask = async (secret) => (await fetch(`${config.base}/llm-api/config`, { headers: { 'X-Admin-Secret': secret } })).status
+    probe = { old: await ask(config.secret), fresh: await ask(fresh) }
+    if (probe.old === 401 && probe.fresh === 200) break
+    await page.waitForTimeout(1000)
+  }
+  if (probe.old !== 401 || probe.fresh !== 200) throw new Error(`llm-gateway answers ${JSON.stringify(probe)} to the old and new secrets`)
+  config.secret = fresh
 })
 
 await browser.close()

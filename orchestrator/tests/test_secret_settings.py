@@ -58,6 +58,9 @@ def test_a_provider_key_is_answered_masked_and_mirrored_sealed(
 
     removed = client.patch("/api/v1/config/llm.api_key.openai", json={"value": None}, headers=admin)
     assert removed.status_code == 200 and removed.json()["value"] is None
+    assert removed.json()["is_set"] is False
+    listed = {e["key"]: e for e in client.get("/api/v1/config", headers=admin).json()}
+    assert listed["llm.api_key.openai"]["is_set"] is False
     assert db1.get("nova:config:llm.api_key.openai") is None
 
 

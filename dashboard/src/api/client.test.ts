@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest'
 
-import { ADMIN_SECRET_STORAGE_KEY, ApiError, apiFetch } from './client'
+import { ADMIN_SECRET_STORAGE_KEY, ApiError, apiFetch, onUnauthorized, replaceAdminSecret, setAdminSecret } from './client'
 
 function stubFetch(response: Response) {
   const fetchMock = vi.fn<typeof fetch>().mockResolvedValue(response)
@@ -62,5 +62,43 @@ describe('apiFetch', () => {
 
     const headers = new Headers(fetchMock.mock.calls[0]?.[1]?.headers)
     expect(headers.has('X-Admin-Secret')).toBe(false)
+  })
+})
+
+describe('admin secret rotation', () => {
+  const refused = () => jsonResponse({ detail: 'invalid admin secret' }, { status: 401 })
+
+  it('sends a request a service refuses with the new secret again with the previous one', async () => {
+    setAdminSecret('old-secret-0123456789')
+    replaceAdminSecret('new-secret-0123456789')
+    const fetchMock = vi
+      .fn<typeof fetch>()
+      .mockImplementation(async (_input, init) =>
+        new Headers(init?.headers).get('X-Admin-Secret') === 'old-secret-0123456789' ? jsonResponse({ ok: true }) : refused(),
+      )
+    vi.stubGlobal('fetch', fetchMock)
+    const prompts: ApiError[] = []
+    const stop = onUnauthorized((error) => prompts.push(error))
+
+    await expect(apiFetch('/llm-api/config', { method: 'PATCH', json: { a: 1 } })).resolves.toEqual({ ok: true })
+
+    stop()
+    const sent = fetchMock.mock.calls.map(([, init]) => [new Headers(init?.headers).get('X-Admin-Secret'), init?.body])
+    expect(sent).toEqual([
+      ['new-secret-0123456789', '{"a":1}'],
+      ['old-secret-0123456789', '{"a":1}'],
+    ])
+    expect(prompts).toEqual([])
+    expect(localStorage.getItem(ADMIN_SECRET_STORAGE_KEY)).toBe('new-secret-0123456789')
+  })
+
+  it('does not fall back once the user enters a secret by hand', async () => {
+    setAdminSecret('old-secret-0123456789')
+    replaceAdminSecret('new-secret-0123456789')
+    setAdminSecret('typed-secret-0123456789')
+    const fetchMock = stubFetch(refused())
+
+    await expect(apiFetch('/api/v1/keys')).rejects.toMatchObject({ status: 401 })
+    expect(fetchMock).toHaveBeenCalledTimes(1)
   })
 })

@@ -14,9 +14,31 @@ export function getAdminSecret(): string | null {
   return localStorage.getItem(ADMIN_SECRET_STORAGE_KEY)
 }
 
+// Each service re-reads a rotated admin secret within ~5 s (nova_common.auth.AdminSecrets); until it does it
+// still takes the previous one and refuses the new. Kept in memory only, and only for a little longer than that.
+const ROTATION_GRACE_MS = 15_000
+let previousSecret: { secret: string; until: number } | null = null
+
+/** Store the secret the user entered (empty forgets it). */
 export function setAdminSecret(secret: string): void {
+  previousSecret = null
   if (secret) localStorage.setItem(ADMIN_SECRET_STORAGE_KEY, secret)
   else localStorage.removeItem(ADMIN_SECRET_STORAGE_KEY)
+}
+
+/**
+ * Store a secret the server has just put in force in place of the current one. For a few seconds a request
+ * a service refuses with the new secret is sent again with the previous one, so a rotation signs nobody out.
+ */
+export function replaceAdminSecret(next: string): void {
+  const current = getAdminSecret()
+  setAdminSecret(next)
+  if (current && current !== next) previousSecret = { secret: current, until: Date.now() + ROTATION_GRACE_MS }
+}
+
+function rotationFallback(sent: string | null): string | null {
+  if (!sent || !previousSecret || Date.now() > previousSecret.until || previousSecret.secret === sent) return null
+  return previousSecret.secret
 }
 
 /** A non-2xx answer from a Nova service (or from the proxy in front of it). */
@@ -63,15 +85,23 @@ export async function apiResponse(path: string, init: ApiFetchInit = {}): Promis
   const { json, headers: extraHeaders, ...rest } = init
   const headers = new Headers(extraHeaders)
   if (!headers.has('Accept')) headers.set('Accept', 'application/json')
-  const secret = getAdminSecret()
-  if (secret && !headers.has('X-Admin-Secret')) headers.set('X-Admin-Secret', secret)
+  // The stored secret, unless the caller sends one of its own.
+  const secret = headers.has('X-Admin-Secret') ? null : getAdminSecret()
+  if (secret) headers.set('X-Admin-Secret', secret)
   let body = rest.body
   if (json !== undefined) {
     headers.set('Content-Type', 'application/json')
     body = JSON.stringify(json)
   }
 
-  const response = await fetch(path, { ...rest, headers, body })
+  let response = await fetch(path, { ...rest, headers, body })
+  const fallback = response.status === 401 ? rotationFallback(secret) : null
+  // A stream body cannot be sent twice; every body this app sends is a string or nothing.
+  if (fallback && (body == null || typeof body === 'string')) {
+    const retry = new Headers(headers)
+    retry.set('X-Admin-Secret', fallback)
+    response = await fetch(path, { ...rest, headers: retry, body })
+  }
   if (!response.ok) throw await toApiError(response)
   return response
 }

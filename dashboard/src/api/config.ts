@@ -28,6 +28,22 @@ export const configQueries = {
 export const configApi = {
   update: (key: string, value: unknown) =>
     apiFetch<ConfigEntry>(`/api/v1/config/${encodeURIComponent(key)}`, { method: 'PATCH', json: { value } }),
+
+  /** Set (or, with null, remove) a provider's API key; the answer carries the masked value, never the key. */
+  setProviderKey: (slug: string, key: string | null) => configApi.update(providerKeySetting(slug), key),
+}
+
+/** The secret setting holding a provider's key (nova_contracts.orchestrator.provider_key_setting). */
+export function providerKeySetting(slug: string): string {
+  return `llm.api_key.${slug}`
+}
+
+/**
+ * The setting of `slug`'s key when the orchestrator takes one for it: it lists a setting for every provider
+ * whose key may be entered here, set or not, so this list decides which providers get a key field.
+ */
+export function providerKeyEntry(entries: ConfigEntry[] | undefined, slug: string): ConfigEntry | undefined {
+  return entries?.find((entry) => entry.key === providerKeySetting(slug))
 }
 
 /** A setting's value from the list, or `fallback` when the orchestrator does not list the key. */

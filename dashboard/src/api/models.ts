@@ -24,7 +24,7 @@ export const modelsQueries = {
   providers: () =>
     queryOptions({
       queryKey: [...modelsQueries.all, 'providers'] as const,
-      queryFn: ({ signal }) => apiFetch<ProviderStatus[]>(`${GATEWAY}/health/providers`, { signal }),
+      queryFn: ({ signal }) => modelsApi.discover({ signal }),
     }),
 
   /** The models a request may name now (the same list `/v1/models` gives OpenAI clients, typed). */
@@ -51,12 +51,58 @@ export const modelsQueries = {
 
 export const modelsApi = {
   test: (slug: string) => apiFetch<ProviderTestResult>(`${GATEWAY}/health/providers/${encodeURIComponent(slug)}/test`, { method: 'POST' }),
-  /** Probe the local slot again now instead of at the gateway's next refresh. */
-  rediscover: () => apiFetch<ProviderStatus[]>(`/v1/models/discover${queryString({ refresh: true })}`),
+  /** What the gateway can use now; `refresh` probes the local slot again instead of waiting for its next check. */
+  discover: ({ refresh = false, signal }: { refresh?: boolean; signal?: AbortSignal } = {}) =>
+    apiFetch<ProviderStatus[]>(`/v1/models/discover${queryString({ refresh: refresh || undefined })}`, { signal }),
+  rediscover: () => modelsApi.discover({ refresh: true }),
   updateGateway: (patch: GatewayConfigUpdate) => apiFetch<GatewayConfig>(`${GATEWAY}/config`, { method: 'PATCH', json: patch }),
 }
 
 /** Models a chat can use: the gateway lists embedding models too. */
 export function chatModels(models: ModelInfo[] | undefined): ModelInfo[] {
   return (models ?? []).filter((model) => (model.capabilities ?? []).includes('chat'))
+}
+
+export interface ProviderWatch {
+  /** How many times to ask; the gateway re-reads provider keys every few seconds. */
+  attempts?: number
+  intervalMs?: number
+  /** Each answer, so the page can show it while the watch goes on. */
+  onStatuses?: (statuses: ProviderStatus[]) => void
+  signal?: AbortSignal
+}
+
+/**
+ * Ask discover until provider `slug` is `available` (or not), or the attempts run out: a key saved a moment
+ * ago is not in the gateway's first answer. Returns the provider's last reported status.
+ */
+export async function watchProvider(
+  slug: string,
+  available: boolean,
+  { attempts = 8, intervalMs = 1_000, onStatuses, signal }: ProviderWatch = {},
+): Promise<ProviderStatus | undefined> {
+  let last: ProviderStatus | undefined
+  for (let attempt = 0; attempt < attempts; attempt++) {
+    if (attempt > 0) await sleep(intervalMs, signal)
+    const statuses = await modelsApi.discover({ signal })
+    onStatuses?.(statuses)
+    last = statuses.find((provider) => provider.slug === slug)
+    if (last?.available === available) break
+  }
+  return last
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    signal?.throwIfAborted()
+    const timer = setTimeout(resolve, ms)
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer)
+        reject(signal.reason)
+      },
+      { once: true },
+    )
+  })
 }

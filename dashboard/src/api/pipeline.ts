@@ -14,6 +14,10 @@ export type PipelineReview = OrchestratorSchemas['PipelineReview']
 export type PipelineArtifact = OrchestratorSchemas['PipelineArtifact']
 export type QueueStats = OrchestratorSchemas['QueueStats']
 export type HumanReviewDecision = OrchestratorSchemas['HumanReviewDecision']
+export type DeadLetterEntry = OrchestratorSchemas['DeadLetterEntry']
+
+/** How many dead-lettered tasks the Tasks page lists (newest first). */
+export const DEAD_LETTER_PAGE = 100
 
 /**
  * One SSE event of `/api/v1/pipeline/events` (nova_contracts.orchestrator.PipelineProgressEvent). Written
@@ -74,6 +78,13 @@ export const pipelineQueries = {
       queryFn: ({ signal }) => apiFetch<PipelineArtifact[]>(`${task(id)}/artifacts`, { signal }),
     }),
 
+  /** Tasks that ran out of retries, newest first, with the reason. */
+  deadLetter: () =>
+    queryOptions({
+      queryKey: [...pipelineQueries.all, 'dead-letter'] as const,
+      queryFn: ({ signal }) => apiFetch<DeadLetterEntry[]>(`${BASE}/dead-letter${queryString({ limit: DEAD_LETTER_PAGE })}`, { signal }),
+    }),
+
   queueStats: () =>
     queryOptions({
       queryKey: [...pipelineQueries.all, 'queue-stats'] as const,
@@ -88,6 +99,8 @@ export const pipelineApi = {
   clarify: (id: string, answers: string[]) => apiFetch<PipelineTaskInfo>(`${task(id)}/clarify`, { method: 'POST', json: { answers } }),
   review: (id: string, decision: HumanReviewDecision) =>
     apiFetch<PipelineTaskInfo>(`${task(id)}/review`, { method: 'POST', json: decision }),
+  /** Queue a dead-lettered task again with fresh retries; it resumes from its checkpoint. */
+  requeue: (id: string) => apiFetch<PipelineTaskInfo>(`${BASE}/dead-letter/${encodeURIComponent(id)}/requeue`, { method: 'POST' }),
 }
 
 /** Follow the live progress events until `signal` aborts; throws when the connection fails or ends. */

@@ -51,7 +51,8 @@ export function AdminSecretDialog({ onClose, onSaved, reason }: AdminSecretDialo
         )}
         <p className="text-sm text-muted">
           Admin pages need <code className="font-mono">NOVA_ADMIN_SECRET</code>. <code className="font-mono">make run</code>{' '}
-          prints it on first start and keeps it in <code className="font-mono">.env</code>. It is stored in this browser only.
+          prints it on first start and keeps it in <code className="font-mono">.env</code>, unless it has been changed from Settings since. It
+          is stored in this browser only.
         </p>
         <TextField
           label="Secret"

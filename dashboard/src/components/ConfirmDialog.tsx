@@ -12,10 +12,12 @@ interface ConfirmDialogProps {
   onCancel: () => void
   busy?: boolean
   error?: string | null
+  /** `primary` for an action that destroys nothing (re-queue); `danger` otherwise. */
+  tone?: 'danger' | 'primary'
 }
 
-/** "Are you sure?" for destructive actions; the confirm button says what will happen ("Revoke key"). */
-export function ConfirmDialog({ title, children, confirmLabel, onConfirm, onCancel, busy, error }: ConfirmDialogProps) {
+/** "Are you sure?" for destructive or weighty actions; the confirm button says what will happen ("Revoke key"). */
+export function ConfirmDialog({ title, children, confirmLabel, onConfirm, onCancel, busy, error, tone = 'danger' }: ConfirmDialogProps) {
   return (
     <Modal title={title} onClose={onCancel}>
       <div className="space-y-4 text-sm">
@@ -23,7 +25,7 @@ export function ConfirmDialog({ title, children, confirmLabel, onConfirm, onCanc
         <FormError message={error} />
         <div className="flex justify-end gap-2">
           <Button onClick={onCancel}>Cancel</Button>
-          <Button variant="danger" onClick={onConfirm} busy={busy}>
+          <Button variant={tone} onClick={onConfirm} busy={busy}>
             {confirmLabel}
           </Button>
         </div>

@@ -3,27 +3,31 @@ import { FlaskConical } from 'lucide-react'
 import { useState } from 'react'
 
 import { errorMessage } from '../api/client'
-import { configApi, configQueries } from '../api/config'
+import { configApi, configQueries, providerKeyEntry } from '../api/config'
 import { modelsApi, modelsQueries, type ProviderStatus, type ProviderTestResult } from '../api/models'
 import { milliseconds } from '../format'
 import { Button } from './Button'
 import { FormError } from './Field'
+import { ProviderKeyForm } from './ProviderKeyForm'
 import { Badge, badgeTone } from './StateBadge'
 import { ErrorNotice, Loading } from './States'
 
 const LOCAL_SLUG = 'local'
 
 /**
- * Onboarding's model step: pick the local model or a cloud provider the gateway can already reach. The
- * choice becomes the routing strategy and the default chat model.
+ * Onboarding's model step: pick the local model or a cloud provider the gateway can reach, after entering
+ * its key here if need be. The choice becomes the routing strategy and the default chat model.
  */
 export function ModelProviderStep({ onDone }: { onDone: () => void }) {
   const queryClient = useQueryClient()
   const providers = useQuery(modelsQueries.providers())
+  const entries = useQuery(configQueries.entries())
   const available = (providers.data ?? []).filter((p) => p.available)
   const [picked, setPicked] = useState<string | null>(null)
   const choice = picked ?? available.find((p) => p.slug === LOCAL_SLUG)?.slug ?? available[0]?.slug ?? null
   const [test, setTest] = useState<ProviderTestResult | null>(null)
+  // Open at first when nothing is reachable; then as the user leaves it, not closed under them when a key works.
+  const [keysOpen, setKeysOpen] = useState<boolean | null>(null)
 
   const probe = useMutation({ mutationFn: modelsApi.test, onMutate: () => setTest(null), onSuccess: setTest, meta: { errorToast: false } })
   const save = useMutation({
@@ -51,12 +55,19 @@ export function ModelProviderStep({ onDone }: { onDone: () => void }) {
   }
 
   const selected = available.find((p) => p.slug === choice)
-  const unavailable = (providers.data ?? []).filter((p) => !p.available)
+  const cloud = (providers.data ?? []).filter((p) => p.slug !== LOCAL_SLUG)
+  // Providers that take a key here stay in this list once their key works, so their form keeps its message.
+  const keyed = cloud.flatMap((provider) => {
+    const entry = providerKeyEntry(entries.data, provider.slug)
+    return entry ? [{ provider, entry }] : []
+  })
+  const unreachable = cloud.filter((p) => !p.available && !providerKeyEntry(entries.data, p.slug))
+  const unconfigured = cloud.filter((p) => !p.available).length
   return (
     <div className="space-y-4">
       {available.length === 0 ? (
         <p className="rounded-md bg-amber-50 px-3 py-2 text-sm text-amber-900 dark:bg-amber-950 dark:text-amber-100">
-          No provider is reachable yet: start the local model server, or add a provider key (below) and restart Nova.
+          No provider is reachable yet: start the local model server, or add a cloud provider's key below.
         </p>
       ) : (
         <fieldset>
@@ -107,20 +118,46 @@ export function ModelProviderStep({ onDone }: { onDone: () => void }) {
           {probe.isError && <span role="alert" className="text-rose-700 dark:text-rose-300">{errorMessage(probe.error)}</span>}
         </div>
       )}
-      {unavailable.length > 0 && (
-        <details className="rounded-md border border-line p-3 text-sm">
-          <summary className="cursor-pointer">Add a cloud provider ({unavailable.length} not configured)</summary>
-          <p className="mt-2 text-muted">
-            Provider keys are read from <code className="font-mono">.env</code>: add the key named below and restart Nova.
-          </p>
-          <ul className="mt-2 space-y-1">
-            {unavailable.map((provider) => (
-              <li key={provider.slug}>
-                <span className="font-medium">{provider.name}</span>
-                {provider.reason && <span className="text-muted"> — {provider.reason}</span>}
-              </li>
-            ))}
-          </ul>
+      {cloud.length > 0 && (
+        <details
+          className="rounded-md border border-line p-3 text-sm"
+          open={keysOpen ?? available.length === 0}
+          onToggle={(event) => setKeysOpen(event.currentTarget.open)}
+        >
+          <summary className="cursor-pointer">
+            Add a cloud provider ({unconfigured} of {cloud.length} not configured)
+          </summary>
+          {entries.isError && (
+            <div className="mt-2">
+              <ErrorNotice title="Provider keys cannot be entered now" error={entries.error} onRetry={() => void entries.refetch()} />
+            </div>
+          )}
+          {keyed.length > 0 && (
+            <ul className="mt-2 space-y-3" aria-label="Provider keys">
+              {keyed.map(({ provider, entry }) => (
+                <li key={provider.slug} className="rounded-md border border-line p-3">
+                  <p className="flex flex-wrap items-center gap-2">
+                    <span className="font-medium">{provider.name}</span>
+                    <Badge className={provider.available ? badgeTone.good : badgeTone.neutral}>{provider.available ? 'available' : 'unavailable'}</Badge>
+                  </p>
+                  <ProviderKeyForm provider={provider} entry={entry} />
+                </li>
+              ))}
+            </ul>
+          )}
+          {unreachable.length > 0 && (
+            <>
+              <p className="mt-3 text-muted">These are configured in the gateway's environment (.env) only:</p>
+              <ul className="mt-1 space-y-1">
+                {unreachable.map((provider) => (
+                  <li key={provider.slug}>
+                    <span className="font-medium">{provider.name}</span>
+                    {provider.reason && <span className="text-muted"> — {provider.reason}</span>}
+                  </li>
+                ))}
+              </ul>
+            </>
+          )}
         </details>
       )}
       <FormError message={save.error ? errorMessage(save.error) : null} />

@@ -41,7 +41,7 @@ function api(extra: (call: Call) => unknown = () => undefined) {
   return stubApi((call) => {
     const answer = extra(call)
     if (answer !== undefined) return answer
-    if (call.url === '/llm-api/health/providers') return providers
+    if (call.url === '/v1/models/discover') return providers
     if (call.url === '/llm-api/config') return gateway
     if (call.url === '/llm-api/models') return [{ id: 'smollm2-135m', provider: 'local', capabilities: ['chat'], context_window: 4096, max_output_tokens: 4096 }]
     if (call.url === '/v1/inference/stats') return stats
@@ -119,5 +119,92 @@ describe('Models page', () => {
     expect(await screen.findByText('Last 5 minutes on llamacpp')).toBeTruthy()
     expect(screen.getByText('840 ms')).toBeTruthy()
     expect(screen.getByText('25 %')).toBeTruthy()
+  })
+})
+
+describe('Models page provider keys', () => {
+  const KEY = 'sk-proj-e2e-secret-1a2b'
+
+  /** The orchestrator's key setting and the gateway's view of OpenAI, which follows it. */
+  function keyedApi({ saved = null as string | null, refuse = null as string | null } = {}) {
+    let key = saved
+    const entry = () => ({ key: 'llm.api_key.openai', value: key === null ? null : `••••${key.slice(-4)}`, is_secret: true, is_set: key !== null, updated_at: null })
+    const statuses = () =>
+      providers.map((p) => (p.slug === 'openai' ? { ...p, available: key !== null, reason: key === null ? 'OPENAI_API_KEY is not set' : null } : p))
+    return stubApi((call) => {
+      if (call.url === '/api/v1/config/llm.api_key.openai' && call.method === 'PATCH') {
+        if (refuse) return json({ detail: refuse }, 400)
+        key = (call.body as { value: string | null }).value
+        return entry()
+      }
+      if (call.url === '/api/v1/config') return [...config, entry()]
+      if (call.url === '/v1/models/discover') return statuses()
+      if (call.url === '/llm-api/config') return gateway
+      if (call.url === '/llm-api/models') return []
+      if (call.url === '/v1/inference/stats') return stats
+      return notFound(call)
+    })
+  }
+
+  it('saves a key, shows only its mask, and follows the provider until it is available', async () => {
+    const calls = keyedApi()
+    renderPage(<ModelsPage />, { path: '/models' })
+
+    const input = (await screen.findByLabelText('OpenAI API key')) as HTMLInputElement
+    expect(input.type).toBe('password')
+    expect(screen.queryByLabelText('Local model slot API key')).toBeNull()
+    expect(screen.getByTestId('provider-key-openai').textContent).toContain('No key saved in Nova')
+    await userEvent.type(input, `  ${KEY}  `)
+    await userEvent.click(screen.getByRole('button', { name: 'Save key' }))
+
+    expect(await screen.findByText('OpenAI API key saved')).toBeTruthy()
+    expect(await screen.findByText('OpenAI is available.')).toBeTruthy()
+    expect(screen.getByTestId('provider-key-openai').textContent).toContain('••••1a2b')
+    expect(input.value).toBe('')
+    expect(document.body.textContent).not.toContain(KEY)
+    expect(calls.filter((c) => c.method === 'PATCH').map((c) => [c.url, c.body])).toEqual([['/api/v1/config/llm.api_key.openai', { value: KEY }]])
+    expect((screen.getByRole('button', { name: 'Test OpenAI' }) as HTMLButtonElement).disabled).toBe(false)
+  })
+
+  it("checks a key before sending it and keeps it when the orchestrator refuses, with the refusal's detail", async () => {
+    const calls = keyedApi({ refuse: 'invalid value for llm.api_key.openai: String should have at most 8192 characters' })
+    renderPage(<ModelsPage />, { path: '/models' })
+
+    const input = (await screen.findByLabelText('OpenAI API key')) as HTMLInputElement
+    await userEvent.click(screen.getByRole('button', { name: 'Save key' }))
+    expect(screen.getByText('Paste the key first.')).toBeTruthy()
+    await userEvent.type(input, 'sk-proj two words')
+    await userEvent.click(screen.getByRole('button', { name: 'Save key' }))
+    expect(screen.getByText('A key has no spaces or line breaks.')).toBeTruthy()
+    await userEvent.clear(input)
+    await userEvent.type(input, '••••1a2b')
+    await userEvent.click(screen.getByRole('button', { name: 'Save key' }))
+    expect(screen.getByText('That is the masked value; paste the key itself.')).toBeTruthy()
+    expect(calls.some((c) => c.method === 'PATCH')).toBe(false)
+
+    await userEvent.clear(input)
+    await userEvent.type(input, KEY)
+    await userEvent.click(screen.getByRole('button', { name: 'Save key' }))
+
+    expect(await screen.findByText(/String should have at most 8192 characters/)).toBeTruthy()
+    expect(input.value).toBe(KEY)
+  })
+
+  it('removes a saved key only after confirming, then reports the provider unavailable', async () => {
+    const calls = keyedApi({ saved: 'sk-proj-old-key-wxyz' })
+    renderPage(<ModelsPage />, { path: '/models' })
+
+    expect(await screen.findByText('••••wxyz')).toBeTruthy()
+    await userEvent.click(screen.getByRole('button', { name: 'Remove key' }))
+    const dialog = await screen.findByRole('dialog', { name: 'Remove the OpenAI API key?' })
+    await userEvent.click(within(dialog).getByRole('button', { name: 'Cancel' }))
+    expect(calls.some((c) => c.method === 'PATCH')).toBe(false)
+
+    await userEvent.click(screen.getByRole('button', { name: 'Remove key' }))
+    await userEvent.click(within(await screen.findByRole('dialog')).getByRole('button', { name: 'Remove key' }))
+
+    expect(await screen.findByText('OpenAI is not available: OPENAI_API_KEY is not set.')).toBeTruthy()
+    expect(screen.getByTestId('provider-key-openai').textContent).toContain('No key saved in Nova')
+    expect(calls.find((c) => c.method === 'PATCH')?.body).toEqual({ value: null })
   })
 })

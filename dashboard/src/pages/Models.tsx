@@ -3,7 +3,7 @@ import { FlaskConical, RefreshCw } from 'lucide-react'
 import { useState, type FormEvent } from 'react'
 
 import { errorMessage } from '../api/client'
-import { configApi, configQueries, configValue } from '../api/config'
+import { configApi, configQueries, configValue, providerKeyEntry, type ConfigEntry } from '../api/config'
 import {
   chatModels,
   modelsApi,
@@ -19,6 +19,7 @@ import {
 import { Button } from '../components/Button'
 import { FormError, SelectField, TextField } from '../components/Field'
 import { Page, PageHeader, Panel } from '../components/Page'
+import { ProviderKeyForm } from '../components/ProviderKeyForm'
 import { Badge, badgeTone } from '../components/StateBadge'
 import { EmptyState, ErrorNotice, Loading } from '../components/States'
 import { count, milliseconds } from '../format'
@@ -44,7 +45,7 @@ export function Component() {
   const gateway = useQuery(modelsQueries.gatewayConfig())
   return (
     <Page>
-      <PageHeader title="Models" description="Where Nova's requests go: the local model slot and the cloud providers llm-gateway can reach." />
+      <PageHeader title="Models" description="Where Nova's requests go: the local model slot and the cloud providers llm-gateway can reach, with their keys." />
       <div className="space-y-6">
         <RoutingPanel gateway={gateway.data} />
         <Panel title="Local inference">
@@ -245,6 +246,8 @@ function InferenceStatsView() {
 function Providers() {
   const queryClient = useQueryClient()
   const providers = useQuery(modelsQueries.providers())
+  // Which providers take a key, and the masked keys; the cards still render while it loads or fails.
+  const entries = useQuery(configQueries.entries())
   const rediscover = useMutation({
     mutationFn: modelsApi.rediscover,
     onSuccess: (fresh) => {
@@ -263,6 +266,7 @@ function Providers() {
         </Button>
       }
     >
+      {entries.isError && <ErrorNotice title="Provider keys cannot be shown" error={entries.error} onRetry={() => void entries.refetch()} />}
       {providers.isPending && <Loading label="Loading providers…" />}
       {providers.isError && <ErrorNotice title="Could not load the providers" error={providers.error} onRetry={() => void providers.refetch()} />}
       {providers.isSuccess && sorted.length === 0 && <EmptyState title="The gateway knows no providers" />}
@@ -270,7 +274,7 @@ function Providers() {
         <ul className="grid gap-3 lg:grid-cols-2" aria-label="Providers">
           {sorted.map((provider) => (
             <li key={provider.slug}>
-              <ProviderCard provider={provider} />
+              <ProviderCard provider={provider} keyEntry={providerKeyEntry(entries.data, provider.slug)} />
             </li>
           ))}
         </ul>
@@ -279,7 +283,7 @@ function Providers() {
   )
 }
 
-function ProviderCard({ provider }: { provider: ProviderStatus }) {
+function ProviderCard({ provider, keyEntry }: { provider: ProviderStatus; keyEntry: ConfigEntry | undefined }) {
   const [result, setResult] = useState<ProviderTestResult | null>(null)
   const test = useMutation({
     mutationFn: () => modelsApi.test(provider.slug),
@@ -330,6 +334,7 @@ function ProviderCard({ provider }: { provider: ProviderStatus }) {
           </ul>
         </details>
       )}
+      {keyEntry && <ProviderKeyForm provider={provider} entry={keyEntry} />}
     </article>
   )
 }

@@ -48,7 +48,7 @@ describe('Onboarding', () => {
       }
       if (call.url.startsWith('/recovery-api/')) return overview
       if (call.url === '/api/v1/identity') return { name: 'Nova', greeting: "Hello! I'm Nova." }
-      if (call.url === '/llm-api/health/providers') return providers
+      if (call.url === '/v1/models/discover') return providers
       if (call.url === '/api/v1/chat/stream') return sse({ meta: { conversation_id: 'c-7' } }, { delta: 'Hi, I am **Nova**.' }, '[DONE]')
       if (call.method === 'PATCH') return { key: 'onboarding.completed', value: true, is_secret: false, is_set: true }
       if (call.url.startsWith('/api/v1/conversations')) return []
@@ -84,6 +84,48 @@ describe('Onboarding', () => {
       ['/api/v1/config/onboarding.completed', { value: true }],
     ])
     expect(localStorage.getItem(ONBOARDED_KEY)).toBe('1')
+  })
+
+  it("takes a cloud provider's key in the model step and offers the provider once the gateway reports it", async () => {
+    localStorage.setItem(ADMIN_SECRET_STORAGE_KEY, SECRET)
+    let key: string | null = null
+    const calls = stubApi((call) => {
+      if (call.url.startsWith('/recovery-api/')) return overview
+      if (call.url === '/api/v1/config' && call.method === 'GET') {
+        return [{ key: 'llm.api_key.openai', value: key && `••••${key.slice(-4)}`, is_secret: true, is_set: key !== null }]
+      }
+      if (call.url === '/v1/models/discover') {
+        return [
+          { slug: 'local', name: 'Local model', type: 'local', available: false, reason: 'nothing answers at http://127.0.0.1:11434' },
+          { slug: 'openai', name: 'OpenAI', type: 'paid', available: key !== null, models: [{ id: 'openai/gpt-4o-mini', registered: key !== null }] },
+          { slug: 'custom', name: 'Custom endpoint', type: 'paid', available: false, reason: 'CUSTOM_LLM_URL is not set' },
+        ]
+      }
+      if (call.url === '/api/v1/config/llm.api_key.openai') {
+        key = (call.body as { value: string }).value
+        return { key: 'llm.api_key.openai', value: `••••${key.slice(-4)}`, is_secret: true, is_set: true }
+      }
+      if (call.method === 'PATCH') return { key: 'x', value: null, is_secret: false, is_set: true }
+      return notFound(call)
+    })
+    renderWizard()
+
+    await userEvent.click(await screen.findByRole('button', { name: 'Continue' }))
+    expect(await screen.findByText(/No provider is reachable yet/)).toBeTruthy()
+    expect(screen.getByText(/CUSTOM_LLM_URL is not set/)).toBeTruthy()
+    await userEvent.type(await screen.findByLabelText('OpenAI API key'), 'sk-proj-onboarding-9f9f')
+    await userEvent.click(screen.getByRole('button', { name: 'Save key' }))
+
+    expect(((await screen.findByLabelText(/^OpenAI/, { selector: 'input[type=radio]' })) as HTMLInputElement).checked).toBe(true)
+    expect(screen.getByText('••••9f9f')).toBeTruthy()
+    await userEvent.click(screen.getByRole('button', { name: 'Continue' }))
+
+    expect(await screen.findByRole('heading', { name: 'First message' })).toBeTruthy()
+    expect(calls.filter((c) => c.method === 'PATCH').map((c) => [c.url, c.body])).toEqual([
+      ['/api/v1/config/llm.api_key.openai', { value: 'sk-proj-onboarding-9f9f' }],
+      ['/api/v1/config/llm.routing_strategy', { value: 'cloud-first' }],
+      ['/api/v1/config/llm.default_chat_model', { value: 'openai/gpt-4o-mini' }],
+    ])
   })
 
   it('skips the rest of the setup and still marks it done', async () => {

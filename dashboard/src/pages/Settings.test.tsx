@@ -2,10 +2,13 @@ import { fireEvent, screen, waitFor, within } from '@testing-library/react'
 import userEvent from '@testing-library/user-event'
 import { describe, expect, it } from 'vitest'
 
+import { ADMIN_SECRET_STORAGE_KEY } from '../api/client'
 import type { ConfigEntry } from '../api/config'
 import { json, notFound, stubApi } from '../test/fetch'
 import { renderPage } from '../test/render'
 import { Component as SettingsPage, docsUrl } from './Settings'
+
+const OLD_SECRET = 'old-admin-secret-0123456789'
 
 function entry(key: string, value: unknown): ConfigEntry {
   return { key, value, is_secret: false, is_set: false }
@@ -141,6 +144,83 @@ describe('Settings page', () => {
     ])
     expect(calls.some((c) => c.url === '/bridge-api/reload' && c.method === 'POST')).toBe(true)
     expect(token.value).toBe('')
+  })
+})
+
+describe('Settings page admin secret', () => {
+  function rotationApi(onRotate: (secret: string) => Response | unknown = () => ({ rotated_at: '2026-11-27T05:00:00Z' })) {
+    return stubApi((call) => {
+      if (call.url === '/api/v1/admin/secret' && call.method === 'PUT') return onRotate((call.body as { new_secret: string }).new_secret)
+      if (call.url === '/api/v1/config') return defaults
+      if (call.url.startsWith('/recovery-api/')) return overview
+      return notFound(call)
+    })
+  }
+
+  it('checks the new secret, changes it on the server and keeps this browser signed in with it', async () => {
+    localStorage.setItem(ADMIN_SECRET_STORAGE_KEY, OLD_SECRET)
+    const calls = rotationApi()
+    renderPage(<SettingsPage />, { path: '/settings' })
+
+    const secret = (await screen.findByLabelText('New admin secret')) as HTMLInputElement
+    const confirm = screen.getByLabelText('Confirm new secret') as HTMLInputElement
+    const change = screen.getByRole('button', { name: 'Change admin secret' })
+    await userEvent.type(secret, 'too-short')
+    await userEvent.click(change)
+    expect(screen.getByText('At least 16 characters.')).toBeTruthy()
+    await userEvent.clear(secret)
+    await userEvent.type(secret, ' padded-new-secret-0123 ')
+    await userEvent.click(change)
+    expect(screen.getByText(/no spaces at either end/)).toBeTruthy()
+    await userEvent.clear(secret)
+    await userEvent.type(secret, 'brand-new-secret-0123456789')
+    await userEvent.type(confirm, 'brand-new-secret-012345678')
+    await userEvent.click(change)
+    expect(screen.getByText('The two entries differ.')).toBeTruthy()
+    expect(calls.some((c) => c.method === 'PUT')).toBe(false)
+
+    await userEvent.type(confirm, '9')
+    await userEvent.click(change)
+
+    expect(await screen.findByText('Admin secret changed; this browser now uses the new one')).toBeTruthy()
+    const put = calls.find((c) => c.method === 'PUT')!
+    expect(put.body).toEqual({ new_secret: 'brand-new-secret-0123456789' })
+    expect(put.headers.get('X-Admin-Secret')).toBe(OLD_SECRET)
+    expect(localStorage.getItem(ADMIN_SECRET_STORAGE_KEY)).toBe('brand-new-secret-0123456789')
+    expect(screen.getByText(/This browser has the new secret/)).toBeTruthy()
+    expect([secret.value, confirm.value]).toEqual(['', ''])
+  })
+
+  it('generates a strong secret into both fields and shows it so it can be kept', async () => {
+    localStorage.setItem(ADMIN_SECRET_STORAGE_KEY, OLD_SECRET)
+    rotationApi()
+    renderPage(<SettingsPage />, { path: '/settings' })
+
+    await userEvent.click(await screen.findByRole('button', { name: 'Generate a strong secret' }))
+
+    const secret = screen.getByLabelText('New admin secret') as HTMLInputElement
+    const confirm = screen.getByLabelText('Confirm new secret') as HTMLInputElement
+    expect(secret.value).toMatch(/^[A-Za-z0-9_-]{43}$/)
+    expect(confirm.value).toBe(secret.value)
+    expect(secret.type).toBe('text')
+    expect(screen.getByRole('button', { name: 'Copy secret' })).toBeTruthy()
+    const first = secret.value
+    await userEvent.click(screen.getByRole('button', { name: 'Generate a strong secret' }))
+    expect(secret.value).not.toBe(first)
+  })
+
+  it("shows the server's refusal, keeps what was typed and the secret this browser had", async () => {
+    localStorage.setItem(ADMIN_SECRET_STORAGE_KEY, OLD_SECRET)
+    rotationApi(() => json({ detail: 'new_secret must be at least 16 characters and not a default' }, 400))
+    renderPage(<SettingsPage />, { path: '/settings' })
+
+    await userEvent.type(await screen.findByLabelText('New admin secret'), 'nova-admin-secret-change-me')
+    await userEvent.type(screen.getByLabelText('Confirm new secret'), 'nova-admin-secret-change-me')
+    await userEvent.click(screen.getByRole('button', { name: 'Change admin secret' }))
+
+    expect(await screen.findByText('new_secret must be at least 16 characters and not a default')).toBeTruthy()
+    expect((screen.getByLabelText('New admin secret') as HTMLInputElement).value).toBe('nova-admin-secret-change-me')
+    expect(localStorage.getItem(ADMIN_SECRET_STORAGE_KEY)).toBe(OLD_SECRET)
   })
 })
 

@@ -7,6 +7,7 @@ import { errorMessage, getAdminSecret } from '../api/client'
 import { configApi, configQueries, configValue, type ConfigEntry } from '../api/config'
 import { healthQueries, type ServiceStatus } from '../api/health'
 import { AdminSecretDialog } from '../components/AdminSecretDialog'
+import { AdminSecretRotation } from '../components/AdminSecretRotation'
 import { Button } from '../components/Button'
 import { FormError, SelectField, TextArea, TextField } from '../components/Field'
 import { Page, PageHeader, Panel } from '../components/Page'
@@ -244,12 +245,15 @@ function AdminSecretSection() {
   const [hasSecret, setHasSecret] = useState(() => Boolean(getAdminSecret()))
   return (
     <Panel title="Admin secret">
-      <p className="mb-3 text-sm text-muted">
-        This browser {hasSecret ? 'sends a stored admin secret' : 'has no admin secret stored'}. The server's secret is{' '}
-        <code className="font-mono">NOVA_ADMIN_SECRET</code> in <code className="font-mono">.env</code>; to change it, edit that file and
-        restart Nova, then enter the new value here.
-      </p>
-      <Button onClick={() => setOpen(true)}>{hasSecret ? 'Change stored secret' : 'Enter admin secret'}</Button>
+      <AdminSecretRotation onRotated={() => setHasSecret(true)} />
+      <div className="mt-6 border-t border-line pt-4">
+        <h3 className="mb-1 text-sm font-medium">This browser's copy</h3>
+        <p className="mb-3 text-sm text-muted">
+          This browser {hasSecret ? 'sends a stored admin secret' : 'has no admin secret stored'}. If the secret was changed elsewhere,
+          enter the new one here; this changes nothing on the server.
+        </p>
+        <Button onClick={() => setOpen(true)}>{hasSecret ? 'Change stored secret' : 'Enter admin secret'}</Button>
+      </div>
       {open && (
         <AdminSecretDialog
           onClose={() => setOpen(false)}

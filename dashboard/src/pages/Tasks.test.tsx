@@ -39,6 +39,7 @@ function api(tasks: PipelineTaskInfo[], extra: (call: Call) => unknown = () => u
     if (answer !== undefined) return answer
     if (call.url === '/api/v1/pipeline/events') return events.response()
     if (call.url.startsWith('/api/v1/pipeline/tasks?')) return { items: tasks, total: tasks.length, limit: 100, offset: 0 }
+    if (call.url === '/api/v1/pipeline/dead-letter?limit=100') return []
     if (call.url === '/api/v1/pipeline/queue-stats') return { depth: 1, processing: 1, running: 1, queued: 0, dead_letter: 0, workers: 2 }
     if (call.url === '/api/v1/pods') return [{ id: 'p-1', name: 'coding', enabled: true, created_at: '', updated_at: '' }]
     const match = call.url.match(/^\/api\/v1\/pipeline\/tasks\/([^/]+)(?:\/(\w+))?$/)
@@ -116,6 +117,80 @@ describe('Tasks page', () => {
     const dialog = await screen.findByRole('dialog', { name: 'Task' })
     expect(await within(dialog).findByText('green', {}, { timeout: 5000 })).toBeTruthy()
     expect(within(dialog).queryByRole('button', { name: 'Cancel task' })).toBeNull()
+  })
+})
+
+describe('Tasks page dead letter', () => {
+  const twoHoursAgo = new Date(Date.now() - 2 * 3600_000).toISOString()
+  const stuck = {
+    task_id: 't-9',
+    goal: 'Index the wiki',
+    reason: 'retries exhausted (3 of 3): heartbeat older than 150s (worker-a) in task_running',
+    retries: 3,
+    dead_lettered_at: twoHoursAgo,
+  }
+
+  it('lists dead-lettered tasks with reason, retries and age, and re-queues one after confirming', async () => {
+    let dead = [stuck]
+    const calls = api([], (call) => {
+      if (call.url === '/api/v1/pipeline/dead-letter?limit=100') return dead
+      if (call.url === '/api/v1/pipeline/dead-letter/t-9/requeue' && call.method === 'POST') {
+        dead = []
+        return task({ id: 't-9', goal: 'Index the wiki', status: 'queued' })
+      }
+      return undefined
+    })
+    renderPage(<TasksPage />, { path: '/tasks' })
+
+    const list = await screen.findByRole('list', { name: 'Dead-lettered tasks' })
+    const row = within(list).getByRole('listitem')
+    expect(within(row).getByText('Index the wiki')).toBeTruthy()
+    expect(within(row).getByText(/retries exhausted \(3 of 3\)/)).toBeTruthy()
+    expect(within(row).getByText('3 retries')).toBeTruthy()
+    expect(within(row).getByText('dead-lettered 2 hours ago')).toBeTruthy()
+
+    await userEvent.click(within(row).getByRole('button', { name: 'Re-queue' }))
+    const dialog = await screen.findByRole('dialog', { name: 'Re-queue this task?' })
+    await userEvent.click(within(dialog).getByRole('button', { name: 'Cancel' }))
+    expect(calls.some((c) => c.method === 'POST')).toBe(false)
+    await userEvent.click(within(row).getByRole('button', { name: 'Re-queue' }))
+    await userEvent.click(within(await screen.findByRole('dialog')).getByRole('button', { name: 'Re-queue task' }))
+
+    expect(await screen.findByText('Task re-queued; it resumes from its checkpoint')).toBeTruthy()
+    expect(await screen.findByText('No dead-lettered tasks')).toBeTruthy()
+    expect(screen.queryByRole('dialog')).toBeNull()
+    expect(calls.filter((c) => c.method === 'POST').map((c) => c.url)).toEqual(['/api/v1/pipeline/dead-letter/t-9/requeue'])
+  })
+
+  it("keeps the confirmation open with the server's refusal", async () => {
+    api([], (call) => {
+      if (call.url === '/api/v1/pipeline/dead-letter?limit=100') return [stuck]
+      if (call.url.endsWith('/requeue')) return json({ detail: 'task t-9 is not in the dead letter' }, 409)
+      return undefined
+    })
+    renderPage(<TasksPage />, { path: '/tasks' })
+
+    await userEvent.click(await screen.findByRole('button', { name: 'Re-queue' }))
+    const dialog = await screen.findByRole('dialog', { name: 'Re-queue this task?' })
+    await userEvent.click(within(dialog).getByRole('button', { name: 'Re-queue task' }))
+
+    expect(await within(dialog).findByText('task t-9 is not in the dead letter')).toBeTruthy()
+    expect(screen.getByRole('list', { name: 'Dead-lettered tasks' })).toBeTruthy()
+  })
+
+  it('says when the dead letter is empty, and offers a retry when it cannot be loaded', async () => {
+    let fail = true
+    api([], (call) => (call.url === '/api/v1/pipeline/dead-letter?limit=100' ? (fail ? json({ detail: 'database is starting' }, 503) : []) : undefined))
+    renderPage(<TasksPage />, { path: '/tasks' })
+
+    expect(screen.getByText('Loading the dead letter…')).toBeTruthy()
+    expect(await screen.findByText('Could not load the dead letter')).toBeTruthy()
+    expect(screen.getByText('database is starting')).toBeTruthy()
+    fail = false
+    const notice = screen.getByText('Could not load the dead letter').closest('[role=alert]') as HTMLElement
+    await userEvent.click(within(notice).getByRole('button', { name: 'Retry' }))
+
+    expect(await screen.findByText('No dead-lettered tasks')).toBeTruthy()
   })
 })
 

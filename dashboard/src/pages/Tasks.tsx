@@ -16,6 +16,7 @@ import {
 } from '../api/pipeline'
 import { podsQueries } from '../api/pods'
 import { Button } from '../components/Button'
+import { DeadLetterPanel } from '../components/DeadLetterPanel'
 import { FormError, SelectField, TextArea, TextField } from '../components/Field'
 import { Modal } from '../components/Modal'
 import { Page, PageHeader, Panel } from '../components/Page'
@@ -46,7 +47,7 @@ function stateTone(state: PipelineTaskState): string {
 
 const label = (state: PipelineTaskState) => state.replaceAll('_', ' ')
 
-/** Tasks: submit a goal, watch the pipeline's live board, open a task for its timeline and actions. */
+/** Tasks: submit a goal, watch the pipeline's live board, open a task for its timeline and actions, re-queue dead letters. */
 export function Component() {
   const [params, setParams] = useSearchParams()
   const openId = params.get('task')
@@ -67,6 +68,7 @@ export function Component() {
         {tasks.isError && <ErrorNotice title="Could not load tasks" error={tasks.error} onRetry={() => void tasks.refetch()} />}
         {tasks.isSuccess && tasks.data.items.length === 0 && <EmptyState title="No tasks yet">Submit a goal above and follow it here.</EmptyState>}
         {tasks.isSuccess && tasks.data.items.length > 0 && <Board tasks={tasks.data.items} onOpen={(id) => setParams({ task: id })} />}
+        <DeadLetterPanel onOpen={(id) => setParams({ task: id })} />
       </div>
       {openId && <TaskDetail id={openId} onClose={() => setParams({})} />}
     </Page>
@@ -93,6 +95,8 @@ function usePipelineEvents(): boolean {
       touched.clear()
       void queryClient.invalidateQueries({ queryKey: pipelineQueries.tasks().queryKey })
       void queryClient.invalidateQueries({ queryKey: pipelineQueries.queueStats().queryKey })
+      // The reaper dead-letters a task with a `failed` event like any other; the list follows the events.
+      void queryClient.invalidateQueries({ queryKey: pipelineQueries.deadLetter().queryKey })
     }
     const apply = (event: PipelineProgressEvent) => {
       setLive(true)

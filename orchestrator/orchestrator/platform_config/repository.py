@@ -35,3 +35,6 @@ class PlatformConfigRepository:
         )
         assert row is not None
         return row
+
+    async def delete(self, key: str) -> None:
+        await self.pool.execute("DELETE FROM platform_config WHERE key = $1", key)

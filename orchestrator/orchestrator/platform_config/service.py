@@ -218,6 +218,15 @@ class PlatformConfigService:
         if key.startswith("context.") and key.endswith("_pct"):
             await self._check_context_total(key, value)
         secret = self._is_secret(key, (await self._load()).get(key))
+        if value is None:
+            # Null means "not set": the row goes, so the key reads as its default (or disappears) again.
+            await self.repository.delete(key)
+            self._loaded_at = float("-inf")
+            await self._mirror([(key, None, secret)])
+            log.info("platform_config_cleared", key=key)
+            if setting is None:
+                return ConfigEntry(key=key, value=None, is_secret=secret)
+            return self._entry(key, None)
         row = await self.repository.upsert(key, value, update.description, is_secret=secret)
         self._loaded_at = float("-inf")
         await self._mirror([(key, value, secret)])
