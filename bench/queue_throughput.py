@@ -5,9 +5,10 @@ that takes the submissions, then one and then two worker processes. Each task's 
 `passthrough` agent (no model call), so what is measured is the queue, the state machine and the Postgres
 bookkeeping: submitted/s (HTTP POSTs, concurrency 32), completed/s (first claim to last completion, from
 the tasks' own timestamps), pickup latency p50/p95 (queued_at → started_at with idle workers), next to the
-raw Redis LPUSH and BRPOP rates measured in the same run.
+raw Redis LPUSH and BRPOP rates and the raw PostgreSQL commit latency measured in the same run. queued_at is
+stamped inside the submission's transaction, so pickup includes that commit's WAL flush.
 
-    uv run python bench/queue_throughput.py [--tasks 2000] [--concurrency 32]
+    uv run python bench/queue_throughput.py [--tasks 2000] [--concurrency 32] [--worker-concurrency 256]
 
 Anchors (shared/reference/perf-anchors.md §2): SAQ ≈ 2,000-2,500 no-op jobs/s per worker, arq ≈ 200-320,
 pickup < 5 ms; none of them keeps durable state in Postgres. Target: ≥ 1,000 tasks/s with one worker and
@@ -39,7 +40,13 @@ LAUNCH = (
 
 
 def start_orchestrator(
-    pg_url: str, redis_url: str, workdir: Path, *, workers: bool, concurrency: int
+    pg_url: str,
+    redis_url: str,
+    workdir: Path,
+    *,
+    workers: bool,
+    concurrency: int,
+    worker_concurrency: int | None,
 ) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     env = {
@@ -47,8 +54,10 @@ def start_orchestrator(
         "NOVA_ADMIN_SECRET": ADMIN, "NOVA_SERVICE_TOKEN": "bench-service-token-0123456789", "REQUIRE_AUTH": "true",
         "LLM_GATEWAY_URL": f"http://127.0.0.1:{free_port()}", "MEMORY_SERVICE_URL": f"http://127.0.0.1:{free_port()}",
         "NOVA_WORKSPACE": str(workdir), "LOG_LEVEL": "warning", "DATABASE_POOL_MAX": str(concurrency + 8),
-        "PIPELINE_WORKERS_ENABLED": str(workers).lower(), "PIPELINE_WORKER_CONCURRENCY": str(concurrency),
+        "PIPELINE_WORKERS_ENABLED": str(workers).lower(),
     }  # fmt: skip
+    if worker_concurrency is not None:
+        env["PIPELINE_WORKER_CONCURRENCY"] = str(worker_concurrency)
     log = (workdir / f"orchestrator-{port}.log").open("wb")
     process = subprocess.Popen(
         [sys.executable, "-c", LAUNCH], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=workdir
@@ -133,6 +142,24 @@ async def pickup_latency(url: str, pg_url: str, pod_id: str, n: int) -> tuple[fl
     return statistics.median(latencies), latencies[int(len(latencies) * 0.95) - 1]
 
 
+async def raw_postgres_commit(pg_url: str, n: int) -> float:
+    """p50 of one single-row INSERT committed on its own (the WAL flush every durable enqueue waits for)."""
+    conn = await asyncpg.connect(pg_url)
+    try:
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS bench_commit (id bigserial PRIMARY KEY, at timestamptz)"
+        )
+        latencies = []
+        for _ in range(n):
+            started = time.perf_counter()
+            await conn.execute("INSERT INTO bench_commit (at) VALUES (clock_timestamp())")
+            latencies.append((time.perf_counter() - started) * 1000)
+        await conn.execute("DROP TABLE bench_commit")
+        return statistics.median(latencies)
+    finally:
+        await conn.close()
+
+
 async def raw_redis(redis_url: str, n: int) -> tuple[float, float]:
     client = aioredis.Redis.from_url(redis_url.rsplit("/", 1)[0] + "/15")
     try:
@@ -153,7 +180,14 @@ async def raw_redis(redis_url: str, n: int) -> tuple[float, float]:
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--tasks", type=int, default=2000)
-    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--concurrency", type=int, default=32, help="HTTP clients submitting")
+    parser.add_argument(
+        "--worker-concurrency",
+        type=int,
+        default=256,
+        help="PIPELINE_WORKER_CONCURRENCY of the workers (the setting's default, 32, suits real model calls; "
+        "tasks that do no work show the queue's own rate only with more in flight)",
+    )
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="nova-queue-bench-"))
     pg = EmbeddedPostgres(data_dir=workdir / "pg", port=free_port())
@@ -164,8 +198,15 @@ async def main() -> None:
     try:
         push_rate, pop_rate = await raw_redis(redis_server.url, args.tasks)
         print(f"raw Redis (one client, sequential): LPUSH {push_rate:,.0f}/s  BRPOP {pop_rate:,.0f}/s")
+        commit_ms = await raw_postgres_commit(pg.url, 200)
+        print(f"raw PostgreSQL (one client, sequential): single-row INSERT + commit p50 {commit_ms:.1f} ms")
         api, api_url = start_orchestrator(
-            pg.url, redis_server.url, workdir, workers=False, concurrency=args.concurrency
+            pg.url,
+            redis_server.url,
+            workdir,
+            workers=False,
+            concurrency=args.concurrency,
+            worker_concurrency=None,
         )
         processes.append(api)
         noop_pod = {"name": "bench-noop", "agents": [{"name": "noop", "role": "passthrough"}]}
@@ -175,7 +216,12 @@ async def main() -> None:
             submitted = await submit_all(api_url, pod["id"], args.tasks, args.concurrency)
             workers = [
                 start_orchestrator(
-                    pg.url, redis_server.url, workdir, workers=True, concurrency=args.concurrency
+                    pg.url,
+                    redis_server.url,
+                    workdir,
+                    workers=True,
+                    concurrency=args.concurrency,
+                    worker_concurrency=args.worker_concurrency,
                 )[0]
                 for _ in range(worker_count)
             ]
@@ -185,8 +231,9 @@ async def main() -> None:
             done += args.tasks
             p50, p95 = await pickup_latency(api_url, pg.url, pod["id"], 200)
             done += 200
+            concurrency = args.worker_concurrency or "default"
             print(
-                f"{worker_count} worker process(es), concurrency {args.concurrency}: submitted {submitted:,.0f}/s "
+                f"{worker_count} worker process(es), worker concurrency {concurrency}: submitted {submitted:,.0f}/s "
                 f"(HTTP, {args.concurrency} clients)  completed {completed:,.0f}/s  pickup p50 {p50:.1f} ms  p95 {p95:.1f} ms"
             )
             for worker in workers:

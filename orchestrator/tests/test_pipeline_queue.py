@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from nova_contracts.orchestrator import PipelineTaskState as S
 from orchestrator.config import Settings
-from orchestrator.pipeline.state import IllegalTransition, check_transition
+from orchestrator.pipeline.state import Guard, IllegalTransition, check_transition
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_pipeline_support import (
@@ -93,7 +93,9 @@ def test_two_workers_racing_for_one_task_run_it_once(client: TestClient, databas
     # The same id twice in the queue (a re-push while the first copy is being claimed), then both handled at once.
     task = submit(client, "race", pod_id=pod["id"])
     results = client.portal.call(  # type: ignore[union-attr]
-        lambda: asyncio.gather(worker._handle(uuid.UUID(task["id"])), worker._handle(uuid.UUID(task["id"])))
+        lambda: asyncio.gather(
+            worker._claim_and_run([uuid.UUID(task["id"])]), worker._claim_and_run([uuid.UUID(task["id"])])
+        )
     )
     assert results == [None, None]
     done = wait_for(lambda: task_in(client, task["id"], "complete"))
@@ -153,6 +155,69 @@ def test_cancel_of_a_queued_task_is_recorded_and_a_second_cancel_conflicts(
     assert response.status_code == 200 and response.json()["status"] == "cancelled"
     assert client.post(f"/api/v1/pipeline/tasks/{task['id']}/cancel", headers=ADMIN).status_code == 409
     assert transitions(client, task["id"])[-1] == ("queued", "cancelled")
+
+
+def test_only_a_dead_lettered_failure_may_leave_a_terminal_state() -> None:
+    assert check_transition(S.FAILED, S.QUEUED) is Guard.DEAD_LETTERED
+    for terminal in (S.COMPLETE, S.CANCELLED):
+        with pytest.raises(IllegalTransition):
+            check_transition(terminal, S.QUEUED)
+    with pytest.raises(IllegalTransition):
+        check_transition(S.FAILED, S.TASK_RUNNING)
+
+
+def test_a_dead_lettered_task_is_requeued_through_the_state_machine_and_the_timeline_records_it(
+    api_only_client: TestClient, run_sql: Callable[..., Any], redis_base_url: str
+) -> None:
+    client = api_only_client
+    pod = create_pod(client, "noop", NOOP)
+    task = submit(client, "doomed", pod_id=pod["id"], max_retries=0)
+    # Its worker died mid-stage long ago (no process here runs tasks): the reaper finds it out of retries.
+    run_sql(
+        """UPDATE pipeline_tasks SET status = 'task_running', worker_id = 'ghost', attempts = 1,
+                  heartbeat_at = clock_timestamp() - interval '1 hour' WHERE id = $1""",
+        task["id"],
+    )
+    failed = wait_for(lambda: task_in(client, task["id"], "failed"), what="dead-lettered")
+    assert failed["error"].startswith("retries exhausted")
+    letters = client.get("/api/v1/pipeline/dead-letter", headers=ADMIN).json()
+    assert [entry["task_id"] for entry in letters] == [task["id"]]
+
+    response = client.post(f"/api/v1/pipeline/dead-letter/{task['id']}/requeue", headers=ADMIN)
+    assert response.status_code == 200, response.text
+    requeued = response.json()
+    assert requeued["status"] == "queued" and requeued["retries"] == 0 and requeued["error"] is None
+    assert transitions(client, task["id"])[-2:] == [("task_running", "failed"), ("failed", "queued")]
+    last = client.get(f"/api/v1/pipeline/tasks/{task['id']}/timeline", headers=ADMIN).json()[-1]
+    assert last["detail"] == "re-queued from the dead letter" and last["worker_id"] == "admin"
+    assert client.get("/api/v1/pipeline/dead-letter", headers=ADMIN).json() == []
+    assert task["id"] in _db2(redis_base_url).lrange("nova:pipeline:queue", 0, -1)
+    # Out of the dead letter now: a second re-queue is refused and changes nothing.
+    before = transitions(client, task["id"])
+    again = client.post(f"/api/v1/pipeline/dead-letter/{task['id']}/requeue", headers=ADMIN)
+    assert again.status_code == 409
+    assert transitions(client, task["id"]) == before
+
+
+def test_requeue_refuses_a_task_that_failed_without_being_dead_lettered_or_did_not_fail(
+    api_only_client: TestClient, run_sql: Callable[..., Any]
+) -> None:
+    client = api_only_client
+    pod = create_pod(client, "noop", NOOP)
+    failed = submit(client, "failed by a stage", pod_id=pod["id"])
+    run_sql(
+        "UPDATE pipeline_tasks SET status = 'failed', error = 'stage task failed' WHERE id = $1", failed["id"]
+    )
+    cancelled = submit(client, "cancelled", pod_id=pod["id"])
+    client.post(f"/api/v1/pipeline/tasks/{cancelled['id']}/cancel", headers=ADMIN)
+    for task_id, status in ((failed["id"], "failed"), (cancelled["id"], "cancelled")):
+        before = transitions(client, task_id)
+        response = client.post(f"/api/v1/pipeline/dead-letter/{task_id}/requeue", headers=ADMIN)
+        assert response.status_code == 409, response.text
+        assert client.get(f"/api/v1/pipeline/tasks/{task_id}", headers=ADMIN).json()["status"] == status
+        assert transitions(client, task_id) == before
+    missing = client.post(f"/api/v1/pipeline/dead-letter/{uuid.uuid4()}/requeue", headers=ADMIN)
+    assert missing.status_code == 404
 
 
 _ = asyncpg

@@ -1,12 +1,22 @@
-"""Shared helpers of the pipeline tests (no tests here): the app with the pipeline mounted, pods, polling."""
+"""Shared helpers of the pipeline tests (no tests here): the app with the pipeline mounted, pods, polling,
+a fake model that also asks for tool calls, and a real llm-gateway process in front of it."""
 
+import json
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from tests.fakes import serve_in_thread
+from tests.fakes.pipeline_model import PipelineModel
+from tests.stack import ServiceProcess
 
+from nova_common.embedded import free_port
 from orchestrator.config import Settings
 from orchestrator.main import create_app
 
@@ -63,3 +73,83 @@ def task_in(client: TestClient, task_id: str, *states: str) -> dict[str, Any] | 
 def transitions(client: TestClient, task_id: str) -> list[tuple[str | None, str | None]]:
     timeline = client.get(f"/api/v1/pipeline/tasks/{task_id}/timeline", headers=ADMIN).json()
     return [(e["from_status"], e["to_status"]) for e in timeline if e["kind"] == "transition"]
+
+
+class ToolCallingModel(PipelineModel):
+    """The pipeline's fake model, which also keeps every request it gets and, for a role given tool rounds,
+    asks for those tool calls (one round per entry, while the request offers tools) before answering."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.requests: list[dict[str, Any]] = []
+        self.tool_rounds: dict[str, list[list[tuple[str, dict[str, Any]]]]] = {}
+
+    def reset(self) -> None:
+        self.behaviour.clear()
+        self.calls.clear()
+        self.started.clear()
+        self._release.clear()
+        self.requests.clear()
+        self.tool_rounds.clear()
+
+    @staticmethod
+    def role_of(body: dict[str, Any]) -> str:
+        schema = ((body.get("response_format") or {}).get("json_schema") or {}).get("name", "task_output")
+        return str(schema).removesuffix("_output")
+
+    def requests_of(self, role: str) -> list[dict[str, Any]]:
+        return [r for r in self.requests if self.role_of(r) == role]
+
+    async def chat(self, request: Request) -> Response:
+        body = await request.json()
+        self.requests.append(body)
+        role = self.role_of(body)
+        done = sum(1 for m in body["messages"] if m["role"] == "assistant" and m.get("tool_calls"))
+        rounds = self.tool_rounds.get(role, [])
+        if not body.get("tools") or done >= len(rounds):
+            return await super().chat(request)
+        calls = [
+            {
+                "id": f"call_{done}_{i}",
+                "type": "function",
+                "function": {"name": name, "arguments": json.dumps(args)},
+            }
+            for i, (name, args) in enumerate(rounds[done])
+        ]
+        return JSONResponse({
+            "id": "chatcmpl-tools", "object": "chat.completion", "created": int(time.time()), "model": body["model"],
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": None, "tool_calls": calls},
+                         "finish_reason": "tool_calls"}],
+            "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120},
+        })  # fmt: skip
+
+
+@contextmanager
+def serving(model: PipelineModel) -> Iterator[str]:
+    """The fake model on loopback; yields its URL."""
+    with serve_in_thread(model.app) as live:
+        yield live.url
+
+
+@contextmanager
+def llm_gateway(model_url: str, redis_url: str, log_dir: Path) -> Iterator[str]:
+    """A real llm-gateway process whose OpenAI provider is the fake model; yields its URL."""
+    env = {
+        "REDIS_URL": redis_url,
+        "OPENAI_API_KEY": "sk-test-openai-key-0123456789",
+        "OPENAI_BASE_URL": f"{model_url}/v1",
+        "LOCAL_MODEL_URL": f"http://127.0.0.1:{free_port()}",
+        "REQUIRE_AUTH": "false",
+    }
+    gateway = ServiceProcess("llm_gateway", env, log_dir).start()
+    try:
+        yield gateway.url
+    finally:
+        gateway.stop()
+
+
+def timeline(client: TestClient, task_id: str) -> list[dict[str, Any]]:
+    entries: list[dict[str, Any]] = client.get(
+        f"/api/v1/pipeline/tasks/{task_id}/timeline", headers=ADMIN
+    ).json()
+    return entries

@@ -1,7 +1,7 @@
 """Progress events on `nova:pipeline:events` (pub/sub, best effort) for the dashboard's live board."""
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -10,13 +10,23 @@ import structlog
 from nova_contracts.base import utc_now
 from nova_contracts.orchestrator import PipelineProgressEvent, PipelineTaskState
 from orchestrator.pipeline.queue import EVENTS_CHANNEL
+from orchestrator.pipeline.repository import Hop
 
 log = structlog.get_logger("orchestrator.pipeline.events")
+
+# Publishes each of ARGV on KEYS[1], in order: one command (one message each) for a batch of events.
+_PUBLISH_MANY = """
+for i = 1, #ARGV do
+    redis.call('PUBLISH', KEYS[1], ARGV[i])
+end
+return #ARGV
+"""
 
 
 class ProgressPublisher:
     def __init__(self, redis: aioredis.Redis) -> None:
         self.redis = redis
+        self._publish_many = redis.register_script(_PUBLISH_MANY)
 
     async def publish(
         self,
@@ -35,6 +45,34 @@ class ProgressPublisher:
         except Exception:
             # The timeline in Postgres is the record; a missed live update only delays the dashboard.
             log.warning("progress_event_not_published", task_id=str(task_id), status=status.value)
+
+    async def publish_hops(self, task_id: uuid.UUID, current: PipelineTaskState, hops: Sequence[Hop]) -> None:
+        """One event per transition of a write, sent in one round trip."""
+        await self.publish_many([(task_id, current, hops)])
+
+    async def publish_many(
+        self, writes: Sequence[tuple[uuid.UUID, PipelineTaskState, Sequence[Hop]]]
+    ) -> None:
+        """The transitions of several writes (each from its own `current` state), in one round trip."""
+        at = utc_now()
+        events: list[str] = []
+        for task_id, current, hops in writes:
+            previous = current
+            for hop in hops:
+                # Built from values the pipeline itself produced: no validation needed, only the wire format.
+                events.append(
+                    PipelineProgressEvent.model_construct(
+                        task_id=task_id, status=hop.target, previous=previous, stage=hop.stage, detail=hop.detail,
+                        at=at,
+                    ).model_dump_json(exclude_none=True)
+                )  # fmt: skip
+                previous = hop.target
+        if not events:
+            return
+        try:
+            await self._publish_many(keys=[EVENTS_CHANNEL], args=events)
+        except Exception:
+            log.warning("progress_events_not_published", count=len(events))
 
     async def subscribe(self, task_id: uuid.UUID | None = None) -> AsyncIterator[PipelineProgressEvent]:
         pubsub: Any = self.redis.pubsub()

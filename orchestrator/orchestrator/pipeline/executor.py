@@ -3,6 +3,8 @@
 Every write is fenced by the claim (worker id + attempt number): once the reaper has handed the task to another
 worker, or a user has cancelled it, this worker's next write matches no row and it stops. Stage outputs live in
 `checkpoint` by agent name (null = to be run again), so a resumed task starts at its first unfinished stage.
+A stage's checkpoint, its records and the move to what comes next (the next stage, or completion when nothing
+else is due) are one write, batched with other tasks' writes by the `TaskWriter`.
 """
 
 import asyncio
@@ -16,24 +18,33 @@ import structlog
 from nova_common.errors import UpstreamUnavailable
 from nova_contracts.orchestrator import (
     POST_PIPELINE_ROLES,
+    TERMINAL_STATES,
     OnFailure,
     PipelineRole,
     PipelineTaskState,
     PodAgentConfig,
     RunCondition,
+    SandboxTier,
     Severity,
+    ToolCallRecord,
 )
+from orchestrator.pipeline.agents.recall import ContextRecall, Recall
 from orchestrator.pipeline.agents.runner import AgentAnswer, AgentOutputInvalid, AgentRunner
+from orchestrator.pipeline.agents.tools import PipelineToolbox, StageTools, StageToolsUnavailable
 from orchestrator.pipeline.events import ProgressPublisher
-from orchestrator.pipeline.repository import Fence, PipelineRepository, StageRecords
+from orchestrator.pipeline.repository import Fence, Hop, Note, PipelineRepository, StageRecords, TaskWrite
 from orchestrator.pipeline.settings import PipelineSettings
 from orchestrator.pipeline.state import running_state_for
+from orchestrator.pipeline.writer import TaskWriter
 
 log = structlog.get_logger("orchestrator.pipeline")
 S = PipelineTaskState
 R = PipelineRole
 _SEVERITY_RANK = {Severity.LOW: 0, Severity.MEDIUM: 1, Severity.HIGH: 2, Severity.CRITICAL: 3}
 POST_STAGE = "post_pipeline"
+# What a stage may fail with before its on-failure policy applies.
+STAGE_FAILURES = (AgentOutputInvalid, UpstreamUnavailable, TimeoutError, StageToolsUnavailable)
+TIMELINE_TOOL_CHARS = 300
 
 
 class StageLost(Exception):
@@ -76,18 +87,24 @@ class Plan:
         )
 
 
-def next_stage(task: dict[str, Any]) -> tuple[PodAgentConfig | None, S]:
+def next_stage(task: dict[str, Any], plan: Plan | None = None) -> tuple[PodAgentConfig | None, S]:
     """The first unfinished main stage and the state it runs in; (None, completing) when all are done."""
     checkpoint = task["checkpoint"]
     flags = checkpoint.get("_flags", {})
-    for agent in Plan.of(task["pod"]).main:
+    for agent in (plan or Plan.of(task["pod"])).main:
         if checkpoint.get(agent.name) is None and holds(agent.run_condition, flags, task["tags"]):
             return agent, running_state_for(agent.role)
     return None, S.COMPLETING
 
 
-def _brief(task: dict[str, Any], agent: PodAgentConfig) -> str:
-    """What the agent is told: the goal, earlier stage outputs, answers to questions, review feedback."""
+def _brief(
+    task: dict[str, Any],
+    agent: PodAgentConfig,
+    *,
+    tools: StageTools | None = None,
+    recall: Recall | None = None,
+) -> str:
+    """What the agent is told: the goal, recalled context, earlier stage outputs, answers, review feedback."""
     checkpoint = task["checkpoint"]
     parts = [f"# Goal\n{task['goal']}"]
     clarification = checkpoint.get("_clarification")
@@ -97,6 +114,8 @@ def _brief(task: dict[str, Any], agent: PodAgentConfig) -> str:
             for q, a in zip(clarification["questions"], clarification["answers"], strict=False)
         )
         parts.append(f"# Clarifications from the user\n{qa}")
+    if recall is not None:
+        parts.append(recall.as_brief())
     earlier = {
         k: v for k, v in checkpoint.items() if not k.startswith("_") and v is not None and k != agent.name
     }
@@ -104,9 +123,26 @@ def _brief(task: dict[str, Any], agent: PodAgentConfig) -> str:
         parts.append("# Earlier stages\n" + json.dumps(earlier, indent=1)[:200_000])
     if agent.role == R.TASK and checkpoint.get("_feedback"):
         parts.append(f"# Review feedback to address\n{checkpoint['_feedback']}")
-    if agent.allowed_tools:
-        parts.append("# Tools you may ask for\n" + ", ".join(agent.allowed_tools))
+    if tools is not None:
+        sandbox = tools.sandbox
+        where = (
+            "no filesystem or shell"
+            if sandbox.root is None
+            else f"files and commands in the {sandbox.tier.value} sandbox, paths relative to its root"
+        )
+        lines = [f"Call tools before answering if they help ({where}); then answer with the JSON object."]
+        if tools.offered:
+            lines.append("Available: " + ", ".join(sorted(t.name for t in tools.offered)))
+        else:
+            lines.append(f"None of the allowed tools can run in the {sandbox.tier.value} sandbox.")
+        parts.append("# Tools\n" + "\n".join(lines))
     return "\n\n".join(parts)
+
+
+def _timeline_line(record: ToolCallRecord) -> str:
+    arguments = json.dumps(record.call.arguments, ensure_ascii=False)[:TIMELINE_TOOL_CHARS]
+    result = record.result[:TIMELINE_TOOL_CHARS]
+    return f"tool {record.call.name} {arguments} → {'error' if record.is_error else 'ok'}: {result}"
 
 
 class PipelineExecutor:
@@ -116,11 +152,18 @@ class PipelineExecutor:
         runner: AgentRunner,
         publisher: ProgressPublisher,
         settings: PipelineSettings,
+        *,
+        writer: TaskWriter,
+        recall: ContextRecall,
+        toolbox: PipelineToolbox | None = None,
     ) -> None:
+        self.writer = writer
         self.repository = repository
         self.runner = runner
         self.publisher = publisher
         self.settings = settings
+        self.recall = recall
+        self.toolbox = toolbox
 
     async def run(self, task: dict[str, Any], fence: Fence) -> None:
         try:
@@ -128,23 +171,31 @@ class PipelineExecutor:
         except StageLost:
             log.info("pipeline_task_lost", task_id=str(task["id"]), worker=fence.worker_id)
 
+    async def _write(
+        self, task: dict[str, Any], fence: Fence, hops: list[Hop], **changes: Any
+    ) -> dict[str, Any]:
+        """One fenced `TaskWrite`, batched with other tasks' writes; `StageLost` when the task was cancelled or
+        taken over meanwhile. Its transitions are published once committed."""
+        written = await self.writer.write(
+            TaskWrite(task["id"], S(task["status"]), hops=hops, fence=fence, **changes)
+        )
+        if written is None:
+            raise StageLost
+        return {**task, **written}
+
     async def _move(
         self, task: dict[str, Any], fence: Fence, target: S, *, stage: str | None = None, detail: str | None = None,
-        values: dict[str, Any] | None = None,
+        values: dict[str, Any] | None = None, notes: list[Note] | None = None,
     ) -> dict[str, Any]:  # fmt: skip
-        current = S(task["status"])
-        if current == target:
+        if S(task["status"]) == target and not notes:
             return task
-        moved = await self.repository.transition(
-            task["id"], current, target, fence=fence, stage=stage, detail=detail, values=values
-        )
-        if moved is None:
-            raise StageLost
-        await self.publisher.publish(task["id"], target, previous=current, stage=stage, detail=detail)
-        return moved
+        hops = [] if S(task["status"]) == target else [Hop(target, stage, detail)]
+        return await self._write(task, fence, hops, values=values or {}, notes=notes or [])
 
-    async def _fail(self, task: dict[str, Any], fence: Fence, reason: str) -> None:
-        await self._move(task, fence, S.FAILED, detail=reason, values={"error": reason})
+    async def _fail(
+        self, task: dict[str, Any], fence: Fence, reason: str, notes: list[Note] | None = None
+    ) -> None:
+        await self._move(task, fence, S.FAILED, detail=reason, values={"error": reason}, notes=notes)
 
     async def _over_budget(self, task: dict[str, Any]) -> str | None:
         pod = task["pod"]
@@ -168,33 +219,66 @@ class PipelineExecutor:
             return None
         return max(0.0, limit - (datetime.now(UTC) - started).total_seconds())
 
+    async def _stage_tools(self, task: dict[str, Any], agent: PodAgentConfig) -> StageTools | None:
+        """The tools of an agent whose `allowed_tools` names some, under its pod's sandbox tier."""
+        if not agent.allowed_tools:
+            return None
+        if self.toolbox is None:
+            raise StageToolsUnavailable("this orchestrator runs the pipeline without the tool service")
+        pod = task["pod"]
+        return await self.toolbox.for_stage(
+            agent, pod_id=pod.get("id"), tier=SandboxTier(pod.get("sandbox_tier") or SandboxTier.WORKSPACE)
+        )
+
     async def _ask(self, task: dict[str, Any], agent: PodAgentConfig) -> AgentAnswer:
+        """The agent's validated answer, within what is left of the pod's run time."""
         if agent.role == R.PASSTHROUGH:
             return AgentAnswer(output={"output": task["goal"]})
-        call = self.runner.run(
+        left = self._time_left(task)
+        if left is None:
+            return await self._ask_model(task, agent)
+        async with asyncio.timeout(left):
+            return await self._ask_model(task, agent)
+
+    async def _ask_model(self, task: dict[str, Any], agent: PodAgentConfig) -> AgentAnswer:
+        recall = await self.recall.gather(task) if agent.role == R.CONTEXT else None
+        if recall is not None and recall.memory_unavailable:
+            await self.repository.note(
+                task["id"], "note", stage=agent.name,
+                detail=f"memory-service unavailable, continuing without memories: {recall.memory_unavailable}",
+            )  # fmt: skip
+        tools = await self._stage_tools(task, agent)
+
+        async def record_tool_call(record: ToolCallRecord) -> None:
+            await self.repository.note(task["id"], "note", stage=agent.name, detail=_timeline_line(record))
+
+        answer = await self.runner.run(
             agent,
             task_id=task["id"],
             default_model=task["pod"].get("default_model"),
-            brief=_brief(task, agent),
+            brief=_brief(task, agent, tools=tools, recall=recall),
+            tools=tools,
+            on_tool_call=record_tool_call,
         )
-        left = self._time_left(task)
-        if left is None:
-            return await call
-        async with asyncio.timeout(left):
-            return await call
+        if answer.tool_calls:
+            answer.output["tool_calls"] = [r.model_dump(mode="json") for r in answer.tool_calls]
+        if recall is not None:
+            answer.output["recall"] = recall.as_output()
+        return answer
 
     async def _run(self, task: dict[str, Any], fence: Fence) -> None:
         plan = Plan.of(task["pod"])
+        # Checked here for a task resumed after a pause; after each stage, by the stage's own write.
+        reason = await self._over_budget(task)
+        if reason is not None:
+            await self._fail(task, fence, reason)
+            return
         while True:
-            reason = await self._over_budget(task)
-            if reason is not None:
-                await self._fail(task, fence, reason)
-                return
-            agent, state = next_stage(task)
+            agent, state = next_stage(task, plan)
             if agent is None:
                 break
             task = await self._move(task, fence, state, stage=agent.name)
-            result = await self._stage(task, fence, agent)
+            result = await self._stage(task, fence, agent, plan)
             if result is None:
                 return
             task = result
@@ -210,36 +294,33 @@ class PipelineExecutor:
         await self._complete(task, fence, plan)
 
     async def _stage(
-        self, task: dict[str, Any], fence: Fence, agent: PodAgentConfig
+        self, task: dict[str, Any], fence: Fence, agent: PodAgentConfig, plan: Plan
     ) -> dict[str, Any] | None:
-        """Run one main stage; return the task after its checkpoint, or None when the task stopped here."""
-        state = S(task["status"])
+        """Run one main stage and save it together with the move to whatever comes next (the next stage's
+        state, completion, or failure over budget) in one write. Return the task after it, or None when the
+        task stopped here."""
         checkpoint = task["checkpoint"]
         iteration = int(checkpoint.get("_iteration", 0))
         try:
             answer = await self._ask(task, agent)
-        except (AgentOutputInvalid, UpstreamUnavailable, TimeoutError) as exc:
+        except STAGE_FAILURES as exc:
             detail = str(exc) or type(exc).__name__
             if isinstance(exc, TimeoutError) and self._time_left(task) == 0:
                 await self._fail(task, fence, f"run time exceeded during stage {agent.name}")
                 return None
             return await self._on_failure(task, fence, agent, detail)
-        for rejected in answer.rejected:
-            await self.repository.note(
-                task["id"], "stage_retry", stage=agent.name, detail=f"invalid output, retried: {rejected}",
-                worker_id=fence.worker_id,
-            )  # fmt: skip
+        notes = [Note("stage_retry", agent.name, f"invalid output, retried: {r}") for r in answer.rejected]
         output = answer.output
         flags = dict(checkpoint.get("_flags", {}))
         patch: dict[str, Any] = {agent.name: output}
         records = StageRecords()
-        target = state
+        refactor = False
         if agent.role == R.CONTEXT and output.get("needs_clarification") and output.get("questions"):
             if not checkpoint.get("_clarification"):
                 questions = [str(q) for q in output["questions"]][:10]
                 await self._move(
                     task, fence, S.CLARIFICATION_NEEDED, stage=agent.name, detail="the context agent has questions",
-                    values={"clarification_questions": questions},
+                    values={"clarification_questions": questions}, notes=notes,
                 )  # fmt: skip
                 return None
         if agent.role == R.TASK:
@@ -256,62 +337,92 @@ class PipelineExecutor:
             limit = min(agent.max_retries, self.settings.max_refactor_iterations)
             if verdict == "needs_refactor" and iteration < limit:
                 # Loop back: the task, guardrail and review stages run again with the review's issues.
-                for other in Plan.of(task["pod"]).main:
+                refactor = True
+                for other in plan.main:
                     if other.role in (R.TASK, R.GUARDRAIL, R.CODE_REVIEW, R.PASSTHROUGH):
                         patch[other.name] = None
                 patch["_iteration"] = iteration + 1
                 patch["_feedback"] = (
                     json.dumps(output.get("issues", []))[:50_000] + "\n" + output.get("summary", "")
                 )
-                target = S.TASK_RUNNING
             else:
                 flags["code_review_passed"] = verdict == "pass"
                 flags["code_review_rejected"] = verdict != "pass"
         patch["_flags"] = flags
-        saved = await self.repository.save_stage(
-            task["id"], fence, current=state, target=target, stage=agent.name, iteration=iteration,
-            checkpoint_patch=patch, cost_usd=answer.cost_usd, records=records,
-            next_stage=None if target == state else "task",
+        notes.append(Note("stage_completed", agent.name, f"iteration {iteration}" if iteration else None))
+        after = {
+            **task,
+            "checkpoint": {**checkpoint, **patch},
+            "cost_usd": float(task.get("cost_usd") or 0.0) + answer.cost_usd,
+        }
+        hops, values, current_stage = await self._after_stage(after, plan, refactor=refactor)
+        saved = await self._write(
+            task, fence, hops, checkpoint_patch=patch, cost_usd=answer.cost_usd, notes=notes, records=records,
+            records_stage=agent.name, iteration=iteration, values={"current_stage": current_stage, **values},
         )  # fmt: skip
-        if saved is None:
-            raise StageLost
-        if target != state:
-            await self.publisher.publish(
-                task["id"], target, previous=state, stage=agent.name, detail="refactor"
+        return saved if S(saved["status"]) not in TERMINAL_STATES else None
+
+    async def _after_stage(
+        self, after: dict[str, Any], plan: Plan, *, refactor: bool
+    ) -> tuple[list[Hop], dict[str, Any], str | None]:
+        """Where a task goes once a stage is saved (`after` is the task with it): hops, values, current stage.
+
+        Only the moves that need no further work are made here; a pause for a human, the decision agent and
+        the post-pipeline agents go through `_run`'s own steps."""
+        state = S(after["status"])
+        reason = await self._over_budget(after)
+        if reason is not None:
+            return [Hop(S.FAILED, None, reason)], {"error": reason}, None
+        agent, next_state = next_stage(after, plan)
+        if agent is not None:
+            hops = (
+                [Hop(next_state, agent.name, "refactor" if refactor else None)] if next_state != state else []
             )
-        return saved
+            return hops, {}, agent.name
+        if self._completes_without_more_work(after, plan):
+            return (
+                [Hop(S.COMPLETING, POST_STAGE), Hop(S.COMPLETE)],
+                {"output": final_output(after, plan)},
+                None,
+            )
+        return [], {}, None
+
+    @staticmethod
+    def _completes_without_more_work(task: dict[str, Any], plan: Plan) -> bool:
+        """No human review, decision or post-pipeline agent is due: the task can complete right away."""
+        checkpoint = task["checkpoint"]
+        flags = checkpoint.get("_flags", {})
+        if not checkpoint.get("_review_approved") and (
+            flags.get("code_review_rejected")
+            or flags.get("guardrail_blocked")
+            or task["pod"].get("require_human_review")
+        ):
+            return False
+        return not any(
+            checkpoint.get(a.name) is None and holds(a.run_condition, flags, task["tags"]) for a in plan.post
+        )
 
     async def _on_failure(
         self, task: dict[str, Any], fence: Fence, agent: PodAgentConfig, detail: str
     ) -> dict[str, Any] | None:
-        await self.repository.note(
-            task["id"], "stage_failed", stage=agent.name, detail=detail, worker_id=fence.worker_id
-        )
         policy = agent.on_failure
-        await self.repository.note(
-            task["id"],
-            "policy",
-            stage=agent.name,
-            detail=f"on_failure={policy.value}",
-            worker_id=fence.worker_id,
-        )
+        notes = [
+            Note("stage_failed", agent.name, detail),
+            Note("policy", agent.name, f"on_failure={policy.value}"),
+        ]
         if policy == OnFailure.ABORT:
-            await self._fail(task, fence, f"stage {agent.name} failed ({detail}); on_failure=abort")
+            await self._fail(task, fence, f"stage {agent.name} failed ({detail}); on_failure=abort", notes)
             return None
         if policy == OnFailure.ESCALATE:
             await self._move(
                 task, fence, S.PENDING_HUMAN_REVIEW, stage=agent.name,
-                detail=f"stage {agent.name} failed ({detail}); on_failure=escalate",
+                detail=f"stage {agent.name} failed ({detail}); on_failure=escalate", notes=notes,
             )  # fmt: skip
             return None
-        state = S(task["status"])
-        saved = await self.repository.save_stage(
-            task["id"], fence, current=state, target=state, stage=agent.name, iteration=0,
-            checkpoint_patch={agent.name: {"_skipped": detail}}, cost_usd=0.0, records=StageRecords(), next_stage=None,
-        )  # fmt: skip
-        if saved is None:
-            raise StageLost
-        return saved
+        notes.append(Note("stage_completed", agent.name))
+        return await self._write(
+            task, fence, [], checkpoint_patch={agent.name: {"_skipped": detail}}, notes=notes
+        )
 
     async def _needs_human(
         self, task: dict[str, Any], fence: Fence, plan: Plan, flags: dict[str, bool]
@@ -348,7 +459,7 @@ class PipelineExecutor:
     ) -> dict[str, Any] | None:
         try:
             answer = await self._ask(task, agent)
-        except (AgentOutputInvalid, UpstreamUnavailable, TimeoutError) as exc:
+        except STAGE_FAILURES as exc:
             return await self._on_failure(task, fence, agent, str(exc) or type(exc).__name__)
         output = answer.output
         records = StageRecords(
@@ -356,14 +467,10 @@ class PipelineExecutor:
                 {"name": "adr", "artifact_type": agent.artifact_type or "adr", "content": output["adr"]}
             ]
         )
-        state = S(task["status"])
-        saved = await self.repository.save_stage(
-            task["id"], fence, current=state, target=state, stage=agent.name, iteration=0,
-            checkpoint_patch={agent.name: output}, cost_usd=answer.cost_usd, records=records, next_stage=None,
+        return await self._write(
+            task, fence, [], checkpoint_patch={agent.name: output}, cost_usd=answer.cost_usd, records=records,
+            records_stage=agent.name, notes=[Note("stage_completed", agent.name)],
         )  # fmt: skip
-        if saved is None:
-            raise StageLost
-        return saved
 
     async def _complete(self, task: dict[str, Any], fence: Fence, plan: Plan) -> None:
         task = await self._move(task, fence, S.COMPLETING, stage=POST_STAGE)
@@ -374,36 +481,40 @@ class PipelineExecutor:
             for a in plan.post
             if checkpoint.get(a.name) is None and holds(a.run_condition, flags, task["tags"])
         ]
-        if pending:
-            # Best effort, in parallel: a failing post-pipeline agent is noted and never fails the task.
-            answers = await asyncio.gather(*(self._ask(task, a) for a in pending), return_exceptions=True)
-            patch: dict[str, Any] = {}
-            records = StageRecords()
-            cost = 0.0
-            notes: list[tuple[str, str]] = []
-            for agent, answer in zip(pending, answers, strict=True):
-                if isinstance(answer, BaseException):
-                    if isinstance(answer, asyncio.CancelledError):
-                        raise answer
-                    notes.append(
-                        ("stage_failed", f"{agent.name}: {answer or type(answer).__name__} (best effort)")
+        output = final_output(task, plan)
+        if not pending:
+            await self._move(task, fence, S.COMPLETE, values={"output": output})
+            return
+        # Best effort, in parallel: a failing post-pipeline agent is noted and never fails the task.
+        answers = await asyncio.gather(*(self._ask(task, a) for a in pending), return_exceptions=True)
+        patch: dict[str, Any] = {}
+        records = StageRecords()
+        cost = 0.0
+        notes: list[Note] = []
+        for agent, answer in zip(pending, answers, strict=True):
+            if isinstance(answer, BaseException):
+                if isinstance(answer, asyncio.CancelledError):
+                    raise answer
+                notes.append(
+                    Note(
+                        "stage_failed",
+                        POST_STAGE,
+                        f"{agent.name}: {answer or type(answer).__name__} (best effort)",
                     )
-                    patch[agent.name] = {"_skipped": str(answer)}
-                    continue
-                cost += answer.cost_usd
-                patch[agent.name] = answer.output
-                records.artifacts.append(
-                    {"name": agent.name, "artifact_type": agent.artifact_type or str(answer.output.get("artifact_type")),
-                     "content": str(answer.output.get("content", ""))}
-                )  # fmt: skip
-            saved = await self.repository.save_stage(
-                task["id"], fence, current=S.COMPLETING, target=S.COMPLETING, stage=POST_STAGE, iteration=0,
-                checkpoint_patch=patch, cost_usd=cost, records=records, next_stage=POST_STAGE, notes=notes,
+                )
+                patch[agent.name] = {"_skipped": str(answer)}
+                continue
+            cost += answer.cost_usd
+            patch[agent.name] = answer.output
+            records.artifacts.append(
+                {"name": agent.name, "artifact_type": agent.artifact_type or str(answer.output.get("artifact_type")),
+                 "content": str(answer.output.get("content", ""))}
             )  # fmt: skip
-            if saved is None:
-                raise StageLost
-            task = saved
-        await self._move(task, fence, S.COMPLETE, values={"output": final_output(task, plan)})
+        notes.append(Note("stage_completed", POST_STAGE))
+        await self._write(
+            task, fence, [Hop(S.COMPLETE)], checkpoint_patch=patch, cost_usd=cost, records=records,
+            records_stage=POST_STAGE, notes=notes, values={"output": output},
+        )  # fmt: skip
 
 
 def final_output(task: dict[str, Any], plan: Plan) -> str:

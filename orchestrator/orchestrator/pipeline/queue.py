@@ -6,6 +6,7 @@ list nobody owns any more. Postgres is the source of truth; Redis only says "loo
 """
 
 import uuid
+from typing import Any
 
 import redis.asyncio as aioredis
 
@@ -17,10 +18,42 @@ EVENTS_CHANNEL = "nova:pipeline:events"
 CANCEL_CHANNEL = "nova:pipeline:cancel"
 REAPER_LOCK_KEY = "nova:pipeline:reaper_lock"
 
+# Moves up to ARGV[1] ids from the queue's tail into the processing list in one atomic step.
+_TAKE_MANY = """
+local taken = {}
+for _ = 1, tonumber(ARGV[1]) do
+    local id = redis.call('LMOVE', KEYS[1], KEYS[2], 'RIGHT', 'LEFT')
+    if not id then break end
+    taken[#taken + 1] = id
+end
+return taken
+"""
+# Removes each of ARGV once from the processing list KEYS[1]: one command for a whole batch.
+_FORGET_MANY = """
+for i = 1, #ARGV do
+    redis.call('LREM', KEYS[1], 1, ARGV[i])
+end
+return #ARGV
+"""
+
+
+def _task_ids(raw: list[Any]) -> tuple[list[uuid.UUID], list[str]]:
+    """The ids that are task ids, and the entries that are not (to be dropped from the processing list)."""
+    ids: list[uuid.UUID] = []
+    junk: list[str] = []
+    for entry in raw:
+        try:
+            ids.append(uuid.UUID(str(entry)))
+        except ValueError:
+            junk.append(str(entry))
+    return ids, junk
+
 
 class TaskQueue:
     def __init__(self, redis: aioredis.Redis) -> None:
         self.redis = redis
+        self._take_many = redis.register_script(_TAKE_MANY)
+        self._forget_many = redis.register_script(_FORGET_MANY)
 
     async def push(self, *task_ids: uuid.UUID) -> None:
         if task_ids:
@@ -38,8 +71,20 @@ class TaskQueue:
             await self.done(worker_id, str(raw))
             return None
 
-    async def done(self, worker_id: str, task_id: uuid.UUID | str) -> None:
-        await self.redis.lrem(PROCESSING_PREFIX + worker_id, 1, str(task_id))
+    async def take_waiting(self, worker_id: str, limit: int) -> list[uuid.UUID]:
+        """Without blocking, move up to `limit` waiting ids into this worker's processing list."""
+        raw = await self._take_many(keys=[QUEUE_KEY, PROCESSING_PREFIX + worker_id], args=[limit])
+        ids, junk = _task_ids(raw)
+        if junk:
+            await self.done(worker_id, *junk)
+        return ids
+
+    async def done(self, worker_id: str, *task_ids: uuid.UUID | str) -> None:
+        """Drop ids from this worker's processing list (each occurrence once)."""
+        if len(task_ids) == 1:
+            await self.redis.lrem(PROCESSING_PREFIX + worker_id, 1, str(task_ids[0]))
+        elif task_ids:
+            await self._forget_many(keys=[PROCESSING_PREFIX + worker_id], args=[str(t) for t in task_ids])
 
     async def mark_alive(self, worker_id: str, ttl_seconds: int) -> None:
         await self.redis.set(WORKER_PREFIX + worker_id, "1", ex=ttl_seconds)

@@ -49,8 +49,9 @@ class Reaper:
                     f"retry {task['retries'] + 1} of {task['max_retries']}, resuming from the checkpoint"
                 )
                 moved = await self.repository.transition(
-                    task["id"], current, S.QUEUED, detail=detail, worker_id="reaper", count_retry=True
-                )
+                    task["id"], current, S.QUEUED, detail=detail, worker_id="reaper", count_retry=True,
+                    expect_attempts=task["attempts"],
+                )  # fmt: skip
                 if moved is not None:
                     await self.queue.push(task["id"])
                     await self.publisher.publish(task["id"], S.QUEUED, previous=current, detail=detail)

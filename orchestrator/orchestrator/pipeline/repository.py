@@ -1,42 +1,169 @@
-"""SQL for pipeline tasks: inserts, compare-and-set transitions with their timeline rows, stage checkpoints."""
+"""SQL for pipeline tasks: inserts, claims, compare-and-set writes with their timeline rows, checkpoints.
+
+Every change to a task is one statement, `WRITE_SQL`: the compare-and-set UPDATE (state, fence, guard),
+its timeline rows and the stage's findings, review and artifacts are data-modifying CTEs of it, written
+only if the UPDATE matched. One statement text for every change also lets the workers send many of them
+in one round trip and one commit (`TaskWriter`), each still its own compare-and-set.
+"""
 
 import json
 import uuid
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import asyncpg
 
-from nova_contracts.orchestrator import PipelineTaskState
-from orchestrator.pipeline.state import RUNNING_STATES, check_transition
+from nova_contracts.orchestrator import TERMINAL_STATES, PipelineTaskState
+from orchestrator.pipeline.state import RUNNING_STATES, Guard, check_transition
 
 S = PipelineTaskState
 _JSON_COLUMNS = ("pod", "tags", "metadata", "checkpoint", "clarification_questions")
 
-# Columns a transition may set, with the SQL cast of their parameter. Names come from this table only.
-_SETTABLE: dict[str, str] = {
+# Columns a write may set, with the SQL type of their value. Names come from this table only.
+SETTABLE: dict[str, str] = {
     "current_stage": "text",
     "output": "text",
     "error": "text",
-    "worker_id": "text",
     "clarification_questions": "jsonb",
-    "checkpoint": "jsonb",
     "dead_letter_reason": "text",
 }
-# Side effects of entering a state, applied by the same UPDATE.
-_ON_ENTER: dict[S, str] = {
-    S.QUEUED: "queued_at = clock_timestamp(), worker_id = NULL, heartbeat_at = NULL",
-    S.COMPLETE: "completed_at = clock_timestamp(), worker_id = NULL, heartbeat_at = NULL",
-    S.FAILED: "completed_at = clock_timestamp(), worker_id = NULL, heartbeat_at = NULL",
-    S.CANCELLED: "completed_at = clock_timestamp(), worker_id = NULL, heartbeat_at = NULL",
-    S.PENDING_HUMAN_REVIEW: "worker_id = NULL, heartbeat_at = NULL",
-    S.CLARIFICATION_NEEDED: "worker_id = NULL, heartbeat_at = NULL",
+# What entering a state does besides `status`: stamp a time, or let go of the worker that held the task.
+_STAMPED_ON_ENTER: dict[str, frozenset[S]] = {
+    "queued_at": frozenset({S.QUEUED}),
+    "completed_at": TERMINAL_STATES,
 }
+_RELEASES_WORKER = frozenset({S.QUEUED, S.PENDING_HUMAN_REVIEW, S.CLARIFICATION_NEEDED} | TERMINAL_STATES)
+# Leaving `failed` (a dead-lettered task re-queued) starts afresh: these are cleared and `retries` is 0.
+_CLEARED_ON_REVIVAL = ("error", "dead_letter_reason", "dead_lettered_at", "completed_at")
+_GUARD_SQL: dict[Guard, str] = {Guard.DEAD_LETTERED: "dead_lettered_at IS NOT NULL"}
 
 
-def task_dict(record: asyncpg.Record) -> dict[str, Any]:
-    data = dict(record)
+def _states(states: frozenset[S]) -> str:
+    return "'{" + ",".join(sorted(s.value for s in states)) + "}'::text[]"
+
+
+# The per-write input columns of `WRITE_SQL`, in parameter order (`$1` is the first), with their SQL types.
+_WRITE_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("id", "uuid"),
+    ("from_status", "text"),
+    ("to_status", "text"),
+    ("fence_worker", "text"),
+    ("fence_attempts", "int"),
+    ("checkpoint_patch", "jsonb"),
+    ("add_cost", "numeric"),
+    ("add_retries", "int"),
+    ("dead_lettered", "bool"),
+    *((f"guard_{guard.value}", "bool") for guard in Guard),
+    *(
+        column
+        for name, cast in SETTABLE.items()
+        for column in ((f"set_{name}", "bool"), (f"new_{name}", cast))
+    ),
+)
+# The timeline rows, findings and artifacts of a batch, each row naming its task.
+_EVENT_COLUMNS = (("task_id", "uuid"), ("kind", "text"), ("from_status", "text"), ("to_status", "text"),
+                  ("stage", "text"), ("detail", "text"), ("worker_id", "text"))  # fmt: skip
+_FINDING_COLUMNS = (("task_id", "uuid"), ("stage", "text"), ("iteration", "int"), ("ordinal", "int"),
+                    ("type", "text"), ("severity", "text"), ("description", "text"), ("evidence", "text"))  # fmt: skip
+_REVIEW_COLUMNS = (("task_id", "uuid"), ("stage", "text"), ("iteration", "int"), ("verdict", "text"),
+                   ("summary", "text"), ("issues", "jsonb"))  # fmt: skip
+_ARTIFACT_COLUMNS = (("task_id", "uuid"), ("stage", "text"), ("iteration", "int"), ("name", "text"),
+                     ("artifact_type", "text"), ("content", "text"))  # fmt: skip
+
+
+def _unnest(columns: tuple[tuple[str, str], ...], first: int, alias: str, *, ordinality: bool = False) -> str:
+    """`unnest($first::t1[], ...) AS alias(c1, ...)` over parameters `first`, `first + 1`, ..."""
+    arrays = ", ".join(
+        f"${first + i}::{'text' if cast == 'jsonb' else cast}[]" for i, (_, cast) in enumerate(columns)
+    )
+    names = ", ".join(name for name, _ in columns)
+    return f"unnest({arrays}){' WITH ORDINALITY' if ordinality else ''} AS {alias}({names}{', ord' if ordinality else ''})"
+
+
+def _write_sql() -> str:
+    """The one statement every task change runs, for one write or a batch of them (one row each)."""
+    moves = "w.to_status <> w.from_status"
+    revives = f"(w.from_status = '{S.FAILED.value}' AND {moves})"
+    sets = [
+        "status = w.to_status",
+        "updated_at = clock_timestamp()",
+        # An unchanged checkpoint keeps its stored value (no re-TOASTing of a large one on every write).
+        "checkpoint = CASE WHEN w.checkpoint_patch IS NULL THEN t.checkpoint"
+        " ELSE t.checkpoint || w.checkpoint_patch::jsonb END",
+        "cost_usd = t.cost_usd + w.add_cost",
+        f"retries = CASE WHEN {revives} THEN 0 ELSE t.retries + w.add_retries END",
+        f"dead_lettered_at = CASE WHEN w.dead_lettered THEN clock_timestamp() WHEN {revives} THEN NULL"
+        " ELSE t.dead_lettered_at END",
+        *(
+            f"{column} = CASE WHEN {moves} AND w.to_status = ANY({_states(states)}) THEN clock_timestamp()"
+            + (f" WHEN {revives} THEN NULL" if column in _CLEARED_ON_REVIVAL else "")
+            + f" ELSE t.{column} END"
+            for column, states in _STAMPED_ON_ENTER.items()
+        ),
+        *(
+            f"{column} = CASE WHEN {moves} AND w.to_status = ANY({_states(_RELEASES_WORKER)}) THEN NULL"
+            f" ELSE t.{column} END"
+            for column in ("worker_id", "heartbeat_at")
+        ),
+        *(
+            f"{name} = CASE WHEN w.set_{name} THEN w.new_{name}{'::jsonb' if cast == 'jsonb' else ''}"
+            + (f" WHEN {revives} THEN NULL" if name in _CLEARED_ON_REVIVAL else "")
+            + f" ELSE t.{name} END"
+            for name, cast in SETTABLE.items()
+        ),
+    ]
+    guards = " AND ".join(f"(NOT w.guard_{guard.value} OR t.{_GUARD_SQL[guard]})" for guard in Guard)
+    first_event = 1 + len(_WRITE_COLUMNS)
+    first_finding = first_event + len(_EVENT_COLUMNS)
+    first_review = first_finding + len(_FINDING_COLUMNS)
+    first_artifact = first_review + len(_REVIEW_COLUMNS)
+    return f"""WITH moved AS (
+        UPDATE pipeline_tasks t SET {", ".join(sets)}
+        FROM {_unnest(_WRITE_COLUMNS, 1, "w")}
+        WHERE t.id = w.id AND t.status = w.from_status
+              AND (w.fence_worker IS NULL OR t.worker_id = w.fence_worker)
+              AND (w.fence_attempts IS NULL OR t.attempts = w.fence_attempts) AND {guards}
+        RETURNING t.*
+    ), logged AS (
+        INSERT INTO pipeline_task_events (task_id, kind, from_status, to_status, stage, detail, worker_id)
+        SELECT e.task_id, e.kind, e.from_status, e.to_status, e.stage, e.detail, e.worker_id
+        FROM {_unnest(_EVENT_COLUMNS, first_event, "e", ordinality=True)}
+        WHERE e.task_id IN (SELECT id FROM moved)
+        ORDER BY e.ord
+    ), found AS (
+        -- Keyed by (task, stage, iteration, ordinal/name): a stage re-run after a crash adds no second copy.
+        INSERT INTO pipeline_findings (task_id, stage, iteration, ordinal, type, severity, description, evidence)
+        SELECT f.task_id, f.stage, f.iteration, f.ordinal, f.type, f.severity, f.description, f.evidence
+        FROM {_unnest(_FINDING_COLUMNS, first_finding, "f")}
+        WHERE f.task_id IN (SELECT id FROM moved)
+        ON CONFLICT DO NOTHING
+    ), reviewed AS (
+        INSERT INTO pipeline_reviews (task_id, stage, iteration, verdict, summary, issues)
+        SELECT r.task_id, r.stage, r.iteration, r.verdict, r.summary, r.issues::jsonb
+        FROM {_unnest(_REVIEW_COLUMNS, first_review, "r")}
+        WHERE r.task_id IN (SELECT id FROM moved)
+        ON CONFLICT DO NOTHING
+    ), kept AS (
+        INSERT INTO pipeline_artifacts (task_id, stage, iteration, name, artifact_type, content)
+        SELECT a.task_id, a.stage, a.iteration, a.name, a.artifact_type, a.content
+        FROM {_unnest(_ARTIFACT_COLUMNS, first_artifact, "a")}
+        WHERE a.task_id IN (SELECT id FROM moved)
+        ON CONFLICT DO NOTHING
+    )
+    SELECT * FROM moved"""  # noqa: S608 - built from the tables above and placeholders only
+
+
+WRITE_SQL = _write_sql()
+
+
+# Columns that never change after submission: a worker holding the task need not decode them again.
+FIXED_COLUMNS = frozenset({"goal", "pod", "tags", "metadata"})
+
+
+def task_dict(record: asyncpg.Record, *, without: frozenset[str] = frozenset()) -> dict[str, Any]:
+    data = {k: v for k, v in record.items() if k not in without} if without else dict(record)
     for column in _JSON_COLUMNS:
         if isinstance(data.get(column), str):
             data[column] = json.loads(data[column])
@@ -53,6 +180,35 @@ class Fence:
     attempts: int
 
 
+@dataclass(frozen=True)
+class Hop:
+    """One state transition of a write, recorded as one timeline row."""
+
+    target: S
+    stage: str | None = None
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
+class Note:
+    """A timeline row that is not a transition (`stage_completed`, `stage_retry`, `note`…)."""
+
+    kind: str
+    stage: str | None = None
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A queued task a worker takes, into the state of its first unfinished stage."""
+
+    task_id: uuid.UUID
+    state: S
+    stage: str
+    # The attempts the worker read: the claim succeeds only if no other claim happened since.
+    attempts: int
+
+
 @dataclass
 class StageRecords:
     """What a finished stage leaves behind besides its checkpoint entry."""
@@ -60,6 +216,122 @@ class StageRecords:
     findings: list[dict[str, Any]] = field(default_factory=list)
     review: dict[str, Any] | None = None
     artifacts: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class TaskWrite:
+    """One change to a task in `current`: patch its checkpoint, add cost, set `values`, record `notes` then
+    move along `hops`, and keep the stage's `records`; all or nothing. With `fence`, only while that claim
+    still holds the task; with `expect_attempts`, only if nobody claimed it since."""
+
+    task_id: uuid.UUID
+    current: S
+    hops: Sequence[Hop] = ()
+    fence: Fence | None = None
+    # Who the timeline names; the fence's worker by default.
+    worker_id: str | None = None
+    expect_attempts: int | None = None
+    values: dict[str, Any] = field(default_factory=dict)
+    checkpoint_patch: dict[str, Any] | None = None
+    cost_usd: float = 0.0
+    notes: Sequence[Note] = ()
+    records: StageRecords | None = None
+    records_stage: str = ""
+    iteration: int = 0
+    count_retry: bool = False
+    dead_lettered: bool = False
+
+    @property
+    def target(self) -> S:
+        return self.hops[-1].target if self.hops else self.current
+
+    def check(self) -> set[Guard]:
+        """The guards the hops need; `IllegalTransition` for a hop the state machine forbids."""
+        unknown = set(self.values) - set(SETTABLE)
+        if unknown:
+            raise ValueError(f"not settable by a task write: {sorted(unknown)}")
+        guards: set[Guard] = set()
+        state = self.current
+        for hop in self.hops:
+            guard = check_transition(state, hop.target)
+            if guard is not None:
+                guards.add(guard)
+            state = hop.target
+        return guards
+
+    def rows(
+        self,
+    ) -> tuple[
+        tuple[Any, ...],
+        list[tuple[Any, ...]],
+        list[tuple[Any, ...]],
+        list[tuple[Any, ...]],
+        list[tuple[Any, ...]],
+    ]:
+        """This write's rows of `WRITE_SQL`'s inputs: the write, its timeline rows, findings, review,
+        artifacts."""
+        guards = self.check()
+        fence = self.fence
+        actor = self.worker_id or (fence.worker_id if fence else None)
+        events: list[tuple[Any, ...]] = [
+            (self.task_id, n.kind, None, None, n.stage, n.detail, actor) for n in self.notes
+        ]
+        state = self.current
+        for hop in self.hops:
+            events.append(
+                (self.task_id, "transition", state.value, hop.target.value, hop.stage, hop.detail, actor)
+            )
+            state = hop.target
+        settable: list[Any] = []
+        for name, cast in SETTABLE.items():
+            value = self.values.get(name)
+            settable += [
+                name in self.values,
+                json.dumps(value) if cast == "jsonb" and value is not None else value,
+            ]
+        write = (
+            self.task_id,
+            self.current.value,
+            state.value,
+            fence.worker_id if fence else None,
+            fence.attempts if fence else self.expect_attempts,
+            json.dumps(self.checkpoint_patch) if self.checkpoint_patch else None,
+            self.cost_usd,
+            1 if self.count_retry else 0,
+            self.dead_lettered,
+            *(guard in guards for guard in Guard),
+            *settable,
+        )
+        records = self.records or StageRecords()
+        at = (self.task_id, self.records_stage, self.iteration)
+        findings = [
+            (*at, i, f["type"], f["severity"], f["description"], f.get("evidence"))
+            for i, f in enumerate(records.findings)
+        ]
+        review = records.review
+        reviews = (
+            [(*at, review["verdict"], review.get("summary", ""), json.dumps(review.get("issues", [])))]
+            if review is not None
+            else []
+        )
+        artifacts = [(*at, a["name"], a["artifact_type"], a["content"]) for a in records.artifacts]
+        return write, events, findings, reviews, artifacts
+
+
+def write_args(changes: Sequence[TaskWrite]) -> list[Any]:
+    """`WRITE_SQL`'s parameters for a batch of writes to different tasks: one array per input column."""
+    tables: tuple[list[tuple[Any, ...]], ...] = ([], [], [], [], [])
+    for change in changes:
+        write, *records = change.rows()
+        tables[0].append(write)
+        for table, rows in zip(tables[1:], records, strict=True):
+            table.extend(rows)
+    widths = (len(_WRITE_COLUMNS), len(_EVENT_COLUMNS), len(_FINDING_COLUMNS), len(_REVIEW_COLUMNS),
+              len(_ARTIFACT_COLUMNS))  # fmt: skip
+    args: list[Any] = []
+    for table, width in zip(tables, widths, strict=True):
+        args += [list(column) for column in zip(*table, strict=True)] if table else [[] for _ in range(width)]
+    return args
 
 
 class PipelineRepository:
@@ -76,13 +348,21 @@ class PipelineRepository:
         metadata: dict[str, Any],
         max_retries: int,
         api_key_id: str | None,
+        entry: tuple[S, str],
+        on_committed: Callable[[dict[str, Any]], Awaitable[object]] | None = None,
     ) -> dict[str, Any]:
-        """Persist a task as `queued`, with its `submitted` and `submitted → queued` timeline rows."""
-        record = await self.pool.fetchrow(
-            """WITH task AS (
+        """Persist a task as `queued`, with its `submitted` and `submitted → queued` timeline rows.
+
+        `entry` is the state and stage its first claim moves it to while its checkpoint is empty.
+        `on_committed` runs once the task is committed, before the connection goes back to the pool: the
+        pool's reset of a returned connection is a round trip a waiting worker need not wait for."""
+        check_transition(S.QUEUED, entry[0])
+        async with self.pool.acquire() as conn:
+            record = await conn.fetchrow(
+                """WITH task AS (
                    INSERT INTO pipeline_tasks (goal, status, pod_id, pod, tags, metadata, max_retries, api_key_id,
-                                               queued_at)
-                   VALUES ($1, 'queued', $2, $3::jsonb, $4::jsonb, $5::jsonb, $6, $7::uuid, clock_timestamp())
+                                               queued_at, entry_status, entry_stage)
+                   VALUES ($1, 'queued', $2, $3::jsonb, $4::jsonb, $5::jsonb, $6, $7::uuid, clock_timestamp(), $8, $9)
                    RETURNING *
                ), logged AS (
                    INSERT INTO pipeline_task_events (task_id, kind, from_status, to_status, detail)
@@ -91,20 +371,86 @@ class PipelineRepository:
                    SELECT id, 'transition', 'submitted', 'queued', NULL FROM task
                )
                SELECT * FROM task""",
-            goal,
-            pod_id,
-            json.dumps(pod),
-            json.dumps(tags),
-            json.dumps(metadata),
-            max_retries,
-            api_key_id,
-        )
-        assert record is not None
-        return task_dict(record)
+                goal,
+                pod_id,
+                json.dumps(pod),
+                json.dumps(tags),
+                json.dumps(metadata),
+                max_retries,
+                api_key_id,
+                entry[0].value,
+                entry[1],
+            )
+            assert record is not None
+            task = task_dict(record)
+            if on_committed is not None:
+                await on_committed(task)
+        return task
 
     async def get(self, task_id: uuid.UUID) -> dict[str, Any] | None:
         record = await self.pool.fetchrow("SELECT * FROM pipeline_tasks WHERE id = $1", task_id)
         return task_dict(record) if record else None
+
+    async def queued(self, task_ids: Sequence[uuid.UUID]) -> list[dict[str, Any]]:
+        """Those of `task_ids` still queued (the others finished, were cancelled, or were claimed meanwhile)."""
+        rows = await self.pool.fetch(
+            "SELECT * FROM pipeline_tasks WHERE id = ANY($1::uuid[]) AND status = 'queued'", list(task_ids)
+        )
+        return [task_dict(r) for r in rows]
+
+    async def claim_fresh(self, worker_id: str, task_ids: Sequence[uuid.UUID]) -> list[dict[str, Any]]:
+        """Claim, without reading them first, those of `task_ids` that are queued with an empty checkpoint:
+        they start at the entry stage fixed at submission (`queued → entry_status`, legal for every entry)."""
+        rows = await self.pool.fetch(
+            """WITH moved AS (
+                   UPDATE pipeline_tasks
+                   SET status = entry_status, current_stage = entry_stage, worker_id = $1, attempts = attempts + 1,
+                       heartbeat_at = clock_timestamp(), started_at = clock_timestamp(),
+                       first_started_at = COALESCE(first_started_at, clock_timestamp()),
+                       updated_at = clock_timestamp()
+                   WHERE id = ANY($2::uuid[]) AND status = 'queued' AND checkpoint = '{}'::jsonb
+                         AND entry_status IS NOT NULL
+                   RETURNING *
+               ), logged AS (
+                   INSERT INTO pipeline_task_events (task_id, kind, from_status, to_status, stage, worker_id)
+                   SELECT id, 'transition', 'queued', status, current_stage, $1 FROM moved
+               )
+               SELECT * FROM moved""",
+            worker_id,
+            list(task_ids),
+        )
+        return [task_dict(r) for r in rows]
+
+    async def claim(self, worker_id: str, claims: Sequence[Claim]) -> list[dict[str, Any]]:
+        """Claim queued tasks for `worker_id`, each into its first stage, in one statement; return those won.
+
+        A claim bumps `attempts` and succeeds only if `attempts` is still what the worker read: of two
+        workers holding the same id, one wins and the other's UPDATE matches no row."""
+        for claim in claims:
+            check_transition(S.QUEUED, claim.state)
+        rows = await self.pool.fetch(
+            """WITH wanted AS (
+                   SELECT * FROM unnest($2::uuid[], $3::text[], $4::text[], $5::int[]) AS w(id, state, stage, attempts)
+               ), moved AS (
+                   UPDATE pipeline_tasks t
+                   SET status = w.state, current_stage = w.stage, worker_id = $1, attempts = t.attempts + 1,
+                       heartbeat_at = clock_timestamp(), started_at = clock_timestamp(),
+                       first_started_at = COALESCE(t.first_started_at, clock_timestamp()),
+                       updated_at = clock_timestamp()
+                   FROM wanted w WHERE t.id = w.id AND t.status = 'queued' AND t.attempts = w.attempts
+                   RETURNING t.*
+               ), logged AS (
+                   INSERT INTO pipeline_task_events (task_id, kind, from_status, to_status, stage, worker_id)
+                   SELECT id, 'transition', 'queued', status, current_stage, $1 FROM moved
+               )
+               SELECT * FROM moved""",
+            worker_id,
+            [c.task_id for c in claims],
+            [c.state.value for c in claims],
+            [c.stage for c in claims],
+            [c.attempts for c in claims],
+        )
+        return [task_dict(r) for r in rows]
 
     async def search(
         self,
@@ -129,6 +475,11 @@ class PipelineRepository:
             total = await conn.fetchval(f"SELECT count(*) FROM pipeline_tasks WHERE {where}", *args)  # noqa: S608
         return [task_dict(r) for r in rows], int(total)
 
+    async def write(self, change: TaskWrite) -> dict[str, Any] | None:
+        """Apply one `TaskWrite`; the new row, or None when the row no longer matched."""
+        record = await self.pool.fetchrow(WRITE_SQL, *write_args([change]))
+        return task_dict(record) if record else None
+
     async def transition(
         self,
         task_id: uuid.UUID,
@@ -140,153 +491,25 @@ class PipelineRepository:
         detail: str | None = None,
         worker_id: str | None = None,
         values: dict[str, Any] | None = None,
-        claim: Fence | None = None,
+        checkpoint_patch: dict[str, Any] | None = None,
         count_retry: bool = False,
-        conn: asyncpg.Connection | None = None,
+        expect_attempts: int | None = None,
     ) -> dict[str, Any] | None:
         """Compare-and-set `current → target` and record it; None when the row was no longer in `current`
         (or, with `fence`, no longer held by that worker claim). Illegal transitions raise before any SQL."""
-        check_transition(current, target)
-        args: list[Any] = [
-            task_id,
-            current.value,
-            target.value,
-            stage,
-            detail,
-            worker_id or (fence and fence.worker_id),
-        ]
-        sets = ["status = $3", "updated_at = clock_timestamp()"]
-        if target in _ON_ENTER:
-            sets.append(_ON_ENTER[target])
-        for column, value in (values or {}).items():
-            if column == "checkpoint_patch":
-                args.append(json.dumps(value))
-                sets.append(f"checkpoint = checkpoint || ${len(args)}::jsonb")
-                continue
-            cast = _SETTABLE[column]
-            args.append(json.dumps(value) if cast == "jsonb" else value)
-            sets.append(f"{column} = ${len(args)}::{cast}")
-        if claim is not None:
-            args.append(claim.worker_id)
-            sets.append(
-                f"worker_id = ${len(args)}, attempts = attempts + 1, heartbeat_at = clock_timestamp(), "
-                "started_at = clock_timestamp(), first_started_at = COALESCE(first_started_at, clock_timestamp())"
-            )
-        if count_retry:
-            sets.append("retries = retries + 1")
-        conditions = ["id = $1", "status = $2"]
-        if fence is not None:
-            args.extend([fence.worker_id, fence.attempts])
-            conditions.append(f"worker_id = ${len(args) - 1} AND attempts = ${len(args)}")
-        if claim is not None:
-            args.append(claim.attempts)
-            conditions.append(f"attempts = ${len(args)}")
-        query = f"""WITH moved AS (
-                       UPDATE pipeline_tasks SET {", ".join(sets)} WHERE {" AND ".join(conditions)} RETURNING *
-                   ), logged AS (
-                       INSERT INTO pipeline_task_events (task_id, kind, from_status, to_status, stage, detail, worker_id)
-                       SELECT id, 'transition', $2, $3, $4, $5, $6 FROM moved
-                   )
-                   SELECT * FROM moved"""  # noqa: S608 - SET/WHERE built from _SETTABLE and constants
-        record = await (conn or self.pool).fetchrow(query, *args)
-        return task_dict(record) if record else None
-
-    async def save_stage(
-        self,
-        task_id: uuid.UUID,
-        fence: Fence,
-        *,
-        current: S,
-        target: S,
-        stage: str,
-        iteration: int,
-        checkpoint_patch: dict[str, Any],
-        cost_usd: float,
-        records: StageRecords,
-        next_stage: str | None,
-        notes: list[tuple[str, str]] | None = None,
-    ) -> dict[str, Any] | None:
-        """Checkpoint a finished stage and move to the next state in one transaction (or not at all)."""
-        async with self.pool.acquire() as conn, conn.transaction():
-            row = await conn.fetchrow(
-                """UPDATE pipeline_tasks SET checkpoint = checkpoint || $4::jsonb, cost_usd = cost_usd + $5,
-                          current_stage = $6, updated_at = clock_timestamp()
-                   WHERE id = $1 AND worker_id = $2 AND attempts = $3 AND status = $7 RETURNING id""",
+        return await self.write(
+            TaskWrite(
                 task_id,
-                fence.worker_id,
-                fence.attempts,
-                json.dumps(checkpoint_patch),
-                cost_usd,
-                next_stage,
-                current.value,
+                current,
+                hops=[Hop(target, stage, detail)],
+                fence=fence,
+                worker_id=worker_id,
+                values=values or {},
+                checkpoint_patch=checkpoint_patch,
+                count_retry=count_retry,
+                expect_attempts=expect_attempts,
             )
-            if row is None:
-                return None
-            await conn.execute(
-                """INSERT INTO pipeline_task_events (task_id, kind, stage, detail, worker_id)
-                   VALUES ($1, 'stage_completed', $2, $3, $4)""",
-                task_id,
-                stage,
-                f"iteration {iteration}" if iteration else None,
-                fence.worker_id,
-            )
-            for kind, detail in notes or []:
-                await conn.execute(
-                    "INSERT INTO pipeline_task_events (task_id, kind, stage, detail, worker_id) VALUES ($1, $2, $3, $4, $5)",
-                    task_id,
-                    kind,
-                    stage,
-                    detail,
-                    fence.worker_id,
-                )
-            await self._insert_records(conn, task_id, stage, iteration, records)
-            if target == current:
-                moved = await conn.fetchrow("SELECT * FROM pipeline_tasks WHERE id = $1", task_id)
-                return task_dict(moved) if moved else None
-            return await self.transition(task_id, current, target, fence=fence, stage=next_stage, conn=conn)
-
-    @staticmethod
-    async def _insert_records(
-        conn: asyncpg.Connection, task_id: uuid.UUID, stage: str, iteration: int, records: StageRecords
-    ) -> None:
-        if records.findings:
-            await conn.executemany(
-                """INSERT INTO pipeline_findings (task_id, stage, iteration, ordinal, type, severity, description, evidence)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING""",
-                [
-                    (
-                        task_id,
-                        stage,
-                        iteration,
-                        i,
-                        f["type"],
-                        f["severity"],
-                        f["description"],
-                        f.get("evidence"),
-                    )
-                    for i, f in enumerate(records.findings)
-                ],
-            )
-        if records.review is not None:
-            await conn.execute(
-                """INSERT INTO pipeline_reviews (task_id, stage, iteration, verdict, summary, issues)
-                   VALUES ($1, $2, $3, $4, $5, $6::jsonb) ON CONFLICT DO NOTHING""",
-                task_id,
-                stage,
-                iteration,
-                records.review["verdict"],
-                records.review.get("summary", ""),
-                json.dumps(records.review.get("issues", [])),
-            )
-        if records.artifacts:
-            await conn.executemany(
-                """INSERT INTO pipeline_artifacts (task_id, stage, iteration, name, artifact_type, content)
-                   VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING""",
-                [
-                    (task_id, stage, iteration, a["name"], a["artifact_type"], a["content"])
-                    for a in records.artifacts
-                ],
-            )
+        )
 
     async def note(
         self, task_id: uuid.UUID, kind: str, *, stage: str | None = None, detail: str | None = None,
@@ -329,16 +552,13 @@ class PipelineRepository:
     async def dead_letter(
         self, task_id: uuid.UUID, current: S, attempts: int, reason: str
     ) -> dict[str, Any] | None:
-        async with self.pool.acquire() as conn, conn.transaction():
-            moved = await self.transition(
-                task_id, current, S.FAILED, detail=reason, worker_id="reaper",
-                values={"error": reason, "dead_letter_reason": reason}, conn=conn,
-            )  # fmt: skip
-            if moved is not None:
-                await conn.execute(
-                    "UPDATE pipeline_tasks SET dead_lettered_at = clock_timestamp() WHERE id = $1", task_id
-                )
-            return moved
+        """Fail a task whose retries ran out and put it in the dead letter, unless it moved or was claimed again."""
+        return await self.write(
+            TaskWrite(
+                task_id, current, hops=[Hop(S.FAILED, None, reason)], worker_id="reaper", expect_attempts=attempts,
+                values={"error": reason, "dead_letter_reason": reason}, dead_lettered=True,
+            )
+        )  # fmt: skip
 
     async def dead_letters(self, *, limit: int, offset: int) -> list[asyncpg.Record]:
         return list(
@@ -352,23 +572,10 @@ class PipelineRepository:
         )
 
     async def requeue_dead_letter(self, task_id: uuid.UUID) -> dict[str, Any] | None:
-        """Give a dead-lettered task a fresh set of retries; it resumes from its checkpoint."""
-        async with self.pool.acquire() as conn, conn.transaction():
-            row = await conn.fetchrow(
-                """UPDATE pipeline_tasks SET status = 'queued', retries = 0, error = NULL, dead_letter_reason = NULL,
-                          dead_lettered_at = NULL, completed_at = NULL, queued_at = clock_timestamp(),
-                          updated_at = clock_timestamp()
-                   WHERE id = $1 AND status = 'failed' AND dead_lettered_at IS NOT NULL RETURNING *""",
-                task_id,
-            )
-            if row is None:
-                return None
-            await conn.execute(
-                """INSERT INTO pipeline_task_events (task_id, kind, from_status, to_status, detail)
-                   VALUES ($1, 'transition', 'failed', 'queued', 're-queued from the dead letter')""",
-                task_id,
-            )
-            return task_dict(row)
+        """Queue a dead-lettered task again with fresh retries (the state machine's guarded `failed → queued`)."""
+        return await self.transition(
+            task_id, S.FAILED, S.QUEUED, detail="re-queued from the dead letter", worker_id="admin"
+        )
 
     async def stats(self) -> asyncpg.Record:
         record = await self.pool.fetchrow(
@@ -390,6 +597,31 @@ class PipelineRepository:
             "SELECT COALESCE(sum(cost_usd), 0)::float8 FROM usage_events WHERE task_id = $1", str(task_id)
         )
         return float(value or 0.0)
+
+    async def similar_completed(
+        self, task_id: uuid.UUID, query: str, *, limit: int, candidates: int
+    ) -> list[asyncpg.Record]:
+        """Recently completed tasks whose goal shares words with `query` (a `to_tsquery` text), best first."""
+        if not query:
+            return []
+        # Ranked among the most recent completions only: bounded work, and recent answers are the relevant ones.
+        return list(
+            await self.pool.fetch(
+                """WITH recent AS (
+                       SELECT id, goal, output, completed_at, pod->>'name' AS pod_name,
+                              to_tsvector('english', left(goal, 4000)) AS words
+                       FROM pipeline_tasks WHERE status = 'complete' AND id <> $1
+                       ORDER BY created_at DESC LIMIT $4
+                   ), query AS (SELECT to_tsquery('english', $2) AS q)
+                   SELECT id, goal, output, completed_at, pod_name, ts_rank(words, q) AS rank
+                   FROM recent, query WHERE words @@ q
+                   ORDER BY rank DESC, completed_at DESC LIMIT $3""",
+                task_id,
+                query,
+                limit,
+                candidates,
+            )
+        )
 
     async def timeline(self, task_id: uuid.UUID) -> list[asyncpg.Record]:
         return list(

@@ -10,8 +10,11 @@ import structlog
 from fastapi import FastAPI
 
 from orchestrator.clients.llm_gateway import LlmGatewayClient
+from orchestrator.clients.memory_service import MemoryServiceClient
 from orchestrator.loops import BackgroundLoops
+from orchestrator.pipeline.agents.recall import ContextRecall
 from orchestrator.pipeline.agents.runner import AgentRunner
+from orchestrator.pipeline.agents.tools import PipelineToolbox
 from orchestrator.pipeline.events import ProgressPublisher
 from orchestrator.pipeline.executor import PipelineExecutor
 from orchestrator.pipeline.pods.repository import PodRepository
@@ -22,6 +25,7 @@ from orchestrator.pipeline.repository import PipelineRepository
 from orchestrator.pipeline.service import PipelineService
 from orchestrator.pipeline.settings import PipelineSettings
 from orchestrator.pipeline.worker import PipelineWorker
+from orchestrator.pipeline.writer import TaskWriter
 
 log = structlog.get_logger("orchestrator.pipeline")
 
@@ -34,6 +38,26 @@ class PipelineRuntime:
     reaper: Reaper
 
 
+def toolbox_of_agent_turns(app: FastAPI) -> PipelineToolbox | None:
+    """The tool service, sandbox roots and memory client the lifespan wired for chat agent turns, if any."""
+    services = getattr(app.state, "services", None)
+    if services is None:
+        return None
+    settings = app.state.settings
+    turns = services.runner
+    return PipelineToolbox(
+        tools=services.tools,
+        memory=turns.memory,
+        workspace=settings.workspace,
+        nova_root=settings.nova_root,
+        allow_host_sandbox=settings.allow_host_sandbox,
+        shell_timeout=settings.shell_timeout_seconds,
+        web_fetch=turns.web_fetch,
+        list_agents=services.agents.list,
+        service_health=turns.service_health,
+    )
+
+
 @asynccontextmanager
 async def pipeline_runtime(
     app: FastAPI,
@@ -42,22 +66,37 @@ async def pipeline_runtime(
     redis: aioredis.Redis,
     gateway: LlmGatewayClient,
     settings: PipelineSettings | None = None,
+    toolbox: PipelineToolbox | None = None,
+    memory: MemoryServiceClient | None = None,
 ) -> AsyncIterator[PipelineRuntime]:
     """Seed the pod presets, expose the services on `app.state.pipeline`, run the loops until exit.
 
-    Expects the migrations (050_pipeline.sql) applied. On exit the worker hands its running tasks back to
+    Expects the migrations (050, 051) applied. On exit the worker hands its running tasks back to
     the queue, so a restart resumes them from their checkpoints at once rather than after the stale timeout.
+    Stage tools and the Context agent's memories come from `toolbox` and `memory`, else from the services
+    the orchestrator's lifespan built for agent turns (`app.state.services`).
     """
     settings = settings or PipelineSettings()
+    toolbox = toolbox or toolbox_of_agent_turns(app)
+    memory = memory or (toolbox.memory if toolbox else None)
     repository = PipelineRepository(pg)
     queue = TaskQueue(redis)
     publisher = ProgressPublisher(redis)
-    pods = PodService(PodRepository(pg))
+    pods = PodService(PodRepository(pg), redis, cache_seconds=settings.pod_cache_seconds)
     seeded = await pods.seed_presets()
     if seeded:
         log.info("pod_presets_seeded", pods=seeded)
+    writer = TaskWriter(pg, publisher)
     executor = PipelineExecutor(
-        repository, AgentRunner(gateway, timeout_seconds=settings.llm_timeout_seconds), publisher, settings
+        repository,
+        AgentRunner(
+            gateway, timeout_seconds=settings.llm_timeout_seconds, max_tool_rounds=settings.max_tool_rounds
+        ),
+        publisher,
+        settings,
+        writer=writer,
+        recall=ContextRecall(memory, repository),
+        toolbox=toolbox,
     )
     worker = (
         PipelineWorker(repository, queue, executor, publisher, settings) if settings.workers_enabled else None
@@ -76,9 +115,11 @@ async def pipeline_runtime(
         loops.every("pipeline-heartbeat", settings.heartbeat_seconds, worker.heartbeat)
         loops.forever("pipeline-cancel-listener", worker.listen_for_cancellations, backoff=1.0)
     loops.every("pipeline-reaper", settings.reaper_seconds, reaper.sweep)
+    loops.forever("pipeline-pod-changes", pods.listen_for_changes, backoff=1.0)
     try:
         yield runtime
     finally:
         await loops.stop()
         if worker is not None:
             await worker.stop()
+        await writer.aclose()

@@ -1,8 +1,11 @@
 """Pipeline rules for the API: submit (persist, then push), cancel in any state, clarify, human review."""
 
+import asyncio
 import uuid
 from datetime import datetime
 from typing import Any
+
+import asyncpg
 
 from nova_common.auth import Principal
 from nova_common.errors import Conflict, NotFound
@@ -21,6 +24,7 @@ from nova_contracts.orchestrator import (
     TimelineEntry,
 )
 from orchestrator.pipeline.events import ProgressPublisher
+from orchestrator.pipeline.executor import claim_target
 from orchestrator.pipeline.pods.service import PodService
 from orchestrator.pipeline.queue import CANCEL_CHANNEL, TaskQueue
 from orchestrator.pipeline.repository import PipelineRepository
@@ -28,6 +32,12 @@ from orchestrator.pipeline.settings import PipelineSettings
 from orchestrator.pipeline.state import is_terminal
 
 S = PipelineTaskState
+
+
+def entry_of(pod: dict[str, Any], tags: list[str]) -> tuple[S, str]:
+    """The state and stage a new task of `pod` starts in once claimed."""
+    stage, state = claim_target({"pod": pod, "tags": tags, "checkpoint": {}})
+    return state, stage
 
 
 def task_info(task: dict[str, Any]) -> PipelineTaskInfo:
@@ -59,13 +69,29 @@ class PipelineService:
         self.settings = settings
 
     async def submit(self, body: PipelineTaskSubmit, caller: Principal) -> PipelineTaskInfo:
-        pod = await self.pods.choose(body.goal, body.pod_id)
+        try:
+            task = await self._insert(body, caller, await self.pods.choose(body.goal, body.pod_id))
+        except asyncpg.ForeignKeyViolationError:
+            # The pod was deleted through another orchestrator a moment ago and our cache still had it.
+            self.pods.forget_cached()
+            task = await self._insert(body, caller, await self.pods.choose(body.goal, body.pod_id))
+        return task_info(task)
+
+    async def _announce(self, task: dict[str, Any]) -> None:
+        # After the commit: if this push is lost (crash, Redis down) the reaper pushes the task again.
+        await asyncio.gather(
+            self.queue.push(task["id"]), self.publisher.publish(task["id"], S.QUEUED, previous=S.SUBMITTED)
+        )
+
+    async def _insert(
+        self, body: PipelineTaskSubmit, caller: Principal, pod: dict[str, Any]
+    ) -> dict[str, Any]:
         snapshot = {
             k: (str(v) if isinstance(v, uuid.UUID) else v)
             for k, v in pod.items()
             if k not in ("created_at", "updated_at")
         }
-        task = await self.repository.insert_task(
+        return await self.repository.insert_task(
             goal=body.goal,
             pod_id=pod["id"],
             pod=snapshot,
@@ -73,11 +99,9 @@ class PipelineService:
             metadata=body.metadata,
             max_retries=self.settings.max_retries if body.max_retries is None else body.max_retries,
             api_key_id=caller.key.id if caller.key else None,
+            entry=entry_of(snapshot, body.tags),
+            on_committed=self._announce,
         )
-        # After the commit: if this push is lost (crash, Redis down) the reaper pushes the task again.
-        await self.queue.push(task["id"])
-        await self.publisher.publish(task["id"], S.QUEUED, previous=S.SUBMITTED)
-        return task_info(task)
 
     async def _task(self, task_id: uuid.UUID) -> dict[str, Any]:
         task = await self.repository.get(task_id)
@@ -126,7 +150,7 @@ class PipelineService:
         }
         moved = await self.repository.transition(
             task_id, S.CLARIFICATION_NEEDED, S.QUEUED, detail="clarification answered", worker_id="api",
-            values={"checkpoint_patch": patch, "clarification_questions": []},
+            checkpoint_patch=patch, values={"clarification_questions": []},
         )  # fmt: skip
         if moved is None:
             raise Conflict(f"task {task_id} changed state meanwhile")
@@ -142,7 +166,7 @@ class PipelineService:
         if body.decision == "approve":
             moved = await self.repository.transition(
                 task_id, S.PENDING_HUMAN_REVIEW, S.QUEUED, detail=detail, worker_id="api",
-                values={"checkpoint_patch": {"_review_approved": True, "_review_comment": body.comment}},
+                checkpoint_patch={"_review_approved": True, "_review_comment": body.comment},
             )  # fmt: skip
         else:
             moved = await self.repository.transition(
@@ -195,7 +219,8 @@ class PipelineService:
     async def requeue_dead_letter(self, task_id: uuid.UUID) -> PipelineTaskInfo:
         moved = await self.repository.requeue_dead_letter(task_id)
         if moved is None:
-            raise NotFound(f"task {task_id} is not in the dead letter")
+            task = await self._task(task_id)
+            raise Conflict(f"task {task_id} is {task['status']} and not in the dead letter")
         await self.queue.push(task_id)
         await self.publisher.publish(
             task_id, S.QUEUED, previous=S.FAILED, detail="re-queued from the dead letter"

@@ -9,7 +9,14 @@ class PipelineSettings(BaseSettings):
 
     # False turns this process into an API-only orchestrator: it accepts tasks, others run them.
     workers_enabled: bool = True
-    worker_concurrency: int = Field(default=8, ge=1, le=512)
+    # Tasks one worker process runs at once. Stages wait on model calls and share one writer connection
+    # (writer.py), so this bounds open work (concurrent model calls), not CPU or connections. The default
+    # suits one local model or a provider's rate limit; raise it for many short tasks (the queue bench
+    # runs 256: a short task's throughput is about this many per claim-and-write cycle).
+    worker_concurrency: int = Field(default=32, ge=1, le=4096)
+    # Queued ids one worker takes in one Redis call and claims in one statement. Smaller than the
+    # concurrency, so the next claim overlaps the writes of the tasks claimed before it.
+    claim_batch: int = Field(default=64, ge=1, le=1024)
     heartbeat_seconds: float = Field(default=30.0, gt=0)
     reaper_seconds: float = Field(default=60.0, gt=0)
     stale_seconds: float = Field(default=150.0, gt=0)
@@ -22,4 +29,8 @@ class PipelineSettings(BaseSettings):
     dead_letter_cap: int = Field(default=10_000, ge=1)
     # The Code Review → Task loop runs at most this many times (the reference's 3).
     max_refactor_iterations: int = Field(default=3, ge=0, le=10)
+    # Pods are cached per process for routing; a change clears every cache at once (pub/sub), this bounds a missed one.
+    pod_cache_seconds: float = Field(default=30.0, ge=0)
     llm_timeout_seconds: float = Field(default=120.0, gt=0)
+    # Tool rounds of one stage (model calls that ask for tools); past them the model answers without tools.
+    max_tool_rounds: int = Field(default=8, ge=0, le=50)

@@ -1,5 +1,7 @@
 """The pipeline task state machine: every allowed transition is listed here and nowhere else."""
 
+from enum import StrEnum
+
 from nova_contracts.orchestrator import TERMINAL_STATES, PipelineRole, PipelineTaskState
 
 S = PipelineTaskState
@@ -47,6 +49,18 @@ TRANSITIONS: dict[S, frozenset[S]] = {
 }
 
 
+class Guard(StrEnum):
+    """A condition on the task row that a guarded transition requires; the repository checks it in the
+    same compare-and-set UPDATE, so it cannot change between the check and the move."""
+
+    DEAD_LETTERED = "dead_lettered"
+
+
+# The only ways out of a terminal state: an administrator re-queues a task from the dead letter (failed
+# because its retries ran out, not because a stage or a human rejected it).
+GUARDED: dict[tuple[S, S], Guard] = {(S.FAILED, S.QUEUED): Guard.DEAD_LETTERED}
+
+
 class IllegalTransition(Exception):
     def __init__(self, current: S, target: S) -> None:
         super().__init__(f"a task in state {current.value} cannot move to {target.value}")
@@ -54,10 +68,14 @@ class IllegalTransition(Exception):
         self.target = target
 
 
-def check_transition(current: S, target: S) -> None:
-    """Raise `IllegalTransition` unless the machine allows `current → target`."""
-    if target not in TRANSITIONS[current]:
+def check_transition(current: S, target: S) -> Guard | None:
+    """The guard `current → target` needs (None: none); raise `IllegalTransition` if the machine forbids it."""
+    if target in TRANSITIONS[current]:
+        return None
+    guard = GUARDED.get((current, target))
+    if guard is None:
         raise IllegalTransition(current, target)
+    return guard
 
 
 def is_terminal(state: S) -> bool:

@@ -59,7 +59,7 @@ PRESETS: list[PodCreate] = [
         sandbox_tier=SandboxTier.ISOLATED,
         agents=[
             _agent("context", R.CONTEXT, 10),
-            _agent("task", R.TASK, 20, allowed_tools=["web_search", "web_fetch"]),
+            _agent("task", R.TASK, 20, allowed_tools=["web_fetch", "search_memory"]),
             _agent("memory_extraction", R.MEMORY_EXTRACTION, 100, **_POST),
         ],
     ),
@@ -75,7 +75,7 @@ PRESETS: list[PodCreate] = [
                     "read_file",
                     "write_file",
                     "list_dir",
-                    "search_codebase",
+                    "search_files",
                     "run_shell",
                     "git_status",
                     "git_diff",
@@ -98,8 +98,8 @@ PRESETS: list[PodCreate] = [
         routing_keywords=["audit", "analyse", "analyze", "explain the code", "review the codebase"],
         priority=20,
         agents=[
-            _agent("context", R.CONTEXT, 10, allowed_tools=["read_file", "list_dir", "search_codebase"]),
-            _agent("task", R.TASK, 20, allowed_tools=["read_file", "list_dir", "search_codebase"]),
+            _agent("context", R.CONTEXT, 10, allowed_tools=["read_file", "list_dir", "search_files"]),
+            _agent("task", R.TASK, 20, allowed_tools=["read_file", "list_dir", "search_files"]),
         ],
     ),
 ]
