@@ -29,7 +29,7 @@ from orchestrator.keys.repository import ApiKeyRepository
 from orchestrator.keys.routes import router as keys_router
 from orchestrator.keys.service import ApiKeyService
 from orchestrator.keys.usage_tracker import KeyUsageTracker
-from orchestrator.loops import BackgroundLoops
+from nova_common.loops import BackgroundLoops
 from orchestrator.mcp_servers.manager import McpManager
 from orchestrator.mcp_servers.repository import McpServerRepository
 from orchestrator.mcp_servers.routes import router as mcp_router

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from orchestrator.clients.llm_gateway import LlmGatewayClient
 from orchestrator.clients.memory_service import MemoryServiceClient
-from orchestrator.loops import BackgroundLoops
+from nova_common.loops import BackgroundLoops
 from orchestrator.pipeline.agents.recall import ContextRecall
 from orchestrator.pipeline.agents.runner import AgentRunner
 from orchestrator.pipeline.agents.tools import PipelineToolbox

@@ -2,7 +2,7 @@
 
 import asyncio
 
-from orchestrator.loops import BackgroundLoops
+from nova_common.loops import BackgroundLoops
 
 
 async def test_a_loop_keeps_running_after_an_iteration_fails() -> None:

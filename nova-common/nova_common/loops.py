@@ -5,7 +5,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 
 import structlog
 
-log = structlog.get_logger("orchestrator.loops")
+log = structlog.get_logger("nova.loops")
 
 
 class BackgroundLoops:
