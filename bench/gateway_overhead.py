@@ -1,10 +1,12 @@
 """What the LLM gateway adds on top of an instant OpenAI-compatible upstream, next to the LiteLLM proxy.
 
 One run starts, each in its own process: an instant fake upstream (canned chat.completion), the gateway
-(OpenAI-compatible upstreams called directly), the gateway with OPENAI_COMPATIBLE_TRANSPORT=litellm (the
-same calls through LiteLLM in-process), and the LiteLLM proxy (`litellm[proxy]`, from a throwaway venv in
-the temp dir; installed there on first use unless --no-install-proxy) in front of the same upstream. Then
-for each target: sequential latency (p50/p95, concurrency 1) and throughput at concurrency 10.
+(OpenAI-compatible upstreams called directly), the same gateway as a keyed client meets it in production (an
+`sk-nova` key with its per-minute limit, a free-tier provider with a daily quota: two Redis round trips a
+request), the gateway with OPENAI_COMPATIBLE_TRANSPORT=litellm (the same calls through LiteLLM in-process),
+and the LiteLLM proxy (`litellm[proxy]`, from a throwaway venv in the temp dir; installed there on first use
+unless --no-install-proxy) in front of the same upstream. Then for each target: sequential latency (p50/p95,
+concurrency 1) and throughput at concurrency 10.
 
     uv run python bench/gateway_overhead.py [--requests 400] [--concurrency 10]
 
@@ -47,6 +49,16 @@ CANNED = json.dumps(
 MODELS = json.dumps(
     {"object": "list", "data": [{"id": "gpt-4o-mini", "object": "model", "owned_by": "bench"}]}
 ).encode()
+# The upstream also plays the orchestrator's key check for the keyed gateway: every key is valid.
+NOVA_KEY = "sk-nova-bench-key-0123456789abcdef"
+KEY_VALIDATION = json.dumps(
+    {
+        "valid": True,
+        "key_id": "00000000-0000-4000-8000-000000000001",
+        "name": "bench",
+        "rate_limit_rpm": 10**9,
+    }
+).encode()
 
 
 # ── the instant upstream: a bare ASGI app, so the upstream costs as little as possible ─────────────────
@@ -59,7 +71,10 @@ async def instant_upstream(scope: dict[str, Any], receive: Any, send: Any) -> No
         message = await receive()
         if not message.get("more_body"):
             break
-    body = MODELS if scope["path"].endswith("/models") else CANNED
+    if scope["path"].endswith("/keys/validate"):
+        body = KEY_VALIDATION
+    else:
+        body = MODELS if scope["path"].endswith("/models") else CANNED
     await send(
         {"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]}
     )
@@ -157,12 +172,12 @@ def proxy_python(install: bool) -> tuple[Path | None, str]:
 
 
 async def sequential(
-    session: aiohttp.ClientSession, url: str, body: dict[str, Any], count: int
+    session: aiohttp.ClientSession, url: str, body: dict[str, Any], count: int, headers: dict[str, str]
 ) -> list[float]:
     latencies = []
     for _ in range(count):
         started = time.perf_counter()
-        async with session.post(url, json=body) as response:
+        async with session.post(url, json=body, headers=headers) as response:
             await response.read()
             if response.status != 200:
                 raise RuntimeError(f"{url} answered {response.status}: {await response.text()}")
@@ -171,7 +186,12 @@ async def sequential(
 
 
 async def concurrent(
-    session: aiohttp.ClientSession, url: str, body: dict[str, Any], count: int, concurrency: int
+    session: aiohttp.ClientSession,
+    url: str,
+    body: dict[str, Any],
+    count: int,
+    concurrency: int,
+    headers: dict[str, str],
 ) -> tuple[float, list[float]]:
     queue = iter(range(count))
     latencies: list[float] = []
@@ -181,7 +201,7 @@ async def concurrent(
         nonlocal errors
         for _ in queue:
             started = time.perf_counter()
-            async with session.post(url, json=body) as response:
+            async with session.post(url, json=body, headers=headers) as response:
                 await response.read()
                 if response.status != 200:
                     errors += 1
@@ -201,19 +221,19 @@ def pct(values: list[float], q: float) -> float:
 
 
 async def measure(
-    targets: dict[str, tuple[str, str]], requests: int, concurrency: int
+    targets: dict[str, tuple[str, str, str]], requests: int, concurrency: int
 ) -> dict[str, dict[str, float]]:
-    """`targets`: name -> (URL, model id that target expects)."""
+    """`targets`: name -> (URL, model id that target expects, API key it is sent)."""
     results: dict[str, dict[str, float]] = {}
     connector = aiohttp.TCPConnector(limit=concurrency * 2)
-    headers = {"Authorization": f"Bearer {PROXY_KEY}"}
-    async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
-        for name, (url, model) in targets.items():
+    async with aiohttp.ClientSession(connector=connector) as session:
+        for name, (url, model, key) in targets.items():
+            headers = {"Authorization": f"Bearer {key}"}
             # temperature 0.7: the gateway's response cache (temperature 0 only) must not serve these.
             body = {"model": model, "messages": MESSAGES, "temperature": 0.7}
-            await sequential(session, url, body, 50)  # warm-up: connections, imports, caches
-            latencies = await sequential(session, url, body, requests)
-            rps, loaded = await concurrent(session, url, body, requests * 2, concurrency)
+            await sequential(session, url, body, 50, headers)  # warm-up: connections, imports, caches
+            latencies = await sequential(session, url, body, requests, headers)
+            rps, loaded = await concurrent(session, url, body, requests * 2, concurrency, headers)
             results[name] = {
                 "p50": statistics.median(latencies),
                 "p95": pct(latencies, 0.95),
@@ -260,11 +280,19 @@ def main() -> None:
                 work / "upstream.log",
             )
         )
-        targets = {"direct (upstream itself)": (f"{upstream}/v1/chat/completions", "gpt-4o-mini")}
+        targets = {"direct (upstream itself)": (f"{upstream}/v1/chat/completions", "gpt-4o-mini", PROXY_KEY)}
 
-        for label, transport in (
-            ("nova gateway", "direct"),
-            ("nova gateway via in-process LiteLLM", "litellm"),
+        keyed = {
+            "REQUIRE_AUTH": "true",
+            "ORCHESTRATOR_URL": upstream,
+            "GROQ_API_KEY": "gsk-bench",
+            "GROQ_BASE_URL": f"{upstream}/v1",
+            "PROVIDER_DAILY_QUOTAS": json.dumps({"groq": 10**9}),
+        }
+        for label, transport, extra, model, key in (
+            ("nova gateway", "direct", {}, "openai/gpt-4o-mini", PROXY_KEY),
+            ("nova gateway, sk-nova key + quota", "direct", keyed, "groq/llama-3.3-70b-versatile", NOVA_KEY),
+            ("nova gateway via in-process LiteLLM", "litellm", {}, "openai/gpt-4o-mini", PROXY_KEY),
         ):
             port = free_port()
             env = {
@@ -278,16 +306,17 @@ def main() -> None:
                 "LLM_ROUTING_STRATEGY": "cloud-only",
                 "OPENAI_COMPATIBLE_TRANSPORT": transport,
                 "REQUIRE_AUTH": "false",
+                **extra,
             }
             processes.append(
                 start(
                     [sys.executable, "-m", "llm_gateway"],
                     env,
                     f"http://127.0.0.1:{port}/health/live",
-                    work / f"gateway-{transport}.log",
+                    work / f"gateway-{len(processes)}.log",
                 )
             )
-            targets[label] = (f"http://127.0.0.1:{port}/v1/chat/completions", "openai/gpt-4o-mini")
+            targets[label] = (f"http://127.0.0.1:{port}/v1/chat/completions", model, key)
 
         python, reason = proxy_python(install=not args.no_install_proxy)
         if python is None:
@@ -312,7 +341,11 @@ def main() -> None:
                     work / "litellm-proxy.log",
                 )
             )
-            targets["LiteLLM proxy"] = (f"http://127.0.0.1:{port}/v1/chat/completions", "gpt-4o-mini")
+            targets["LiteLLM proxy"] = (
+                f"http://127.0.0.1:{port}/v1/chat/completions",
+                "gpt-4o-mini",
+                PROXY_KEY,
+            )
 
         print(
             f"\n{os.cpu_count()} cores; {args.requests} sequential requests, then {args.requests * 2} at "
@@ -334,11 +367,15 @@ def main() -> None:
 
 def report(results: dict[str, dict[str, float]]) -> None:
     direct = results["direct (upstream itself)"]
-    print(f"{'target':40} {'p50 ms':>8} {'p95 ms':>8} {'added p50':>10} {'req/s @c':>9} {'p50 @c ms':>10}")
+    print(
+        f"{'target':40} {'p50 ms':>8} {'p95 ms':>8} {'added p50':>10} {'added p95':>10} {'req/s @c':>9} "
+        f"{'p50 @c ms':>10}"
+    )
     for name, r in results.items():
-        added = r["p50"] - direct["p50"]
+        added, added_p95 = r["p50"] - direct["p50"], r["p95"] - direct["p95"]
         print(
-            f"{name:40} {r['p50']:8.2f} {r['p95']:8.2f} {added:+10.2f} {r['rps']:9.0f} {r['p50_loaded']:10.2f}"
+            f"{name:40} {r['p50']:8.2f} {r['p95']:8.2f} {added:+10.2f} {added_p95:+10.2f} {r['rps']:9.0f} "
+            f"{r['p50_loaded']:10.2f}"
         )
     gateway = results.get("nova gateway")
     proxy = results.get("LiteLLM proxy")

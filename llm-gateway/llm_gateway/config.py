@@ -1,7 +1,10 @@
 """llm-gateway settings, read from the environment and `.env`.
 
-Provider credentials are the seed's variable names. Every provider also takes `<SLUG>_BASE_URL` (e.g.
-`OPENAI_BASE_URL`, `ANTHROPIC_BASE_URL`) to point it at a proxy, a self-hosted server or a test fake.
+Provider credentials are the seed's variable names; a key entered in the dashboard (Redis
+`nova:config:llm.api_key.<slug>`, see providers/registry.py) overrides them at runtime. Every provider also
+takes `<SLUG>_BASE_URL` (e.g. `OPENAI_BASE_URL`, `ANTHROPIC_BASE_URL`) to point it at a proxy, a self-hosted
+server or a test fake; LiteLLM appends `models/<model>:generateContent` to `GEMINI_BASE_URL`, so that one
+includes the API version (`…/v1beta`).
 """
 
 from functools import lru_cache
@@ -71,7 +74,7 @@ class Settings(NovaSettings):
     default_openrouter_model: str = "meta-llama/llama-3.3-70b-instruct:free"
     default_github_model: str = "openai/gpt-4o-mini"
     default_claude_max_model: str = "claude-sonnet-4-6"
-    default_chatgpt_model: str = "gpt-5"
+    default_chatgpt_model: str = "gpt-5.5"
     default_custom_model: str = ""
 
     # Limits: {"groq": 14400, ...}; unset slugs use the free-tier figures in providers/catalog.py.

@@ -45,7 +45,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         prices = PriceMap()
         config = RuntimeConfigStore(redis, settings)
         registry = ProviderRegistry(
-            settings, LocalSlot(config, probe_http, context_window=settings.local_context_window), prices
+            settings,
+            LocalSlot(config, probe_http, context_window=settings.local_context_window),
+            prices,
+            config,
         )
         usage = UsageRecorder(redis, settings.usage_stream, settings.usage_stream_maxlen)
         limiter = SlidingWindowLimiter(redis)

@@ -2,11 +2,16 @@
 
 Recovery and the dashboard write these keys; the gateway never needs a restart to follow them. Values may be
 plain strings or JSON-encoded strings (the orchestrator stores JSON), so both are accepted.
+
+Provider credentials entered in the dashboard arrive the same way, under `nova:config:llm.api_key.<slug>`, sealed
+by the orchestrator (`nova_common.secretbox`). They are read in the same MGET and kept sealed here; the provider
+registry opens them.
 """
 
 import json
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 import redis.asyncio as aioredis
@@ -14,6 +19,7 @@ import structlog
 
 from llm_gateway.config import Settings
 from nova_contracts.llm import GatewayConfigUpdate, InferenceBackend, InferenceState, RoutingStrategy
+from nova_contracts.orchestrator import PROVIDER_KEY_SLUGS, config_redis_key, provider_key_setting
 
 log = structlog.get_logger("llm_gateway.config")
 
@@ -32,6 +38,8 @@ KEYS = {
     "custom_auth_header": "inference.custom_auth_header",
 }
 
+_CREDENTIAL_REDIS_KEYS = [config_redis_key(provider_key_setting(slug)) for slug in PROVIDER_KEY_SLUGS]
+
 
 @dataclass(frozen=True)
 class RuntimeConfig:
@@ -41,6 +49,8 @@ class RuntimeConfig:
     inference_state: InferenceState
     inference_url: str
     inference_auth_header: str
+    # slug -> the Redis text of its dashboard credential, still sealed; slugs without one are absent.
+    sealed_credentials: Mapping[str, str] = field(default_factory=dict)
 
 
 def _decode(raw: str | None) -> str | None:
@@ -60,7 +70,7 @@ class RuntimeConfigStore:
         self._cached: RuntimeConfig | None = None
         self._read_at = 0.0
 
-    def _defaults(self, values: dict[str, str | None]) -> RuntimeConfig:
+    def _defaults(self, values: dict[str, str | None], sealed: Mapping[str, str]) -> RuntimeConfig:
         s = self.settings
         strategy = values.get("routing_strategy")
         backend = values.get("inference_backend")
@@ -84,22 +94,28 @@ class RuntimeConfigStore:
             inference_state=_parse(InferenceState, state, InferenceState.READY),
             inference_url=url.rstrip("/"),
             inference_auth_header=auth,
+            sealed_credentials=sealed,
         )
 
     async def get(self) -> RuntimeConfig:
         now = time.monotonic()
         if self._cached is not None and now - self._read_at < self.settings.config_refresh_seconds:
             return self._cached
+        sealed: dict[str, str] = {}
         try:
-            raw = await self.redis.mget([PREFIX + key for key in KEYS.values()])
-            values = {name: _decode(None if v is None else str(v)) for name, v in zip(KEYS, raw, strict=True)}
+            raw = await self.redis.mget([PREFIX + key for key in KEYS.values()] + _CREDENTIAL_REDIS_KEYS)
+            plain, credentials = raw[: len(KEYS)], raw[len(KEYS) :]
+            values = {
+                name: _decode(None if v is None else str(v)) for name, v in zip(KEYS, plain, strict=True)
+            }
+            sealed = {slug: str(v) for slug, v in zip(PROVIDER_KEY_SLUGS, credentials, strict=True) if v}
         except Exception as exc:
             # Keep serving with the last known (or env) configuration while Redis is away.
             log.warning("runtime_config_read_failed", error=type(exc).__name__)
             values = {}
             if self._cached is not None:
                 return self._cached
-        self._cached = self._defaults(values)
+        self._cached = self._defaults(values, sealed)
         self._read_at = now
         return self._cached
 

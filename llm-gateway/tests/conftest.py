@@ -17,7 +17,14 @@ if _SHARED_TESTS not in sys.path:
 
 import httpx  # noqa: E402
 import pytest  # noqa: E402
-from fakes import FakeAnthropic, FakeOllama, FakeOpenAI, serve_in_thread  # noqa: E402
+from fakes import (  # noqa: E402
+    FakeAnthropic,
+    FakeChatGPT,
+    FakeGemini,
+    FakeOllama,
+    FakeOpenAI,
+    serve_in_thread,
+)
 from fastapi import FastAPI  # noqa: E402
 
 from llm_gateway.config import Settings  # noqa: E402
@@ -220,6 +227,20 @@ def _ollama_server() -> Iterator[Fake]:
         yield Fake(fake, live.url)
 
 
+@pytest.fixture(scope="session")
+def _gemini_server() -> Iterator[Fake]:
+    fake = FakeGemini()
+    with serve_in_thread(fake.app) as live:
+        yield Fake(fake, live.url)
+
+
+@pytest.fixture(scope="session")
+def _chatgpt_server() -> Iterator[Fake]:
+    fake = FakeChatGPT()
+    with serve_in_thread(fake.app) as live:
+        yield Fake(fake, live.url)
+
+
 @pytest.fixture
 def fake_openai(_openai_server: Fake) -> Fake:
     _openai_server.script.reset()
@@ -242,6 +263,19 @@ def fake_anthropic(_anthropic_server: Fake) -> Fake:
 def fake_ollama(_ollama_server: Fake) -> Fake:
     _ollama_server.script.reset()
     return _ollama_server
+
+
+@pytest.fixture
+def fake_gemini(_gemini_server: Fake) -> Fake:
+    _gemini_server.script.reset()
+    _gemini_server.fake.calls.clear()
+    return _gemini_server
+
+
+@pytest.fixture
+def fake_chatgpt(_chatgpt_server: Fake) -> Fake:
+    _chatgpt_server.script.reset()
+    return _chatgpt_server
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 """The OpenAI-compatible API, driven by the official `openai` SDK and by LiteLLM as a client."""
 
+import asyncio
 import json
 from typing import Any
 
@@ -305,3 +306,35 @@ async def test_v1_usage_record_carries_the_api_key_id(
         )
     records = await usage_records(gateway)
     assert records[-1]["api_key_id"] == key_id
+
+
+async def test_revoked_key_is_refused_once_its_cached_validation_expires(
+    gateway_factory: Any, wired: dict[str, Any], fake_local: Any
+) -> None:
+    from nova_common.auth import hash_api_key
+
+    key = "sk-nova-revoked-soon-abcdefghijklmnop"
+    orchestrator = FakeOrchestratorKeys(
+        {
+            hash_api_key(key): {
+                "valid": True,
+                "key_id": "1d7e0a2c-5b8f-4c3e-9a6d-7f2b3c4d5e6f",
+                "rate_limit_rpm": 100,
+            }
+        }
+    )
+    headers = {"Authorization": f"Bearer {key}"}
+    body = {"model": "smollm2-135m", "messages": USER}
+    with serve_in_thread(orchestrator.app) as live:
+        gateway = await gateway_factory(
+            **wired, require_auth=True, orchestrator_url=live.url, api_key_cache_seconds=1
+        )
+        before = [
+            await gateway.client.post("/v1/chat/completions", json=body, headers=headers) for _ in range(2)
+        ]
+        orchestrator.valid.clear()  # the key is revoked at the orchestrator
+        await asyncio.sleep(1.2)  # API_KEY_CACHE_SECONDS=1: the cached answer is gone, in Redis and in memory
+        after = await gateway.client.post("/v1/chat/completions", json=body, headers=headers)
+    assert [r.status_code for r in before] == [200, 200]
+    assert after.status_code == 401
+    assert orchestrator.calls == 2

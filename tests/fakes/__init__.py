@@ -8,6 +8,8 @@ several services have a `tests` folder, so `tests.fakes` is ambiguous under pyte
 """
 
 from .anthropic_fake import FakeAnthropic
+from .chatgpt_fake import FakeChatGPT
+from .gemini_fake import FakeGemini
 from .ollama_fake import FakeOllama
 from .openai_fake import FakeOpenAI
 from .script import Reply, Script, ToolCallSpec
@@ -15,6 +17,8 @@ from .server import LiveServer, free_port, serve_in_thread
 
 __all__ = [
     "FakeAnthropic",
+    "FakeChatGPT",
+    "FakeGemini",
     "FakeOllama",
     "FakeOpenAI",
     "LiveServer",

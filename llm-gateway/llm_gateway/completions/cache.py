@@ -2,7 +2,8 @@
 
 The key is the SHA-256 of the sorted-key JSON of everything that shapes the answer (model as requested,
 messages, tools, format, limits), leaving out caller tags (`metadata`, `user`). Hit and miss counters live
-in Redis so every gateway process reports the same figures.
+in Redis so every gateway process reports the same figures; a lookup and its count are one script, so a
+lookup costs one round trip.
 """
 
 import hashlib
@@ -17,6 +18,13 @@ log = structlog.get_logger("llm_gateway.cache")
 KEY_PREFIX = "nova:cache:complete:"
 STATS_KEY = "nova:cache:complete:stats"
 _IGNORED = frozenset({"metadata", "user", "stream", "stream_options"})
+
+# KEYS: entry, counters hash. Returns the entry (false when absent) after counting the hit or miss.
+_LOOKUP = """
+local value = redis.call('GET', KEYS[1])
+redis.call('HINCRBY', KEYS[2], value and 'hits' or 'misses', 1)
+return value
+"""
 
 
 def is_cacheable(body: dict[str, Any]) -> bool:
@@ -36,13 +44,13 @@ class ResponseCache:
     def __init__(self, redis: aioredis.Redis, ttl: int) -> None:
         self.redis = redis
         self.ttl = ttl
+        self._lookup = redis.register_script(_LOOKUP)
 
     async def get(self, key: str) -> dict[str, Any] | None:
         if self.ttl <= 0:
             return None
         try:
-            raw = await self.redis.get(key)
-            await self.redis.hincrby(STATS_KEY, "hits" if raw else "misses", 1)
+            raw = await self._lookup(keys=[key, STATS_KEY])
         except Exception as exc:
             log.warning("response_cache_read_failed", error=type(exc).__name__)
             return None

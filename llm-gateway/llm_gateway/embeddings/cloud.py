@@ -17,7 +17,7 @@ class CloudEmbedder:
         slug, name = self.registry.split(model)
         if slug == LOCAL_SLUG:
             raise BadRequest(f"unknown embedding model {model!r}; the built-in one is 'all-MiniLM-L6-v2'")
-        provider = self.registry.cloud[slug]
+        provider = (await self.registry.cloud_providers())[slug]
         if not provider.available:
             raise NotConfigured(f"embedding model {model!r} needs provider {slug}: {provider.reason}")
         target = provider.target(name, self.registry.prices)

@@ -125,7 +125,9 @@ CLOUD_PROVIDERS: tuple[ProviderSpec, ...] = (
         "chatgpt",
         "https://chatgpt.com/backend-api/codex",
         ("CHATGPT_ACCESS_TOKEN", "~/.codex/auth.json"),
-        models=("gpt-5", "gpt-5-codex"),
+        # Only models LiteLLM's map lists under `chatgpt/`: for any other name LiteLLM fakes a stream and drops
+        # `"stream": true`, which the Codex backend refuses ("Stream must be set to true").
+        models=("gpt-5.5", "gpt-5.4", "gpt-5.3-codex"),
     ),
     ProviderSpec(
         "custom",

@@ -29,7 +29,7 @@ async def probe_provider(
             )
         target = registry.local.target(local, local.models[0])
     else:
-        provider = registry.cloud.get(slug)
+        provider = (await registry.cloud_providers()).get(slug)
         if provider is None:
             raise NotFound(f"unknown provider {slug!r}; GET /health/providers lists them")
         if not provider.available:

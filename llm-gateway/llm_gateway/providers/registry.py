@@ -3,12 +3,16 @@
 Model ids are `<provider>/<model>` (`groq/llama-3.3-70b-versatile`, `anthropic/claude-sonnet-4-6`,
 `claude-max/claude-sonnet-4-6`) or a bare local model name (`smollm2-135m`, `qwen2.5:7b`, also accepted as
 `local/<name>` or `ollama/<name>`).
+
+A provider's credential comes from its env var (or credential file), unless the dashboard set one: the
+orchestrator mirrors it sealed to `nova:config:llm.api_key.<slug>`, which the runtime config re-reads every few
+seconds. A key set there overrides the env var; deleting it falls back to the env var; one this process cannot
+open makes the provider unavailable, saying why.
 """
 
 import json
-import os
-import tempfile
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import structlog
@@ -24,7 +28,11 @@ from llm_gateway.providers.catalog import (
 from llm_gateway.providers.local import LocalSlot, LocalStatus, auth_headers
 from llm_gateway.providers.pricing import DEFAULT_CLOUD_CONTEXT_WINDOW, PriceMap
 from llm_gateway.providers.transports import Target
+from llm_gateway.runtime_config import RuntimeConfig, RuntimeConfigStore
+from nova_common.errors import NotConfigured
+from nova_common.secretbox import SecretUnreadable, open_config_value
 from nova_contracts.llm import ModelCapability, ModelInfo, ProviderModel, ProviderStatus, ProviderType
+from nova_contracts.orchestrator import PROVIDER_KEY_SLUGS, provider_key_setting
 
 log = structlog.get_logger("llm_gateway.providers")
 
@@ -42,8 +50,18 @@ class CloudProvider:
     headers: dict[str, str] = field(default_factory=dict)
     extra: dict[str, object] = field(default_factory=dict)
     daily_quota: int | None = None
+    credential_source: str = "env"  # "env" or "dashboard"
+    # Targets built so far, by model: planning runs on every request. A changed credential makes a new
+    # CloudProvider (dataclasses.replace), which starts with an empty cache.
+    _targets: dict[str, Target] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def target(self, model: str, prices: PriceMap) -> Target:
+        cached = self._targets.get(model)
+        if cached is None:
+            cached = self._targets[model] = self._build_target(model, prices)
+        return cached
+
+    def _build_target(self, model: str, prices: PriceMap) -> Target:
         spec = self.spec
         return Target(
             provider=spec.slug,
@@ -83,21 +101,25 @@ def _claude_token(settings: Settings) -> tuple[str, str | None]:
     )
 
 
-def _chatgpt_auth_file(settings: Settings) -> tuple[str, str | None]:
+def _chatgpt_credential(settings: Settings) -> tuple[str, str, str | None]:
+    """(access token, LiteLLM auth file, reason unavailable): one of the first two is set when available."""
     token = settings.chatgpt_access_token.get_secret_value()
     if token:
-        # LiteLLM's ChatGPT provider reads its token from an auth file; write one only this process reads.
-        directory = Path(tempfile.mkdtemp(prefix="nova-chatgpt-"))
-        path = directory / "auth.json"
-        path.write_text(json.dumps({"access_token": token}))
-        os.chmod(path, 0o600)
-        return str(path), None
+        return token, "", None
     path = settings.chatgpt_auth_file.expanduser()
-    if _read_json(path):
-        return str(path), None
-    return "", (
-        f"no ChatGPT/Codex token: run `codex login` (creates {settings.chatgpt_auth_file}) or set CHATGPT_ACCESS_TOKEN"
+    data = _read_json(path) or {}
+    tokens = data.get("tokens")
+    # Codex CLI's auth.json nests its tokens (and refreshes them itself); LiteLLM's own auth file keeps them
+    # at the top level, where LiteLLM reads and refreshes them, so it is handed over as a file.
+    if isinstance(tokens, dict) and isinstance(tokens.get("access_token"), str):
+        return str(tokens["access_token"]), "", None
+    if isinstance(data.get("access_token"), str):
+        return "", str(path), None
+    reason = (
+        f"no ChatGPT/Codex token: run `codex login` (creates {settings.chatgpt_auth_file}) or set "
+        "CHATGPT_ACCESS_TOKEN"
     )
+    return "", "", reason
 
 
 def build_cloud_providers(settings: Settings) -> dict[str, CloudProvider]:
@@ -116,9 +138,12 @@ def build_cloud_providers(settings: Settings) -> dict[str, CloudProvider]:
         if spec.slug == "claude-max":
             provider.api_key, provider.reason = _claude_token(settings)
         elif spec.slug == "chatgpt":
-            auth_file, provider.reason = _chatgpt_auth_file(settings)
+            provider.api_key, auth_file, provider.reason = _chatgpt_credential(settings)
+            # Named explicitly: without it `litellm.acompletion` resolves the provider before it looks at the
+            # key, and for `chatgpt/` that means a device-code login it refuses to start on an event loop.
+            provider.extra = {"custom_llm_provider": "chatgpt"}
             if auth_file:
-                provider.extra = {"chatgpt_auth_file": auth_file}
+                provider.extra["chatgpt_auth_file"] = auth_file
             if settings.chatgpt_base_url:
                 provider.base_url = settings.chatgpt_base_url.rstrip("/")
             else:
@@ -142,18 +167,84 @@ def build_cloud_providers(settings: Settings) -> dict[str, CloudProvider]:
     return providers
 
 
+def _with_dashboard_credential(env: CloudProvider, sealed: str, service_token: str) -> CloudProvider:
+    """The provider using the credential the dashboard set, or unavailable when it cannot be opened."""
+    spec = env.spec
+    try:
+        credential = open_config_value(sealed, service_token).strip()
+    except SecretUnreadable as exc:
+        cause = str(exc)
+    except NotConfigured as exc:
+        cause = exc.detail
+    except ValueError:
+        cause = "the stored value is not JSON"
+    else:
+        if not credential:
+            return env  # an emptied field in the dashboard means "not set here"
+        # Every dashboard credential is the provider's bearer secret: an API key, the Claude Code OAuth token or
+        # the ChatGPT access token (handed to LiteLLM as the key, so no auth file is involved).
+        extra = {k: v for k, v in env.extra.items() if k != "chatgpt_auth_file"}
+        return replace(
+            env, available=True, reason=None, api_key=credential, extra=extra, credential_source="dashboard"
+        )
+    # Only what went wrong goes into the reason, never the value.
+    reason = (
+        f"the {spec.name} credential set in the dashboard ({provider_key_setting(spec.slug)}) cannot be read: "
+        f"{cause}; enter it again, or give every Nova service the same NOVA_SERVICE_TOKEN"
+    )
+    return replace(env, available=False, reason=reason, api_key="", credential_source="dashboard")
+
+
 class ProviderRegistry:
-    def __init__(self, settings: Settings, local: LocalSlot, prices: PriceMap) -> None:
+    def __init__(
+        self, settings: Settings, local: LocalSlot, prices: PriceMap, config: RuntimeConfigStore
+    ) -> None:
         self.settings = settings
         self.local = local
         self.prices = prices
-        self.cloud = build_cloud_providers(settings)
-        for provider in self.cloud.values():
-            log.info(
-                "provider_registered" if provider.available else "provider_disabled",
-                provider=provider.spec.slug,
-                reason=provider.reason,
-            )
+        self.config = config
+        self._service_token = settings.service_token.get_secret_value()
+        self._from_env = build_cloud_providers(settings)
+        self._cloud = dict(self._from_env)
+        self._applied: Mapping[str, str] = {}
+        self._applied_for: RuntimeConfig | None = None
+        self._defaults: list[Target] | None = None
+        for provider in self._cloud.values():
+            self._log(provider)
+
+    @staticmethod
+    def _log(provider: CloudProvider) -> None:
+        log.info(
+            "provider_registered" if provider.available else "provider_disabled",
+            provider=provider.spec.slug,
+            credential=provider.credential_source,
+            reason=provider.reason,
+        )
+
+    async def cloud_providers(self) -> dict[str, CloudProvider]:
+        """The cloud providers as the current runtime config makes them (dashboard credentials applied)."""
+        return self.cloud_for(await self.config.get())
+
+    def cloud_for(self, config: RuntimeConfig) -> dict[str, CloudProvider]:
+        # The store hands out the same object until it re-reads Redis, so most calls stop here.
+        if config is not self._applied_for:
+            self._apply(config.sealed_credentials)
+            self._applied_for = config
+        return self._cloud
+
+    def _apply(self, sealed: Mapping[str, str]) -> None:
+        if sealed == self._applied:
+            return
+        for slug in PROVIDER_KEY_SLUGS:
+            value = sealed.get(slug)
+            if value == self._applied.get(slug):
+                continue
+            env = self._from_env[slug]
+            provider = env if value is None else _with_dashboard_credential(env, value, self._service_token)
+            self._cloud[slug] = provider
+            self._log(provider)
+        self._applied = dict(sealed)
+        self._defaults = None
 
     def split(self, model_id: str) -> tuple[str, str]:
         """(provider slug, provider's model id); bare names belong to the local slot."""
@@ -165,19 +256,21 @@ class ProviderRegistry:
             return slug, rest
         return LOCAL_SLUG, model_id
 
-    def cloud_defaults(self) -> list[Target]:
+    def cloud_defaults(self, config: RuntimeConfig) -> list[Target]:
         """One target per available cloud provider (its default model), in fallback order."""
-        targets = []
-        for slug in CLOUD_FALLBACK_ORDER:
-            provider = self.cloud[slug]
-            if provider.available and provider.default_model:
-                targets.append(provider.target(provider.default_model, self.prices))
-        return targets
+        cloud = self.cloud_for(config)
+        if self._defaults is None:
+            self._defaults = [
+                cloud[slug].target(cloud[slug].default_model, self.prices)
+                for slug in CLOUD_FALLBACK_ORDER
+                if cloud[slug].available and cloud[slug].default_model
+            ]
+        return list(self._defaults)
 
     async def statuses(self, *, refresh: bool = False) -> list[ProviderStatus]:
         local = await self.local.status(refresh=refresh)
         result = [self._local_status(local)]
-        for provider in self.cloud.values():
+        for provider in (await self.cloud_providers()).values():
             spec = provider.spec
             models = list(dict.fromkeys([provider.default_model, *spec.models]))
             result.append(
@@ -187,7 +280,7 @@ class ProviderRegistry:
                     type=spec.type,
                     available=provider.available,
                     reason=provider.reason,
-                    auth_methods=list(spec.auth_methods),
+                    auth_methods=self._auth_methods(spec),
                     daily_quota=provider.daily_quota,
                     models=[
                         ProviderModel(id=f"{spec.slug}/{m}", registered=provider.available)
@@ -197,6 +290,13 @@ class ProviderRegistry:
                 )
             )
         return result
+
+    @staticmethod
+    def _auth_methods(spec: ProviderSpec) -> list[str]:
+        methods = list(spec.auth_methods)
+        if spec.slug in PROVIDER_KEY_SLUGS:
+            methods.append(f"dashboard ({provider_key_setting(spec.slug)})")
+        return methods
 
     def _local_status(self, local: LocalStatus) -> ProviderStatus:
         return ProviderStatus(
@@ -230,7 +330,7 @@ class ProviderRegistry:
                         cost_per_output_token=0.0,
                     )
                 )
-        for provider in self.cloud.values():
+        for provider in (await self.cloud_providers()).values():
             if not provider.available:
                 continue
             spec = provider.spec

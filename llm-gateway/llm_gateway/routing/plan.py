@@ -55,6 +55,7 @@ class Planner:
             )
         else:
             local = await self.registry.local.status()
+        cloud_providers = self.registry.cloud_for(config)
         skipped: list[str] = []
         requested = requested or config.default_chat_model or None
 
@@ -71,14 +72,14 @@ class Planner:
                 else:
                     skipped.append(f"{requested}: {local.reason}")
             else:
-                provider = self.registry.cloud[slug]
+                provider = cloud_providers[slug]
                 if provider.available:
                     primary = provider.target(model, self.registry.prices)
                 else:
                     skipped.append(f"{requested}: {provider.reason}")
 
         local_default = self._local_default(local, config.default_chat_model)
-        cloud = self.registry.cloud_defaults()
+        cloud = self.registry.cloud_defaults(config)
         chain: list[Target] = []
         if strategy is RoutingStrategy.LOCAL_ONLY:
             if primary is not None and primary.is_local:

@@ -1,12 +1,16 @@
 """Usage records appended to the Redis stream `nova:usage:events`, which the orchestrator consumes.
 
-Records are queued in memory and written by one background task with a pipeline, so the request path
-never waits on Redis for them. The stream is capped (`MAXLEN ~`), so it holds records while the orchestrator
-is down without growing without bound.
+A request only queues its record in memory. One background task writes what has queued, at most every
+`BATCH_WINDOW_SECONDS`, as one Redis command per batch (a script that XADDs each record): neither the request
+path nor the event loop pays a round trip, or redis-py's per-command cost, per record. A record leaves the
+queue only once Redis has it: a failed write is retried, and `stop()` writes everything still queued before
+the process exits. The stream is capped (`MAXLEN ~`), so it holds records while the orchestrator is down
+without growing without bound.
 """
 
 import asyncio
 import contextlib
+from collections import deque
 
 import redis.asyncio as aioredis
 import structlog
@@ -18,8 +22,19 @@ log = structlog.get_logger("llm_gateway.usage")
 # Records kept in memory while Redis is unreachable; beyond this the oldest are dropped (and logged).
 MAX_PENDING = 10_000
 FLUSH_BATCH = 500
-# After the first record arrives, wait this long for more so one pipeline carries many records.
+# After the first record arrives, wait this long for more so one command carries many records.
 BATCH_WINDOW_SECONDS = 0.05
+RETRY_SECONDS = 1.0
+STOP_TIMEOUT_SECONDS = 5.0
+
+# KEYS[1] stream; ARGV: the records' JSON, then MAXLEN. Returns how many were appended.
+_APPEND = """
+local maxlen = ARGV[#ARGV]
+for i = 1, #ARGV - 1 do
+  redis.call('XADD', KEYS[1], 'MAXLEN', '~', maxlen, '*', 'record', ARGV[i])
+end
+return #ARGV - 1
+"""
 
 
 class UsageRecorder:
@@ -27,69 +42,64 @@ class UsageRecorder:
         self.redis = redis
         self.stream = stream
         self.maxlen = maxlen
-        # `None` is the stop sentinel (see `stop`).
-        self._queue: asyncio.Queue[UsageRecord | None] = asyncio.Queue()
+        self._append = redis.register_script(_APPEND)
+        self._pending: deque[UsageRecord] = deque()
+        self._wake = asyncio.Event()
+        self._closing = False
         self._task: asyncio.Task[None] | None = None
         self.dropped = 0
 
     def record(self, record: UsageRecord) -> None:
-        if self._queue.qsize() >= MAX_PENDING:
-            self._queue.get_nowait()
+        if len(self._pending) >= MAX_PENDING:
+            self._pending.popleft()
             self.dropped += 1
             log.warning("usage_record_dropped", dropped=self.dropped)
-        self._queue.put_nowait(record)
+        self._pending.append(record)
+        self._wake.set()
 
     def start(self) -> None:
+        self._closing = False
         self._task = asyncio.create_task(self._run(), name="usage-recorder")
 
     async def stop(self) -> None:
-        # A sentinel rather than only `cancel()`: a cancellation that lands inside the Redis client while a
-        # flush is in flight can be swallowed there, leaving the task waiting on the queue forever.
+        """Write every queued record (retrying for up to STOP_TIMEOUT_SECONDS), then end the writer task."""
+        self._closing = True
+        self._wake.set()
         if self._task is not None and not self._task.done():
-            self._queue.put_nowait(None)
             try:
-                await asyncio.wait_for(asyncio.shield(self._task), 5.0)
+                await asyncio.wait_for(asyncio.shield(self._task), STOP_TIMEOUT_SECONDS)
             except TimeoutError:
                 self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-                await asyncio.wait_for(self._task, 1.0)
-        # Whatever is still queued is written once more before the process exits.
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self._flush(self._drain()), 2.0)
-
-    def _drain(self) -> list[UsageRecord]:
-        batch: list[UsageRecord] = []
-        while not self._queue.empty() and len(batch) < FLUSH_BATCH:
-            record = self._queue.get_nowait()
-            if record is not None:
-                batch.append(record)
-        return batch
-
-    async def _flush(self, batch: list[UsageRecord]) -> None:
-        if not batch:
-            return
-        pipe = self.redis.pipeline(transaction=False)
-        for record in batch:
-            pipe.xadd(
-                self.stream,
-                {"record": record.model_dump_json()},
-                maxlen=self.maxlen,
-                approximate=True,
-            )
-        await pipe.execute()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
+        if self._pending:
+            log.error("usage_records_unwritten", count=len(self._pending))
 
     async def _run(self) -> None:
         while True:
-            first = await self._queue.get()
-            if first is None:
-                return
-            await asyncio.sleep(BATCH_WINDOW_SECONDS)
-            batch = [first, *self._drain()]
+            await self._wake.wait()
+            if not self._closing:
+                await asyncio.sleep(BATCH_WINDOW_SECONDS)
+            self._wake.clear()
             try:
-                await self._flush(batch)
+                await self._write_pending()
             except Exception as exc:
-                # Put the batch back and retry later: a Redis blip must not lose records.
-                log.warning("usage_flush_failed", error=type(exc).__name__, pending=len(batch))
-                for record in batch:
-                    self.record(record)
-                await asyncio.sleep(1.0)
+                # The records stay queued: a Redis blip must not lose them.
+                log.warning("usage_flush_failed", error=type(exc).__name__, pending=len(self._pending))
+                await asyncio.sleep(RETRY_SECONDS)
+                self._wake.set()
+                continue
+            if self._closing and not self._pending:
+                return
+
+    async def _write_pending(self) -> None:
+        while self._pending:
+            batch = [self._pending.popleft() for _ in range(min(FLUSH_BATCH, len(self._pending)))]
+            try:
+                await self._append(
+                    keys=[self.stream], args=[*(record.model_dump_json() for record in batch), self.maxlen]
+                )
+            except BaseException:
+                # Back at the front, in order (also when the task is cancelled mid-write).
+                self._pending.extendleft(reversed(batch))
+                raise

@@ -1,0 +1,71 @@
+"""The usage writer: records queued off the request path reach the Redis stream, in order, even across an outage."""
+
+import asyncio
+import json
+from pathlib import Path
+
+import redis.asyncio as aioredis
+from fakes import free_port
+from structlog.testing import capture_logs
+
+from llm_gateway.usage.recorder import FLUSH_BATCH, UsageRecorder
+from nova_common.embedded import EmbeddedRedis
+from nova_common.redis import create_redis
+from nova_contracts.llm import UsageRecord
+
+STREAM = "nova:usage:events"
+
+
+def _record(index: int) -> UsageRecord:
+    return UsageRecord(
+        provider="groq",
+        model="groq/llama-3.3-70b-versatile",
+        input_tokens=index,
+        output_tokens=1,
+        cost_usd=0.0,
+        latency_ms=index,
+        cache_hit=False,
+    )
+
+
+async def _written(client: aioredis.Redis) -> list[int]:
+    entries = await client.xrange(STREAM)
+    return [json.loads(fields["record"])["input_tokens"] for _, fields in entries]
+
+
+async def test_every_record_queued_before_shutdown_is_written_in_order(
+    gateway_env: dict[str, str], redis_base_url: str
+) -> None:
+    client = create_redis("llm-gateway", redis_base_url)
+    recorder = UsageRecorder(client, STREAM, maxlen=100_000)
+    recorder.start()
+    count = FLUSH_BATCH * 2 + 234  # more than one batch is still queued when the stop begins
+    for index in range(count):
+        recorder.record(_record(index))
+    await recorder.stop()
+    try:
+        assert await _written(client) == list(range(count))
+    finally:
+        await client.aclose()
+
+
+async def test_records_made_while_redis_is_down_are_written_once_it_is_back(
+    gateway_env: dict[str, str], tmp_path: Path
+) -> None:
+    port = free_port()
+    client = create_redis("llm-gateway", f"redis://127.0.0.1:{port}/0", socket_connect_timeout=1)
+    recorder = UsageRecorder(client, STREAM, maxlen=100_000)
+    with capture_logs() as logs:
+        recorder.start()
+        for index in range(3):
+            recorder.record(_record(index))
+        await asyncio.sleep(0.3)  # the writer's first attempt fails: nothing listens on the port yet
+    assert any(entry["event"] == "usage_flush_failed" for entry in logs)
+    redis = EmbeddedRedis(data_dir=tmp_path / "redis", port=port)
+    await asyncio.to_thread(redis.start)
+    try:
+        await recorder.stop()
+        assert await _written(client) == [0, 1, 2]
+    finally:
+        await client.aclose()
+        await asyncio.to_thread(redis.stop)
