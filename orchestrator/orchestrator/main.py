@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from nova_common.app import create_service_app
 from nova_common.health import HealthRegistry
+from nova_common.loops import BackgroundLoops
 from nova_common.redis import create_redis
 from nova_common.resources import open_resources
 from orchestrator import __doc__ as description
@@ -29,7 +30,6 @@ from orchestrator.keys.repository import ApiKeyRepository
 from orchestrator.keys.routes import router as keys_router
 from orchestrator.keys.service import ApiKeyService
 from orchestrator.keys.usage_tracker import KeyUsageTracker
-from nova_common.loops import BackgroundLoops
 from orchestrator.mcp_servers.manager import McpManager
 from orchestrator.mcp_servers.repository import McpServerRepository
 from orchestrator.mcp_servers.routes import router as mcp_router

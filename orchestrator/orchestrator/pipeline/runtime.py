@@ -9,9 +9,9 @@ import redis.asyncio as aioredis
 import structlog
 from fastapi import FastAPI
 
+from nova_common.loops import BackgroundLoops
 from orchestrator.clients.llm_gateway import LlmGatewayClient
 from orchestrator.clients.memory_service import MemoryServiceClient
-from nova_common.loops import BackgroundLoops
 from orchestrator.pipeline.agents.recall import ContextRecall
 from orchestrator.pipeline.agents.runner import AgentRunner
 from orchestrator.pipeline.agents.tools import PipelineToolbox
