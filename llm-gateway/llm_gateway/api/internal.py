@@ -31,6 +31,8 @@ def _call(body: CompleteRequest) -> ChatCall:
         model=body.model,
         metadata=dict(body.metadata),
         api_key_id=str(body.metadata["api_key_id"]) if body.metadata.get("api_key_id") else None,
+        tier=body.tier,
+        task_type=body.task_type,
     )
 
 

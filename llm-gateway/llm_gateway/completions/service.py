@@ -21,7 +21,7 @@ from llm_gateway.routing.plan import Planner
 from llm_gateway.usage.recorder import UsageRecorder
 from llm_gateway.usage.stats import LocalInferenceStats
 from nova_common.errors import BadRequest, NovaError, RateLimited, UpstreamUnavailable
-from nova_contracts.llm import ProviderType, UsageRecord
+from nova_contracts.llm import ProviderType, Tier, UsageRecord
 
 log = structlog.get_logger("llm_gateway.completions")
 
@@ -34,6 +34,9 @@ class ChatCall:
     model: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     api_key_id: str | None = None
+    # With no `model`: the tier to choose from, or the kind of call that implies one (routing/tiers.py).
+    tier: Tier | None = None
+    task_type: str | None = None
 
 
 @dataclass
@@ -283,9 +286,13 @@ class CompletionService:
             )
 
     async def _targets(self, call: ChatCall) -> list[Target]:
-        plan = await self.planner.plan(call.model)
+        plan = await self.planner.plan(call.model, tier=call.tier, task_type=call.task_type)
         for reason in plan.skipped:
             log.info("candidate_skipped", reason=reason)
+        if plan.tier is not None:
+            log.info(
+                "tier_chosen", tier=plan.tier, task_type=call.task_type, first=plan.targets[0].gateway_model
+            )
         messages = call.body.get("messages", [])
         smallest = min(t.context_window or 10**9 for t in plan.targets)
         # A token is at least half a character in every tokenizer we route to, so short prompts skip counting.

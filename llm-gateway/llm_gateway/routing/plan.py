@@ -4,7 +4,8 @@
 - `cloud-only`: cloud providers only; a request naming a local model goes to the cloud chain.
 - `local-first` / `cloud-first`: the requested model first (when one is named), then the local default and
   the cloud defaults in the strategy's order. Without a model, the strategy alone decides.
-Each provider appears once; the cloud order is catalog.CLOUD_FALLBACK_ORDER.
+Each provider appears once; the cloud order is catalog.CLOUD_FALLBACK_ORDER, except that a request naming no
+model but a tier (or a task type implying one) puts that tier's available models first (routing/tiers.py).
 """
 
 from dataclasses import dataclass
@@ -13,11 +14,12 @@ import structlog
 
 from llm_gateway.providers.catalog import LOCAL_SLUG
 from llm_gateway.providers.local import LocalStatus
-from llm_gateway.providers.registry import ProviderRegistry
+from llm_gateway.providers.registry import CloudProvider, ProviderRegistry
 from llm_gateway.providers.transports import Target
+from llm_gateway.routing.tiers import resolve_tier, tier_candidates
 from llm_gateway.runtime_config import RuntimeConfigStore
 from nova_common.errors import BadRequest, UpstreamUnavailable
-from nova_contracts.llm import RoutingStrategy
+from nova_contracts.llm import RoutingStrategy, Tier
 
 log = structlog.get_logger("llm_gateway.routing")
 
@@ -32,6 +34,7 @@ class Plan:
     targets: list[Target]
     strategy: RoutingStrategy
     skipped: list[str]  # why candidates were left out before any call
+    tier: Tier | None = None  # the tier that ordered the cloud models, when the request named none
 
 
 class Planner:
@@ -39,7 +42,9 @@ class Planner:
         self.registry = registry
         self.config = config
 
-    async def plan(self, requested: str | None) -> Plan:
+    async def plan(
+        self, requested: str | None, *, tier: Tier | None = None, task_type: str | None = None
+    ) -> Plan:
         config = await self.config.get()
         strategy = config.routing_strategy
         if strategy is RoutingStrategy.CLOUD_ONLY:
@@ -57,7 +62,8 @@ class Planner:
             local = await self.registry.local.status()
         cloud_providers = self.registry.cloud_for(config)
         skipped: list[str] = []
-        requested = requested or config.default_chat_model or None
+        wanted_tier = None if requested else resolve_tier(tier, task_type)
+        requested = requested or (None if wanted_tier else config.default_chat_model) or None
 
         primary: Target | None = None
         primary_is_local = False
@@ -80,6 +86,8 @@ class Planner:
 
         local_default = self._local_default(local, config.default_chat_model)
         cloud = self.registry.cloud_defaults(config)
+        if wanted_tier is not None:
+            cloud = self._tier_targets(wanted_tier, cloud_providers) + cloud
         chain: list[Target] = []
         if strategy is RoutingStrategy.LOCAL_ONLY:
             if primary is not None and primary.is_local:
@@ -104,7 +112,16 @@ class Planner:
             if not local.available:
                 reasons += f"; local slot: {local.reason}"
             raise UpstreamUnavailable(f"no model can serve this request ({strategy.value}): {reasons}")
-        return Plan(targets=targets, strategy=strategy, skipped=skipped)
+        return Plan(targets=targets, strategy=strategy, skipped=skipped, tier=wanted_tier)
+
+    def _tier_targets(self, tier: Tier, cloud_providers: dict[str, CloudProvider]) -> list[Target]:
+        targets = []
+        for candidate in tier_candidates(tier):
+            slug, model = candidate.split("/", 1)
+            provider = cloud_providers.get(slug)
+            if provider is not None and provider.available:
+                targets.append(provider.target(model, self.registry.prices))
+        return targets
 
     def _local_default(self, local: LocalStatus, configured: str) -> Target | None:
         if not local.available or not local.models:
