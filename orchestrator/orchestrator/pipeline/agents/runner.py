@@ -15,7 +15,7 @@ import jsonschema
 from pydantic import ValidationError
 
 from nova_contracts.llm import CompleteRequest, CompleteResponse, Message, ResponseFormat
-from nova_contracts.orchestrator import PodAgentConfig, ToolCallRecord
+from nova_contracts.orchestrator import PipelineRole, PodAgentConfig, ToolCallRecord
 from orchestrator.clients.llm_gateway import LlmGatewayClient
 from orchestrator.pipeline.agents.prompts import DEFAULT_PROMPTS
 from orchestrator.pipeline.agents.schemas import OUTPUT_MODELS, output_schema
@@ -23,6 +23,18 @@ from orchestrator.pipeline.agents.tools import StageTools
 
 # The stage output keeps each tool result's start; the model saw it whole (up to the tool service's cap).
 RECORDED_RESULT_CHARS = 2_000
+# The gateway's task types (llm-gateway routing/tiers.py), used when neither agent nor pod names a model.
+STAGE_TASK_TYPES: dict[PipelineRole, str] = {
+    PipelineRole.CONTEXT: "context_retrieval",
+    PipelineRole.TASK: "task_execution",
+    PipelineRole.GUARDRAIL: "guardrail",
+    PipelineRole.CODE_REVIEW: "code_review",
+    PipelineRole.DECISION: "decision",
+    PipelineRole.DOCUMENTATION: "narration",
+    PipelineRole.DIAGRAMMING: "narration",
+    PipelineRole.SECURITY_REVIEW: "code_review",
+    PipelineRole.MEMORY_EXTRACTION: "extraction",
+}
 TOOLS_USED_UP = (
     "[The tool budget of this stage is used up. Answer now with the JSON object, from what you have.]"
 )
@@ -109,6 +121,8 @@ class AgentRunner:
                     type="json_schema", json_schema={"name": f"{agent.role.value}_output", "schema": schema}
                 ),
                 metadata={"task_id": str(task_id), "agent_id": f"pipeline:{agent.name}", "attempt": calls},
+                # With no model named, the gateway picks one of the tier this kind of stage needs.
+                task_type=STAGE_TASK_TYPES.get(agent.role),
             )
             response = await self.gateway.complete(
                 request, time_limit=min(agent.timeout_seconds, self.timeout_seconds)
