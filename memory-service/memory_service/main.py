@@ -15,6 +15,7 @@ from memory_service.db.schema import ensure_schema
 from memory_service.embeddings.backlog import EmbeddingBacklog
 from memory_service.embeddings.service import EmbeddingService
 from memory_service.maintenance.compaction import Compactor
+from memory_service.maintenance.keyword_statistics import refresh_keyword_statistics
 from memory_service.maintenance.repository import delete_expired
 from memory_service.maintenance.runner import PeriodicTask
 from memory_service.memories.service import MemoryService
@@ -81,8 +82,16 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 PeriodicTask(
                     "working_memory_expiry", settings.expiry_interval_seconds, expire_working_memory
                 ),
-                PeriodicTask("compaction", settings.compaction_interval_seconds, compactor.run_once),
+                PeriodicTask(
+                    "keyword_statistics",
+                    settings.keyword_statistics_interval_seconds,
+                    lambda: refresh_keyword_statistics(sessions),
+                ),
             ]
+            if settings.compaction_enabled:
+                tasks.append(
+                    PeriodicTask("compaction", settings.compaction_interval_seconds, compactor.run_once)
+                )
             backlog.wake = tasks[0].wake
             health.add_details("maintenance", lambda: {task.name: task.details() for task in tasks})
             health.add_details("embeddings", embeddings.details)

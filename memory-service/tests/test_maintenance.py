@@ -102,3 +102,11 @@ async def test_a_failing_run_is_recorded_and_the_loop_keeps_going() -> None:
     assert details["failures"] == 1
     assert details["runs"] >= 3
     assert details["last_error"] is None and details["last_result"]["done"] >= 2
+
+
+def test_compaction_can_be_switched_off(make_service: Any, gateway_url: str) -> None:
+    with make_service(gateway_url, COMPACTION_ENABLED=False) as client:
+        loops = maintenance(client)
+
+    assert "compaction" not in loops
+    assert {"embedding_backlog", "working_memory_expiry", "keyword_statistics"} <= loops.keys()

@@ -114,8 +114,11 @@ def test_expired_working_memory_is_not_found(service: TestClient) -> None:
 def test_search_never_compares_vectors_of_another_model(
     make_service: Any, gateway_url: str, sql: Any
 ) -> None:
-    # The backlog loop is kept idle so the foreign vector stays as it was inserted.
-    with make_service(gateway_url, EMBEDDING_BACKLOG_INTERVAL_SECONDS=3600) as client:
+    # The backlog loop is kept idle so the foreign vector stays as it was inserted. Min-max normalisation
+    # gives the score bound checked below (z-scores have no such bound).
+    with make_service(
+        gateway_url, EMBEDDING_BACKLOG_INTERVAL_SECONDS=3600, FUSION_SCORE_NORMALIZATION="min_max"
+    ) as client:
         client.post("/api/v1/memories", json={"content": "penguins live in Antarctica"})
         sql(
             "INSERT INTO memories (id, tier, content, content_hash, embedding, embedding_model, embedding_dim, "
@@ -131,3 +134,99 @@ def test_search_never_compares_vectors_of_another_model(
     # Absent from the vector side counts as its minimum: at most the keyword share of the score.
     assert foreign["score"] <= 0.3 + 1e-9
     assert by_content["penguins live in Antarctica"]["vector_score"] is not None
+
+
+def keyword_statistics(client: TestClient) -> dict[str, Any]:
+    details = client.get("/health/ready").json()["details"]["maintenance"]["keyword_statistics"]
+    result: dict[str, Any] = details["last_result"]
+    return result
+
+
+def test_keyword_statistics_follow_the_stored_memories(
+    make_service: Any, gateway_url: str, sql: Any, wait_until: Any
+) -> None:
+    def documents_with(word: str) -> int | None:
+        rows = sql(
+            "SELECT documents FROM keyword_lexemes "
+            "WHERE lexeme = (tsvector_to_array(to_tsvector('english', $1)))[1]",
+            word,
+        )
+        return rows[0]["documents"] if rows else None
+
+    with make_service(gateway_url, KEYWORD_STATISTICS_INTERVAL_SECONDS=0.2) as client:
+        stored = client.post(
+            "/api/v1/memories/bulk",
+            json={
+                "items": [
+                    {"content": "Kubernetes restarts crashed pods"},
+                    {"content": "Our Kubernetes cluster has three nodes"},
+                    {"content": "Invoices are sent on the first of the month"},
+                ]
+            },
+        ).json()
+        wait_until(lambda: keyword_statistics(client).get("documents") == 3)
+        assert documents_with("kubernetes") == 2
+
+        client.delete(f"/api/v1/memories/{stored[0]['id']}")
+        wait_until(lambda: keyword_statistics(client).get("documents") == 2)
+        assert documents_with("kubernetes") == 1
+        assert documents_with("restarts") is None
+
+
+def test_bm25_ranks_a_rare_query_word_above_a_repeated_common_one(
+    make_service: Any, gateway_url: str, wait_until: Any
+) -> None:
+    # ts_rank has no IDF: the memory repeating the word every memory has would win there.
+    common = [{"content": f"The server log of day {day} is archived"} for day in range(6)]
+    repeated = {"content": "server server server: restart the server"}
+    rare = {"content": "The zeppelin hangar is closed on Sundays"}
+    with make_service(gateway_url, KEYWORD_RANK="bm25", KEYWORD_STATISTICS_INTERVAL_SECONDS=0.2) as client:
+        client.post("/api/v1/memories/bulk", json={"items": [*common, repeated, rare]})
+        wait_until(lambda: keyword_statistics(client).get("documents") == 8)
+
+        result = search(client, "zeppelin server", fusion="keyword")
+
+    assert contents(result)[0] == rare["content"]
+    assert contents(result)[1] == repeated["content"]
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"KEYWORD_RANK": "bm25"},
+        {"KEYWORD_RANK": "ts_rank", "KEYWORD_RANK_NORMALIZATION": 1},
+        {"KEYWORD_RANK": "ts_rank_cd", "KEYWORD_RANK_NORMALIZATION": 4},
+        {"KEYWORD_QUERY": "all"},
+        {"KEYWORD_QUERY": "websearch"},
+        {"FUSION_SCORE_NORMALIZATION": "min_max"},
+        {"FUSION_SCORE_NORMALIZATION": "z_score"},
+        {"FUSION_SCORE_NORMALIZATION": "rank"},
+        {"DENSE_CANDIDATES": 10, "KEYWORD_CANDIDATES": 10, "RRF_K": 1},
+    ],
+    ids=lambda settings: ",".join(f"{k.lower()}={v}" for k, v in settings.items()),
+)
+def test_every_ranking_setting_ranks_the_relevant_memory_first(
+    make_service: Any, gateway_url: str, settings: dict[str, Any]
+) -> None:
+    with make_service(gateway_url, **settings) as client:
+        client.post("/api/v1/memories/bulk", json={"items": CORPUS})
+        for fusion in ("weighted", "rrf", "keyword"):
+            result = search(client, "how do I renew the TLS certificate", fusion=fusion)
+
+            assert contents(result)[0].startswith("To rotate the TLS certificate"), fusion
+            scores = [hit["score"] for hit in result["hits"]]
+            assert all(0.0 <= s <= 1.0 for s in scores) and scores == sorted(scores, reverse=True)
+
+
+def test_z_score_fusion_lifts_the_only_keyword_match_above_every_vector_only_hit(
+    make_service: Any, gateway_url: str
+) -> None:
+    with make_service(gateway_url, FUSION_SCORE_NORMALIZATION="z_score") as client:
+        client.post("/api/v1/memories/bulk", json={"items": CORPUS})
+        hits = search(client, "TLS certificate", fusion="weighted", vector_weight=0.5, limit=20)["hits"]
+
+    keyword_matches = [h for h in hits if h["keyword_score"] is not None]
+    vector_only = [h for h in hits if h["keyword_score"] is None]
+    assert keyword_matches and vector_only
+    # One keyword candidate has no spread: it counts 1 on the keyword side, every vector-only hit 0.
+    assert max(h["score"] for h in vector_only) < min(h["score"] for h in keyword_matches)

@@ -172,6 +172,38 @@ class EmbeddingTargetRow(Base):
     __table_args__ = (CheckConstraint("id = 1", name="embedding_target_singleton"),)
 
 
+class KeywordLexemeRow(Base):
+    """How many memories contain each lexeme: the document frequencies behind BM25's IDF.
+
+    A snapshot that the keyword-statistics loop rebuilds when the memories changed (see
+    maintenance/keyword_statistics.py), not a counter kept by every write: IDF only needs to be about
+    right, and exact counts would make every store lock the rows of its common words."""
+
+    __tablename__ = "keyword_lexemes"
+
+    lexeme: Mapped[str] = mapped_column(Text, primary_key=True)
+    documents: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __table_args__ = (CheckConstraint("documents > 0", name="keyword_lexemes_documents_positive"),)
+
+
+class KeywordCorpusRow(Base):
+    """The size of the snapshot in `keyword_lexemes` and what it was taken of."""
+
+    __tablename__ = "keyword_corpus"
+
+    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True, default=1)
+    documents: Mapped[int] = mapped_column(Integer, nullable=False)
+    # Mean number of distinct lexemes per memory: BM25's average document length.
+    average_length: Mapped[float] = mapped_column(Float, nullable=False)
+    # (count, newest updated_at) of `memories` when the snapshot was taken: unchanged means still current.
+    memories_count: Mapped[int] = mapped_column(Integer, nullable=False)
+    memories_updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    refreshed_at: Mapped[datetime] = _now()
+
+    __table_args__ = (CheckConstraint("id = 1", name="keyword_corpus_singleton"),)
+
+
 class ReembedJobRow(Base):
     __tablename__ = "reembed_jobs"
 

@@ -1,4 +1,5 @@
-"""SQL for the maintenance loops: expiring working memory and finding/merging near-duplicates."""
+"""SQL for the maintenance loops: expiring working memory, finding/merging near-duplicates, and the
+keyword statistics (document frequencies) that BM25 ranks with."""
 
 import uuid
 from collections.abc import Sequence
@@ -7,15 +8,24 @@ from datetime import datetime
 from typing import Any
 
 from pgvector.sqlalchemy import VECTOR
-from sqlalchemy import Float, cast, delete, func, select, tuple_, update
+from sqlalchemy import Float, cast, delete, func, insert, literal, select, tuple_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from memory_service.db.models import MemoryMergeRow, MemoryRow
+from memory_service.db.models import KeywordCorpusRow, KeywordLexemeRow, MemoryMergeRow, MemoryRow
 from memory_service.embeddings.repository import EmbeddingTarget
 from memory_service.memories.repository import not_expired
 
 NEIGHBOURS_PER_MEMORY = 5
+# Names the transaction-scoped lock under which one replica rebuilds the keyword statistics (ASCII "nova-kws").
+KEYWORD_STATISTICS_LOCK_KEY = 0x6E6F76612D6B7773
+
+# ts_stat takes the query whose tsvectors it counts as text.
+TS_STAT_QUERY = "SELECT search_tsv FROM memories"
+
+# (number of memories, newest updated_at): any store, content change or deletion changes it.
+MemoriesSignature = tuple[int, datetime | None]
 
 
 @dataclass(frozen=True)
@@ -126,3 +136,50 @@ async def delete_memories(session: AsyncSession, ids: Sequence[uuid.UUID]) -> No
 
 async def set_metadata(session: AsyncSession, memory_id: uuid.UUID, metadata: dict[str, Any]) -> None:
     await session.execute(update(MemoryRow).where(MemoryRow.id == memory_id).values(metadata_=metadata))
+
+
+async def try_lock_keyword_statistics(session: AsyncSession) -> bool:
+    locked = await session.scalar(select(func.pg_try_advisory_xact_lock(KEYWORD_STATISTICS_LOCK_KEY)))
+    return bool(locked)
+
+
+async def memories_signature(session: AsyncSession) -> MemoriesSignature:
+    count, newest = (await session.execute(select(func.count(), func.max(MemoryRow.updated_at)))).one()
+    return int(count), newest
+
+
+async def keyword_statistics_signature(session: AsyncSession) -> MemoriesSignature | None:
+    row = (
+        await session.execute(select(KeywordCorpusRow.memories_count, KeywordCorpusRow.memories_updated_at))
+    ).first()
+    return None if row is None else (int(row[0]), row[1])
+
+
+async def rebuild_keyword_statistics(session: AsyncSession, signature: MemoriesSignature) -> int:
+    """Replace the lexeme document frequencies and corpus size; returns the number of lexemes."""
+    await session.execute(delete(KeywordLexemeRow))
+    stat = func.ts_stat(literal(TS_STAT_QUERY)).table_valued("word", "ndoc", "nentry")
+    result = await session.execute(
+        insert(KeywordLexemeRow)
+        .from_select(["lexeme", "documents"], select(stat.c.word, stat.c.ndoc))
+        .returning(KeywordLexemeRow.lexeme)
+    )
+    lexemes = len(result.all())
+    documents, average = (
+        await session.execute(
+            select(func.count(), func.coalesce(func.avg(func.length(MemoryRow.search_tsv)), 0.0))
+        )
+    ).one()
+    values = {
+        "documents": documents,
+        "average_length": float(average),
+        "memories_count": signature[0],
+        "memories_updated_at": signature[1],
+        "refreshed_at": func.now(),
+    }
+    await session.execute(
+        pg_insert(KeywordCorpusRow)
+        .values(id=1, **values)
+        .on_conflict_do_update(index_elements=[KeywordCorpusRow.id], set_=values)
+    )
+    return lexemes

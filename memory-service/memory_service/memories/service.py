@@ -2,7 +2,7 @@
 
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -336,18 +336,14 @@ class MemoryService:
         )
 
     def search_plan(self, request: MemorySearchRequest, fusion: FusionMethod) -> SearchPlan:
-        s = self.settings
-        weight = request.vector_weight if request.vector_weight is not None else s.fusion_vector_weight
+        tuning = self.settings.search_tuning()
+        if request.vector_weight is not None:
+            tuning = replace(tuning, vector_weight=request.vector_weight)
         return SearchPlan(
             query=request.query,
             fusion=fusion,
             limit=request.limit,
-            candidates=max(s.search_candidates, request.limit),
-            vector_weight=weight,
-            rrf_k=s.rrf_k,
-            ef_search=s.hnsw_ef_search,
-            rank_normalization=s.keyword_rank_normalization,
-            decay_exponent=s.decay_exponent,
+            tuning=tuning,
             min_score=request.min_score,
         )
 
@@ -367,7 +363,7 @@ class MemoryService:
                 plan = self.search_plan(request, fusion)
             else:
                 target = EmbeddingTarget(query_vector.model, query_vector.dim)
-                plan = SearchPlan(**{**plan.__dict__, "vector": query_vector.vector, "target": target})
+                plan = replace(plan, vector=query_vector.vector, target=target)
         async with self.sessions.begin() as session:
             hits = await hybrid_search(session, plan, filters)
             if touch:
