@@ -160,11 +160,9 @@ async def rebuild_keyword_statistics(session: AsyncSession, signature: MemoriesS
     await session.execute(delete(KeywordLexemeRow))
     stat = func.ts_stat(literal(TS_STAT_QUERY)).table_valued("word", "ndoc", "nentry")
     result = await session.execute(
-        insert(KeywordLexemeRow)
-        .from_select(["lexeme", "documents"], select(stat.c.word, stat.c.ndoc))
-        .returning(KeywordLexemeRow.lexeme)
+        insert(KeywordLexemeRow).from_select(["lexeme", "documents"], select(stat.c.word, stat.c.ndoc))
     )
-    lexemes = len(result.all())
+    lexemes: int = result.rowcount  # type: ignore[attr-defined]  # a CursorResult at run time
     documents, average = (
         await session.execute(
             select(func.count(), func.coalesce(func.avg(func.length(MemoryRow.search_tsv)), 0.0))
