@@ -1,6 +1,11 @@
-"""Dependency aliases, declared once: the gateway's services and the `/v1/*` caller check."""
+"""Dependency aliases, declared once: the gateway's services and the `/v1/*` caller check.
 
-from typing import Annotated
+`services_of` and `check_v1_caller` are also plain functions, because `/v1/chat/completions` calls them
+directly: on this 2-core machine each FastAPI dependency costs 25-50 µs per request to resolve, and the
+gateway's budget for everything it adds to a model call is one millisecond (bench/gateway_overhead.py).
+"""
+
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader
@@ -10,21 +15,25 @@ from nova_common.auth import API_KEY_PREFIX, Principal, extract_api_key, require
 from nova_common.errors import RateLimited
 
 
-async def get_services(request: Request) -> GatewayServices:
-    # async: FastAPI runs a plain `def` dependency in a worker thread, a measurable cost on every request.
+def services_of(request: Request) -> GatewayServices:
     services: GatewayServices = request.app.state.services
     return services
+
+
+async def get_services(request: Request) -> GatewayServices:
+    # async: FastAPI runs a plain `def` dependency in a worker thread, a measurable cost on every request.
+    return services_of(request)
 
 
 Services = Annotated[GatewayServices, Depends(get_services)]
 
 
 _api_key_scheme = APIKeyHeader(name="X-API-Key", auto_error=False, scheme_name="ApiKey")
+# What a route that calls `check_v1_caller` itself declares, so its OpenAPI entry matches the others.
+V1_SECURITY: dict[str, Any] = {"security": [{"ApiKey": []}]}
 
 
-async def require_v1_caller(
-    request: Request, services: Services, _: str | None = Depends(_api_key_scheme)
-) -> Principal:
+async def check_v1_caller(request: Request, services: GatewayServices) -> Principal:
     """`/v1/*`: an `sk-nova` key (when REQUIRE_AUTH is on), held to the key's own requests-per-minute."""
     raw = extract_api_key(request)
     if not request.app.state.settings.require_auth and (raw is None or not raw.startswith(API_KEY_PREFIX)):
@@ -42,6 +51,12 @@ async def require_v1_caller(
                 retry_after=admission.retry_after_seconds,
             )
     return principal
+
+
+async def require_v1_caller(
+    request: Request, services: Services, _: str | None = Depends(_api_key_scheme)
+) -> Principal:
+    return await check_v1_caller(request, services)
 
 
 V1Caller = Annotated[Principal, Depends(require_v1_caller)]

@@ -118,7 +118,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         lifespan=lifespan,
     )
-    app.include_router(internal.router)
+    # The OpenAI-compatible routes first: routes are matched in order, and these take the most traffic.
     app.include_router(openai.router)
+    app.include_router(internal.router)
     app.include_router(health.router)
     return app

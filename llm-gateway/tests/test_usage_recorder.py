@@ -2,13 +2,14 @@
 
 import asyncio
 import json
+import time
 from pathlib import Path
 
 import redis.asyncio as aioredis
 from fakes import free_port
 from structlog.testing import capture_logs
 
-from llm_gateway.usage.recorder import FLUSH_BATCH, UsageRecorder
+from llm_gateway.usage.recorder import BATCH_WINDOW_SECONDS, FLUSH_BATCH, UsageRecorder
 from nova_common.embedded import EmbeddedRedis
 from nova_common.redis import create_redis
 from nova_contracts.llm import UsageRecord
@@ -45,6 +46,38 @@ async def test_every_record_queued_before_shutdown_is_written_in_order(
     await recorder.stop()
     try:
         assert await _written(client) == list(range(count))
+    finally:
+        await client.aclose()
+
+
+async def test_a_steady_trickle_of_records_is_written_in_batches_not_one_command_each(
+    gateway_env: dict[str, str], redis_base_url: str
+) -> None:
+    client = create_redis("llm-gateway", redis_base_url)
+    await client.delete(STREAM)
+    recorder = UsageRecorder(client, STREAM, maxlen=100_000)
+    commands = 0
+    append = recorder._append
+
+    async def slow_append(**kwargs: object) -> object:
+        nonlocal commands
+        commands += 1
+        await asyncio.sleep(0.005)  # a Redis a few milliseconds away: records keep arriving during each write
+        return await append(**kwargs)
+
+    recorder._append = slow_append  # type: ignore[assignment]
+    recorder.start()
+    count = 200
+    started = time.monotonic()
+    for index in range(count):  # one record every millisecond or so, as a gateway under steady load makes them
+        recorder.record(_record(index))
+        await asyncio.sleep(0.001)
+    elapsed = time.monotonic() - started
+    await recorder.stop()
+    try:
+        assert await _written(client) == list(range(count))
+        # About one command per batching window (plus the final one at stop), not one per few records.
+        assert 1 <= commands <= elapsed / BATCH_WINDOW_SECONDS + 2, (commands, elapsed)
     finally:
         await client.aclose()
 

@@ -13,9 +13,10 @@ from starlette.responses import Response
 
 from llm_gateway.api.openai_errors import OpenAIRoute, error_payload
 from llm_gateway.completions.service import ChatCall, StreamEnd, StreamFailure
-from llm_gateway.deps import Services, V1Caller
+from llm_gateway.deps import V1_SECURITY, Services, V1Caller, check_v1_caller, services_of
 from llm_gateway.embeddings.minilm import MODEL_NAME as LOCAL_EMBED_MODEL
 from llm_gateway.openai_compat.schemas import OpenAIChatRequest, OpenAIEmbeddingRequest
+from nova_common.auth import Principal
 from nova_common.errors import BadRequest
 from nova_common.sse import json_event_stream
 from nova_contracts.llm import InferenceStats, ProviderStatus
@@ -23,7 +24,7 @@ from nova_contracts.llm import InferenceStats, ProviderStatus
 router = APIRouter(prefix="/v1", tags=["openai"], route_class=OpenAIRoute)
 
 
-def _chat_call(body: OpenAIChatRequest, caller: V1Caller) -> ChatCall:
+def _chat_call(body: OpenAIChatRequest, caller: Principal) -> ChatCall:
     payload = body.model_dump(exclude_none=True, exclude={"model", "stream"})
     metadata = payload.get("metadata") if isinstance(payload.get("metadata"), dict) else {}
     return ChatCall(
@@ -34,12 +35,12 @@ def _chat_call(body: OpenAIChatRequest, caller: V1Caller) -> ChatCall:
     )
 
 
-@router.post("/chat/completions", response_model=None)
-async def create_chat_completion(
-    body: OpenAIChatRequest, request: Request, services: Services, caller: V1Caller
-) -> Response:
+@router.post("/chat/completions", response_model=None, openapi_extra=V1_SECURITY)
+async def create_chat_completion(body: OpenAIChatRequest, request: Request) -> Response:
     """OpenAI chat completions (streaming or not, tools, response_format); `model` is the model that answered."""
-    call = _chat_call(body, caller)
+    # The gateway's hottest route resolves its services and caller itself (see llm_gateway/deps.py).
+    services = services_of(request)
+    call = _chat_call(body, await check_v1_caller(request, services))
     if not body.stream:
         result = await services.completions.complete(call)
         headers = {"X-Nova-Provider": result.provider, "X-Nova-Cache": "hit" if result.cached else "miss"}

@@ -93,8 +93,13 @@ class UsageRecorder:
                 return
 
     async def _write_pending(self) -> None:
-        while self._pending:
-            batch = [self._pending.popleft() for _ in range(min(FLUSH_BATCH, len(self._pending)))]
+        # Only what has queued so far: records arriving during these writes wait for the next window, or a
+        # steady trickle would keep this loop writing one or two records per command.
+        remaining = len(self._pending)
+        while remaining > 0 and self._pending:
+            size = min(FLUSH_BATCH, remaining, len(self._pending))
+            batch = [self._pending.popleft() for _ in range(size)]
+            remaining -= size
             try:
                 await self._append(
                     keys=[self.stream], args=[*(record.model_dump_json() for record in batch), self.maxlen]
