@@ -6,7 +6,8 @@ One run starts, each in its own process: an instant fake upstream (canned chat.c
 request), the gateway with OPENAI_COMPATIBLE_TRANSPORT=litellm (the same calls through LiteLLM in-process),
 and the LiteLLM proxy (`litellm[proxy]`, from a throwaway venv in the temp dir; installed there on first use
 unless --no-install-proxy) in front of the same upstream. Then for each target: sequential latency (p50/p95,
-concurrency 1) and throughput at concurrency 10.
+concurrency 1) and throughput at concurrency 10, the targets taking turns (--rounds) so drift in the machine's
+background load is shared by all of them.
 
     uv run python bench/gateway_overhead.py [--requests 400] [--concurrency 10]
 
@@ -221,27 +222,51 @@ def pct(values: list[float], q: float) -> float:
 
 
 async def measure(
-    targets: dict[str, tuple[str, str, str]], requests: int, concurrency: int
+    targets: dict[str, tuple[str, str, str]], requests: int, concurrency: int, rounds: int
 ) -> dict[str, dict[str, float]]:
-    """`targets`: name -> (URL, model id that target expects, API key it is sent)."""
-    results: dict[str, dict[str, float]] = {}
+    """`targets`: name -> (URL, model id that target expects, API key it is sent).
+
+    The targets take turns, `rounds` times, each turn a slice of the sequential requests and of the concurrent
+    ones: on a shared 2-core machine the background load drifts over a run, and taking turns spreads that drift
+    over every target instead of charging it to whichever one happened to be measured at the time.
+    """
+    sequential_latencies: dict[str, list[float]] = {name: [] for name in targets}
+    loaded_latencies: dict[str, list[float]] = {name: [] for name in targets}
+    loaded_seconds: dict[str, float] = dict.fromkeys(targets, 0.0)
     connector = aiohttp.TCPConnector(limit=concurrency * 2)
+    per_round = max(1, requests // rounds)
     async with aiohttp.ClientSession(connector=connector) as session:
-        for name, (url, model, key) in targets.items():
-            headers = {"Authorization": f"Bearer {key}"}
+
+        def call(name: str) -> tuple[str, dict[str, Any], dict[str, str]]:
+            url, model, key = targets[name]
             # temperature 0.7: the gateway's response cache (temperature 0 only) must not serve these.
-            body = {"model": model, "messages": MESSAGES, "temperature": 0.7}
-            await sequential(session, url, body, 50, headers)  # warm-up: connections, imports, caches
-            latencies = await sequential(session, url, body, requests, headers)
-            rps, loaded = await concurrent(session, url, body, requests * 2, concurrency, headers)
-            results[name] = {
-                "p50": statistics.median(latencies),
-                "p95": pct(latencies, 0.95),
-                "rps": rps,
-                "p50_loaded": statistics.median(loaded),
-            }
-            print(f"  measured {name}", flush=True)
-    return results
+            return (
+                url,
+                {"model": model, "messages": MESSAGES, "temperature": 0.7},
+                {"Authorization": f"Bearer {key}"},
+            )
+
+        for name in targets:
+            await sequential(
+                session, *call(name)[:2], 50, call(name)[2]
+            )  # warm-up: connections, imports, caches
+        for round_number in range(rounds):
+            for name in targets:
+                url, body, headers = call(name)
+                sequential_latencies[name] += await sequential(session, url, body, per_round, headers)
+                rps, loaded = await concurrent(session, url, body, per_round * 2, concurrency, headers)
+                loaded_latencies[name] += loaded
+                loaded_seconds[name] += len(loaded) / rps
+            print(f"  round {round_number + 1}/{rounds} done", flush=True)
+    return {
+        name: {
+            "p50": statistics.median(sequential_latencies[name]),
+            "p95": pct(sequential_latencies[name], 0.95),
+            "rps": len(loaded_latencies[name]) / loaded_seconds[name],
+            "p50_loaded": statistics.median(loaded_latencies[name]),
+        }
+        for name in targets
+    }
 
 
 # ── main ─────────────────────────────────────────────────────────────────────────────────────────────
@@ -251,6 +276,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--requests", type=int, default=400, help="sequential requests per target")
     parser.add_argument("--concurrency", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=8, help="turns the targets take (see measure())")
     parser.add_argument(
         "--no-install-proxy", action="store_true", help="skip the LiteLLM proxy if it is missing"
     )
@@ -348,11 +374,11 @@ def main() -> None:
             )
 
         print(
-            f"\n{os.cpu_count()} cores; {args.requests} sequential requests, then {args.requests * 2} at "
-            f"concurrency {args.concurrency}, per target\n",
+            f"\n{os.cpu_count()} cores; per target {args.requests} sequential requests and {args.requests * 2} "
+            f"at concurrency {args.concurrency}, in {args.rounds} turns taken in rotation with the other targets\n",
             flush=True,
         )
-        results = asyncio.run(measure(targets, args.requests, args.concurrency))
+        results = asyncio.run(measure(targets, args.requests, args.concurrency, args.rounds))
         report(results)
     finally:
         for process in reversed(processes):

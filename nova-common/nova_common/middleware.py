@@ -3,8 +3,8 @@
 A pure ASGI middleware (not BaseHTTPMiddleware) so streaming responses and WebSockets pass through untouched.
 """
 
+import os
 import re
-import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -15,6 +15,8 @@ _HEADER = REQUEST_ID_HEADER.lower().encode()
 
 
 class RequestIdMiddleware:
+    """Runs on every request of every service, so it stays cheap: one pass over the headers, no dict built."""
+
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
@@ -22,16 +24,20 @@ class RequestIdMiddleware:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        incoming = dict(scope.get("headers", [])).get(_HEADER, b"").decode("latin-1")
-        request_id = incoming if _VALID_ID.match(incoming) else uuid.uuid4().hex
+        request_id = ""
+        for name, value in scope["headers"]:
+            if name == _HEADER:
+                request_id = value.decode("latin-1")
+                break
+        if not (request_id and _VALID_ID.match(request_id)):
+            request_id = os.urandom(16).hex()  # as random as a uuid4, a third of its cost
         scope.setdefault("state", {})["request_id"] = request_id
         token = request_id_var.set(request_id)
+        echoed = (_HEADER, request_id.encode())
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                headers.append((_HEADER, request_id.encode()))
-                message = {**message, "headers": headers}
+                message = {**message, "headers": [*message.get("headers", ()), echoed]}
             await send(message)
 
         try:
