@@ -69,7 +69,9 @@ async def test_a_steady_trickle_of_records_is_written_in_batches_not_one_command
     recorder.start()
     count = 200
     started = time.monotonic()
-    for index in range(count):  # one record every millisecond or so, as a gateway under steady load makes them
+    for index in range(
+        count
+    ):  # one record every millisecond or so, as a gateway under steady load makes them
         recorder.record(_record(index))
         await asyncio.sleep(0.001)
     elapsed = time.monotonic() - started
