@@ -81,6 +81,7 @@ class OpenAICompatibleTransport:
     def __init__(self, *, connect_timeout: float, read_timeout: float) -> None:
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
+        self._default_timeout = self._timeout(None)  # built once: most calls use it
         self._session: aiohttp.ClientSession | None = None
 
     @property
@@ -89,7 +90,7 @@ class OpenAICompatibleTransport:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=500, ttl_dns_cache=300),
-                timeout=self._timeout(None),
+                timeout=self._default_timeout,
             )
         return self._session
 
@@ -146,13 +147,13 @@ class OpenAICompatibleTransport:
     async def complete(
         self, target: Target, body: dict[str, Any], read_timeout: float | None = None
     ) -> dict[str, Any]:
-        data = json.dumps(self._payload(target, body, stream=False))
+        data = json.dumps(self._payload(target, body, stream=False)).encode()
         try:
             async with self.session.post(
                 f"{target.base_url}/chat/completions",
                 data=data,
                 headers=self._headers(target),
-                timeout=self._timeout(read_timeout),
+                timeout=self._timeout(read_timeout) if read_timeout else self._default_timeout,
             ) as response:
                 if response.status >= 400:
                     raise await self._error(target, response)
@@ -168,7 +169,7 @@ class OpenAICompatibleTransport:
         return result
 
     async def stream(self, target: Target, body: dict[str, Any]) -> AsyncGenerator[dict[str, Any], None]:
-        data = json.dumps(self._payload(target, body, stream=True))
+        data = json.dumps(self._payload(target, body, stream=True)).encode()
         try:
             response = await self.session.post(
                 f"{target.base_url}/chat/completions", data=data, headers=self._headers(target)
