@@ -31,7 +31,7 @@ router = APIRouter()
 pipeline = APIRouter(prefix="/api/v1/pipeline", tags=["pipeline"])
 
 
-def get_pipeline(request: Request) -> PipelineService:
+async def get_pipeline(request: Request) -> PipelineService:  # async: no thread hop per request
     service: PipelineService = request.app.state.pipeline.service
     return service
 

@@ -12,7 +12,7 @@ from orchestrator.pipeline.pods.service import PodService
 router = APIRouter(prefix="/api/v1/pods", tags=["pods"])
 
 
-def get_pods(request: Request) -> PodService:
+async def get_pods(request: Request) -> PodService:  # async: no thread hop per request
     service: PodService = request.app.state.pipeline.pods
     return service
 
