@@ -30,7 +30,8 @@ def _dependencies(dependant: Dependant) -> Iterator[Dependant]:
 
 
 def _is_async(call: object) -> bool:
-    return inspect.iscoroutinefunction(call) or inspect.iscoroutinefunction(getattr(call, "__call__", None))
+    # a function, or an instance (a security scheme) whose class defines `async def __call__`
+    return inspect.iscoroutinefunction(call) or inspect.iscoroutinefunction(type(call).__call__)
 
 
 @pytest.mark.parametrize("package", PACKAGES)
@@ -47,5 +48,7 @@ def test_every_route_dependency_is_async(package: str) -> None:
             if sub.call is not None and not _is_async(sub.call)
         }
     )
-    assert any(True for _ in _api_routes(app.routes)), "no routes found: the walk above no longer fits FastAPI"
+    assert any(True for _ in _api_routes(app.routes)), (
+        "no routes found: the walk above no longer fits FastAPI"
+    )
     assert not sync, f"{package} has plain `def` dependencies (make them `async def`): {sync}"
