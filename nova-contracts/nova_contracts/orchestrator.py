@@ -659,10 +659,18 @@ class PipelineTaskPage(ResponseModel):
 
 
 class TimelineEntry(ResponseModel):
-    """One line of a task's timeline: a state transition (`from_status` → `to_status`) or a stage note."""
+    """One line of a task's timeline: a state transition (`from_status` → `to_status`), a stage event, a tool
+    call a stage made (`tool_call`: tool, arguments and outcome in `detail`) or a note."""
 
     kind: Literal[
-        "transition", "stage_started", "stage_completed", "stage_retry", "stage_failed", "policy", "note"
+        "transition",
+        "stage_started",
+        "stage_completed",
+        "stage_retry",
+        "stage_failed",
+        "policy",
+        "note",
+        "tool_call",
     ]
     from_status: PipelineTaskState | None = None
     to_status: PipelineTaskState | None = None

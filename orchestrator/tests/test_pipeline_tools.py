@@ -115,7 +115,7 @@ def test_the_task_agent_writes_a_file_with_its_tools_and_calls_outside_its_tools
     assert tool_messages[-1] == "hello from the pipeline"
 
     notes = [
-        e["detail"] for e in timeline(client, task["id"]) if e["kind"] == "note" and e["stage"] == "task"
+        e["detail"] for e in timeline(client, task["id"]) if e["kind"] == "tool_call" and e["stage"] == "task"
     ]
     assert len(notes) == 4
     assert notes[0].startswith("tool write_file") and "→ ok" in notes[0]

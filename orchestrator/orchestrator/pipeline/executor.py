@@ -250,7 +250,9 @@ class PipelineExecutor:
         tools = await self._stage_tools(task, agent)
 
         async def record_tool_call(record: ToolCallRecord) -> None:
-            await self.repository.note(task["id"], "note", stage=agent.name, detail=_timeline_line(record))
+            await self.repository.note(
+                task["id"], "tool_call", stage=agent.name, detail=_timeline_line(record)
+            )
 
         answer = await self.runner.run(
             agent,

@@ -2226,14 +2226,15 @@ export interface components {
         TaskType: "chat" | "tool_use" | "memory_consolidation";
         /**
          * TimelineEntry
-         * @description One line of a task's timeline: a state transition (`from_status` → `to_status`) or a stage note.
+         * @description One line of a task's timeline: a state transition (`from_status` → `to_status`), a stage event, a tool
+         *     call a stage made (`tool_call`: tool, arguments and outcome in `detail`) or a note.
          */
         TimelineEntry: {
             /**
              * Kind
              * @enum {string}
              */
-            kind: "transition" | "stage_started" | "stage_completed" | "stage_retry" | "stage_failed" | "policy" | "note";
+            kind: "transition" | "stage_started" | "stage_completed" | "stage_retry" | "stage_failed" | "policy" | "note" | "tool_call";
             from_status?: components["schemas"]["PipelineTaskState"] | null;
             to_status?: components["schemas"]["PipelineTaskState"] | null;
             /** Stage */
