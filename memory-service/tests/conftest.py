@@ -1,7 +1,6 @@
 """memory-service tests run the real app on real PostgreSQL (pgvector) and Redis, and embed through a real
 llm-gateway process started once per session (`python -m llm_gateway`, MiniLM on CPU)."""
 
-import asyncio
 import os
 import subprocess
 import sys
@@ -11,7 +10,6 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 from fastapi.testclient import TestClient
@@ -134,40 +132,3 @@ def make_service(nova_env: dict[str, str], database_url: str, redis_base_url: st
 def service(make_service: ServiceFactory, gateway_url: str) -> Iterator[TestClient]:
     with make_service(gateway_url) as client:
         yield client
-
-
-@pytest.fixture
-def sql(database_url: str) -> Callable[..., list[asyncpg.Record]]:
-    """Run one statement on the test database from a synchronous test."""
-
-    def run(query: str, *args: Any) -> list[asyncpg.Record]:
-        async def go() -> list[asyncpg.Record]:
-            conn = await asyncpg.connect(database_url)
-            try:
-                return list(await conn.fetch(query, *args))
-            finally:
-                await conn.close()
-
-        return asyncio.run(go())
-
-    return run
-
-
-Waiter = Callable[..., Any]
-
-
-@pytest.fixture
-def wait_until() -> Waiter:
-    """Poll a predicate until it returns something truthy (background loops run on their own clock)."""
-
-    def wait(predicate: Callable[[], Any], *, timeout: float = 60.0, interval: float = 0.1) -> Any:
-        deadline = time.monotonic() + timeout
-        while True:
-            value = predicate()
-            if value:
-                return value
-            if time.monotonic() > deadline:
-                raise AssertionError(f"condition not met within {timeout}s")
-            time.sleep(interval)
-
-    return wait

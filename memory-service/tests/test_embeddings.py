@@ -118,19 +118,19 @@ def test_memory_stored_while_the_gateway_is_down_is_kept_and_embedded_once_it_is
 
 
 def test_vectors_of_an_older_model_are_re_embedded_in_the_background(
-    make_service: Any, gateway_url: str, sql: Any, wait_until: Any
+    make_service: Any, gateway_url: str, run_sql: Any, wait_until: Any
 ) -> None:
     with make_service(gateway_url):
         pass  # creates the schema
     # The state a service left behind when the gateway served an 8-dimensional "legacy-model".
     for i in range(5):
-        sql(
+        run_sql(
             "INSERT INTO memories (id, tier, content, content_hash, embedding, embedding_model, embedding_dim, "
             "embedded_at) VALUES (gen_random_uuid(), 'episodic', $1, md5($1), $2::vector, 'legacy-model', 8, now())",
             f"legacy note {i} about glaciers",
             str([float(i + 1)] * 8),
         )
-    sql("UPDATE embedding_target SET model = 'legacy-model', dim = 8")
+    run_sql("UPDATE embedding_target SET model = 'legacy-model', dim = 8")
 
     with make_service(gateway_url, EMBEDDING_BACKLOG_INTERVAL_SECONDS=0.3, EMBEDDING_BATCH_SIZE=2) as client:
         status = wait_until(lambda: (s := client.get(f"{MEMORIES}/reembed").json())["state"] == "done" and s)
@@ -138,10 +138,10 @@ def test_vectors_of_an_older_model_are_re_embedded_in_the_background(
 
     assert (status["total"], status["done"]) == (5, 5)
     assert (status["target_model"], status["target_dim"]) == (MODEL, DIM)
-    assert sql("SELECT DISTINCT embedding_model, embedding_dim FROM memories")[0] == (MODEL, DIM)
+    assert run_sql("SELECT DISTINCT embedding_model, embedding_dim FROM memories")[0] == (MODEL, DIM)
     indexes = [
         r["indexname"]
-        for r in sql("SELECT indexname FROM pg_indexes WHERE indexname LIKE 'memories_embedding_hnsw_%'")
+        for r in run_sql("SELECT indexname FROM pg_indexes WHERE indexname LIKE 'memories_embedding_hnsw_%'")
     ]
     assert len(indexes) == 1 and indexes[0].startswith(f"memories_embedding_hnsw_{DIM}_")
     assert len(hits) == 5 and all(h["vector_score"] is not None for h in hits)

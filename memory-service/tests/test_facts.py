@@ -96,8 +96,8 @@ def test_patching_a_fact_onto_a_taken_key_is_a_conflict(service: TestClient) -> 
     assert response.status_code == 409
 
 
-def _last_access(sql: Any, memory_id: str, days_ago: float) -> None:
-    sql(
+def _last_access(run_sql: Any, memory_id: str, days_ago: float) -> None:
+    run_sql(
         "INSERT INTO memory_access (memory_id, access_count, last_accessed_at) "
         "VALUES ($1::uuid, 1, now() - make_interval(secs => $2)) "
         "ON CONFLICT (memory_id) DO UPDATE SET last_accessed_at = EXCLUDED.last_accessed_at",
@@ -106,14 +106,14 @@ def _last_access(sql: Any, memory_id: str, days_ago: float) -> None:
     )
 
 
-def test_a_fact_not_accessed_for_days_ranks_below_a_fresh_one(service: TestClient, sql: Any) -> None:
+def test_a_fact_not_accessed_for_days_ranks_below_a_fresh_one(service: TestClient, run_sql: Any) -> None:
     stale = upsert(
         service, project_id="p", category="wifi", key="office", value="The office wifi password is hunter2"
     )
     fresh = upsert(
         service, project_id="p", category="wifi", key="lab", value="The office wifi password is hunter2"
     )
-    _last_access(sql, stale["memory"]["id"], days_ago=100)
+    _last_access(run_sql, stale["memory"]["id"], days_ago=100)
 
     hits = service.post("/api/v1/memories/search", json={"query": "office wifi password"}).json()["hits"]
 
@@ -122,23 +122,23 @@ def test_a_fact_not_accessed_for_days_ranks_below_a_fresh_one(service: TestClien
     assert hits[1]["score"] < hits[0]["score"] * 0.2
 
 
-def test_decay_outweighs_a_higher_base_confidence_once_old_enough(service: TestClient, sql: Any) -> None:
+def test_decay_outweighs_a_higher_base_confidence_once_old_enough(service: TestClient, run_sql: Any) -> None:
     old_sure = upsert(
         service, project_id="p", category="c", key="a", value="The VPN gateway is vpn1", confidence=1.0
     )
     new_unsure = upsert(
         service, project_id="p", category="c", key="b", value="The VPN gateway is vpn1", confidence=0.5
     )
-    _last_access(sql, old_sure["memory"]["id"], days_ago=16)  # 1.0 * 16^-0.5 = 0.25 < 0.5
+    _last_access(run_sql, old_sure["memory"]["id"], days_ago=16)  # 1.0 * 16^-0.5 = 0.25 < 0.5
 
     hits = service.post("/api/v1/memories/search", json={"query": "VPN gateway"}).json()["hits"]
 
     assert [h["memory"]["id"] for h in hits[:2]] == [new_unsure["memory"]["id"], old_sure["memory"]["id"]]
 
 
-def test_access_refreshes_a_decayed_fact(service: TestClient, sql: Any) -> None:
+def test_access_refreshes_a_decayed_fact(service: TestClient, run_sql: Any) -> None:
     fact = upsert(service, **REGION, value="eu-west-1")["memory"]
-    _last_access(sql, fact["id"], days_ago=25)
+    _last_access(run_sql, fact["id"], days_ago=25)
 
     found = service.get(f"/api/v1/memories/{fact['id']}").json()
     again = service.get(f"/api/v1/memories/{fact['id']}").json()
@@ -147,8 +147,8 @@ def test_access_refreshes_a_decayed_fact(service: TestClient, sql: Any) -> None:
     assert again["effective_confidence"] == 1.0
 
 
-def test_only_facts_decay(service: TestClient, sql: Any) -> None:
+def test_only_facts_decay(service: TestClient, run_sql: Any) -> None:
     event = service.post("/api/v1/memories", json={"content": "We shipped 1.0", "confidence": 0.8}).json()
-    _last_access(sql, event["id"], days_ago=100)
+    _last_access(run_sql, event["id"], days_ago=100)
 
     assert service.get(f"/api/v1/memories/{event['id']}").json()["effective_confidence"] == 0.8

@@ -15,7 +15,7 @@ def maintenance(client: Any) -> dict[str, Any]:
 
 
 def test_expired_working_memory_is_deleted_and_the_run_reported(
-    make_service: Any, gateway_url: str, sql: Any, wait_until: Any
+    make_service: Any, gateway_url: str, run_sql: Any, wait_until: Any
 ) -> None:
     with make_service(gateway_url, EXPIRY_INTERVAL_SECONDS=0.2) as client:
         past = (datetime.now(UTC) - timedelta(seconds=1)).isoformat()
@@ -24,9 +24,9 @@ def test_expired_working_memory_is_deleted_and_the_run_reported(
         ).json()
         live = client.post(MEMORIES, json={"content": "fresh scratch", "tier": "working"}).json()
 
-        wait_until(lambda: not sql("SELECT 1 FROM memories WHERE id = $1::uuid", expired["id"]))
+        wait_until(lambda: not run_sql("SELECT 1 FROM memories WHERE id = $1::uuid", expired["id"]))
 
-        assert sql("SELECT 1 FROM memories WHERE id = $1::uuid", live["id"])
+        assert run_sql("SELECT 1 FROM memories WHERE id = $1::uuid", live["id"])
         report = wait_until(lambda: maintenance(client)["working_memory_expiry"])
         assert report["last_run_at"] is not None and report["last_error"] is None
         assert report["interval_seconds"] == 0.2

@@ -61,11 +61,11 @@ def test_unknown_memory_is_404(service: TestClient) -> None:
     assert "not found" in response.json()["detail"]
 
 
-def test_patching_content_re_embeds_it(service: TestClient, sql: Any) -> None:
+def test_patching_content_re_embeds_it(service: TestClient, run_sql: Any) -> None:
     memory = store(service, "The cat sleeps on the sofa")
-    before = sql("SELECT embedding::text AS v, content_hash FROM memories WHERE id = $1::uuid", memory["id"])[
-        0
-    ]
+    before = run_sql(
+        "SELECT embedding::text AS v, content_hash FROM memories WHERE id = $1::uuid", memory["id"]
+    )[0]
 
     response = service.patch(
         f"{MEMORIES}/{memory['id']}", json={"content": "Quarterly revenue grew by 12 percent"}
@@ -74,9 +74,9 @@ def test_patching_content_re_embeds_it(service: TestClient, sql: Any) -> None:
     assert response.status_code == 200
     assert response.json()["content"] == "Quarterly revenue grew by 12 percent"
     assert response.json()["embedded"] is True
-    after = sql("SELECT embedding::text AS v, content_hash FROM memories WHERE id = $1::uuid", memory["id"])[
-        0
-    ]
+    after = run_sql(
+        "SELECT embedding::text AS v, content_hash FROM memories WHERE id = $1::uuid", memory["id"]
+    )[0]
     assert after["v"] != before["v"] and after["content_hash"] != before["content_hash"]
     hits = service.post(
         f"{MEMORIES}/search", json={"query": "how much did sales increase", "fusion": "dense"}
@@ -84,9 +84,9 @@ def test_patching_content_re_embeds_it(service: TestClient, sql: Any) -> None:
     assert hits["hits"][0]["memory"]["id"] == memory["id"]
 
 
-def test_patch_that_changes_only_metadata_keeps_the_vector(service: TestClient, sql: Any) -> None:
+def test_patch_that_changes_only_metadata_keeps_the_vector(service: TestClient, run_sql: Any) -> None:
     memory = store(service, "Deploys happen on Thursdays")
-    before = sql("SELECT embedded_at FROM memories WHERE id = $1::uuid", memory["id"])[0]["embedded_at"]
+    before = run_sql("SELECT embedded_at FROM memories WHERE id = $1::uuid", memory["id"])[0]["embedded_at"]
 
     patched = service.patch(
         f"{MEMORIES}/{memory['id']}", json={"metadata": {"team": "infra"}, "confidence": 0.4}
@@ -94,7 +94,8 @@ def test_patch_that_changes_only_metadata_keeps_the_vector(service: TestClient, 
 
     assert patched.json()["metadata"] == {"team": "infra"} and patched.json()["confidence"] == 0.4
     assert (
-        sql("SELECT embedded_at FROM memories WHERE id = $1::uuid", memory["id"])[0]["embedded_at"] == before
+        run_sql("SELECT embedded_at FROM memories WHERE id = $1::uuid", memory["id"])[0]["embedded_at"]
+        == before
     )
 
 

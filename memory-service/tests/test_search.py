@@ -112,7 +112,7 @@ def test_expired_working_memory_is_not_found(service: TestClient) -> None:
 
 
 def test_search_never_compares_vectors_of_another_model(
-    make_service: Any, gateway_url: str, sql: Any
+    make_service: Any, gateway_url: str, run_sql: Any
 ) -> None:
     # The backlog loop is kept idle so the foreign vector stays as it was inserted. Min-max normalisation
     # gives the score bound checked below (z-scores have no such bound).
@@ -120,7 +120,7 @@ def test_search_never_compares_vectors_of_another_model(
         gateway_url, EMBEDDING_BACKLOG_INTERVAL_SECONDS=3600, FUSION_SCORE_NORMALIZATION="min_max"
     ) as client:
         client.post("/api/v1/memories", json={"content": "penguins live in Antarctica"})
-        sql(
+        run_sql(
             "INSERT INTO memories (id, tier, content, content_hash, embedding, embedding_model, embedding_dim, "
             "embedded_at) VALUES (gen_random_uuid(), 'episodic', 'penguins of another model', 'h', "
             "'[1,0,0,0,0,0,0,0]', 'legacy-model', 8, now())"
@@ -143,10 +143,10 @@ def keyword_statistics(client: TestClient) -> dict[str, Any]:
 
 
 def test_keyword_statistics_follow_the_stored_memories(
-    make_service: Any, gateway_url: str, sql: Any, wait_until: Any
+    make_service: Any, gateway_url: str, run_sql: Any, wait_until: Any
 ) -> None:
     def documents_with(word: str) -> int | None:
-        rows = sql(
+        rows = run_sql(
             "SELECT documents FROM keyword_lexemes "
             "WHERE lexeme = (tsvector_to_array(to_tsvector('english', $1)))[1]",
             word,

@@ -108,7 +108,7 @@ def nova_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, str]:
 def wait_until() -> Callable[..., Any]:
     """Poll until `predicate()` is truthy and return its value; background loops run on their own clock."""
 
-    def wait(predicate: Callable[[], Any], *, timeout: float = 30.0, interval: float = 0.1) -> Any:
+    def wait(predicate: Callable[[], Any], *, timeout: float = 60.0, interval: float = 0.1) -> Any:
         deadline = time.monotonic() + timeout
         while True:
             value = predicate()
