@@ -354,8 +354,7 @@ class PipelineRepository:
         """Persist a task as `queued`, with its `submitted` and `submitted → queued` timeline rows.
 
         `entry` is the state and stage its first claim moves it to while its checkpoint is empty.
-        `on_committed` runs once the task is committed, before the connection goes back to the pool: the
-        pool's reset of a returned connection is a round trip a waiting worker need not wait for."""
+        `on_committed` runs once the task is committed (and its connection is back in the pool)."""
         check_transition(S.QUEUED, entry[0])
         async with self.pool.acquire() as conn:
             record = await conn.fetchrow(
@@ -381,10 +380,10 @@ class PipelineRepository:
                 entry[0].value,
                 entry[1],
             )
-            assert record is not None
-            task = task_dict(record)
-            if on_committed is not None:
-                await on_committed(task)
+        assert record is not None
+        task = task_dict(record)
+        if on_committed is not None:
+            await on_committed(task)
         return task
 
     async def get(self, task_id: uuid.UUID) -> dict[str, Any] | None:
