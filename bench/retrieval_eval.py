@@ -578,7 +578,7 @@ async def evaluate(args: argparse.Namespace) -> None:
                         # Compaction would merge near-duplicate abstracts and change the collection.
                         "COMPACTION_ENABLED": "false",
                         "EMBEDDING_BATCH_SIZE": "16",
-                        # MiniLM embeds about 12 full-length abstracts/s on two idle cores, far fewer on busy ones.
+                        # MiniLM: about 12 full-length abstracts/s on two idle cores, fewer on busy ones.
                         "EMBEDDING_TIMEOUT_SECONDS": "900",
                         "EMBEDDING_BACKLOG_INTERVAL_SECONDS": "2",
                     },
