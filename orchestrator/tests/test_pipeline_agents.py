@@ -9,12 +9,13 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
-from nova_common.embedded import EmbeddedRedis, free_port
+from nova_common.embedded import EmbeddedRedis
 from orchestrator.config import Settings
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_pipeline_support import (
     ADMIN,
+    behind_gateway,
     create_pod,
     fast_loops,
     pipeline_client,
@@ -23,9 +24,8 @@ from test_pipeline_support import (
     transitions,
     wait_for,
 )  # fmt: skip
-from tests.fakes import serve_in_thread
 from tests.fakes.pipeline_model import PipelineModel
-from tests.stack import STACK_SERVICE_TOKEN, ServiceProcess
+from tests.stack import STACK_SERVICE_TOKEN
 
 MODEL = "openai/gpt-4o-mini"
 QUARTET = [
@@ -40,30 +40,16 @@ QUARTET = [
 
 
 @pytest.fixture(scope="module")
-def model() -> Iterator[PipelineModel]:
-    fake = PipelineModel()
-    with serve_in_thread(fake.app) as live:
-        fake.url = live.url  # type: ignore[attr-defined]
-        yield fake
+def model() -> PipelineModel:
+    return PipelineModel()
 
 
 @pytest.fixture(scope="module")
 def gateway_url(
     model: PipelineModel, embedded_redis: EmbeddedRedis | None, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
-    assert embedded_redis is not None
-    env = {
-        "REDIS_URL": embedded_redis.url,
-        "OPENAI_API_KEY": "sk-test-openai-key-0123456789",
-        "OPENAI_BASE_URL": f"{model.url}/v1",  # type: ignore[attr-defined]
-        "LOCAL_MODEL_URL": f"http://127.0.0.1:{free_port()}",
-        "REQUIRE_AUTH": "false",
-    }
-    gateway = ServiceProcess("llm_gateway", env, tmp_path_factory.mktemp("gateway")).start()
-    try:
-        yield gateway.url
-    finally:
-        gateway.stop()
+    with behind_gateway(model, embedded_redis, tmp_path_factory.mktemp("gateway")) as url:
+        yield url
 
 
 @pytest.fixture

@@ -21,11 +21,10 @@ from orchestrator.config import Settings
 sys.path.insert(0, str(Path(__file__).parent))
 from test_pipeline_support import (
     ToolCallingModel,
+    behind_gateway,
     create_pod,
     fast_loops,
-    llm_gateway,
     pipeline_client,
-    serving,
     submit,
     task_in,
     timeline,
@@ -42,19 +41,15 @@ MEMORY = "House rule: the add function must use integer arithmetic and reject fl
 
 
 @pytest.fixture(scope="module")
-def model() -> Iterator[ToolCallingModel]:
-    fake = ToolCallingModel()
-    with serving(fake) as url:
-        fake.url = url  # type: ignore[attr-defined]
-        yield fake
+def model() -> ToolCallingModel:
+    return ToolCallingModel()
 
 
 @pytest.fixture(scope="module")
 def gateway_url(
     model: ToolCallingModel, embedded_redis: EmbeddedRedis | None, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
-    assert embedded_redis is not None
-    with llm_gateway(model.url, embedded_redis.url, tmp_path_factory.mktemp("gateway")) as url:  # type: ignore[attr-defined]
+    with behind_gateway(model, embedded_redis, tmp_path_factory.mktemp("gateway")) as url:
         yield url
 
 

@@ -15,10 +15,10 @@ import pytest
 from nova_common.embedded import EmbeddedRedis, free_port
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_pipeline_support import ADMIN, FAST_LOOPS, wait_for
+from test_pipeline_support import ADMIN, FAST_LOOPS, llm_gateway, wait_for
 from tests.fakes import serve_in_thread
 from tests.fakes.pipeline_model import PipelineModel
-from tests.stack import STACK_ADMIN_SECRET, STACK_SERVICE_TOKEN, ServiceProcess
+from tests.stack import STACK_ADMIN_SECRET, STACK_SERVICE_TOKEN
 
 LAUNCH = (
     "from nova_common.server import serve; from orchestrator.config import get_settings; "
@@ -39,17 +39,8 @@ def model() -> Iterator[PipelineModel]:
 @pytest.fixture
 def gateway_url(model: PipelineModel, embedded_redis: EmbeddedRedis | None, tmp_path: Path) -> Iterator[str]:
     assert embedded_redis is not None
-    env = {
-        "REDIS_URL": embedded_redis.url,
-        "OPENAI_API_KEY": "sk-test-openai-key-0123456789",
-        "OPENAI_BASE_URL": f"{model.url}/v1",  # type: ignore[attr-defined]
-        "LOCAL_MODEL_URL": f"http://127.0.0.1:{free_port()}",
-    }
-    with_gateway = ServiceProcess("llm_gateway", env, tmp_path).start()
-    try:
-        yield with_gateway.url
-    finally:
-        with_gateway.stop()
+    with llm_gateway(model.url, embedded_redis.url, tmp_path) as url:  # type: ignore[attr-defined]
+        yield url
 
 
 @pytest.fixture

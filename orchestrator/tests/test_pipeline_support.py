@@ -16,7 +16,7 @@ from tests.fakes import serve_in_thread
 from tests.fakes.pipeline_model import PipelineModel
 from tests.stack import ServiceProcess
 
-from nova_common.embedded import free_port
+from nova_common.embedded import EmbeddedRedis, free_port
 from orchestrator.config import Settings
 from orchestrator.main import create_app
 
@@ -146,6 +146,14 @@ def llm_gateway(model_url: str, redis_url: str, log_dir: Path) -> Iterator[str]:
         yield gateway.url
     finally:
         gateway.stop()
+
+
+@contextmanager
+def behind_gateway(model: PipelineModel, redis: EmbeddedRedis | None, log_dir: Path) -> Iterator[str]:
+    """`model` on loopback with a real llm-gateway process in front of it; yields the gateway's URL."""
+    assert redis is not None
+    with serving(model) as model_url, llm_gateway(model_url, redis.url, log_dir) as url:
+        yield url
 
 
 def timeline(client: TestClient, task_id: str) -> list[dict[str, Any]]:
