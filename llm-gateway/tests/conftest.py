@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+os.environ.setdefault("LITELLM_MODE", "PRODUCTION")  # see llm_gateway/__init__.py
 
 # The fake provider servers live in the repo's top-level `tests/fakes`, shared with other services' tests;
 # imported as top-level `fakes`, since several services have a `tests` folder and the name is ambiguous.
