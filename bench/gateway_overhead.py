@@ -11,7 +11,7 @@ background load is shared by all of them.
 
     uv run python bench/gateway_overhead.py [--requests 400] [--concurrency 10]
 
-Published anchors (shared/reference/perf-anchors.md): LiteLLM proxy ≈ +4.3 ms sequential and ≈ 324 req/s on
+Published anchors (independent gateway benchmarks of LiteLLM 1.91 on a mock upstream): LiteLLM proxy ≈ +4.3 ms sequential and ≈ 324 req/s on
 2 vCPU; the fastest gateways add < 0.5 ms. Target: added p50 < 1 ms at concurrency 1, and at least 3x the
 LiteLLM proxy's throughput on the same machine.
 """

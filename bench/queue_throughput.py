@@ -10,7 +10,7 @@ stamped inside the submission's transaction, so pickup includes that commit's WA
 
     uv run python bench/queue_throughput.py [--tasks 2000] [--concurrency 32] [--worker-concurrency 256]
 
-Anchors (shared/reference/perf-anchors.md §2): SAQ ≈ 2,000-2,500 no-op jobs/s per worker, arq ≈ 200-320,
+Anchors (the queue libraries' published no-op benchmarks): SAQ ≈ 2,000-2,500 no-op jobs/s per worker, arq ≈ 200-320,
 pickup < 5 ms; none of them keeps durable state in Postgres. Target: ≥ 1,000 tasks/s with one worker and
 pickup p50 < 5 ms.
 """

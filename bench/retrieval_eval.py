@@ -5,6 +5,12 @@
     uv run python bench/retrieval_eval.py --no-tune         # report only, with the service's own defaults
     uv run python bench/retrieval_eval.py --only cranfield  # one collection (Cranfield is never tuned on)
 
+The collections are not part of the repository (SciFact is CC BY-NC). Point `--data` (or NOVA_EVAL_DATA) at
+a directory holding them in BEIR's layout (corpus.jsonl, queries.jsonl, qrels/<split>.tsv):
+    <data>/ir/scifact/            BEIR SciFact: https://public.ukp.informatik.tu-darmstadt.de/thakur/BEIR/datasets/scifact.zip
+    <data>/ir-holdout/cranfield/  Cranfield-1400 in BEIR layout (qrels/test.tsv, graded 1-4), e.g. converted
+                                  from the `cranfield` collection of ir_datasets (https://ir-datasets.com/cranfield.html)
+
 Starts what it needs as real processes: an embedded PostgreSQL and Redis (unless DATABASE_URL and
 REDIS_URL point at servers), the llm-gateway (all-MiniLM-L6-v2) and memory-service. Each collection is
 stored once with POST /api/v1/memories/bulk into its own database, kept in --workdir: that database is
@@ -49,9 +55,7 @@ import httpx
 from nova_common.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data"
-SCIFACT = DATA / "ir" / "scifact"
-CRANFIELD = DATA / "ir-holdout" / "cranfield"
+COLLECTIONS = {"scifact": Path("ir") / "scifact", "cranfield": Path("ir-holdout") / "cranfield"}
 TOKEN = "bench-service-token-" + uuid.uuid4().hex
 HEADERS = {"X-Service-Token": TOKEN}
 BULK_SIZE = 250
@@ -561,9 +565,10 @@ async def evaluate(args: argparse.Namespace) -> None:
             "llm_gateway", gateway_env, args.workdir / "gateway.log", free_port()
         ) as gateway:
             tuned: Tuned | None = None
-            for path, name, tunable in ((SCIFACT, "scifact", True), (CRANFIELD, "cranfield", False)):
+            for name, tunable in (("scifact", True), ("cranfield", False)):
                 if args.only and name != args.only:
                     continue
+                path = args.data / COLLECTIONS[name]
                 collection_started = time.perf_counter()
                 collection = load_collection(path, name)
                 print(f"\n== {name}: {len(collection.corpus)} documents", flush=True)
@@ -609,7 +614,28 @@ def main() -> None:
         default=Path(tempfile.gettempdir()) / "nova-retrieval-eval",
         help="where the embedded PostgreSQL keeps the stored (embedded) collections between runs",
     )
-    asyncio.run(evaluate(parser.parse_args()))
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=os.environ.get("NOVA_EVAL_DATA"),
+        help="directory with ir/scifact and ir-holdout/cranfield in BEIR layout (default: $NOVA_EVAL_DATA)",
+    )
+    args = parser.parse_args()
+    missing = [
+        name
+        for name in COLLECTIONS
+        if not args.only or name == args.only
+        if args.data is None or not (Path(args.data) / COLLECTIONS[name] / "corpus.jsonl").is_file()
+    ]
+    if missing:
+        where = "no --data directory given" if args.data is None else f"not found under {args.data}"
+        parser.exit(
+            2,
+            f"retrieval_eval: {', '.join(missing)} {where}. Download the collections (see the top of "
+            f"{Path(__file__).name}) and pass --data DIR or set NOVA_EVAL_DATA.\n",
+        )
+    args.data = Path(args.data)
+    asyncio.run(evaluate(args))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
-"""docker-compose.yml and the service Dockerfiles agree with the seed's architecture.
+"""docker-compose.yml and the service Dockerfiles agree with the architecture (docs/architecture.md).
 
 No Docker engine runs in CI, so these tests read the files: ports, profiles, Redis DBs, health
-checks, startup order and secrets are checked against the seed's tables.
+checks, startup order and secrets are checked against the tables of docs/architecture.md.
 """
 
 import re
@@ -15,9 +15,9 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 COMPOSE_FILE = REPO / "docker-compose.yml"
 DOCKERIGNORE = REPO / ".dockerignore"
-SEED = Path(__file__).resolve().parents[2] / "shared/seed/architecture.txt"
+ARCHITECTURE = REPO / "docs" / "architecture.md"
 
-# The seed's "Service / Port / Role" table: name -> (port, compose profile or None).
+# docs/architecture.md, "Services": name -> (port, compose profile or None).
 # ollama is the local model server: a core service, so chat works with no provider key.
 SEED_SERVICES: dict[str, tuple[int, str | None]] = {
     "orchestrator": (8000, None),
@@ -35,7 +35,7 @@ SEED_SERVICES: dict[str, tuple[int, str | None]] = {
     "voice-service": (8130, "voice"),
     "ollama": (11434, None),
 }
-# The seed's "Redis DB / Service" table.
+# docs/architecture.md, "Redis databases".
 REDIS_DBS: dict[str, int] = {
     "memory-service": 0,
     "llm-gateway": 1,
@@ -104,39 +104,35 @@ def healthcheck_command(service: dict[str, Any]) -> str:
     return " ".join(test) if isinstance(test, list) else test
 
 
-def parse_seed_tables(text: str) -> tuple[dict[str, tuple[int, str | None]], dict[str, int]]:
-    """Read the port table and the Redis DB table out of the seed's flattened text."""
-    lines = [line.strip() for line in text.splitlines()]
-    ports: dict[str, tuple[int, str | None]] = {}
-    start = lines.index("ServicePortRole") + 1
-    for line in lines[start:]:
-        row = re.match(r"^([a-z][a-z-]+)(\d{4,5})(?:\s*/\s*\d+)?(.*)$", line)
-        if not row:
-            break
-        profile = re.search(r"Opt-in via (\w+) profile", row[3])
-        ports[row[1]] = (int(row[2]), profile[1] if profile else None)
-    dbs: dict[str, int] = {}
-    start = lines.index("Redis DBService") + 1
-    for line in lines[start:]:
-        row = re.match(r"^(\d+)([a-z][a-z-]+)$", line)
-        if not row:
-            break
-        dbs[row[2]] = int(row[1])
+def markdown_table(text: str, heading: str) -> list[list[str]]:
+    """The body rows of the first table under `## heading`, each as its stripped cells."""
+    section = text.split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
+    rows = [line.strip().strip("|").split("|") for line in section.splitlines() if line.startswith("|")]
+    return [[cell.strip() for cell in row] for row in rows[2:]]  # skip the header and the |---| line
+
+
+def parse_architecture_tables(text: str) -> tuple[dict[str, tuple[int, str | None]], dict[str, int]]:
+    """The service table (name -> port, profile) and the Redis table (service -> db) of docs/architecture.md."""
+    ports = {row[0]: (int(row[1]), row[2] or None) for row in markdown_table(text, "Services")}
+    dbs = {row[1]: int(row[0]) for row in markdown_table(text, "Redis databases")}
     return ports, dbs
 
 
-def test_service_and_redis_tables_agree_with_the_seed() -> None:
-    if not SEED.exists():
-        pytest.skip(f"seed architecture text not found at {SEED}; constants checked only against compose")
-    seed_ports, seed_dbs = parse_seed_tables(SEED.read_text())
-    assert {name: port for name, (port, _) in seed_ports.items()} == {
-        name: port for name, (port, _) in SEED_SERVICES.items()
-    }
-    seed_profiles = {name: profile for name, (_, profile) in seed_ports.items() if profile}
-    assert seed_profiles == {
-        name: profile for name, (_, profile) in SEED_SERVICES.items() if profile in SEED_OPT_IN_PROFILES
-    }
-    assert seed_dbs == REDIS_DBS
+def test_service_and_redis_tables_agree_with_the_architecture_page() -> None:
+    documented_ports, documented_dbs = parse_architecture_tables(ARCHITECTURE.read_text())
+    assert documented_ports == SEED_SERVICES
+    assert documented_dbs == REDIS_DBS
+
+
+def test_launcher_service_list_agrees_with_the_architecture_page() -> None:
+    from nova_common.stack import SERVICES
+
+    documented_ports, _ = parse_architecture_tables(ARCHITECTURE.read_text())
+    launcher = {spec.name: (spec.port, spec.profile) for spec in SERVICES}
+    # The launcher names the local model server by its role; Compose runs it as the ollama container.
+    launcher["ollama"] = launcher.pop("model-server")
+    infra = {"postgres", "redis"}  # embedded by the kit rather than launched as services
+    assert launcher == {name: spec for name, spec in documented_ports.items() if name not in infra}
 
 
 @pytest.mark.parametrize("name", sorted(SEED_SERVICES))
