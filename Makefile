@@ -23,22 +23,31 @@ help: ## list the targets
 install: install-uv install-node python-deps dashboard ## install everything `make run` and `make test` need
 
 install-uv:
-	@$(UV) --version >/dev/null 2>&1 || { echo "installing uv"; python3 -m pip install --quiet --disable-pip-version-check uv; }
+	@$(UV) --version >/dev/null 2>&1 || { echo "==> installing uv (the Python package manager) with pip: a few seconds"; \
+	  python3 -m pip install --quiet --disable-pip-version-check uv; }
 
 install-browser:
-	@command -v chromium >/dev/null 2>&1 || { echo "installing Chromium for the browser tests"; apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+	@command -v chromium >/dev/null 2>&1 || { echo "==> installing Chromium from Debian for the browser tests: about 1 minute, once"; \
+	  apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 
 install-node:
-	@command -v npm >/dev/null 2>&1 || { echo "installing Node.js"; apt-get update -qq && apt-get install -y -qq nodejs npm; }
+	@command -v npm >/dev/null 2>&1 || { echo "==> installing Node.js from Debian: about 1 minute, once"; apt-get update -qq && apt-get install -y -qq nodejs npm; }
 
+# The first sync builds llama.cpp from source for the local model (about 5-7 minutes on 2 cores, once: uv
+# caches the wheel); uv's own progress lines show it is working. Later syncs are quiet and take a second.
 python-deps: install-uv
-	@$(UV) sync --frozen --quiet
+	@if test -f .venv/.nova-synced && test .venv/.nova-synced -nt uv.lock; then $(UV) sync --frozen --quiet; else \
+	  echo "==> installing the Python workspace with uv: 6-11 minutes the first time (building llama.cpp for the local model), seconds afterwards"; \
+	  $(UV) sync --frozen && touch .venv/.nova-synced && echo "==> Python workspace ready"; fi
 
 dashboard-deps: install-node
-	@cd dashboard && { test node_modules/.package-lock.json -nt package-lock.json || npm ci --no-audit --no-fund --loglevel=error; }
+	@cd dashboard && { test node_modules/.package-lock.json -nt package-lock.json || { \
+	  echo "==> installing the dashboard's npm packages: about 1 minute the first time"; \
+	  npm ci --no-audit --no-fund --loglevel=error --progress=true && echo "==> npm packages ready"; }; }
 
 dashboard: dashboard-deps ## build the dashboard (served on :3000 by `make run`)
-	@cd dashboard && { test -f dist/index.html && test -z "$$(find src index.html vite.config.ts package.json -newer dist/index.html -print -quit)" || npm run --silent build; }
+	@cd dashboard && { test -f dist/index.html && test -z "$$(find src index.html vite.config.ts package.json -newer dist/index.html -print -quit)" || { \
+	  echo "==> building the dashboard with Vite: about 30 seconds"; npm run --silent build; }; }
 
 run: install ## start the whole stack locally on embedded PostgreSQL and Redis (Ctrl-C stops it)
 	@$(UV) run --frozen python -m nova_common.launcher run
@@ -49,7 +58,7 @@ stop: install-uv ## stop a `make run` started in another terminal
 status: install-uv ## print every service's health
 	@$(UV) run --frozen python -m nova_common.launcher status
 
-test: install install-browser openapi-check test-python test-dashboard ## install what is needed and run every test
+test: install install-browser openapi-check lint test-python test-dashboard ## install what is needed, lint, and run every test
 
 test-python:
 	@$(UV) run --frozen pytest $(PYTEST_ARGS)
