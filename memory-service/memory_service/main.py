@@ -11,7 +11,7 @@ from memory_service.clients.llm_gateway import LlmGatewayClient
 from memory_service.config import Settings, get_settings
 from memory_service.context.service import ContextService
 from memory_service.db.engine import create_engine, engine_check, session_factory
-from memory_service.db.schema import ensure_schema
+from memory_service.db.schema import apply_schema_migrations
 from memory_service.embeddings.backlog import EmbeddingBacklog
 from memory_service.embeddings.service import EmbeddingService
 from memory_service.maintenance.compaction import Compactor
@@ -36,7 +36,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     engine = create_engine(settings.database_url, pool_size=settings.database_pool_max)
     health.add_check("postgres", engine_check(engine))
     try:
-        await ensure_schema(engine)
+        await apply_schema_migrations(settings.database_url)
         sessions = session_factory(engine)
         async with open_resources(app, peers=("llm-gateway",)) as resources:
             gateway = LlmGatewayClient(

@@ -1,30 +1,34 @@
-"""Idempotent schema creation at startup, and the per-(model, dimension) HNSW indexes.
+"""The schema: versioned migrations at startup, and the per-(model, dimension) HNSW indexes.
 
-Several replicas may start at once, so everything runs under one transaction-scoped advisory lock.
-There are no versioned migrations yet: `create_all` only adds what is missing, so the first change to an
-existing column will need one.
+The tables come from `memory_service/migrations/NNN_name.sql`, applied by the kit's runner with this
+service's own ledger (`memory_schema_migrations`, beside the orchestrator's `schema_migrations` in the
+same database) and lock. Several replicas may start at once, so schema changes take the same lock.
 """
 
 import hashlib
+from pathlib import Path
 
 import structlog
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from memory_service.db.models import Base
+from nova_common.migrations import MigrationSet, migrate
 
 log = structlog.get_logger("memory_service.schema")
 
 # An arbitrary constant that names this service's schema lock (ASCII "nova-mem").
 SCHEMA_LOCK_KEY = 0x6E6F76612D6D656D
 INDEX_PREFIX = "memories_embedding_hnsw_"
+MIGRATIONS = MigrationSet(
+    directory=Path(__file__).resolve().parent.parent / "migrations",
+    table="memory_schema_migrations",
+    lock_id=SCHEMA_LOCK_KEY,
+)
 
 
-async def ensure_schema(engine: AsyncEngine) -> None:
-    async with engine.begin() as conn:
-        await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
-        await conn.execute(text("CREATE EXTENSION IF NOT EXISTS vector"))
-        await conn.run_sync(Base.metadata.create_all)
+async def apply_schema_migrations(database_url: str) -> list[str]:
+    """Bring the database to the newest schema; a database `create_all` made earlier is adopted (see 001)."""
+    return await migrate(database_url, MIGRATIONS)
 
 
 def vector_index_name(model: str, dim: int) -> str:
