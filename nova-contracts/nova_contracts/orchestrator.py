@@ -77,6 +77,9 @@ class AgentInfo(ResponseModel):
     last_active: datetime | None = None
     # Exactly one agent is primary: the one dashboard chat and the OpenAI-compatible endpoint talk to.
     primary: bool = False
+    # Who created it: "admin", "key:<api key id>" or "local" (the anonymous local caller); it sees and
+    # changes the agent, and so does the admin.
+    owner: str = "admin"
 
 
 class TaskType(StrEnum):
@@ -124,6 +127,8 @@ class TaskResult(ResponseModel):
     completed_at: datetime | None = None
     input_tokens: int = Field(default=0, ge=0)
     output_tokens: int = Field(default=0, ge=0)
+    # Who ran it ("admin", "key:<api key id>" or "local"); only they and the admin can look it up.
+    owner: str = "admin"
 
 
 class ApiKeyCreate(RequestModel):

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from fastapi.security import APIKeyHeader
 
 from nova_common.auth import SERVICE_HEADER, Principal, require_api_key, require_service
@@ -13,6 +13,7 @@ from orchestrator.agents.turn import AgentRunner
 from orchestrator.chat.service import ChatService
 from orchestrator.keys.rate_limit import SlidingWindowLimiter
 from orchestrator.keys.service import ApiKeyService
+from orchestrator.keys.tenant import Tenant
 from orchestrator.keys.usage_tracker import KeyUsageTracker
 from orchestrator.mcp_servers.service import McpServerService
 from orchestrator.openai_compat.service import OpenAICompatService
@@ -77,6 +78,32 @@ async def require_caller(
 
 
 CallerAuth = Annotated[Principal, Depends(require_caller)]
+
+
+async def caller_tenant(principal: CallerAuth) -> Tenant:
+    """Whose agents, tasks and conversations the caller sees: its own, or everything for the admin."""
+    return Tenant.of(principal)
+
+
+CallerTenant = Annotated[Tenant, Depends(caller_tenant)]
+
+MAX_PAGE_SIZE = 200
+
+
+@dataclass(frozen=True)
+class PageParams:
+    limit: int
+    offset: int
+
+
+async def page_params(
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="at most this many items")] = 50,
+    offset: Annotated[int, Query(ge=0, description="skip this many items first")] = 0,
+) -> PageParams:
+    return PageParams(limit=limit, offset=offset)
+
+
+Page = Annotated[PageParams, Depends(page_params)]
 
 
 def _service(attribute: str) -> object:

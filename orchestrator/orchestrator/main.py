@@ -95,7 +95,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 else "",
                 cache_seconds=settings.platform_config_cache_seconds,
             )
-            agents = AgentService(AgentRepository(redis))
+            agents = AgentService(AgentRepository(redis), config)
             tools = ToolService(
                 config,
                 mcp,

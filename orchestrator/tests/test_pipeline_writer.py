@@ -56,7 +56,7 @@ async def _running_tasks(repository: PipelineRepository, count: int) -> list[dic
     ids = []
     for i in range(count):
         task = await repository.insert_task(
-            goal=f"t{i}", pod_id=None, pod=POD, tags=[], metadata={}, max_retries=3, api_key_id=None,
+            goal=f"t{i}", pod_id=None, pod=POD, tags=[], metadata={}, max_retries=3, owner_kind="admin", api_key_id=None,
             entry=(S.TASK_RUNNING, "noop"),
         )  # fmt: skip
         ids.append(task["id"])

@@ -31,6 +31,8 @@ def _parse(agent_id: str, fields: dict[str, str]) -> AgentInfo:
         created_at=datetime.fromisoformat(fields["created_at"]),
         last_active=datetime.fromisoformat(fields["last_active"]) if fields.get("last_active") else None,
         primary=fields.get("primary") == "1",
+        # Agents saved before keys were tenants carry no owner: they are the admin's.
+        owner=fields.get("owner") or "admin",
     )
 
 
@@ -44,6 +46,7 @@ class AgentRepository:
             "status": agent.status.value,
             "created_at": agent.created_at.isoformat(),
             "primary": "1" if agent.primary else "0",
+            "owner": agent.owner,
         }
         if agent.last_active:
             fields["last_active"] = agent.last_active.isoformat()

@@ -1,4 +1,9 @@
-"""Agent lifecycle: create, update, delete, status during turns, crash recovery and the single primary agent."""
+"""Agent lifecycle: create, update, delete, status during turns, crash recovery and the single primary agent.
+
+Keys are tenants: a caller sees and changes only its own agents (the admin sees all), plus the primary agent,
+which every caller may talk to but only the admin changes. Callers without the admin secret configure agents
+within the default policy (`agents/policy.py`).
+"""
 
 import asyncio
 from datetime import UTC, datetime
@@ -6,7 +11,7 @@ from uuid import UUID, uuid4
 
 import structlog
 
-from nova_common.errors import Conflict, NotFound
+from nova_common.errors import Conflict, Forbidden, NotFound
 from nova_contracts.orchestrator import (
     AgentConfig,
     AgentInfo,
@@ -14,7 +19,10 @@ from nova_contracts.orchestrator import (
     CreateAgentRequest,
     UpdateAgentRequest,
 )
+from orchestrator.agents.policy import AgentPolicy, check_agent_quota, key_policy
 from orchestrator.agents.repository import AgentRepository
+from orchestrator.keys.tenant import Tenant
+from orchestrator.platform_config.service import PlatformConfigService
 
 log = structlog.get_logger("orchestrator.agents")
 
@@ -24,38 +32,83 @@ PRIMARY_SYSTEM_PROMPT = (
 
 
 class AgentService:
-    def __init__(self, repository: AgentRepository) -> None:
+    def __init__(self, repository: AgentRepository, config: PlatformConfigService) -> None:
         self.repository = repository
+        self.config = config
 
-    async def create(self, request: CreateAgentRequest, *, primary: bool = False) -> AgentInfo:
+    async def policy(self) -> AgentPolicy:
+        return await key_policy(self.config)
+
+    async def create(
+        self, request: CreateAgentRequest, *, tenant: Tenant, primary: bool = False
+    ) -> AgentInfo:
+        config = request.config
+        if not tenant.privileged:
+            config = (await self.policy()).check(config)
+        if not tenant.sees_everything:
+            owned = [a for a in await self.repository.list() if a.owner == tenant.owner]
+            await check_agent_quota(self.config, len(owned))
         agent = AgentInfo(
             id=uuid4(),
-            config=request.config,
+            config=config,
             status=AgentStatus.IDLE,
             created_at=datetime.now(UTC),
             primary=primary,
+            owner=tenant.owner,
         )
         await self.repository.save(agent)
-        log.info("agent_created", agent_id=str(agent.id), name=agent.config.name, primary=primary)
+        log.info(
+            "agent_created",
+            agent_id=str(agent.id),
+            name=agent.config.name,
+            primary=primary,
+            owner=agent.owner,
+        )
         return agent
 
-    async def list(self) -> list[AgentInfo]:
+    async def all(self) -> list[AgentInfo]:
+        """Every agent, platform-wide (internal use: recovery, the pipeline's stages)."""
         return await self.repository.list()
 
-    async def get(self, agent_id: UUID) -> AgentInfo:
+    async def list(self, *, tenant: Tenant, limit: int | None = None, offset: int = 0) -> list[AgentInfo]:
+        """The agents `tenant` sees, oldest first."""
+        visible = [a for a in await self.repository.list() if a.primary or tenant.may_see(a.owner)]
+        return visible[offset : None if limit is None else offset + limit]
+
+    async def get(self, agent_id: UUID, *, tenant: Tenant) -> AgentInfo:
         agent = await self.repository.get(agent_id)
-        if agent is None:
+        # Another tenant's agent is "not found": its existence is not revealed.
+        if agent is None or not (agent.primary or tenant.may_see(agent.owner)):
             raise NotFound(f"agent {agent_id} not found")
         return agent
 
-    async def update_config(self, agent_id: UUID, patch: UpdateAgentRequest) -> AgentInfo:
-        agent = await self.get(agent_id)
+    async def _changeable(self, agent_id: UUID, tenant: Tenant) -> AgentInfo:
+        agent = await self.get(agent_id, tenant=tenant)
+        if not tenant.may_see(agent.owner):
+            raise Forbidden(f"agent {agent.config.name} is the admin's; only the admin changes it")
+        return agent
+
+    async def update_config(self, agent_id: UUID, patch: UpdateAgentRequest, *, tenant: Tenant) -> AgentInfo:
+        agent = await self._changeable(agent_id, tenant)
         config = agent.config.updated(patch)
+        if not tenant.privileged:
+            # Only what this patch sends is checked: tools the admin granted earlier stay.
+            policy = await self.policy()
+            sent = patch.model_fields_set
+            checked = policy.check(
+                AgentConfig(
+                    name=config.name,
+                    tools=config.tools if "tools" in sent else [],
+                    metadata=config.metadata if "metadata" in sent else {},
+                )
+            )
+            if "tools" in sent:
+                config = config.model_copy(update={"tools": checked.tools})
         await self.repository.set_config(agent_id, config)
         return agent.model_copy(update={"config": config})
 
-    async def delete(self, agent_id: UUID, *, soft: bool = False) -> None:
-        agent = await self.get(agent_id)
+    async def delete(self, agent_id: UUID, *, tenant: Tenant, soft: bool = False) -> None:
+        agent = await self.get(agent_id, tenant=tenant)
         if agent.primary:
             raise Conflict("the primary agent cannot be deleted; it is what chat talks to")
         if soft:
@@ -98,6 +151,7 @@ class AgentService:
             if not primaries:
                 keeper = await self.create(
                     CreateAgentRequest(config=AgentConfig(name=name, system_prompt=PRIMARY_SYSTEM_PROMPT)),
+                    tenant=Tenant("admin", privileged=True),
                     primary=True,
                 )
             else:

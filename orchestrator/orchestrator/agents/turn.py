@@ -8,6 +8,7 @@ limit the model answers with tools withheld. Every tool call and its result is r
 """
 
 import asyncio
+import functools
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import aclosing
@@ -21,11 +22,13 @@ from nova_contracts.chat import ChatStreamEvent
 from nova_contracts.llm import CallMetadata, CompleteRequest, Message, StreamChunk, ToolCall
 from nova_contracts.memory import ContextRequest, MemoryCreate, MemoryTier
 from nova_contracts.orchestrator import AgentInfo, AgentStatus, SandboxTier, ToolCallRecord
+from orchestrator.agents.policy import expand, key_policy, narrow_tools
 from orchestrator.agents.prompt import conversation_history, fit_tools, system_prompt
 from orchestrator.agents.service import AgentService
 from orchestrator.clients.llm_gateway import LlmGatewayClient
 from orchestrator.clients.memory_service import MemoryServiceClient
 from orchestrator.config import Settings
+from orchestrator.keys.tenant import Tenant
 from orchestrator.platform_config.service import PlatformConfigService
 from orchestrator.tools.registry import ToolContext
 from orchestrator.tools.sandbox import SandboxViolation, build_sandbox, narrower
@@ -45,6 +48,9 @@ FINAL_ANSWER_NOTE = (
 class TurnInput:
     agent: AgentInfo
     messages: list[Message]
+    # Who the turn runs for: memories are written and recalled as this owner, and a caller without the admin
+    # secret (or an agent such a caller owns) runs under the default agent policy.
+    tenant: Tenant
     model: str | None = None
     session_id: str | None = None
     # Tags passed to the gateway with every call (task_id, api_key_id…); they end up in usage records.
@@ -52,6 +58,8 @@ class TurnInput:
     sandbox: SandboxTier | None = None
     remember: bool = True
     delegated: bool = False
+    # A delegated turn may use no tool its parent could not (None: no ceiling).
+    tools_ceiling: frozenset[str] | None = None
     # Streaming callers get each round through /stream, so text reaches them as it is generated.
     stream: bool = False
 
@@ -167,8 +175,28 @@ class AgentRunner:
             tier = self.settings.default_sandbox
         return narrower(tier, turn.sandbox) if turn.sandbox else tier
 
+    async def _held(self, turn: TurnInput) -> tuple[AgentInfo, SandboxTier]:
+        """The agent as this turn may use it, and its sandbox tier.
+
+        A turn for a caller without the admin's view, or of an agent such a caller owns, is held under the
+        default agent policy whatever the agent's config says: its `metadata.sandbox` was never the admin's
+        to vouch for. A delegated turn is also held to its parent's tools.
+        """
+        agent, tier = turn.agent, await self._sandbox_tier(turn)
+        tools = agent.config.tools
+        if not (turn.tenant.sees_everything and Tenant.from_owner(agent.owner).sees_everything):
+            policy = await key_policy(self.config)
+            tier = narrower(tier, policy.tier)
+            tools = policy.narrow_tools(tools)
+        if turn.tools_ceiling is not None:
+            tools = narrow_tools(tools, turn.tools_ceiling)
+        if tools != agent.config.tools:
+            agent = agent.model_copy(update={"config": agent.config.model_copy(update={"tools": tools})})
+        return agent, tier
+
     async def _run(self, turn: TurnInput) -> AsyncGenerator[TurnEvent, None]:
-        settings, agent = self.settings, turn.agent
+        settings = self.settings
+        agent, tier = await self._held(turn)
         deadline = time.monotonic() + settings.agent_turn_timeout_seconds
         model = turn.model or agent.config.model or await self.config.value("llm.default_chat_model")
         budget = await self.config.context_budget(agent.config.max_context_tokens)
@@ -176,7 +204,7 @@ class AgentRunner:
             # mkdir and realpath touch the disk: off the event loop.
             sandbox = await asyncio.to_thread(
                 build_sandbox,
-                await self._sandbox_tier(turn),
+                tier,
                 workspace=settings.workspace,
                 nova_root=settings.nova_root,
                 allow_host=settings.allow_host_sandbox,
@@ -198,6 +226,7 @@ class AgentRunner:
                     query=query[:10_000],
                     token_budget=max(64, budget.memory),
                     tiers=list(agent.config.memory_tiers),
+                    owner=turn.tenant.owner,
                 ),
             )
             memory_context = context.context
@@ -233,9 +262,11 @@ class AgentRunner:
             memory=self.memory,
             shell_timeout=settings.shell_timeout_seconds,
             web_fetch=self.web_fetch,
-            list_agents=self.agents.list,
+            list_agents=functools.partial(self.agents.list, tenant=turn.tenant),
             service_health=self.service_health,
-            run_subtask=None if turn.delegated else self._subtask_runner(turn),
+            run_subtask=None if turn.delegated else self._subtask_runner(turn, agent, sandbox.tier),
+            # The memory tools write and search as the turn's owner.
+            extra={"memory_owner": turn.tenant.owner},
         )
         outcome = TurnOutcome(model=model)
         spoken: list[str] = []
@@ -349,7 +380,11 @@ class AgentRunner:
         try:
             await self.memory.store(
                 MemoryCreate(
-                    content=content, tier=MemoryTier.EPISODIC, agent_id=str(turn.agent.id), metadata=metadata
+                    content=content,
+                    tier=MemoryTier.EPISODIC,
+                    agent_id=str(turn.agent.id),
+                    metadata=metadata,
+                    owner=turn.tenant.owner,
                 )
             )
         except UpstreamUnavailable as exc:
@@ -357,9 +392,13 @@ class AgentRunner:
             return False
         return True
 
-    def _subtask_runner(self, parent: TurnInput) -> Callable[[str, str], Awaitable[str]]:
+    def _subtask_runner(
+        self, parent: TurnInput, held: AgentInfo, tier: SandboxTier
+    ) -> Callable[[str, str], Awaitable[str]]:
+        """Delegation to another agent of the same caller, never wider than the parent: its tier and tools."""
+
         async def run_subtask(agent_ref: str, instruction: str) -> str:
-            agents = await self.agents.list()
+            agents = await self.agents.list(tenant=parent.tenant)
             target = next(
                 (a for a in agents if str(a.id) == agent_ref or a.config.name.lower() == agent_ref.lower()),
                 None,
@@ -372,9 +411,12 @@ class AgentRunner:
                 TurnInput(
                     agent=target,
                     messages=[Message(role="user", content=instruction)],
+                    tenant=parent.tenant,
                     metadata=parent.metadata,
+                    sandbox=tier,
                     remember=False,
                     delegated=True,
+                    tools_ceiling=frozenset(expand(held.config.tools)) if held.config.tools else None,
                 )
             )
             return outcome.response or "(the agent gave no answer)"

@@ -8,13 +8,15 @@ import asyncpg
 
 _SUMMARY = """
     SELECT c.id, c.session_id, c.title, c.agent_id, c.created_at, c.updated_at, c.last_message_at,
+           c.owner_kind, c.api_key_id,
            (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id) AS message_count
     FROM conversations c
 """
 
 
 def _conversation(row: asyncpg.Record) -> dict[str, Any]:
-    return {**dict(row), "id": str(row["id"])}
+    key_id = row["api_key_id"]
+    return {**dict(row), "id": str(row["id"]), "api_key_id": str(key_id) if key_id else None}
 
 
 def _message(row: asyncpg.Record) -> dict[str, Any]:
@@ -33,27 +35,38 @@ class ConversationRepository:
         row = await self.pool.fetchrow(_SUMMARY + " WHERE c.id = $1", conversation_id)
         return _conversation(row) if row else None
 
-    async def create(self, *, session_id: str | None, agent_id: str) -> dict[str, Any]:
+    async def create(
+        self, *, session_id: str | None, agent_id: str, owner_kind: str, api_key_id: str | None
+    ) -> dict[str, Any]:
+        """A new conversation, or the one that already has `session_id` (whoever owns it: the caller checks)."""
         # A new conversation without a client-chosen session id uses its own id as the session id.
         row = await self.pool.fetchrow(
             """WITH new AS (SELECT gen_random_uuid() AS id)
-               INSERT INTO conversations (id, session_id, agent_id)
-               SELECT new.id, COALESCE($1, new.id::text), $2 FROM new
+               INSERT INTO conversations (id, session_id, agent_id, owner_kind, api_key_id)
+               SELECT new.id, COALESCE($1, new.id::text), $2, $3, $4::uuid FROM new
                ON CONFLICT (session_id) DO UPDATE SET updated_at = conversations.updated_at
                RETURNING id""",
             session_id,
             agent_id,
+            owner_kind,
+            api_key_id,
         )
         assert row is not None
         created = await self.get(row["id"])
         assert created is not None
         return created
 
-    async def recent(self, *, limit: int, offset: int) -> list[dict[str, Any]]:
+    async def recent(
+        self, *, limit: int, offset: int, owner: tuple[str | None, str | None] = (None, None)
+    ) -> list[dict[str, Any]]:
+        """`owner` is `(owner_kind, api_key_id)`, or `(None, None)` for every owner's conversations."""
         rows = await self.pool.fetch(
-            _SUMMARY + " ORDER BY COALESCE(c.last_message_at, c.created_at) DESC LIMIT $1 OFFSET $2",
+            _SUMMARY
+            + """ WHERE ($3::text IS NULL OR (c.owner_kind = $3 AND c.api_key_id IS NOT DISTINCT FROM $4::uuid))
+                  ORDER BY COALESCE(c.last_message_at, c.created_at) DESC LIMIT $1 OFFSET $2""",
             limit,
             offset,
+            *owner,
         )
         return [_conversation(r) for r in rows]
 
@@ -99,13 +112,15 @@ class ConversationRepository:
         assert row is not None
         return _message(row)
 
-    async def messages(self, conversation_id: UUID, *, limit: int) -> list[dict[str, Any]]:
+    async def messages(self, conversation_id: UUID, *, limit: int, offset: int = 0) -> list[dict[str, Any]]:
+        """The latest `limit` messages after skipping the `offset` newest, oldest first."""
         rows = await self.pool.fetch(
             """SELECT * FROM (
                  SELECT id, role, content, model, metadata::text AS metadata, created_at FROM messages
-                 WHERE conversation_id = $1 ORDER BY created_at DESC LIMIT $2
+                 WHERE conversation_id = $1 ORDER BY created_at DESC LIMIT $2 OFFSET $3
                ) recent ORDER BY created_at""",
             conversation_id,
             limit,
+            offset,
         )
         return [_message(r) for r in rows]

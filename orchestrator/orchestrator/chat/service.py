@@ -1,5 +1,9 @@
 """Dashboard chat with the primary agent: the user's message is stored before the model is called, the
-answer after it, and each exchange becomes an episodic memory."""
+answer after it, and each exchange becomes an episodic memory.
+
+Conversations belong to their caller (keys are tenants): the admin sees all of them, anyone else only its
+own, and another tenant's conversation is "not found".
+"""
 
 import uuid
 from collections.abc import AsyncIterator
@@ -10,7 +14,7 @@ from uuid import UUID
 import anyio
 import redis.asyncio as aioredis
 
-from nova_common.errors import NotFound, NovaError
+from nova_common.errors import Conflict, NotFound, NovaError
 from nova_contracts.chat import (
     ChatStreamEvent,
     ChatStreamRequest,
@@ -23,6 +27,7 @@ from nova_contracts.orchestrator import AgentInfo
 from orchestrator.agents.service import AgentService
 from orchestrator.agents.turn import AgentRunner, Delta, Done, TurnInput, as_stream_event
 from orchestrator.chat.repository import ConversationRepository
+from orchestrator.keys.tenant import Tenant
 
 HISTORY_MESSAGES = 200
 TITLE_CHARS = 60
@@ -49,27 +54,35 @@ class ChatService:
         self.runner = runner
         self.redis = redis
 
-    async def _agent(self, agent_ref: str | None) -> AgentInfo:
+    async def _agent(self, agent_ref: str | None, tenant: Tenant) -> AgentInfo:
         if agent_ref is None:
             return await self.agents.primary()
         try:
-            return await self.agents.get(UUID(agent_ref))
+            return await self.agents.get(UUID(agent_ref), tenant=tenant)
         except ValueError as exc:
             raise NotFound(f"agent {agent_ref} not found") from exc
 
     async def stream(
-        self, request: ChatStreamRequest, session_header: str | None
+        self, request: ChatStreamRequest, session_header: str | None, *, tenant: Tenant
     ) -> tuple[str, AsyncIterator[ChatStreamEvent]]:
         """Resolve the agent and conversation (404s happen here), then the turn's events."""
-        agent = await self._agent(request.agent_id)
+        agent = await self._agent(request.agent_id, tenant)
         session_id = session_header or request.session_id
         conversation = (await self.repository.by_session(session_id)) if session_id else None
         if conversation is None:
-            conversation = await self.repository.create(session_id=session_id, agent_id=str(agent.id))
-        return conversation["session_id"], self._events(request, agent, conversation)
+            conversation = await self.repository.create(
+                session_id=session_id,
+                agent_id=str(agent.id),
+                owner_kind=tenant.kind,
+                api_key_id=tenant.api_key_id,
+            )
+        if not tenant.may_see(_owner(conversation)):
+            # Session ids are unique across tenants; continuing someone else's is refused without showing it.
+            raise Conflict(f"session id {session_id} is taken; start a new session or choose another id")
+        return conversation["session_id"], self._events(request, agent, conversation, tenant)
 
     async def _events(
-        self, request: ChatStreamRequest, agent: AgentInfo, conversation: dict[str, Any]
+        self, request: ChatStreamRequest, agent: AgentInfo, conversation: dict[str, Any], tenant: Tenant
     ) -> AsyncIterator[ChatStreamEvent]:
         conversation_id = UUID(conversation["id"])
         lock = f"nova:chat:streaming:{conversation_id}"
@@ -101,6 +114,7 @@ class ChatService:
             turn = TurnInput(
                 agent=agent,
                 messages=history,
+                tenant=tenant,
                 model=request.model,
                 session_id=conversation["session_id"],
                 metadata={"conversation_id": str(conversation_id)},
@@ -156,35 +170,44 @@ class ChatService:
                     )
                 await self.redis.delete(lock)
 
-    async def recent(self, *, limit: int, offset: int) -> list[ConversationSummary]:
+    async def recent(self, *, limit: int, offset: int, tenant: Tenant) -> list[ConversationSummary]:
         return [
             ConversationSummary.model_validate(c)
-            for c in await self.repository.recent(limit=limit, offset=offset)
+            for c in await self.repository.recent(limit=limit, offset=offset, owner=tenant.scope())
         ]
 
-    async def _conversation(self, conversation_id: UUID) -> dict[str, Any]:
+    async def _conversation(self, conversation_id: UUID, tenant: Tenant) -> dict[str, Any]:
         conversation = await self.repository.get(conversation_id)
-        if conversation is None:
+        # Another tenant's conversation is "not found": its existence is not revealed.
+        if conversation is None or not tenant.may_see(_owner(conversation)):
             raise NotFound(f"conversation {conversation_id} not found")
         return conversation
 
-    async def get(self, conversation_id: UUID, *, limit: int = 500) -> ConversationDetail:
-        conversation = await self._conversation(conversation_id)
+    async def get(self, conversation_id: UUID, *, tenant: Tenant, limit: int = 500) -> ConversationDetail:
+        conversation = await self._conversation(conversation_id, tenant)
         messages = await self.repository.messages(conversation_id, limit=limit)
         return ConversationDetail.model_validate({**conversation, "messages": messages})
 
-    async def messages(self, conversation_id: UUID, *, limit: int) -> list[StoredChatMessage]:
-        await self._conversation(conversation_id)
+    async def messages(
+        self, conversation_id: UUID, *, tenant: Tenant, limit: int, offset: int = 0
+    ) -> list[StoredChatMessage]:
+        await self._conversation(conversation_id, tenant)
         return [
             StoredChatMessage.model_validate(m)
-            for m in await self.repository.messages(conversation_id, limit=limit)
+            for m in await self.repository.messages(conversation_id, limit=limit, offset=offset)
         ]
 
-    async def rename(self, conversation_id: UUID, title: str) -> ConversationSummary:
+    async def rename(self, conversation_id: UUID, title: str, *, tenant: Tenant) -> ConversationSummary:
+        await self._conversation(conversation_id, tenant)
         if not await self.repository.rename(conversation_id, title):
             raise NotFound(f"conversation {conversation_id} not found")
-        return ConversationSummary.model_validate(await self._conversation(conversation_id))
+        return ConversationSummary.model_validate(await self._conversation(conversation_id, tenant))
 
-    async def delete(self, conversation_id: UUID) -> None:
+    async def delete(self, conversation_id: UUID, *, tenant: Tenant) -> None:
+        await self._conversation(conversation_id, tenant)
         if not await self.repository.delete(conversation_id):
             raise NotFound(f"conversation {conversation_id} not found")
+
+
+def _owner(conversation: dict[str, Any]) -> Tenant:
+    return Tenant.from_columns(conversation["owner_kind"], conversation["api_key_id"])

@@ -48,9 +48,13 @@ class ApiKeyRepository:
         assert row is not None
         return row
 
-    async def list(self) -> list[asyncpg.Record]:
+    async def list(self, *, limit: int, offset: int) -> list[asyncpg.Record]:
         return list(
-            await self.pool.fetch(f"SELECT {_COLUMNS} FROM api_keys ORDER BY created_at DESC")  # noqa: S608
+            await self.pool.fetch(
+                f"SELECT {_COLUMNS} FROM api_keys ORDER BY created_at DESC, id LIMIT $1 OFFSET $2",  # noqa: S608
+                limit,
+                offset,
+            )
         )
 
     async def exists(self, key_id: UUID) -> bool:

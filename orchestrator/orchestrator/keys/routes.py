@@ -7,7 +7,7 @@ from fastapi import APIRouter, Header, Query, Response, status
 
 from nova_common.auth import AdminAuth, ServiceAuth
 from nova_contracts.orchestrator import ApiKeyCreate, ApiKeyCreated, ApiKeyInfo, ApiKeyValidation
-from orchestrator.deps import ApiKeyServiceDep
+from orchestrator.deps import ApiKeyServiceDep, Page
 
 router = APIRouter(prefix="/api/v1/keys", tags=["keys"])
 
@@ -19,9 +19,9 @@ async def create_api_key(body: ApiKeyCreate, _: AdminAuth, keys: ApiKeyServiceDe
 
 
 @router.get("", response_model=list[ApiKeyInfo])
-async def list_api_keys(_: AdminAuth, keys: ApiKeyServiceDep) -> list[ApiKeyInfo]:
+async def list_api_keys(_: AdminAuth, keys: ApiKeyServiceDep, page: Page) -> list[ApiKeyInfo]:
     """Every key with its prefix and metadata, newest first (never the secret)."""
-    return await keys.list()
+    return await keys.list(limit=page.limit, offset=page.offset)
 
 
 @router.get("/validate", response_model=ApiKeyValidation)

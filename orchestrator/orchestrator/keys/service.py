@@ -36,8 +36,8 @@ class ApiKeyService:
         )
         return ApiKeyCreated.model_validate({**dict(row), "key": key.raw})
 
-    async def list(self) -> list[ApiKeyInfo]:
-        return [_info(row) for row in await self.repository.list()]
+    async def list(self, *, limit: int, offset: int) -> list[ApiKeyInfo]:
+        return [_info(row) for row in await self.repository.list(limit=limit, offset=offset)]
 
     async def revoke(self, key_id: UUID) -> None:
         """Idempotent for a key that exists; 404 for one that never did."""

@@ -26,8 +26,12 @@ class McpServerRepository:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
 
-    async def list(self) -> list[dict[str, Any]]:
-        rows = await self.pool.fetch(f"SELECT {_COLUMNS} FROM mcp_servers ORDER BY name")  # noqa: S608
+    async def list(self, *, limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
+        rows = await self.pool.fetch(
+            f"SELECT {_COLUMNS} FROM mcp_servers ORDER BY name LIMIT $1 OFFSET $2",  # noqa: S608
+            limit,
+            offset,
+        )
         return [d for d in map(_decode, rows) if d is not None]
 
     async def get(self, server_id: UUID) -> dict[str, Any] | None:

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Response, status
 
 from nova_common.auth import AdminAuth
 from nova_contracts.orchestrator import McpCatalogEntry, McpServerCreate, McpServerInfo, McpServerUpdate
-from orchestrator.deps import McpServiceDep
+from orchestrator.deps import McpServiceDep, Page
 from orchestrator.mcp_servers.catalog import CATALOG
 
 router = APIRouter(prefix="/api/v1/mcp-servers", tags=["mcp"])
@@ -19,9 +19,9 @@ async def list_mcp_catalog(_: AdminAuth) -> list[McpCatalogEntry]:
 
 
 @router.get("", response_model=list[McpServerInfo])
-async def list_mcp_servers(_: AdminAuth, servers: McpServiceDep) -> list[McpServerInfo]:
+async def list_mcp_servers(_: AdminAuth, servers: McpServiceDep, page: Page) -> list[McpServerInfo]:
     """Registered servers with their connection state, error and tools."""
-    return await servers.list()
+    return await servers.list(limit=page.limit, offset=page.offset)
 
 
 @router.post("", response_model=McpServerInfo, status_code=status.HTTP_201_CREATED)

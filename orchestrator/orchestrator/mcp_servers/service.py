@@ -66,8 +66,8 @@ class McpServerService:
             self.manager.start(_spec(row))
         return len(rows)
 
-    async def list(self) -> list[McpServerInfo]:
-        return [self._info(row) for row in await self.repository.list()]
+    async def list(self, *, limit: int, offset: int) -> list[McpServerInfo]:
+        return [self._info(row) for row in await self.repository.list(limit=limit, offset=offset)]
 
     async def _row(self, server_id: UUID) -> dict[str, Any]:
         row = await self.repository.get(server_id)

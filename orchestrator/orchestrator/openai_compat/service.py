@@ -11,6 +11,7 @@ from nova_common.errors import NovaError
 from nova_contracts.llm import ContentBlock, Message
 from orchestrator.agents.service import AgentService
 from orchestrator.agents.turn import AgentRunner, Delta, Done, TurnInput
+from orchestrator.keys.tenant import Tenant
 from orchestrator.openai_compat.schemas import (
     NOVA_MODEL_ID,
     OpenAIChatCompletion,
@@ -64,6 +65,8 @@ class OpenAICompatService:
         return TurnInput(
             agent=agent,
             messages=to_messages(request),
+            # The primary agent serves every caller; memories and the tool policy follow the caller.
+            tenant=Tenant.of(principal),
             model=override,
             session_id=session_id or request.user,
             metadata={**caller_metadata(principal), "source": "openai-compat"},

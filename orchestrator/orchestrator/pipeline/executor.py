@@ -28,6 +28,7 @@ from nova_contracts.orchestrator import (
     Severity,
     ToolCallRecord,
 )
+from orchestrator.keys.tenant import Tenant
 from orchestrator.pipeline.agents.recall import ContextRecall, Recall
 from orchestrator.pipeline.agents.runner import AgentAnswer, AgentOutputInvalid, AgentRunner
 from orchestrator.pipeline.agents.tools import PipelineToolbox, StageTools, StageToolsUnavailable
@@ -227,7 +228,10 @@ class PipelineExecutor:
             raise StageToolsUnavailable("this orchestrator runs the pipeline without the tool service")
         pod = task["pod"]
         return await self.toolbox.for_stage(
-            agent, pod_id=pod.get("id"), tier=SandboxTier(pod.get("sandbox_tier") or SandboxTier.WORKSPACE)
+            agent,
+            pod_id=pod.get("id"),
+            tier=SandboxTier(pod.get("sandbox_tier") or SandboxTier.WORKSPACE),
+            memory_owner=Tenant.from_columns(task["owner_kind"], task["api_key_id"]).owner,
         )
 
     async def _ask(self, task: dict[str, Any], agent: PodAgentConfig) -> AgentAnswer:

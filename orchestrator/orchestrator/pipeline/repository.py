@@ -347,6 +347,7 @@ class PipelineRepository:
         tags: list[str],
         metadata: dict[str, Any],
         max_retries: int,
+        owner_kind: str,
         api_key_id: str | None,
         entry: tuple[S, str],
         on_committed: Callable[[dict[str, Any]], Awaitable[object]] | None = None,
@@ -360,8 +361,9 @@ class PipelineRepository:
             record = await conn.fetchrow(
                 """WITH task AS (
                    INSERT INTO pipeline_tasks (goal, status, pod_id, pod, tags, metadata, max_retries, api_key_id,
-                                               queued_at, entry_status, entry_stage)
-                   VALUES ($1, 'queued', $2, $3::jsonb, $4::jsonb, $5::jsonb, $6, $7::uuid, clock_timestamp(), $8, $9)
+                                               queued_at, entry_status, entry_stage, owner_kind)
+                   VALUES ($1, 'queued', $2, $3::jsonb, $4::jsonb, $5::jsonb, $6, $7::uuid, clock_timestamp(), $8, $9,
+                           $10)
                    RETURNING *
                ), logged AS (
                    INSERT INTO pipeline_task_events (task_id, kind, from_status, to_status, detail)
@@ -379,6 +381,7 @@ class PipelineRepository:
                 api_key_id,
                 entry[0].value,
                 entry[1],
+                owner_kind,
             )
         assert record is not None
         task = task_dict(record)
@@ -460,13 +463,16 @@ class PipelineRepository:
         until: datetime | None,
         limit: int,
         offset: int,
+        owner: tuple[str | None, str | None] = (None, None),
     ) -> tuple[list[dict[str, Any]], int]:
+        """`owner` is `(owner_kind, api_key_id)`, or `(None, None)` for every owner's tasks."""
         where = """($1::text IS NULL OR status = $1) AND ($2::uuid IS NULL OR pod_id = $2)
-                   AND ($3::timestamptz IS NULL OR created_at >= $3) AND ($4::timestamptz IS NULL OR created_at < $4)"""
-        args = (status.value if status else None, pod_id, since, until)
+                   AND ($3::timestamptz IS NULL OR created_at >= $3) AND ($4::timestamptz IS NULL OR created_at < $4)
+                   AND ($5::text IS NULL OR (owner_kind = $5 AND api_key_id IS NOT DISTINCT FROM $6::uuid))"""
+        args = (status.value if status else None, pod_id, since, until, *owner)
         async with self.pool.acquire() as conn:
             rows = await conn.fetch(
-                f"SELECT * FROM pipeline_tasks WHERE {where} ORDER BY created_at DESC, id LIMIT $5 OFFSET $6",  # noqa: S608
+                f"SELECT * FROM pipeline_tasks WHERE {where} ORDER BY created_at DESC, id LIMIT $7 OFFSET $8",  # noqa: S608
                 *args,
                 limit,
                 offset,

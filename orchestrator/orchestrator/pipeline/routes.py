@@ -1,4 +1,5 @@
-"""`/api/v1/pipeline`: submit and follow tasks (API key), queue statistics, dead letter (admin), live events."""
+"""`/api/v1/pipeline`: submit and follow one's own tasks (API key), human review, dead letter (admin), queue
+statistics, live events."""
 
 import uuid
 from datetime import datetime
@@ -8,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request, status
 from sse_starlette import EventSourceResponse
 
 from nova_common.auth import require_admin
+from nova_common.errors import Forbidden
 from nova_common.sse import json_event_stream
 from nova_contracts.orchestrator import (
     ClarifyRequest,
@@ -23,7 +25,7 @@ from nova_contracts.orchestrator import (
     QueueStats,
     TimelineEntry,
 )
-from orchestrator.deps import CallerAuth
+from orchestrator.deps import MAX_PAGE_SIZE, CallerAuth, CallerTenant
 from orchestrator.pipeline.pods.routes import router as pods_router
 from orchestrator.pipeline.service import PipelineService
 
@@ -47,70 +49,81 @@ async def submit_task(body: PipelineTaskSubmit, caller: CallerAuth, service: Pip
 
 @pipeline.get("/tasks", response_model=PipelineTaskPage)
 async def list_tasks(
-    _: CallerAuth,
+    tenant: CallerTenant,
     service: Pipeline,
     status_: Annotated[PipelineTaskState | None, Query(alias="status")] = None,
     pod_id: uuid.UUID | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> PipelineTaskPage:
-    """Tasks, newest first, filtered by status, pod and creation time."""
+    """The caller's tasks (the admin's: all), newest first, filtered by status, pod and creation time."""
     return await service.search(
-        status=status_, pod_id=pod_id, since=since, until=until, limit=limit, offset=offset
+        status=status_, pod_id=pod_id, since=since, until=until, limit=limit, offset=offset, tenant=tenant
     )
 
 
 @pipeline.get("/tasks/{task_id}", response_model=PipelineTaskInfo)
-async def get_task(task_id: uuid.UUID, _: CallerAuth, service: Pipeline) -> PipelineTaskInfo:
+async def get_task(task_id: uuid.UUID, tenant: CallerTenant, service: Pipeline) -> PipelineTaskInfo:
     """One task: state, current stage, output or error."""
-    return await service.get(task_id)
+    return await service.get(task_id, tenant)
 
 
 @pipeline.get("/tasks/{task_id}/timeline", response_model=list[TimelineEntry])
-async def get_task_timeline(task_id: uuid.UUID, _: CallerAuth, service: Pipeline) -> list[TimelineEntry]:
+async def get_task_timeline(
+    task_id: uuid.UUID, tenant: CallerTenant, service: Pipeline
+) -> list[TimelineEntry]:
     """Every state transition and stage note of a task, in order."""
-    return await service.timeline(task_id)
+    return await service.timeline(task_id, tenant)
 
 
 @pipeline.get("/tasks/{task_id}/findings", response_model=list[PipelineFinding])
-async def list_task_findings(task_id: uuid.UUID, _: CallerAuth, service: Pipeline) -> list[PipelineFinding]:
+async def list_task_findings(
+    task_id: uuid.UUID, tenant: CallerTenant, service: Pipeline
+) -> list[PipelineFinding]:
     """The guardrail's findings."""
-    return await service.findings(task_id)
+    return await service.findings(task_id, tenant)
 
 
 @pipeline.get("/tasks/{task_id}/reviews", response_model=list[PipelineReview])
-async def list_task_reviews(task_id: uuid.UUID, _: CallerAuth, service: Pipeline) -> list[PipelineReview]:
+async def list_task_reviews(
+    task_id: uuid.UUID, tenant: CallerTenant, service: Pipeline
+) -> list[PipelineReview]:
     """The code review verdicts, one per refactor iteration."""
-    return await service.reviews(task_id)
+    return await service.reviews(task_id, tenant)
 
 
 @pipeline.get("/tasks/{task_id}/artifacts", response_model=list[PipelineArtifact])
-async def list_task_artifacts(task_id: uuid.UUID, _: CallerAuth, service: Pipeline) -> list[PipelineArtifact]:
+async def list_task_artifacts(
+    task_id: uuid.UUID, tenant: CallerTenant, service: Pipeline
+) -> list[PipelineArtifact]:
     """Outputs, ADRs and post-pipeline documents."""
-    return await service.artifacts(task_id)
+    return await service.artifacts(task_id, tenant)
 
 
 @pipeline.post("/tasks/{task_id}/cancel", response_model=PipelineTaskInfo)
-async def cancel_task(task_id: uuid.UUID, _: CallerAuth, service: Pipeline) -> PipelineTaskInfo:
+async def cancel_task(task_id: uuid.UUID, tenant: CallerTenant, service: Pipeline) -> PipelineTaskInfo:
     """Cancel a task in any non-terminal state; a running stage is abandoned."""
-    return await service.cancel(task_id)
+    return await service.cancel(task_id, tenant)
 
 
 @pipeline.post("/tasks/{task_id}/clarify", response_model=PipelineTaskInfo)
 async def clarify_task(
-    task_id: uuid.UUID, body: ClarifyRequest, _: CallerAuth, service: Pipeline
+    task_id: uuid.UUID, body: ClarifyRequest, tenant: CallerTenant, service: Pipeline
 ) -> PipelineTaskInfo:
     """Answer the context agent's questions; the task resumes with them."""
-    return await service.clarify(task_id, body)
+    return await service.clarify(task_id, body, tenant)
 
 
 @pipeline.post("/tasks/{task_id}/review", response_model=PipelineTaskInfo)
 async def review_task(
-    task_id: uuid.UUID, body: HumanReviewDecision, _: CallerAuth, service: Pipeline
+    task_id: uuid.UUID, body: HumanReviewDecision, caller: CallerAuth, service: Pipeline
 ) -> PipelineTaskInfo:
-    """Approve (the task completes) or reject (it fails) a task pending human review."""
+    """Approve (the task completes) or reject (it fails) a task pending human review (admin only: approval
+    releases what the guardrail withheld)."""
+    if caller.kind != "admin":
+        raise Forbidden("only the admin decides a human review; send X-Admin-Secret")
     return await service.review(task_id, body)
 
 
@@ -123,7 +136,7 @@ async def get_queue_stats(_: CallerAuth, service: Pipeline) -> QueueStats:
 @pipeline.get("/dead-letter", response_model=list[DeadLetterEntry], dependencies=[Depends(require_admin)])
 async def list_dead_letter(
     service: Pipeline,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[DeadLetterEntry]:
     """Tasks that exhausted their retries, with the reason (admin)."""
@@ -140,10 +153,10 @@ async def requeue_dead_letter(task_id: uuid.UUID, service: Pipeline) -> Pipeline
 
 @pipeline.get("/events", response_class=EventSourceResponse)
 async def stream_pipeline_events(
-    request: Request, _: CallerAuth, service: Pipeline, task_id: uuid.UUID | None = None
+    request: Request, tenant: CallerTenant, service: Pipeline, task_id: uuid.UUID | None = None
 ) -> EventSourceResponse:
-    """Live progress events (SSE), for every task or one."""
-    return json_event_stream(request, service.publisher.subscribe(task_id))
+    """Live progress events (SSE) of one task or of every task the caller sees."""
+    return json_event_stream(request, await service.events(task_id, tenant))
 
 
 router.include_router(pipeline)

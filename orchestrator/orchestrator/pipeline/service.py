@@ -1,7 +1,12 @@
-"""Pipeline rules for the API: submit (persist, then push), cancel in any state, clarify, human review."""
+"""Pipeline rules for the API: submit (persist, then push), cancel in any state, clarify, human review.
+
+Keys are tenants: a caller sees and acts on the tasks it submitted (the admin on all of them), and another
+tenant's task is "not found". Human review releases what the guardrail withheld, so only the admin decides it.
+"""
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
@@ -15,6 +20,7 @@ from nova_contracts.orchestrator import (
     HumanReviewDecision,
     PipelineArtifact,
     PipelineFinding,
+    PipelineProgressEvent,
     PipelineReview,
     PipelineTaskInfo,
     PipelineTaskPage,
@@ -23,6 +29,7 @@ from nova_contracts.orchestrator import (
     QueueStats,
     TimelineEntry,
 )
+from orchestrator.keys.tenant import Tenant
 from orchestrator.pipeline.events import ProgressPublisher
 from orchestrator.pipeline.executor import claim_target
 from orchestrator.pipeline.pods.service import PodService
@@ -32,6 +39,8 @@ from orchestrator.pipeline.settings import PipelineSettings
 from orchestrator.pipeline.state import is_terminal
 
 S = PipelineTaskState
+# How many task ids a caller's event stream remembers as its own or not before it looks them up again.
+VISIBILITY_CACHE = 10_000
 
 
 def entry_of(pod: dict[str, Any], tags: list[str]) -> tuple[S, str]:
@@ -69,6 +78,7 @@ class PipelineService:
         self.settings = settings
 
     async def submit(self, body: PipelineTaskSubmit, caller: Principal) -> PipelineTaskInfo:
+        """Queue a goal for `caller` (a service submits for the platform, as the admin's)."""
         try:
             task = await self._insert(body, caller, await self.pods.choose(body.goal, body.pod_id))
         except asyncpg.ForeignKeyViolationError:
@@ -98,33 +108,43 @@ class PipelineService:
             tags=body.tags,
             metadata=body.metadata,
             max_retries=self.settings.max_retries if body.max_retries is None else body.max_retries,
-            api_key_id=caller.key.id if caller.key else None,
+            owner_kind=Tenant.of(caller).kind,
+            api_key_id=Tenant.of(caller).api_key_id,
             entry=entry_of(snapshot, body.tags),
             on_committed=self._announce,
         )
 
-    async def _task(self, task_id: uuid.UUID) -> dict[str, Any]:
+    async def _task(self, task_id: uuid.UUID, tenant: Tenant) -> dict[str, Any]:
         task = await self.repository.get(task_id)
-        if task is None:
+        # Another tenant's task is "not found": its existence is not revealed.
+        if task is None or not tenant.may_see(Tenant.from_columns(task["owner_kind"], task["api_key_id"])):
             raise NotFound(f"pipeline task {task_id} not found")
         return task
 
-    async def get(self, task_id: uuid.UUID) -> PipelineTaskInfo:
-        return task_info(await self._task(task_id))
+    async def visible(self, task_id: uuid.UUID, tenant: Tenant) -> bool:
+        try:
+            await self._task(task_id, tenant)
+        except NotFound:
+            return False
+        return True
+
+    async def get(self, task_id: uuid.UUID, tenant: Tenant) -> PipelineTaskInfo:
+        return task_info(await self._task(task_id, tenant))
 
     async def search(
         self, *, status: S | None, pod_id: uuid.UUID | None, since: datetime | None, until: datetime | None,
-        limit: int, offset: int,
+        limit: int, offset: int, tenant: Tenant,
     ) -> PipelineTaskPage:  # fmt: skip
         rows, total = await self.repository.search(
-            status=status, pod_id=pod_id, since=since, until=until, limit=limit, offset=offset
-        )
+            status=status, pod_id=pod_id, since=since, until=until, limit=limit, offset=offset,
+            owner=tenant.scope(),
+        )  # fmt: skip
         return PipelineTaskPage(items=[task_info(r) for r in rows], total=total, limit=limit, offset=offset)
 
-    async def cancel(self, task_id: uuid.UUID) -> PipelineTaskInfo:
+    async def cancel(self, task_id: uuid.UUID, tenant: Tenant) -> PipelineTaskInfo:
         # The state can move under us (a worker finishing a stage); retry the compare-and-set on the new state.
         for _ in range(20):
-            task = await self._task(task_id)
+            task = await self._task(task_id, tenant)
             current = S(task["status"])
             if is_terminal(current):
                 raise Conflict(f"task {task_id} is already {current.value}")
@@ -139,8 +159,8 @@ class PipelineService:
                 return task_info(moved)
         raise Conflict(f"task {task_id} kept changing state; try again")
 
-    async def clarify(self, task_id: uuid.UUID, body: ClarifyRequest) -> PipelineTaskInfo:
-        task = await self._task(task_id)
+    async def clarify(self, task_id: uuid.UUID, body: ClarifyRequest, tenant: Tenant) -> PipelineTaskInfo:
+        task = await self._task(task_id, tenant)
         if task["status"] != S.CLARIFICATION_NEEDED.value:
             raise Conflict(f"task {task_id} is {task['status']}, not waiting for clarification")
         context_stages = [a["name"] for a in task["pod"]["agents"] if a["role"] == "context"]
@@ -159,7 +179,8 @@ class PipelineService:
         return task_info(moved)
 
     async def review(self, task_id: uuid.UUID, body: HumanReviewDecision) -> PipelineTaskInfo:
-        task = await self._task(task_id)
+        """The admin's decision on a task pending human review (the route admits only the admin)."""
+        task = await self._task(task_id, Tenant("admin", privileged=True))
         if task["status"] != S.PENDING_HUMAN_REVIEW.value:
             raise Conflict(f"task {task_id} is {task['status']}, not pending human review")
         detail = f"human review: {body.decision}" + (f" ({body.comment})" if body.comment else "")
@@ -182,21 +203,39 @@ class PipelineService:
         )
         return task_info(moved)
 
-    async def timeline(self, task_id: uuid.UUID) -> list[TimelineEntry]:
-        await self._task(task_id)
+    async def timeline(self, task_id: uuid.UUID, tenant: Tenant) -> list[TimelineEntry]:
+        await self._task(task_id, tenant)
         return [TimelineEntry.model_validate(dict(r)) for r in await self.repository.timeline(task_id)]
 
-    async def findings(self, task_id: uuid.UUID) -> list[PipelineFinding]:
-        await self._task(task_id)
+    async def findings(self, task_id: uuid.UUID, tenant: Tenant) -> list[PipelineFinding]:
+        await self._task(task_id, tenant)
         return [PipelineFinding.model_validate(dict(r)) for r in await self.repository.findings(task_id)]
 
-    async def reviews(self, task_id: uuid.UUID) -> list[PipelineReview]:
-        await self._task(task_id)
+    async def reviews(self, task_id: uuid.UUID, tenant: Tenant) -> list[PipelineReview]:
+        await self._task(task_id, tenant)
         return [PipelineReview.model_validate(r) for r in await self.repository.reviews(task_id)]
 
-    async def artifacts(self, task_id: uuid.UUID) -> list[PipelineArtifact]:
-        await self._task(task_id)
+    async def artifacts(self, task_id: uuid.UUID, tenant: Tenant) -> list[PipelineArtifact]:
+        await self._task(task_id, tenant)
         return [PipelineArtifact.model_validate(dict(r)) for r in await self.repository.artifacts(task_id)]
+
+    async def events(self, task_id: uuid.UUID | None, tenant: Tenant) -> AsyncIterator[PipelineProgressEvent]:
+        """Live progress of one task or of every task the caller sees; an unknown task is a 404 up front."""
+        if task_id is not None:
+            await self._task(task_id, tenant)
+        if tenant.sees_everything or task_id is not None:
+            return self.publisher.subscribe(task_id)
+        return self._own_events(tenant)
+
+    async def _own_events(self, tenant: Tenant) -> AsyncIterator[PipelineProgressEvent]:
+        visible: dict[uuid.UUID, bool] = {}
+        async for event in self.publisher.subscribe(None):
+            if event.task_id not in visible:
+                if len(visible) >= VISIBILITY_CACHE:
+                    visible.clear()  # a long-lived stream must not grow without bound
+                visible[event.task_id] = await self.visible(event.task_id, tenant)
+            if visible[event.task_id]:
+                yield event
 
     async def stats(self) -> QueueStats:
         row = await self.repository.stats()
@@ -219,7 +258,7 @@ class PipelineService:
     async def requeue_dead_letter(self, task_id: uuid.UUID) -> PipelineTaskInfo:
         moved = await self.repository.requeue_dead_letter(task_id)
         if moved is None:
-            task = await self._task(task_id)
+            task = await self._task(task_id, Tenant("admin", privileged=True))
             raise Conflict(f"task {task_id} is {task['status']} and not in the dead letter")
         await self.queue.push(task_id)
         await self.publisher.publish(

@@ -7,7 +7,7 @@ from sse_starlette import EventSourceResponse
 
 from nova_common.sse import json_event_stream
 from nova_contracts.orchestrator import SubmitTaskRequest, TaskResult
-from orchestrator.deps import CallerAuth, TaskServiceDep
+from orchestrator.deps import CallerAuth, CallerTenant, TaskServiceDep
 
 router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
 
@@ -27,6 +27,6 @@ async def stream_task(
 
 
 @router.get("/{task_id}", response_model=TaskResult)
-async def get_task(task_id: UUID, _: CallerAuth, tasks: TaskServiceDep) -> TaskResult:
-    """A task's result (running, completed or failed), kept for a day."""
-    return await tasks.get(task_id)
+async def get_task(task_id: UUID, tenant: CallerTenant, tasks: TaskServiceDep) -> TaskResult:
+    """One of the caller's tasks (the admin: any) with its result (running, completed or failed), kept for a day."""
+    return await tasks.get(task_id, tenant=tenant)

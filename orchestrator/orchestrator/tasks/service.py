@@ -12,6 +12,7 @@ from nova_contracts.llm import CallMetadata
 from nova_contracts.orchestrator import SandboxTier, SubmitTaskRequest, TaskResult, TaskStatus
 from orchestrator.agents.service import AgentService
 from orchestrator.agents.turn import AgentRunner, Done, TurnInput, TurnOutcome, as_stream_event
+from orchestrator.keys.tenant import Tenant
 from orchestrator.tasks.repository import TaskRepository
 
 
@@ -25,24 +26,31 @@ class TaskService:
         self.agents = agents
         self.runner = runner
 
-    async def get(self, task_id: UUID) -> TaskResult:
+    async def get(self, task_id: UUID, *, tenant: Tenant) -> TaskResult:
         result = await self.repository.get(task_id)
-        if result is None:
+        # Another tenant's task is "not found": its existence is not revealed.
+        if result is None or not tenant.may_see(result.owner):
             raise NotFound(f"task {task_id} not found (results are kept for a day)")
         return result
 
     async def _start(
         self, request: SubmitTaskRequest, principal: Principal, *, stream: bool
     ) -> tuple[TaskResult, TurnInput]:
-        agent = await self.agents.get(request.agent_id)
+        tenant = Tenant.of(principal)
+        agent = await self.agents.get(request.agent_id, tenant=tenant)
         running = TaskResult(
-            task_id=uuid4(), agent_id=agent.id, status=TaskStatus.RUNNING, started_at=datetime.now(UTC)
+            task_id=uuid4(),
+            agent_id=agent.id,
+            status=TaskStatus.RUNNING,
+            started_at=datetime.now(UTC),
+            owner=tenant.owner,
         )
         await self.repository.save(running)
         sandbox = request.metadata.get("sandbox")
         turn = TurnInput(
             agent=agent,
             messages=list(request.messages),
+            tenant=tenant,
             model=request.metadata.get("model") if isinstance(request.metadata.get("model"), str) else None,
             session_id=request.session_id,
             metadata={**caller_metadata(principal), "task_id": str(running.task_id)},

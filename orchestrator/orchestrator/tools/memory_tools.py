@@ -7,11 +7,21 @@ from nova_contracts.memory import FactUpsert, MemorySearchRequest
 from orchestrator.tools.registry import Tool, ToolContext, ToolError, int_arg, schema, string_arg
 
 
+def _owner(ctx: ToolContext) -> str:
+    """Whose memories the turn reads and writes (set by the turn runner); without one, none: no owner would
+    mean every owner's memories."""
+    owner = ctx.extra.get("memory_owner")
+    if not isinstance(owner, str) or not owner:
+        raise ToolError("memory tools are unavailable here: the turn has no memory owner")
+    return owner
+
+
 async def search_memory(args: dict[str, Any], ctx: ToolContext) -> str:
     request = MemorySearchRequest(
         query=string_arg(args, "query")[:10_000],
         limit=int_arg(args, "limit", 5, low=1, high=50),
         agent_id=str(ctx.agent.id) if args.get("only_mine") else None,
+        owner=_owner(ctx),
     )
     try:
         result = await ctx.memory.search(request)
@@ -29,6 +39,7 @@ async def save_fact(args: dict[str, Any], ctx: ToolContext) -> str:
         key=string_arg(args, "key")[:200],
         content=string_arg(args, "content")[:50_000],
         agent_id=str(ctx.agent.id),
+        owner=_owner(ctx),
     )
     try:
         result = await ctx.memory.upsert_fact(fact)

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query
 
 from nova_common.auth import AdminAuth
 from nova_contracts.orchestrator import UsageEvent, UsagePeriod, UsageSummary
-from orchestrator.deps import UsageServiceDep
+from orchestrator.deps import MAX_PAGE_SIZE, UsageServiceDep
 
 router = APIRouter(prefix="/api/v1/usage", tags=["usage"])
 
@@ -15,7 +15,7 @@ router = APIRouter(prefix="/api/v1/usage", tags=["usage"])
 async def list_usage(
     _: AdminAuth,
     usage: UsageServiceDep,
-    limit: int = Query(default=100, ge=1, le=1000),
+    limit: int = Query(default=50, ge=1, le=MAX_PAGE_SIZE),
     offset: int = Query(default=0, ge=0),
     model: str | None = Query(default=None, max_length=200),
     since: datetime | None = Query(default=None),

@@ -14,6 +14,7 @@ import structlog
 from nova_common.errors import UpstreamUnavailable
 from nova_contracts.memory import MemorySearchRequest
 from orchestrator.clients.memory_service import MemoryServiceClient
+from orchestrator.keys.tenant import Tenant
 from orchestrator.pipeline.repository import PipelineRepository
 
 log = structlog.get_logger("orchestrator.pipeline.recall")
@@ -80,7 +81,7 @@ class ContextRecall:
     async def gather(self, task: dict[str, Any]) -> Recall:
         recall = Recall()
         memories, prior = await asyncio.gather(
-            self._memories(task["goal"]),
+            self._memories(task["goal"], Tenant.from_columns(task["owner_kind"], task["api_key_id"]).owner),
             self.repository.similar_completed(
                 task["id"],
                 similarity_query(task["goal"]),
@@ -104,12 +105,15 @@ class ContextRecall:
         ]
         return recall
 
-    async def _memories(self, goal: str) -> list[dict[str, Any]] | str:
-        """The memories matching `goal`, or why memory-service could not be asked."""
+    async def _memories(self, goal: str, owner: str) -> list[dict[str, Any]] | str:
+        """The memories of the task's owner (and shared ones) matching `goal`, or why memory-service could not
+        be asked."""
         if self.memory is None:
             return "memory-service is not configured for the pipeline"
         try:
-            found = await self.memory.search(MemorySearchRequest(query=goal[:10_000], limit=MEMORY_LIMIT))
+            found = await self.memory.search(
+                MemorySearchRequest(query=goal[:10_000], limit=MEMORY_LIMIT, owner=owner)
+            )
         except UpstreamUnavailable as exc:
             log.warning("context_memories_unavailable", error=exc.detail)
             return exc.detail

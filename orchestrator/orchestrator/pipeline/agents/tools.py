@@ -58,7 +58,9 @@ class PipelineToolbox:
     list_agents: Callable[[], Awaitable[list[AgentInfo]]]
     service_health: Callable[[], Awaitable[dict[str, str]]]
 
-    async def for_stage(self, agent: PodAgentConfig, *, pod_id: str | None, tier: SandboxTier) -> StageTools:
+    async def for_stage(
+        self, agent: PodAgentConfig, *, pod_id: str | None, tier: SandboxTier, memory_owner: str
+    ) -> StageTools:
         """The tools `agent` is offered under `tier`; raise `StageToolsUnavailable` if the tier is off."""
         try:
             # mkdir and realpath touch the disk: off the event loop.
@@ -90,5 +92,7 @@ class PipelineToolbox:
             list_agents=self.list_agents,
             service_health=self.service_health,
             run_subtask=None,
+            # Memory tools write and search as the task's owner (see `keys/tenant.py`).
+            extra={"memory_owner": memory_owner},
         )
         return StageTools(self.tools, context, offered)

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Request, status
 
 from nova_common.auth import require_admin
 from nova_contracts.orchestrator import PodCreate, PodInfo, PodUpdate
-from orchestrator.deps import CallerAuth
+from orchestrator.deps import CallerAuth, Page
 from orchestrator.pipeline.pods.service import PodService
 
 router = APIRouter(prefix="/api/v1/pods", tags=["pods"])
@@ -18,9 +18,10 @@ async def get_pods(request: Request) -> PodService:  # async: no thread hop per 
 
 
 @router.get("", response_model=list[PodInfo])
-async def list_pods(_: CallerAuth, pods: PodService = Depends(get_pods)) -> list[PodInfo]:
+async def list_pods(_: CallerAuth, page: Page, pods: PodService = Depends(get_pods)) -> list[PodInfo]:
     """All pods with their agents, highest routing priority first."""
-    return await pods.all()
+    # Pods are few and cached whole; a page is a slice of the cache.
+    return (await pods.all())[page.offset : page.offset + page.limit]
 
 
 @router.get("/{pod_id}", response_model=PodInfo)
