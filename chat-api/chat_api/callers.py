@@ -1,28 +1,82 @@
-"""API-key checks for WebSocket clients, answered by the orchestrator and cached briefly."""
+"""Who a WebSocket client is: an API key (checked by the orchestrator, cached briefly) or the admin secret."""
 
 import hashlib
+import ipaddress
 import time
+from dataclasses import dataclass
 
-from chat_api.clients.orchestrator import OrchestratorClient
-from nova_common.auth import API_KEY_PREFIX
+from starlette.requests import HTTPConnection
+
+from chat_api.clients.orchestrator import Credential, OrchestratorClient
+from nova_common.auth import ADMIN_HEADER, API_KEY_PREFIX, AdminSecrets
 from nova_contracts.orchestrator import ApiKeyValidation
 
 MAX_CACHED_KEYS = 10_000
+_LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "[::1]", "::1"})
+_PROXY_HEADERS = ("x-forwarded-for", "x-forwarded-host", "forwarded", "x-real-ip")
+ADMIN_OWNER = "admin"
+LOCAL_OWNER = "local"
 
 
-class KeyValidator:
-    """Only valid answers are cached, so a key created a second ago works at once; a revoked one stops
-    working within `cache_seconds`."""
+@dataclass(frozen=True)
+class Caller:
+    """An authenticated client. `owner` is the tenant its sessions belong to (the platform's owner strings:
+    "admin", "key:<uuid>", "local"); `credential` is the header chat-api forwards to the orchestrator on its
+    behalf, None for a local caller admitted without one (REQUIRE_AUTH=false)."""
 
-    def __init__(self, client: OrchestratorClient, *, cache_seconds: float) -> None:
+    owner: str
+    credential: Credential | None = None
+
+
+LOCAL_CALLER = Caller(owner=LOCAL_OWNER)
+
+
+def _is_loopback(address: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    mapped = ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) else None
+    return (mapped or ip).is_loopback
+
+
+def is_local_caller(conn: HTTPConnection) -> bool:
+    """Whether a connection comes straight from this machine: a loopback peer, addressed by a loopback name
+    (not a rebinding DNS name), with no proxy hop in between. Only such a caller may go without a
+    credential under REQUIRE_AUTH=false."""
+    host = conn.headers.get("host", "")
+    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    return (
+        _is_loopback(conn.client.host if conn.client else "")
+        and name.lower() in _LOOPBACK_NAMES
+        and not any(h in conn.headers for h in _PROXY_HEADERS)
+    )
+
+
+class CallerAuthenticator:
+    """API keys: only valid answers are cached, so a key created a second ago works at once; a revoked one
+    stops working within `cache_seconds`. The admin secret is checked by the kit (a rotated one included)."""
+
+    def __init__(
+        self, client: OrchestratorClient, admin_secrets: AdminSecrets, *, cache_seconds: float
+    ) -> None:
         self._client = client
+        self._admin_secrets = admin_secrets
         self._cache_seconds = cache_seconds
         self._cache: dict[str, tuple[float, ApiKeyValidation]] = {}
 
-    async def validate(self, raw_key: str) -> ApiKeyValidation:
-        """Raises `OrchestratorUnavailable` when the orchestrator cannot be asked and nothing is cached."""
-        if not raw_key.startswith(API_KEY_PREFIX):
-            return ApiKeyValidation(valid=False)
+    async def authenticate(self, token: str) -> Caller | None:
+        """The caller `token` proves, or None; raises `OrchestratorUnavailable` when a key cannot be checked."""
+        if token.startswith(API_KEY_PREFIX):
+            result = await self.validate_key(token)
+            if not result.valid or result.key_id is None:
+                return None
+            return Caller(owner=f"key:{result.key_id}", credential=("X-API-Key", token))
+        if await self._admin_secrets.check(token):
+            return Caller(owner=ADMIN_OWNER, credential=(ADMIN_HEADER, token))
+        return None
+
+    async def validate_key(self, raw_key: str) -> ApiKeyValidation:
         digest = hashlib.sha256(raw_key.encode()).hexdigest()
         cached = self._cache.get(digest)
         now = time.monotonic()

@@ -28,6 +28,13 @@ class Settings(NovaSettings):
     # Bytes of frames waiting to be written to one client; a client that lets it fill up is disconnected.
     ws_send_buffer_bytes: int = Field(default=1_048_576, ge=4096)
     ws_max_history: int = Field(default=200, ge=2)
+    # User turns waiting for delivery in one session; past it a turn is refused with an error frame, so a
+    # client cannot grow Redis without bound while the orchestrator is away or slow.
+    ws_max_pending_messages: int = Field(default=100, ge=1)
+    # Browser pages allowed to open /ws/chat, besides the dashboard's (CORS_ALLOWED_ORIGINS) and chat-api's
+    # own test page: a comma-separated list of origins such as `https://chat.example.com`. A handshake from
+    # any other page is refused, so a site the user visits cannot talk to their agent.
+    ws_allowed_origins: str = ""
 
     redis_max_connections: int = Field(default=200, ge=10)
     session_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)

@@ -15,6 +15,8 @@ import structlog
 from pydantic import BaseModel
 from starlette.websockets import WebSocket, WebSocketState
 
+from chat_api.callers import Caller
+
 log = structlog.get_logger("chat_api.connections")
 
 # Close codes: 4001 is the seed's "bad or missing token"; the rest are RFC 6455's.
@@ -35,8 +37,7 @@ class ClientConnection:
         self.ws = ws
         self.ip = ip
         self.session_id: str | None = None
-        self.api_key: str | None = None
-        self.key_id: str | None = None
+        self.caller: Caller | None = None
         self.closed = asyncio.Event()
         self.close_code: int | None = None
         self._queue: deque[str] = deque()
@@ -167,11 +168,11 @@ class ConnectionRegistry:
     def listeners(self, session_id: str) -> list[ClientConnection]:
         return [c for c in self.by_session.get(session_id, ()) if not c.closed.is_set()]
 
-    def api_key_for(self, session_id: str) -> str | None:
-        """A key a live connection of this session authenticated with, to forward to the orchestrator."""
+    def caller_for(self, session_id: str) -> Caller | None:
+        """Who a live connection of this session authenticated as, to forward its credential."""
         for conn in self.listeners(session_id):
-            if conn.api_key:
-                return conn.api_key
+            if conn.caller is not None:
+                return conn.caller
         return None
 
     def broadcast(self, session_id: str, frame: BaseModel) -> int:

@@ -21,7 +21,13 @@ import httpx
 import redis.asyncio as aioredis
 import structlog
 
-from chat_api.clients.orchestrator import AgentMissing, OrchestratorClient, OrchestratorUnavailable
+from chat_api.callers import LOCAL_CALLER, LOCAL_OWNER, Caller
+from chat_api.clients.orchestrator import (
+    AgentMissing,
+    Credential,
+    OrchestratorClient,
+    OrchestratorUnavailable,
+)
 from chat_api.config import Settings
 from chat_api.connections import ConnectionRegistry
 from chat_api.sessions import SessionStore
@@ -54,6 +60,19 @@ _REFRESH_LOCK = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end
 return 0
 """
+# Append a turn unless the session already has ARGV[2] waiting (checked and pushed in one step, so two
+# connections of a session cannot both squeeze past the cap); the new length, or -1 when full.
+_ENQUEUE = """
+if redis.call('llen', KEYS[1]) >= tonumber(ARGV[2]) then return -1 end
+local length = redis.call('rpush', KEYS[1], ARGV[1])
+redis.call('expire', KEYS[1], ARGV[3])
+redis.call('sadd', KEYS[2], ARGV[4])
+return length
+"""
+
+
+class PendingQueueFull(Exception):
+    """The session already has as many turns waiting as it may; the new one was not stored."""
 
 
 def pending_key(session_id: str) -> str:
@@ -124,8 +143,9 @@ class DeliveryService:
         self.settings = settings
         self.gate = OrchestratorGate(client, max_interval=settings.orchestrator_probe_max_seconds)
         self._workers: dict[str, asyncio.Task[None]] = {}
-        # Keys of sessions whose client went away with turns still queued; kept in memory only, never in Redis.
-        self._keys: dict[str, str] = {}
+        # Who the clients of sessions whose client went away with turns still queued were; their credentials
+        # are kept in memory only, never in Redis.
+        self._callers: dict[str, Caller] = {}
         self._sweeper: asyncio.Task[None] | None = None
         self._agent_lock = asyncio.Lock()
 
@@ -152,20 +172,33 @@ class DeliveryService:
 
     # Called by the WebSocket handler.
 
-    def remember_key(self, session_id: str, api_key: str | None) -> None:
-        if api_key:
-            self._keys[session_id] = api_key
+    def remember_caller(self, session_id: str, caller: Caller | None) -> None:
+        if caller is not None:
+            self._callers[session_id] = caller
 
     async def enqueue(self, session_id: str, content: str) -> PendingChatMessage:
-        """Persist the user's turn before anything else happens to it, then make sure a worker delivers it."""
+        """Persist the user's turn before anything else happens to it, then make sure a worker delivers it.
+
+        Raises `PendingQueueFull` when the session already has `ws_max_pending_messages` turns waiting.
+        """
         message = PendingChatMessage(
             message_id=uuid.uuid4().hex, session_id=session_id, content=content, queued_at=datetime.now(UTC)
         )
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.rpush(pending_key(session_id), message.model_dump_json())
-            pipe.expire(pending_key(session_id), self.settings.session_ttl_seconds)
-            pipe.sadd(PENDING_SESSIONS_KEY, session_id)
-            length, *_ = await pipe.execute()
+        length = await self.redis.eval(
+            _ENQUEUE,
+            2,
+            pending_key(session_id),
+            PENDING_SESSIONS_KEY,
+            message.model_dump_json(),
+            self.settings.ws_max_pending_messages,
+            self.settings.session_ttl_seconds,
+            session_id,
+        )
+        if int(length) < 0:
+            raise PendingQueueFull(
+                f"{self.settings.ws_max_pending_messages} messages are already waiting in this session; "
+                "wait for their answers before sending more"
+            )
         if not self.gate.is_up:
             self.registry.broadcast(session_id, QueuedFrame(session_id=session_id, position=int(length) - 1))
         self.ensure_worker(session_id)
@@ -226,7 +259,7 @@ class DeliveryService:
                         # Deregister before any further await, so a turn enqueued from now on starts a new worker.
                         self._forget_worker(session_id)
                         if not self.registry.listeners(session_id):
-                            self._keys.pop(session_id, None)
+                            self._callers.pop(session_id, None)
                         return
                     await self.redis.sadd(PENDING_SESSIONS_KEY, session_id)
                     continue
@@ -273,13 +306,20 @@ class DeliveryService:
             with contextlib.suppress(Exception):
                 await self.redis.eval(_REFRESH_LOCK, 1, lock_key(session_id), token, LOCK_TTL_MS)
 
-    def _api_key(self, session_id: str) -> str | None:
-        return (
-            self.registry.api_key_for(session_id)
-            or self._keys.get(session_id)
-            or self.settings.nova_api_key.get_secret_value()
-            or None
-        )
+    def _caller(self, session: ChatSession) -> Caller | None:
+        """Who the session's turns are sent as; None while no client of a key's or the admin's session has
+        authenticated in this process (after a restart the turn waits for the client to come back)."""
+        caller = self.registry.caller_for(session.session_id) or self._callers.get(session.session_id)
+        if caller is None and session.tenant == LOCAL_OWNER:
+            return LOCAL_CALLER
+        return caller
+
+    def _credential(self, caller: Caller) -> Credential | None:
+        if caller.credential is not None:
+            return caller.credential
+        # A local caller (REQUIRE_AUTH=false): NOVA_API_KEY if the install set one, else no credential.
+        fallback = self.settings.nova_api_key.get_secret_value()
+        return ("X-API-Key", fallback) if fallback else None
 
     async def _deliver(self, message: PendingChatMessage) -> bool:
         """Send one turn and relay its answer; False when it must wait for a client's credentials."""
@@ -287,28 +327,30 @@ class DeliveryService:
         told_queued = False
         agent_retried = False
         while True:
-            api_key = self._api_key(session_id)
-            if api_key is None and self.settings.require_auth:
+            session = await self.sessions.get(session_id)
+            if session is None:
+                log.warning("session_expired_with_turn_pending", session_id=session_id)
+                return True
+            caller = self._caller(session)
+            if caller is None:
                 log.info("turn_waits_for_credentials", session_id=session_id, message_id=message.message_id)
                 return False
+            credential = self._credential(caller)
             if not self.gate.is_up:
                 if not told_queued:
                     self.registry.broadcast(session_id, QueuedFrame(session_id=session_id, position=0))
                     told_queued = True
                 await self.gate.wait_up()
-            session = await self.sessions.get(session_id)
-            if session is None:
-                log.warning("session_expired_with_turn_pending", session_id=session_id)
-                return True
+                continue  # the session and its clients may have changed while waiting
             try:
-                agent_id = await self._agent_id(session, api_key)
+                agent_id = await self._agent_id(session, credential)
                 history = await self.sessions.history(session_id)
                 turn = [*history, Message(role="user", content=message.content)]
                 async with self.client.stream_turn(
                     agent_id=agent_id,
                     session_id=session_id,
                     messages=turn,
-                    api_key=api_key,
+                    credential=credential,
                     metadata={"channel": "chat-api", "message_id": message.message_id},
                 ) as events:
                     await self._relay(message, events)
@@ -321,7 +363,7 @@ class DeliveryService:
                     await self._fail(message, "the orchestrator has no agent to answer this session")
                     return True
                 agent_retried = True
-                await self.sessions.set_chat_agent_id(None)
+                await self.sessions.set_chat_agent_id(session.tenant, None)
                 session.agent_id = None
                 await self.sessions.save(session)
             except RateLimited as exc:
@@ -342,18 +384,18 @@ class DeliveryService:
                 await self._fail(message, "the answer was interrupted; please ask again", code="interrupted")
                 return True
 
-    async def _agent_id(self, session: ChatSession, api_key: str | None) -> UUID:
+    async def _agent_id(self, session: ChatSession, credential: Credential | None) -> UUID:
         if session.agent_id:
             return UUID(session.agent_id)
         # Sessions starting together must not each create an agent: one creates it, the rest wait for it.
         async with self._agent_lock:
-            shared = await self.sessions.chat_agent_id()
+            shared = await self.sessions.chat_agent_id(session.tenant)
             if shared is None:
                 created = await self.client.create_agent(
-                    self.settings.default_agent_name, self.settings.default_model, api_key
+                    self.settings.default_agent_name, self.settings.default_model, credential
                 )
                 shared = str(created)
-                await self.sessions.set_chat_agent_id(shared)
+                await self.sessions.set_chat_agent_id(session.tenant, shared)
         session.agent_id = shared
         await self.sessions.save(session)
         return UUID(shared)
@@ -407,5 +449,7 @@ class DeliveryService:
     async def _hold(self, reply: HeldChatReply) -> None:
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.rpush(held_key(reply.session_id), reply.model_dump_json())
+            # Bounded like the pending list it comes from: a client that never returns cannot grow it forever.
+            pipe.ltrim(held_key(reply.session_id), -self.settings.ws_max_pending_messages, -1)
             pipe.expire(held_key(reply.session_id), self.settings.session_ttl_seconds)
             await pipe.execute()

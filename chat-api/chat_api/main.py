@@ -9,11 +9,12 @@ from fastapi import FastAPI
 
 from chat_api import __doc__ as description
 from chat_api import __version__
+from chat_api.callers import CallerAuthenticator
 from chat_api.clients.orchestrator import OrchestratorClient
 from chat_api.config import Settings, get_settings
 from chat_api.connections import ConnectionRegistry
 from chat_api.delivery import DeliveryService
-from chat_api.keys import KeyValidator
+from chat_api.origins import OriginPolicy
 from chat_api.sessions import SessionStore
 from chat_api.ui import router as ui_router
 from chat_api.ws import ChatRuntime
@@ -66,7 +67,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             registry=registry,
             sessions=sessions,
             delivery=delivery,
-            keys=KeyValidator(client, cache_seconds=settings.key_validation_cache_seconds),
+            callers=CallerAuthenticator(
+                client, app.state.admin_secrets, cache_seconds=settings.key_validation_cache_seconds
+            ),
+            origins=OriginPolicy(settings),
         )
         app.state.health.add_details(
             "websockets",

@@ -12,8 +12,6 @@ import redis.asyncio as aioredis
 from nova_contracts.chat import ChatSession
 from nova_contracts.llm import Message
 
-AGENT_KEY = "nova:chat:agent_id"
-
 
 def session_key(session_id: str) -> str:
     return f"nova:chat:session:{session_id}"
@@ -21,6 +19,11 @@ def session_key(session_id: str) -> str:
 
 def history_key(session_id: str) -> str:
     return f"nova:chat:session:{session_id}:history"
+
+
+def agent_key(owner: str) -> str:
+    """The agent that answers an owner's sessions: one per owner, since a key may use only its own agents."""
+    return f"nova:chat:agent_id:{owner}"
 
 
 class SessionStore:
@@ -33,20 +36,23 @@ class SessionStore:
         raw = await self.redis.get(session_key(session_id))
         return ChatSession.model_validate_json(raw) if raw else None
 
-    async def create(self, key_id: str | None) -> ChatSession:
+    async def create(self, owner: str) -> ChatSession:
         now = datetime.now(UTC)
-        session = ChatSession(session_id=uuid.uuid4().hex, key_id=key_id, created_at=now, last_active=now)
+        key_id = owner.removeprefix("key:") if owner.startswith("key:") else None
+        session = ChatSession(
+            session_id=uuid.uuid4().hex, key_id=key_id, owner=owner, created_at=now, last_active=now
+        )
         await self.save(session)
         return session
 
-    async def resume(self, session_id: str | None, key_id: str | None) -> ChatSession:
-        """The session `session_id` if it exists and belongs to this key; a fresh one otherwise."""
+    async def resume(self, session_id: str | None, owner: str) -> ChatSession:
+        """The session `session_id` if it exists and belongs to this caller; a fresh one otherwise."""
         if session_id:
             session = await self.get(session_id)
-            if session is not None and session.key_id == key_id:
+            if session is not None and session.tenant == owner:
                 await self.touch(session)
                 return session
-        return await self.create(key_id)
+        return await self.create(owner)
 
     async def save(self, session: ChatSession) -> None:
         await self.redis.set(session_key(session.session_id), session.model_dump_json(), ex=self.ttl_seconds)
@@ -80,12 +86,12 @@ class SessionStore:
             await self.touch(session)
         return session
 
-    async def chat_agent_id(self) -> str | None:
-        value = await self.redis.get(AGENT_KEY)
+    async def chat_agent_id(self, owner: str) -> str | None:
+        value = await self.redis.get(agent_key(owner))
         return str(value) if value else None
 
-    async def set_chat_agent_id(self, agent_id: str | None) -> None:
+    async def set_chat_agent_id(self, owner: str, agent_id: str | None) -> None:
         if agent_id is None:
-            await self.redis.delete(AGENT_KEY)
+            await self.redis.delete(agent_key(owner))
         else:
-            await self.redis.set(AGENT_KEY, agent_id)
+            await self.redis.set(agent_key(owner), agent_id)

@@ -1,7 +1,9 @@
 """`WS /ws/chat`: the seed's chat protocol (frames in `nova_contracts.chat`).
 
-1. Auth, when `REQUIRE_AUTH` is on: `?token=sk-nova-…` or a first `{"type":"auth","token"}` frame, checked by
-   the orchestrator; a bad key closes the socket with 4001.
+0. A browser page whose `Origin` is not allowed is refused before the handshake completes (HTTP 403).
+1. Auth: `?token=` or a first `{"type":"auth","token"}` frame carrying an API key (`sk-nova-…`, checked by
+   the orchestrator) or the admin secret; a bad one closes the socket with 4001. Only a local caller under
+   `REQUIRE_AUTH=false` (the kit's rule) may skip it.
 2. `{"type":"system","session_id"}`: the session resumed from `?session_id=` (or a user frame's `session_id`)
    when it exists and belongs to the same key, a new one otherwise.
 3. Each `user` frame is stored, then answered with `stream_chunk` frames and `stream_end` (or `error`);
@@ -17,19 +19,21 @@ import structlog
 from fastapi import APIRouter, WebSocket
 from pydantic import ValidationError
 
+from chat_api.callers import LOCAL_CALLER, CallerAuthenticator, is_local_caller
 from chat_api.clients.orchestrator import OrchestratorUnavailable
 from chat_api.config import Settings
 from chat_api.connections import (
     CLOSE_INTERNAL_ERROR,
     CLOSE_NORMAL,
+    CLOSE_POLICY,
     CLOSE_TOO_BIG,
     CLOSE_TRY_AGAIN_LATER,
     CLOSE_UNAUTHORIZED,
     ClientConnection,
     ConnectionRegistry,
 )
-from chat_api.delivery import DeliveryService
-from chat_api.keys import KeyValidator
+from chat_api.delivery import DeliveryService, PendingQueueFull
+from chat_api.origins import OriginPolicy
 from chat_api.sessions import SessionStore
 from nova_contracts.chat import (
     AuthFrame,
@@ -55,7 +59,8 @@ class ChatRuntime:
     registry: ConnectionRegistry
     sessions: SessionStore
     delivery: DeliveryService
-    keys: KeyValidator
+    callers: CallerAuthenticator
+    origins: OriginPolicy
 
 
 class _Closed(Exception):
@@ -67,6 +72,12 @@ async def chat_socket(ws: WebSocket) -> None:
     """Chat with Nova over a WebSocket, with streamed answers."""
     runtime: ChatRuntime = ws.app.state.chat
     ip = ws.client.host if ws.client else "unknown"
+    origin = ws.headers.get("origin")
+    if not runtime.origins.admits(origin):
+        log.warning("origin_refused", ip=ip, origin=origin[:200] if origin else None)
+        # Closing before accept makes the server answer the handshake with 403: the page gets no socket.
+        await ws.close(CLOSE_POLICY, "origin not allowed")
+        return
     await ws.accept()
     refusal = runtime.registry.admit(ip)
     if refusal is not None:
@@ -95,12 +106,15 @@ async def _serve(conn: ClientConnection, runtime: ChatRuntime) -> None:
     token = conn.ws.query_params.get("token")
     if token:
         await _authenticate(conn, runtime, token)
-    elif settings.require_auth:
+    elif not settings.require_auth and is_local_caller(conn.ws):
+        conn.caller = LOCAL_CALLER
+    else:
         first = await _next_frame(conn, settings, idle_after=settings.ws_auth_timeout_seconds)
         if not isinstance(first, AuthFrame):
             await _refuse(conn, "authentication required: send ?token= or an auth frame first")
         await _authenticate(conn, runtime, first.token)
-    session = await runtime.sessions.resume(conn.ws.query_params.get("session_id"), conn.key_id)
+    assert conn.caller is not None
+    session = await runtime.sessions.resume(conn.ws.query_params.get("session_id"), conn.caller.owner)
     await _join(conn, runtime, session.session_id)
     while True:
         frame = await _next_frame(conn, settings, idle_after=settings.ws_idle_timeout_seconds)
@@ -108,36 +122,38 @@ async def _serve(conn: ClientConnection, runtime: ChatRuntime) -> None:
             conn.send(PongFrame())
         elif isinstance(frame, AuthFrame):
             await _authenticate(conn, runtime, frame.token)
-            session = await runtime.sessions.resume(conn.session_id, conn.key_id)
+            session = await runtime.sessions.resume(conn.session_id, conn.caller.owner)
             if session.session_id != conn.session_id:
                 await _join(conn, runtime, session.session_id)
         elif isinstance(frame, UserFrame):
             if frame.session_id and frame.session_id != conn.session_id:
-                session = await runtime.sessions.resume(frame.session_id, conn.key_id)
+                session = await runtime.sessions.resume(frame.session_id, conn.caller.owner)
                 await _join(conn, runtime, session.session_id)
             assert conn.session_id is not None
-            await runtime.delivery.enqueue(conn.session_id, frame.content)
+            try:
+                await runtime.delivery.enqueue(conn.session_id, frame.content)
+            except PendingQueueFull as exc:
+                conn.send(ErrorFrame(content=str(exc), code="queue_full"))
 
 
 async def _join(conn: ClientConnection, runtime: ChatRuntime, session_id: str) -> None:
     runtime.registry.subscribe(conn, session_id)
-    runtime.delivery.remember_key(session_id, conn.api_key)
+    runtime.delivery.remember_caller(session_id, conn.caller)
     conn.send(SystemFrame(session_id=session_id))
     await runtime.delivery.on_client_joined(session_id)
 
 
 async def _authenticate(conn: ClientConnection, runtime: ChatRuntime, token: str) -> None:
     try:
-        result = await runtime.keys.validate(token)
+        caller = await runtime.callers.authenticate(token)
     except OrchestratorUnavailable:
         conn.send(ErrorFrame(content="cannot check the API key right now; retry shortly", code="unavailable"))
         await conn.flush(within=1.0)
         conn.close(CLOSE_TRY_AGAIN_LATER, "orchestrator unavailable")
         raise _Closed from None
-    if not result.valid:
-        await _refuse(conn, "invalid API key")
-    conn.api_key = token
-    conn.key_id = str(result.key_id) if result.key_id else None
+    if caller is None:
+        await _refuse(conn, "invalid API key or admin secret")
+    conn.caller = caller
 
 
 async def _refuse(conn: ClientConnection, reason: str) -> NoReturn:

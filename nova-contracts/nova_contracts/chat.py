@@ -141,12 +141,22 @@ class ChatStreamEvent(ResponseModel):
 class ChatSession(ResponseModel):
     """`nova:chat:session:{id}`: who owns a WebSocket chat session and which agent answers in it.
 
-    `key_id` binds the session to the API key that created it, so another key cannot resume it.
+    `owner` ("admin", "key:<uuid>" or "local") binds the session to the caller that created it, so no other
+    caller can resume it; sessions stored before it existed have only `key_id` (None: a local caller).
     """
 
     session_id: str
     agent_id: str | None = None
     key_id: str | None = None
+    owner: str | None = None
+
+    @property
+    def tenant(self) -> str:
+        """The owner string, also for sessions stored before `owner` existed."""
+        if self.owner is not None:
+            return self.owner
+        return f"key:{self.key_id}" if self.key_id else "local"
+
     created_at: datetime
     last_active: datetime
     message_count: int = Field(default=0, ge=0)

@@ -29,6 +29,9 @@ log = structlog.get_logger("chat_api.orchestrator")
 STREAM_TIMEOUT = httpx.Timeout(connect=3.0, read=180.0, write=30.0, pool=None)
 CALL_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
 
+# The header and value a client's requests are sent with (`X-API-Key` or `X-Admin-Secret`).
+Credential = tuple[str, str]
+
 
 class OrchestratorUnavailable(UpstreamUnavailable):
     """The orchestrator did not take the request; nothing was processed, so it can be sent again."""
@@ -76,10 +79,10 @@ class OrchestratorClient:
         _raise_for_status(response)
         return ApiKeyValidation.model_validate_json(response.content)
 
-    async def create_agent(self, name: str, model: str | None, api_key: str | None) -> UUID:
+    async def create_agent(self, name: str, model: str | None, credential: Credential | None) -> UUID:
         body = CreateAgentRequest(config=AgentConfig(name=name, model=model))
         request = self._as_caller(
-            "POST", "/api/v1/agents", api_key, content=body.model_dump_json(), timeout=CALL_TIMEOUT
+            "POST", "/api/v1/agents", credential, content=body.model_dump_json(), timeout=CALL_TIMEOUT
         )
         try:
             response = await self._service.http.send(request)
@@ -88,14 +91,17 @@ class OrchestratorClient:
         _raise_for_status(response)
         return AgentInfo.model_validate_json(response.content).id
 
-    def _as_caller(self, method: str, url: str, api_key: str | None, **kwargs: Any) -> httpx.Request:
-        """A request made with the client's API key, not as chat-api: the orchestrator authenticates a
-        request by its service token first, which would bypass the key's rate limit and attribution."""
+    def _as_caller(
+        self, method: str, url: str, credential: Credential | None, **kwargs: Any
+    ) -> httpx.Request:
+        """A request made with the client's credential, not as chat-api: the orchestrator authenticates a
+        request by its service token first, which would bypass the key's rate limit and tenancy."""
         request = self._service.http.build_request(method, url, **kwargs)
         request.headers.pop(SERVICE_HEADER, None)
         request.headers["Content-Type"] = "application/json"
-        if api_key:
-            request.headers["X-API-Key"] = api_key
+        if credential is not None:
+            header, value = credential
+            request.headers[header] = value
         return request
 
     @asynccontextmanager
@@ -105,7 +111,7 @@ class OrchestratorClient:
         agent_id: UUID,
         session_id: str,
         messages: list[Message],
-        api_key: str | None,
+        credential: Credential | None,
         metadata: dict[str, str] | None = None,
     ) -> AsyncIterator[AsyncIterator[ChatStreamEvent]]:
         """Open `POST /api/v1/tasks/stream`; yields the event iterator once the orchestrator accepted the turn.
@@ -117,7 +123,11 @@ class OrchestratorClient:
             agent_id=agent_id, messages=messages, session_id=session_id, metadata=metadata or {}
         )
         request = self._as_caller(
-            "POST", "/api/v1/tasks/stream", api_key, content=body.model_dump_json(), timeout=STREAM_TIMEOUT
+            "POST",
+            "/api/v1/tasks/stream",
+            credential,
+            content=body.model_dump_json(),
+            timeout=STREAM_TIMEOUT,
         )
         request.headers["Accept"] = "text/event-stream"
         try:
