@@ -1,13 +1,54 @@
-"""voice-service settings, read from the environment and `.env`."""
+"""voice-service settings, read from the environment and `.env`.
+
+Provider, voice, speed and keys set in the dashboard (platform config, Redis DB 1) win over these; the
+environment is the fallback (see `runtime_config.py`).
+"""
 
 from functools import lru_cache
 
+from pydantic import AliasChoices, Field, SecretStr
+
 from nova_common.config import NovaSettings
+from nova_contracts.voice import ProviderChoice
 
 
 class Settings(NovaSettings):
     service_name: str = "voice-service"
     port: int = 8130
+
+    # Fallbacks for the runtime settings `voice.*`.
+    voice_stt_provider: ProviderChoice = ProviderChoice.AUTO
+    voice_tts_provider: ProviderChoice = ProviderChoice.AUTO
+    voice_tts_voice: str = ""
+    voice_tts_speed: float = Field(default=1.0, ge=0.25, le=4.0)
+    voice_stt_model: str = ""
+    voice_tts_model: str = ""
+    voice_openai_compatible_url: str = ""
+    openai_api_key: SecretStr = SecretStr("")
+    deepgram_api_key: SecretStr = SecretStr("")
+    elevenlabs_api_key: SecretStr = SecretStr("")
+    # Provider endpoints; tests point them at loopback fakes.
+    openai_base_url: str = Field(
+        default="https://api.openai.com/v1", validation_alias=AliasChoices("VOICE_OPENAI_BASE_URL")
+    )
+    deepgram_base_url: str = Field(
+        default="https://api.deepgram.com", validation_alias=AliasChoices("VOICE_DEEPGRAM_BASE_URL")
+    )
+    elevenlabs_base_url: str = Field(
+        default="https://api.elevenlabs.io", validation_alias=AliasChoices("VOICE_ELEVENLABS_BASE_URL")
+    )
+
+    # Upload limits: bytes are counted while the upload arrives; duration is measured by decoding.
+    voice_max_upload_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
+    voice_max_audio_seconds: float = Field(default=600.0, gt=0)
+    # Below these the audio holds no speech worth sending anywhere: the answer is empty text.
+    voice_min_speech_ms: int = Field(default=250, ge=0)
+    voice_silence_dbfs: float = Field(default=-45.0, le=0)
+
+    voice_tts_requests_per_minute: int = Field(default=60, ge=1)
+    provider_timeout_seconds: float = Field(default=60.0, gt=0)
+    config_refresh_seconds: float = Field(default=3.0, ge=0)
+    api_key_cache_seconds: int = Field(default=60, ge=1)
 
 
 @lru_cache
