@@ -1,16 +1,19 @@
-"""`create_service_app`: the FastAPI app every service starts from (errors, request ids, CORS, health, docs)."""
+"""`create_service_app`: the FastAPI app every service starts from (errors, request ids, CORS, health, docs,
+and the guards every service needs: Host allow-list, request-body cap)."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from nova_common.body_limit import BodySizeLimitMiddleware
 from nova_common.config import NovaSettings
 from nova_common.errors import install_error_handlers
 from nova_common.health import HealthRegistry, health_router
+from nova_common.hosts import HostCheckMiddleware
 from nova_common.logging import REQUEST_ID_HEADER
-from nova_common.middleware import RequestIdMiddleware
+from nova_common.middleware import ForwardedClientMiddleware, RequestIdMiddleware
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
@@ -22,7 +25,9 @@ def create_service_app(
     description: str,
     version: str,
     lifespan: Lifespan,
+    body_limits: Mapping[str, int] | None = None,
 ) -> FastAPI:
+    """`body_limits` maps a path prefix to the largest body its routes accept (default MAX_REQUEST_BODY_BYTES)."""
     app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
     app.state.settings = settings
     app.state.health = HealthRegistry(service=settings.service_name, version=version)
@@ -35,6 +40,13 @@ def create_service_app(
         allow_headers=["*"],
         expose_headers=[REQUEST_ID_HEADER, "X-Session-Id", "Retry-After"],
     )
+    app.add_middleware(
+        BodySizeLimitMiddleware, default_limit=settings.max_request_body_bytes, route_limits=body_limits
+    )
+    app.add_middleware(HostCheckMiddleware, allowed=settings.allowed_host_patterns)
+    if settings.trusted_proxy_list:
+        app.add_middleware(ForwardedClientMiddleware, trusted_proxies=settings.trusted_proxy_list)
+    # Added last, so it runs first: every answer above, refusals included, carries the request id.
     app.add_middleware(RequestIdMiddleware)
     app.include_router(health_router())
     return app

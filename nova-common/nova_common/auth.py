@@ -4,7 +4,8 @@
   secret in force is `NOVA_ADMIN_SECRET` until an admin rotates it (`AdminSecrets.rotate`); the rotated one
   lives in Redis DB 1 only as an HMAC keyed by the service token, and every service honours it within seconds.
 - API key: `Authorization: Bearer sk-nova-…` or `X-API-Key`. Keys are stored only as SHA-256 hashes.
-  `REQUIRE_AUTH=false` lets requests through without a key (a local, single-user install).
+  `REQUIRE_AUTH=false` (a single-user machine) lets a request through without a key only when it comes
+  straight from this machine: loopback peer, loopback Host, no proxy headers (`anonymous_allowed`).
 - Service: `X-Service-Token`, the shared secret services use on each other's internal routes.
 """
 
@@ -22,9 +23,11 @@ import structlog
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader
 from redis.exceptions import RedisError
+from starlette.requests import HTTPConnection
 
 from nova_common.config import MIN_SECRET_LENGTH, WELL_KNOWN_SECRETS, NovaSettings
 from nova_common.errors import BadRequest, NotConfigured, Unauthorized
+from nova_common.hosts import is_direct_local_request
 from nova_contracts.orchestrator import config_redis_key
 
 log = structlog.get_logger("nova_common.auth")
@@ -77,15 +80,24 @@ class ApiKeyStore(Protocol):
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling. `kind` is admin, api_key, service or anonymous (auth disabled)."""
+    """Who is calling. `kind` is admin, api_key, service or anonymous (REQUIRE_AUTH=false, local caller)."""
 
     kind: str
     key: ApiKeyRecord | None = None
 
 
-def _settings(request: Request) -> NovaSettings:
+def _settings(request: HTTPConnection) -> NovaSettings:
     settings: NovaSettings = request.app.state.settings
     return settings
+
+
+def anonymous_allowed(connection: HTTPConnection) -> bool:
+    """REQUIRE_AUTH=false and the caller is a local user talking to us directly (HTTP or WebSocket).
+
+    Anything through a proxy, from another machine, or addressed by a non-loopback name (a browser page
+    re-pointed at 127.0.0.1) still needs a key, whatever REQUIRE_AUTH says.
+    """
+    return not _settings(connection).require_auth and is_direct_local_request(connection.scope)
 
 
 def _matches(given: str | None, expected: str) -> bool:
@@ -184,12 +196,18 @@ async def require_admin(request: Request, _: str | None = Depends(_admin_scheme)
     return Principal(kind="admin")
 
 
+def service_token_ok(connection: HTTPConnection) -> bool:
+    """The request carries this stack's service token."""
+    settings = _settings(connection)
+    token = connection.headers.get(SERVICE_HEADER)
+    return settings.service_token_usable and _matches(token, settings.service_token.get_secret_value())
+
+
 async def require_service(request: Request, _: str | None = Depends(_service_scheme)) -> Principal:
     """Internal routes: another Nova service (service token) or the admin."""
     settings = _settings(request)
-    token = request.headers.get(SERVICE_HEADER)
-    if token is not None and settings.service_token_usable:
-        if _matches(token, settings.service_token.get_secret_value()):
+    if request.headers.get(SERVICE_HEADER) is not None and settings.service_token_usable:
+        if service_token_ok(request):
             return Principal(kind="service")
         raise Unauthorized("invalid service token")
     if await _admin_ok(request):
@@ -206,14 +224,18 @@ def extract_api_key(request: Request) -> str | None:
 
 
 async def require_api_key(request: Request, _: str | None = Depends(_api_key_scheme)) -> Principal:
-    settings = _settings(request)
     raw = extract_api_key(request)
     if raw is None:
         if await _admin_ok(request):
             return Principal(kind="admin")
-        if not settings.require_auth:
+        if anonymous_allowed(request):
             return Principal(kind="anonymous")
-        raise Unauthorized("missing API key: send Authorization: Bearer sk-nova-… or X-API-Key")
+        hint = (
+            ""
+            if _settings(request).require_auth
+            else " (REQUIRE_AUTH=false admits only direct local requests)"
+        )
+        raise Unauthorized("missing API key: send Authorization: Bearer sk-nova-… or X-API-Key" + hint)
     if not raw.startswith(API_KEY_PREFIX):
         raise Unauthorized("malformed API key: Nova keys start with sk-nova-")
     store: ApiKeyStore | None = getattr(request.app.state, "api_key_store", None)

@@ -9,6 +9,28 @@ WELL_KNOWN_SECRETS = frozenset(
 )
 MIN_SECRET_LENGTH = 16
 
+# The names a Nova service answers to out of the box: loopback, the Compose service names (services call
+# each other by them) and `*.localhost`, which resolves to loopback on every modern resolver. A browser
+# page served from any other name (DNS rebinding) is refused; ALLOWED_HOSTS extends or replaces the list.
+DEFAULT_ALLOWED_HOSTS: tuple[str, ...] = (
+    "localhost",
+    "127.0.0.1",
+    "::1",
+    "orchestrator",
+    "llm-gateway",
+    "memory-service",
+    "chat-api",
+    "chat-bridge",
+    "cortex",
+    "intel-worker",
+    "knowledge-worker",
+    "voice-service",
+    "recovery",
+    "dashboard",
+    "*.localhost",
+)
+DEFAULT_MAX_REQUEST_BODY_BYTES = 1024 * 1024
+
 
 class NovaSettings(BaseSettings):
     """Environment-driven settings; `.env` in the working directory is read too (the file Compose reads)."""
@@ -23,7 +45,16 @@ class NovaSettings(BaseSettings):
 
     admin_secret: SecretStr = Field(default=SecretStr(""), alias="NOVA_ADMIN_SECRET")
     service_token: SecretStr = Field(default=SecretStr(""), alias="NOVA_SERVICE_TOKEN")
-    require_auth: bool = False
+    # Off only for a single-user machine, and then only for direct loopback callers (see auth.local_caller).
+    require_auth: bool = True
+    # Comma list of Host names (optionally `*.suffix`); `*` turns the check off, for a proxy of your own.
+    allowed_hosts: str = ",".join(DEFAULT_ALLOWED_HOSTS)
+    max_request_body_bytes: int = Field(default=DEFAULT_MAX_REQUEST_BODY_BYTES, ge=1024)
+    # Comma list of proxy addresses (IPs or CIDRs) whose X-Forwarded-For is logged as the client address.
+    # It is only ever logged: a forwarded request never counts as a local one.
+    trusted_proxies: str = ""
+    # Tests serve fake web sites on 127.0.0.1; nothing else may let the SSRF guard reach loopback.
+    ssrf_allow_loopback_for_tests: bool = False
     cors_allowed_origins: str = "http://localhost:3000,http://127.0.0.1:3000,http://localhost:5173"
 
     redis_url: str = "redis://127.0.0.1:6379/0"
@@ -48,6 +79,14 @@ class NovaSettings(BaseSettings):
     @property
     def cors_origins(self) -> list[str]:
         return [o.strip() for o in self.cors_allowed_origins.split(",") if o.strip()]
+
+    @property
+    def allowed_host_patterns(self) -> list[str]:
+        return [h.strip().lower() for h in self.allowed_hosts.split(",") if h.strip()]
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        return [p.strip() for p in self.trusted_proxies.split(",") if p.strip()]
 
     @property
     def admin_secret_usable(self) -> bool:

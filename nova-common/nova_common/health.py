@@ -1,4 +1,8 @@
-"""`/health/live` and `/health/ready`, built from the checks each service registers in its lifespan."""
+"""`/health/live` and `/health/ready`, built from the checks each service registers in its lifespan.
+
+Both are public. `/health/ready` names every failing check with its latency for anyone, but the error text
+(exception messages, an MCP server's stderr, a peer's address) only for the admin or another service.
+"""
 
 import asyncio
 import time
@@ -10,6 +14,7 @@ import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from nova_common.auth import ADMIN_HEADER, admin_secrets, service_token_ok
 from nova_contracts.health import CheckStatus, DependencyCheck, Liveness, Readiness, ReadinessStatus
 
 CheckFn = Callable[[], Awaitable[object]]
@@ -77,6 +82,29 @@ def http_live_check(client: httpx.AsyncClient, base_url: str) -> CheckFn:
     return check
 
 
+# Keys of `details` entries that carry error text; dropped, at any depth, for public callers.
+_ERROR_KEYS = ("error", "errors", "last_error")
+
+
+def _without_error_text(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {
+            k: _without_error_text(v)
+            for k, v in value.items()
+            if not (isinstance(k, str) and (k in _ERROR_KEYS or k.endswith("_error")))
+        }
+    if isinstance(value, list):
+        return [_without_error_text(v) for v in value]
+    return value
+
+
+async def _sees_error_text(request: Request) -> bool:
+    if service_token_ok(request):
+        return True
+    given = request.headers.get(ADMIN_HEADER)
+    return given is not None and await admin_secrets(request).check(given)
+
+
 def health_router() -> APIRouter:
     router = APIRouter(prefix="/health", tags=["health"])
 
@@ -92,13 +120,27 @@ def health_router() -> APIRouter:
 
     @router.get("/ready", response_model=Readiness, responses={503: {"model": Readiness}})
     async def get_readiness(request: Request) -> JSONResponse:
-        """Every required dependency answers; 503 naming the failing one otherwise."""
+        """Every required dependency answers; 503 naming the failing one otherwise.
+
+        Error text is included only for the admin (`X-Admin-Secret`) or a service (`X-Service-Token`).
+        """
         registry: HealthRegistry = request.app.state.health
         report = await registry.readiness()
         code = 200 if report.status is ReadinessStatus.READY else 503
-        body = report.model_dump(mode="json")
+        if await _sees_error_text(request):
+            body = report.model_dump(mode="json")
+            failing = ", ".join(f"{c.name} ({c.detail})" for c in report.failing)
+        else:
+            public = report.model_copy(
+                update={
+                    "checks": [c.model_copy(update={"detail": None}) for c in report.checks],
+                    "details": _without_error_text(report.details),
+                }
+            )
+            body = public.model_dump(mode="json")
+            failing = ", ".join(c.name for c in report.failing)
         if code == 503:
-            body["detail"] = "not ready: " + ", ".join(f"{c.name} ({c.detail})" for c in report.failing)
+            body["detail"] = "not ready: " + failing
         return JSONResponse(body, status_code=code)
 
     return router

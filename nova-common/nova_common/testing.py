@@ -2,6 +2,7 @@
 
 Isolation: `database_url` gives each test its own freshly created database; `redis_base_url` flushes every
 Redis DB before the test. Set NOVA_TEST_DATABASE_URL / NOVA_TEST_REDIS_URL to use servers of your own.
+Both embedded servers require a password (random per session); every URL handed out carries it.
 Helpers for synchronous tests: `wait_until` (poll a condition) and `run_sql` (one statement).
 """
 
@@ -17,7 +18,20 @@ import asyncpg
 import pytest
 import redis
 
+from nova_common.config import DEFAULT_ALLOWED_HOSTS
 from nova_common.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
+
+# Starlette's TestClient addresses the app as `http://testserver`.
+TEST_CLIENT_HOST = "testserver"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """In-process apps of a test session answer to the TestClient's host name too.
+
+    Only in the test process (and the services it starts): a shipped default never includes it. A value
+    the developer or CI set explicitly is kept.
+    """
+    os.environ.setdefault("ALLOWED_HOSTS", ",".join([*DEFAULT_ALLOWED_HOSTS, TEST_CLIENT_HOST]))
 
 
 @pytest.fixture(scope="session")
