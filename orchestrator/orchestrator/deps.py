@@ -11,6 +11,7 @@ from nova_common.errors import RateLimited
 from orchestrator.agents.service import AgentService
 from orchestrator.agents.turn import AgentRunner
 from orchestrator.chat.service import ChatService
+from orchestrator.goals.service import GoalService
 from orchestrator.keys.rate_limit import SlidingWindowLimiter
 from orchestrator.keys.service import ApiKeyService
 from orchestrator.keys.tenant import Tenant
@@ -39,6 +40,7 @@ class Services:
     chat: ChatService
     usage: UsageService
     openai: OpenAICompatService
+    goals: GoalService
 
 
 async def get_services(request: Request) -> Services:
@@ -122,3 +124,4 @@ TaskServiceDep = Annotated[TaskService, _service("tasks")]
 ChatServiceDep = Annotated[ChatService, _service("chat")]
 UsageServiceDep = Annotated[UsageService, _service("usage")]
 OpenAICompatDep = Annotated[OpenAICompatService, _service("openai")]
+GoalServiceDep = Annotated[GoalService, _service("goals")]

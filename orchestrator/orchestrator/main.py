@@ -25,6 +25,9 @@ from orchestrator.clients.memory_service import MemoryServiceClient
 from orchestrator.config import Settings, get_settings
 from orchestrator.db.migrations import apply_migrations
 from orchestrator.deps import Services
+from orchestrator.goals.repository import GoalRepository
+from orchestrator.goals.routes import router as goals_router
+from orchestrator.goals.service import GoalService
 from orchestrator.keys.rate_limit import SlidingWindowLimiter
 from orchestrator.keys.repository import ApiKeyRepository
 from orchestrator.keys.routes import router as keys_router
@@ -76,6 +79,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         health.add_details("migrations", lambda: {"applied_at_startup": applied})
         # Shared runtime config and the gateway's usage stream live in the gateway's DB 1.
         config_redis = create_redis("llm-gateway", settings.redis_url)
+        # Goal changes are announced on cortex's stimulus list, in cortex's DB 5.
+        stimuli_redis = create_redis("cortex", settings.redis_url)
         web = WebFetcher(
             SsrfGuard(), timeout=settings.web_fetch_timeout_seconds, max_bytes=settings.web_fetch_max_bytes
         )
@@ -131,6 +136,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 chat=ChatService(ConversationRepository(pg), agents, runner, redis),
                 usage=UsageService(usage_repository),
                 openai=OpenAICompatService(agents, runner),
+                goals=GoalService(GoalRepository(pg), stimuli_redis),
             )
             app.state.services = services
 
@@ -163,6 +169,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             await mcp.close()
             await web.aclose()
             await config_redis.aclose()
+            await stimuli_redis.aclose()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -184,6 +191,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         usage_router,
         openai_router,
         pipeline_router,
+        goals_router,
     ):
         app.include_router(router)
     return app
