@@ -89,6 +89,8 @@ def make_settings(redis_base_url: str, **overrides: Any) -> Settings:
         "local_model_url": "http://127.0.0.1:9",
         "orchestrator_url": "http://127.0.0.1:9",
         "config_refresh_seconds": 0.2,
+        # The tests call as a local user of a single-user machine unless they test keys (require_auth=True).
+        "require_auth": False,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)
@@ -153,7 +155,7 @@ async def gateway_factory(settings_factory: Any) -> AsyncIterator[Any]:
         lifespan = RunningLifespan(app)
         await lifespan.start()
         client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://gateway", timeout=60
+            transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1", timeout=60
         )
         stack.append((app, client, lifespan))
         return GatewayHarness(app, client)

@@ -59,6 +59,7 @@ def two_gateway_processes(
                 "LLM_ROUTING_STRATEGY": "cloud-only",
                 "INFERENCE_BACKEND": "none",
                 "ORCHESTRATOR_URL": "http://127.0.0.1:9",
+                "REQUIRE_AUTH": "false",  # the test calls from loopback as the machine's single user
                 "LOG_LEVEL": "WARNING",
                 "LITELLM_LOCAL_MODEL_COST_MAP": "True",
             }

@@ -88,7 +88,8 @@ async def test_records_made_while_redis_is_down_are_written_once_it_is_back(
     gateway_env: dict[str, str], tmp_path: Path
 ) -> None:
     port = free_port()
-    client = create_redis("llm-gateway", f"redis://127.0.0.1:{port}/0", socket_connect_timeout=1)
+    redis = EmbeddedRedis(data_dir=tmp_path / "redis", port=port)
+    client = create_redis("llm-gateway", redis.url, socket_connect_timeout=1)
     recorder = UsageRecorder(client, STREAM, maxlen=100_000)
     with capture_logs() as logs:
         recorder.start()
@@ -96,7 +97,6 @@ async def test_records_made_while_redis_is_down_are_written_once_it_is_back(
             recorder.record(_record(index))
         await asyncio.sleep(0.3)  # the writer's first attempt fails: nothing listens on the port yet
     assert any(entry["event"] == "usage_flush_failed" for entry in logs)
-    redis = EmbeddedRedis(data_dir=tmp_path / "redis", port=port)
     await asyncio.to_thread(redis.start)
     try:
         await recorder.stop()

@@ -281,6 +281,28 @@ def extract_text_content(content: str | Iterable[ContentBlock | Mapping[str, Any
     return " ".join(texts)
 
 
+# ── Model ids ─────────────────────────────────────────────────────────────────────────────────────
+
+# Cloud providers the gateway routes `<slug>/<model>` ids to (its catalog; a gateway test keeps them equal).
+CLOUD_MODEL_PROVIDERS: tuple[str, ...] = (
+    "anthropic",
+    "openai",
+    "groq",
+    "gemini",
+    "cerebras",
+    "openrouter",
+    "github",
+    "claude-max",
+    "chatgpt",
+    "custom",
+)
+# Prefixes of the local model slot: `local/<name>` and `ollama/<name>` mean the bare `<name>`.
+LOCAL_MODEL_PREFIXES: tuple[str, ...] = ("local/", "ollama/")
+# A cloud model id anyone may name before the provider is even configured: a known provider, then a model
+# name of the characters providers use (`openrouter/meta-llama/llama-3.3-70b-instruct:free`).
+CLOUD_MODEL_ID_PATTERN = r"^(?:" + "|".join(CLOUD_MODEL_PROVIDERS) + r")/[A-Za-z0-9][A-Za-z0-9._:/@-]{0,110}$"
+
+
 # ── Gateway configuration and status (dashboard, recovery and the orchestrator read these) ──────────
 
 

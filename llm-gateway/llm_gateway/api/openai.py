@@ -15,7 +15,11 @@ from llm_gateway.api.openai_errors import OpenAIRoute, error_payload
 from llm_gateway.completions.service import ChatCall, StreamEnd, StreamFailure
 from llm_gateway.deps import V1_SECURITY, Services, V1Caller, check_v1_caller, services_of
 from llm_gateway.embeddings.minilm import MODEL_NAME as LOCAL_EMBED_MODEL
-from llm_gateway.openai_compat.schemas import OpenAIChatRequest, OpenAIEmbeddingRequest
+from llm_gateway.openai_compat.schemas import (
+    FORWARDED_CHAT_PARAMETERS,
+    OpenAIChatRequest,
+    OpenAIEmbeddingRequest,
+)
 from nova_common.auth import Principal
 from nova_common.errors import BadRequest
 from nova_common.sse import json_event_stream
@@ -24,13 +28,16 @@ from nova_contracts.llm import InferenceStats, ProviderStatus
 router = APIRouter(prefix="/v1", tags=["openai"], route_class=OpenAIRoute)
 
 
+def _usage_tags(metadata: dict[str, Any] | None) -> dict[str, Any]:
+    # The key a usage record is charged to is the caller's, never one named in the body.
+    return {k: v for k, v in (metadata or {}).items() if k != "api_key_id"}
+
+
 def _chat_call(body: OpenAIChatRequest, caller: Principal) -> ChatCall:
-    payload = body.model_dump(exclude_none=True, exclude={"model", "stream"})
-    metadata = payload.get("metadata") if isinstance(payload.get("metadata"), dict) else {}
     return ChatCall(
-        body=payload,
+        body=body.model_dump(include=set(FORWARDED_CHAT_PARAMETERS), exclude_none=True),
         model=body.model,
-        metadata=metadata or {},
+        metadata=_usage_tags(body.metadata),
         api_key_id=caller.key.id if caller.key else None,
     )
 
@@ -45,7 +52,7 @@ async def create_chat_completion(body: OpenAIChatRequest, request: Request) -> R
         result = await services.completions.complete(call)
         headers = {"X-Nova-Provider": result.provider, "X-Nova-Cache": "hit" if result.cached else "miss"}
         return JSONResponse(result.response, headers=headers)
-    include_usage = bool((body.stream_options or {}).get("include_usage"))
+    include_usage = body.stream_options is not None and body.stream_options.include_usage
     items = await services.completions.open_stream(call)
 
     async def chunks() -> AsyncIterator[dict[str, Any]]:
@@ -93,12 +100,11 @@ async def create_embeddings(
         texts = [str(item) for item in body.input]
     else:
         raise BadRequest("input must be a string or a list of strings; token-id input is not supported")
-    metadata = body.model_extra.get("metadata") if body.model_extra else None
     result = await services.embeddings.embed(
         texts,
         model=body.model,
         dimensions=body.dimensions,
-        metadata=metadata if isinstance(metadata, dict) else None,
+        metadata=_usage_tags(body.metadata),
         api_key_id=caller.key.id if caller.key else None,
     )
     data = [

@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from llm_gateway.openai_compat.schemas import UPSTREAM_CONTROL_FIELDS
 from nova_common.errors import NovaError
 
 log = structlog.get_logger("llm_gateway.openai")
@@ -50,6 +51,23 @@ def error_payload(exc: NovaError) -> dict[str, Any]:
     }
 
 
+def _unknown_parameter(exc: RequestValidationError) -> JSONResponse | None:
+    """A top-level body field the endpoint does not take: 400, as OpenAI answers an unrecognized argument."""
+    for error in exc.errors():
+        loc = tuple(error.get("loc", ()))
+        if error.get("type") == "extra_forbidden" and len(loc) == 2 and loc[0] == "body":
+            name = str(loc[1])
+            if name in UPSTREAM_CONTROL_FIELDS:
+                message = (
+                    f"{name}: the gateway decides which upstream a call goes to and with which credentials; "
+                    "a request may not set it"
+                )
+            else:
+                message = f"Unrecognized request argument supplied: {name}"
+            return openai_error(400, message, "unsupported_parameter", param=name)
+    return None
+
+
 class OpenAIRoute(APIRoute):
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -62,6 +80,9 @@ class OpenAIRoute(APIRoute):
                     log.warning("request_failed", code=exc.code, detail=exc.detail, path=request.url.path)
                 return openai_error(exc.status_code, exc.detail, exc.code, headers=exc.headers)
             except RequestValidationError as exc:
+                unknown = _unknown_parameter(exc)
+                if unknown is not None:
+                    return unknown
                 first = exc.errors()[0] if exc.errors() else {}
                 loc = [str(p) for p in first.get("loc", ()) if p != "body"]
                 param = ".".join(loc) or None

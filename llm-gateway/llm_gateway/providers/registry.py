@@ -31,12 +31,19 @@ from llm_gateway.providers.transports import Target
 from llm_gateway.runtime_config import RuntimeConfig, RuntimeConfigStore
 from nova_common.errors import NotConfigured
 from nova_common.secretbox import SecretUnreadable, open_config_value
-from nova_contracts.llm import ModelCapability, ModelInfo, ProviderModel, ProviderStatus, ProviderType
+from nova_contracts.llm import (
+    LOCAL_MODEL_PREFIXES,
+    ModelCapability,
+    ModelInfo,
+    ProviderModel,
+    ProviderStatus,
+    ProviderType,
+)
 from nova_contracts.orchestrator import PROVIDER_KEY_SLUGS, provider_key_setting
 
 log = structlog.get_logger("llm_gateway.providers")
 
-LOCAL_PREFIXES = ("local/", "ollama/")
+LOCAL_PREFIXES = LOCAL_MODEL_PREFIXES
 
 
 @dataclass

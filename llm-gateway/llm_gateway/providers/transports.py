@@ -16,9 +16,15 @@ from typing import Any, Literal
 import aiohttp
 import httpx
 
+from llm_gateway.openai_compat.schemas import FORWARDED_CHAT_PARAMETERS
 from llm_gateway.providers.errors import RETRYABLE_STATUSES, ProviderCallError, scrub
 
 Transport = Literal["openai", "litellm"]
+
+
+def forwarded(body: dict[str, Any]) -> dict[str, Any]:
+    """The request parameters a provider may receive; anything else in `body` stays in the gateway."""
+    return {key: value for key, value in body.items() if key in FORWARDED_CHAT_PARAMETERS}
 
 
 @dataclass(frozen=True)
@@ -132,12 +138,10 @@ class OpenAICompatibleTransport:
 
     @staticmethod
     def _payload(target: Target, body: dict[str, Any], stream: bool) -> dict[str, Any]:
-        payload = {**body, "model": target.model, "stream": stream}
-        payload.pop("metadata", None)  # Nova's caller tags, not a provider parameter
+        payload = {**forwarded(body), "model": target.model, "stream": stream}
         if stream:
-            payload["stream_options"] = {**(body.get("stream_options") or {}), "include_usage": True}
-        else:
-            payload.pop("stream_options", None)
+            # Usage always: the gateway records it, and drops the chunk for callers that did not ask.
+            payload["stream_options"] = {"include_usage": True}
         fmt = payload.get("response_format")
         if target.schema_as_json_object and isinstance(fmt, dict) and fmt.get("type") == "json_schema":
             spec = fmt.get("json_schema") or {}
@@ -234,8 +238,9 @@ class LiteLLMTransport:
         return None
 
     def _kwargs(self, target: Target, body: dict[str, Any], read_timeout: float | None) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {key: value for key, value in body.items() if value is not None}
-        kwargs.pop("metadata", None)  # Nova's tags, not the provider's
+        # LiteLLM reads every keyword as a call option (api_base, api_key, extra_headers...): only the chat
+        # parameters in the allow-list come from the request, the rest from the target.
+        kwargs: dict[str, Any] = {k: v for k, v in forwarded(body).items() if v is not None}
         kwargs.pop("user", None)
         kwargs.update(
             model=target.litellm_model,
