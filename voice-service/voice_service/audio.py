@@ -16,7 +16,8 @@ from typing import IO, Any
 import av
 import numpy as np
 
-from voice_service.errors import MalformedAudio, PayloadTooLarge, UnsupportedMediaType
+from nova_common.errors import PayloadTooLarge
+from voice_service.errors import MalformedAudio, UnsupportedMediaType
 
 # Upload kinds and the media types and file extensions that name them.
 MEDIA_TYPES = {

@@ -6,7 +6,7 @@ environment is the fallback (see `runtime_config.py`).
 
 from functools import lru_cache
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import Field, SecretStr
 
 from nova_common.config import NovaSettings
 from nova_contracts.voice import ProviderChoice
@@ -28,15 +28,9 @@ class Settings(NovaSettings):
     deepgram_api_key: SecretStr = SecretStr("")
     elevenlabs_api_key: SecretStr = SecretStr("")
     # Provider endpoints; tests point them at loopback fakes.
-    openai_base_url: str = Field(
-        default="https://api.openai.com/v1", validation_alias=AliasChoices("VOICE_OPENAI_BASE_URL")
-    )
-    deepgram_base_url: str = Field(
-        default="https://api.deepgram.com", validation_alias=AliasChoices("VOICE_DEEPGRAM_BASE_URL")
-    )
-    elevenlabs_base_url: str = Field(
-        default="https://api.elevenlabs.io", validation_alias=AliasChoices("VOICE_ELEVENLABS_BASE_URL")
-    )
+    voice_openai_base_url: str = "https://api.openai.com/v1"
+    voice_deepgram_base_url: str = "https://api.deepgram.com"
+    voice_elevenlabs_base_url: str = "https://api.elevenlabs.io"
 
     # Upload limits: bytes are counted while the upload arrives; duration is measured by decoding.
     voice_max_upload_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)

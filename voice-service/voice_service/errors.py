@@ -1,11 +1,6 @@
-"""The upload failures the kit's error hierarchy has no class for yet; rendered by the kit's one handler."""
+"""Upload failures the kit's error hierarchy has no class for yet (413 is the kit's `PayloadTooLarge`)."""
 
 from nova_common.errors import NovaError
-
-
-class PayloadTooLarge(NovaError):
-    status_code = 413
-    code = "payload_too_large"
 
 
 class UnsupportedMediaType(NovaError):

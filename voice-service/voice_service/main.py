@@ -17,9 +17,10 @@ from voice_service.keys import OrchestratorKeyStore
 from voice_service.limits import SynthesisLimiter
 from voice_service.providers.offline import OfflineVoice
 from voice_service.providers.registry import ProviderRegistry
-from voice_service.routes import router
+from voice_service.routes import TRANSCRIBE_PATH, router
 from voice_service.runtime_config import VoiceConfigStore
 from voice_service.service import VoiceService
+from voice_service.uploads import ENVELOPE_BYTES
 
 
 def build_voice_service(
@@ -55,12 +56,15 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
     app = create_service_app(
-        settings or get_settings(),
+        settings,
         title="Nova Voice Service",
         description=description or "",
         version=__version__,
         lifespan=lifespan,
+        # Audio uploads may be far larger than the kit's default body cap: the file plus its multipart envelope.
+        body_limits={TRANSCRIBE_PATH: settings.voice_max_upload_bytes + ENVELOPE_BYTES},
     )
     app.include_router(router)
     return app

@@ -13,7 +13,9 @@ from nova_contracts.voice import ProvidersReport, SynthesisRequest, Transcriptio
 from voice_service.deps import Voice
 from voice_service.uploads import read_audio_form
 
-router = APIRouter(prefix="/api/v1/voice", tags=["voice"])
+PREFIX = "/api/v1/voice"
+TRANSCRIBE_PATH = f"{PREFIX}/transcribe"
+router = APIRouter(prefix=PREFIX, tags=["voice"])
 
 # The body is parsed by `read_audio_form` (counted as it streams), so OpenAPI is told its shape here.
 _TRANSCRIBE_BODY: dict[str, Any] = {

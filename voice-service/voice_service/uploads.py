@@ -1,20 +1,18 @@
-"""Reading a multipart audio upload without ever holding more than the limit.
+"""Reading a multipart audio upload: one `file` part and a few short text fields.
 
-FastAPI's `UploadFile` parameters would read the whole body before the route runs. Instead the route hands
-the raw request stream here: a declared Content-Length over the limit is refused before a byte is read, and
-the bytes are counted as they arrive, so a body that lies about its length (or sends none, chunked) is cut
-off at the limit. The file part spools to disk past 1 MB.
+The kit's body cap (`create_service_app(body_limits=…)`, see `main.py`) refuses a declared Content-Length over
+the upload limit before a byte is read and cuts a chunked body off at the limit while it streams; the
+multipart parser then spools the file part to disk past 1 MB, so no upload is ever held whole in memory.
 """
 
-from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
-from nova_common.errors import BadRequest
-from voice_service.errors import PayloadTooLarge, UnsupportedMediaType
+from nova_common.errors import BadRequest, PayloadTooLarge
+from voice_service.errors import UnsupportedMediaType
 
 # Room for the multipart boundaries, part headers and the small text fields around the file.
 ENVELOPE_BYTES = 64 * 1024
@@ -30,16 +28,7 @@ class AudioForm:
 
 
 def _too_large(limit: int) -> PayloadTooLarge:
-    return PayloadTooLarge(f"upload larger than {limit // (1024 * 1024)} MB (VOICE_MAX_UPLOAD_BYTES)")
-
-
-async def _counted(request: Request, limit: int) -> AsyncGenerator[bytes, None]:
-    received = 0
-    async for chunk in request.stream():
-        received += len(chunk)
-        if received > limit + ENVELOPE_BYTES:
-            raise _too_large(limit)
-        yield chunk
+    return PayloadTooLarge(f"audio file larger than {limit} bytes (VOICE_MAX_UPLOAD_BYTES)")
 
 
 def _text(value: object, name: str) -> str | None:
@@ -54,16 +43,16 @@ async def read_audio_form(request: Request, limit: int) -> AudioForm:
     content_type = request.headers.get("content-type", "")
     if not content_type.lower().startswith("multipart/form-data"):
         raise UnsupportedMediaType("send the audio as multipart/form-data with a `file` field")
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit + ENVELOPE_BYTES:
-        raise _too_large(limit)
     parser = MultiPartParser(
-        request.headers, _counted(request, limit), max_files=1, max_fields=5, max_part_size=_TEXT_FIELD_BYTES
+        request.headers, request.stream(), max_files=1, max_fields=5, max_part_size=_TEXT_FIELD_BYTES
     )
     try:
         form = await parser.parse()
     except MultiPartException as exc:
         raise BadRequest(f"malformed multipart body: {exc.message}") from exc
+    except ClientDisconnect as exc:
+        # The client went away, or the kit's body cap cut the upload off (its 413 has gone out already).
+        raise BadRequest("the upload ended before its last part") from exc
     upload = form.get("file")
     if not isinstance(upload, UploadFile):
         await form.close()

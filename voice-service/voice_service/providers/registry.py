@@ -121,7 +121,7 @@ class ProviderRegistry:
             case VoiceProvider.OPENAI | VoiceProvider.OPENAI_COMPATIBLE:
                 is_openai = provider is VoiceProvider.OPENAI
                 client = self._openai_client(
-                    self.settings.openai_base_url if is_openai else config.openai_compatible_url,
+                    self.settings.voice_openai_base_url if is_openai else config.openai_compatible_url,
                     config.openai_api_key if is_openai else "",
                 )
                 return OpenAIAudio(
@@ -134,7 +134,7 @@ class ProviderRegistry:
             case VoiceProvider.DEEPGRAM:
                 return DeepgramAudio(
                     api_key=config.deepgram_api_key,
-                    base_url=self.settings.deepgram_base_url,
+                    base_url=self.settings.voice_deepgram_base_url,
                     http=self.http,
                     stt_model=config.stt_model,
                     timeout=timeout,
@@ -142,7 +142,7 @@ class ProviderRegistry:
             case VoiceProvider.ELEVENLABS:
                 return ElevenLabsAudio(
                     api_key=config.elevenlabs_api_key,
-                    base_url=self.settings.elevenlabs_base_url,
+                    base_url=self.settings.voice_elevenlabs_base_url,
                     http=self.http,
                     stt_model=config.stt_model,
                     tts_model=config.tts_model,
