@@ -74,7 +74,7 @@ def test_a_half_streamed_code_block_renders_as_code() -> None:
 @pytest.mark.skipif(
     not Path(CHROMIUM).exists() or shutil.which("node") is None, reason="needs node and chromium"
 )
-def test_the_page_sends_a_message_shows_the_reply_and_keeps_the_session_across_a_reload(
+def test_the_page_asks_for_a_key_sends_a_message_shows_the_reply_and_keeps_the_session_across_a_reload(
     orchestrator, chat_settings, api_key, tmp_path
 ) -> None:
     _node_modules()
@@ -96,6 +96,7 @@ def test_the_page_sends_a_message_shows_the_reply_and_keeps_the_session_across_a
     assert result.returncode == 0, result.stderr[-2000:]
     page = json.loads(result.stdout.strip().splitlines()[-1])
 
+    assert page["prompt"] and "API key" in page["prompt"] and "admin secret" in page["prompt"]
     roles = [b["role"] for b in page["before"]]
     assert roles[0] == "user" and page["before"][0]["text"] == "Hello **Nova**"
     # Without llm-gateway the orchestrator's answer is its error; the full-stack test sees a streamed answer.

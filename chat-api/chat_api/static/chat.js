@@ -1,13 +1,16 @@
 /*
  * Nova chat test UI: one WebSocket to /ws/chat, streamed answers rendered as Markdown with a typing cursor.
- * The API key and the session id live in localStorage, the transcript of the session too, so a reload
+ * The page asks for an API key or the admin secret and sends it in the first frame; it is kept in
+ * sessionStorage (gone with the tab). The session id and its transcript live in localStorage, so a reload
  * continues the same conversation. Lost connections are retried with backoff; messages typed meanwhile are
  * sent once the session is back.
  */
 (function () {
   "use strict";
 
-  var KEY_STORE = "nova.chat.apiKey";
+  var KEY_STORE = "nova.chat.credential";
+  var OLD_KEY_STORE = "nova.chat.apiKey"; // kept in localStorage by earlier versions of this page
+  var ASK_FOR_KEY = "Enter an API key (sk-nova-…) or the admin secret above to chat";
   var SESSION_STORE = "nova.chat.sessionId";
   var TRANSCRIPT_PREFIX = "nova.chat.transcript.";
   var CLOSE_UNAUTHORIZED = 4001;
@@ -90,9 +93,12 @@
     setStatus("connecting…", "pending");
     ws = new WebSocket(socketUrl());
     ws.onopen = function () {
-      var key = localStorage.getItem(KEY_STORE);
-      // The key goes in a frame rather than the URL, so it never lands in access logs.
+      var key = sessionStorage.getItem(KEY_STORE);
+      // The key goes in a frame rather than the URL, so it never lands in access logs. Without one, a ping
+      // asks the server whether this caller needs one: it closes with 4001 at once if so (a local install
+      // with REQUIRE_AUTH=false answers the ping instead).
       if (key) ws.send(JSON.stringify({ type: "auth", token: key }));
+      else ws.send(JSON.stringify({ type: "ping" }));
     };
     ws.onmessage = function (event) {
       var frame;
@@ -107,7 +113,7 @@
       ready = false;
       finishStream();
       if (event.code === CLOSE_UNAUTHORIZED) {
-        setStatus("API key required or invalid — enter one above", "error");
+        setStatus(sessionStorage.getItem(KEY_STORE) ? "That key or secret was refused — enter another above" : ASK_FOR_KEY, "error");
         els.key.focus();
         return;
       }
@@ -196,10 +202,10 @@
   els.keyForm.addEventListener("submit", function (event) {
     event.preventDefault();
     var key = els.key.value.trim();
-    if (key) localStorage.setItem(KEY_STORE, key);
-    else localStorage.removeItem(KEY_STORE);
+    if (key) sessionStorage.setItem(KEY_STORE, key);
+    else sessionStorage.removeItem(KEY_STORE);
     els.key.value = "";
-    els.key.placeholder = key ? "key saved" : "sk-nova-… (optional)";
+    els.key.placeholder = key ? "key saved" : "API key or admin secret";
     reconnectNow();
   });
 
@@ -211,7 +217,8 @@
     reconnectNow();
   });
 
-  if (localStorage.getItem(KEY_STORE)) els.key.placeholder = "key saved";
+  localStorage.removeItem(OLD_KEY_STORE);
+  if (sessionStorage.getItem(KEY_STORE)) els.key.placeholder = "key saved";
   showTranscript();
   connect();
 })();

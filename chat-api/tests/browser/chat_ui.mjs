@@ -1,4 +1,4 @@
-// Drive the chat-api test UI like a person: enter the API key, type a message, wait for the answer to finish
+// Drive the chat-api test UI like a person: see it ask for a key, enter the API key, type a message, wait for the answer to finish
 // streaming, reload, and report what the page shows as JSON on stdout (pytest asserts on it).
 // Usage: node chat_ui.mjs <chat-api base URL> <api key> <message> [screenshot.png]
 import { chromium } from "playwright-core";
@@ -21,6 +21,11 @@ try {
   page.on("console", (m) => m.type() === "error" && consoleErrors.push(m.text()));
   page.on("pageerror", (e) => consoleErrors.push(String(e)));
   await page.goto(baseUrl, { waitUntil: "load" });
+  // Before any key is entered, the page should say it needs one (the server refuses a keyless caller).
+  const prompt = await page
+    .waitForSelector(".status.error", { timeout: 15000 })
+    .then((el) => el.textContent())
+    .catch(() => null);
   await page.fill("#api-key", apiKey);
   await page.click("#key-form button");
   await page.waitForSelector(".status.ok", { timeout: 30000 });
@@ -44,7 +49,7 @@ try {
   await page.waitForSelector(".status.ok", { timeout: 30000 });
   const after = await bubbles(page);
   const sessionAfterReload = await page.evaluate(() => localStorage.getItem("nova.chat.sessionId"));
-  console.log(JSON.stringify({ sawCursor, before, after, sessionId, sessionAfterReload, consoleErrors }));
+  console.log(JSON.stringify({ prompt, sawCursor, before, after, sessionId, sessionAfterReload, consoleErrors }));
 } finally {
   await browser.close();
 }
