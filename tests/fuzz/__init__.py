@@ -1,0 +1,1 @@
+"""Schemathesis fuzzing of running Nova services (see tests/test_fuzz_openapi.py)."""
