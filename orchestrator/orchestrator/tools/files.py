@@ -1,4 +1,8 @@
-"""File tools: every path goes through `Sandbox.resolve` first, and all I/O runs in a worker thread."""
+"""File tools: every path goes through `Sandbox.resolve` first, and all I/O runs in a worker thread.
+
+Writes never land inside a `.git` folder: the agent edits work trees, and a repository's config, hooks and
+attributes are what would make the git tools run its code.
+"""
 
 import asyncio
 import fnmatch
@@ -19,7 +23,8 @@ def _list_dir(sandbox: Sandbox, path: Path) -> str:
     if not path.is_dir():
         raise ToolError(f"{sandbox.display(path)} is not a directory")
     lines = []
-    for entry in sorted(os.scandir(path), key=lambda e: e.name)[:MAX_LIST_ENTRIES]:
+    entries = [e for e in os.scandir(path) if not sandbox.is_hidden(Path(e.path))]
+    for entry in sorted(entries, key=lambda e: e.name)[:MAX_LIST_ENTRIES]:
         if entry.is_dir(follow_symlinks=False):
             lines.append(f"{entry.name}/")
         elif entry.is_symlink():
@@ -56,14 +61,16 @@ def _search(sandbox: Sandbox, base: Path, query: str, pattern: str, limit: int) 
     hits: list[str] = []
     needle = query.lower()
     for directory, dirnames, filenames in os.walk(base, followlinks=False):
-        dirnames[:] = [d for d in dirnames if d not in SKIPPED_DIRS]
+        dirnames[:] = [
+            d for d in dirnames if d not in SKIPPED_DIRS and not sandbox.is_hidden(Path(directory) / d)
+        ]
         for name in filenames:
             if not fnmatch.fnmatch(name, pattern):
                 continue
             file = Path(directory) / name
             # A symlink inside the sandbox may point outside it; search only what really lives inside.
             real = Path(os.path.realpath(file))
-            if not real.is_relative_to(root) or not real.is_file():
+            if not real.is_relative_to(root) or not real.is_file() or sandbox.is_hidden(real):
                 continue
             if real.stat().st_size > MAX_SEARCH_FILE_BYTES:
                 continue
@@ -90,8 +97,16 @@ async def read_file(args: dict[str, Any], ctx: ToolContext) -> str:
     return await asyncio.to_thread(_read_file, ctx.sandbox, path, max_bytes)
 
 
+def _refuse_repository_internals(sandbox: Sandbox, path: Path) -> None:
+    if ".git" in (part.lower() for part in path.relative_to(sandbox.require_root()).parts):
+        raise ToolError(
+            f"refused: {sandbox.display(path)} is inside a .git folder; edit the work tree and use the git tools"
+        )
+
+
 async def write_file(args: dict[str, Any], ctx: ToolContext) -> str:
     path = ctx.sandbox.resolve(string_arg(args, "path"))
+    _refuse_repository_internals(ctx.sandbox, path)
     content = args.get("content", "")
     if not isinstance(content, str):
         raise ToolError("argument 'content' must be a string")

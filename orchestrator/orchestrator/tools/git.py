@@ -1,37 +1,120 @@
-"""Git tools: `git -C <sandboxed path>` with an argument list (no shell), hooks and fsmonitor switched off.
+"""Git tools: git run in the jail with an argument list (no shell), and nothing of the repository executed.
 
-Hooks are off because a repository's `.git/hooks` is code the agent could have written: with the shell
-group disabled, `git commit` must not become a way to run it.
+A repository's `.git` is files the agent could have written (the shell tools, a cloned project), and git runs
+programs its config names: filters on add/checkout, diff drivers and text converters, merge drivers, the
+pager, the editor, hooks, fsmonitor, a signing program. So git runs jailed, without system or global config,
+with those switched off on the command line, and refuses a repository whose own config names any program or
+includes another file. `GIT_CEILING_DIRECTORIES` keeps discovery from climbing out of the sandbox root.
 """
 
+import re
+from pathlib import Path
 from typing import Any
 
+from nova_contracts.orchestrator import SandboxTier
+from orchestrator.tools.jail import JAIL_TMP, Limits, RunResult, jail_path, run_in_sandbox
 from orchestrator.tools.registry import Tool, ToolContext, ToolError, int_arg, schema, string_arg
-from orchestrator.tools.shell import MAX_STREAM_CHARS, run_command, shell_env
+from orchestrator.tools.shell import MAX_STREAM_CHARS
 
 GIT_TIMEOUT_SECONDS = 30
-SAFE_CONFIG = ["-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false", "-c", "core.pager=cat"]
+GIT_OUTPUT_BYTES = 512_000
+# Command-line config outranks every file: these hold even in a repository that sets them.
+SAFE_CONFIG = [
+    "-c", "core.hooksPath=/dev/null",
+    "-c", "core.fsmonitor=false",
+    "-c", "core.pager=cat",
+    "-c", "core.editor=true",
+    "-c", "core.sshCommand=false",
+    "-c", "commit.gpgSign=false",
+    "-c", "tag.gpgSign=false",
+    "-c", "protocol.allow=never",
+    "-c", "protocol.file.allow=always",
+    "-c", "safe.directory=*",
+]  # fmt: skip
+# Repository config keys (lowercased) that make git run a program or read another file.
+_PROGRAM_KEY = re.compile(
+    r"^(filter\..*"
+    r"|diff\.external|diff\..*\.(command|textconv)"
+    r"|merge\..*\.driver"
+    r"|core\.(pager|sshcommand|editor|hookspath|fsmonitor|askpass|gitproxy|alternaterefscommand)"
+    r"|sequence\.editor|gpg\.(.*\.)?program|credential\..*|uploadpack\..*|receive\.procreceiverefs"
+    r"|include\..*|includeif\..*"
+    r"|.*\.(command|cmd|program|driver|helper))$"
+)
+
+
+def git_env(home: str, ceiling: str) -> dict[str, str]:
+    return {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": home,
+        "LANG": "C.UTF-8",
+        "TERM": "dumb",
+        "GIT_TERMINAL_PROMPT": "0",
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_CONFIG_GLOBAL": "/dev/null",
+        "GIT_ATTR_NOSYSTEM": "1",
+        "GIT_CEILING_DIRECTORIES": ceiling,
+        "GIT_ALLOW_PROTOCOL": "file",
+        "GIT_PAGER": "cat",
+        "GIT_EDITOR": "true",
+    }
+
+
+async def _run_git(ctx: ToolContext, repo: Path, args: list[str]) -> RunResult:
+    sandbox = ctx.sandbox
+    root = sandbox.require_root()
+    if sandbox.tier is SandboxTier.HOST:
+        where, env = str(repo), git_env(str(root), str(root.parent))
+    else:
+        # Inside the jail the root is /workspace; its parent is the jail's own "/".
+        where, env = jail_path(sandbox, repo), git_env(JAIL_TMP, "/")
+    return await run_in_sandbox(
+        sandbox,
+        ["git", "-C", where, *args],
+        cwd=root,
+        env=env,
+        limits=Limits(
+            wall_seconds=GIT_TIMEOUT_SECONDS, cpu_seconds=GIT_TIMEOUT_SECONDS, output_bytes=GIT_OUTPUT_BYTES
+        ),
+    )
+
+
+def _what(args: tuple[str, ...]) -> str:
+    return next((a for a in args if not a.startswith("-") and "=" not in a), "command")
+
+
+async def _refuse_program_config(ctx: ToolContext, repo: Path) -> None:
+    """Refuse a repository whose own config would make git run a program (or pull in another file)."""
+    # Only the repository's files: no -c of ours, includes listed rather than followed.
+    result = await _run_git(ctx, repo, ["config", "--list", "--null", "--show-scope", "--no-includes"])
+    if result.exit_code is None:
+        raise ToolError("git config could not be read in time")
+    dangerous = []
+    for entry in result.stdout.decode("utf-8", "replace").split("\0"):
+        scope, _, rest = entry.partition("\t")
+        key = rest.split("\n", 1)[0].lower()
+        if scope in {"local", "worktree"} and _PROGRAM_KEY.match(key):
+            dangerous.append(key)
+    if dangerous:
+        raise ToolError(
+            "refused: this repository's .git/config makes git run programs or include other files "
+            f"({', '.join(sorted(set(dangerous)))}); the git tools do not run repository-controlled "
+            "commands. Remove those settings from .git/config (a person, outside Nova) to use the git tools."
+        )
 
 
 async def _git(ctx: ToolContext, path: str, *args: str) -> str:
     repo = ctx.sandbox.resolve(path)
-    env = {
-        **shell_env(str(ctx.sandbox.require_root())),
-        "GIT_TERMINAL_PROMPT": "0",
-        "GIT_CONFIG_NOSYSTEM": "1",
-    }
-    code, stdout, stderr = await run_command(
-        ["git", *SAFE_CONFIG, "-C", str(repo), *args],
-        cwd=str(ctx.sandbox.require_root()),
-        time_limit=GIT_TIMEOUT_SECONDS,
-        env=env,
-    )
-    what = next((a for a in args if not a.startswith("-") and "=" not in a), "command")
-    if code is None:
+    await _refuse_program_config(ctx, repo)
+    result = await _run_git(ctx, repo, [*SAFE_CONFIG, *args])
+    what = _what(args)
+    if result.timed_out:
         raise ToolError(f"git {what} timed out after {GIT_TIMEOUT_SECONDS}s")
-    output = (stdout + stderr).decode("utf-8", errors="replace")
-    if code != 0:
-        raise ToolError(f"git {what} failed (exit {code}): {output.strip()[:2000]}")
+    output = result.output.decode("utf-8", errors="replace")
+    if result.truncated:
+        raise ToolError(f"git {what} printed more than {GIT_OUTPUT_BYTES} bytes and was stopped")
+    if result.exit_code != 0:
+        raise ToolError(f"git {what} failed (exit {result.exit_code}): {output.strip()[:2000]}")
     if len(output) > MAX_STREAM_CHARS * 4:
         output = output[: MAX_STREAM_CHARS * 4] + "\n… (truncated)"
     return output.strip() or "(no output)"
@@ -43,7 +126,7 @@ async def git_status(args: dict[str, Any], ctx: ToolContext) -> str:
 
 async def git_diff(args: dict[str, Any], ctx: ToolContext) -> str:
     extra = ["--cached"] if args.get("staged") else []
-    return await _git(ctx, string_arg(args, "path", "."), "diff", *extra)
+    return await _git(ctx, string_arg(args, "path", "."), "diff", "--no-ext-diff", "--no-textconv", *extra)
 
 
 async def git_log(args: dict[str, Any], ctx: ToolContext) -> str:

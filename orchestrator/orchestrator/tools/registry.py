@@ -11,14 +11,16 @@ from orchestrator.tools.sandbox import Sandbox
 
 GROUPS: dict[str, str] = {
     "files": "List, read, write and search files in the sandbox",
-    "shell": "Run shell commands in the sandbox (with a timeout and a denylist)",
-    "git": "Git status, diff, log and commit in a sandboxed repository",
+    "shell": "Run shell commands in a jail over the sandbox (no network, resource limits); off until enabled",
+    "git": "Git status, diff, log and commit in a sandboxed repository, jailed; off until enabled",
     "memory": "Search long-term memory and save facts",
     "platform": "List agents, delegate a task to another agent, check service health",
     "web": "Fetch public web pages (private and internal addresses are refused)",
 }
 # Groups whose tools touch the filesystem or run processes: not offered in the isolated sandbox.
 FILESYSTEM_GROUPS = frozenset({"files", "shell", "git"})
+# Groups that run processes stay off until the admin sets them true in `tool_permissions`; others default on.
+OFF_UNTIL_ENABLED = frozenset({"shell", "git"})
 
 
 class ToolError(Exception):

@@ -2,7 +2,9 @@
 
 Every path an agent names is resolved (symlinks followed, `..` collapsed) and must land inside the tier's
 root *before* any filesystem call; tools then operate on the resolved path, not on what the agent wrote.
-`isolated` has no root at all, so file, shell and git tools refuse to run there.
+`isolated` has no root at all, so file, shell and git tools refuse to run there. The `nova` tier's root is
+Nova's own checkout: its secrets (`.env`, `data/`, keys, repository configs that may hold credentials) are
+hidden from the file tools here and masked inside the shell and git jail (`jail.py`).
 """
 
 import os
@@ -13,6 +15,36 @@ from nova_contracts.orchestrator import SandboxTier
 
 # Narrowest first: a task may ask for a narrower tier than its agent's, never a wider one.
 TIER_ORDER = (SandboxTier.ISOLATED, SandboxTier.WORKSPACE, SandboxTier.NOVA, SandboxTier.HOST)
+
+
+# Names under the nova tier's root that hold secrets or live data, never shown to an agent.
+SECRET_FILE_NAMES = frozenset(
+    {".env", ".netrc", ".pgpass", ".git-credentials", "id_rsa", "id_ed25519", "id_ecdsa"}
+)
+SECRET_SUFFIXES = (".pem", ".key", ".p12", ".pfx")
+SECRET_ROOT_DIRS = frozenset({"data"})
+# Folders the secret scan does not walk into: big, generated, and not where a checkout keeps secrets.
+UNSCANNED_DIRS = frozenset(
+    {".venv", "node_modules", "__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache"}
+)
+
+
+def is_secret(relative: Path) -> bool:
+    """Whether a path relative to the nova root names a secret (or lies inside one)."""
+    parts = relative.parts
+    if not parts:
+        return False
+    if parts[0] in SECRET_ROOT_DIRS:
+        return True
+    for index, part in enumerate(parts):
+        if part in SECRET_FILE_NAMES or part.endswith(SECRET_SUFFIXES):
+            return True
+        # `.env.local`, `.env.production`…; the committed example is documentation.
+        if part.startswith(".env.") and part != ".env.example":
+            return True
+        if part == ".git" and parts[index + 1 : index + 2] == ("config",):
+            return True
+    return False
 
 
 class SandboxViolation(Exception):
@@ -32,6 +64,10 @@ class Sandbox:
     def has_filesystem(self) -> bool:
         return self.root is not None
 
+    @property
+    def hides_secrets(self) -> bool:
+        return self.tier is SandboxTier.NOVA
+
     def require_root(self) -> Path:
         if self.root is None:
             raise SandboxViolation(f"the {self.tier.value} sandbox has no filesystem or shell")
@@ -48,12 +84,39 @@ class Sandbox:
         resolved = Path(os.path.realpath(candidate))
         if resolved != root and not resolved.is_relative_to(root):
             raise SandboxViolation(f"{path!r} is outside the {self.tier.value} sandbox ({root})")
+        if self.hides_secrets and is_secret(resolved.relative_to(root)):
+            raise SandboxViolation(f"{path!r} holds Nova's secrets or data and is hidden from agents")
         return resolved
+
+    def is_hidden(self, path: Path) -> bool:
+        """Whether a listing or search should leave `path` out (a secret of the nova tier)."""
+        root = self.require_root()
+        return self.hides_secrets and path.is_relative_to(root) and is_secret(path.relative_to(root))
 
     def display(self, path: Path) -> str:
         """A path as the agent should see it: relative to the root."""
         root = self.require_root()
         return "." if path == root else str(path.relative_to(root))
+
+
+def secret_paths(sandbox: Sandbox) -> list[Path]:
+    """The secrets under the sandbox root that the jail masks (existing files and folders, not symlinks)."""
+    root = sandbox.require_root()
+    found: list[Path] = []
+    for directory, dirnames, filenames in os.walk(root):
+        base = Path(directory)
+        for name in [*dirnames, *filenames]:
+            path = base / name
+            if not path.is_symlink() and is_secret(path.relative_to(root)):
+                found.append(path)
+        # A masked folder is replaced whole; a repository's internals only matter for its config.
+        dirnames[:] = [
+            d for d in dirnames
+            if d not in UNSCANNED_DIRS and d != ".git" and not is_secret((base / d).relative_to(root))
+        ]  # fmt: skip
+        if (base / ".git" / "config").is_file() and not (base / ".git").is_symlink():
+            found.append(base / ".git" / "config")
+    return found
 
 
 def build_sandbox(tier: SandboxTier, *, workspace: Path, nova_root: Path, allow_host: bool) -> Sandbox:

@@ -23,7 +23,14 @@ from orchestrator.tools.files import FILE_TOOLS
 from orchestrator.tools.git import GIT_TOOLS
 from orchestrator.tools.memory_tools import MEMORY_TOOLS
 from orchestrator.tools.platform_tools import PLATFORM_TOOLS
-from orchestrator.tools.registry import FILESYSTEM_GROUPS, GROUPS, Tool, ToolContext, ToolError
+from orchestrator.tools.registry import (
+    FILESYSTEM_GROUPS,
+    GROUPS,
+    OFF_UNTIL_ENABLED,
+    Tool,
+    ToolContext,
+    ToolError,
+)
 from orchestrator.tools.sandbox import SandboxViolation
 from orchestrator.tools.shell import SHELL_TOOLS
 from orchestrator.tools.web import WEB_TOOLS
@@ -41,6 +48,13 @@ class ToolOutcome:
     text: str
     is_error: bool
     duration_ms: int
+
+
+def switched_off_message(group: str) -> str:
+    return (
+        f"the {group} tools are switched off; the administrator switches them on in the dashboard's tool "
+        f'settings or with PATCH /api/v1/tool-permissions {{"groups": {{"{group}": true}}}}'
+    )
 
 
 def _allowed_by_agent(agent: AgentInfo, name: str, group: str) -> bool:
@@ -63,7 +77,9 @@ class ToolService:
 
     async def permissions(self) -> ToolPermissions:
         stored = await self.config.tool_permissions()
-        return ToolPermissions(groups={group: stored.get(group, True) for group in GROUPS})
+        return ToolPermissions(
+            groups={group: stored.get(group, group not in OFF_UNTIL_ENABLED) is True for group in GROUPS}
+        )
 
     async def set_permissions(self, update: ToolPermissionsUpdate) -> ToolPermissions:
         unknown = sorted(set(update.groups) - set(GROUPS))
@@ -169,7 +185,7 @@ class ToolService:
             raise ToolError(f"there is no tool named {call.name}")
         # Checked again at call time: the model may name a tool it was not offered.
         if not (await self.permissions()).groups[tool.group]:
-            raise ToolError(f"the {tool.group} tools are switched off by the administrator")
+            raise ToolError(switched_off_message(tool.group))
         if not _allowed_by_agent(ctx.agent, tool.name, tool.group):
             raise ToolError(f"{call.name} is not among this agent's tools")
         if tool.group in FILESYSTEM_GROUPS:

@@ -1,24 +1,22 @@
-"""`run_shell`: a command in the sandbox root, with a timeout and a denylist of dangerous prefixes.
+"""`run_shell`: a command run by `/bin/sh` in the jail (`jail.py`), with the sandbox root as working directory.
 
-The denylist is defence in depth, not the boundary: it stops the obvious destructive or privileged
-commands (also behind `;`, `&&`, pipes, `$(…)` and wrappers such as `env`/`nohup`/`sh -c`), while the sandbox
-tier decides where the command runs and the isolated tier refuses shell access outright.
+The jail is the boundary: what the command can see, write, reach and spend. The denylist below only turns
+away the obvious destructive or privileged commands early (also behind `;`, `&&`, pipes, `$(…)` and wrappers
+such as `env`/`nohup`/`sh -c`), so a model that means well gets a clear answer instead of a jailed failure.
 """
 
-import asyncio
-import contextlib
 import os
 import re
 import shlex
-import signal
-from pathlib import Path
 from typing import Any
 
 from nova_contracts.orchestrator import SandboxTier
+from orchestrator.tools.jail import JAIL_ROOT, Limits, run_in_sandbox
 from orchestrator.tools.registry import Tool, ToolContext, ToolError, int_arg, schema, string_arg
-from orchestrator.tools.sandbox import Sandbox, SandboxViolation
 
 MAX_STREAM_CHARS = 8_000
+MAX_OUTPUT_BYTES = 256_000
+MAX_COMMAND_CHARS = 20_000
 
 # First words that are refused wherever they appear as a command.
 DENIED_COMMANDS = frozenset(
@@ -41,7 +39,6 @@ WRAPPERS = frozenset(
 SHELLS = frozenset({"sh", "bash", "zsh", "dash", "ksh"})
 _SEGMENT_SPLIT = re.compile(r"&&|\|\||[;&|\n`()]|\$\(")
 _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
-HARMLESS_DEVICES = frozenset({"/dev/null", "/dev/stdin", "/dev/stdout", "/dev/stderr", "/dev/zero"})
 DANGEROUS_RM_TARGETS = frozenset({"/", "/*", "~", "~/", "$home", "${home}", ".", "..", "*"})
 
 
@@ -98,43 +95,6 @@ def denied_reason(command: str) -> str | None:
     return None
 
 
-def _path_words(command: str) -> list[str]:
-    """Arguments that name a path outright (absolute, home-relative or climbing with `..`)."""
-    found = []
-    for segment in _SEGMENT_SPLIT.split(command):
-        words = _strip_wrappers(_words(segment.strip()))
-        for word in words[1:]:
-            value = word.split("=", 1)[1] if word.startswith("-") and "=" in word else word
-            if value in HARMLESS_DEVICES:
-                continue
-            if value.startswith(("/", "~")) or ".." in Path(value).parts:
-                found.append(value)
-    return found
-
-
-def escaping_path(command: str, sandbox: Sandbox) -> str | None:
-    """A path argument of `command` that lands outside the sandbox, if any.
-
-    A heuristic on top of the working directory: it catches `cat /etc/passwd` and `ls ../..`, not a path
-    assembled at run time. Hard confinement of arbitrary commands needs a container, which is what the
-    isolated tier would run.
-    """
-    if sandbox.tier is SandboxTier.HOST:
-        return None
-    root = str(sandbox.require_root())
-    for value in _path_words(command):
-        # Commands run with HOME set to the sandbox root, so `~/x` is inside; `~alice` is not.
-        if value == "~" or value.startswith("~/"):
-            value = root + value[1:]
-        elif value.startswith("~"):
-            return value
-        try:
-            sandbox.resolve(value)
-        except SandboxViolation:
-            return value
-    return None
-
-
 def _clip(text: bytes) -> str:
     decoded = text.decode("utf-8", errors="replace")
     if len(decoded) > MAX_STREAM_CHARS:
@@ -142,59 +102,47 @@ def _clip(text: bytes) -> str:
     return decoded
 
 
-async def run_command(
-    argv: list[str], *, cwd: str, time_limit: float, env: dict[str, str] | None = None
-) -> tuple[int | None, bytes, bytes]:
-    """Run a process in its own session; on timeout kill the whole group. Exit code None means timed out."""
-    process = await asyncio.create_subprocess_exec(
-        *argv,
-        cwd=cwd,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        start_new_session=True,
-        env=env,
-    )
-    try:
-        stdout, stderr = await asyncio.wait_for(process.communicate(), time_limit)
-    except TimeoutError:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        stdout, stderr = await process.communicate()
-        return None, stdout, stderr
-    return process.returncode, stdout, stderr
-
-
 def shell_env(home: str) -> dict[str, str]:
     # Nothing of the orchestrator's own environment (secrets, database URLs) reaches the command.
-    return {
-        "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
-        "HOME": home,
-        "LANG": "C.UTF-8",
-        "TERM": "dumb",
-    }
+    return {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": home, "LANG": "C.UTF-8", "TERM": "dumb"}
+
+
+def _check_input(command: str) -> None:
+    """Cheap checks before anything starts; the jail, not these, is what confines the command."""
+    if "\x00" in command:
+        raise ToolError("refused: the command contains a NUL byte")
+    if len(command) > MAX_COMMAND_CHARS:
+        raise ToolError(f"refused: the command is longer than {MAX_COMMAND_CHARS} characters")
+    reason = denied_reason(command)
+    if reason:
+        raise ToolError(f"refused: {reason}")
 
 
 async def run_shell(args: dict[str, Any], ctx: ToolContext) -> str:
     command = string_arg(args, "command")
     root = ctx.sandbox.require_root()
-    reason = denied_reason(command)
-    if reason:
-        raise ToolError(f"refused: {reason}")
-    outside = escaping_path(command, ctx.sandbox)
-    if outside:
-        raise SandboxViolation(f"refused: {outside!r} is outside the {ctx.sandbox.tier.value} sandbox")
-    limit = int(ctx.shell_timeout)
+    _check_input(command)
+    limit = max(1, int(ctx.shell_timeout))
     timeout = int_arg(args, "timeout_seconds", limit, low=1, high=limit)
-    code, stdout, stderr = await run_command(
-        ["/bin/sh", "-c", command], cwd=str(root), time_limit=timeout, env=shell_env(str(root))
+    host = ctx.sandbox.tier is SandboxTier.HOST
+    result = await run_in_sandbox(
+        ctx.sandbox,
+        ["/bin/sh", "-c", command],
+        cwd=root,
+        env=shell_env(str(root) if host else JAIL_ROOT),
+        limits=Limits(wall_seconds=timeout, cpu_seconds=timeout, output_bytes=MAX_OUTPUT_BYTES),
     )
-    status = f"timed out after {timeout}s (killed)" if code is None else f"exit code {code}"
+    if result.timed_out:
+        status = f"timed out after {timeout}s (killed)"
+    elif result.truncated:
+        status = f"output passed {MAX_OUTPUT_BYTES} bytes: stopped reading and killed the command"
+    else:
+        status = f"exit code {result.exit_code}"
     parts = [status]
-    if stdout:
-        parts.append("stdout:\n" + _clip(stdout))
-    if stderr:
-        parts.append("stderr:\n" + _clip(stderr))
+    if result.stdout:
+        parts.append("stdout:\n" + _clip(result.stdout))
+    if result.stderr:
+        parts.append("stderr:\n" + _clip(result.stderr))
     return "\n".join(parts)
 
 
@@ -202,8 +150,8 @@ SHELL_TOOLS = [
     Tool(
         "run_shell",
         "shell",
-        "Run a shell command with the sandbox root as working directory. Privileged and destructive "
-        "commands are refused; long commands are killed at the timeout.",
+        "Run a shell command in a jail: the sandbox root is the working directory (/workspace), there is no "
+        "network, and long or very talkative commands are killed.",
         schema(
             {"command": {"type": "string"}, "timeout_seconds": {"type": "integer", "minimum": 1}}, ["command"]
         ),
