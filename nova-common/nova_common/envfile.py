@@ -14,8 +14,8 @@ from dotenv import dotenv_values
 
 from nova_common.config import MIN_SECRET_LENGTH, WELL_KNOWN_SECRETS
 
-# Hex keeps each value safe inside a URL (POSTGRES_PASSWORD ends up in DATABASE_URL).
-GENERATED_SECRETS = ("NOVA_ADMIN_SECRET", "NOVA_SERVICE_TOKEN", "POSTGRES_PASSWORD")
+# Hex keeps each value safe inside a URL (the passwords end up in DATABASE_URL and REDIS_URL).
+GENERATED_SECRETS = ("NOVA_ADMIN_SECRET", "NOVA_SERVICE_TOKEN", "POSTGRES_PASSWORD", "REDIS_PASSWORD")
 _KEY = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=")
 
 

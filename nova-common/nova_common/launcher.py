@@ -5,7 +5,8 @@
     python -m nova_common.launcher status   # one health table
 
 Reads the same `.env` as Docker Compose. DATABASE_URL / REDIS_URL / LOCAL_MODEL_URL, when set, replace the
-embedded servers. NOVA_PROFILES=bridges,knowledge,voice adds the opt-in services, as Compose profiles do.
+embedded servers (used as given); the embedded ones require POSTGRES_PASSWORD / REDIS_PASSWORD from `.env`,
+and the URLs handed to the services carry them. NOVA_PROFILES=bridges,knowledge,voice adds the opt-in services, as Compose profiles do.
 NOVA_PORT_OFFSET shifts every port (a second stack beside the first, as the end-to-end test does).
 """
 
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import httpx
 
+from nova_common.auth import SERVICE_HEADER
 from nova_common.embedded import EmbeddedError, EmbeddedPostgres, EmbeddedRedis, port_is_free
 from nova_common.envfile import ensure_secrets, read_env
 from nova_common.stack import SERVICES, ServiceSpec, enabled_profiles, is_enabled
@@ -162,8 +164,12 @@ def probe(stack: Stack, spec: ServiceSpec, client: httpx.Client) -> tuple[str, s
     """(state, note) of one service: ready / not ready / down."""
     path = {"dashboard": "/", "model-server": "/v1/models"}.get(spec.name, "/health/ready")
     base = stack.env.get("LOCAL_MODEL_URL") if spec.name == "model-server" else None
+    # As a service, so a failing check comes with its error text (the public answer names it only).
+    token = stack.env.get("NOVA_SERVICE_TOKEN", "") if spec.package else ""
     try:
-        response = client.get((base or stack.url(spec)) + path)
+        response = client.get(
+            (base or stack.url(spec)) + path, headers={SERVICE_HEADER: token} if token else {}
+        )
     except httpx.HTTPError:
         return "down", ""
     if response.status_code == 200:
@@ -219,6 +225,10 @@ def run(root: Path) -> int:
         )
         return 1
 
+    # Database files, the AOF and backups live here: this user's alone (the embedded PostgreSQL, run as its
+    # own account when we are root, is given traversal only).
+    stack.data_dir.mkdir(parents=True, exist_ok=True)
+    stack.data_dir.chmod(0o700)
     stack.pid_file.parent.mkdir(parents=True, exist_ok=True)
     stack.pid_file.write_text(str(os.getpid()))
     postgres = redis = None
@@ -235,7 +245,9 @@ def run(root: Path) -> int:
             database_url = postgres.url
         redis_url = stack.env.get("REDIS_URL", "")
         if embedded_redis:
-            redis = EmbeddedRedis(stack.data_dir / "redis", REDIS_PORT + stack.offset)
+            redis = EmbeddedRedis(
+                stack.data_dir / "redis", REDIS_PORT + stack.offset, password=stack.env["REDIS_PASSWORD"]
+            )
             print(f"starting embedded Redis on 127.0.0.1:{redis.port} (data in {redis.data_dir})")
             redis.start()
             redis_url = redis.url
