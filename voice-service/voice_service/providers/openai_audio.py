@@ -50,7 +50,9 @@ _LANGUAGE_CODES = {
 
 def _error(provider: VoiceProvider, exc: openai.OpenAIError) -> NovaError:
     if isinstance(exc, openai.APIStatusError):
-        message = exc.message if isinstance(exc.message, str) else str(exc.body)
+        # `body` is the answer's `error` object; `message` repeats the status code in front of it.
+        body = exc.body if isinstance(exc.body, dict) else {}
+        message = str(body.get("message") or exc.message)
         return provider_error(provider, exc.status_code, message)
     return unreachable(provider, exc)
 
