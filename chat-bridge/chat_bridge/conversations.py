@@ -35,13 +35,19 @@ class Conversations:
         orchestrator: OrchestratorClient,
         agent_name: str,
         model: str | None,
+        agent_tools: list[str],
+        refusal_repeat_seconds: int,
     ) -> None:
         self.sessions = sessions
         self.orchestrator = orchestrator
         self.agent_name = agent_name
         self.model = model
+        self.agent_tools = agent_tools
+        self.refusal_repeat_seconds = refusal_repeat_seconds
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
         self._agent_lock = asyncio.Lock()
+        # The stored agent whose tools this process has checked against `agent_tools`.
+        self._checked_agent: str | None = None
 
     @asynccontextmanager
     async def _one_turn_at_a_time(self, key: str) -> AsyncIterator[None]:
@@ -83,8 +89,8 @@ class Conversations:
         history = await self.sessions.history(session.session_id)
         turn = [*history, Message(role="user", content=text)]
         for attempt in range(2):
-            agent_id = await self._agent_id()
             try:
+                agent_id = await self._agent_id()
                 reply = await self.orchestrator.ask(
                     agent_id=agent_id, session_id=session.session_id, messages=turn, channel=platform
                 )
@@ -92,6 +98,7 @@ class Conversations:
             except AgentMissing:
                 # Someone deleted the bridge's agent: make a new one, once.
                 await self.sessions.set_bridge_agent_id(None)
+                self._checked_agent = None
                 if attempt == 1:
                     raise
         if reply.error:
@@ -105,11 +112,24 @@ class Conversations:
         # Chats starting together must not each create an agent.
         async with self._agent_lock:
             stored = await self.sessions.bridge_agent_id()
-            if stored:
+            if stored and stored == self._checked_agent:
                 return UUID(stored)
-            agent_id = await self.orchestrator.create_agent(self.agent_name, self.model)
-            await self.sessions.set_bridge_agent_id(str(agent_id))
+            if stored:
+                # An agent made before the bridge limited its tools (or edited since) gets the configured
+                # list back before it answers anyone: `tools: []` would mean every tool, the shell included.
+                agent_id = UUID(stored)
+                await self.orchestrator.limit_tools(agent_id, self.agent_tools)
+            else:
+                agent_id = await self.orchestrator.create_agent(self.agent_name, self.model, self.agent_tools)
+                await self.sessions.set_bridge_agent_id(str(agent_id))
+            self._checked_agent = str(agent_id)
             return agent_id
+
+    async def refusal_due(self, platform: str, platform_id: str) -> bool:
+        """Whether a chat that is not allowed should be told so now (once per `refusal_repeat_seconds`)."""
+        return await self.sessions.claim_refusal(
+            platform, platform_id, every_seconds=self.refusal_repeat_seconds
+        )
 
     async def orchestrator_reachable(self) -> bool:
         return await self.orchestrator.is_live()

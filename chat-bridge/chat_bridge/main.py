@@ -40,6 +40,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             orchestrator=orchestrator,
             agent_name=settings.default_agent_name,
             model=settings.default_model,
+            agent_tools=settings.bridge_agent_tools,
+            refusal_repeat_seconds=settings.refusal_repeat_seconds,
         )
         manager = AdapterManager(
             platform_settings=platform_settings,

@@ -53,7 +53,10 @@ class TelegramConfig:
     allowed_chat_ids: frozenset[str]
 
     def allows(self, user_id: str | None, chat_id: str) -> bool:
-        """Each non-empty list must contain the sender (a private chat's id is the user's id)."""
+        """Each non-empty list must contain the sender (a private chat's id is the user's id); with both lists
+        empty nobody is served: a bot anyone can find must not hand strangers the owner's agent."""
+        if not self.allowed_user_ids and not self.allowed_chat_ids:
+            return False
         if self.allowed_user_ids and (user_id is None or user_id not in self.allowed_user_ids):
             return False
         return not self.allowed_chat_ids or chat_id in self.allowed_chat_ids
@@ -69,6 +72,9 @@ class SlackConfig:
     allowed_channel_ids: frozenset[str]
 
     def allows(self, team_id: str | None, channel_id: str | None) -> bool:
+        """As Telegram's: each non-empty list must contain the sender, and no list at all serves nobody."""
+        if not self.allowed_team_ids and not self.allowed_channel_ids:
+            return False
         if self.allowed_team_ids and (team_id is None or team_id not in self.allowed_team_ids):
             return False
         return not self.allowed_channel_ids or (

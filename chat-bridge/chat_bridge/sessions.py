@@ -24,6 +24,10 @@ def history_key(session_id: str) -> str:
     return f"nova:bridge:history:{session_id}"
 
 
+def refusal_key(platform: str, platform_id: str) -> str:
+    return f"nova:bridge:refused:{platform}:{platform_id}"
+
+
 class BridgeSessionStore:
     def __init__(self, redis: aioredis.Redis, *, ttl_seconds: int) -> None:
         self.redis = redis
@@ -73,6 +77,11 @@ class BridgeSessionStore:
             pipe.expire(key, self.ttl_seconds)
             pipe.set(mapping_key(platform, platform_id), session.model_dump_json(), ex=self.ttl_seconds)
             await pipe.execute()
+
+    async def claim_refusal(self, platform: str, platform_id: str, *, every_seconds: int) -> bool:
+        """True if the chat has not been told it is not allowed within `every_seconds`: a stranger gets one
+        explanation, not one per message (the bot must not become a spam amplifier)."""
+        return bool(await self.redis.set(refusal_key(platform, platform_id), "1", nx=True, ex=every_seconds))
 
     async def bridge_agent_id(self) -> str | None:
         value = await self.redis.get(AGENT_KEY)

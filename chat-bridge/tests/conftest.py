@@ -14,6 +14,7 @@ if _ROOT not in sys.path:
 
 import pytest  # noqa: E402
 from tests.fakes import LiveServer, serve_in_thread  # noqa: E402
+from tests.fakes.slack_fake import TEAM_ID as SLACK_TEAM_ID  # noqa: E402
 from tests.fakes.slack_fake import FakeSlack  # noqa: E402
 from tests.fakes.telegram_fake import FakeTelegram  # noqa: E402
 
@@ -84,16 +85,23 @@ def running_bridge(settings: Settings, *, port: int | None = None) -> Iterator[L
 
 
 def telegram_settings(fake_url: str, **overrides: Any) -> dict[str, Any]:
-    return {"telegram_bot_token": TELEGRAM_TOKEN, "telegram_api_url": f"{fake_url}/bot", **overrides}
+    """A bot that serves the fake's default chat (111), unless the test gives its own allow-lists."""
+    values: dict[str, Any] = {"telegram_bot_token": TELEGRAM_TOKEN, "telegram_api_url": f"{fake_url}/bot"}
+    if not any(key.startswith("telegram_allowed_") for key in overrides):
+        values["telegram_allowed_chat_ids"] = ["111"]
+    return {**values, **overrides}
 
 
 def slack_settings(fake_url: str, **overrides: Any) -> dict[str, Any]:
-    return {
+    """A bot that serves the fake's workspace, unless the test gives its own allow-lists."""
+    values: dict[str, Any] = {
         "slack_bot_token": SLACK_BOT_TOKEN,
         "slack_signing_secret": SLACK_SIGNING_SECRET,
         "slack_api_url": f"{fake_url}/api/",
-        **overrides,
     }
+    if not any(key.startswith("slack_allowed_") for key in overrides):
+        values["slack_allowed_team_ids"] = [SLACK_TEAM_ID]
+    return {**values, **overrides}
 
 
 @pytest.fixture

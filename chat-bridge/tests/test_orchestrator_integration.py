@@ -8,7 +8,7 @@ import httpx
 import redis
 from tests.fakes.telegram_fake import FakeTelegram
 
-from chat_bridge.adapters.base import REFUSAL
+from chat_bridge.adapters.telegram import refusal
 
 from .conftest import ADMIN_SECRET, running_bridge, slack_settings, telegram_settings, wait_for
 
@@ -42,13 +42,17 @@ def test_an_allow_list_set_in_platform_config_refuses_others(telegram, bridge_se
     patched = httpx.patch(
         f"{orchestrator.url}/api/v1/config/telegram.allowed_user_ids", json={"value": [42]}, headers=ADMIN
     )
-    with running_bridge(bridge_settings(**telegram_settings(server.url), orchestrator_url=orchestrator.url)):
+    # The environment allows no chat; platform_config's list is the one in force.
+    settings = bridge_settings(
+        **telegram_settings(server.url, telegram_allowed_chat_ids=[]), orchestrator_url=orchestrator.url
+    )
+    with running_bridge(settings):
         fake.push_update(fake.text_update("/start", chat_id=111, user_id=111))
         fake.push_update(fake.text_update("/start", chat_id=42, user_id=42))
         wait_for(lambda: _texts(fake, 111) and _texts(fake, 42), what="both replies")
 
     assert patched.status_code == 200
-    assert _texts(fake, 111) == [REFUSAL]
+    assert _texts(fake, 111) == [refusal(111, 111)]
     assert _texts(fake, 42)[0].startswith("Hi, I'm Nova.")
 
 
@@ -60,6 +64,7 @@ def test_a_bot_token_set_in_platform_config_is_picked_up_by_reload(
     settings = bridge_settings(
         **slack_settings(slack_server.url),
         telegram_api_url=f"{tg_server.url}/bot",
+        telegram_allowed_chat_ids=["111"],
         orchestrator_url=orchestrator.url,
     )
     with running_bridge(settings) as bridge:

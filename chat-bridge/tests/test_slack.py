@@ -5,8 +5,8 @@ import json
 import httpx
 from tests.fakes.slack_fake import FakeSlack
 
-from chat_bridge.adapters.base import NON_TEXT, REFUSAL
-from chat_bridge.adapters.slack import HELP
+from chat_bridge.adapters.base import NON_TEXT
+from chat_bridge.adapters.slack import HELP, refusal
 from chat_bridge.conversations import UNREACHABLE
 
 from .conftest import SLACK_APP_TOKEN, SLACK_SIGNING_SECRET, running_bridge, slack_settings, wait_for
@@ -88,7 +88,7 @@ def test_channels_outside_the_allow_list_are_refused_politely(slack, bridge_sett
         _deliver(fake, bridge.url, fake.mention("help", channel="C0ALLOWED"))
 
         wait_for(lambda: fake.replies_in("C0OTHER") and fake.replies_in("C0ALLOWED"), what="both replies")
-    assert [r.text for r in fake.replies_in("C0OTHER")] == [REFUSAL]
+    assert [r.text for r in fake.replies_in("C0OTHER")] == [refusal("T0NOVA", "C0OTHER")]
     assert [r.text for r in fake.replies_in("C0ALLOWED")] == [HELP]
 
 

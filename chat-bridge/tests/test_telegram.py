@@ -4,8 +4,8 @@ import httpx
 import redis
 from tests.fakes.telegram_fake import FakeTelegram
 
-from chat_bridge.adapters.base import NON_TEXT, REFUSAL
-from chat_bridge.adapters.telegram import HELP
+from chat_bridge.adapters.base import NON_TEXT
+from chat_bridge.adapters.telegram import HELP, refusal
 from chat_bridge.conversations import UNREACHABLE
 from nova_common.embedded import free_port
 
@@ -77,7 +77,7 @@ def test_users_outside_the_allow_list_are_refused_politely(telegram, bridge_sett
         fake.push_update(fake.text_update("/start", chat_id=42, user_id=42))
 
         wait_for(lambda: _texts(fake, 111) and _texts(fake, 42), what="both replies")
-    assert _texts(fake, 111) == [REFUSAL]
+    assert _texts(fake, 111) == [refusal(111, 111)]
     assert _texts(fake, 42) == [HELP]
 
 

@@ -129,6 +129,11 @@ class FakeTelegram:
             }
         }
 
+    def unconfirmed(self) -> int:
+        """Updates the bot has not confirmed yet: 0 once it fetched everything pushed (and asked for more)."""
+        with self._lock:
+            return len(self._updates)
+
     def messages_to(self, chat_id: int) -> list[SentMessage]:
         with self._lock:
             return [m for m in self.sent if m.chat_id == chat_id]

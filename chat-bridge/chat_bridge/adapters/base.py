@@ -6,10 +6,7 @@ from typing import ClassVar
 
 from nova_contracts.chat import AdapterState, BridgeAdapterStatus
 
-REFUSAL = (
-    "Sorry, this Nova assistant is private and isn't enabled for you here. "
-    "Ask its administrator to add you if you should have access."
-)
+NOT_ALLOWED = "Sorry, this Nova assistant is private and its owner has not allowed this chat yet."
 NON_TEXT = "I can only read text messages for now. Please type your question."
 
 

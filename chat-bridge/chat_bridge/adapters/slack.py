@@ -3,25 +3,29 @@
 Transport: Socket Mode when an app-level token (`xapp-…`) is configured, otherwise the Events API over HTTP at
 `POST /slack/events`, where bolt checks Slack's request signature with the signing secret.
 A mention starts a conversation per thread; a direct-message channel is one conversation; `/nova` keeps one
-per user and channel. `new` (or `reset`) in any of them starts afresh.
+per user and channel. `new` (or `reset`) in any of them starts afresh. Only allowed workspaces and channels
+are served (`slack.allowed_team_ids` / `slack.allowed_channel_ids`); any other channel is told once how its
+owner can allow it, and nothing sent there reaches Nova.
 """
 
 import re
+import time
 from typing import Any
 
 import structlog
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 from starlette.requests import Request
 from starlette.responses import Response
 
-from chat_bridge.adapters.base import NON_TEXT, REFUSAL, PlatformAdapter
+from chat_bridge.adapters.base import NON_TEXT, NOT_ALLOWED, PlatformAdapter
 from chat_bridge.conversations import Conversations
 from chat_bridge.formatting import SLACK_MESSAGE_LIMIT, split_message, to_slack_mrkdwn
 from chat_bridge.platform_settings import PlatformSettings, SlackConfig
-from nova_common.errors import NotFound
+from nova_common.errors import BadRequest, NotFound, Unauthorized
 
 log = structlog.get_logger("chat_bridge.slack")
 
@@ -36,6 +40,25 @@ HELP = (
 _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 # Message subtypes that are edits, deletions, joins… rather than someone talking to the bot.
 _ANSWERABLE_SUBTYPES = frozenset({None, "file_share", "thread_broadcast"})
+# Slack's own replay window: a signed request older than this is refused (bolt applies the same rule).
+MAX_REQUEST_AGE_SECONDS = 300
+SIGNATURE_HEADER = "X-Slack-Signature"
+TIMESTAMP_HEADER = "X-Slack-Request-Timestamp"
+
+
+def refusal(team_id: str | None, channel_id: str | None) -> str:
+    """The one reply a channel that is not allowed gets: what its owner sets to allow it, with the ids."""
+    team = (
+        f" (or the workspace id {team_id} to slack.allowed_team_ids / SLACK_ALLOWED_TEAM_IDS, to allow every "
+        "channel of it)"
+        if team_id
+        else ""
+    )
+    return (
+        f"{NOT_ALLOWED}\n\nIf you are its owner: add this channel's id {channel_id} to the setting "
+        f"slack.allowed_channel_ids (dashboard, Settings) or to SLACK_ALLOWED_CHANNEL_IDS in .env{team}, "
+        "then write again."
+    )
 
 
 class SlackAdapter(PlatformAdapter):
@@ -91,7 +114,28 @@ class SlackAdapter(PlatformAdapter):
         """An Events API or slash-command request Slack posted to `POST /slack/events`."""
         if self._http is None:
             raise NotFound("the Slack Events API endpoint is not active")
-        return await self._http.handle(request)
+        await self._verify_signature(request)
+        try:
+            return await self._http.handle(request)
+        except ValueError as exc:  # bolt parses the body as it is declared: malformed JSON or form data
+            raise BadRequest(f"not a Slack request body ({type(exc).__name__})") from exc
+
+    async def _verify_signature(self, request: Request) -> None:
+        """Slack's signature, checked before bolt parses anything; the headers and their age before even
+        the body is read (the kit caps how much of it that may be)."""
+        timestamp = request.headers.get(TIMESTAMP_HEADER)
+        signature = request.headers.get(SIGNATURE_HEADER)
+        if not timestamp or not signature:
+            raise Unauthorized(f"missing {SIGNATURE_HEADER} or {TIMESTAMP_HEADER}")
+        try:
+            age = abs(time.time() - int(timestamp))
+        except ValueError:
+            raise Unauthorized(f"{TIMESTAMP_HEADER} is not a Unix time") from None
+        if age > MAX_REQUEST_AGE_SECONDS:
+            raise Unauthorized(f"{TIMESTAMP_HEADER} is more than {MAX_REQUEST_AGE_SECONDS}s away from now")
+        verifier = SignatureVerifier(self.config.signing_secret)
+        if not verifier.is_valid(await request.body(), timestamp, signature):
+            raise Unauthorized("invalid Slack signature")
 
     # Listeners.
 
@@ -101,6 +145,12 @@ class SlackAdapter(PlatformAdapter):
             return True
         log.warning("slack_refused", team_id=team_id, channel_id=channel_id, user_id=user_id)
         return False
+
+    async def _refuse_once(
+        self, client: AsyncWebClient, team: str | None, channel: str, thread_ts: str
+    ) -> None:
+        if await self.conversations.refusal_due(PLATFORM, f"{team}:{channel}"):
+            await self._post(client, channel, thread_ts, refusal(team, channel))
 
     async def _on_mention(self, event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient) -> None:
         team = body.get("team_id") or event.get("team")
@@ -126,6 +176,8 @@ class SlackAdapter(PlatformAdapter):
         if not text:
             if await self._allowed(team, channel, event.get("user")):
                 await self._post(client, channel, thread_ts, NON_TEXT)
+            else:
+                await self._refuse_once(client, team, channel, thread_ts)
             return
         await self._converse(client, team, channel, thread_ts, event.get("user"), f"{team}:{channel}", text)
 
@@ -140,7 +192,7 @@ class SlackAdapter(PlatformAdapter):
         text: str,
     ) -> None:
         if not await self._allowed(team, channel, user):
-            await self._post(client, channel, thread_ts, REFUSAL)
+            await self._refuse_once(client, team, channel, thread_ts)
             return
         await self._post(client, channel, thread_ts, await self._answer(platform_id, text))
 
@@ -163,7 +215,8 @@ class SlackAdapter(PlatformAdapter):
         await ack()
         team, channel, user = command.get("team_id"), command.get("channel_id"), command.get("user_id")
         if not await self._allowed(team, channel, user):
-            await respond(text=REFUSAL, response_type="ephemeral")
+            # Only the person who typed the command sees this, so it is answered every time.
+            await respond(text=refusal(team, channel), response_type="ephemeral")
             return
         text = (command.get("text") or "").strip()
         answer = await self._answer(f"{team}:{channel}:{user}", text)

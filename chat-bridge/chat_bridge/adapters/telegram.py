@@ -2,19 +2,24 @@
 
 Commands: /start (and /help), /new (fresh session), /status. Any other text goes to Nova; the reply is sent in
 parts of at most 4,096 characters, as Markdown first and as plain text when Telegram refuses the formatting.
+Only allowed chats are served (`telegram.allowed_chat_ids` / `telegram.allowed_user_ids`); any other chat is
+told once how its owner can allow it, and nothing it sends reaches Nova.
 """
 
 import asyncio
 import contextlib
 import hmac
+import json
 import re
 from datetime import timedelta
 from typing import Any
 
 import structlog
-from telegram import BotCommand, Update
+from starlette.requests import Request
+from telegram import Bot, BotCommand, Update
 from telegram.constants import ChatAction, ParseMode
-from telegram.error import BadRequest, TelegramError
+from telegram.error import BadRequest as TelegramBadRequest
+from telegram.error import TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -24,11 +29,11 @@ from telegram.ext import (
     filters,
 )
 
-from chat_bridge.adapters.base import NON_TEXT, REFUSAL, PlatformAdapter
+from chat_bridge.adapters.base import NON_TEXT, NOT_ALLOWED, PlatformAdapter
 from chat_bridge.conversations import Conversations
 from chat_bridge.formatting import split_message, to_telegram_markdown
 from chat_bridge.platform_settings import PlatformSettings, TelegramConfig
-from nova_common.errors import Forbidden, NotFound
+from nova_common.errors import BadRequest, Forbidden, NotFound
 
 log = structlog.get_logger("chat_bridge.telegram")
 
@@ -51,6 +56,21 @@ BOT_COMMANDS = [
 _ESCAPED = re.compile(r"\\([_*`\[])")
 
 Context = ContextTypes.DEFAULT_TYPE
+
+
+def refusal(chat_id: int, user_id: int | None) -> str:
+    """The one reply a chat that is not allowed gets: what its owner sets to allow it, with the ids."""
+    user = (
+        f" (or your user id {user_id} to telegram.allowed_user_ids / TELEGRAM_ALLOWED_USER_IDS, to allow you "
+        "in any chat)"
+        if user_id is not None
+        else ""
+    )
+    return (
+        f"{NOT_ALLOWED}\n\nIf you are its owner: add this chat's id {chat_id} to the setting "
+        f"telegram.allowed_chat_ids (dashboard, Settings) or to TELEGRAM_ALLOWED_CHAT_IDS in .env{user}, "
+        "then write again."
+    )
 
 
 class TelegramAdapter(PlatformAdapter):
@@ -114,7 +134,8 @@ class TelegramAdapter(PlatformAdapter):
             )
         else:
             await app.bot.delete_webhook()
-            assert app.updater is not None
+            if app.updater is None:  # built without one only in webhook mode
+                raise RuntimeError("polling needs python-telegram-bot's updater")
             await app.updater.start_polling(
                 timeout=timedelta(seconds=self.poll_timeout), allowed_updates=Update.ALL_TYPES
             )
@@ -132,13 +153,25 @@ class TelegramAdapter(PlatformAdapter):
                 await app.stop()
             await app.shutdown()
 
-    async def handle_webhook(self, payload: dict[str, Any], secret: str | None) -> None:
-        """An update Telegram pushed to `POST /webhook/telegram`; the secret header proves it came from Telegram."""
+    async def handle_webhook(self, request: Request) -> None:
+        """An update Telegram pushed to `POST /webhook/telegram`. The secret header, which proves it came
+        from Telegram, is checked before the body is read: a forged delivery costs no parsing."""
         if self._app is None or self.mode != "webhook":
             raise NotFound("the Telegram webhook is not active")
+        secret = request.headers.get(SECRET_HEADER)
         if secret is None or not hmac.compare_digest(secret.encode(), self.config.webhook_secret.encode()):
             raise Forbidden("wrong or missing Telegram secret token")
-        await self._app.update_queue.put(Update.de_json(payload, self._app.bot))
+        try:
+            payload = json.loads(await request.body())
+        except ValueError as exc:
+            raise BadRequest("the body is not a JSON object") from exc
+        if not isinstance(payload, dict):
+            raise BadRequest("the body is not a JSON object")
+        try:
+            update = Update.de_json(payload, self._app.bot)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise BadRequest(f"not a Telegram update ({type(exc).__name__})") from exc
+        await self._app.update_queue.put(update)
 
     # Handlers.
 
@@ -156,7 +189,8 @@ class TelegramAdapter(PlatformAdapter):
             user_id=user.id if user else None,
             username=user.username if user else None,
         )
-        await self._send(chat.id, REFUSAL, markdown=False)
+        if await self.conversations.refusal_due(PLATFORM, str(chat.id)):
+            await self._send(chat.id, refusal(chat.id, user.id if user else None), markdown=False)
         return False
 
     async def _on_start(self, update: Update, context: Context) -> None:
@@ -211,17 +245,21 @@ class TelegramAdapter(PlatformAdapter):
                     update.effective_chat.id, "Sorry, something went wrong. Please try again.", False
                 )
 
+    def _bot(self) -> Bot:
+        if self._app is None:
+            raise RuntimeError("the Telegram adapter is not running")
+        return self._app.bot
+
     async def _keep_typing(self, chat_id: int, stop: asyncio.Event) -> None:
-        assert self._app is not None
+        bot = self._bot()
         while not stop.is_set():
             with contextlib.suppress(TelegramError):
-                await self._app.bot.send_chat_action(chat_id, ChatAction.TYPING)
+                await bot.send_chat_action(chat_id, ChatAction.TYPING)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), TYPING_REFRESH_SECONDS)
 
     async def _send(self, chat_id: int, text: str, markdown: bool = True) -> None:
-        assert self._app is not None
-        bot = self._app.bot
+        bot = self._bot()
         if not markdown:
             for part in split_message(text):
                 await bot.send_message(chat_id, part)
@@ -229,7 +267,7 @@ class TelegramAdapter(PlatformAdapter):
         for part in split_message(to_telegram_markdown(text)):
             try:
                 await bot.send_message(chat_id, part, parse_mode=ParseMode.MARKDOWN)
-            except BadRequest as exc:
+            except TelegramBadRequest as exc:
                 if "entit" not in str(exc).lower():
                     raise
                 # Telegram could not parse the formatting: the same words, unformatted, beat no answer.

@@ -19,6 +19,7 @@ from nova_contracts.orchestrator import (
     AgentInfo,
     CreateAgentRequest,
     SubmitTaskRequest,
+    UpdateAgentRequest,
 )
 
 log = structlog.get_logger("chat_bridge.orchestrator")
@@ -69,17 +70,28 @@ class OrchestratorClient:
             request.headers["X-API-Key"] = self._api_key
         return request
 
-    async def create_agent(self, name: str, model: str | None) -> UUID:
-        body = CreateAgentRequest(config=AgentConfig(name=name, model=model))
-        request = self._request(
-            "POST", "/api/v1/agents", content=body.model_dump_json(), timeout=CALL_TIMEOUT
-        )
+    async def create_agent(self, name: str, model: str | None, tools: list[str]) -> UUID:
+        body = CreateAgentRequest(config=AgentConfig(name=name, model=model, tools=tools))
+        response = await self._call("POST", "/api/v1/agents", content=body.model_dump_json())
+        return AgentInfo.model_validate_json(response.content).id
+
+    async def limit_tools(self, agent_id: UUID, tools: list[str]) -> None:
+        """Give the agent exactly `tools` unless it has them already; `AgentMissing` if it is gone."""
+        agent = AgentInfo.model_validate_json((await self._call("GET", f"/api/v1/agents/{agent_id}")).content)
+        if sorted(agent.config.tools) == sorted(tools):
+            return
+        body = UpdateAgentRequest(tools=tools)
+        await self._call("PATCH", f"/api/v1/agents/{agent_id}/config", content=body.model_dump_json())
+        log.info("bridge_agent_tools_limited", agent_id=str(agent_id), tools=tools)
+
+    async def _call(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        request = self._request(method, url, timeout=CALL_TIMEOUT, **kwargs)
         try:
             response = await self._service.http.send(request)
         except httpx.HTTPError as exc:
             raise UpstreamUnavailable(f"orchestrator is unreachable ({type(exc).__name__})") from exc
         _raise_for_status(response)
-        return AgentInfo.model_validate_json(response.content).id
+        return response
 
     async def ask(
         self, *, agent_id: UUID, session_id: str, messages: list[Message], channel: str
