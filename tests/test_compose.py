@@ -179,7 +179,6 @@ def test_infra_and_dashboard_healthchecks_use_their_native_probes(
     services: dict[str, dict[str, Any]],
 ) -> None:
     assert healthcheck_command(services["postgres"]) == "CMD pg_isready -U nova -d nova"
-    assert healthcheck_command(services["redis"]) == "CMD redis-cli ping"
     assert healthcheck_command(services["ollama"]) == "CMD ollama list"
     assert "wget -qO- http://127.0.0.1:3000/" in healthcheck_command(services["dashboard"])
 
@@ -210,9 +209,38 @@ def test_only_the_local_model_dependency_is_optional(services: dict[str, dict[st
     assert optional == {("llm-gateway", "ollama")}
 
 
+REDIS_PASSWORD_REFERENCE = r"\$\{REDIS_PASSWORD:\?run 'make up'[^}]+\}"
+
+
 @pytest.mark.parametrize("name", PYTHON_SERVICES)
-def test_each_python_service_uses_its_own_redis_db(services: dict[str, dict[str, Any]], name: str) -> None:
-    assert environment_of(services[name])["REDIS_URL"] == f"redis://redis:6379/{REDIS_DBS[name]}"
+def test_each_python_service_uses_its_own_redis_db_with_the_password(
+    services: dict[str, dict[str, Any]], name: str
+) -> None:
+    url = environment_of(services[name])["REDIS_URL"]
+    assert re.fullmatch(rf"redis://:{REDIS_PASSWORD_REFERENCE}@redis:6379/{REDIS_DBS[name]}", url), url
+
+
+def test_redis_requires_the_password_in_protected_mode_without_it_on_a_command_line(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    redis_service = services["redis"]
+    assert re.fullmatch(REDIS_PASSWORD_REFERENCE, environment_of(redis_service)["REDIS_PASSWORD"])
+    command = " ".join(redis_service["command"])
+    # The password travels as configuration on stdin, not as an argument `ps` would show.
+    assert "redis-server - " in command and "\nrequirepass $$REDIS_PASSWORD\n" in command
+    assert "--requirepass" not in command
+    assert "--protected-mode yes" in command and "--appendonly yes" in command
+    assert "docker-entrypoint.sh redis-server" in command  # the image still drops root
+    assert (
+        healthcheck_command(redis_service)
+        == 'CMD-SHELL REDISCLI_AUTH="$$REDIS_PASSWORD" redis-cli ping | grep -q PONG'
+    )
+
+
+def test_postgres_initialises_with_password_logins_only(services: dict[str, dict[str, Any]]) -> None:
+    env = environment_of(services["postgres"])
+    assert env["POSTGRES_HOST_AUTH_METHOD"] == "scram-sha-256"
+    assert env["POSTGRES_INITDB_ARGS"] == "--auth-local=scram-sha-256 --auth-host=scram-sha-256"
 
 
 @pytest.mark.parametrize("name", PYTHON_SERVICES)
@@ -273,6 +301,7 @@ def test_generated_secrets_fail_fast_with_a_hint_when_missing(services: dict[str
     orchestrator = environment_of(services["orchestrator"])
     for value in (
         postgres["POSTGRES_PASSWORD"],
+        environment_of(services["redis"])["REDIS_PASSWORD"],
         orchestrator["NOVA_ADMIN_SECRET"],
         orchestrator["NOVA_SERVICE_TOKEN"],
     ):
@@ -293,7 +322,7 @@ def test_infra_images_are_pgvector_pg16_and_redis_7(services: dict[str, dict[str
     assert services["postgres"]["environment"]["POSTGRES_USER"] == "nova"
     assert services["postgres"]["environment"]["POSTGRES_DB"] == "nova"
     assert services["redis"]["image"].startswith("redis:7")
-    assert "--appendonly" in services["redis"]["command"]
+    assert "--appendonly yes" in " ".join(services["redis"]["command"])
     assert services["ollama"]["image"].startswith("ollama/ollama")
 
 
