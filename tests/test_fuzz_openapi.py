@@ -206,7 +206,13 @@ def _summary(calls: list[Call], seconds: float) -> dict[str, Any]:
 
 
 def _server_failure(call: Call) -> bool:
-    return call.sent and (call.error is not None or (call.status is not None and call.status >= 500))
+    if not call.sent:
+        return False
+    if call.error is not None or call.status is None:
+        return True
+    # A 503 with the kit's `not_configured` code names a setting this stack leaves unset (a voice provider's
+    # key): the documented answer to a request the deployment cannot serve, not a fault.
+    return call.status >= 500 and not (call.status == 503 and call.code == "not_configured")
 
 
 def _unauthenticated_success(call: Call) -> bool:

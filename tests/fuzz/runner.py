@@ -7,6 +7,7 @@ asserted here: every exchange is kept as a `Call` for the test to judge, so one 
 instead of stopping, and shrinking (which would multiply the requests), at the first.
 """
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,6 +65,7 @@ class Call:
     )
     status: int | None = None
     response: str = ""
+    code: str | None = None  # the `code` of a JSON error body (the kit's error types set one)
     error: str | None = None  # no answer: connection refused or reset, timeout
     conformance: str | None = None  # the response body breaks the schema documented for its status
 
@@ -190,10 +192,12 @@ class _Target:
                 call.response = "(event stream, not read)"
                 return call
             try:
-                call.response = response.content[:EXCERPT].decode(errors="replace")
+                content = response.content
             except requests.RequestException as exc:
                 call.error = f"body not read: {type(exc).__name__}: {str(exc)[:EXCERPT]}"
                 return call
+            call.response = content[:EXCERPT].decode(errors="replace")
+            call.code = _error_code(content)
             if self.check_conformance and response.status_code < 500:
                 try:
                     case.validate_response(response, checks=[response_schema_conformance])
@@ -202,6 +206,15 @@ class _Target:
                         f"{failure.title}: {failure.message[:EXCERPT]}" for failure in group.exceptions
                     )
         return call
+
+
+def _error_code(content: bytes) -> str | None:
+    try:
+        body = json.loads(content)
+    except ValueError:
+        return None
+    code = body.get("code") if isinstance(body, dict) else None
+    return code if isinstance(code, str) else None
 
 
 def _describe_request(kwargs: Mapping[str, Any], caller: Caller) -> str:
