@@ -1,6 +1,10 @@
-"""Every route has the auth level of the reference docs: walked from the OpenAPI document, called bare."""
+"""Every route has the auth level of the reference docs: walked from the OpenAPI document, called bare, with
+a key that is not the admin, and with a second key on the first key's resources."""
 
+import json
+import re
 import uuid
+from typing import Any
 
 from fastapi.testclient import TestClient
 
@@ -10,8 +14,6 @@ ADMIN_ONLY_PREFIXES = (
     "/api/v1/keys",
     "/api/v1/config",
     "/api/v1/mcp-servers",
-    "/api/v1/chat",
-    "/api/v1/conversations",
     "/api/v1/tools",
     "/api/v1/tool-permissions",
     "/api/v1/usage",
@@ -70,3 +72,96 @@ def test_identity_is_public_and_resolves_the_name_placeholder(client: TestClient
     identity = client.get("/api/v1/identity").json()
     assert identity["name"] == "Nova"
     assert "{name}" not in identity["greeting"] and "Nova" in identity["greeting"]
+
+
+def _events(text: str) -> list[dict[str, Any]]:
+    return [
+        json.loads(line.removeprefix("data:").strip())
+        for line in text.splitlines()
+        if line.startswith("data:") and line.strip() != "data: [DONE]"
+    ]
+
+
+def _resources_of(client: TestClient, key: dict[str, str]) -> dict[str, str]:
+    """One of each resource a key owns, by the path parameter that names it."""
+    agent = client.post("/api/v1/agents", json={"config": {"name": "of-a", "memory_tiers": []}}, headers=key)
+    assert agent.status_code == 201, agent.text
+    agent_id = agent.json()["id"]
+    turn = {"agent_id": agent_id, "messages": [{"role": "user", "content": "hello"}]}
+    task_id = _events(client.post("/api/v1/tasks/stream", json=turn, headers=key).text)[0]["meta"]["task_id"]
+    pipeline = client.post("/api/v1/pipeline/tasks", json={"goal": "write a haiku"}, headers=key)
+    assert pipeline.status_code == 202, pipeline.text
+    ids = {"agent_id": agent_id, "task_id": task_id, "pipeline_task_id": pipeline.json()["id"]}
+    chat = client.post("/api/v1/chat/stream", json={"message": "hi", "agent_id": agent_id}, headers=key)
+    if chat.status_code == 200:  # checked by the caller once the walk is done
+        ids["conversation_id"] = _events(chat.text)[0]["meta"]["conversation_id"]
+    return ids
+
+
+# Valid bodies, so that a 422 for the body cannot hide whether the owner check ran.
+BODIES: dict[tuple[str, str], dict[str, Any]] = {
+    ("patch", "/api/v1/agents/{agent_id}/config"): {"name": "taken-over"},
+    ("patch", "/api/v1/conversations/{conversation_id}"): {"title": "taken over"},
+    ("post", "/api/v1/pipeline/tasks/{task_id}/clarify"): {"answers": ["yes"]},
+    ("post", "/api/v1/pipeline/tasks/{task_id}/review"): {"decision": "approve"},
+}
+
+
+def _with_ids(path: str, ids: dict[str, str]) -> str:
+    """`path` naming key A's resources; parameters that name no tenant resource get a random id."""
+    if path.startswith("/api/v1/pipeline/"):
+        path = path.replace("{task_id}", ids["pipeline_task_id"])
+    for name, value in ids.items():
+        path = path.replace("{" + name + "}", value)
+    path = path.replace("{key}", "nova.name")
+    return re.sub(r"\{[a-z_]+\}", lambda _: str(uuid.uuid4()), path)
+
+
+def test_a_second_key_gets_403_or_404_on_every_route_naming_the_first_keys_resources(
+    client: TestClient, admin: dict[str, str]
+) -> None:
+    def key(name: str) -> dict[str, str]:
+        created = client.post("/api/v1/keys", json={"name": name, "rate_limit_rpm": 10_000}, headers=admin)
+        return {"X-API-Key": created.json()["key"]}
+
+    key_a, key_b = key("a"), key("b")
+    ids = _resources_of(client, key_a)
+    spec = client.get("/openapi.json").json()
+    walked = 0
+    for template, operations in spec["paths"].items():
+        if "{" not in template:
+            continue
+        path = _with_ids(template, ids)
+        for method in operations:
+            body = BODIES.get((method, template), {} if method in ("post", "patch", "put") else None)
+            response = client.request(method.upper(), path, headers=key_b, json=body)
+            # 401: admin-only routes refuse any key; 403/404: the resource is another tenant's.
+            admin_only = template.startswith((*ADMIN_ONLY_PREFIXES, "/api/v1/pipeline/dead-letter"))
+            allowed = {401} if admin_only else {403, 404}
+            if template.startswith("/api/v1/pods"):
+                # Pods are shared platform config, not a tenant's: keys read them, only the admin changes them.
+                allowed = {401, 404}
+            assert response.status_code in allowed, (method, template, response.status_code, response.text)
+            walked += 1
+    assert walked >= 20
+    assert "conversation_id" in ids, "key A could not start a conversation"
+    assert (
+        client.get(f"/api/v1/pipeline/events?task_id={ids['pipeline_task_id']}", headers=key_b).status_code
+        == 404
+    )
+
+    # Key B's lists do not show A's resources; key A still reaches every one of them.
+    listed = json.dumps(
+        [
+            client.get(p, headers=key_b).json()
+            for p in ("/api/v1/agents", "/api/v1/pipeline/tasks", "/api/v1/conversations")
+        ]
+    )
+    assert not any(value in listed for value in ids.values())
+    for path in (
+        f"/api/v1/agents/{ids['agent_id']}",
+        f"/api/v1/tasks/{ids['task_id']}",
+        f"/api/v1/pipeline/tasks/{ids['pipeline_task_id']}",
+        f"/api/v1/conversations/{ids['conversation_id']}",
+    ):
+        assert client.get(path, headers=key_a).status_code == 200, path
