@@ -60,9 +60,8 @@ class Call:
     path: str  # the operation's path template, as the OpenAPI document names it
     secured: bool  # the operation declares a security requirement
     request: str
-    sent: bool = (
-        True  # False: the HTTP client itself refused the generated request (say, a header it cannot encode)
-    )
+    # False: the HTTP client itself refused the generated request (say, a header it cannot encode).
+    sent: bool = True
     status: int | None = None
     response: str = ""
     code: str | None = None  # the `code` of a JSON error body (the kit's error types set one)
@@ -121,7 +120,8 @@ def fuzz_service(
 def _declares_security(document: Mapping[str, Any], operation: APIOperation) -> bool:
     definition = document["paths"][operation.path][operation.method.lower()]
     requirements = definition.get("security", document.get("security", []))
-    return any(requirement for requirement in requirements)
+    # An empty requirement (`{}`) among the alternatives means the route also admits callers without one.
+    return bool(requirements) and all(requirements)
 
 
 @dataclass
