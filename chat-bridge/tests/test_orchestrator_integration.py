@@ -9,6 +9,7 @@ import redis
 from tests.fakes.telegram_fake import FakeTelegram
 
 from chat_bridge.adapters.telegram import refusal
+from chat_bridge.config import SAFE_BRIDGE_TOOLS
 
 from .conftest import ADMIN_SECRET, running_bridge, slack_settings, telegram_settings, wait_for
 
@@ -99,3 +100,63 @@ def test_a_slack_mention_runs_a_turn_and_the_answer_lands_in_its_thread(
 
     assert replies[0].thread_ts == body["event"]["ts"]
     assert replies[0].text.startswith("Sorry, I couldn't finish the answer:")
+
+
+def _bridge_agent(orchestrator_url: str, redis_base_url: str) -> dict:
+    db4 = redis.Redis.from_url(redis_base_url.rsplit("/", 1)[0] + "/4", decode_responses=True)
+    agent_id = db4.get("nova:bridge:agent_id")
+    assert agent_id, "the bridge made no agent"
+    agent: dict = httpx.get(f"{orchestrator_url}/api/v1/agents/{agent_id}", headers=ADMIN).json()
+    return agent
+
+
+def test_the_bridge_agent_has_no_shell_git_or_file_tools(
+    telegram, bridge_settings, orchestrator, redis_base_url
+) -> None:
+    fake, server = telegram
+    with running_bridge(bridge_settings(**telegram_settings(server.url), orchestrator_url=orchestrator.url)):
+        fake.push_update(fake.text_update("hello Nova"))
+        wait_for(lambda: _texts(fake), within=60, what="the turn's reply")
+
+    assert sorted(_bridge_agent(orchestrator.url, redis_base_url)["config"]["tools"]) == sorted(
+        SAFE_BRIDGE_TOOLS
+    )
+
+
+def test_an_agent_stored_with_every_tool_is_limited_before_it_answers(
+    telegram, bridge_settings, orchestrator, redis_base_url
+) -> None:
+    fake, server = telegram
+    # What a bridge made before the limit: an admin-owned agent whose empty list means every tool.
+    created = httpx.post(
+        f"{orchestrator.url}/api/v1/agents", json={"config": {"name": "Nova", "tools": []}}, headers=ADMIN
+    )
+    created.raise_for_status()
+    db4 = redis.Redis.from_url(redis_base_url.rsplit("/", 1)[0] + "/4", decode_responses=True)
+    db4.set("nova:bridge:agent_id", created.json()["id"])
+    with running_bridge(bridge_settings(**telegram_settings(server.url), orchestrator_url=orchestrator.url)):
+        fake.push_update(fake.text_update("hello Nova"))
+        wait_for(lambda: _texts(fake), within=60, what="the turn's reply")
+
+    agent = _bridge_agent(orchestrator.url, redis_base_url)
+    assert agent["id"] == created.json()["id"]
+    assert sorted(agent["config"]["tools"]) == sorted(SAFE_BRIDGE_TOOLS)
+
+
+def test_the_admin_grants_the_bridge_agent_more_tools_with_a_setting(
+    telegram, bridge_settings, orchestrator, redis_base_url
+) -> None:
+    fake, server = telegram
+    settings = bridge_settings(
+        **telegram_settings(server.url),
+        orchestrator_url=orchestrator.url,
+        bridge_agent_tools=["search_memory", "read_file"],
+    )
+    with running_bridge(settings):
+        fake.push_update(fake.text_update("hello Nova"))
+        wait_for(lambda: _texts(fake), within=60, what="the turn's reply")
+
+    assert sorted(_bridge_agent(orchestrator.url, redis_base_url)["config"]["tools"]) == [
+        "read_file",
+        "search_memory",
+    ]
