@@ -89,12 +89,13 @@ async def _refuse_program_config(ctx: ToolContext, repo: Path) -> None:
     result = await _run_git(ctx, repo, ["config", "--list", "--null", "--show-scope", "--no-includes"])
     if result.exit_code is None:
         raise ToolError("git config could not be read in time")
-    dangerous = []
-    for entry in result.stdout.decode("utf-8", "replace").split("\0"):
-        scope, _, rest = entry.partition("\t")
-        key = rest.split("\n", 1)[0].lower()
-        if scope in {"local", "worktree"} and _PROGRAM_KEY.match(key):
-            dangerous.append(key)
+    # With --null --show-scope each setting is two NUL-terminated fields: its scope, then "key\nvalue".
+    fields = result.stdout.decode("utf-8", "replace").split("\0")
+    dangerous = [
+        key
+        for scope, entry in zip(fields[0::2], fields[1::2], strict=False)
+        if scope in {"local", "worktree"} and _PROGRAM_KEY.match(key := entry.split("\n", 1)[0].lower())
+    ]
     if dangerous:
         raise ToolError(
             "refused: this repository's .git/config makes git run programs or include other files "
