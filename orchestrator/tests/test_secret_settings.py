@@ -72,9 +72,9 @@ def test_bot_tokens_are_secret_too_and_too_short_keys_are_refused(
     )
     assert response.status_code == 200 and response.json()["value"] == "••••ijkl"
     masked = client.patch("/api/v1/config/telegram.bot_token", json={"value": "••••ijkl"}, headers=admin)
-    assert masked.status_code == 400 and "masked" in masked.json()["detail"]
+    assert masked.status_code == 422 and "masked" in masked.json()["detail"]
     short = client.patch("/api/v1/config/llm.api_key.groq", json={"value": "abc"}, headers=admin)
-    assert short.status_code == 400 and "llm.api_key.groq" in short.json()["detail"]
+    assert short.status_code == 422 and "llm.api_key.groq" in short.json()["detail"]
 
 
 def test_secrets_set_before_a_restart_are_mirrored_again_at_startup(
@@ -154,3 +154,43 @@ def test_a_weak_or_unauthenticated_rotation_is_refused_and_changes_nothing(
     anonymous = client.put("/api/v1/admin/secret", json={"new_secret": "x" * 20})
     assert anonymous.status_code == 401
     assert client.get("/api/v1/config", headers=admin).status_code == 200
+
+
+def test_the_admin_secret_record_cannot_be_read_or_written_through_config(
+    client: TestClient, admin: dict[str, str], redis_base_url: str
+) -> None:
+    client.put("/api/v1/admin/secret", json={"new_secret": "a-rotated-admin-secret-42"}, headers=admin)
+    new_admin = {"X-Admin-Secret": "a-rotated-admin-secret-42"}
+    record = _config_db(redis_base_url).get("nova:config:auth.admin_secret")
+    written = client.patch(
+        "/api/v1/config/auth.admin_secret", json={"value": {"hmac_sha256": "0" * 64}}, headers=new_admin
+    )
+    assert written.status_code == 403 and "reserved" in written.json()["detail"]
+    assert client.get("/api/v1/config/auth.admin_secret", headers=new_admin).status_code == 403
+    assert (
+        client.patch("/api/v1/config/auth.anything", json={"value": None}, headers=new_admin).status_code
+        == 403
+    )
+    assert _config_db(redis_base_url).get("nova:config:auth.admin_secret") == record
+    assert client.get("/api/v1/config/nova.name", headers=new_admin).status_code == 200
+
+
+def test_startup_does_not_mirror_an_auth_row_over_the_rotated_admin_secret(
+    settings,
+    admin: dict[str, str],
+    redis_base_url: str,
+    run_sql,  # type: ignore[no-untyped-def]
+) -> None:
+    with TestClient(_orchestrator(settings)) as first:
+        first.put("/api/v1/admin/secret", json={"new_secret": "a-rotated-admin-secret-42"}, headers=admin)
+    record = _config_db(redis_base_url).get("nova:config:auth.admin_secret")
+    # A row written before `auth.*` was reserved (the fuzzing run did exactly this).
+    run_sql(
+        "INSERT INTO platform_config (key, value) VALUES ('auth.admin_secret', $1::jsonb)",
+        '{"hmac_sha256": "stale"}',
+    )
+    with TestClient(_orchestrator(settings)) as second:
+        assert _config_db(redis_base_url).get("nova:config:auth.admin_secret") == record
+        new_admin = {"X-Admin-Secret": "a-rotated-admin-secret-42"}
+        keys = {e["key"] for e in second.get("/api/v1/config", headers=new_admin).json()}
+        assert "auth.admin_secret" not in keys

@@ -2,9 +2,10 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Depends, Path, Request
 
 from nova_common.auth import AdminAuth, admin_secrets
+from nova_common.resources import Resources
 from nova_contracts.orchestrator import (
     AdminSecretChange,
     AdminSecretRotated,
@@ -13,6 +14,7 @@ from nova_contracts.orchestrator import (
     Identity,
 )
 from orchestrator.deps import PlatformConfigDep
+from orchestrator.platform_config.model_catalog import GatewayModelCatalog, ModelCatalog
 
 router = APIRouter(prefix="/api/v1", tags=["config"])
 
@@ -41,19 +43,29 @@ async def list_config(_: AdminAuth, config: PlatformConfigDep) -> list[ConfigEnt
 
 @router.get("/config/{key}", response_model=ConfigEntry)
 async def get_config(key: ConfigKey, _: AdminAuth, config: PlatformConfigDep) -> ConfigEntry:
-    """One platform setting."""
+    """One platform setting (`auth.*` is reserved: 403)."""
     return await config.entry(key)
+
+
+async def get_model_catalog(request: Request) -> ModelCatalog | None:
+    resources: Resources = request.app.state.resources
+    gateway = resources.peers.get("llm-gateway")
+    return GatewayModelCatalog(gateway) if gateway is not None else None
+
+
+ModelCatalogDep = Annotated[ModelCatalog | None, Depends(get_model_catalog)]
 
 
 @router.patch("/config/{key}", response_model=ConfigEntry)
 async def update_config(
-    key: ConfigKey, body: ConfigUpdate, _: AdminAuth, config: PlatformConfigDep
+    key: ConfigKey, body: ConfigUpdate, _: AdminAuth, config: PlatformConfigDep, models: ModelCatalogDep
 ) -> ConfigEntry:
-    """Set a platform setting; well-known keys are validated and mirrored to Redis for other services.
+    """Set a platform setting (each key has a schema: 422 names the rule a value breaks); `null` removes one.
 
-    Secret settings (`llm.api_key.<provider>`, bot tokens) are answered masked; `null` removes a value.
+    Keys outside the known list are refused unless under `ext.`; `auth.*` is reserved (403). Secret settings
+    (`llm.api_key.<provider>`, bot tokens) are answered masked. Values reach Redis DB 1 for other services.
     """
-    return await config.update(key, body)
+    return await config.update(key, body, models=models)
 
 
 @router.put("/admin/secret", response_model=AdminSecretRotated)
