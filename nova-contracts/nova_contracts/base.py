@@ -19,10 +19,31 @@ from pydantic import (
 )
 
 
+def _nul_free(value: Any, depth: int = 0) -> bool:
+    """No NUL character anywhere in `value` (strings, and the keys and items of nested JSON)."""
+    if isinstance(value, str):
+        return "\x00" not in value
+    if depth > 32:  # deeper than any contract nests; the body-size cap bounds the rest
+        return True
+    if isinstance(value, dict):
+        return all(_nul_free(k, depth + 1) and _nul_free(v, depth + 1) for k, v in value.items())
+    if isinstance(value, list | tuple | set | frozenset):
+        return all(_nul_free(item, depth + 1) for item in value)
+    return True
+
+
 class RequestModel(BaseModel):
-    """A payload a service accepts: unknown fields are an error."""
+    """A payload a service accepts: unknown fields are an error, and so is a NUL character in any text
+    (PostgreSQL cannot store one, so it would otherwise fail as a 500 at the database)."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _refuse_nul(cls, value: Any) -> Any:
+        if not _nul_free(value):
+            raise ValueError("may not contain NUL (\\u0000) characters")
+        return value
 
 
 class ResponseModel(BaseModel):
