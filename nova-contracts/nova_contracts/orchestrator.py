@@ -539,7 +539,8 @@ class PodAgentConfig(RequestModel):
     model: Identifier | None = None
     temperature: float = Field(default=0.3, ge=0.0, le=2.0)
     max_tokens: int = Field(default=4096, ge=1, le=200_000)
-    timeout_seconds: float = Field(default=120.0, gt=0, le=3600)
+    # The column is REAL: a value too small for it would round to 0 and break its CHECK (> 0).
+    timeout_seconds: float = Field(default=120.0, ge=0.1, le=3600)
     max_retries: int = Field(default=1, ge=0, le=10)
     system_prompt: SystemPrompt | None = None
     allowed_tools: AgentTools = Field(default_factory=list)
@@ -560,7 +561,7 @@ class PodCreate(RequestModel):
     enabled: bool = True
     is_default: bool = False
     default_model: Identifier | None = None
-    max_cost_usd: float | None = Field(default=None, ge=0)
+    max_cost_usd: float | None = Field(default=None, ge=0, le=100_000)  # NUMERIC(12, 6)
     max_execution_seconds: int | None = Field(default=None, ge=1, le=7 * 86_400)
     require_human_review: bool = False
     escalation_threshold: Severity = Severity.HIGH
@@ -591,7 +592,7 @@ class PodUpdate(UpdateRequestModel):
     enabled: bool | None = None
     is_default: bool | None = None
     default_model: Identifier | None = None
-    max_cost_usd: float | None = Field(default=None, ge=0)
+    max_cost_usd: float | None = Field(default=None, ge=0, le=100_000)  # NUMERIC(12, 6)
     max_execution_seconds: int | None = Field(default=None, ge=1, le=7 * 86_400)
     require_human_review: bool | None = None
     escalation_threshold: Severity | None = None
