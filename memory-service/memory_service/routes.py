@@ -8,10 +8,11 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Response
+from pydantic import AfterValidator
 
 from memory_service.deps import Backlog, Context, Memories
 from memory_service.memories.service import BrowseQuery
-from nova_common.auth import require_service
+from nova_common.auth import Principal, require_service
 from nova_contracts.memory import (
     ContextRequest,
     ContextResponse,
@@ -27,6 +28,7 @@ from nova_contracts.memory import (
     MemorySort,
     MemoryTier,
     MemoryUpdate,
+    Owner,
     ReembedStatus,
     SortOrder,
 )
@@ -34,20 +36,31 @@ from nova_contracts.memory import (
 router = APIRouter(prefix="/api/v1/memories", tags=["memories"], dependencies=[Depends(require_service)])
 
 AgentId = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:\-/@]+$")]
-FilterText = Annotated[str | None, Query(min_length=1, max_length=200)]
+
+
+def _no_nul(value: str | None) -> str | None:
+    # PostgreSQL text cannot hold NUL: refused here as a 422 rather than failing in the query.
+    if value is not None and "\x00" in value:
+        raise ValueError("may not contain NUL (\\u0000) characters")
+    return value
+
+
+FilterText = Annotated[str | None, Query(min_length=1, max_length=200), AfterValidator(_no_nul)]
+# The caller, to tell the admin secret (the dashboard) from the service token (the orchestrator).
+Caller = Annotated[Principal, Depends(require_service)]
 
 
 @router.post("", status_code=201, response_model=Memory)
-async def store_memory(body: MemoryCreate, memories: Memories) -> Memory:
+async def store_memory(body: MemoryCreate, memories: Memories, caller: Caller) -> Memory:
     """Store one memory; it is embedded now, or in the background if the gateway is unavailable."""
-    [memory] = await memories.store([body])
+    [memory] = await memories.store([body], caller_is_admin=caller.kind == "admin")
     return memory
 
 
 @router.post("/bulk", status_code=201, response_model=list[Memory])
-async def store_memories(body: MemoryBulkCreate, memories: Memories) -> list[Memory]:
+async def store_memories(body: MemoryBulkCreate, memories: Memories, caller: Caller) -> list[Memory]:
     """Store up to 1000 memories at once, in order."""
-    return await memories.store(body.items)
+    return await memories.store(body.items, caller_is_admin=caller.kind == "admin")
 
 
 @router.post("/search", response_model=MemorySearchResponse)
@@ -57,9 +70,9 @@ async def search_memories(body: MemorySearchRequest, memories: Memories) -> Memo
 
 
 @router.post("/facts", response_model=FactUpsertResult)
-async def upsert_fact(body: FactUpsert, memories: Memories) -> FactUpsertResult:
-    """Create or update the fact (project_id, category, key), keeping the previous value in its history."""
-    return await memories.upsert_fact(body)
+async def upsert_fact(body: FactUpsert, memories: Memories, caller: Caller) -> FactUpsertResult:
+    """Create or update the fact (owner, project_id, category, key), keeping the previous value in its history."""
+    return await memories.upsert_fact(body, caller_is_admin=caller.kind == "admin")
 
 
 @router.get("/browse", response_model=MemoryPage)
@@ -68,6 +81,9 @@ async def browse_memories(
     tier: MemoryTier | None = None,
     agent_id: FilterText = None,
     project_id: FilterText = None,
+    owner: Annotated[
+        Owner | None, Query(description="only this owner's memories and the shared ones")
+    ] = None,
     sort: MemorySort = MemorySort.CREATED_AT,
     order: SortOrder = SortOrder.DESC,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
@@ -78,6 +94,7 @@ async def browse_memories(
         tier=tier,
         agent_id=agent_id,
         project_id=project_id,
+        owner=owner,
         sort=sort,
         order=order,
         offset=offset,
@@ -105,9 +122,11 @@ async def get_memory_history(memory_id: uuid.UUID, memories: Memories) -> Memory
 
 
 @router.patch("/{memory_id}", response_model=Memory)
-async def update_memory(memory_id: uuid.UUID, body: MemoryUpdate, memories: Memories) -> Memory:
-    """Change some fields; new content is re-embedded."""
-    return await memories.update(memory_id, body)
+async def update_memory(
+    memory_id: uuid.UUID, body: MemoryUpdate, memories: Memories, caller: Caller
+) -> Memory:
+    """Change some fields; new content is re-embedded. Only the admin changes `shared`."""
+    return await memories.update(memory_id, body, caller_is_admin=caller.kind == "admin")
 
 
 @router.delete("/{memory_id}", status_code=204, response_class=Response)

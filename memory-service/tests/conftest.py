@@ -119,6 +119,9 @@ def make_service(nova_env: dict[str, str], database_url: str, redis_base_url: st
             "NOVA_SERVICE_TOKEN": SERVICE_TOKEN,
             "NOVA_ADMIN_SECRET": ADMIN_SECRET,
             "DATABASE_POOL_MAX": 5,
+            # The kit's plugin lets the TestClient's host name in through the environment, which
+            # `model_validate` does not read.
+            **({"ALLOWED_HOSTS": os.environ["ALLOWED_HOSTS"]} if "ALLOWED_HOSTS" in os.environ else {}),
             **overrides,
         }
         settings = Settings.model_validate(values)

@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import AliasChoices, AwareDatetime, Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from nova_contracts.base import (
     Identifier,
@@ -17,6 +18,16 @@ from nova_contracts.base import (
     UpdateRequestModel,
 )
 
+# Who wrote a memory: the admin, one API key ("key:<api key uuid>", lower case) or an anonymous local caller.
+# The orchestrator derives it from its caller; memory-service trusts it because its routes are service-only.
+Owner = Annotated[
+    str,
+    Field(
+        max_length=40,
+        pattern=r"^(admin|local|key:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$",
+        examples=["admin", "key:0b7e3f0e-5f0c-4c1e-9a4e-2f1d9c3b8a71", "local"],
+    ),
+]
 MemoryContent = Annotated[str, Field(min_length=1, max_length=50_000)]
 Query = Annotated[str, Field(min_length=1, max_length=10_000)]
 Confidence = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -35,6 +46,39 @@ class MemoryTier(StrEnum):
 
 
 Tiers = Annotated[list[MemoryTier], Field(min_length=1, max_length=len(MemoryTier))]
+
+
+def _storable(value: Any, where: str) -> None:
+    """Refuse what PostgreSQL cannot store: NUL characters and lone surrogates in text (anywhere, metadata
+    keys included), and infinite or NaN numbers, which JSONB has no spelling for."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise PydanticCustomError(
+                "storable", "{where}: text may not contain NUL (\\u0000) characters", {"where": where}
+            )
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise PydanticCustomError(
+                "storable",
+                "{where}: text contains a lone UTF-16 surrogate, which is not valid Unicode",
+                {"where": where},
+            ) from None
+    elif isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise PydanticCustomError("storable", "{where}: numbers must be finite", {"where": where})
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _storable(key, where)
+            _storable(item, f"{where}.{key}")
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _storable(item, where)
+
+
+def _check_storable(value: Any, info: ValidationInfo) -> Any:
+    _storable(value, info.field_name or "value")
+    return value
 
 
 def _expiry_only_for_working(expires_at: datetime | None, info: ValidationInfo) -> datetime | None:
@@ -57,8 +101,12 @@ class MemoryCreate(RequestModel):
     confidence: Confidence = 1.0
     metadata: Metadata = Field(default_factory=dict)
     expires_at: AwareDatetime | None = None
+    owner: Owner = "admin"
+    # Recalled for every owner. Only the admin may set it (memory-service refuses it otherwise).
+    shared: bool = False
 
     _check_expiry = field_validator("expires_at")(_expiry_only_for_working)
+    _check_storable = field_validator("*")(_check_storable)
 
 
 class MemoryBulkCreate(RequestModel):
@@ -79,8 +127,11 @@ class MemoryUpdate(UpdateRequestModel):
     confidence: Confidence | None = None
     metadata: Metadata | None = None
     expires_at: AwareDatetime | None = None
+    # Only the admin may share a memory with every owner (or take the sharing back).
+    shared: bool | None = None
 
     _check_expiry = field_validator("expires_at")(_expiry_only_for_working)
+    _check_storable = field_validator("*")(_check_storable)
 
 
 class Memory(ResponseModel):
@@ -103,10 +154,12 @@ class Memory(ResponseModel):
     created_at: datetime
     updated_at: datetime
     expires_at: datetime | None = None
+    owner: str = "admin"
+    shared: bool = False
 
 
 class FactUpsert(RequestModel):
-    """Save the fact `(project_id, category, key)`, replacing its content if it exists.
+    """Save the fact `(owner, project_id, category, key)`, replacing its content if it exists.
 
     `confidence` is used when the fact is new; `confidence_delta`, when sent, nudges an existing
     fact's confidence instead (clamped to 0..1), so repeated confirmations raise it.
@@ -121,6 +174,11 @@ class FactUpsert(RequestModel):
     confidence_delta: float | None = Field(default=None, ge=-1.0, le=1.0)
     agent_id: Identifier | None = None
     metadata: Metadata = Field(default_factory=dict)
+    # Each owner has its own facts: one owner's upsert never replaces another's value.
+    owner: Owner = "admin"
+    shared: bool = False
+
+    _check_storable = field_validator("*")(_check_storable)
 
 
 class FactUpsertResult(ResponseModel):
@@ -155,6 +213,10 @@ class MemorySearchRequest(RequestModel):
     # Share of the vector side in weighted and RRF fusion; None uses the service default.
     vector_weight: float | None = Field(default=None, ge=0.0, le=1.0)
     min_score: float | None = Field(default=None, ge=0.0, le=1.0)
+    # None searches every owner's memories (the admin's view); a value, that owner's plus the shared ones.
+    owner: Owner | None = None
+
+    _check_storable = field_validator("*")(_check_storable)
 
 
 class MemorySearchHit(ResponseModel):
@@ -231,6 +293,10 @@ class ContextRequest(RequestModel):
     tiers: Tiers | None = None
     project_id: ShortText | None = None
     include_facts: bool = True
+    # None reads every owner's memories; a value, that owner's plus the shared ones.
+    owner: Owner | None = None
+
+    _check_storable = field_validator("*")(_check_storable)
 
 
 class ContextItem(ResponseModel):

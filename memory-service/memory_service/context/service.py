@@ -126,13 +126,18 @@ class ContextService:
         if not tiers:
             return ContextResponse(context="", total_tokens=0)
         search = MemorySearchRequest(
-            query=request.query, tiers=tiers, project_id=request.project_id, limit=self.candidates
+            query=request.query,
+            tiers=tiers,
+            project_id=request.project_id,
+            limit=self.candidates,
+            owner=request.owner,
         )
         filters = SearchFilters(
             tiers=[t.value for t in tiers],
             agent_id=agent_id,
             include_shared=True,
             project_id=request.project_id,
+            owner=request.owner,
         )
         hits, _, _, _ = await self.memories.ranked(search, filters, touch=False)
         hits = self._deduplicated(hits, await self.memories.vectors([h.row.id for h in hits]))

@@ -14,6 +14,7 @@ from typing import Any
 
 from pgvector.sqlalchemy import VECTOR
 from sqlalchemy import (
+    Boolean,
     CheckConstraint,
     Computed,
     DateTime,
@@ -32,6 +33,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 # The text-search configuration baked into the generated column; queries must use the same one.
 TEXT_SEARCH_CONFIG = "english"
 TIERS = ("semantic", "procedural", "episodic", "working")
+# Who wrote a memory: the admin, one API key ("key:<uuid>"), or an anonymous local caller.
+OWNER_PATTERN = "^key:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 
 
 class Base(DeclarativeBase):
@@ -67,6 +70,9 @@ class MemoryRow(Base):
     created_at: Mapped[datetime] = _now()
     updated_at: Mapped[datetime] = _now()
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Added by migration 002: recalled only for `owner`'s requests, unless the admin made it `shared`.
+    owner: Mapped[str] = mapped_column(Text, nullable=False, default="admin", server_default=text("'admin'"))
+    shared: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=text("false"))
 
     access: Mapped["MemoryAccessRow | None"] = relationship(
         lazy="joined", uselist=False, cascade="all, delete-orphan", passive_deletes=True
@@ -82,10 +88,15 @@ class MemoryRow(Base):
             " AND (embedding IS NULL OR vector_dims(embedding) = embedding_dim)",
             name="memories_embedding_described",
         ),
+        CheckConstraint(
+            f"owner IN ('admin', 'local') OR owner ~ '{OWNER_PATTERN}'", name="memories_owner_known"
+        ),
         Index("memories_search_tsv_gin", "search_tsv", postgresql_using="gin"),
-        # A fact is a semantic memory with a key; NULLS NOT DISTINCT so a missing project is one scope too.
+        # A fact is a semantic memory with a key, one per owner; NULLS NOT DISTINCT so a missing project
+        # is one scope too.
         Index(
             "memories_fact_key_unique",
+            "owner",
             "project_id",
             "category",
             "key",
@@ -98,6 +109,8 @@ class MemoryRow(Base):
         Index("memories_updated", "updated_at"),
         Index("memories_expiry", "expires_at", postgresql_where=text("expires_at IS NOT NULL")),
         Index("memories_unembedded", "created_at", postgresql_where=text("embedding IS NULL")),
+        Index("memories_owner_created", "owner", "created_at"),
+        Index("memories_shared", "created_at", postgresql_where=text("shared")),
     )
 
 

@@ -90,7 +90,8 @@ async def store_vectors(session: AsyncSession, items: list[dict[str, Any]]) -> i
     if not items:
         return 0
     table = MemoryRow.__table__
-    assert isinstance(table, Table)
+    if not isinstance(table, Table):  # for the type checker: a declarative class maps one Table
+        raise TypeError("memories is not a Table")
     stmt = (
         update(table)
         .where(and_(table.c.id == bindparam("b_id"), table.c.content_hash == bindparam("b_hash")))

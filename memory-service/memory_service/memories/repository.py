@@ -114,12 +114,13 @@ async def delete_memory(session: AsyncSession, memory_id: uuid.UUID) -> bool:
 
 
 async def fact_for_update(
-    session: AsyncSession, project_id: str, category: str, key: str
+    session: AsyncSession, owner: str, project_id: str, category: str, key: str
 ) -> MemoryRow | None:
     stmt = (
         select(MemoryRow)
         .where(
             MemoryRow.tier == "semantic",
+            MemoryRow.owner == owner,
             MemoryRow.project_id == project_id,
             MemoryRow.category == category,
             MemoryRow.key == key,

@@ -40,6 +40,11 @@ from memory_service.memories.decay import effective_confidence_sql
 from nova_contracts.memory import FusionMethod
 
 
+def visible_to(owner: str) -> ColumnElement[bool]:
+    """The memories one owner may read: its own and the ones the admin shared."""
+    return or_(MemoryRow.owner == owner, MemoryRow.shared)
+
+
 @dataclass(frozen=True)
 class SearchFilters:
     tiers: list[str] | None = None
@@ -48,6 +53,8 @@ class SearchFilters:
     include_shared: bool = False
     project_id: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    # None: every owner's memories (the admin's view); a value: that owner's plus the shared ones.
+    owner: str | None = None
 
     def conditions(self) -> list[ColumnElement[bool]]:
         conditions: list[ColumnElement[bool]] = [
@@ -62,6 +69,8 @@ class SearchFilters:
             conditions.append(MemoryRow.project_id == self.project_id)
         if self.metadata:
             conditions.append(MemoryRow.metadata_.contains(self.metadata))
+        if self.owner is not None:
+            conditions.append(visible_to(self.owner))
         return conditions
 
 
@@ -148,7 +157,8 @@ def _candidates(plan: SearchPlan, depth: int) -> int:
 
 
 def _dense(plan: SearchPlan, conditions: list[ColumnElement[bool]]) -> Select[Any]:
-    assert plan.vector is not None and plan.target is not None
+    if plan.vector is None or plan.target is None:
+        raise ValueError("a dense search needs the query vector and its embedding target")
     dim = plan.target.dim
     # The cast to vector(dim) and the (model, dim) filter are exactly the partial index's expression and
     # predicate: that is what lets the planner use it, and what keeps other models' vectors out.

@@ -22,8 +22,14 @@ from memory_service.embeddings.service import (
 )
 from memory_service.memories import repository
 from memory_service.memories.decay import effective_confidence
-from memory_service.memories.search import ScoredMemory, SearchFilters, SearchPlan, hybrid_search
-from nova_common.errors import BadRequest, Conflict, NotFound
+from memory_service.memories.search import (
+    ScoredMemory,
+    SearchFilters,
+    SearchPlan,
+    hybrid_search,
+    visible_to,
+)
+from nova_common.errors import BadRequest, Conflict, Forbidden, NotFound
 from nova_contracts.memory import (
     FactRevision,
     FactUpsert,
@@ -66,7 +72,20 @@ def to_memory(row: MemoryRow, *, now: datetime, decay_exponent: float) -> Memory
         created_at=row.created_at,
         updated_at=row.updated_at,
         expires_at=row.expires_at,
+        owner=row.owner,
+        shared=row.shared,
     )
+
+
+def may_share(*, caller_is_admin: bool, owner: str) -> bool:
+    """Only the admin shares memories: with the admin secret, or through the orchestrator (the service
+    token) writing as the admin. A key's or a local caller's memory is shared only by the admin's hand."""
+    return caller_is_admin or owner == "admin"
+
+
+def _check_sharing(shared: bool | None, *, caller_is_admin: bool, owner: str) -> None:
+    if shared and not may_share(caller_is_admin=caller_is_admin, owner=owner):
+        raise Forbidden(f"shared: only the admin may share a memory (this one's owner is {owner})")
 
 
 def _vector_columns(embedded: EmbeddedText | None) -> dict[str, Any]:
@@ -82,7 +101,9 @@ def _vector_columns(embedded: EmbeddedText | None) -> dict[str, Any]:
 
 def _fact_conflict(exc: IntegrityError) -> Conflict | None:
     if repository.FACT_KEY_INDEX in str(exc.orig):
-        return Conflict("a fact with this project_id, category and key exists: update it with POST /facts")
+        return Conflict(
+            "a fact with this owner, project_id, category and key exists: update it with POST /facts"
+        )
     return None
 
 
@@ -100,6 +121,7 @@ class BrowseQuery:
     tier: MemoryTier | None = None
     agent_id: str | None = None
     project_id: str | None = None
+    owner: str | None = None
     sort: MemorySort = MemorySort.CREATED_AT
     order: SortOrder = SortOrder.DESC
     offset: int = 0
@@ -138,10 +160,14 @@ class MemoryService:
             "confidence": item.confidence,
             "metadata_": item.metadata,
             "expires_at": expires_at,
+            "owner": item.owner,
+            "shared": item.shared,
             **_vector_columns(embedded),
         }
 
-    async def store(self, items: list[MemoryCreate]) -> list[Memory]:
+    async def store(self, items: list[MemoryCreate], *, caller_is_admin: bool = False) -> list[Memory]:
+        for item in items:
+            _check_sharing(item.shared, caller_is_admin=caller_is_admin, owner=item.owner)
         embedded = await self._embed_or_defer([item.content for item in items])
         values = [self._row_values(item, e) for item, e in zip(items, embedded, strict=True)]
         try:
@@ -185,7 +211,9 @@ class MemoryService:
             ],
         )
 
-    async def update(self, memory_id: uuid.UUID, patch: MemoryUpdate) -> Memory:
+    async def update(
+        self, memory_id: uuid.UUID, patch: MemoryUpdate, *, caller_is_admin: bool = False
+    ) -> Memory:
         changes: dict[str, Any] = {
             name: getattr(patch, name) for name in patch.model_fields_set if name not in ("tier", "metadata")
         }
@@ -201,6 +229,10 @@ class MemoryService:
                 row = await repository.get_memory(session, memory_id, for_update=True)
                 if row is None:
                     raise NotFound(f"memory {memory_id} not found")
+                if "shared" in changes and not may_share(caller_is_admin=caller_is_admin, owner=row.owner):
+                    raise Forbidden(
+                        f"shared: only the admin may change sharing (this memory's owner is {row.owner})"
+                    )
                 values = self._apply_patch(row, changes, embedded)
                 if "content" in values and row.tier == "semantic" and row.key is not None:
                     await repository.add_revision(session, row.id, row.content, row.confidence)
@@ -209,7 +241,8 @@ class MemoryService:
                 updated = await repository.get_memory(session, memory_id)
         except IntegrityError as exc:
             raise _fact_conflict(exc) or exc from exc
-        assert updated is not None
+        if updated is None:  # only if its working-memory expiry passed during this very update
+            raise NotFound(f"memory {memory_id} not found")
         return self._memory(updated)
 
     def _apply_patch(
@@ -259,6 +292,8 @@ class MemoryService:
             conditions.append(MemoryRow.agent_id == query.agent_id)
         if query.project_id is not None:
             conditions.append(MemoryRow.project_id == query.project_id)
+        if query.owner is not None:
+            conditions.append(visible_to(query.owner))
         column = _SORT_COLUMNS[query.sort]
         order = column.asc().nulls_last() if query.order is SortOrder.ASC else column.desc().nulls_last()
         async with self.sessions() as session:
@@ -270,13 +305,14 @@ class MemoryService:
             items=[self._memory(r, now) for r in rows], total=total, offset=query.offset, limit=query.limit
         )
 
-    async def upsert_fact(self, fact: FactUpsert) -> FactUpsertResult:
+    async def upsert_fact(self, fact: FactUpsert, *, caller_is_admin: bool = False) -> FactUpsertResult:
         """Insert the fact, or replace its content and move the old value into its revision history."""
+        _check_sharing(fact.shared, caller_is_admin=caller_is_admin, owner=fact.owner)
         [embedded] = await self._embed_or_defer([fact.content])
         for _attempt in range(2):
             try:
                 async with self.sessions.begin() as session:
-                    return await self._upsert_fact(session, fact, embedded)
+                    return await self._upsert_fact(session, fact, embedded, caller_is_admin)
             except IntegrityError as exc:
                 # Two first writes of the same fact raced; the loser retries and finds the winner's row.
                 if _fact_conflict(exc) is None:
@@ -284,9 +320,11 @@ class MemoryService:
         raise Conflict("the fact was being written concurrently; retry")
 
     async def _upsert_fact(
-        self, session: AsyncSession, fact: FactUpsert, embedded: EmbeddedText | None
+        self, session: AsyncSession, fact: FactUpsert, embedded: EmbeddedText | None, caller_is_admin: bool
     ) -> FactUpsertResult:
-        existing = await repository.fact_for_update(session, fact.project_id, fact.category, fact.key)
+        existing = await repository.fact_for_update(
+            session, fact.owner, fact.project_id, fact.category, fact.key
+        )
         if existing is None:
             item = MemoryCreate(
                 content=fact.content,
@@ -297,6 +335,8 @@ class MemoryService:
                 key=fact.key,
                 confidence=fact.confidence,
                 metadata=fact.metadata,
+                owner=fact.owner,
+                shared=fact.shared,
             )
             [row] = await repository.insert_memories(session, [self._row_values(item, embedded)])
             await repository.touch(session, [row.id])
@@ -314,6 +354,12 @@ class MemoryService:
         }
         if fact.agent_id is not None:
             values["agent_id"] = fact.agent_id
+        if "shared" in fact.model_fields_set and fact.shared != existing.shared:
+            if not may_share(caller_is_admin=caller_is_admin, owner=existing.owner):
+                raise Forbidden(
+                    f"shared: only the admin may change sharing (this fact's owner is {existing.owner})"
+                )
+            values["shared"] = fact.shared
         previous_content: str | None = None
         if fact.content != existing.content:
             previous_content = existing.content
@@ -327,7 +373,8 @@ class MemoryService:
         history_length = await repository.count_revisions(session, existing.id)
         session.expunge(existing)
         updated = await repository.get_memory(session, existing.id)
-        assert updated is not None
+        if updated is None:  # a fact is semantic, so it cannot expire between these two statements
+            raise NotFound(f"fact {existing.id} not found")
         return FactUpsertResult(
             memory=self._memory(updated),
             created=False,
@@ -377,6 +424,7 @@ class MemoryService:
             agent_id=request.agent_id,
             project_id=request.project_id,
             metadata=request.metadata,
+            owner=request.owner,
         )
         hits, fusion, fallback, target = await self.ranked(request, filters)
         now = datetime.now(UTC)
