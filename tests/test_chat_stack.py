@@ -104,14 +104,14 @@ def stack(
             )
             created.raise_for_status()
             key = created.json()["key"]
-            _use_agent_without_memory_recall(orchestrator.url, key, redis_url)
+            _use_agent_without_memory_recall(orchestrator.url, key, created.json()["id"], redis_url)
             yield Stack(model, orchestrator, chat_api, redis_url, key)
         finally:
             for process in reversed(processes):
                 process.stop()
 
 
-def _use_agent_without_memory_recall(orchestrator_url: str, key: str, redis_url: str) -> None:
+def _use_agent_without_memory_recall(orchestrator_url: str, key: str, key_id: str, redis_url: str) -> None:
     """The embedded PostgreSQL's pgvector dies with SIGILL on this machine's CPU during memory-service's vector
     search, which would end every turn with memory-service's 500. chat-api and the bridge answer with the agent
     stored under their Redis key, so they are given one that recalls no memories (a supported agent setting)."""
@@ -122,7 +122,8 @@ def _use_agent_without_memory_recall(orchestrator_url: str, key: str, redis_url:
     )
     agent.raise_for_status()
     base = redis_url.rsplit("/", 1)[0]
-    redis.Redis.from_url(f"{base}/3").set("nova:chat:agent_id", agent.json()["id"])
+    # chat-api keeps one agent per owner of its sessions; the bridge one for itself.
+    redis.Redis.from_url(f"{base}/3").set(f"nova:chat:agent_id:key:{key_id}", agent.json()["id"])
     redis.Redis.from_url(f"{base}/4").set("nova:bridge:agent_id", agent.json()["id"])
 
 
@@ -325,7 +326,9 @@ def test_telegram_splits_a_long_answer_and_falls_back_to_plain_text_when_markdow
     fake, server = telegram
     long_answer = "\n\n".join(f"Paragraph {i}: " + "lorem ipsum " * 60 for i in range(12))
     model.script.push(Reply(content=long_answer), Reply(content="See [the docs](http://example.com for more"))
-    settings = bridge_settings(telegram_bot_token=fake.token, telegram_api_url=f"{server.url}/bot")
+    settings = bridge_settings(
+        telegram_bot_token=fake.token, telegram_api_url=f"{server.url}/bot", telegram_allowed_chat_ids=["5"]
+    )
     with serve_in_thread(create_bridge(settings)):
         fake.push_update(fake.text_update("tell me a lot", chat_id=5, user_id=5))
         _wait(lambda: sum(len(m.text) for m in fake.messages_to(5)) >= len(long_answer) - 100)
@@ -352,6 +355,7 @@ def test_slack_answers_a_mention_in_thread_in_mrkdwn_and_the_slash_command_in_ch
             slack_bot_token="xoxb-stack",
             slack_signing_secret="stack-signing-secret-0123456789",
             slack_api_url=f"{server.url}/api/",
+            slack_allowed_channel_ids=["C0STACK"],
         )
         with serve_in_thread(create_bridge(settings)) as bridge:
             body = fake.mention("summarise", channel="C0STACK")
