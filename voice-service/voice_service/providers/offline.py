@@ -130,7 +130,9 @@ class Sphinx:
         from pocketsphinx import Decoder
 
         self._lock = threading.Lock()
-        self._decoder = Decoder(samprate=ANALYSIS_RATE, logfn=os.devnull)
+        # Without the second (flat-lexicon) pass it decodes in about half the time, with the same accuracy
+        # on eSpeak's voice in our measurements.
+        self._decoder = Decoder(samprate=ANALYSIS_RATE, logfn=os.devnull, fwdflat=False)
 
     def recognise(self, pcm16k: bytes) -> str:
         with self._lock:
