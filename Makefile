@@ -14,13 +14,13 @@ COMPOSE := docker compose
 
 OPENAPI_DIRS := openapi dashboard/src/api/generated
 
-.PHONY: openapi openapi-check help install install-uv install-browser install-node python-deps dashboard-deps dashboard run stop status test \
+.PHONY: openapi openapi-check help install install-uv install-browser install-node install-sandbox python-deps dashboard-deps dashboard run stop status test \
         test-python test-dashboard lint format bench up down logs ps clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
 
-install: install-uv install-node python-deps dashboard ## install everything `make run` and `make test` need
+install: install-uv install-node install-sandbox python-deps dashboard ## install everything `make run` and `make test` need
 
 install-uv:
 	@$(UV) --version >/dev/null 2>&1 || { echo "==> installing uv (the Python package manager) with pip: a few seconds"; \
@@ -29,6 +29,12 @@ install-uv:
 install-browser:
 	@command -v chromium >/dev/null 2>&1 || { echo "==> installing Chromium from Debian for the browser tests: about 1 minute, once"; \
 	  apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+
+# The shell and git tools run their commands in a bubblewrap jail and refuse to run without one.
+install-sandbox:
+	@command -v bwrap >/dev/null 2>&1 || { echo "==> installing bubblewrap from Debian (the jail of the shell and git tools): a few seconds, once"; \
+	  { apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null; } || \
+	  echo "==> could not install bubblewrap; run 'apt-get install bubblewrap' as root, until then the shell and git tools refuse to run"; }
 
 install-node:
 	@command -v npm >/dev/null 2>&1 || { echo "==> installing Node.js from Debian: about 1 minute, once"; apt-get update -qq && apt-get install -y -qq nodejs npm; }
@@ -58,7 +64,7 @@ stop: install-uv ## stop a `make run` started in another terminal
 status: install-uv ## print every service's health
 	@$(UV) run --frozen python -m nova_common.launcher status
 
-test: install install-browser openapi-check lint test-python test-dashboard ## install what is needed, lint, and run every test
+test: install install-sandbox install-browser openapi-check lint test-python test-dashboard ## install what is needed, lint, and run every test
 
 test-python:
 	@$(UV) run --frozen pytest $(PYTEST_ARGS)
