@@ -165,6 +165,9 @@ class _Target:
                 if self.caller.keeps_generated_credentials or name.lower() not in CREDENTIAL_HEADERS
             },
             **self.caller.headers,
+            # A fresh connection each time: after an unhandled error the server drops the connection it
+            # answered on, and the next request on it would be reported as unanswered in that one's name.
+            "Connection": "close",
         }
         call = Call(
             service=self.service,
