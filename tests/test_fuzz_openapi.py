@@ -193,6 +193,8 @@ def _summary(calls: list[Call], seconds: float) -> dict[str, Any]:
         if call.sent:
             per_service[call.service][f"{call.caller}_{call.mode}"] += 1
             per_service[call.service]["total"] += 1
+    for service in per_service:
+        per_service[service]["operations"] = len({c.operation for c in calls if c.service == service})
     return {
         "requests_per_service": {service: dict(counts) for service, counts in per_service.items()},
         "requests": sum(counts["total"] for counts in per_service.values()),
