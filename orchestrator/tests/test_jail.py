@@ -2,6 +2,7 @@
 
 import asyncio
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -138,10 +139,9 @@ def test_the_nova_tier_masks_the_checkouts_secrets(tmp_path: Path) -> None:
     (checkout / ".env").write_text("NOVA_ADMIN_SECRET=checkout-secret")
     (checkout / "certs").mkdir()
     (checkout / "certs" / "server.pem").write_text("PRIVATE-KEY")
-    (checkout / ".git").mkdir()
-    (checkout / ".git" / "config").write_text(
-        '[remote "origin"]\nurl = https://user:token-secret@example.com/x\n'
-    )
+    subprocess.run(["git", "init", "-q", str(checkout)], check=True)
+    with (checkout / ".git" / "config").open("a") as config:
+        config.write('[remote "origin"]\n\turl = https://user:token-secret@example.com/x\n')
     (checkout / "README.md").write_text("visible")
     nova = build_sandbox(SandboxTier.NOVA, workspace=tmp_path / "ws", nova_root=checkout, allow_host=False)
     result = _sh(
@@ -150,6 +150,9 @@ def test_the_nova_tier_masks_the_checkouts_secrets(tmp_path: Path) -> None:
     assert b"visible" in result.stdout
     for secret in (b"checkout-secret", b"database-bytes", b"PRIVATE-KEY", b"token-secret", b"pg"):
         assert secret not in result.stdout, secret
+    # The masked files read as empty, so git still works on the checkout (its config just holds nothing).
+    status = _sh(nova, "git status --short")
+    assert status.exit_code == 0 and b"README.md" in status.stdout, status
 
 
 def test_without_bubblewrap_commands_are_refused_not_run_unjailed(

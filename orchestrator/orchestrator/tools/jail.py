@@ -118,9 +118,19 @@ def _system_binds() -> list[str]:
 
 
 def bwrap_arguments(
-    bwrap: str, root: Path, *, masks: Sequence[Path], cwd: str, env: dict[str, str]
+    bwrap: str,
+    root: Path,
+    *,
+    masks: Sequence[tuple[Path, int | None]],
+    cwd: str,
+    env: dict[str, str],
 ) -> list[str]:
-    """The bwrap command line up to the jailed argv (which follows `--`)."""
+    """The bwrap command line up to the jailed argv (which follows `--`).
+
+    `masks` are secrets under the root: a folder is covered by an empty tmpfs, a file by an empty read-only
+    file whose (empty) content bwrap reads from the given descriptor. Binding /dev/null instead would leave
+    a device node on a nodev mount: unreadable, and git stops at an unreadable config.
+    """
     args = [
         bwrap,
         "--unshare-all",
@@ -137,9 +147,9 @@ def bwrap_arguments(
         *_system_binds(),
         "--bind", str(root), JAIL_ROOT,
     ]  # fmt: skip
-    for mask in masks:
+    for mask, empty_fd in masks:
         inside = f"{JAIL_ROOT}/{mask.relative_to(root)}"
-        args += ["--tmpfs", inside] if mask.is_dir() else ["--ro-bind", "/dev/null", inside]
+        args += ["--tmpfs", inside] if empty_fd is None else ["--ro-bind-data", str(empty_fd), inside]
     args += ["--chdir", cwd, "--clearenv"]
     for key, value in env.items():
         args += ["--setenv", key, value]
@@ -183,7 +193,12 @@ _REAP_GRACE_SECONDS = 5
 
 
 async def run_limited(
-    argv: list[str], *, limits: Limits, env: dict[str, str], cwd: str | None = None
+    argv: list[str],
+    *,
+    limits: Limits,
+    env: dict[str, str],
+    cwd: str | None = None,
+    pass_fds: Sequence[int] = (),
 ) -> RunResult:
     """Run `argv` in its own process group; kill the group at the wall clock or when output passes the cap."""
     process = await asyncio.create_subprocess_exec(
@@ -194,6 +209,7 @@ async def run_limited(
         stderr=asyncio.subprocess.PIPE,
         start_new_session=True,
         env=env,
+        pass_fds=pass_fds,
     )
     if process.stdout is None or process.stderr is None:  # both are PIPE; this narrows the types
         raise RuntimeError("subprocess pipes missing")
@@ -276,14 +292,26 @@ class Jail:
         if self.bwrap is None or self.prlimit is None:  # ensure_ready refused already; this narrows the types
             raise JailUnavailable("no sandbox jail")
         root = sandbox.require_root()
-        masks = await asyncio.to_thread(secret_paths, sandbox) if sandbox.hides_secrets else []
-        command = [
-            *_prlimit_arguments(self.prlimit, limits),
-            *bwrap_arguments(self.bwrap, root, masks=masks, cwd=jail_path(sandbox, cwd), env=env),
-            *argv,
-        ]
-        # bwrap's own environment shows in the jail's /proc/1/environ: give it nothing of ours.
-        return await run_limited(command, limits=limits, env={"PATH": env.get("PATH", "/usr/bin:/bin")})
+        secrets = await asyncio.to_thread(secret_paths, sandbox) if sandbox.hides_secrets else []
+        # One descriptor per masked file: bwrap consumes each; /dev/null reads as the empty content.
+        masks = [(path, None if path.is_dir() else os.open(os.devnull, os.O_RDONLY)) for path in secrets]
+        descriptors = [fd for _, fd in masks if fd is not None]
+        try:
+            command = [
+                *_prlimit_arguments(self.prlimit, limits),
+                *bwrap_arguments(self.bwrap, root, masks=masks, cwd=jail_path(sandbox, cwd), env=env),
+                *argv,
+            ]
+            # bwrap's own environment shows in the jail's /proc/1/environ: give it nothing of ours.
+            return await run_limited(
+                command,
+                limits=limits,
+                env={"PATH": env.get("PATH", "/usr/bin:/bin")},
+                pass_fds=descriptors,
+            )
+        finally:
+            for fd in descriptors:
+                os.close(fd)
 
 
 _jails: dict[tuple[str | None, str | None], Jail] = {}
