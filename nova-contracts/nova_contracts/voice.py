@@ -59,7 +59,9 @@ class Transcription(ResponseModel):
 class SynthesisRequest(RequestModel):
     text: str = Field(min_length=1, max_length=MAX_SYNTHESIS_CHARS)
     # A provider's voice id (`GET /api/v1/voice/voices`); omitted: the configured `voice.tts_voice`.
-    voice: str | None = Field(default=None, min_length=1, max_length=200)
+    # Provider voice ids are names like `nova`, `aura-2-thalia-en`, `en-us+f2` or Kokoro blends
+    # `af_bella(2)+af_sky(1)`; no `/`, since some providers put the voice in the URL path.
+    voice: str | None = Field(default=None, min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.:+\-(), ]+$")
     format: AudioFormat = AudioFormat.MP3
     # 1.0 is the provider's normal pace; omitted: the configured `voice.tts_speed`.
     speed: float | None = Field(default=None, ge=0.25, le=4.0)

@@ -270,3 +270,13 @@ def test_health_routes_answer_without_credentials(voice_server):
     assert live_probe.status_code == 200
     assert ready.status_code == 200
     assert ready.json()["status"] == "ready"
+
+
+def test_an_unknown_offline_voice_is_a_400_and_a_voice_with_a_slash_a_422(voice_server):
+    with voice_server() as live:
+        unknown = synthesize(live.url, text="Hi.", voice="no-such-voice")
+        traversal = synthesize(live.url, text="Hi.", voice="../../v1/user")
+
+    assert unknown.status_code == 400
+    assert "unknown offline voice" in unknown.json()["detail"]
+    assert traversal.status_code == 422

@@ -221,3 +221,31 @@ def test_a_form_without_a_file_part_is_a_400(voice_server):
 
     assert response.status_code == 400
     assert "`file`" in response.json()["detail"]
+
+
+def test_a_body_that_is_not_valid_multipart_is_a_400_not_a_500(voice_server):
+    with voice_server() as live:
+        no_boundary = httpx.post(
+            f"{live.url}/api/v1/voice/transcribe",
+            content=b"garbage",
+            headers={**ADMIN, "Content-Type": "multipart/form-data"},
+        )
+        oversized_field = httpx.post(
+            f"{live.url}/api/v1/voice/transcribe",
+            files={"file": ("a.wav", tone_wav(0.5), "audio/wav")},
+            data={"prompt": "x" * 10_000},
+            headers=ADMIN,
+        )
+        json_body = httpx.post(f"{live.url}/api/v1/voice/transcribe", json={"file": "x"}, headers=ADMIN)
+
+    assert no_boundary.status_code == 400
+    assert oversized_field.status_code == 400
+    assert json_body.status_code == 415
+
+
+def test_the_offline_recogniser_refuses_a_language_it_does_not_know_with_400(voice_server):
+    with voice_server() as live:
+        response = transcribe(live.url, tone_wav(1.0), language="de")
+
+    assert response.status_code == 400
+    assert "English only" in response.json()["detail"]

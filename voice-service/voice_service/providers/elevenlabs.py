@@ -2,6 +2,7 @@
 
 import math
 from collections.abc import AsyncIterator
+from urllib.parse import quote
 
 import httpx
 
@@ -95,7 +96,7 @@ class ElevenLabsAudio:
         try:
             async with self.http.stream(
                 "POST",
-                f"{self.base_url}/v1/text-to-speech/{voice}/stream",
+                f"{self.base_url}/v1/text-to-speech/{quote(voice, safe='')}/stream",
                 params={"output_format": _OUTPUT_FORMATS[fmt]},
                 json=body,
                 headers=self.headers,
