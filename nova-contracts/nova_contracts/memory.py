@@ -1,6 +1,6 @@
 """Memory-service contract: memories in four tiers, facts, hybrid search and agent context assembly."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 from uuid import UUID
@@ -67,6 +67,14 @@ def _storable(value: Any, where: str) -> None:
     elif isinstance(value, float):
         if value != value or value in (float("inf"), float("-inf")):
             raise PydanticCustomError("storable", "{where}: numbers must be finite", {"where": where})
+    elif isinstance(value, datetime) and value.tzinfo is not None:
+        # 0001-01-01T00:00+01:00 and 9999-12-31T23:59-14:00 are valid ISO dates outside Python's range in UTC.
+        try:
+            value.astimezone(UTC)
+        except OverflowError:
+            raise PydanticCustomError(
+                "storable", "{where}: date is out of range once converted to UTC", {"where": where}
+            ) from None
     elif isinstance(value, dict):
         for key, item in value.items():
             _storable(key, where)
