@@ -46,6 +46,9 @@ def _no_nul(value: str | None) -> str | None:
 
 
 FilterText = Annotated[str | None, Query(min_length=1, max_length=200), AfterValidator(_no_nul)]
+# Every list takes a page: at most 200 items (a larger limit is a 422, not silently cut).
+Offset = Annotated[int, Query(ge=0, le=1_000_000)]
+Limit = Annotated[int, Query(ge=1, le=200)]
 # The caller, to tell the admin secret (the dashboard) from the service token (the orchestrator).
 Caller = Annotated[Principal, Depends(require_service)]
 
@@ -86,8 +89,8 @@ async def browse_memories(
     ] = None,
     sort: MemorySort = MemorySort.CREATED_AT,
     order: SortOrder = SortOrder.DESC,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Offset = 0,
+    limit: Limit = 50,
 ) -> MemoryPage:
     """Page through memories, optionally of one tier, agent or project."""
     query = BrowseQuery(
@@ -116,9 +119,11 @@ async def get_memory(memory_id: uuid.UUID, memories: Memories) -> Memory:
 
 
 @router.get("/{memory_id}/history", response_model=MemoryHistory)
-async def get_memory_history(memory_id: uuid.UUID, memories: Memories) -> MemoryHistory:
-    """A fact's earlier values and the near-duplicates compaction merged into this memory."""
-    return await memories.history(memory_id)
+async def get_memory_history(
+    memory_id: uuid.UUID, memories: Memories, offset: Offset = 0, limit: Limit = 50
+) -> MemoryHistory:
+    """A fact's earlier values and the near-duplicates compaction merged into this memory, newest first."""
+    return await memories.history(memory_id, offset=offset, limit=limit)
 
 
 @router.patch("/{memory_id}", response_model=Memory)

@@ -152,3 +152,15 @@ def test_only_facts_decay(service: TestClient, run_sql: Any) -> None:
     _last_access(run_sql, event["id"], days_ago=100)
 
     assert service.get(f"/api/v1/memories/{event['id']}").json()["effective_confidence"] == 0.8
+
+
+def test_a_facts_history_is_paged_newest_first(service: TestClient) -> None:
+    fact = {"project_id": "nova", "category": "deploy", "key": "version"}
+    for version in range(5):
+        memory = service.post(FACTS, json={**fact, "value": f"1.{version}"}).json()["memory"]
+
+    page = service.get(f"/api/v1/memories/{memory['id']}/history", params={"offset": 1, "limit": 2}).json()
+
+    assert [r["content"] for r in page["revisions"]] == ["1.2", "1.1"]
+    too_large = service.get(f"/api/v1/memories/{memory['id']}/history", params={"limit": 201})
+    assert too_large.status_code == 422

@@ -140,20 +140,28 @@ async def count_revisions(session: AsyncSession, memory_id: uuid.UUID) -> int:
     return int(await session.scalar(stmt) or 0)
 
 
-async def revisions(session: AsyncSession, memory_id: uuid.UUID) -> list[FactRevisionRow]:
+async def revisions(
+    session: AsyncSession, memory_id: uuid.UUID, *, offset: int, limit: int
+) -> list[FactRevisionRow]:
     stmt = (
         select(FactRevisionRow)
         .where(FactRevisionRow.memory_id == memory_id)
         .order_by(FactRevisionRow.replaced_at.desc(), FactRevisionRow.id)
+        .offset(offset)
+        .limit(limit)
     )
     return list(await session.scalars(stmt))
 
 
-async def merges(session: AsyncSession, memory_id: uuid.UUID) -> list[MemoryMergeRow]:
+async def merges(
+    session: AsyncSession, memory_id: uuid.UUID, *, offset: int, limit: int
+) -> list[MemoryMergeRow]:
     stmt = (
         select(MemoryMergeRow)
         .where(MemoryMergeRow.kept_id == memory_id)
-        .order_by(MemoryMergeRow.merged_at.desc())
+        .order_by(MemoryMergeRow.merged_at.desc(), MemoryMergeRow.id)
+        .offset(offset)
+        .limit(limit)
     )
     return list(await session.scalars(stmt))
 

@@ -186,12 +186,13 @@ class MemoryService:
             await repository.touch(session, [memory_id])
         return self._memory(row)
 
-    async def history(self, memory_id: uuid.UUID) -> MemoryHistory:
+    async def history(self, memory_id: uuid.UUID, *, offset: int = 0, limit: int = 50) -> MemoryHistory:
+        """One page (`offset`, `limit`) of the fact's revisions and, separately, of its merges."""
         async with self.sessions() as session:
             if await repository.get_memory(session, memory_id) is None:
                 raise NotFound(f"memory {memory_id} not found")
-            revisions = await repository.revisions(session, memory_id)
-            merges = await repository.merges(session, memory_id)
+            revisions = await repository.revisions(session, memory_id, offset=offset, limit=limit)
+            merges = await repository.merges(session, memory_id, offset=offset, limit=limit)
         return MemoryHistory(
             memory_id=memory_id,
             revisions=[
