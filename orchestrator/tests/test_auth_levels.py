@@ -91,20 +91,48 @@ def _resources_of(client: TestClient, key: dict[str, str]) -> dict[str, str]:
     task_id = _events(client.post("/api/v1/tasks/stream", json=turn, headers=key).text)[0]["meta"]["task_id"]
     pipeline = client.post("/api/v1/pipeline/tasks", json={"goal": "write a haiku"}, headers=key)
     assert pipeline.status_code == 202, pipeline.text
-    ids = {"agent_id": agent_id, "task_id": task_id, "pipeline_task_id": pipeline.json()["id"]}
+    goal = client.post("/api/v1/goals", json={"title": "learn the codebase"}, headers=key)
+    assert goal.status_code == 201, goal.text
+    ids = {
+        "agent_id": agent_id,
+        "task_id": task_id,
+        "pipeline_task_id": pipeline.json()["id"],
+        "goal_id": goal.json()["id"],
+    }
     chat = client.post("/api/v1/chat/stream", json={"message": "hi", "agent_id": agent_id}, headers=key)
     if chat.status_code == 200:  # checked by the caller once the walk is done
         ids["conversation_id"] = _events(chat.text)[0]["meta"]["conversation_id"]
     return ids
 
 
-# Valid bodies, so that a 422 for the body cannot hide whether the owner check ran.
-BODIES: dict[tuple[str, str], dict[str, Any]] = {
-    ("patch", "/api/v1/agents/{agent_id}/config"): {"name": "taken-over"},
-    ("patch", "/api/v1/conversations/{conversation_id}"): {"title": "taken over"},
-    ("post", "/api/v1/pipeline/tasks/{task_id}/clarify"): {"answers": ["yes"]},
-    ("post", "/api/v1/pipeline/tasks/{task_id}/review"): {"decision": "approve"},
-}
+def _example(schema: dict[str, Any], spec: dict[str, Any]) -> Any:
+    """A small valid value for a JSON Schema of the document, so that a 422 for the body cannot hide whether
+    the owner check ran. An object without required fields (a PATCH) gets its first field."""
+    if "$ref" in schema:
+        return _example(spec["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]], spec)
+    for choice in ("anyOf", "oneOf", "allOf"):
+        if choice in schema:
+            options = [o for o in schema[choice] if o.get("type") != "null"]
+            return _example(options[0], spec)
+    if "enum" in schema:
+        return schema["enum"][0]
+    kind = schema.get("type")
+    if kind == "object":
+        properties = schema.get("properties", {})
+        names = schema.get("required") or list(properties)[:1]
+        return {name: _example(properties[name], spec) for name in names}
+    if kind == "array":
+        return [_example(schema.get("items", {}), spec) for _ in range(schema.get("minItems", 0))]
+    if kind in ("integer", "number"):
+        return schema.get("minimum", 1)
+    if kind == "boolean":
+        return True
+    return "x" * max(1, schema.get("minLength", 1))
+
+
+def _body(operation: dict[str, Any], spec: dict[str, Any]) -> Any:
+    content = operation.get("requestBody", {}).get("content", {}).get("application/json")
+    return _example(content["schema"], spec) if content else None
 
 
 def _with_ids(path: str, ids: dict[str, str]) -> str:
@@ -132,15 +160,12 @@ def test_a_second_key_gets_403_or_404_on_every_route_naming_the_first_keys_resou
         if "{" not in template:
             continue
         path = _with_ids(template, ids)
-        for method in operations:
-            body = BODIES.get((method, template), {} if method in ("post", "patch", "put") else None)
-            response = client.request(method.upper(), path, headers=key_b, json=body)
-            # 401: admin-only routes refuse any key; 403/404: the resource is another tenant's.
-            admin_only = template.startswith((*ADMIN_ONLY_PREFIXES, "/api/v1/pipeline/dead-letter"))
-            allowed = {401} if admin_only else {403, 404}
-            if template.startswith("/api/v1/pods"):
-                # Pods are shared platform config, not a tenant's: keys read them, only the admin changes them.
-                allowed = {401, 404}
+        for method, operation in operations.items():
+            response = client.request(method.upper(), path, headers=key_b, json=_body(operation, spec))
+            # A route that takes no API key (admin or service only) refuses key B with 401; one that does answers
+            # 403/404 on key A's resource (pods are shared config: a random pod id is simply not found).
+            schemes = {name for requirement in operation.get("security", []) for name in requirement}
+            allowed = {403, 404} if "ApiKey" in schemes else {401}
             assert response.status_code in allowed, (method, template, response.status_code, response.text)
             walked += 1
     assert walked >= 20
