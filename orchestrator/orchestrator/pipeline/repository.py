@@ -628,33 +628,53 @@ class PipelineRepository:
             )
         )
 
-    async def timeline(self, task_id: uuid.UUID) -> list[asyncpg.Record]:
+    # `limit=None` (every row) is for the pipeline itself; the API passes a page.
+    async def timeline(
+        self, task_id: uuid.UUID, *, limit: int | None = None, offset: int = 0
+    ) -> list[asyncpg.Record]:
         return list(
             await self.pool.fetch(
                 """SELECT kind, from_status, to_status, stage, detail, worker_id, created_at AS at
-                   FROM pipeline_task_events WHERE task_id = $1 ORDER BY id""",
+                   FROM pipeline_task_events WHERE task_id = $1 ORDER BY id LIMIT $2 OFFSET $3""",
                 task_id,
+                limit,
+                offset,
             )
         )
 
-    async def findings(self, task_id: uuid.UUID) -> list[asyncpg.Record]:
+    async def findings(
+        self, task_id: uuid.UUID, *, limit: int | None = None, offset: int = 0
+    ) -> list[asyncpg.Record]:
         return list(
             await self.pool.fetch(
-                "SELECT * FROM pipeline_findings WHERE task_id = $1 ORDER BY created_at, iteration, ordinal",
+                """SELECT * FROM pipeline_findings WHERE task_id = $1 ORDER BY created_at, iteration, ordinal
+                   LIMIT $2 OFFSET $3""",
                 task_id,
+                limit,
+                offset,
             )
         )
 
-    async def reviews(self, task_id: uuid.UUID) -> list[dict[str, Any]]:
+    async def reviews(
+        self, task_id: uuid.UUID, *, limit: int | None = None, offset: int = 0
+    ) -> list[dict[str, Any]]:
         rows = await self.pool.fetch(
-            "SELECT * FROM pipeline_reviews WHERE task_id = $1 ORDER BY created_at, iteration", task_id
+            "SELECT * FROM pipeline_reviews WHERE task_id = $1 ORDER BY created_at, iteration LIMIT $2 OFFSET $3",
+            task_id,
+            limit,
+            offset,
         )
         return [{**dict(r), "issues": json.loads(r["issues"])} for r in rows]
 
-    async def artifacts(self, task_id: uuid.UUID) -> list[asyncpg.Record]:
+    async def artifacts(
+        self, task_id: uuid.UUID, *, limit: int | None = None, offset: int = 0
+    ) -> list[asyncpg.Record]:
         return list(
             await self.pool.fetch(
-                "SELECT * FROM pipeline_artifacts WHERE task_id = $1 ORDER BY created_at, iteration, name",
+                """SELECT * FROM pipeline_artifacts WHERE task_id = $1 ORDER BY created_at, iteration, name
+                   LIMIT $2 OFFSET $3""",
                 task_id,
+                limit,
+                offset,
             )
         )

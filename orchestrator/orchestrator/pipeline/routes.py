@@ -29,6 +29,10 @@ from orchestrator.deps import MAX_PAGE_SIZE, CallerAuth, CallerTenant
 from orchestrator.pipeline.pods.routes import router as pods_router
 from orchestrator.pipeline.service import PipelineService
 
+# A task's timeline and records are read whole by the dashboard: a page is the maximum unless asked otherwise.
+TaskItemsLimit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)]
+Offset = Annotated[int, Query(ge=0)]
+
 router = APIRouter()
 pipeline = APIRouter(prefix="/api/v1/pipeline", tags=["pipeline"])
 
@@ -72,34 +76,50 @@ async def get_task(task_id: uuid.UUID, tenant: CallerTenant, service: Pipeline) 
 
 @pipeline.get("/tasks/{task_id}/timeline", response_model=list[TimelineEntry])
 async def get_task_timeline(
-    task_id: uuid.UUID, tenant: CallerTenant, service: Pipeline
+    task_id: uuid.UUID,
+    tenant: CallerTenant,
+    service: Pipeline,
+    limit: TaskItemsLimit = MAX_PAGE_SIZE,
+    offset: Offset = 0,
 ) -> list[TimelineEntry]:
     """Every state transition and stage note of a task, in order."""
-    return await service.timeline(task_id, tenant)
+    return await service.timeline(task_id, tenant, limit=limit, offset=offset)
 
 
 @pipeline.get("/tasks/{task_id}/findings", response_model=list[PipelineFinding])
 async def list_task_findings(
-    task_id: uuid.UUID, tenant: CallerTenant, service: Pipeline
+    task_id: uuid.UUID,
+    tenant: CallerTenant,
+    service: Pipeline,
+    limit: TaskItemsLimit = MAX_PAGE_SIZE,
+    offset: Offset = 0,
 ) -> list[PipelineFinding]:
     """The guardrail's findings."""
-    return await service.findings(task_id, tenant)
+    return await service.findings(task_id, tenant, limit=limit, offset=offset)
 
 
 @pipeline.get("/tasks/{task_id}/reviews", response_model=list[PipelineReview])
 async def list_task_reviews(
-    task_id: uuid.UUID, tenant: CallerTenant, service: Pipeline
+    task_id: uuid.UUID,
+    tenant: CallerTenant,
+    service: Pipeline,
+    limit: TaskItemsLimit = MAX_PAGE_SIZE,
+    offset: Offset = 0,
 ) -> list[PipelineReview]:
     """The code review verdicts, one per refactor iteration."""
-    return await service.reviews(task_id, tenant)
+    return await service.reviews(task_id, tenant, limit=limit, offset=offset)
 
 
 @pipeline.get("/tasks/{task_id}/artifacts", response_model=list[PipelineArtifact])
 async def list_task_artifacts(
-    task_id: uuid.UUID, tenant: CallerTenant, service: Pipeline
+    task_id: uuid.UUID,
+    tenant: CallerTenant,
+    service: Pipeline,
+    limit: TaskItemsLimit = MAX_PAGE_SIZE,
+    offset: Offset = 0,
 ) -> list[PipelineArtifact]:
     """Outputs, ADRs and post-pipeline documents."""
-    return await service.artifacts(task_id, tenant)
+    return await service.artifacts(task_id, tenant, limit=limit, offset=offset)
 
 
 @pipeline.post("/tasks/{task_id}/cancel", response_model=PipelineTaskInfo)

@@ -203,21 +203,33 @@ class PipelineService:
         )
         return task_info(moved)
 
-    async def timeline(self, task_id: uuid.UUID, tenant: Tenant) -> list[TimelineEntry]:
+    async def timeline(
+        self, task_id: uuid.UUID, tenant: Tenant, *, limit: int, offset: int
+    ) -> list[TimelineEntry]:
         await self._task(task_id, tenant)
-        return [TimelineEntry.model_validate(dict(r)) for r in await self.repository.timeline(task_id)]
+        rows = await self.repository.timeline(task_id, limit=limit, offset=offset)
+        return [TimelineEntry.model_validate(dict(r)) for r in rows]
 
-    async def findings(self, task_id: uuid.UUID, tenant: Tenant) -> list[PipelineFinding]:
+    async def findings(
+        self, task_id: uuid.UUID, tenant: Tenant, *, limit: int, offset: int
+    ) -> list[PipelineFinding]:
         await self._task(task_id, tenant)
-        return [PipelineFinding.model_validate(dict(r)) for r in await self.repository.findings(task_id)]
+        rows = await self.repository.findings(task_id, limit=limit, offset=offset)
+        return [PipelineFinding.model_validate(dict(r)) for r in rows]
 
-    async def reviews(self, task_id: uuid.UUID, tenant: Tenant) -> list[PipelineReview]:
+    async def reviews(
+        self, task_id: uuid.UUID, tenant: Tenant, *, limit: int, offset: int
+    ) -> list[PipelineReview]:
         await self._task(task_id, tenant)
-        return [PipelineReview.model_validate(r) for r in await self.repository.reviews(task_id)]
+        rows = await self.repository.reviews(task_id, limit=limit, offset=offset)
+        return [PipelineReview.model_validate(r) for r in rows]
 
-    async def artifacts(self, task_id: uuid.UUID, tenant: Tenant) -> list[PipelineArtifact]:
+    async def artifacts(
+        self, task_id: uuid.UUID, tenant: Tenant, *, limit: int, offset: int
+    ) -> list[PipelineArtifact]:
         await self._task(task_id, tenant)
-        return [PipelineArtifact.model_validate(dict(r)) for r in await self.repository.artifacts(task_id)]
+        rows = await self.repository.artifacts(task_id, limit=limit, offset=offset)
+        return [PipelineArtifact.model_validate(dict(r)) for r in rows]
 
     async def events(self, task_id: uuid.UUID | None, tenant: Tenant) -> AsyncIterator[PipelineProgressEvent]:
         """Live progress of one task or of every task the caller sees; an unknown task is a 404 up front."""
