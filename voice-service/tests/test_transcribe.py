@@ -237,9 +237,12 @@ def test_a_body_that_is_not_valid_multipart_is_a_400_not_a_500(voice_server):
             headers=ADMIN,
         )
         json_body = httpx.post(f"{live.url}/api/v1/voice/transcribe", json={"file": "x"}, headers=ADMIN)
+        bad_language = transcribe(live.url, tone_wav(0.5), language="english please")
 
     assert no_boundary.status_code == 400
     assert oversized_field.status_code == 400
+    assert bad_language.status_code == 400
+    assert "language" in bad_language.json()["detail"]
     assert json_body.status_code == 415
 
 

@@ -11,7 +11,7 @@ from fastapi.responses import StreamingResponse
 from nova_common.auth import ApiKeyAuth
 from nova_contracts.voice import ProvidersReport, SynthesisRequest, Transcription, VoiceList, VoiceProvider
 from voice_service.deps import Voice
-from voice_service.uploads import read_audio_form
+from voice_service.uploads import LANGUAGE_PATTERN, MAX_PROMPT_CHARS, read_audio_form
 
 PREFIX = "/api/v1/voice"
 TRANSCRIBE_PATH = f"{PREFIX}/transcribe"
@@ -32,8 +32,16 @@ _TRANSCRIBE_BODY: dict[str, Any] = {
                             "format": "binary",
                             "description": "webm/opus, ogg, mp3, m4a or wav",
                         },
-                        "language": {"type": "string", "maxLength": 16, "description": "ISO 639-1, e.g. en"},
-                        "prompt": {"type": "string", "maxLength": 1000, "description": "words to expect"},
+                        "language": {
+                            "type": "string",
+                            "pattern": LANGUAGE_PATTERN,
+                            "description": "a language code, e.g. en",
+                        },
+                        "prompt": {
+                            "type": "string",
+                            "maxLength": MAX_PROMPT_CHARS,
+                            "description": "words to expect",
+                        },
                         "provider": {"type": "string", "enum": [p.value for p in VoiceProvider]},
                     },
                 }

@@ -5,6 +5,7 @@ the upload limit before a byte is read and cuts a chunked body off at the limit 
 multipart parser then spools the file part to disk past 1 MB, so no upload is ever held whole in memory.
 """
 
+import re
 from dataclasses import dataclass
 
 from starlette.datastructures import UploadFile
@@ -17,6 +18,8 @@ from voice_service.errors import UnsupportedMediaType
 # Room for the multipart boundaries, part headers and the small text fields around the file.
 ENVELOPE_BYTES = 64 * 1024
 _TEXT_FIELD_BYTES = 4096
+LANGUAGE_PATTERN = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})?$"  # ISO 639-1/-3 with an optional region
+MAX_PROMPT_CHARS = 1000
 
 
 @dataclass
@@ -60,9 +63,14 @@ async def read_audio_form(request: Request, limit: int) -> AudioForm:
     if upload.size is not None and upload.size > limit:
         await form.close()
         raise _too_large(limit)
+    language = _text(form.get("language"), "language")
+    prompt = _text(form.get("prompt"), "prompt")
+    if language is not None and not re.fullmatch(LANGUAGE_PATTERN, language):
+        await form.close()
+        raise BadRequest("language must be a language code such as en, de or pt-BR")
+    if prompt is not None and len(prompt) > MAX_PROMPT_CHARS:
+        await form.close()
+        raise BadRequest(f"prompt must be at most {MAX_PROMPT_CHARS} characters")
     return AudioForm(
-        file=upload,
-        language=_text(form.get("language"), "language"),
-        prompt=_text(form.get("prompt"), "prompt"),
-        provider=_text(form.get("provider"), "provider"),
+        file=upload, language=language, prompt=prompt, provider=_text(form.get("provider"), "provider")
     )
