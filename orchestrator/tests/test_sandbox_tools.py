@@ -193,6 +193,9 @@ def test_shell_runs_in_the_workspace_without_the_services_secrets(
     assert not result.is_error
     assert "/workspace\n" in result.text and "secret=\n" in result.text
     assert (workspace / "made.txt").read_text() == "made\n"
+    # The shell's view of a path works for the file tools too.
+    assert run_tool("read_file", path="/workspace/made.txt").text == "made\n"
+    assert run_tool("read_file", path="/workspace/../etc/passwd").is_error
 
 
 def test_shell_refuses_without_bubblewrap_instead_of_running_unjailed(

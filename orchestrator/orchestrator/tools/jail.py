@@ -40,9 +40,8 @@ from typing import Any
 
 from nova_contracts.orchestrator import SandboxTier
 from orchestrator.tools.registry import ToolError
-from orchestrator.tools.sandbox import Sandbox, secret_paths
+from orchestrator.tools.sandbox import JAIL_ROOT, Sandbox, secret_paths
 
-JAIL_ROOT = "/workspace"
 # The jail's private tmpfs (not the host's /tmp): git's HOME, scratch space for commands.
 JAIL_TMP = "/tmp"  # noqa: S108
 JAIL_UID = 65534

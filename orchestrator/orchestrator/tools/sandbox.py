@@ -13,6 +13,8 @@ from pathlib import Path
 
 from nova_contracts.orchestrator import SandboxTier
 
+# Where the shell and git jail shows the sandbox root; file tools accept the same paths.
+JAIL_ROOT = "/workspace"
 # Narrowest first: a task may ask for a narrower tier than its agent's, never a wider one.
 TIER_ORDER = (SandboxTier.ISOLATED, SandboxTier.WORKSPACE, SandboxTier.NOVA, SandboxTier.HOST)
 
@@ -79,7 +81,10 @@ class Sandbox:
         if "\x00" in path:
             raise SandboxViolation("paths may not contain NUL bytes")
         candidate = Path(path)
-        if not candidate.is_absolute():
+        if self.tier is not SandboxTier.HOST and candidate.is_relative_to(JAIL_ROOT):
+            # A path as the shell sees it (`pwd` says /workspace) names the same file for the file tools.
+            candidate = root / candidate.relative_to(JAIL_ROOT)
+        elif not candidate.is_absolute():
             candidate = root / candidate
         resolved = Path(os.path.realpath(candidate))
         if resolved != root and not resolved.is_relative_to(root):
