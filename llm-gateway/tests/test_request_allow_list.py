@@ -170,3 +170,32 @@ async def test_internal_embed_refuses_upstream_fields(
     )
     assert response.status_code == 422 and "api_base" in response.text
     assert connections(listener) == 0
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"response_format": {"type": "json_schema", "json_schema": "x"}},
+        {"response_format": {"type": "bogus"}},
+        {"messages": [{"role": "user", "content": 5}]},
+        {"messages": [{"role": "user", "content": [{"type": "weird"}]}]},
+        {"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": "x"}]}]},
+        {"messages": [{"role": "assistant", "tool_calls": [{"id": 1}]}]},
+        {"messages": [{"role": "tool", "content": "no call id"}]},
+        {"messages": [{}]},
+        {"tools": [{"type": "function", "function": {"name": "x", "parameters": "not a schema"}}]},
+        {"tool_choice": {"type": "function", "function": {"name": "absent"}}},
+        {"max_tokens": 10**12},
+        {"seed": 10**30},
+        {"logit_bias": {"not-a-token": 5}},
+    ],
+)
+async def test_malformed_chat_input_is_refused_with_422_before_any_provider_is_called(
+    gateway: Any, fake_local: Any, fake_anthropic: Any, change: dict[str, Any]
+) -> None:
+    for model in ("smollm2-135m", "anthropic/claude-sonnet-4-6"):
+        body = {"model": model, "messages": USER, **change}
+        response = await gateway.client.post("/v1/chat/completions", json=body)
+        assert response.status_code == 422, (model, response.text)
+        assert response.json()["error"]["type"] == "invalid_request_error"
+    assert fake_local.script.requests == [] and fake_anthropic.script.requests == []

@@ -15,11 +15,7 @@ from llm_gateway.api.openai_errors import OpenAIRoute, error_payload
 from llm_gateway.completions.service import ChatCall, StreamEnd, StreamFailure
 from llm_gateway.deps import V1_SECURITY, Services, V1Caller, check_v1_caller, services_of
 from llm_gateway.embeddings.minilm import MODEL_NAME as LOCAL_EMBED_MODEL
-from llm_gateway.openai_compat.schemas import (
-    FORWARDED_CHAT_PARAMETERS,
-    OpenAIChatRequest,
-    OpenAIEmbeddingRequest,
-)
+from llm_gateway.openai_compat.schemas import OpenAIChatRequest, OpenAIEmbeddingRequest
 from nova_common.auth import Principal
 from nova_common.errors import BadRequest
 from nova_common.sse import json_event_stream
@@ -35,7 +31,7 @@ def _usage_tags(metadata: dict[str, Any] | None) -> dict[str, Any]:
 
 def _chat_call(body: OpenAIChatRequest, caller: Principal) -> ChatCall:
     return ChatCall(
-        body=body.model_dump(include=set(FORWARDED_CHAT_PARAMETERS), exclude_none=True),
+        body=body.upstream_body(),
         model=body.model,
         metadata=_usage_tags(body.metadata),
         api_key_id=caller.key.id if caller.key else None,

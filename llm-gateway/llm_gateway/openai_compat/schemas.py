@@ -7,14 +7,17 @@ says. `FORWARDED_CHAT_PARAMETERS` is also what the transports filter on, so noth
 even if a route forgot to validate.
 """
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from nova_contracts.llm import (
+    MAX_CONTENT_BLOCKS,
     MAX_EMBED_DIMENSIONS,
     MAX_EMBED_TEXT_CHARS,
     MAX_EMBED_TEXTS,
+    MAX_IMAGE_URL_CHARS,
+    MAX_MESSAGE_CHARS,
     MAX_MESSAGES,
     MAX_OUTPUT_TOKENS,
     MAX_TOOLS,
@@ -46,11 +49,110 @@ UPSTREAM_CONTROL_FIELDS = frozenset(
     }
 )
 
-MESSAGE_ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
-
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class _Open(BaseModel):
+    """A nested OpenAI object: its known fields are checked, newer ones pass (they cannot redirect a call)."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+FunctionName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+JsonObject = Annotated[dict[str, Any], Field(max_length=100)]
+
+
+class ImageUrl(_Open):
+    url: Annotated[str, Field(min_length=1, max_length=MAX_IMAGE_URL_CHARS)]
+
+
+class ContentPart(_Open):
+    type: Literal["text", "image_url", "input_audio", "file", "refusal"]
+    text: Annotated[str, Field(max_length=MAX_MESSAGE_CHARS)] | None = None
+    image_url: ImageUrl | None = None
+
+    @model_validator(mode="after")
+    def _payload_matches_type(self) -> Self:
+        if self.type == "text" and self.text is None:
+            raise ValueError("a text part carries `text`")
+        if self.type == "image_url" and self.image_url is None:
+            raise ValueError('an image_url part carries `image_url={"url": ...}`')
+        return self
+
+
+class FunctionCall(_Open):
+    name: FunctionName
+    arguments: Annotated[str, Field(max_length=MAX_MESSAGE_CHARS)] = ""
+
+
+class MessageToolCall(_Open):
+    id: Annotated[str, Field(min_length=1, max_length=200)]
+    type: Literal["function"] = "function"
+    function: FunctionCall
+
+
+class ChatMessage(_Open):
+    role: Literal["system", "developer", "user", "assistant", "tool", "function"]
+    content: (
+        Annotated[str, Field(max_length=MAX_MESSAGE_CHARS)]
+        | Annotated[list[ContentPart], Field(max_length=MAX_CONTENT_BLOCKS)]
+        | None
+    ) = None
+    name: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    tool_calls: Annotated[list[MessageToolCall], Field(max_length=MAX_TOOLS)] | None = None
+    tool_call_id: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+
+    @model_validator(mode="after")
+    def _fields_match_role(self) -> Self:
+        # Every provider rejects these; refusing them here keeps them from failing a whole fallback chain.
+        if self.role == "tool" and self.tool_call_id is None:
+            raise ValueError("a tool message needs the `tool_call_id` it answers")
+        if self.tool_calls and self.role != "assistant":
+            raise ValueError("only assistant messages carry `tool_calls`")
+        if self.content is None and not (self.role == "assistant" and self.tool_calls):
+            raise ValueError("`content` is required, except in an assistant message with `tool_calls`")
+        return self
+
+
+class FunctionDefinition(_Open):
+    name: FunctionName
+    description: Annotated[str, Field(max_length=10_000)] | None = None
+    parameters: JsonObject | None = None
+    strict: bool | None = None
+
+
+class ToolDefinition(_Open):
+    type: Literal["function"]
+    function: FunctionDefinition
+
+
+class NamedFunction(_Open):
+    name: FunctionName
+
+
+class NamedToolChoice(_Open):
+    type: Literal["function"]
+    function: NamedFunction
+
+
+class JsonSchemaFormat(_Open):
+    name: Annotated[str, Field(min_length=1, max_length=64)] = "response"
+    schema_: JsonObject | None = Field(default=None, alias="schema")
+    strict: bool | None = None
+    description: Annotated[str, Field(max_length=10_000)] | None = None
+
+
+class ResponseFormat(_Strict):
+    type: Literal["text", "json_object", "json_schema"]
+    json_schema: JsonSchemaFormat | None = None
+
+    @model_validator(mode="after")
+    def _schema_only_for_json_schema(self) -> Self:
+        if (self.type == "json_schema") != (self.json_schema is not None):
+            raise ValueError("`json_schema` is required for type json_schema and refused otherwise")
+        return self
 
 
 class StreamOptions(_Strict):
@@ -64,7 +166,7 @@ class OpenAIChatRequest(_Strict):
     """
 
     model: Identifier
-    messages: Annotated[list[dict[str, Any]], Field(min_length=1, max_length=MAX_MESSAGES)]
+    messages: Annotated[list[ChatMessage], Field(min_length=1, max_length=MAX_MESSAGES)]
     stream: bool = False
     stream_options: StreamOptions | None = None
     temperature: float | None = Field(default=None, ge=0.0, le=2.0)
@@ -81,7 +183,7 @@ class OpenAIChatRequest(_Strict):
     frequency_penalty: float | None = Field(default=None, ge=-2.0, le=2.0)
     logit_bias: (
         Annotated[
-            dict[Annotated[str, Field(max_length=20)], Annotated[float, Field(ge=-100, le=100)]],
+            dict[Annotated[str, Field(pattern=r"^[0-9]{1,10}$")], Annotated[float, Field(ge=-100, le=100)]],
             Field(max_length=300),
         ]
         | None
@@ -90,34 +192,28 @@ class OpenAIChatRequest(_Strict):
     top_logprobs: int | None = Field(default=None, ge=0, le=20)
     seed: int | None = Field(default=None, ge=-(2**63), le=2**63 - 1)
     user: Annotated[str, Field(max_length=256)] | None = None
-    tools: Annotated[list[dict[str, Any]], Field(max_length=MAX_TOOLS)] | None = None
-    tool_choice: (
-        Literal["none", "auto", "required"] | Annotated[dict[str, Any], Field(max_length=10)] | None
-    ) = None
+    tools: Annotated[list[ToolDefinition], Field(max_length=MAX_TOOLS)] | None = None
+    tool_choice: Literal["none", "auto", "required"] | NamedToolChoice | None = None
     parallel_tool_calls: bool | None = None
-    response_format: Annotated[dict[str, Any], Field(max_length=10)] | None = None
+    response_format: ResponseFormat | None = None
     reasoning_effort: Literal["minimal", "low", "medium", "high"] | None = None
     metadata: CallMetadata | None = None
 
-    @field_validator("messages")
-    @classmethod
-    def _messages_have_a_role(cls, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        # Providers answer a message without a known role with a 400 or an exception; refuse it here.
-        for index, message in enumerate(messages):
-            if message.get("role") not in MESSAGE_ROLES:
-                raise ValueError(f"messages[{index}].role must be one of {', '.join(sorted(MESSAGE_ROLES))}")
-        return messages
+    @model_validator(mode="after")
+    def _tool_choice_names_a_tool(self) -> Self:
+        names = {tool.function.name for tool in self.tools or []}
+        if self.tool_choice == "required" and not names:
+            raise ValueError("tool_choice 'required' needs at least one tool")
+        if isinstance(self.tool_choice, NamedToolChoice) and self.tool_choice.function.name not in names:
+            raise ValueError(
+                f"tool_choice names {self.tool_choice.function.name!r}, which is not among `tools`"
+            )
+        return self
 
-    @field_validator("tools")
-    @classmethod
-    def _tools_are_functions(cls, tools: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
-        for index, tool in enumerate(tools or []):
-            function = tool.get("function")
-            if tool.get("type") != "function" or not isinstance(function, dict):
-                raise ValueError(f'tools[{index}] must be {{"type": "function", "function": {{...}}}}')
-            if not isinstance(function.get("name"), str) or not function["name"]:
-                raise ValueError(f"tools[{index}].function.name is required")
-        return tools
+    def upstream_body(self) -> dict[str, Any]:
+        """The allow-listed parameters as sent upstream; explicit nulls inside messages are kept."""
+        body = self.model_dump(include=set(FORWARDED_CHAT_PARAMETERS), exclude_unset=True, by_alias=True)
+        return {key: value for key, value in body.items() if value is not None}
 
 
 # What a chat call sends upstream: every accepted parameter except the ones the gateway itself decides or
