@@ -95,21 +95,24 @@ def error_response(
 
 
 async def _nova_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, NovaError)
+    if not isinstance(exc, NovaError):  # registered for NovaError; anything else is not ours to render
+        raise exc
     if exc.status_code >= 500:
         log.warning("request_failed", code=exc.code, detail=exc.detail, path=request.url.path)
     return JSONResponse(_body(request, exc.detail, exc.code), exc.status_code, headers=exc.headers)
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, StarletteHTTPException)
+    if not isinstance(exc, StarletteHTTPException):
+        raise exc
     return JSONResponse(
         _body(request, exc.detail, None), exc.status_code, headers=getattr(exc, "headers", None)
     )
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
+    if not isinstance(exc, RequestValidationError):
+        raise exc
     # Keep FastAPI's list of {loc, msg, type} so clients see which field is wrong, minus echoed input
     # (which could be a secret or a megabyte of text).
     errors = [

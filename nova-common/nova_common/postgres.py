@@ -20,7 +20,8 @@ async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asy
     pool = await asyncpg.create_pool(
         dsn, min_size=min_size, max_size=max_size, command_timeout=60, timeout=5, reset=_keep_session
     )
-    assert pool is not None
+    if pool is None:  # asyncpg types it optional; a pool that is awaited is always created
+        raise RuntimeError("asyncpg returned no pool")
     return pool
 
 

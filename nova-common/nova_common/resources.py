@@ -48,7 +48,8 @@ async def open_resources(
     app.state.admin_secrets = AdminSecrets(settings, config_redis)
     try:
         if postgres:
-            assert isinstance(settings, DatabaseSettings), "postgres=True needs DatabaseSettings"
+            if not isinstance(settings, DatabaseSettings):
+                raise TypeError("open_resources(postgres=True) needs DatabaseSettings")
             resources.pg = await create_pool(
                 settings.database_url,
                 min_size=settings.database_pool_min,
@@ -88,7 +89,8 @@ async def get_redis(request: Request) -> aioredis.Redis:
 
 async def get_pg(request: Request) -> asyncpg.Pool:
     pool = _resources(request).pg
-    assert pool is not None, "this service has no Postgres pool"
+    if pool is None:
+        raise RuntimeError("this service has no Postgres pool")
     return pool
 
 
