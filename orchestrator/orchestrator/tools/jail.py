@@ -9,19 +9,21 @@ host filesystem exists inside. The `nova` tier also masks the checkout's secrets
 tiers are chosen); `isolated` has no filesystem, so no shell.
 
 Ownership: the command runs as uid/gid 65534 inside a user namespace that bubblewrap maps onto the uid the
-orchestrator runs as (as root here, as the unprivileged `nova` user in the Docker image). So the jailed
-process is "nobody" to itself, has no capabilities anywhere, and the files it creates belong on the host to
-the service that owns the sandbox: the file tools and the next command can read, change and delete them
-without any chown. The same arguments work as root and as a non-root user; a non-root user needs unprivileged
+orchestrator runs as (root when Nova runs as root, the unprivileged `nova` user in the Docker image). So the
+jailed process is "nobody" to itself, has no capabilities anywhere, reaches only what is mounted in, and the
+files it creates belong on the host to the service that owns the sandbox: the file tools and the next
+command can read, change and delete them without any chown. The same arguments work as root and as a non-root user; a non-root user needs unprivileged
 user namespaces (Docker's default seccomp profile forbids them: the orchestrator container needs
 `security_opt: [seccomp=unconfined]` or a profile allowing `unshare`/`clone` with CLONE_NEWUSER).
 
 Limits: `prlimit` sets CPU seconds, address space, processes and file size on bwrap, inherited by
-everything inside (the process limit does not bind a root-mapped jail: the kernel exempts host root from
-it, so there the wall-clock kill is what bounds a fork bomb). The wall clock kills bwrap's process group;
-bwrap's `--die-with-parent` and the PID namespace then take every jailed process with it. Output is counted
-while it is read: at the cap reading stops and the command is killed, so `yes` or `cat /dev/zero` cost a
-bounded amount of memory.
+everything inside. The process limit is RLIMIT_NPROC, which counts every process and thread of the host uid
+(all of the service user's, not only the jail's), so it is set high enough not to starve the service and
+only stops a runaway fork bomb; the kernel exempts host root from it, so a root-mapped jail is bounded by
+the wall clock alone. The wall clock kills bwrap's process group; bwrap's `--die-with-parent` and the PID
+namespace then take every jailed process with it. Output is counted while it is read: at the cap the
+command is killed and the rest is read and dropped, so `yes` or `cat /dev/zero` cost a bounded amount of
+memory.
 
 Where no jail can be set up (bwrap or prlimit missing, or bwrap failing its self-test), `JailUnavailable`
 says what is missing; nothing falls back to running unjailed.
@@ -71,7 +73,7 @@ class Limits:
     cpu_seconds: int
     output_bytes: int = 256_000
     address_space_bytes: int = 2 << 30
-    max_processes: int = 256
+    max_processes: int = 1024
     file_size_bytes: int = 256 << 20
 
 
