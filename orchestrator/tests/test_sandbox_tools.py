@@ -219,8 +219,8 @@ def test_shell_and_git_are_off_until_the_admin_enables_them(
         result = run_tool(name, **args)
         assert result.is_error and "PATCH /api/v1/tool-permissions" in result.text, name
     assert not (workspace / "ran").exists()
-    offered = client.portal.call(lambda: client.app.state.services.tools.offered(  # type: ignore[attr-defined]
-        _agent(), has_filesystem=True, delegated=False))  # fmt: skip
+    tools: ToolService = client.app.state.services.tools  # type: ignore[attr-defined]
+    offered = client.portal.call(lambda: tools.offered(_agent(), has_filesystem=True, delegated=False))
     assert not {t.name for t in offered} & {"run_shell", "git_status"}
 
     client.patch("/api/v1/tool-permissions", json={"groups": {"shell": True}}, headers=admin)
