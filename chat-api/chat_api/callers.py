@@ -1,19 +1,14 @@
 """Who a WebSocket client is: an API key (checked by the orchestrator, cached briefly) or the admin secret."""
 
 import hashlib
-import ipaddress
 import time
 from dataclasses import dataclass
-
-from starlette.requests import HTTPConnection
 
 from chat_api.clients.orchestrator import Credential, OrchestratorClient
 from nova_common.auth import ADMIN_HEADER, API_KEY_PREFIX, AdminSecrets
 from nova_contracts.orchestrator import ApiKeyValidation
 
 MAX_CACHED_KEYS = 10_000
-_LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "[::1]", "::1"})
-_PROXY_HEADERS = ("x-forwarded-for", "x-forwarded-host", "forwarded", "x-real-ip")
 ADMIN_OWNER = "admin"
 LOCAL_OWNER = "local"
 
@@ -29,28 +24,6 @@ class Caller:
 
 
 LOCAL_CALLER = Caller(owner=LOCAL_OWNER)
-
-
-def _is_loopback(address: str) -> bool:
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    mapped = ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) else None
-    return (mapped or ip).is_loopback
-
-
-def is_local_caller(conn: HTTPConnection) -> bool:
-    """Whether a connection comes straight from this machine: a loopback peer, addressed by a loopback name
-    (not a rebinding DNS name), with no proxy hop in between. Only such a caller may go without a
-    credential under REQUIRE_AUTH=false."""
-    host = conn.headers.get("host", "")
-    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
-    return (
-        _is_loopback(conn.client.host if conn.client else "")
-        and name.lower() in _LOOPBACK_NAMES
-        and not any(h in conn.headers for h in _PROXY_HEADERS)
-    )
 
 
 class CallerAuthenticator:

@@ -11,6 +11,7 @@ import uvicorn
 
 from chat_api.config import Settings
 from nova_common.logging import configure_logging
+from nova_common.server import uvicorn_options
 
 _TOKEN_IN_QUERY = re.compile(r"(token=)[^&\s\"]+")
 
@@ -33,12 +34,8 @@ def uvicorn_config(settings: Settings, app: object = "chat_api.main:create_app")
     return uvicorn.Config(
         app,  # type: ignore[arg-type]
         factory=isinstance(app, str),
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        access_log=False,
-        proxy_headers=True,
-        timeout_graceful_shutdown=10,
+        # The kit's options, among them no peer rewriting from X-Forwarded-For (a proxy must not look local).
+        **uvicorn_options(settings),
         ws_max_size=settings.ws_max_message_bytes,
         ws_ping_interval=settings.ws_ping_interval_seconds,
         ws_ping_timeout=settings.ws_ping_timeout_seconds,

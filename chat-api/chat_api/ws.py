@@ -19,7 +19,7 @@ import structlog
 from fastapi import APIRouter, WebSocket
 from pydantic import ValidationError
 
-from chat_api.callers import LOCAL_CALLER, CallerAuthenticator, is_local_caller
+from chat_api.callers import LOCAL_CALLER, Caller, CallerAuthenticator
 from chat_api.clients.orchestrator import OrchestratorUnavailable
 from chat_api.config import Settings
 from chat_api.connections import (
@@ -35,6 +35,7 @@ from chat_api.connections import (
 from chat_api.delivery import DeliveryService, PendingQueueFull
 from chat_api.origins import OriginPolicy
 from chat_api.sessions import SessionStore
+from nova_common.auth import anonymous_allowed
 from nova_contracts.chat import (
     AuthFrame,
     ClientFrame,
@@ -105,45 +106,44 @@ async def _serve(conn: ClientConnection, runtime: ChatRuntime) -> None:
     settings = runtime.settings
     token = conn.ws.query_params.get("token")
     if token:
-        await _authenticate(conn, runtime, token)
-    elif not settings.require_auth and is_local_caller(conn.ws):
-        conn.caller = LOCAL_CALLER
+        caller = await _authenticate(conn, runtime, token)
+    elif anonymous_allowed(conn.ws):
+        caller = conn.caller = LOCAL_CALLER
     else:
         first = await _next_frame(conn, settings, idle_after=settings.ws_auth_timeout_seconds)
         if not isinstance(first, AuthFrame):
             await _refuse(conn, "authentication required: send ?token= or an auth frame first")
-        await _authenticate(conn, runtime, first.token)
-    assert conn.caller is not None
-    session = await runtime.sessions.resume(conn.ws.query_params.get("session_id"), conn.caller.owner)
-    await _join(conn, runtime, session.session_id)
+        caller = await _authenticate(conn, runtime, first.token)
+    session = await runtime.sessions.resume(conn.ws.query_params.get("session_id"), caller.owner)
+    session_id = await _join(conn, runtime, session.session_id)
     while True:
         frame = await _next_frame(conn, settings, idle_after=settings.ws_idle_timeout_seconds)
         if isinstance(frame, PingFrame):
             conn.send(PongFrame())
         elif isinstance(frame, AuthFrame):
-            await _authenticate(conn, runtime, frame.token)
-            session = await runtime.sessions.resume(conn.session_id, conn.caller.owner)
-            if session.session_id != conn.session_id:
-                await _join(conn, runtime, session.session_id)
+            caller = await _authenticate(conn, runtime, frame.token)
+            session = await runtime.sessions.resume(session_id, caller.owner)
+            if session.session_id != session_id:
+                session_id = await _join(conn, runtime, session.session_id)
         elif isinstance(frame, UserFrame):
-            if frame.session_id and frame.session_id != conn.session_id:
-                session = await runtime.sessions.resume(frame.session_id, conn.caller.owner)
-                await _join(conn, runtime, session.session_id)
-            assert conn.session_id is not None
+            if frame.session_id and frame.session_id != session_id:
+                session = await runtime.sessions.resume(frame.session_id, caller.owner)
+                session_id = await _join(conn, runtime, session.session_id)
             try:
-                await runtime.delivery.enqueue(conn.session_id, frame.content)
+                await runtime.delivery.enqueue(session_id, frame.content)
             except PendingQueueFull as exc:
                 conn.send(ErrorFrame(content=str(exc), code="queue_full"))
 
 
-async def _join(conn: ClientConnection, runtime: ChatRuntime, session_id: str) -> None:
+async def _join(conn: ClientConnection, runtime: ChatRuntime, session_id: str) -> str:
     runtime.registry.subscribe(conn, session_id)
     runtime.delivery.remember_caller(session_id, conn.caller)
     conn.send(SystemFrame(session_id=session_id))
     await runtime.delivery.on_client_joined(session_id)
+    return session_id
 
 
-async def _authenticate(conn: ClientConnection, runtime: ChatRuntime, token: str) -> None:
+async def _authenticate(conn: ClientConnection, runtime: ChatRuntime, token: str) -> Caller:
     try:
         caller = await runtime.callers.authenticate(token)
     except OrchestratorUnavailable:
@@ -154,6 +154,7 @@ async def _authenticate(conn: ClientConnection, runtime: ChatRuntime, token: str
     if caller is None:
         await _refuse(conn, "invalid API key or admin secret")
     conn.caller = caller
+    return caller
 
 
 async def _refuse(conn: ClientConnection, reason: str) -> NoReturn:
