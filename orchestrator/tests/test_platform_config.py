@@ -182,3 +182,25 @@ def test_tool_groups_can_be_switched_off_and_on(client: TestClient, admin: dict[
         client.patch("/api/v1/tool-permissions", json={"groups": {"lasers": True}}, headers=admin).status_code
         == 400
     )
+
+
+def test_a_value_stored_before_keys_were_typed_is_not_served_or_mirrored(
+    settings: Any, admin: dict[str, str], run_sql: Any, redis_base_url: str
+) -> None:
+    from orchestrator.main import create_app
+
+    with TestClient(create_app(settings)):
+        pass  # applies the migrations
+    # What the fuzzing run left behind: garbage in a known key.
+    run_sql("INSERT INTO platform_config (key, value) VALUES ('inference.backend', '\"garbage\"'::jsonb)")
+    run_sql("INSERT INTO platform_config (key, value) VALUES ('context.memory_pct', '\"lots\"'::jsonb)")
+    with TestClient(create_app(settings)) as client:
+        db1 = _config_db(redis_base_url)
+        assert db1.get("nova:config:inference.backend") is None
+        assert db1.get("nova:config:context.memory_pct") == "40"
+        # The row stays visible so the admin can see and replace it.
+        assert client.get("/api/v1/config/inference.backend", headers=admin).json()["value"] == "garbage"
+        assert (
+            client.patch("/api/v1/config/inference.backend", json={"value": None}, headers=admin).status_code
+            == 200
+        )

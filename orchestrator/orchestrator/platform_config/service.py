@@ -306,9 +306,23 @@ class PlatformConfigService:
 
     async def value(self, key: str) -> Any:
         rows = await self._load()
-        if key in rows:
+        if key in rows and self._valid_stored(key, rows[key]["value"]):
             return rows[key]["value"]
         return KNOWN_SETTINGS[key].default
+
+    @staticmethod
+    def _valid_stored(key: str, value: Any) -> bool:
+        """False for a value stored before its key was typed that breaks today's rule: readers get the
+        default instead (the row is kept, and shown, until an admin replaces or removes it)."""
+        setting = KNOWN_SETTINGS.get(key)
+        if setting is None or value is None:
+            return True
+        try:
+            setting.type.validate_python(value)
+        except ValidationError:
+            log.warning("platform_config_stored_value_invalid", key=key)
+            return False
+        return True
 
     @staticmethod
     def _refuse_reserved(key: str) -> None:
@@ -427,7 +441,9 @@ class PlatformConfigService:
         items = [
             (
                 key,
-                rows[key]["value"] if key in rows else self._mirrored_default(key),
+                rows[key]["value"]
+                if key in rows and self._valid_stored(key, rows[key]["value"])
+                else self._mirrored_default(key),
                 self._is_secret(key, rows.get(key)),
             )
             for key in sorted(set(KNOWN_SETTINGS) | set(rows))
