@@ -139,6 +139,31 @@ def test_every_core_service_becomes_ready_and_serves_its_docs(launcher: Launcher
         assert overview["ready"] == overview["total"], overview
 
 
+def test_the_stack_requires_credentials_by_default_and_refuses_foreign_hosts(launcher: Launcher) -> None:
+    with httpx.Client(timeout=10) as client:
+        # No REQUIRE_AUTH in .env: API routes want a key even from this machine.
+        assert client.get(_url(8000) + "/api/v1/agents").status_code == 401
+        rebinding = client.get(_url(8000) + "/health/live", headers={"Host": "evil.example"})
+        assert rebinding.status_code == 400, rebinding.text
+
+
+async def test_embedded_postgres_and_redis_refuse_callers_without_the_password(launcher: Launcher) -> None:
+    env = dotenv_values(launcher.workdir / ".env")
+    assert len(env["REDIS_PASSWORD"] or "") >= 32
+    with pytest.raises(asyncpg.InvalidPasswordError):
+        await asyncpg.connect(f"postgresql://nova:wrong@127.0.0.1:{5432 + OFFSET}/nova")
+    with pytest.raises(redis.AuthenticationError):
+        redis.Redis(port=6379 + OFFSET).ping()
+    assert redis.Redis(port=6379 + OFFSET, password=env["REDIS_PASSWORD"]).ping()
+    data = launcher.workdir / "data"
+    # Nobody else may list or read the data; the embedded PostgreSQL's own account may only pass through.
+    assert data.stat().st_mode & 0o066 == 0
+    for path in (data / "redis").rglob("*"):
+        assert path.stat().st_mode & 0o777 == (0o700 if path.is_dir() else 0o600), path
+    assert (data / "redis").stat().st_mode & 0o777 == 0o700
+    assert (data / "postgres").stat().st_mode & 0o777 == 0o700
+
+
 async def test_data_survives_a_stop_and_restart(launcher: Launcher) -> None:
     env = dotenv_values(launcher.workdir / ".env")
     pg_url = f"postgresql://nova:{env['POSTGRES_PASSWORD']}@127.0.0.1:{5432 + OFFSET}/nova"
@@ -147,7 +172,9 @@ async def test_data_survives_a_stop_and_restart(launcher: Launcher) -> None:
         "INSERT INTO platform_config (key, value) VALUES ('e2e.marker', '\"kept\"') ON CONFLICT (key) DO NOTHING"
     )
     await conn.close()
-    orchestrator_redis = redis.Redis(port=6379 + OFFSET, db=2, decode_responses=True)
+    orchestrator_redis = redis.Redis(
+        port=6379 + OFFSET, db=2, password=env["REDIS_PASSWORD"], decode_responses=True
+    )
     orchestrator_redis.set("nova:e2e:marker", "kept")
     orchestrator_redis.close()
 
@@ -161,7 +188,8 @@ async def test_data_survives_a_stop_and_restart(launcher: Launcher) -> None:
     assert await conn.fetchval("SELECT value FROM platform_config WHERE key = 'e2e.marker'") == '"kept"'
     assert await conn.fetchval("SELECT count(*) FROM schema_migrations") >= 1
     await conn.close()
-    assert redis.Redis(port=6379 + OFFSET, db=2, decode_responses=True).get("nova:e2e:marker") == "kept"
+    kept = redis.Redis(port=6379 + OFFSET, db=2, password=env["REDIS_PASSWORD"], decode_responses=True)
+    assert kept.get("nova:e2e:marker") == "kept"
     assert launcher.stop() == 0
 
 

@@ -1,7 +1,7 @@
 """`create_service_app`: the FastAPI app every service starts from (errors, request ids, CORS, health, docs,
 and the guards every service needs: Host allow-list, request-body cap)."""
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager
 
 from fastapi import FastAPI
@@ -26,8 +26,11 @@ def create_service_app(
     version: str,
     lifespan: Lifespan,
     body_limits: Mapping[str, int] | None = None,
+    extra_allowed_hosts: Iterable[str] = (),
 ) -> FastAPI:
-    """`body_limits` maps a path prefix to the largest body its routes accept (default MAX_REQUEST_BODY_BYTES)."""
+    """`body_limits` maps a path prefix to the largest body its routes accept (default MAX_REQUEST_BODY_BYTES).
+    `extra_allowed_hosts` adds names this service must answer to whatever ALLOWED_HOSTS says (the host of a
+    webhook URL it registered with a chat platform, say)."""
     app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
     app.state.settings = settings
     app.state.health = HealthRegistry(service=settings.service_name, version=version)
@@ -43,7 +46,7 @@ def create_service_app(
     app.add_middleware(
         BodySizeLimitMiddleware, default_limit=settings.max_request_body_bytes, route_limits=body_limits
     )
-    app.add_middleware(HostCheckMiddleware, allowed=settings.allowed_host_patterns)
+    app.add_middleware(HostCheckMiddleware, allowed=[*settings.allowed_host_patterns, *extra_allowed_hosts])
     if settings.trusted_proxy_list:
         app.add_middleware(ForwardedClientMiddleware, trusted_proxies=settings.trusted_proxy_list)
     # Added last, so it runs first: every answer above, refusals included, carries the request id.

@@ -46,11 +46,15 @@ def _serve(app: FastAPI) -> Iterator[str]:
         thread.join(10)
 
 
-def _app_with_hosts(monkeypatch: pytest.MonkeyPatch, allowed: str | None) -> FastAPI:
+def _app_with_hosts(
+    monkeypatch: pytest.MonkeyPatch, allowed: str | None, extra: tuple[str, ...] = ()
+) -> FastAPI:
     # The test session's plugin adds `testserver`; these tests see the shipped default or what they set.
     monkeypatch.delenv("ALLOWED_HOSTS", raising=False)
     settings = NovaSettings() if allowed is None else NovaSettings(ALLOWED_HOSTS=allowed)  # type: ignore[call-arg]
-    app = create_service_app(settings, title="t", description="", version="0", lifespan=_nothing)
+    app = create_service_app(
+        settings, title="t", description="", version="0", lifespan=_nothing, extra_allowed_hosts=extra
+    )
 
     @app.get("/hello")
     async def hello() -> dict[str, str]:
@@ -125,6 +129,13 @@ def test_allowed_hosts_replaces_the_default_list(monkeypatch: pytest.MonkeyPatch
             httpx.get(f"http://{address}/hello", headers={"Host": "chat.nova.example.com"}).status_code == 200
         )
         assert httpx.get(f"http://{address}/hello", headers={"Host": "localhost"}).status_code == 400
+
+
+def test_a_service_adds_the_host_of_its_own_webhook_url_to_the_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    for address in _serve(_app_with_hosts(monkeypatch, None, extra=("bot.example.com",))):
+        assert httpx.get(f"http://{address}/hello", headers={"Host": "bot.example.com"}).status_code == 200
+        assert httpx.get(f"http://{address}/hello", headers={"Host": "localhost"}).status_code == 200
+        assert httpx.get(f"http://{address}/hello", headers={"Host": "evil.example"}).status_code == 400
 
 
 def test_host_header_parsing_strips_ports_brackets_and_a_trailing_dot() -> None:
