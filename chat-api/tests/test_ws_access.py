@@ -37,14 +37,14 @@ async def test_a_page_from_a_foreign_origin_is_refused_and_the_dashboard_and_tes
     with serve_chat_api(chat_settings(orchestrator.url)) as chat:
         url = f"{chat.ws_url}?token={api_key}"
         with pytest.raises(InvalidStatus) as refused:
-            async with websockets.connect(url, origin="http://evil.example"):  # type: ignore[arg-type]
+            async with websockets.connect(url, origin="http://evil.example"):
                 pass
         with pytest.raises(InvalidStatus) as null_origin:
-            async with websockets.connect(url, origin="null"):  # type: ignore[arg-type]
+            async with websockets.connect(url, origin="null"):
                 pass
-        async with websockets.connect(url, origin="http://localhost:3000") as ws:  # type: ignore[arg-type]
+        async with websockets.connect(url, origin="http://localhost:3000") as ws:
             dashboard = await _frame(ws)
-        async with websockets.connect(url, origin=chat.url) as ws:  # type: ignore[arg-type]
+        async with websockets.connect(url, origin=chat.url) as ws:
             own_page = await _frame(ws)
 
     assert refused.value.response.status_code == 403
@@ -57,7 +57,7 @@ async def test_an_origin_the_admin_lists_is_allowed(orchestrator, chat_settings,
     with serve_chat_api(settings) as chat:
         async with websockets.connect(
             f"{chat.ws_url}?token={api_key}",
-            origin="https://chat.example.com",  # type: ignore[arg-type]
+            origin="https://chat.example.com",
         ) as ws:
             system = await _frame(ws)
 
@@ -91,7 +91,7 @@ async def _needs_a_key(url: str, **connect: object) -> bool:
     """Whether a client that sends no key is refused: 4001 at its first frame, or (once the kit's Host
     check covers WebSockets) no handshake at all."""
     try:
-        async with websockets.connect(url, proxy=None, **connect) as ws:  # type: ignore[arg-type]
+        async with websockets.connect(url, proxy=None, **connect) as ws:
             await ws.send(json.dumps({"type": "user", "content": "let me in"}))
             closed = await _closed(ws)
     except InvalidStatus as exc:
