@@ -7,6 +7,8 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from orchestrator.agents.policy import SAFE_KEY_TOOLS
+from orchestrator.config import Settings
+from orchestrator.main import create_app
 
 ESCALATION = {
     "config": {"name": "sneaky", "tools": ["read_file", "run_shell"], "metadata": {"sandbox": "host"}}
@@ -226,4 +228,30 @@ def test_list_endpoints_refuse_pages_over_200_and_honour_limit(
         assert client.get(f"{path}?offset=-1", headers=admin).status_code == 422, path
         assert client.get(f"{path}?limit=200&offset=0", headers=admin).status_code == 200, path
     assert len(client.get("/api/v1/agents?limit=1", headers=admin).json()) == 1
+    task_id = client.post("/api/v1/pipeline/tasks", json={"goal": "count"}, headers=admin).json()["id"]
+    timeline = f"/api/v1/pipeline/tasks/{task_id}/timeline"
+    assert client.get(f"{timeline}?limit=201", headers=admin).status_code == 422
+    assert len(client.get(f"{timeline}?limit=1", headers=admin).json()) == 1
     assert len(client.get("/api/v1/pods?limit=1&offset=1", headers=admin).json()) == 1
+
+
+def test_the_anonymous_local_caller_is_a_tenant_of_its_own_and_never_the_admin(
+    settings: Settings, admin: dict[str, str]
+) -> None:
+    app = create_app(settings.model_copy(update={"require_auth": False}))
+    with TestClient(app, client=("127.0.0.1", 50000), base_url="http://127.0.0.1:8000") as local:
+        key = _key(local, admin)
+        of_key = local.post("/api/v1/agents", json={"config": {"name": "of-key"}}, headers=key).json()["id"]
+        created = local.post("/api/v1/agents", json={"config": {"name": "mine"}})
+        assert created.status_code == 201, created.text
+        assert local.post("/api/v1/agents", json=ESCALATION).status_code == 403
+
+        assert {a["config"]["name"] for a in local.get("/api/v1/agents").json()} == {"Nova", "mine"}
+        assert local.get(f"/api/v1/agents/{of_key}").status_code == 404
+        assert local.get(f"/api/v1/agents/{created.json()['id']}", headers=key).status_code == 404
+        assert {a["config"]["name"] for a in local.get("/api/v1/agents", headers=admin).json()} >= {
+            "mine",
+            "of-key",
+        }
+        assert local.get("/api/v1/keys").status_code == 401
+        assert created.json()["owner"] == "local"
