@@ -6,6 +6,7 @@ The orchestrator here is unreachable: a message that reached it would be answere
 """
 
 import json
+import socket
 
 import httpx
 from tests.fakes.slack_fake import FakeSlack, sign
@@ -139,3 +140,21 @@ def test_an_unsigned_or_stale_slack_request_is_refused_before_its_body_is_parsed
     assert signed_garbage.status_code == 400
     assert "X-Slack-Signature" in unsigned.json()["detail"]
     assert fake.posted == []
+
+
+def test_a_webhook_body_over_the_cap_is_refused_with_413_before_it_is_sent(telegram, bridge_settings) -> None:
+    _, server = telegram
+    port = free_port()
+    settings = bridge_settings(
+        **telegram_settings(server.url, telegram_webhook_url=f"http://127.0.0.1:{port}")
+    )
+    with running_bridge(settings, port=port):
+        # Only the headers go out: a server that waited for the 2 GB it was promised would never answer.
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+            sock.sendall(
+                f"POST /webhook/telegram HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                "Content-Type: application/json\r\nContent-Length: 2147483648\r\n\r\n".encode()
+            )
+            status_line = sock.makefile("rb").readline()
+
+    assert status_line.split()[1] == b"413", status_line
