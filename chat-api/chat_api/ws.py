@@ -5,9 +5,10 @@
    the orchestrator) or the admin secret; a bad one closes the socket with 4001. Only a local caller under
    `REQUIRE_AUTH=false` (the kit's rule) may skip it.
 2. `{"type":"system","session_id"}`: the session resumed from `?session_id=` (or a user frame's `session_id`)
-   when it exists and belongs to the same key, a new one otherwise.
+   when it exists and belongs to the same caller (key, admin or local), a new one otherwise.
 3. Each `user` frame is stored, then answered with `stream_chunk` frames and `stream_end` (or `error`);
-   `queued` while the orchestrator is unreachable.
+   `queued` while the orchestrator is unreachable; an `error` with code `queue_full` (the turn was not
+   stored) when the session already has `WS_MAX_PENDING_MESSAGES` turns waiting.
 """
 
 import asyncio
