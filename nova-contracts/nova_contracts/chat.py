@@ -40,7 +40,7 @@ class UserFrame(RequestModel):
 
 
 class AuthFrame(RequestModel):
-    """The API key, sent as the first frame by clients that cannot put it in the URL."""
+    """The API key (or the admin secret), sent as the first frame by clients that keep it out of the URL."""
 
     type: Literal["auth"] = "auth"
     token: Annotated[str, Field(min_length=1, max_length=512, repr=False)]
