@@ -129,7 +129,7 @@ class SlackAdapter(PlatformAdapter):
             raise Unauthorized(f"missing {SIGNATURE_HEADER} or {TIMESTAMP_HEADER}")
         try:
             age = abs(time.time() - int(timestamp))
-        except ValueError:
+        except (ValueError, OverflowError):  # not a number, or too large to compare with the clock
             raise Unauthorized(f"{TIMESTAMP_HEADER} is not a Unix time") from None
         if age > MAX_REQUEST_AGE_SECONDS:
             raise Unauthorized(f"{TIMESTAMP_HEADER} is more than {MAX_REQUEST_AGE_SECONDS}s away from now")
