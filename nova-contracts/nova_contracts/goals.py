@@ -228,6 +228,7 @@ class GoalTask(ResponseModel):
     goal: str
     status: str
     cost_usd: float = 0.0
+    metadata: dict[str, Any] = Field(default_factory=dict)
     created_at: datetime
 
 

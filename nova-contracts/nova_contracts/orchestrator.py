@@ -633,12 +633,14 @@ class PipelineTaskSubmit(RequestModel):
     tags: Tags = Field(default_factory=list)
     metadata: Metadata = Field(default_factory=dict)
     max_retries: int | None = Field(default=None, ge=0, le=20)
+    goal_id: UUID | None = Field(default=None, description="the cortex goal this task is an attempt at")
 
 
 class PipelineTaskInfo(ResponseModel):
     id: UUID
     goal: str
     status: PipelineTaskState
+    goal_id: UUID | None = None
     pod_id: UUID | None = None
     pod_name: str | None = None
     tags: list[str] = Field(default_factory=list)

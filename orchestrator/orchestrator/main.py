@@ -28,6 +28,7 @@ from orchestrator.deps import Services
 from orchestrator.goals.repository import GoalRepository
 from orchestrator.goals.routes import router as goals_router
 from orchestrator.goals.service import GoalService
+from orchestrator.journal.routes import router as journal_router
 from orchestrator.keys.rate_limit import SlidingWindowLimiter
 from orchestrator.keys.repository import ApiKeyRepository
 from orchestrator.keys.routes import router as keys_router
@@ -54,6 +55,7 @@ from orchestrator.usage.consumer import UsageConsumer
 from orchestrator.usage.repository import UsageRepository
 from orchestrator.usage.routes import router as usage_router
 from orchestrator.usage.service import UsageService
+from orchestrator.usage.spend import router as spend_router
 
 log = structlog.get_logger("orchestrator")
 
@@ -192,6 +194,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openai_router,
         pipeline_router,
         goals_router,
+        journal_router,
+        spend_router,
     ):
         app.include_router(router)
     return app

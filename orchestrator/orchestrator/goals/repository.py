@@ -289,7 +289,7 @@ class GoalRepository:
 
     async def tasks(self, goal_id: uuid.UUID, limit: int, offset: int) -> list[dict[str, Any]]:
         rows = await self.pool.fetch(
-            """SELECT id, goal, status, cost_usd, created_at FROM pipeline_tasks WHERE goal_id = $1
+            """SELECT id, goal, status, cost_usd, metadata, created_at FROM pipeline_tasks WHERE goal_id = $1
                ORDER BY created_at DESC LIMIT $2 OFFSET $3""",
             goal_id,
             limit,

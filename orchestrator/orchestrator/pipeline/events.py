@@ -1,14 +1,14 @@
 """Progress events on `nova:pipeline:events` (pub/sub, best effort) for the dashboard's live board."""
 
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
 import structlog
 
 from nova_contracts.base import utc_now
-from nova_contracts.orchestrator import PipelineProgressEvent, PipelineTaskState
+from nova_contracts.orchestrator import TERMINAL_STATES, PipelineProgressEvent, PipelineTaskState
 from orchestrator.pipeline.queue import EVENTS_CHANNEL
 from orchestrator.pipeline.repository import Hop
 
@@ -23,10 +23,25 @@ return #ARGV
 """
 
 
+FinishedHook = Callable[[list[uuid.UUID]], Awaitable[None]]
+
+
 class ProgressPublisher:
-    def __init__(self, redis: aioredis.Redis) -> None:
+    def __init__(self, redis: aioredis.Redis, on_finished: FinishedHook | None = None) -> None:
         self.redis = redis
         self._publish_many = redis.register_script(_PUBLISH_MANY)
+        # Every transition passes through here (workers, cancel, review, reaper), so this is the one place
+        # that sees each task end: cortex hears of its goals' tasks from it.
+        self.on_finished = on_finished
+
+    async def _finished(self, task_ids: list[uuid.UUID]) -> None:
+        if self.on_finished is None or not task_ids:
+            return
+        try:
+            await self.on_finished(task_ids)
+        except Exception:
+            # cortex also polls the tasks it waits for: a lost notice only delays it.
+            log.warning("task_finished_notice_failed", count=len(task_ids))
 
     async def publish(
         self,
@@ -45,6 +60,8 @@ class ProgressPublisher:
         except Exception:
             # The timeline in Postgres is the record; a missed live update only delays the dashboard.
             log.warning("progress_event_not_published", task_id=str(task_id), status=status.value)
+        if status in TERMINAL_STATES:
+            await self._finished([task_id])
 
     async def publish_hops(self, task_id: uuid.UUID, current: PipelineTaskState, hops: Sequence[Hop]) -> None:
         """One event per transition of a write, sent in one round trip."""
@@ -56,8 +73,11 @@ class ProgressPublisher:
         """The transitions of several writes (each from its own `current` state), in one round trip."""
         at = utc_now()
         events: list[str] = []
+        finished: list[uuid.UUID] = []
         for task_id, current, hops in writes:
             previous = current
+            if hops and hops[-1].target in TERMINAL_STATES:
+                finished.append(task_id)
             for hop in hops:
                 # Built from values the pipeline itself produced: no validation needed, only the wire format.
                 events.append(
@@ -73,6 +93,7 @@ class ProgressPublisher:
             await self._publish_many(keys=[EVENTS_CHANNEL], args=events)
         except Exception:
             log.warning("progress_events_not_published", count=len(events))
+        await self._finished(finished)
 
     async def subscribe(self, task_id: uuid.UUID | None = None) -> AsyncIterator[PipelineProgressEvent]:
         pubsub: Any = self.redis.pubsub()

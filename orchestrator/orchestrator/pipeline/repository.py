@@ -350,6 +350,7 @@ class PipelineRepository:
         owner_kind: str,
         api_key_id: str | None,
         entry: tuple[S, str],
+        goal_id: uuid.UUID | None = None,
         on_committed: Callable[[dict[str, Any]], Awaitable[object]] | None = None,
     ) -> dict[str, Any]:
         """Persist a task as `queued`, with its `submitted` and `submitted → queued` timeline rows.
@@ -361,9 +362,9 @@ class PipelineRepository:
             record = await conn.fetchrow(
                 """WITH task AS (
                    INSERT INTO pipeline_tasks (goal, status, pod_id, pod, tags, metadata, max_retries, api_key_id,
-                                               queued_at, entry_status, entry_stage, owner_kind)
+                                               queued_at, entry_status, entry_stage, owner_kind, goal_id)
                    VALUES ($1, 'queued', $2, $3::jsonb, $4::jsonb, $5::jsonb, $6, $7::uuid, clock_timestamp(), $8, $9,
-                           $10)
+                           $10, $11)
                    RETURNING *
                ), logged AS (
                    INSERT INTO pipeline_task_events (task_id, kind, from_status, to_status, detail)
@@ -382,12 +383,26 @@ class PipelineRepository:
                 entry[0].value,
                 entry[1],
                 owner_kind,
+                goal_id,
             )
         assert record is not None
         task = task_dict(record)
         if on_committed is not None:
             await on_committed(task)
         return task
+
+    async def goal_owner(self, goal_id: uuid.UUID) -> tuple[str, uuid.UUID | None] | None:
+        """The owner columns of the goal a task would be an attempt at; None when there is no such goal."""
+        row = await self.pool.fetchrow("SELECT owner_kind, api_key_id FROM goals WHERE id = $1", goal_id)
+        return (row["owner_kind"], row["api_key_id"]) if row else None
+
+    async def finished_goal_tasks(self, task_ids: Sequence[uuid.UUID]) -> list[asyncpg.Record]:
+        """Those of `task_ids` that belong to a goal, with their final status and cost."""
+        return await self.pool.fetch(
+            """SELECT id, goal_id, status, cost_usd FROM pipeline_tasks
+               WHERE id = ANY($1::uuid[]) AND goal_id IS NOT NULL""",
+            list(task_ids),
+        )
 
     async def get(self, task_id: uuid.UUID) -> dict[str, Any] | None:
         record = await self.pool.fetchrow("SELECT * FROM pipeline_tasks WHERE id = $1", task_id)

@@ -1,5 +1,6 @@
 """The pipeline's runtime: services on `app.state.pipeline`, worker, heartbeat, cancel listener and reaper loops."""
 
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -10,12 +11,13 @@ import structlog
 from fastapi import FastAPI
 
 from nova_common.loops import BackgroundLoops
+from nova_contracts.goals import StimulusType
 from orchestrator.clients.llm_gateway import LlmGatewayClient
 from orchestrator.clients.memory_service import MemoryServiceClient
 from orchestrator.pipeline.agents.recall import ContextRecall
 from orchestrator.pipeline.agents.runner import AgentRunner
 from orchestrator.pipeline.agents.tools import PipelineToolbox
-from orchestrator.pipeline.events import ProgressPublisher
+from orchestrator.pipeline.events import FinishedHook, ProgressPublisher
 from orchestrator.pipeline.executor import PipelineExecutor
 from orchestrator.pipeline.pods.repository import PodRepository
 from orchestrator.pipeline.pods.service import PodService
@@ -36,6 +38,26 @@ class PipelineRuntime:
     pods: PodService
     worker: PipelineWorker | None
     reaper: Reaper
+
+
+def goal_task_notices(app: FastAPI, repository: PipelineRepository) -> FinishedHook | None:
+    """Tell cortex (a `task.finished` stimulus) when a task that is an attempt at a goal ends."""
+    services = getattr(app.state, "services", None)
+    if services is None:
+        return None
+    goals = services.goals
+
+    async def notify(task_ids: list[uuid.UUID]) -> None:
+        for row in await repository.finished_goal_tasks(task_ids):
+            await goals.notify(
+                StimulusType.TASK_FINISHED,
+                row["goal_id"],
+                task_id=str(row["id"]),
+                status=row["status"],
+                cost_usd=float(row["cost_usd"] or 0),
+            )
+
+    return notify
 
 
 def toolbox_of_agent_turns(app: FastAPI) -> PipelineToolbox | None:
@@ -82,6 +104,7 @@ async def pipeline_runtime(
     repository = PipelineRepository(pg)
     queue = TaskQueue(redis)
     publisher = ProgressPublisher(redis)
+    publisher.on_finished = goal_task_notices(app, repository)
     pods = PodService(PodRepository(pg), redis, cache_seconds=settings.pod_cache_seconds)
     seeded = await pods.seed_presets()
     if seeded:

@@ -79,6 +79,11 @@ class PipelineService:
 
     async def submit(self, body: PipelineTaskSubmit, caller: Principal) -> PipelineTaskInfo:
         """Queue a goal for `caller` (a service submits for the platform, as the admin's)."""
+        if body.goal_id is not None:
+            owner = await self.repository.goal_owner(body.goal_id)
+            # Another tenant's goal is "not found", as everywhere: a key cannot file work under it.
+            if owner is None or not Tenant.of(caller).may_see(Tenant.from_columns(*owner)):
+                raise NotFound(f"goal {body.goal_id} not found")
         try:
             task = await self._insert(body, caller, await self.pods.choose(body.goal, body.pod_id))
         except asyncpg.ForeignKeyViolationError:
@@ -111,6 +116,7 @@ class PipelineService:
             owner_kind=Tenant.of(caller).kind,
             api_key_id=Tenant.of(caller).api_key_id,
             entry=entry_of(snapshot, body.tags),
+            goal_id=body.goal_id,
             on_committed=self._announce,
         )
 
