@@ -163,7 +163,7 @@ class TelegramAdapter(PlatformAdapter):
             raise Forbidden("wrong or missing Telegram secret token")
         try:
             payload = json.loads(await request.body())
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # not JSON, or nested deeper than the parser goes
             raise BadRequest("the body is not a JSON object") from exc
         if not isinstance(payload, dict):
             raise BadRequest("the body is not a JSON object")
