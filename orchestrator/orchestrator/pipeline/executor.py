@@ -28,6 +28,7 @@ from nova_contracts.orchestrator import (
     Severity,
     ToolCallRecord,
 )
+from orchestrator.agents.policy import key_policy
 from orchestrator.keys.tenant import Tenant
 from orchestrator.pipeline.agents.recall import ContextRecall, Recall
 from orchestrator.pipeline.agents.runner import AgentAnswer, AgentOutputInvalid, AgentRunner
@@ -37,6 +38,7 @@ from orchestrator.pipeline.repository import Fence, Hop, Note, PipelineRepositor
 from orchestrator.pipeline.settings import PipelineSettings
 from orchestrator.pipeline.state import running_state_for
 from orchestrator.pipeline.writer import TaskWriter
+from orchestrator.tools.sandbox import narrower
 
 log = structlog.get_logger("orchestrator.pipeline")
 S = PipelineTaskState
@@ -227,12 +229,15 @@ class PipelineExecutor:
         if self.toolbox is None:
             raise StageToolsUnavailable("this orchestrator runs the pipeline without the tool service")
         pod = task["pod"]
-        return await self.toolbox.for_stage(
-            agent,
-            pod_id=pod.get("id"),
-            tier=SandboxTier(pod.get("sandbox_tier") or SandboxTier.WORKSPACE),
-            memory_owner=Tenant.from_columns(task["owner_kind"], task["api_key_id"]).owner,
-        )
+        owner = Tenant.from_columns(task["owner_kind"], task["api_key_id"])
+        tier = SandboxTier(pod.get("sandbox_tier") or SandboxTier.WORKSPACE)
+        if not owner.sees_everything:
+            # A key's goal drives the pod's agents: they act under the key's default agent policy, like its
+            # own agents (no shell or git unless the admin's `agents.key_default_tools` grants them).
+            policy = await key_policy(self.toolbox.tools.config)
+            tier = narrower(tier, policy.tier)
+            agent = agent.model_copy(update={"allowed_tools": policy.narrow_tools(list(agent.allowed_tools))})
+        return await self.toolbox.for_stage(agent, pod_id=pod.get("id"), tier=tier, memory_owner=owner.owner)
 
     async def _ask(self, task: dict[str, Any], agent: PodAgentConfig) -> AgentAnswer:
         """The agent's validated answer, within what is left of the pod's run time."""
