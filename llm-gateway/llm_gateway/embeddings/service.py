@@ -70,16 +70,15 @@ class EmbeddingService:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="minilm")
         self._encoder: asyncio.Future[MiniLMEncoder] | None = None
 
-    def warm_up(self) -> None:
+    def warm_up(self) -> "asyncio.Future[MiniLMEncoder]":
         """Start loading the local model in the background (about half a second of CPU)."""
         if self._encoder is None:
             loop = asyncio.get_running_loop()
             self._encoder = asyncio.ensure_future(loop.run_in_executor(self._executor, MiniLMEncoder))
+        return self._encoder
 
     async def encoder(self) -> MiniLMEncoder:
-        self.warm_up()
-        assert self._encoder is not None
-        return await self._encoder
+        return await self.warm_up()
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
@@ -119,9 +118,10 @@ class EmbeddingService:
                 loop = asyncio.get_running_loop()
                 array, input_tokens = await loop.run_in_executor(self._executor, encoder.encode, todo)
                 fresh: list[list[float]] = array.tolist()
-            else:
-                assert self.cloud is not None
+            elif self.cloud is not None:
                 fresh, input_tokens, provider = await self.cloud(model, todo, dimensions)
+            else:  # refused above; kept so the type checker sees `cloud` is set
+                raise BadRequest(f"unknown embedding model {model!r}")
             for index, vector in zip(missing, fresh, strict=True):
                 cached[index] = vector
             await self._cache_put({keys[i]: v for i, v in zip(missing, fresh, strict=True)})

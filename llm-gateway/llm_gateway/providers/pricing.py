@@ -42,9 +42,9 @@ class PriceMap:
     def _entry(self, prefix: str, model: str) -> dict[str, Any] | None:
         if self._entries is None:
             self.load()
-        assert self._entries is not None
+        entries = self._entries or {}
         for key in (f"{prefix}/{model}", model, model.split("/", 1)[-1]):
-            entry = self._entries.get(key)
+            entry = entries.get(key)
             if entry:
                 return entry
         return None

@@ -33,7 +33,8 @@ class PlatformConfigRepository:
             description,
             is_secret,
         )
-        assert row is not None
+        if row is None:  # INSERT … RETURNING always yields the row; this only narrows the type
+            raise RuntimeError(f"upsert of {key!r} returned no row")
         return row
 
     async def delete(self, key: str) -> None:

@@ -279,7 +279,8 @@ class PlatformConfigService:
         setting = KNOWN_SETTINGS.get(key)
         secret = self._is_secret(key, row)
         if row is None:
-            assert setting is not None
+            if setting is None:
+                raise NotFound(f"config key {key!r} not found")
             return ConfigEntry(
                 key=key, value=setting.default, description=setting.description, is_secret=secret
             )
