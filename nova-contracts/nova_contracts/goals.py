@@ -132,6 +132,14 @@ class Goal(ResponseModel):
     updated_at: datetime
 
 
+class SchedulePreview(ResponseModel):
+    """What a cron expression means, before a goal is saved with it."""
+
+    schedule_cron: str
+    description: str | None = None
+    next_runs: list[datetime]
+
+
 class GoalStats(ResponseModel):
     total: int
     by_status: dict[str, int]
@@ -211,7 +219,9 @@ class Comment(ResponseModel):
 class SpecSubmit(RequestModel):
     """cortex moves a goal along its maturation track; a spec is required to enter review."""
 
-    stage: MaturationStage
+    stage: MaturationStage | None = Field(
+        description="null: triage judged the goal simple, it leaves the track"
+    )
     spec: GoalText | None = None
 
 

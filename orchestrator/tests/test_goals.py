@@ -229,3 +229,16 @@ def test_trigger_needs_an_active_goal_and_tells_cortex(
     assert json.loads(stimuli.lindex(CORTEX_STIMULI_KEY, 0) or "{}")["type"] == "goal.triggered"
     client.patch(url, headers=admin, json={"status": "paused"})
     assert client.post(f"{url}/trigger", headers=admin).status_code == 409
+
+
+def test_schedule_preview_describes_a_cron_and_refuses_a_bad_one(
+    client: TestClient, admin: dict[str, str]
+) -> None:
+    preview = client.get("/api/v1/goals/schedule-preview", headers=admin, params={"cron": "0 9 * * 1"}).json()
+    assert "Monday" in preview["description"]
+    runs = [datetime.fromisoformat(r) for r in preview["next_runs"]]
+    assert [(r.weekday(), r.hour) for r in runs] == [(0, 9)] * 3
+    assert runs == sorted(runs) and runs[1] - runs[0] == timedelta(days=7)
+    bad = client.get("/api/v1/goals/schedule-preview", headers=admin, params={"cron": "every monday"})
+    assert bad.status_code == 400
+    assert "cron" in bad.json()["detail"]

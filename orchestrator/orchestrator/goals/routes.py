@@ -25,10 +25,12 @@ from nova_contracts.goals import (
     GoalUpdate,
     Reflection,
     ReflectionCreate,
+    SchedulePreview,
     SpecRejection,
     SpecSubmit,
 )
 from orchestrator.deps import CallerAuth, CallerTenant, GoalServiceDep, Page
+from orchestrator.goals.service import preview_schedule
 
 router = APIRouter(prefix="/api/v1/goals", tags=["goals"])
 
@@ -54,6 +56,14 @@ async def list_goals(
 async def get_goal_stats(tenant: CallerTenant, goals: GoalServiceDep) -> GoalStats:
     """Counts by status, schedules, specs awaiting review, total cost and iterations."""
     return await goals.stats(tenant)
+
+
+@router.get("/schedule-preview", response_model=SchedulePreview)
+async def preview_goal_schedule(
+    _: CallerAuth, cron: Annotated[str, Query(min_length=1, max_length=100, description="a cron expression")]
+) -> SchedulePreview:
+    """The schedule in words and its next three runs (UTC); 400 when it is not a cron expression."""
+    return preview_schedule(cron, datetime.now(UTC))
 
 
 @router.get("/due", response_model=list[Goal])

@@ -35,6 +35,7 @@ from nova_contracts.goals import (
     MaturationStage,
     Reflection,
     ReflectionCreate,
+    SchedulePreview,
     SpecSubmit,
     Stimulus,
     StimulusType,
@@ -75,6 +76,17 @@ def describe_schedule(expression: str | None) -> str | None:
         return str(get_description(expression))
     except Exception:  # the description is a convenience; the schedule itself was validated by croniter
         return None
+
+
+def preview_schedule(expression: str, now: datetime, count: int = 3) -> SchedulePreview:
+    runs: list[datetime] = []
+    after = now
+    for _ in range(count):
+        after = next_fire(expression, after)
+        runs.append(after)
+    return SchedulePreview(
+        schedule_cron=expression, description=describe_schedule(expression), next_runs=runs
+    )
 
 
 def creator_of(principal: Principal) -> GoalCreator:
@@ -198,12 +210,13 @@ class GoalService:
         row = await self._visible(goal_id, Tenant("admin"))
         current = MaturationStage(row["maturation_status"]) if row["maturation_status"] else None
         if body.stage not in _MATURATION_MOVES[current]:
+            target = body.stage.value if body.stage else "no stage"
             raise Conflict(
-                f"goal {goal_id} is at {current.value if current else 'no stage'}; cannot move to {body.stage.value}"
+                f"goal {goal_id} is at {current.value if current else 'no stage'}; cannot move to {target}"
             )
         if body.stage is MaturationStage.REVIEW and not (body.spec or row["spec"]):
             raise BadRequest("a spec is required to put the goal up for review")
-        values: dict[str, Any] = {"maturation_status": body.stage.value}
+        values: dict[str, Any] = {"maturation_status": body.stage.value if body.stage else None}
         if body.spec is not None:
             values["spec"] = body.spec
         if body.stage is MaturationStage.DONE:
