@@ -11,7 +11,13 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader
 
 from llm_gateway.services import GatewayServices
-from nova_common.auth import API_KEY_PREFIX, Principal, extract_api_key, require_api_key
+from nova_common.auth import (
+    API_KEY_PREFIX,
+    Principal,
+    anonymous_allowed,
+    extract_api_key,
+    require_api_key,
+)
 from nova_common.errors import RateLimited
 
 
@@ -34,11 +40,13 @@ V1_SECURITY: dict[str, Any] = {"security": [{"ApiKey": []}]}
 
 
 async def check_v1_caller(request: Request, services: GatewayServices) -> Principal:
-    """`/v1/*`: an `sk-nova` key (when REQUIRE_AUTH is on), held to the key's own requests-per-minute."""
+    """`/v1/*`: an `sk-nova` key (unless REQUIRE_AUTH=false and the caller is local), held to its own
+    requests-per-minute."""
     raw = extract_api_key(request)
-    if not request.app.state.settings.require_auth and (raw is None or not raw.startswith(API_KEY_PREFIX)):
+    if (raw is None or not raw.startswith(API_KEY_PREFIX)) and anonymous_allowed(request):
         # OpenAI clients always send some key (the SDK refuses to start without one); with auth off a
-        # placeholder like "sk-local" must not be refused as a malformed Nova key.
+        # placeholder like "sk-local" must not be refused as a malformed Nova key, but only a direct local
+        # caller gets that far: through a proxy or by another Host name a real key is needed.
         return Principal(kind="anonymous")
     principal = await require_api_key(request)
     if principal.key is not None and principal.key.rate_limit_rpm > 0:

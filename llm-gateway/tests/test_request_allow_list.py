@@ -199,3 +199,17 @@ async def test_malformed_chat_input_is_refused_with_422_before_any_provider_is_c
         assert response.status_code == 422, (model, response.text)
         assert response.json()["error"]["type"] == "invalid_request_error"
     assert fake_local.script.requests == [] and fake_anthropic.script.requests == []
+
+
+async def test_with_auth_off_a_placeholder_key_through_a_proxy_is_refused(
+    gateway: Any, fake_local: Any
+) -> None:
+    body = {"model": "smollm2-135m", "messages": USER}
+    placeholder = {"Authorization": "Bearer sk-local"}
+    local = await gateway.client.post("/v1/chat/completions", json=body, headers=placeholder)
+    assert local.status_code == 200
+    # REQUIRE_AUTH=false trusts only the machine's own user talking to the gateway directly.
+    proxied = await gateway.client.post(
+        "/v1/chat/completions", json=body, headers={**placeholder, "X-Forwarded-For": "203.0.113.9"}
+    )
+    assert proxied.status_code == 401 and proxied.json()["error"]["type"] == "authentication_error"
