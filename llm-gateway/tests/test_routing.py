@@ -207,3 +207,25 @@ async def test_non_zero_temperature_is_never_cached(
         response = await _complete(gateway, service_headers, temperature=0.7)
         assert response.json()["cached"] is False
     assert len(fake_local.script.requests) == 2
+
+
+async def test_a_default_model_the_gateway_cannot_route_is_refused(
+    gateway_factory: Any, wired: dict[str, Any], admin_headers: dict[str, str]
+) -> None:
+    gateway = await gateway_factory(**wired)
+    refused = await gateway.client.patch("/config", json={"default_chat_model": "00"}, headers=admin_headers)
+    assert refused.status_code == 400 and "GET /models" in refused.json()["detail"]
+    assert (await gateway.client.get("/config", headers=admin_headers)).json()["default_chat_model"] is None
+    for model in ("smollm2-135m", "local/smollm2-135m", "groq/any-new-model"):
+        accepted = await gateway.client.patch(
+            "/config", json={"default_chat_model": model}, headers=admin_headers
+        )
+        assert accepted.status_code == 200 and accepted.json()["default_chat_model"] == model
+
+
+def test_the_contract_lists_exactly_the_catalog_cloud_providers() -> None:
+    from llm_gateway.providers.catalog import CLOUD_PROVIDERS
+    from nova_contracts.llm import CLOUD_MODEL_PROVIDERS
+
+    # The orchestrator accepts `<slug>/<model>` settings by this list without asking the gateway.
+    assert {spec.slug for spec in CLOUD_PROVIDERS} == set(CLOUD_MODEL_PROVIDERS)

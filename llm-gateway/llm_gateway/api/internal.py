@@ -123,6 +123,12 @@ async def get_config(services: Services, _: ServiceAuth) -> GatewayConfig:
 
 @router.patch("/config", response_model=GatewayConfig)
 async def update_config(body: GatewayConfigUpdate, services: Services, _: ServiceAuth) -> GatewayConfig:
-    """Change the routing strategy, default model or local backend; every gateway process follows within seconds."""
+    """Change the routing strategy, default model or local backend; every gateway process follows within seconds.
+
+    A default model must be `<provider>/<model>` or a model the gateway serves now: anything else would make
+    every request that names no model fail.
+    """
+    if body.default_chat_model:
+        await services.registry.check_routable(body.default_chat_model)
     await services.config.update(body)
     return await _effective_config(services)

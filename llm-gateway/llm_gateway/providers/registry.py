@@ -11,6 +11,7 @@ open makes the provider unavailable, saying why.
 """
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -29,9 +30,10 @@ from llm_gateway.providers.local import LocalSlot, LocalStatus, auth_headers
 from llm_gateway.providers.pricing import DEFAULT_CLOUD_CONTEXT_WINDOW, PriceMap
 from llm_gateway.providers.transports import Target
 from llm_gateway.runtime_config import RuntimeConfig, RuntimeConfigStore
-from nova_common.errors import NotConfigured
+from nova_common.errors import BadRequest, NotConfigured
 from nova_common.secretbox import SecretUnreadable, open_config_value
 from nova_contracts.llm import (
+    CLOUD_MODEL_ID_PATTERN,
     LOCAL_MODEL_PREFIXES,
     ModelCapability,
     ModelInfo,
@@ -252,6 +254,18 @@ class ProviderRegistry:
             self._log(provider)
         self._applied = dict(sealed)
         self._defaults = None
+
+    async def check_routable(self, model_id: str) -> None:
+        """BadRequest unless `model_id` is a cloud id (checked by its form) or a model served now."""
+        if re.fullmatch(CLOUD_MODEL_ID_PATTERN, model_id):
+            return
+        slug, model = self.split(model_id)
+        if slug == LOCAL_SLUG and model in (await self.local.status()).models:
+            return
+        raise BadRequest(
+            f"{model_id!r} is neither <provider>/<model> with a known provider nor a model served now; "
+            "GET /models lists them"
+        )
 
     def split(self, model_id: str) -> tuple[str, str]:
         """(provider slug, provider's model id); bare names belong to the local slot."""
