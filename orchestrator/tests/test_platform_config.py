@@ -204,3 +204,24 @@ def test_a_value_stored_before_keys_were_typed_is_not_served_or_mirrored(
             client.patch("/api/v1/config/inference.backend", json={"value": None}, headers=admin).status_code
             == 200
         )
+
+
+@pytest.mark.parametrize(
+    ("key", "raw_body"),
+    [
+        ("ext.number", b'{"value": NaN}'),
+        ("ext.number", b'{"value": {"x": [Infinity]}}'),
+        ("nova.name", b'{"value": "Nu\\u0000l"}'),
+        ("ext.text", b'{"value": {"k\\u0000": 1}}'),
+        ("nova.name", b'{"value": "Nova", "description": "a\\u0000b"}'),
+    ],
+)
+def test_values_postgresql_cannot_store_are_refused_with_422(
+    client: TestClient, admin: dict[str, str], key: str, raw_body: bytes
+) -> None:
+    response = client.patch(
+        f"/api/v1/config/{key}", content=raw_body, headers={**admin, "Content-Type": "application/json"}
+    )
+    # Refused before PostgreSQL sees it (by the request parser or by the key's check), never a 500.
+    assert response.status_code == 422, response.text
+    assert client.get(f"/api/v1/config/{key}", headers=admin).json().get("is_set") in (False, None)

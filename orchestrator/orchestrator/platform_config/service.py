@@ -226,6 +226,26 @@ def is_reserved(key: str) -> bool:
     return key.startswith(RESERVED_PREFIXES)
 
 
+def _check_storable(key: str, value: Any, description: str | None) -> None:
+    """PostgreSQL's JSONB and TEXT refuse NaN, infinities and NUL characters: a 422 here, not a 500 there."""
+    try:
+        json.dumps(value, allow_nan=False)
+    except ValueError as exc:
+        raise InvalidSetting(f"{key}: numbers must be finite (no NaN or Infinity)") from exc
+    if _has_nul(value) or (description is not None and "\x00" in description):
+        raise InvalidSetting(f"{key}: text may not contain NUL characters")
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    return False
+
+
 def _rule_broken(key: str, exc: ValidationError) -> InvalidSetting:
     error = exc.errors()[0]
     # A union's member names also appear in `loc`; list positions and dict keys are what help the reader.
@@ -339,6 +359,7 @@ class PlatformConfigService:
         self._refuse_reserved(key)
         rows = await self._load()
         value = update.value
+        _check_storable(key, value, update.description)
         if value is not None:
             value = await self._validated(key, value, models)
         elif key not in KNOWN_SETTINGS and key not in rows:
