@@ -12,6 +12,8 @@ const BASE = '/memory-api/api/v1/memories'
 function memory(overrides: Partial<MemoryRecord> & Pick<MemoryRecord, 'id' | 'content'>): MemoryRecord {
   return {
     tier: 'semantic',
+    owner: 'admin',
+    shared: false,
     confidence: 0.9,
     access_count: 0,
     embedded: true,
