@@ -1,7 +1,10 @@
 """HTTP routes under /api/v1/memories: parse, call the service layer, return the contract model.
 
 Static paths (`/browse`, `/reembed`…) are declared before `/{memory_id}` so they are never read as ids.
-Every route takes the service token (the orchestrator) or the admin secret (the dashboard).
+Every route takes the service token (the orchestrator) or the admin secret (the dashboard). Memories carry
+their writer (`owner`): the orchestrator names it for each caller and is trusted to, since nothing else holds
+the service token; reads with an `owner` see that owner's memories and the shared ones, reads without one
+(the dashboard) see everything. Only the admin shares a memory.
 """
 
 import uuid
