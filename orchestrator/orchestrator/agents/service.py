@@ -66,10 +66,6 @@ class AgentService:
         )
         return agent
 
-    async def all(self) -> list[AgentInfo]:
-        """Every agent, platform-wide (internal use: recovery, the pipeline's stages)."""
-        return await self.repository.list()
-
     async def list(self, *, tenant: Tenant, limit: int | None = None, offset: int = 0) -> list[AgentInfo]:
         """The agents `tenant` sees, oldest first."""
         visible = [a for a in await self.repository.list() if a.primary or tenant.may_see(a.owner)]

@@ -237,7 +237,7 @@ class PipelineExecutor:
             policy = await key_policy(self.toolbox.tools.config)
             tier = narrower(tier, policy.tier)
             agent = agent.model_copy(update={"allowed_tools": policy.narrow_tools(list(agent.allowed_tools))})
-        return await self.toolbox.for_stage(agent, pod_id=pod.get("id"), tier=tier, memory_owner=owner.owner)
+        return await self.toolbox.for_stage(agent, pod_id=pod.get("id"), tier=tier, owner=owner)
 
     async def _ask(self, task: dict[str, Any], agent: PodAgentConfig) -> AgentAnswer:
         """The agent's validated answer, within what is left of the pod's run time."""

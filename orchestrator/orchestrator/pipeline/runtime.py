@@ -75,7 +75,7 @@ def toolbox_of_agent_turns(app: FastAPI) -> PipelineToolbox | None:
         allow_host_sandbox=settings.allow_host_sandbox,
         shell_timeout=settings.shell_timeout_seconds,
         web_fetch=turns.web_fetch,
-        list_agents=services.agents.all,
+        list_agents=services.agents.list,
         service_health=turns.service_health,
     )
 

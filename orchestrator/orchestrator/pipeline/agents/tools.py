@@ -7,6 +7,7 @@ being offered it, or a path outside the tier's root, comes back as an error resu
 """
 
 import asyncio
+import functools
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from nova_contracts.base import utc_now
 from nova_contracts.llm import ToolCall, ToolDefinition
 from nova_contracts.orchestrator import AgentConfig, AgentInfo, AgentStatus, PodAgentConfig, SandboxTier
 from orchestrator.clients.memory_service import MemoryServiceClient
+from orchestrator.keys.tenant import Tenant
 from orchestrator.tools.registry import ToolContext
 from orchestrator.tools.sandbox import Sandbox, SandboxViolation, build_sandbox
 from orchestrator.tools.service import ToolOutcome, ToolService
@@ -55,11 +57,12 @@ class PipelineToolbox:
     allow_host_sandbox: bool
     shell_timeout: float
     web_fetch: Callable[[str, int], Awaitable[str]]
-    list_agents: Callable[[], Awaitable[list[AgentInfo]]]
+    # The agents a tenant sees (`AgentService.list`): a stage lists only those of its task's owner.
+    list_agents: Callable[..., Awaitable[list[AgentInfo]]]
     service_health: Callable[[], Awaitable[dict[str, str]]]
 
     async def for_stage(
-        self, agent: PodAgentConfig, *, pod_id: str | None, tier: SandboxTier, memory_owner: str
+        self, agent: PodAgentConfig, *, pod_id: str | None, tier: SandboxTier, owner: Tenant
     ) -> StageTools:
         """The tools `agent` is offered under `tier`; raise `StageToolsUnavailable` if the tier is off."""
         try:
@@ -89,10 +92,10 @@ class PipelineToolbox:
             memory=self.memory,
             shell_timeout=self.shell_timeout,
             web_fetch=self.web_fetch,
-            list_agents=self.list_agents,
+            list_agents=functools.partial(self.list_agents, tenant=owner),
             service_health=self.service_health,
             run_subtask=None,
             # Memory tools write and search as the task's owner (see `keys/tenant.py`).
-            extra={"memory_owner": memory_owner},
+            extra={"memory_owner": owner.owner},
         )
         return StageTools(self.tools, context, offered)
