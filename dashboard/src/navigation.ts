@@ -1,4 +1,4 @@
-import { Activity, Boxes, Brain, ChartColumn, Cpu, KeyRound, ListChecks, MessageSquare, Plug, Settings, type LucideIcon } from 'lucide-react'
+import { Activity, Boxes, Brain, ChartColumn, Cpu, KeyRound, ListChecks, MessageSquare, Plug, Settings, Target, type LucideIcon } from 'lucide-react'
 
 export interface NavItem {
   path: string
@@ -11,6 +11,7 @@ export const NAV_ITEMS: NavItem[] = [
   { path: '/', label: 'Chat', icon: MessageSquare },
   { path: '/tasks', label: 'Tasks', icon: ListChecks },
   { path: '/pods', label: 'Pods', icon: Boxes },
+  { path: '/goals', label: 'Goals', icon: Target },
   { path: '/keys', label: 'Keys', icon: KeyRound },
   { path: '/usage', label: 'Usage', icon: ChartColumn },
   { path: '/models', label: 'Models', icon: Cpu },
