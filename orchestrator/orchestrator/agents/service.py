@@ -45,9 +45,6 @@ class AgentService:
         config = request.config
         if not tenant.privileged:
             config = (await self.policy()).check(config)
-        if not tenant.sees_everything:
-            owned = [a for a in await self.repository.list() if a.owner == tenant.owner]
-            await check_agent_quota(self.config, len(owned))
         agent = AgentInfo(
             id=uuid4(),
             config=config,
@@ -56,7 +53,10 @@ class AgentService:
             primary=primary,
             owner=tenant.owner,
         )
-        await self.repository.save(agent)
+        if tenant.sees_everything:
+            await self.repository.save(agent)
+        else:
+            await self._save_within_quota(agent)
         log.info(
             "agent_created",
             agent_id=str(agent.id),
@@ -65,6 +65,22 @@ class AgentService:
             owner=agent.owner,
         )
         return agent
+
+    async def _save_within_quota(self, agent: AgentInfo) -> None:
+        """Count and save under a per-owner lock, so parallel creates cannot pass the limit together."""
+        lock = f"agents:create:{agent.owner}"
+        for _ in range(50):
+            if await self.repository.acquire_lock(lock, ttl_ms=5_000):
+                break
+            await asyncio.sleep(0.1)
+        else:
+            raise Conflict("another agent is being created for this API key; try again")
+        try:
+            owned = [a for a in await self.repository.list() if a.owner == agent.owner]
+            await check_agent_quota(self.config, len(owned))
+            await self.repository.save(agent)
+        finally:
+            await self.repository.release_lock(lock)
 
     async def list(self, *, tenant: Tenant, limit: int | None = None, offset: int = 0) -> list[AgentInfo]:
         """The agents `tenant` sees, oldest first."""
