@@ -175,8 +175,10 @@ def main() -> None:
                 headers={"X-API-Key": key},
             )
             agent.raise_for_status()
+            # chat-api keeps one agent per owner; hand it this key's agent so it does not create its own.
+            key_id = created.json()["id"]
             SyncRedis.from_url(redis.url.rsplit("/", 1)[0] + "/3").set(
-                "nova:chat:agent_id", agent.json()["id"]
+                f"nova:chat:agent_id:key:{key_id}", agent.json()["id"]
             )
             assert chat.process is not None
             print(

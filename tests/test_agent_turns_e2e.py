@@ -174,7 +174,9 @@ def test_the_agent_runs_a_multi_round_tool_loop_and_records_every_call(
     assert (stack.workspace / "notes" / "hello.txt").read_text() == "hi there"
     # Every round went back to the model with the results so far.
     first, _, third = model.script.requests
-    assert {"write_file", "read_file", "run_shell", "web_fetch"} <= _tool_names(first)
+    # Shell and git stay off until the admin enables them (tool_permissions), so the model is not offered them.
+    assert {"write_file", "read_file", "web_fetch"} <= _tool_names(first)
+    assert "run_shell" not in _tool_names(first)
     tool_results = [m for m in third["messages"] if m["role"] == "tool"]
     assert [(m["tool_call_id"], m["content"]) for m in tool_results] == [
         ("call_w", "wrote 8 bytes to notes/hello.txt"),
