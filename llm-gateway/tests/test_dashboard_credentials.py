@@ -30,7 +30,7 @@ async def config_redis(redis_base_url: str) -> AsyncIterator[aioredis.Redis]:
 
 
 async def _provider(gateway: Any, path: str, slug: str) -> dict[str, Any]:
-    response = await gateway.client.get(path)
+    response = await gateway.client.get(path, headers={"X-Service-Token": "test-service-token-0123456789"})
     assert response.status_code == 200, response.text
     return next(p for p in response.json() if p["slug"] == slug)
 

@@ -205,11 +205,12 @@ async def test_claude_max_is_enabled_by_the_credentials_file_and_sends_the_oauth
     assert fake_anthropic.script.headers[-1].get("authorization") == "Bearer sk-ant-oat01-test-token"
 
 
-async def test_health_providers_is_public_and_provider_test_reports_latency(
+async def test_health_providers_needs_a_credential_and_provider_test_reports_latency(
     gateway_factory: Any, wired: dict[str, Any], fake_openai: Any, service_headers: dict[str, str]
 ) -> None:
     gateway = await gateway_factory(**wired)
-    listing = await gateway.client.get("/health/providers")
+    assert (await gateway.client.get("/health/providers")).status_code == 401
+    listing = await gateway.client.get("/health/providers", headers=service_headers)
     assert listing.status_code == 200
     assert {p["slug"] for p in listing.json()} >= {"local", "groq", "anthropic", "claude-max"}
     result = (await gateway.client.post("/health/providers/groq/test", headers=service_headers)).json()

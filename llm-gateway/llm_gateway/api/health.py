@@ -11,8 +11,9 @@ router = APIRouter(prefix="/health", tags=["health"])
 
 
 @router.get("/providers", response_model=list[ProviderStatus])
-async def list_provider_health(services: Services) -> list[ProviderStatus]:
-    """Each provider: available or not, why, and its models. Public: no secrets are shown."""
+async def list_provider_health(services: Services, _: ServiceAuth) -> list[ProviderStatus]:
+    """Each provider: available or not, why, and its models (service token or admin: the reasons name
+    credentials and local addresses, which the public health probes leave out)."""
     return await services.registry.statuses()
 
 
