@@ -255,3 +255,26 @@ def test_the_anonymous_local_caller_is_a_tenant_of_its_own_and_never_the_admin(
         }
         assert local.get("/api/v1/keys").status_code == 401
         assert created.json()["owner"] == "local"
+
+
+def test_the_admin_sets_what_keys_agents_get_through_platform_config(
+    client: TestClient, admin: dict[str, str]
+) -> None:
+    for key_name, value in (
+        ("agents.key_default_tools", ["read_file", "run_shell"]),
+        ("agents.key_default_tier", "isolated"),
+        ("limits.agents_per_key", 1),
+    ):
+        assert (
+            client.patch(f"/api/v1/config/{key_name}", json={"value": value}, headers=admin).status_code
+            == 200
+        )
+    key = _key(client, admin)
+    shell = client.post(
+        "/api/v1/agents", json={"config": {"name": "sh", "tools": ["run_shell"]}}, headers=key
+    )
+    assert shell.status_code == 201, shell.text
+    workspace = {"config": {"name": "ws", "metadata": {"sandbox": "workspace"}}}
+    refused = client.post("/api/v1/agents", json=workspace, headers=_key(client, admin, "other"))
+    assert refused.status_code == 403 and "isolated" in refused.json()["detail"]
+    assert client.post("/api/v1/agents", json={"config": {"name": "second"}}, headers=key).status_code == 409

@@ -8,7 +8,6 @@ again, so an agent configured before these rules, or a shared agent, cannot lend
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from nova_common.errors import Conflict, Forbidden
 from nova_contracts.orchestrator import AgentConfig, SandboxTier
@@ -29,22 +28,9 @@ SAFE_KEY_TOOLS: tuple[str, ...] = (
     "list_agents",
     "create_task",
 )
-# Used while platform config does not know the settings yet: the values the shared decisions give them.
-DEFAULTS: dict[str, Any] = {
-    "agents.key_default_tier": SandboxTier.WORKSPACE.value,
-    "agents.key_default_tools": None,
-    "limits.agents_per_key": 20,
-}
 # An empty `tools` list means "every tool", so a policy that leaves nothing is written as a name no tool has.
 NO_TOOLS = "none-allowed"
 SANDBOX_KEY = "sandbox"
-
-
-async def setting(config: PlatformConfigService, key: str) -> Any:
-    try:
-        return await config.value(key)
-    except KeyError:
-        return DEFAULTS[key]
 
 
 def wider(a: SandboxTier, b: SandboxTier) -> bool:
@@ -95,8 +81,8 @@ class AgentPolicy:
 
 
 async def key_policy(config: PlatformConfigService) -> AgentPolicy:
-    tier = await setting(config, "agents.key_default_tier")
-    tools = await setting(config, "agents.key_default_tools")
+    tier = await config.value("agents.key_default_tier")
+    tools = await config.value("agents.key_default_tools")
     return AgentPolicy(
         tier=SandboxTier(tier) if tier in set(SandboxTier) else SandboxTier.WORKSPACE,
         tools=frozenset(SAFE_KEY_TOOLS if tools is None else expand(tools)),
@@ -104,7 +90,7 @@ async def key_policy(config: PlatformConfigService) -> AgentPolicy:
 
 
 async def check_agent_quota(config: PlatformConfigService, owned: int) -> None:
-    limit = int(await setting(config, "limits.agents_per_key"))
+    limit = int(await config.value("limits.agents_per_key"))
     if owned >= limit:
         raise Conflict(
             f"this API key already has {owned} agents, the limit (limits.agents_per_key) is {limit}; "
