@@ -229,3 +229,24 @@ def test_the_contract_lists_exactly_the_catalog_cloud_providers() -> None:
 
     # The orchestrator accepts `<slug>/<model>` settings by this list without asking the gateway.
     assert {spec.slug for spec in CLOUD_PROVIDERS} == set(CLOUD_MODEL_PROVIDERS)
+
+
+async def test_a_default_model_that_is_not_served_does_not_fail_requests_naming_none(
+    gateway_factory: Any, wired: dict[str, Any], service_headers: dict[str, str], redis_base_url: str
+) -> None:
+    # Issue 13: `"00"` left in the shared config made every chat fail with "unknown model '00'".
+    redis = aioredis.Redis.from_url(redis_base_url.rsplit("/", 1)[0] + "/1", decode_responses=True)
+    try:
+        await redis.set("nova:config:llm.default_chat_model", json.dumps("00"))
+        gateway = await gateway_factory(**wired, llm_routing_strategy="local-first")
+        response = await _complete(gateway, service_headers)
+        named = await gateway.client.post(
+            "/complete",
+            json={"messages": [{"role": "user", "content": "hi"}], "model": "00"},
+            headers=service_headers,
+        )
+    finally:
+        await redis.delete("nova:config:llm.default_chat_model")
+        await redis.aclose()
+    assert response.status_code == 200 and response.json()["model"] == "smollm2-135m"
+    assert named.status_code == 400 and "unknown model '00'" in named.json()["detail"]

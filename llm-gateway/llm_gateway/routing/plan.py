@@ -63,6 +63,7 @@ class Planner:
         cloud_providers = self.registry.cloud_for(config)
         skipped: list[str] = []
         wanted_tier = None if requested else resolve_tier(tier, task_type)
+        named_by_caller = bool(requested)
         requested = requested or (None if wanted_tier else config.default_chat_model) or None
 
         primary: Target | None = None
@@ -72,8 +73,14 @@ class Planner:
             if slug == LOCAL_SLUG:
                 primary_is_local = True
                 if local.available and model not in local.models:
-                    raise BadRequest(f"unknown model {requested!r}. {HOW_TO_FIND_MODELS}")
-                if local.available:
+                    if named_by_caller:
+                        raise BadRequest(f"unknown model {requested!r}. {HOW_TO_FIND_MODELS}")
+                    # A default model that is not served (a stale or mistyped setting) must not fail every
+                    # request that names none: the strategy's own chain serves them, and the log says why.
+                    log.warning("default_model_not_served", model=requested)
+                    skipped.append(f"{requested}: the configured default model is not served")
+                    requested, primary_is_local = None, False
+                elif local.available:
                     primary = self.registry.local.target(local, model)
                 else:
                     skipped.append(f"{requested}: {local.reason}")
