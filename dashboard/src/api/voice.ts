@@ -14,6 +14,9 @@ export type ProvidersReport = components['schemas']['ProvidersReport']
 export type Voice = components['schemas']['Voice']
 export type VoiceList = components['schemas']['VoiceList']
 
+// nova_contracts.voice.MAX_SYNTHESIS_CHARS
+export const MAX_SYNTHESIS_CHARS = 4096
+
 /** `auto` or a provider (nova_contracts.voice.ProviderChoice), as the voice settings store it. */
 export type ProviderChoice = 'auto' | VoiceProvider
 

@@ -1,5 +1,5 @@
 import { useQuery, useQueryClient } from '@tanstack/react-query'
-import { MessagesSquare, X } from 'lucide-react'
+import { MessagesSquare, Volume2, VolumeX, X } from 'lucide-react'
 import { useCallback, useEffect, useRef, useState } from 'react'
 import { useSearchParams } from 'react-router'
 
@@ -11,16 +11,22 @@ import { ConversationList, conversationTitle } from '../components/chat/Conversa
 import { MessageList, type PendingTurn } from '../components/chat/MessageList'
 import { ModelSwitcher } from '../components/chat/ModelSwitcher'
 import { ErrorNotice, Loading } from '../components/States'
+import { useReadAloud, useSpeaker, useVoiceAvailable } from '../voice'
 
 const DRAFT_KEY = 'nova.chatDraft'
 
-/** Chat with the primary agent: streamed Markdown replies, conversations, stop, dictation. */
+/** Chat with the primary agent: streamed Markdown replies, conversations, stop, dictation, voice. */
 export function Component() {
   const [params, setParams] = useSearchParams()
   const conversationId = params.get('c')
   const [listOpen, setListOpen] = useState(false)
   const [model, setModel] = useChatModel()
-  const chat = useChatTurn(conversationId, (id) => setParams(id ? { c: id } : {}, { replace: false }))
+  const voice = useVoiceAvailable()
+  const speaker = useSpeaker()
+  const [readAloud, setReadAloud] = useReadAloud()
+  // Read the finished reply aloud when the switch is on; its stored id is not known yet, so it plays under "latest".
+  const onAnswered = voice.available && readAloud ? (text: string) => speaker.speak('latest', text) : undefined
+  const chat = useChatTurn(conversationId, (id) => setParams(id ? { c: id } : {}, { replace: false }), onAnswered)
   const identity = useQuery(configQueries.identity())
   const conversation = useQuery({ ...chatQueries.conversation(conversationId ?? ''), enabled: conversationId !== null })
   const name = identity.data?.name ?? 'Nova'
@@ -60,6 +66,21 @@ export function Component() {
           <h1 className="min-w-0 flex-1 truncate text-base font-semibold">
             {conversation.data ? conversationTitle(conversation.data) : conversationId ? '…' : `Chat with ${name}`}
           </h1>
+          {voice.available && (
+            <button
+              type="button"
+              onClick={() => {
+                if (readAloud) speaker.stop()
+                setReadAloud(!readAloud)
+              }}
+              aria-pressed={readAloud}
+              aria-label="Read replies aloud"
+              title={readAloud ? 'Replies are read aloud' : 'Read replies aloud'}
+              className={`rounded-md p-1.5 hover:bg-sunken ${readAloud ? 'text-accent' : 'text-muted'}`}
+            >
+              {readAloud ? <Volume2 className="h-4 w-4" aria-hidden /> : <VolumeX className="h-4 w-4" aria-hidden />}
+            </button>
+          )}
           <ModelSwitcher value={model} onChange={setModel} />
         </header>
 
@@ -77,7 +98,10 @@ export function Component() {
             {conversationId && conversation.isError && (
               <ErrorNotice title="Could not load this conversation" error={conversation.error} onRetry={() => void conversation.refetch()} />
             )}
-            <MessageList messages={messages} pending={chat.pending} assistantName={name} />
+            <MessageList messages={messages} pending={chat.pending} assistantName={name} speaker={voice.available ? speaker : undefined} />
+            {speaker.error && <p role="alert" className="mt-2 text-xs text-rose-700 dark:text-rose-300">{speaker.error}</p>}
+            {/* The one player for replies read aloud (a speaker button or "read replies aloud"). */}
+            <audio ref={speaker.audioRef} data-testid="voice-player" className="hidden" />
             {chat.error && (
               <div className="mt-4">
                 <ErrorNotice title="The message was not answered" error={chat.error} />
@@ -98,6 +122,8 @@ export function Component() {
               onStop={chat.stop}
               streaming={Boolean(chat.pending?.streaming)}
               placeholder={`Message ${name}…`}
+              voice={voice.available}
+              onSpoken={(text) => void chat.send(conversation.data?.session_id ?? null, model, text)}
             />
           </div>
         </div>
@@ -123,7 +149,7 @@ function Greeting({ name, greeting, loading }: { name: string; greeting: string 
  * One exchange at a time: the typed draft (kept across reloads), the turn being streamed, and what went
  * wrong. A refusal before the stream starts puts the message back in the box, so nothing typed is lost.
  */
-function useChatTurn(conversationId: string | null, openConversation: (id: string) => void) {
+function useChatTurn(conversationId: string | null, openConversation: (id: string) => void, onAnswered?: (text: string) => void) {
   const queryClient = useQueryClient()
   const [draft, setDraftState] = useState(() => localStorage.getItem(DRAFT_KEY) ?? '')
   const [pending, setPending] = useState<PendingTurn | null>(null)
@@ -155,8 +181,10 @@ function useChatTurn(conversationId: string | null, openConversation: (id: strin
     setError(null)
   }, [])
 
-  async function send(sessionId: string | null, model: string | null) {
-    const message = draft.trim()
+  /** Send the draft; `spoken` (hold-to-talk) is added after whatever is already typed. */
+  async function send(sessionId: string | null, model: string | null, spoken?: string) {
+    const typed = draft.trim()
+    const message = spoken ? [typed, spoken.trim()].filter(Boolean).join(' ') : typed
     if (!message || controller.current) return
     const abort = new AbortController()
     controller.current = abort
@@ -167,6 +195,8 @@ function useChatTurn(conversationId: string | null, openConversation: (id: strin
 
     let answeredIn = conversationId
     let stored = false
+    let answer = ''
+    let failed = false
     const onEvent = (event: ChatStreamEvent) => {
       const meta = event.meta ?? {}
       if (typeof meta.conversation_id === 'string') answeredIn = meta.conversation_id
@@ -177,13 +207,17 @@ function useChatTurn(conversationId: string | null, openConversation: (id: strin
       }
       if (event.delta) {
         const delta = event.delta
+        answer += delta
         setPending((turn) => turn && { ...turn, assistant: turn.assistant + delta, status: null })
       }
       if (event.status) {
         const status = event.status
         setPending((turn) => turn && { ...turn, status })
       }
-      if (event.error) setError(new Error(event.error))
+      if (event.error) {
+        failed = true
+        setError(new Error(event.error))
+      }
     }
 
     let stopped = false
@@ -203,12 +237,14 @@ function useChatTurn(conversationId: string | null, openConversation: (id: strin
         setError(caught instanceof Error ? caught : new Error(errorMessage(caught)))
         return
       } else {
+        failed = true
         setError(caught instanceof ApiError ? caught : new Error(errorMessage(caught)))
       }
     }
     controller.current = null
     if (generation.current !== mine) return
     setPending((turn) => turn && { ...turn, streaming: false, stopped, status: null })
+    if (!stopped && !failed && answer.trim()) onAnswered?.(answer)
 
     // Swap the streamed copy for the stored one only once it has arrived, so nothing flickers.
     void queryClient.invalidateQueries({ queryKey: chatQueries.conversations().queryKey })

@@ -2,7 +2,9 @@ import { Mic, MicOff, Send, Square } from 'lucide-react'
 import { useEffect, useRef, type FormEvent, type KeyboardEvent } from 'react'
 
 import { useSpeechInput } from '../../speech'
+import { useHoldToTalk, type HoldToTalk } from '../../voice'
 import { Button } from '../Button'
+import { Spinner } from '../Spinner'
 
 // Matches nova_contracts.chat.ChatText.
 export const MAX_MESSAGE_CHARS = 32_000
@@ -14,10 +16,14 @@ interface ComposerProps {
   onStop: () => void
   streaming: boolean
   placeholder: string
+  /** voice-service runs: the microphone records and transcribes there (hold to talk) instead of the browser's dictation. */
+  voice?: boolean
+  /** What hold-to-talk heard; the chat sends it. */
+  onSpoken?: (text: string) => void
 }
 
 /** The message box: Enter sends, Shift+Enter starts a new line, the microphone dictates into it. */
-export function Composer({ value, onChange, onSend, onStop, streaming, placeholder }: ComposerProps) {
+export function Composer({ value, onChange, onSend, onStop, streaming, placeholder, voice = false, onSpoken }: ComposerProps) {
   const textarea = useRef<HTMLTextAreaElement>(null)
   const valueRef = useRef(value)
   valueRef.current = value
@@ -25,6 +31,8 @@ export function Composer({ value, onChange, onSend, onStop, streaming, placehold
     const current = valueRef.current
     onChange(current && !current.endsWith(' ') ? `${current} ${text}` : current + text)
   })
+  const talk = useHoldToTalk((text) => onSpoken?.(text))
+  const holdToTalk = voice && talk.supported && onSpoken !== undefined
   const tooLong = value.length > MAX_MESSAGE_CHARS
   const canSend = value.trim().length > 0 && !tooLong && !streaming
 
@@ -67,13 +75,16 @@ export function Composer({ value, onChange, onSend, onStop, streaming, placehold
         className="block max-h-[33vh] w-full resize-none bg-transparent px-2 py-1.5 text-sm placeholder:text-faint focus:outline-none"
       />
       <div className="flex items-center justify-between gap-2 pt-1">
-        <p id="chat-message-hint" className={`px-2 text-xs ${tooLong || speech.error ? 'text-rose-700 dark:text-rose-300' : 'text-muted'}`}>
+        <p id="chat-message-hint" className={`px-2 text-xs ${tooLong || speech.error || (holdToTalk && talk.error) ? 'text-rose-700 dark:text-rose-300' : 'text-muted'}`}>
           {tooLong
             ? `Too long: ${value.length.toLocaleString()} of ${MAX_MESSAGE_CHARS.toLocaleString()} characters.`
-            : (speech.error ?? (speech.listening ? 'Listening… speak, then press the microphone again.' : 'Enter to send, Shift+Enter for a new line.'))}
+            : holdToTalk
+              ? talkHint(talk)
+              : (speech.error ?? (speech.listening ? 'Listening… speak, then press the microphone again.' : 'Enter to send, Shift+Enter for a new line.'))}
         </p>
         <div className="flex shrink-0 gap-1">
-          {speech.supported && (
+          {holdToTalk && <TalkButton talk={talk} disabled={streaming} />}
+          {!holdToTalk && speech.supported && (
             <Button
               variant="ghost"
               onClick={speech.listening ? speech.stop : speech.start}
@@ -97,5 +108,48 @@ export function Composer({ value, onChange, onSend, onStop, streaming, placehold
         </div>
       </div>
     </form>
+  )
+}
+
+function talkHint(talk: HoldToTalk): string {
+  if (talk.state === 'recording' || talk.state === 'starting') return 'Recording… release to send.'
+  if (talk.state === 'transcribing') return 'Transcribing…'
+  return talk.error ?? 'Enter to send, Shift+Enter for a new line; hold the microphone to talk.'
+}
+
+/** Held with the pointer, or with Space/Enter from the keyboard: records while held, sends on release. */
+function TalkButton({ talk, disabled }: { talk: HoldToTalk; disabled: boolean }) {
+  const recording = talk.state === 'recording' || talk.state === 'starting'
+  return (
+    <button
+      type="button"
+      disabled={disabled || talk.state === 'transcribing'}
+      aria-pressed={recording}
+      aria-label={recording ? 'Recording: release to send' : 'Hold to talk'}
+      title="Hold to talk"
+      data-testid="hold-to-talk"
+      onPointerDown={(event) => {
+        event.preventDefault()
+        event.currentTarget.setPointerCapture?.(event.pointerId)
+        talk.start()
+      }}
+      onPointerUp={talk.stop}
+      onPointerCancel={talk.stop}
+      onKeyDown={(event) => {
+        if ((event.key === ' ' || event.key === 'Enter') && !event.repeat) {
+          event.preventDefault()
+          talk.start()
+        }
+      }}
+      onKeyUp={(event) => {
+        if (event.key === ' ' || event.key === 'Enter') talk.stop()
+      }}
+      onContextMenu={(event) => event.preventDefault()}
+      className={`inline-flex touch-none items-center justify-center rounded-md px-3 py-1.5 text-sm font-medium transition-colors select-none disabled:cursor-not-allowed disabled:text-faint ${
+        recording ? 'bg-rose-600 text-white' : 'text-muted hover:bg-sunken hover:text-fg'
+      }`}
+    >
+      {talk.state === 'transcribing' ? <Spinner className="h-4 w-4" label={null} /> : <Mic className="h-4 w-4" aria-hidden />}
+    </button>
   )
 }

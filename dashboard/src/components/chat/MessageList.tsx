@@ -1,6 +1,8 @@
-import { lazy, Suspense, useEffect, useLayoutEffect, useRef } from 'react'
+import { Square, Volume2 } from 'lucide-react'
+import { lazy, Suspense, useEffect, useLayoutEffect, useRef, type ReactNode } from 'react'
 
 import type { StoredChatMessage } from '../../api/chat'
+import type { Speaker } from '../../voice'
 import { Spinner } from '../Spinner'
 
 const Markdown = lazy(() => import('../Markdown'))
@@ -19,9 +21,11 @@ interface MessageListProps {
   messages: StoredChatMessage[]
   pending: PendingTurn | null
   assistantName: string
+  /** voice-service runs: each stored reply gets a speaker button. */
+  speaker?: Speaker
 }
 
-export function MessageList({ messages, pending, assistantName }: MessageListProps) {
+export function MessageList({ messages, pending, assistantName, speaker }: MessageListProps) {
   const end = useRef<HTMLDivElement>(null)
   const scroller = useRef<HTMLElement | null>(null)
   const stickToBottom = useRef(true)
@@ -53,6 +57,7 @@ export function MessageList({ messages, pending, assistantName }: MessageListPro
             text={message.content}
             name={assistantName}
             note={message.metadata?.interrupted ? 'stopped' : (message.model ?? undefined)}
+            action={message.role === 'assistant' && speaker && message.content ? <SpeakButton speaker={speaker} id={message.id} text={message.content} /> : undefined}
           />
         </li>
       ))}
@@ -85,6 +90,7 @@ function Bubble({
   note,
   streaming = false,
   status = null,
+  action,
 }: {
   role: 'user' | 'assistant'
   text: string
@@ -92,6 +98,7 @@ function Bubble({
   note?: string
   streaming?: boolean
   status?: string | null
+  action?: ReactNode
 }) {
   if (role === 'user') {
     return (
@@ -108,6 +115,7 @@ function Bubble({
       <div className="mb-1 flex items-center gap-2 text-xs text-muted">
         <span className="font-medium text-fg">{name}</span>
         {note && <span>· {note}</span>}
+        {action}
       </div>
       <div
         data-testid="assistant-message"
@@ -127,5 +135,28 @@ function Bubble({
         )}
       </div>
     </div>
+  )
+}
+
+function SpeakButton({ speaker, id, text }: { speaker: Speaker; id: string; text: string }) {
+  const active = speaker.activeId === id
+  return (
+    <button
+      type="button"
+      onClick={() => (active ? speaker.stop() : speaker.speak(id, text))}
+      aria-label={active ? 'Stop reading aloud' : 'Read aloud'}
+      aria-pressed={active}
+      title={active ? 'Stop' : 'Read aloud'}
+      data-testid="speak-reply"
+      className="rounded p-0.5 text-muted hover:bg-sunken hover:text-fg"
+    >
+      {active && speaker.loading ? (
+        <Spinner className="h-3.5 w-3.5" label={null} />
+      ) : active ? (
+        <Square className="h-3.5 w-3.5" aria-hidden />
+      ) : (
+        <Volume2 className="h-3.5 w-3.5" aria-hidden />
+      )}
+    </button>
   )
 }
