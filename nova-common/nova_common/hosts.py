@@ -50,18 +50,30 @@ def is_loopback_address(address: str | None) -> bool:
     return ip.is_loopback
 
 
-def is_direct_local_request(scope: Scope) -> bool:
-    """The TCP peer is loopback, the Host is a loopback name, and no proxy hop is declared.
+def _is_loopback_origin(origin: str) -> bool:
+    scheme, separator, rest = origin.partition("://")
+    return bool(separator) and scheme in ("http", "https") and host_name(rest) in LOOPBACK_HOST_NAMES
 
-    Uvicorn runs without proxy-header rewriting (see server.py), so `scope["client"]` is the real peer.
+
+def is_direct_local_request(scope: Scope) -> bool:
+    """The TCP peer is loopback, the Host is a loopback name, no proxy hop is declared, and a browser
+    request (one with an `Origin`) comes from a page on this machine.
+
+    Uvicorn runs without proxy-header rewriting (see server.py), so `scope["client"]` is the real peer. The
+    Origin rule stops a page on any other site from sending a form to 127.0.0.1 in the user's name.
     """
     client = scope.get("client")
     if not client or not is_loopback_address(client[0]):
         return False
-    hosts = [value for name, value in scope.get("headers", ()) if name == b"host"]
+    headers = scope.get("headers", ())
+    hosts = [value for name, value in headers if name == b"host"]
     if len(hosts) != 1 or host_name(hosts[0].decode("latin-1")) not in LOOPBACK_HOST_NAMES:
         return False
-    return not any(name in PROXY_HEADERS for name, _ in scope.get("headers", ()))
+    if any(name in PROXY_HEADERS for name, _ in headers):
+        return False
+    return all(
+        _is_loopback_origin(value.decode("latin-1").strip()) for name, value in headers if name == b"origin"
+    )
 
 
 class HostAllowList:

@@ -46,6 +46,10 @@ def _service(**settings: object) -> FastAPI:
     async def keyed(principal: ApiKeyAuth) -> dict[str, str]:
         return {"kind": principal.kind}
 
+    @app.post("/keyed-form")
+    async def keyed_form(principal: ApiKeyAuth) -> dict[str, str]:
+        return {"kind": principal.kind}
+
     @app.get("/peer")
     async def peer(request: Request) -> dict[str, str | None]:
         assert request.client is not None
@@ -156,6 +160,19 @@ def test_require_auth_false_still_needs_a_key_when_the_host_is_not_a_loopback_na
 def test_require_auth_false_still_needs_a_key_through_a_proxy(header: dict[str, str]) -> None:
     client = _app(REQUIRE_AUTH="false", client=LOOPBACK_PEER, base_url="http://127.0.0.1:8000")
     assert client.get("/keyed", headers=header).status_code == 401
+
+
+@pytest.mark.parametrize("origin", ["https://evil.example", "null", "http://nova.localhost:3000"])
+def test_require_auth_false_still_needs_a_key_from_a_page_of_another_site(origin: str) -> None:
+    client = _app(REQUIRE_AUTH="false", client=LOOPBACK_PEER, base_url="http://127.0.0.1:8000")
+    assert client.post("/keyed-form", headers={"Origin": origin}).status_code == 401
+
+
+def test_require_auth_false_admits_a_page_served_from_this_machine() -> None:
+    client = _app(REQUIRE_AUTH="false", client=LOOPBACK_PEER, base_url="http://127.0.0.1:8000")
+    assert client.post("/keyed-form", headers={"Origin": "http://127.0.0.1:3000"}).json() == {
+        "kind": "anonymous"
+    }
 
 
 @pytest.fixture
