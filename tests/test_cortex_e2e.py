@@ -237,7 +237,8 @@ def test_a_complex_goal_walks_the_maturation_track_and_is_built_only_after_the_p
     goal = _goal(nova, title="Add dark mode to the dashboard", complex=True)
 
     in_review = wait_until(
-        lambda: (g := _get(nova, f"/api/v1/goals/{goal['id']}"))["maturation_status"] == "review" and g, timeout=60
+        lambda: (g := _get(nova, f"/api/v1/goals/{goal['id']}"))["maturation_status"] == "review" and g,
+        timeout=60,
     )
     assert in_review["spec"]
     assert _iterations(nova, goal["id"]) == []  # nothing is built before the spec is approved
@@ -327,13 +328,17 @@ def test_an_attempt_recorded_before_a_crash_is_submitted_once_not_planned_again(
     goal = _goal(nova, title="Rename the config keys")
     url = nova.orchestrator.url
     recorded = httpx.post(
-        f"{url}/api/v1/goals/{goal['id']}/iterations", json={"iteration": 1, "plan": "rename them"}, headers=SERVICE
+        f"{url}/api/v1/goals/{goal['id']}/iterations",
+        json={"iteration": 1, "plan": "rename them"},
+        headers=SERVICE,
     )
     assert recorded.status_code == 201, recorded.text
     # ...and a second goal whose task was submitted just before the crash, its id never written back.
     other = _goal(nova, title="Prune old branches")
     httpx.post(
-        f"{url}/api/v1/goals/{other['id']}/iterations", json={"iteration": 1, "plan": "prune"}, headers=SERVICE
+        f"{url}/api/v1/goals/{other['id']}/iterations",
+        json={"iteration": 1, "plan": "prune"},
+        headers=SERVICE,
     ).raise_for_status()
     submitted = httpx.post(
         f"{url}/api/v1/pipeline/tasks",
@@ -391,11 +396,15 @@ def test_what_the_person_writes_in_the_journal_wakes_cortex_and_is_acknowledged(
 ) -> None:
     cortex_process()
     written = httpx.post(
-        f"{nova.orchestrator.url}/api/v1/journal/messages", json={"content": "Focus on tests this week"}, headers=ADMIN
+        f"{nova.orchestrator.url}/api/v1/journal/messages",
+        json={"content": "Focus on tests this week"},
+        headers=ADMIN,
     )
     assert written.status_code == 201 and written.json()["role"] == "user"
     wait_until(
-        lambda: any("Focus on tests this week" in e["content"] for e in _journal(nova) if e["role"] == "assistant"),
+        lambda: any(
+            "Focus on tests this week" in e["content"] for e in _journal(nova) if e["role"] == "assistant"
+        ),
         timeout=30,
     )
     titles = _get(nova, "/api/v1/conversations")

@@ -98,6 +98,7 @@ class Cortex:
         self.config_redis = config_redis
         self.timeout = settings.cortex_active_interval
         self.tier: BudgetTier | None = None
+        self.reconciled = False  # set once this replica has looked for attempts a crash left unnoted
 
     # The loop ------------------------------------------------------------------------------------------
 
@@ -107,6 +108,9 @@ class Cortex:
             # A replica without the lease leaves the stimuli to the one that holds it.
             await asyncio.sleep(self.settings.cortex_lease_seconds / 3)
             return
+        if not self.reconciled:
+            await self.reconcile()
+            self.reconciled = True
         stimuli = await self.next_stimuli(self.timeout)
         try:
             acted = await self.cycle(stimuli)
@@ -199,12 +203,15 @@ class Cortex:
     async def check_budget(self) -> BudgetStatus:
         status = budget_status(await self.orchestrator.spend_today(), self.settings.cortex_daily_budget_usd)
         await publish_tier(self.config_redis, status.tier)
-        previous = self.tier or (await self.state.budget() or status).tier
+        known = self.tier or (stored.tier if (stored := await self.state.budget()) else None)
         self.tier = status.tier
-        if previous is not status.tier:
+        # A first look (no earlier tier known) reports only a budget that already binds.
+        if known is not status.tier and (known is not None or status.tier is not BudgetTier.BEST):
+            previous = known.value if known else "unknown"
+
             await self.narrate(
                 f"Today's spend is ${status.daily_spend_usd:.4f} of ${status.daily_budget_usd:.2f} "
-                f"({status.percent_used:.0f} %): the budget tier moved from {previous.value} to {status.tier.value}."
+                f"({status.percent_used:.0f} %): the budget tier moved from {previous} to {status.tier.value}."
                 + (" Until tomorrow (UTC) I only do maintenance." if status.tier is BudgetTier.NONE else ""),
                 JournalEntryKind.BUDGET,
             )
@@ -234,9 +241,9 @@ class Cortex:
         (or, when its task was never submitted, submit) one a crash left without a task id."""
         finished = 0
         for attempt in await self.state.in_flight():
-            if attempt.task_id is None:
-                attempt = await self.submit_attempt(attempt)
-            assert attempt.task_id is not None
+            if attempt.iteration_id is None or attempt.task_id is None:
+                attempt = await self.resume(attempt)
+            assert attempt.task_id is not None and attempt.iteration_id is not None
             task = await self.orchestrator.task(attempt.task_id)
             if task is None:
                 await self.finish(attempt, None, IterationOutcome.FAILED)
@@ -285,37 +292,73 @@ class Cortex:
         return await self.attempt(goal, retry=retry)
 
     async def attempt(self, goal: Goal, *, retry: bool) -> str:
-        """Plan the next attempt, record it, note it in flight, then submit it (see the module docstring)."""
+        """Plan the next attempt and note it in flight, then record it, then submit it: whatever point a crash
+        interrupts, the note leads the next cycle to finish this attempt rather than start another."""
         latest = await self.orchestrator.iterations(goal.id, limit=1)
         if latest and latest[0].outcome is IterationOutcome.PENDING:
-            # Recorded by a cycle that stopped before noting it in flight: finish that attempt, not a new one.
-            iteration = latest[0]
-            plan = iteration.plan
+            # Recorded, but its note was lost (Redis emptied): finish that attempt, not a new one.
+            number, plan = latest[0].iteration, latest[0].plan
         else:
             number = (latest[0].iteration if latest else 0) + 1
             plan = await self.plan(goal, number)
-            iteration = await self.orchestrator.record_iteration(
-                goal.id, GoalIterationCreate(iteration=number, plan=plan)
-            )
-            plan = iteration.plan  # a retry after a crash keeps the plan recorded first
         attempt = InFlightIteration(
             goal_id=goal.id,
-            iteration=iteration.iteration,
-            iteration_id=iteration.id,
-            task_id=iteration.pipeline_task_id,
+            iteration=number,
             fingerprint=fingerprint(plan),
-            plan=_clip(plan, 4000),
+            plan=_clip(plan, 10_000),
             started_at=datetime.now(UTC),
         )
         await self.state.put_in_flight(attempt)
-        if attempt.task_id is None:
-            attempt = await self.submit_attempt(attempt)
+        attempt = await self.resume(attempt)
         why = "retrying after a failed attempt" if retry else "it was due"
         await self.narrate(
-            f"Goal “{goal.title}”: started attempt {attempt.iteration} ({why}). Plan: {_clip(plan, 600)}",
+            f"Goal “{goal.title}”: started attempt {attempt.iteration} ({why}). Plan: {_clip(attempt.plan, 600)}",
             goal_id=goal.id,
         )
         return f"attempt {attempt.iteration} of goal {goal.id}"
+
+    async def resume(self, attempt: InFlightIteration) -> InFlightIteration:
+        """Carry a noted attempt as far as it has not got: recorded (idempotent per goal and number), then
+        submitted (once: an earlier submission is found by the attempt's number first)."""
+        if attempt.iteration_id is None:
+            recorded = await self.orchestrator.record_iteration(
+                attempt.goal_id, GoalIterationCreate(iteration=attempt.iteration, plan=attempt.plan)
+            )
+            # A retry keeps the plan recorded first: the fingerprint must describe what actually ran.
+            attempt = attempt.model_copy(
+                update={
+                    "iteration_id": recorded.id,
+                    "task_id": recorded.pipeline_task_id,
+                    "plan": recorded.plan,
+                    "fingerprint": fingerprint(recorded.plan),
+                }
+            )
+            await self.state.put_in_flight(attempt)
+        if attempt.task_id is None:
+            attempt = await self.submit_attempt(attempt)
+        return attempt
+
+    async def reconcile(self) -> None:
+        """On taking the lease: goals whose latest attempt is still pending but not noted in flight (their
+        note was lost) are noted again, so their tasks are followed instead of being started anew."""
+        busy = {a.goal_id for a in await self.state.in_flight()}
+        for goal in await self.orchestrator.active_goals(self.settings.cortex_goal_page_size):
+            if goal.id in busy or goal.iteration_count == 0:
+                continue
+            latest = await self.orchestrator.iterations(goal.id, limit=1)
+            if latest and latest[0].outcome is IterationOutcome.PENDING:
+                item = latest[0]
+                await self.state.put_in_flight(
+                    InFlightIteration(
+                        goal_id=goal.id,
+                        iteration=item.iteration,
+                        iteration_id=item.id,
+                        task_id=item.pipeline_task_id,
+                        fingerprint=fingerprint(item.plan),
+                        plan=item.plan,
+                        started_at=item.started_at,
+                    )
+                )
 
     async def submit_attempt(self, attempt: InFlightIteration) -> InFlightIteration:
         """The attempt's pipeline task: the one already submitted for it if any, else a new one."""
@@ -347,6 +390,7 @@ class Cortex:
             task_id = task.id
         attempt = attempt.model_copy(update={"task_id": task_id})
         await self.state.put_in_flight(attempt)
+        assert attempt.iteration_id is not None
         await self.orchestrator.finish_iteration(
             attempt.goal_id, attempt.iteration_id, GoalIterationUpdate(pipeline_task_id=task_id)
         )
@@ -448,6 +492,7 @@ class Cortex:
     async def finish(
         self, attempt: InFlightIteration, task: PipelineTaskInfo | None, outcome: IterationOutcome
     ) -> None:
+        assert attempt.iteration_id is not None  # collect_finished records an attempt before following it
         goal = await self.orchestrator.goal(attempt.goal_id)
         if goal is None:  # deleted meanwhile: nothing left to record against
             await self.state.drop_in_flight(attempt.goal_id)
@@ -462,12 +507,14 @@ class Cortex:
         await self.orchestrator.finish_iteration(
             goal.id,
             attempt.iteration_id,
-            GoalIterationUpdate(
-                outcome=outcome,
-                cost_usd=cost,
-                duration_ms=max(0, int((ended - started).total_seconds() * 1000)),
-                summary=summary or None,
-                progress=progress,
+            GoalIterationUpdate.model_validate(
+                {
+                    "outcome": outcome,
+                    "cost_usd": cost,
+                    "duration_ms": max(0, int((ended - started).total_seconds() * 1000)),
+                    **({"summary": summary} if summary else {}),
+                    **({"progress": progress} if progress is not None else {}),
+                }
             ),
         )
         lesson = (

@@ -66,8 +66,8 @@ class InFlightIteration(ResponseModel):
 
     goal_id: UUID
     iteration: int
-    iteration_id: UUID
-    task_id: UUID | None = None
+    iteration_id: UUID | None = Field(default=None, description="null until the attempt is recorded")
+    task_id: UUID | None = Field(default=None, description="null until its pipeline task is submitted")
     fingerprint: str
     plan: str = ""
     started_at: datetime
