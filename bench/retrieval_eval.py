@@ -218,12 +218,18 @@ class Services:
     log_path: Path
 
     @asynccontextmanager
-    async def run(self, settings: dict[str, str]) -> AsyncIterator[httpx.AsyncClient]:
-        """A memory-service process with `settings`, once its keyword statistics cover the collection."""
+    async def run(
+        self, settings: dict[str, str], *, loading: bool = False
+    ) -> AsyncIterator[httpx.AsyncClient]:
+        """A memory-service process with `settings`, once its keyword statistics cover the collection.
+
+        `loading`: the collection is about to be stored, so statistics covering it cannot exist yet (waiting
+        for them here is what made a fresh run sit idle before its first bulk); the caller waits after storing."""
         env = {**self.base_env, **settings}
         with service_process("memory_service", env, self.log_path, free_port()) as url:
             async with httpx.AsyncClient(base_url=url, headers=HEADERS, timeout=300) as client:
-                await wait_for_keyword_statistics(client, len(self.collection.corpus))
+                if not loading:
+                    await wait_for_keyword_statistics(client, len(self.collection.corpus))
                 yield client
 
 
@@ -589,8 +595,9 @@ async def evaluate(args: argparse.Namespace) -> None:
                     },
                     args.workdir / f"memory-{name}.log",
                 )
-                async with services.run({}) as client:
+                async with services.run({}, loading=True) as client:
                     await load(client, db_url, collection)
+                    await wait_for_keyword_statistics(client, len(collection.corpus))
                 if tunable and not args.no_tune:
                     tuned = await tune(services, args.quick)
                 split = "test"
