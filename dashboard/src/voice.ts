@@ -3,7 +3,7 @@ import { useCallback, useEffect, useRef, useState, type RefObject } from 'react'
 
 import { errorMessage } from './api/client'
 import { healthQueries } from './api/health'
-import { MAX_SYNTHESIS_CHARS, voiceApi, voiceAvailable } from './api/voice'
+import { MAX_SYNTHESIS_CHARS, voiceApi, voiceAvailable, type SynthesisRequest } from './api/voice'
 
 /**
  * Whether voice-service runs (profile `voice`), from recovery's view of the stack. Polled slowly: a person
@@ -132,12 +132,15 @@ export function speakableText(markdown: string): string {
     .slice(0, MAX_SYNTHESIS_CHARS)
 }
 
+export type SpeakOptions = Pick<SynthesisRequest, 'provider' | 'voice' | 'speed'>
+
 export interface Speaker {
   /** The message being fetched or played, if any. */
   activeId: string | null
   loading: boolean
   error: string | null
-  speak: (id: string, text: string) => void
+  /** Read `text` aloud; `options` override the configured provider, voice and pace (a settings preview). */
+  speak: (id: string, text: string, options?: SpeakOptions) => void
   stop: () => void
   /** Attach to the page's one <audio> element. */
   audioRef: RefObject<HTMLAudioElement | null>
@@ -170,7 +173,7 @@ export function useSpeaker(): Speaker {
   }, [release])
 
   const speak = useCallback(
-    (id: string, text: string) => {
+    (id: string, text: string, options: SpeakOptions = {}) => {
       release()
       const spoken = speakableText(text)
       if (!spoken) return
@@ -180,7 +183,7 @@ export function useSpeaker(): Speaker {
       setLoading(true)
       setError(null)
       voiceApi
-        .synthesize({ text: spoken, format: 'mp3' }, abort.signal)
+        .synthesize({ ...options, text: spoken, format: 'mp3' }, abort.signal)
         .then(async (blob) => {
           if (abort.signal.aborted) return
           const audio = audioRef.current

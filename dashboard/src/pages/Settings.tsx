@@ -13,6 +13,7 @@ import { FormError, SelectField, TextArea, TextField } from '../components/Field
 import { Page, PageHeader, Panel } from '../components/Page'
 import { Badge, badgeTone } from '../components/StateBadge'
 import { ErrorNotice, Loading } from '../components/States'
+import { VoiceSection } from '../components/VoiceSettings'
 import { toast } from '../toast'
 
 // Limits and choices of the orchestrator's KNOWN_SETTINGS (platform_config/service.py).
@@ -45,6 +46,7 @@ export function Component() {
           <ContextBudgetSection entries={entries.data} />
           <DefaultsSection entries={entries.data} />
           <ChatBridgesSection entries={entries.data} />
+          <VoiceSection entries={entries.data} />
         </div>
       )}
       <div className="mt-6 space-y-6">
