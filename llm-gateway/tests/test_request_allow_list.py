@@ -213,3 +213,14 @@ async def test_with_auth_off_a_placeholder_key_through_a_proxy_is_refused(
         "/v1/chat/completions", json=body, headers={**placeholder, "X-Forwarded-For": "203.0.113.9"}
     )
     assert proxied.status_code == 401 and proxied.json()["error"]["type"] == "authentication_error"
+
+
+async def test_the_openapi_document_shows_the_openai_error_body_of_v1_routes(gateway: Any) -> None:
+    spec = (await gateway.client.get("/openapi.json")).json()
+    for path in ("/v1/chat/completions", "/v1/embeddings"):
+        responses = spec["paths"][path]["post"]["responses"]
+        for status in ("400", "422"):
+            schema = responses[status]["content"]["application/json"]["schema"]
+            assert schema == {"$ref": "#/components/schemas/OpenAIErrorBody"}, (path, status)
+    refused = await gateway.client.post("/v1/chat/completions", json={"model": "x", "messages": []})
+    assert refused.status_code == 422 and set(refused.json()["error"]) == {"message", "type", "code", "param"}

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.responses import Response
 
-from llm_gateway.api.openai_errors import OpenAIRoute, error_payload
+from llm_gateway.api.openai_errors import OPENAI_ERROR_RESPONSES, OpenAIRoute, error_payload
 from llm_gateway.completions.service import ChatCall, StreamEnd, StreamFailure
 from llm_gateway.deps import V1_SECURITY, Services, V1Caller, check_v1_caller, services_of
 from llm_gateway.embeddings.minilm import MODEL_NAME as LOCAL_EMBED_MODEL
@@ -21,7 +21,7 @@ from nova_common.errors import BadRequest
 from nova_common.sse import json_event_stream
 from nova_contracts.llm import InferenceStats, ProviderStatus
 
-router = APIRouter(prefix="/v1", tags=["openai"], route_class=OpenAIRoute)
+router = APIRouter(prefix="/v1", tags=["openai"], route_class=OpenAIRoute, responses=OPENAI_ERROR_RESPONSES)
 
 
 def _usage_tags(metadata: dict[str, Any] | None) -> dict[str, Any]:

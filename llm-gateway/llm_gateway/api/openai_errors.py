@@ -12,6 +12,7 @@ from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from llm_gateway.openai_compat.schemas import UPSTREAM_CONTROL_FIELDS
@@ -28,6 +29,26 @@ _TYPES = {
     413: "invalid_request_error",
     422: "invalid_request_error",
     429: "rate_limit_error",
+}
+
+
+class OpenAIErrorDetail(BaseModel):
+    message: str
+    type: str
+    code: str | None = None
+    param: str | None = None
+
+
+class OpenAIErrorBody(BaseModel):
+    """How every `/v1/*` error is answered, in place of the kit's `{"detail"}`."""
+
+    error: OpenAIErrorDetail
+
+
+# Declared on the `/v1` router, so the OpenAPI document shows the body clients really get (FastAPI would
+# otherwise document its own 422 shape). Not 413: the kit's body cap answers before the route, as `{"detail"}`.
+OPENAI_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": OpenAIErrorBody} for status in (400, 401, 403, 404, 422, 429, 503)
 }
 
 
