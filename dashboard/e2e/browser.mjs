@@ -8,7 +8,8 @@ import { chromium } from 'playwright-core'
 
 export const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium'
 
-export async function launchBrowser() {
+/** `extraArgs`: more Chromium switches (the voice test's fake microphone). */
+export async function launchBrowser({ extraArgs = [] } = {}) {
   // A fresh profile per run: nothing cached from an earlier run can flatter the measurements.
   const profile = mkdtempSync(join(tmpdir(), 'nova-e2e-profile-'))
   const context = await chromium.launchPersistentContext(profile, {
@@ -24,6 +25,7 @@ export async function launchBrowser() {
       '--disable-background-networking',
       '--disable-component-update',
       '--disable-sync',
+      ...extraArgs,
     ],
   })
   return {
