@@ -164,6 +164,11 @@ class Memory(ResponseModel):
     expires_at: datetime | None = None
     owner: str = "admin"
     shared: bool = False
+    # How much this memory has helped (0..1, 0.5 neutral): raised and lowered by feedback, decayed when unused.
+    importance: float = Field(default=0.5, ge=0.0, le=1.0)
+    # Where it came from (`GET /sources`); set by ingestion, filled in full on `GET /{memory_id}`.
+    source_id: UUID | None = None
+    source: "Source | None" = None
 
 
 class FactUpsert(RequestModel):
@@ -321,6 +326,8 @@ class ContextResponse(ResponseModel):
     items: list[ContextItem] = Field(default_factory=list)
     truncated: bool = False
     memory_ids: list[UUID] = Field(default_factory=list)
+    # The record of this assembly: send it back with `POST /feedback` to say which memories helped.
+    retrieval_id: UUID | None = None
 
 
 class ReembedStatus(ResponseModel):
@@ -333,3 +340,230 @@ class ReembedStatus(ResponseModel):
     target_model: str | None = None
     target_dim: int | None = Field(default=None, ge=1)
     error: str | None = None
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Memory formation: ingestion queue, sources, feedback, consolidation, profile, stats.
+
+
+class SourceKind(StrEnum):
+    """What an ingested text is; each kind has a default trust (see memory-service formation/sources.py)."""
+
+    CHAT = "chat"
+    TASK = "task"
+    FEED = "feed"
+    CRAWL = "crawl"
+    DOCUMENT = "document"
+    API = "api"
+    CORRECTION = "correction"
+    CONSOLIDATION = "consolidation"
+
+
+Trust = Annotated[float, Field(ge=0.0, le=1.0)]
+IngestText = Annotated[str, Field(min_length=1, max_length=50_000)]
+
+
+class SourceInfo(RequestModel):
+    """Where an ingested text came from. `trust=None` takes the kind's default."""
+
+    kind: SourceKind
+    uri: Annotated[str, Field(min_length=1, max_length=2000)] | None = None
+    title: ShortText | None = None
+    author: ShortText | None = None
+    trust: Trust | None = None
+    fetched_at: AwareDatetime | None = None
+
+    _check_storable = field_validator("*")(_check_storable)
+
+
+class IngestRequest(RequestModel):
+    """A text for memory to learn from: a chat turn, a task result, a page. Queued, then formed in the
+    background into facts, preferences, entities and a one-line episode."""
+
+    content: IngestText
+    source: SourceInfo
+    owner: Owner = "admin"
+    agent_id: Identifier | None = None
+    project_id: ShortText | None = None
+    metadata: Metadata = Field(default_factory=dict)
+
+    _check_storable = field_validator("*")(_check_storable)
+
+
+class IngestItem(IngestRequest):
+    """An `IngestRequest` as it waits in the Redis queue (`nova:memory:ingest:queue`): with its id and time."""
+
+    id: UUID
+    enqueued_at: AwareDatetime
+
+
+class IngestAccepted(ResponseModel):
+    id: UUID
+    queue_depth: int = Field(ge=0)
+
+
+class DeadLetter(ResponseModel):
+    """An item that failed `attempts` times; `payload` is the raw queue entry (it may not even parse)."""
+
+    id: str
+    attempts: int = Field(ge=0)
+    error: str
+    failed_at: datetime
+    payload: str
+
+
+class DeadLetterPage(ResponseModel):
+    items: list[DeadLetter] = Field(default_factory=list)
+    total: int = Field(ge=0)
+
+
+class Source(ResponseModel):
+    id: UUID
+    kind: SourceKind
+    uri: str | None = None
+    title: str | None = None
+    author: str | None = None
+    content_hash: str
+    trust: Trust
+    owner: str
+    fetched_at: datetime | None = None
+    ingested_at: datetime
+    memory_count: int = Field(default=0, ge=0)
+
+
+class SourcePage(ResponseModel):
+    items: list[Source] = Field(default_factory=list)
+    total: int = Field(ge=0)
+    offset: int = Field(default=0, ge=0)
+    limit: int = Field(ge=1)
+
+
+class TurnOutcome(StrEnum):
+    SUCCESS = "success"
+    NEUTRAL = "neutral"
+    FAILURE = "failure"
+
+
+class FeedbackRequest(RequestModel):
+    """Which of a context assembly's memories the turn used, and how the turn or task ended."""
+
+    retrieval_id: UUID
+    used_memory_ids: Annotated[list[UUID], Field(max_length=200)] = Field(default_factory=list)
+    outcome: TurnOutcome
+
+
+class FeedbackResult(ResponseModel):
+    retrieval_id: UUID
+    # The used memories' importance after the change.
+    importance: dict[UUID, float] = Field(default_factory=dict)
+    # Ids sent as used that the assembly had not surfaced: ignored.
+    ignored: list[UUID] = Field(default_factory=list)
+
+
+class ConsolidationTrigger(StrEnum):
+    MANUAL = "manual"
+    IDLE = "idle"
+    NIGHTLY = "nightly"
+
+
+class ConsolidationRun(ResponseModel):
+    id: UUID
+    trigger: ConsolidationTrigger
+    started_at: datetime
+    finished_at: datetime | None = None
+    merged: int = Field(default=0, ge=0)
+    summarised_clusters: int = Field(default=0, ge=0)
+    summaries_created: int = Field(default=0, ge=0)
+    decayed: int = Field(default=0, ge=0)
+    contradictions_resolved: int = Field(default=0, ge=0)
+    error: str | None = None
+
+
+class ConsolidationLog(ResponseModel):
+    items: list[ConsolidationRun] = Field(default_factory=list)
+    total: int = Field(ge=0)
+
+
+class Contradiction(ResponseModel):
+    """A fact that a new statement contradicted: `state` says whether the new value replaced the old one
+    (`superseded`) or waits for review because its source was trusted less (`pending`)."""
+
+    id: UUID
+    memory_id: UUID
+    owner: str
+    category: str | None = None
+    key: str | None = None
+    previous_content: str
+    new_content: str
+    state: Literal["superseded", "pending", "resolved", "rejected"]
+    source_id: UUID | None = None
+    created_at: datetime
+    resolved_at: datetime | None = None
+
+
+class ContradictionPage(ResponseModel):
+    items: list[Contradiction] = Field(default_factory=list)
+    total: int = Field(ge=0)
+
+
+class ProfileBelief(ResponseModel):
+    """One thing Nova believes about its user: a fact (subject, attribute, value) or a preference."""
+
+    memory_id: UUID
+    kind: Literal["fact", "preference"]
+    subject: str | None = None
+    attribute: str | None = None
+    content: str
+    confidence: Confidence
+    importance: float = Field(ge=0.0, le=1.0)
+    source: Source | None = None
+    updated_at: datetime
+
+
+class Profile(ResponseModel):
+    owner: str
+    facts: list[ProfileBelief] = Field(default_factory=list)
+    preferences: list[ProfileBelief] = Field(default_factory=list)
+
+
+class ProfileCorrection(RequestModel):
+    """A belief fixed in plain words ("I live in Lisbon now, not Porto"); formed at once as a trusted source."""
+
+    correction: Annotated[str, Field(min_length=1, max_length=5000)]
+    owner: Owner = "admin"
+
+    _check_storable = field_validator("*")(_check_storable)
+
+
+class FormationResult(ResponseModel):
+    """What forming one text did."""
+
+    item_id: UUID
+    source_id: UUID
+    created: list[UUID] = Field(default_factory=list)
+    reinforced: list[UUID] = Field(default_factory=list)
+    superseded: list[UUID] = Field(default_factory=list)
+    contradictions: list[UUID] = Field(default_factory=list)
+    # The model's answer was unusable: the text was kept as a plain episode instead.
+    unextracted: bool = False
+    # The item had been formed already (a re-delivery after a crash): nothing was written again.
+    duplicate_delivery: bool = False
+
+
+class QueueDepth(ResponseModel):
+    queued: int = Field(ge=0)
+    processing: int = Field(ge=0)
+    dead_letters: int = Field(ge=0)
+
+
+class MemoryStats(ResponseModel):
+    by_tier: dict[str, int] = Field(default_factory=dict)
+    by_source_kind: dict[str, int] = Field(default_factory=dict)
+    unextracted: int = Field(default=0, ge=0)
+    queue: QueueDepth
+    last_consolidation: ConsolidationRun | None = None
+    retrievals: int = Field(default=0, ge=0)
+    retrievals_with_feedback: int = Field(default=0, ge=0)
+    # Of the memories surfaced by assemblies that got feedback, the share the turn used; None before any.
+    usage_rate: float | None = Field(default=None, ge=0.0, le=1.0)
+Memory.model_rebuild()

@@ -24,10 +24,11 @@ from sqlalchemy import (
     Integer,
     SmallInteger,
     Text,
+    UniqueConstraint,
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 # The text-search configuration baked into the generated column; queries must use the same one.
@@ -73,6 +74,11 @@ class MemoryRow(Base):
     # Added by migration 002: recalled only for `owner`'s requests, unless the admin made it `shared`.
     owner: Mapped[str] = mapped_column(Text, nullable=False, default="admin", server_default=text("'admin'"))
     shared: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=text("false"))
+    # Added by migration 003: where the memory came from, and how much it has helped (0.5 neutral).
+    source_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("sources.id", ondelete="SET NULL")
+    )
+    importance: Mapped[float] = mapped_column(Float, nullable=False, default=0.5, server_default=text("0.5"))
 
     access: Mapped["MemoryAccessRow | None"] = relationship(
         lazy="joined", uselist=False, cascade="all, delete-orphan", passive_deletes=True
@@ -82,6 +88,7 @@ class MemoryRow(Base):
         CheckConstraint(f"tier IN ({', '.join(repr(t) for t in TIERS)})", name="memories_tier_known"),
         CheckConstraint("length(content) > 0", name="memories_content_not_empty"),
         CheckConstraint("confidence >= 0 AND confidence <= 1", name="memories_confidence_range"),
+        CheckConstraint("importance >= 0 AND importance <= 1", name="memories_importance_range"),
         CheckConstraint("expires_at IS NULL OR tier = 'working'", name="memories_only_working_expires"),
         CheckConstraint(
             "(embedding IS NULL) = (embedding_model IS NULL) AND (embedding IS NULL) = (embedding_dim IS NULL)"
@@ -111,6 +118,7 @@ class MemoryRow(Base):
         Index("memories_unembedded", "created_at", postgresql_where=text("embedding IS NULL")),
         Index("memories_owner_created", "owner", "created_at"),
         Index("memories_shared", "created_at", postgresql_where=text("shared")),
+        Index("memories_source", "source_id", postgresql_where=text("source_id IS NOT NULL")),
     )
 
 
@@ -233,4 +241,145 @@ class ReembedJobRow(Base):
     __table_args__ = (
         CheckConstraint("state IN ('running', 'done', 'failed')", name="reembed_jobs_state_known"),
         Index("reembed_jobs_started", "started_at"),
+    )
+
+
+_OWNER_CHECK = f"owner IN ('admin', 'local') OR owner ~ '{OWNER_PATTERN}'"
+SOURCE_KINDS = ("chat", "task", "feed", "crawl", "document", "api", "correction", "consolidation")
+
+
+class SourceRow(Base):
+    """Where ingested text came from; one row per (owner, text), so a text heard twice is one source."""
+
+    __tablename__ = "sources"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    owner: Mapped[str] = mapped_column(Text, nullable=False, default="admin", server_default=text("'admin'"))
+    kind: Mapped[str] = mapped_column(Text, nullable=False)
+    uri: Mapped[str | None] = mapped_column(Text)
+    title: Mapped[str | None] = mapped_column(Text)
+    author: Mapped[str | None] = mapped_column(Text)
+    content_hash: Mapped[str] = mapped_column(Text, nullable=False)
+    trust: Mapped[float] = mapped_column(Float, nullable=False)
+    fetched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ingested_at: Mapped[datetime] = _now()
+
+    __table_args__ = (
+        CheckConstraint(f"kind IN ({', '.join(repr(k) for k in SOURCE_KINDS)})", name="sources_kind_known"),
+        CheckConstraint("trust >= 0 AND trust <= 1", name="sources_trust_range"),
+        CheckConstraint(_OWNER_CHECK, name="sources_owner_known"),
+        UniqueConstraint("owner", "content_hash", name="sources_owner_content_unique"),
+        Index("sources_ingested", "ingested_at"),
+    )
+
+
+class IngestionRow(Base):
+    """A formed queue item, written with its memories so a re-delivery after a crash writes nothing twice."""
+
+    __tablename__ = "ingestions"
+
+    item_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    source_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("sources.id", ondelete="SET NULL")
+    )
+    unextracted: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=False, server_default=text("false")
+    )
+    result: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, nullable=False, default=dict, server_default=text("'{}'::jsonb")
+    )
+    formed_at: Mapped[datetime] = _now()
+
+    __table_args__ = (Index("ingestions_formed", "formed_at"),)
+
+
+CONTRADICTION_STATES = ("superseded", "pending", "resolved", "rejected")
+
+
+class ContradictionRow(Base):
+    __tablename__ = "contradictions"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    memory_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("memories.id", ondelete="CASCADE"), nullable=False
+    )
+    owner: Mapped[str] = mapped_column(Text, nullable=False)
+    previous_content: Mapped[str] = mapped_column(Text, nullable=False)
+    new_content: Mapped[str] = mapped_column(Text, nullable=False)
+    new_confidence: Mapped[float] = mapped_column(Float, nullable=False)
+    state: Mapped[str] = mapped_column(Text, nullable=False)
+    source_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("sources.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = _now()
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint(
+            f"state IN ({', '.join(repr(s) for s in CONTRADICTION_STATES)})", name="contradictions_state_known"
+        ),
+        Index("contradictions_created", "created_at"),
+        Index("contradictions_pending", "created_at", postgresql_where=text("state = 'pending'")),
+    )
+
+
+class RetrievalRow(Base):
+    """One context assembly: what it surfaced and, after feedback, what was used and how the turn ended."""
+
+    __tablename__ = "retrievals"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    owner: Mapped[str | None] = mapped_column(Text)
+    agent_id: Mapped[str | None] = mapped_column(Text)
+    query: Mapped[str] = mapped_column(Text, nullable=False)
+    surfaced: Mapped[list[uuid.UUID]] = mapped_column(ARRAY(UUID(as_uuid=True)), nullable=False)
+    used: Mapped[list[uuid.UUID] | None] = mapped_column(ARRAY(UUID(as_uuid=True)))
+    outcome: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _now()
+    feedback_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint(
+            "outcome IS NULL OR outcome IN ('success', 'neutral', 'failure')", name="retrievals_outcome_known"
+        ),
+        Index("retrievals_created", "created_at"),
+    )
+
+
+class MemoryLinkRow(Base):
+    """A summary consolidation wrote and one of the episodes it summarises."""
+
+    __tablename__ = "memory_links"
+
+    summary_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("memories.id", ondelete="CASCADE"), primary_key=True
+    )
+    member_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("memories.id", ondelete="CASCADE"), primary_key=True
+    )
+
+    __table_args__ = (Index("memory_links_member", "member_id"),)
+
+
+class ConsolidationRunRow(Base):
+    __tablename__ = "consolidation_runs"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    trigger: Mapped[str] = mapped_column(Text, nullable=False)
+    started_at: Mapped[datetime] = _now()
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    merged: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default=text("0"))
+    summarised_clusters: Mapped[int] = mapped_column(
+        Integer, nullable=False, default=0, server_default=text("0")
+    )
+    summaries_created: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default=text("0"))
+    decayed: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default=text("0"))
+    contradictions_resolved: Mapped[int] = mapped_column(
+        Integer, nullable=False, default=0, server_default=text("0")
+    )
+    error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        CheckConstraint("trigger IN ('manual', 'idle', 'nightly')", name="consolidation_runs_trigger_known"),
+        Index("consolidation_runs_started", "started_at"),
     )
