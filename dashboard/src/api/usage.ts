@@ -22,7 +22,7 @@ export const usageQueries = {
   events: (since: string) =>
     queryOptions({
       queryKey: [...usageQueries.all, 'events', since] as const,
-      queryFn: ({ signal }) => apiFetch<UsageEvent[]>(`/api/v1/usage${queryString({ since, limit: 1000 })}`, { signal }),
+      queryFn: ({ signal }) => apiFetch<UsageEvent[]>(`/api/v1/usage${queryString({ since, limit: 200 })}`, { signal }),
       refetchInterval: 30_000,
     }),
 }
