@@ -1,8 +1,9 @@
 """recovery settings, read from the environment and `.env`."""
 
 from functools import lru_cache
+from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, field_validator
 
 from nova_common.config import DatabaseSettings
 
@@ -14,6 +15,27 @@ class Settings(DatabaseSettings):
     # Which opt-in services are expected to run (Compose profiles, or NOVA_PROFILES under `make run`).
     profiles: str = Field(default="", validation_alias=AliasChoices("NOVA_PROFILES", "COMPOSE_PROFILES"))
     probe_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
+
+    # `make run` starts services from the repo root, so these land in ./data; Compose mounts volumes there.
+    data_dir: Path = Field(default=Path("data"), alias="NOVA_DATA_DIR")
+    backup_dir_setting: Path | None = Field(default=None, alias="BACKUP_DIR")
+    workspace: Path = Field(default=Path("data/workspace"), alias="NOVA_WORKSPACE")
+    env_file: Path = Field(default=Path(".env"), alias="NOVA_ENV_FILE")
+    # Where pg_dump/pg_restore live when neither the embedded server's nor PATH's fit the server.
+    pg_bin_dir: Path | None = Field(default=None, alias="PG_BIN_DIR")
+    backup_upload_max_bytes: int = Field(default=20 * 1024**3, ge=1024 * 1024)
+    # How long a restore's pg_restore may wait for locks held by services still writing.
+    restore_timeout_seconds: float = Field(default=3600, gt=0)
+    checkpoint_check_seconds: float = Field(default=60.0, gt=0)
+
+    @field_validator("data_dir", "workspace", "env_file", "backup_dir_setting", "pg_bin_dir")
+    @classmethod
+    def _expand_home(cls, value: Path | None) -> Path | None:
+        return value.expanduser() if value is not None else None
+
+    @property
+    def backup_dir(self) -> Path:
+        return self.backup_dir_setting or self.data_dir / "backups"
 
 
 @lru_cache

@@ -1,5 +1,6 @@
 """Nova Recovery: `create_app()` and the lifespan that owns the service's resources."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -7,10 +8,15 @@ import httpx
 from fastapi import FastAPI
 
 from nova_common.app import create_service_app
+from nova_common.redis import create_redis
 from nova_common.resources import open_resources
 from recovery import __doc__ as description
 from recovery import __version__
 from recovery.api import router
+from recovery.backups.operation import Operations
+from recovery.backups.routes import UPLOAD_PATH
+from recovery.backups.routes import router as backups_router
+from recovery.backups.service import BackupService
 from recovery.config import Settings, get_settings
 
 
@@ -18,20 +24,37 @@ from recovery.config import Settings, get_settings
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     async with (
-        open_resources(app, postgres=True),
+        open_resources(app, postgres=True) as resources,
         httpx.AsyncClient(timeout=settings.probe_timeout_seconds) as probe_client,
     ):
+        assert resources.pg is not None
+        config_redis = create_redis("llm-gateway", settings.redis_url)
         app.state.probe_client = probe_client
-        yield
+        app.state.background_jobs = set()
+        backups = BackupService(settings, resources.pg, Operations(resources.redis, config_redis))
+        app.state.backups = backups
+        # A restore killed half-way is rolled back before this service says it is ready.
+        await backups.resume_interrupted_restore()
+        try:
+            yield
+        finally:
+            jobs: set[asyncio.Task[None]] = app.state.background_jobs
+            for job in jobs:
+                job.cancel()
+            await asyncio.gather(*jobs, return_exceptions=True)
+            await config_redis.aclose()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
     app = create_service_app(
-        settings or get_settings(),
+        settings,
         title="Nova Recovery",
         description=description or "",
         version=__version__,
         lifespan=lifespan,
+        body_limits={UPLOAD_PATH: settings.backup_upload_max_bytes},
     )
     app.include_router(router)
+    app.include_router(backups_router)
     return app

@@ -1,0 +1,213 @@
+"""Recovery's contract: backups (manifest, progress, listing), restore reports, factory reset, checkpoints."""
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import Field
+
+from nova_contracts.base import RequestModel, ResponseModel
+
+# Archives this build writes; a reader refuses any other format version (a newer layout it cannot check).
+BACKUP_FORMAT = "nova-backup"
+BACKUP_FORMAT_VERSION = 1
+
+
+class BackupReason(StrEnum):
+    MANUAL = "manual"
+    SCHEDULED = "scheduled"
+    BEFORE_RESTORE = "before-restore"
+    BEFORE_RESET = "before-reset"
+    UPLOADED = "uploaded"
+
+
+class TableStats(ResponseModel):
+    """One table as it was (or is): row count and an order-independent checksum of its rows' text."""
+
+    name: str
+    rows: int = Field(ge=0)
+    checksum: str
+
+
+class RedisDbStats(ResponseModel):
+    db: int = Field(ge=0, le=15)
+    keys: int = Field(ge=0)
+    checksum: str
+
+
+class ArchiveMember(ResponseModel):
+    name: str
+    size: int = Field(ge=0)
+    sha256: str
+
+
+class EnvSection(ResponseModel):
+    """The `.env` keys kept in the archive, sealed with a key derived from the admin secret."""
+
+    included: bool
+    keys: list[str] = Field(default_factory=list)
+    reason: str | None = None
+
+
+class BackupManifest(ResponseModel):
+    format: str = BACKUP_FORMAT
+    format_version: int = BACKUP_FORMAT_VERSION
+    id: str
+    created_at: datetime
+    reason: BackupReason
+    nova_version: str
+    postgres_server_version: str
+    pg_dump_version: str
+    redis_version: str
+    tables: list[TableStats]
+    redis: list[RedisDbStats]
+    workspace_files: int = Field(ge=0)
+    env: EnvSection
+    members: list[ArchiveMember]
+
+
+class BackupInfo(ResponseModel):
+    """A backup as the list shows it (the manifest's summary, without checksums)."""
+
+    name: str
+    size_bytes: int = Field(ge=0)
+    created_at: datetime
+    reason: BackupReason
+    nova_version: str
+    tables: int = Field(ge=0)
+    rows: int = Field(ge=0)
+    redis_keys: int = Field(ge=0)
+    workspace_files: int = Field(ge=0)
+    env_included: bool
+
+
+class BackupList(ResponseModel):
+    backups: list[BackupInfo]
+    total: int = Field(ge=0)
+    total_size_bytes: int = Field(ge=0)
+
+
+class BackupPhase(StrEnum):
+    STARTED = "started"
+    POSTGRES = "postgres"
+    REDIS = "redis"
+    ENV = "env"
+    WORKSPACE = "workspace"
+    ARCHIVE = "archive"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class BackupProgress(ResponseModel):
+    """One SSE event of `POST /api/v1/recovery/backups`."""
+
+    phase: BackupPhase
+    bytes_written: int = Field(default=0, ge=0)
+    tables_done: int = Field(default=0, ge=0)
+    tables_total: int = Field(default=0, ge=0)
+    backup: BackupInfo | None = None
+    detail: str | None = None
+
+
+class BackupCreate(RequestModel):
+    include_env: bool = True
+    include_workspace: bool = True
+
+
+class RestoreRequest(RequestModel):
+    # Writing the archive's `.env` keys back changes what every service reads at its next start.
+    restore_env: bool = False
+
+
+class TableComparison(ResponseModel):
+    name: str
+    expected_rows: int
+    actual_rows: int | None
+    checksum_matches: bool
+
+
+class RedisComparison(ResponseModel):
+    db: int
+    expected_keys: int
+    actual_keys: int
+    checksum_matches: bool
+
+
+class RestoreReport(ResponseModel):
+    restored: str
+    safety_backup: str | None
+    matches: bool
+    tables: list[TableComparison]
+    redis: list[RedisComparison]
+    workspace_files: int
+    env_keys_written: list[str] = Field(default_factory=list)
+    restart_needed: list[str] = Field(default_factory=list)
+
+
+class ArchiveCheck(ResponseModel):
+    """What a pre-check of an archive found; a restore would refuse it unless `ok`."""
+
+    name: str
+    ok: bool
+    problems: list[str]
+    manifest: BackupManifest | None = None
+
+
+class ResetCategoryName(StrEnum):
+    CHAT_HISTORY = "chat_history"
+    PIPELINE_HISTORY = "pipeline_history"
+    MEMORIES = "memories"
+    GOALS_AND_CORTEX = "goals_and_cortex"
+    FEEDS_AND_KNOWLEDGE = "feeds_and_knowledge"
+    API_KEYS = "api_keys"
+    PROVIDER_KEYS_AND_SETTINGS = "provider_keys_and_settings"
+    BACKUPS = "backups"
+
+
+class RedisPattern(ResponseModel):
+    db: int
+    pattern: str
+
+
+class ResetCategory(ResponseModel):
+    name: ResetCategoryName
+    title: str
+    description: str
+    tables: list[str]
+    redis: list[RedisPattern]
+    files: list[str] = Field(default_factory=list)
+
+
+class ResetCategories(ResponseModel):
+    categories: list[ResetCategory]
+
+
+class ResetRequest(RequestModel):
+    categories: Annotated[list[ResetCategoryName], Field(min_length=1, max_length=20)]
+    # Typed by the user, so a stray click cannot wipe anything.
+    confirm: str
+    backup_first: bool = True
+
+
+class ResetReport(ResponseModel):
+    categories: list[ResetCategoryName]
+    backup: str | None
+    rows_deleted: dict[str, int]
+    redis_keys_deleted: int
+    files_deleted: int
+
+
+class CheckpointSchedule(ResponseModel):
+    enabled: bool = True
+    interval_hours: float = Field(default=6.0, ge=0.25, le=24 * 30)
+    keep_last: int = Field(default=5, ge=1, le=1000)
+    keep_daily_days: int = Field(default=7, ge=0, le=3650)
+    last_run_at: datetime | None = None
+    next_run_at: datetime | None = None
+
+
+class CheckpointScheduleUpdate(RequestModel):
+    enabled: bool | None = None
+    interval_hours: Annotated[float, Field(ge=0.25, le=24 * 30)] | None = None
+    keep_last: Annotated[int, Field(ge=1, le=1000)] | None = None
+    keep_daily_days: Annotated[int, Field(ge=0, le=3650)] | None = None

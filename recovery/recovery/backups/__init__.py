@@ -1,0 +1,1 @@
+"""Backups: archive format, PostgreSQL and Redis parts, sealed .env keys, restore."""
