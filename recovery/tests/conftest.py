@@ -122,7 +122,7 @@ def _db_snapshot(url: str) -> dict[str, list[str]]:
             out = {}
             for row in tables:
                 name = row["tablename"]
-                rows = await conn.fetch(f'SELECT t::text AS r FROM "{name}" t')  # noqa: S608 (catalog names)
+                rows = await conn.fetch(f'SELECT t::text AS r FROM "{name}" t')
                 out[name] = sorted(r["r"] for r in rows)
             return out
         finally:
