@@ -2,31 +2,14 @@ import { screen, waitFor, within } from '@testing-library/react'
 import userEvent from '@testing-library/user-event'
 import { describe, expect, it } from 'vitest'
 
-import type { Goal } from '../api/goals'
 import { json, notFound, stubApi, type Call } from '../test/fetch'
+import { goal } from '../test/goals'
 import { renderPage } from '../test/render'
 import { Component as GoalsPage } from './Goals'
 
 const NOW = Date.now()
 const inDays = (days: number) => new Date(NOW + days * 86_400_000 + 60_000).toISOString()
 
-export function goal(overrides: Partial<Goal> & Pick<Goal, 'id' | 'title'>): Goal {
-  return {
-    description: '',
-    priority: 3,
-    status: 'active',
-    progress: 0,
-    check_interval_seconds: 3600,
-    completion_count: 0,
-    iteration_count: 0,
-    cost_usd: 0,
-    created_by: 'admin',
-    owner: 'admin',
-    created_at: '2026-11-27T05:00:00Z',
-    updated_at: '2026-11-27T05:00:00Z',
-    ...overrides,
-  }
-}
 
 const weekly = goal({
   id: 'g-1',
