@@ -4,9 +4,10 @@ A secret is answered masked, stored in Redis DB 1 only sealed with the service t
 secret is honoured by every service sharing that Redis while the old one stops working.
 """
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 
+import pytest
 import redis
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -24,6 +25,13 @@ SERVICE_TOKEN = "orchestrator-test-service-token"
 
 def _config_db(redis_base_url: str) -> redis.Redis:
     return redis.Redis.from_url(redis_base_url.rsplit("/", 1)[0] + "/1", decode_responses=True)
+
+
+@pytest.fixture(autouse=True)
+def _forget_rotations(redis_base_url: str) -> Iterator[None]:
+    """A rotated secret lives in the session's shared Redis: later tests (and stacks) expect the env one."""
+    yield
+    _config_db(redis_base_url).delete("nova:config:auth.admin_secret")
 
 
 def test_a_provider_key_is_answered_masked_and_mirrored_sealed(
