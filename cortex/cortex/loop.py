@@ -10,7 +10,7 @@ submitted, so no attempt is ever submitted twice.
 import asyncio
 import hashlib
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 import redis.asyncio as aioredis
@@ -226,7 +226,8 @@ class Cortex:
 
     async def read_messages(self) -> int:
         """The person's journal messages since the last cycle: kept for planning and to be acknowledged."""
-        cursor = await self.state.journal_cursor()
+        # A cortex with no cursor yet (first start, state lost) reads the last hour, not the whole history.
+        cursor = await self.state.journal_cursor() or datetime.now(UTC) - timedelta(hours=1)
         page = await self.orchestrator.journal(role="user", since=cursor, limit=50)
         if not page.items:
             return 0
