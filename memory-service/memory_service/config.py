@@ -64,6 +64,45 @@ class Settings(DatabaseSettings):
     compaction_similarity: float = Field(default=0.95, gt=0.0, le=1.0)
     compaction_batch_size: int = Field(default=500, ge=1)
 
+    # Memory formation (formation/): the ingestion queue in Redis DB 0 and its consumers.
+    ingest_enabled: bool = True
+    ingest_concurrency: int = Field(default=2, ge=1, le=32)
+    # A full queue answers 429: producers back off instead of Redis growing without bound.
+    ingest_queue_max_length: int = Field(default=10_000, ge=1)
+    # Attempts before an item goes to the dead letters (counted when taken, so crashes count too).
+    ingest_max_attempts: int = Field(default=5, ge=1, le=100)
+    # Extraction through llm-gateway `/complete`; None lets the gateway choose.
+    extraction_model: str | None = None
+    extraction_timeout_seconds: float = Field(default=120.0, gt=0)
+    extraction_max_input_chars: int = Field(default=12_000, ge=500, le=200_000)
+    # Cosine at or above which a formed memory reinforces the owner's existing one instead of being added.
+    # MiniLM puts paraphrases of one statement around 0.85-0.95 and related but different ones below 0.8.
+    formation_dedup_similarity: float = Field(default=0.9, gt=0.0, le=1.0)
+    # A contradicting fact replaces the old value unless its confidence is this much lower.
+    formation_supersede_margin: float = Field(default=0.3, ge=0.0, le=1.0)
+    # The replaced value's confidence, as kept in the fact's history, is multiplied by this.
+    formation_superseded_confidence_factor: float = Field(default=0.5, ge=0.0, le=1.0)
+
+    # Learning from feedback: the share of the distance to the bound one good (bad) turn moves importance.
+    feedback_step: float = Field(default=0.1, gt=0.0, le=1.0)
+    importance_floor: float = Field(default=0.05, ge=0.0, le=1.0)
+    importance_ceiling: float = Field(default=1.0, ge=0.0, le=1.0)
+    # Weight of importance in search ranking: score * (1 - w + 2 * w * importance), neutral at importance 0.5.
+    # 0 until bench/retrieval_eval.py shows a weight that does not lower SciFact or Cranfield nDCG@10.
+    importance_weight: float = Field(default=0.0, ge=0.0, le=1.0)
+
+    # Consolidation (formation/consolidation.py): checked every interval; runs when ingestion has been
+    # idle this many minutes after forming something, and once at the nightly UTC hour (None: off).
+    consolidation_enabled: bool = True
+    consolidation_check_interval_seconds: float = Field(default=60.0, gt=0)
+    consolidation_idle_minutes: int | None = Field(default=30, ge=1)
+    consolidation_nightly_hour: int | None = Field(default=3, ge=0, le=23)
+    consolidation_cluster_similarity: float = Field(default=0.7, gt=0.0, le=1.0)
+    consolidation_cluster_min_size: int = Field(default=3, ge=2, le=100)
+    decay_unused_days: float = Field(default=30.0, gt=0)
+    decay_unused_factor: float = Field(default=0.9, gt=0.0, le=1.0)
+    contradiction_review_days: float = Field(default=14.0, gt=0)
+
     context_candidates: int = Field(default=40, ge=1, le=200)
     context_dedup_similarity: float = Field(default=0.92, gt=0.0, le=1.0)
 
@@ -81,6 +120,7 @@ class Settings(DatabaseSettings):
             bm25_b=self.bm25_b,
             ef_search=self.hnsw_ef_search,
             decay_exponent=self.decay_exponent,
+            importance_weight=self.importance_weight,
         )
 
 

@@ -6,6 +6,7 @@ from fastapi import Depends, Request
 
 from memory_service.context.service import ContextService
 from memory_service.embeddings.backlog import EmbeddingBacklog
+from memory_service.formation import Formation
 from memory_service.memories.service import MemoryService
 
 
@@ -24,6 +25,12 @@ async def _backlog(request: Request) -> EmbeddingBacklog:
     return backlog
 
 
+async def _formation(request: Request) -> Formation:
+    formation: Formation = request.app.state.formation
+    return formation
+
+
 Memories = Annotated[MemoryService, Depends(_memories)]
 Context = Annotated[ContextService, Depends(_context)]
 Backlog = Annotated[EmbeddingBacklog, Depends(_backlog)]
+FormationParts = Annotated[Formation, Depends(_formation)]

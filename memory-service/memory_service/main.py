@@ -4,16 +4,26 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from redis.asyncio import Redis
 
 from memory_service import __doc__ as description
 from memory_service import __version__
 from memory_service.clients.llm_gateway import LlmGatewayClient
 from memory_service.config import Settings, get_settings
 from memory_service.context.service import ContextService
-from memory_service.db.engine import create_engine, engine_check, session_factory
+from memory_service.db.engine import Sessions, create_engine, engine_check, session_factory
 from memory_service.db.schema import apply_schema_migrations
 from memory_service.embeddings.backlog import EmbeddingBacklog
 from memory_service.embeddings.service import EmbeddingService
+from memory_service.formation import Formation
+from memory_service.formation.consolidation import Consolidator
+from memory_service.formation.extraction import Extractor
+from memory_service.formation.learning import LearningService
+from memory_service.formation.profile import ProfileService
+from memory_service.formation.queue import IngestQueue
+from memory_service.formation.routes import router as formation_router
+from memory_service.formation.service import FormationService
+from memory_service.formation.worker import IngestWorker
 from memory_service.maintenance.compaction import Compactor
 from memory_service.maintenance.keyword_statistics import refresh_keyword_statistics
 from memory_service.maintenance.repository import delete_expired
@@ -22,6 +32,7 @@ from memory_service.memories.service import MemoryService
 from memory_service.routes import router
 from nova_common.app import create_service_app
 from nova_common.health import HealthRegistry
+from nova_common.loops import BackgroundLoops
 from nova_common.resources import open_resources
 
 # How long startup waits for the gateway to say which embedding model it serves. A gateway that is
@@ -97,22 +108,64 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             health.add_details("embeddings", embeddings.details)
 
             memories = MemoryService(sessions, embeddings, settings)
+            formation = build_formation(settings, sessions, memories, gateway, compactor, resources.redis)
+            health.add_details("ingestion", formation.worker.details)
             app.state.memories = memories
             app.state.backlog = backlog
+            app.state.formation = formation
             app.state.context = ContextService(
                 memories,
+                formation.learning,
                 candidates=settings.context_candidates,
                 dedup_similarity=settings.context_dedup_similarity,
             )
             for task in tasks:
                 task.start()
+            loops = BackgroundLoops()
             try:
+                if settings.ingest_enabled:
+                    await formation.worker.start(loops)
+                if settings.consolidation_enabled:
+                    loops.every(
+                        "consolidation",
+                        settings.consolidation_check_interval_seconds,
+                        formation.consolidator.tick,
+                    )
                 yield
             finally:
+                await loops.stop()
                 for task in tasks:
                     await task.stop()
     finally:
         await engine.dispose()
+
+
+def build_formation(
+    settings: Settings,
+    sessions: Sessions,
+    memories: MemoryService,
+    gateway: LlmGatewayClient,
+    compactor: Compactor,
+    redis: Redis,
+) -> Formation:
+    extractor = Extractor(
+        gateway,
+        model=settings.extraction_model,
+        timeout=settings.extraction_timeout_seconds,
+        max_input_chars=settings.extraction_max_input_chars,
+    )
+    queue = IngestQueue(
+        redis, max_length=settings.ingest_queue_max_length, max_attempts=settings.ingest_max_attempts
+    )
+    service = FormationService(sessions, memories, extractor, settings)
+    return Formation(
+        queue=queue,
+        service=service,
+        worker=IngestWorker(queue, service, concurrency=settings.ingest_concurrency),
+        learning=LearningService(sessions, settings),
+        consolidator=Consolidator(sessions, compactor, service, extractor, settings),
+        profiles=ProfileService(sessions, service, queue),
+    )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -123,5 +176,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         lifespan=lifespan,
     )
+    app.include_router(formation_router)
     app.include_router(router)
     return app

@@ -566,4 +566,6 @@ class MemoryStats(ResponseModel):
     retrievals_with_feedback: int = Field(default=0, ge=0)
     # Of the memories surfaced by assemblies that got feedback, the share the turn used; None before any.
     usage_rate: float | None = Field(default=None, ge=0.0, le=1.0)
+
+
 Memory.model_rebuild()

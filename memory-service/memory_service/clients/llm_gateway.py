@@ -1,15 +1,19 @@
-"""Typed calls to the llm-gateway's `POST /embed`."""
+"""Typed calls to the llm-gateway: `POST /embed` for vectors, `POST /complete` for extraction and summaries."""
 
 import httpx
 from pydantic import ValidationError
 
 from nova_common.errors import UpstreamUnavailable
 from nova_common.http import ServiceClient
-from nova_contracts.llm import EmbedRequest, EmbedResponse
+from nova_contracts.llm import CompleteRequest, CompleteResponse, EmbedRequest, EmbedResponse
 
 
 class EmbeddingUnavailable(Exception):
     """The gateway could not embed: unreachable, timed out, refused, or answered something unusable."""
+
+
+class CompletionUnavailable(Exception):
+    """The gateway could not complete: unreachable, timed out, refused, or answered something unusable."""
 
 
 class LlmGatewayClient:
@@ -34,3 +38,16 @@ class LlmGatewayClient:
                 f"llm-gateway returned {len(result.embeddings)} vectors for {len(texts)}"
             )
         return result
+
+    async def complete(self, request: CompleteRequest, *, timeout: float) -> CompleteResponse:  # noqa: ASYNC109
+        body = request.model_dump(exclude_none=True, mode="json")
+        try:
+            response = await self.client.post("/complete", json=body, timeout=timeout)
+        except (UpstreamUnavailable, httpx.HTTPError) as exc:
+            raise CompletionUnavailable(f"llm-gateway: {type(exc).__name__}: {exc}") from exc
+        if response.status_code != 200:
+            raise CompletionUnavailable(f"llm-gateway answered {response.status_code}: {response.text[:300]}")
+        try:
+            return CompleteResponse.model_validate_json(response.content)
+        except ValidationError as exc:
+            raise CompletionUnavailable(f"llm-gateway sent an invalid CompleteResponse: {exc}") from exc

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 import numpy as np
 
 from memory_service.context.tokens import count_tokens
+from memory_service.formation.learning import LearningService
 from memory_service.memories.decay import effective_confidence
 from memory_service.memories.search import ScoredMemory, SearchFilters
 from memory_service.memories.service import MemoryService
@@ -113,8 +114,16 @@ def _render(chosen: list[tuple[str, Candidate]]) -> str:
 
 
 class ContextService:
-    def __init__(self, memories: MemoryService, *, candidates: int, dedup_similarity: float) -> None:
+    def __init__(
+        self,
+        memories: MemoryService,
+        learning: LearningService,
+        *,
+        candidates: int,
+        dedup_similarity: float,
+    ) -> None:
         self.memories = memories
+        self.learning = learning
         self.candidates = candidates
         self.dedup_similarity = dedup_similarity
 
@@ -145,7 +154,12 @@ class ContextService:
         text, chosen, truncated = await asyncio.to_thread(fit_to_budget, facts, others, request.token_budget)
         total = await asyncio.to_thread(count_tokens, text)
         await self.memories.touch([c.id for c in chosen])
+        # The record feedback refers to (`POST /feedback`): which memories this turn was shown.
+        retrieval_id = await self.learning.record_retrieval(
+            owner=request.owner, agent_id=agent_id, query=request.query, surfaced=[c.id for c in chosen]
+        )
         return ContextResponse(
+            retrieval_id=retrieval_id,
             context=text,
             total_tokens=total,
             items=[

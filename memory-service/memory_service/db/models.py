@@ -316,7 +316,8 @@ class ContradictionRow(Base):
 
     __table_args__ = (
         CheckConstraint(
-            f"state IN ({', '.join(repr(s) for s in CONTRADICTION_STATES)})", name="contradictions_state_known"
+            f"state IN ({', '.join(repr(s) for s in CONTRADICTION_STATES)})",
+            name="contradictions_state_known",
         ),
         Index("contradictions_created", "created_at"),
         Index("contradictions_pending", "created_at", postgresql_where=text("state = 'pending'")),
@@ -372,7 +373,9 @@ class ConsolidationRunRow(Base):
     summarised_clusters: Mapped[int] = mapped_column(
         Integer, nullable=False, default=0, server_default=text("0")
     )
-    summaries_created: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default=text("0"))
+    summaries_created: Mapped[int] = mapped_column(
+        Integer, nullable=False, default=0, server_default=text("0")
+    )
     decayed: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default=text("0"))
     contradictions_resolved: Mapped[int] = mapped_column(
         Integer, nullable=False, default=0, server_default=text("0")

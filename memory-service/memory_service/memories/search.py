@@ -115,6 +115,8 @@ class SearchTuning:
     bm25_b: float
     ef_search: int
     decay_exponent: float
+    # Share of importance (feedback) in the score; 0 leaves ranking as tuned (see Settings.importance_weight).
+    importance_weight: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -335,9 +337,12 @@ async def hybrid_search(
     """The best `plan.limit` memories, best first. Needs `plan.vector` unless the fusion is keyword-only."""
     fused = _fused(plan, filters.conditions())
     # least(): float4 ts_rank divided in float8 can overshoot 1 by a rounding error.
-    score = func.least(fused.c.fscore * effective_confidence_sql(plan.tuning.decay_exponent), 1.0).label(
-        "score"
-    )
+    ranked = fused.c.fscore * effective_confidence_sql(plan.tuning.decay_exponent)
+    w = plan.tuning.importance_weight
+    if w > 0:
+        # Neutral at importance 0.5; at most doubles (or zeroes, at w = 1) a memory's score.
+        ranked = ranked * ((1.0 - w) + 2.0 * w * MemoryRow.importance)
+    score = func.least(ranked, 1.0).label("score")
     stmt = (
         select(MemoryRow, score, fused.c.vscore, fused.c.kscore)
         .join(fused, MemoryRow.id == fused.c.id)

@@ -12,7 +12,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from memory_service.config import Settings
 from memory_service.db.engine import Sessions
-from memory_service.db.models import MemoryAccessRow, MemoryRow
+from memory_service.db.models import MemoryAccessRow, MemoryRow, SourceRow
 from memory_service.embeddings.repository import EmbeddingTarget
 from memory_service.embeddings.service import (
     EmbeddedText,
@@ -47,6 +47,8 @@ from nova_contracts.memory import (
     MemoryTier,
     MemoryUpdate,
     SortOrder,
+    Source,
+    SourceKind,
 )
 
 
@@ -74,6 +76,8 @@ def to_memory(row: MemoryRow, *, now: datetime, decay_exponent: float) -> Memory
         expires_at=row.expires_at,
         owner=row.owner,
         shared=row.shared,
+        importance=row.importance,
+        source_id=row.source_id,
     )
 
 
@@ -137,14 +141,14 @@ class MemoryService:
     def _memory(self, row: MemoryRow, now: datetime | None = None) -> Memory:
         return to_memory(row, now=now or datetime.now(UTC), decay_exponent=self.settings.decay_exponent)
 
-    async def _embed_or_defer(self, texts: list[str]) -> list[EmbeddedText | None]:
+    async def embed_or_defer(self, texts: list[str]) -> list[EmbeddedText | None]:
         """Vectors for `texts`, or None each when the gateway is down: the backlog embeds them later."""
         try:
             return list(await self.embeddings.embed(texts))
         except EmbeddingUnavailable:
             return [None] * len(texts)
 
-    def _row_values(self, item: MemoryCreate, embedded: EmbeddedText | None) -> dict[str, Any]:
+    def row_values(self, item: MemoryCreate, embedded: EmbeddedText | None) -> dict[str, Any]:
         expires_at = item.expires_at
         if item.tier is MemoryTier.WORKING and expires_at is None:
             expires_at = datetime.now(UTC) + timedelta(seconds=self.settings.working_memory_ttl_seconds)
@@ -168,8 +172,8 @@ class MemoryService:
     async def store(self, items: list[MemoryCreate], *, caller_is_admin: bool = False) -> list[Memory]:
         for item in items:
             _check_sharing(item.shared, caller_is_admin=caller_is_admin, owner=item.owner)
-        embedded = await self._embed_or_defer([item.content for item in items])
-        values = [self._row_values(item, e) for item, e in zip(items, embedded, strict=True)]
+        embedded = await self.embed_or_defer([item.content for item in items])
+        values = [self.row_values(item, e) for item, e in zip(items, embedded, strict=True)]
         try:
             async with self.sessions.begin() as session:
                 rows = await repository.insert_memories(session, values)
@@ -179,12 +183,28 @@ class MemoryService:
         return [self._memory(row, now) for row in rows]
 
     async def get(self, memory_id: uuid.UUID) -> Memory:
+        """The memory with its source in full; reading it counts as an access."""
         async with self.sessions.begin() as session:
             row = await repository.get_memory(session, memory_id)
             if row is None:
                 raise NotFound(f"memory {memory_id} not found")
             await repository.touch(session, [memory_id])
-        return self._memory(row)
+            source = await session.get(SourceRow, row.source_id) if row.source_id else None
+        memory = self._memory(row)
+        if source is not None:
+            memory.source = Source(
+                id=source.id,
+                kind=SourceKind(source.kind),
+                uri=source.uri,
+                title=source.title,
+                author=source.author,
+                content_hash=source.content_hash,
+                trust=source.trust,
+                owner=source.owner,
+                fetched_at=source.fetched_at,
+                ingested_at=source.ingested_at,
+            )
+        return memory
 
     async def history(self, memory_id: uuid.UUID, *, offset: int = 0, limit: int = 50) -> MemoryHistory:
         """One page (`offset`, `limit`) of the fact's revisions and, separately, of its merges."""
@@ -224,7 +244,7 @@ class MemoryService:
             changes["metadata_"] = patch.metadata
         embedded: EmbeddedText | None = None
         if "content" in changes:
-            [embedded] = await self._embed_or_defer([changes["content"]])
+            [embedded] = await self.embed_or_defer([changes["content"]])
         try:
             async with self.sessions.begin() as session:
                 row = await repository.get_memory(session, memory_id, for_update=True)
@@ -309,7 +329,7 @@ class MemoryService:
     async def upsert_fact(self, fact: FactUpsert, *, caller_is_admin: bool = False) -> FactUpsertResult:
         """Insert the fact, or replace its content and move the old value into its revision history."""
         _check_sharing(fact.shared, caller_is_admin=caller_is_admin, owner=fact.owner)
-        [embedded] = await self._embed_or_defer([fact.content])
+        [embedded] = await self.embed_or_defer([fact.content])
         for _attempt in range(2):
             try:
                 async with self.sessions.begin() as session:
@@ -339,7 +359,7 @@ class MemoryService:
                 owner=fact.owner,
                 shared=fact.shared,
             )
-            [row] = await repository.insert_memories(session, [self._row_values(item, embedded)])
+            [row] = await repository.insert_memories(session, [self.row_values(item, embedded)])
             await repository.touch(session, [row.id])
             return FactUpsertResult(memory=self._memory(row), created=True)
 

@@ -1,0 +1,53 @@
+"""Learning what helps: each context assembly is recorded, and the turn's feedback moves the importance of
+the memories it used: up after a good outcome, down after a bad one, a share of the way to the bound so it
+never leaves [importance_floor, importance_ceiling]."""
+
+import uuid
+
+from memory_service.config import Settings
+from memory_service.db.engine import Sessions
+from memory_service.formation import repository
+from nova_common.errors import Conflict, NotFound
+from nova_contracts.memory import FeedbackRequest, FeedbackResult, TurnOutcome
+
+
+class LearningService:
+    def __init__(self, sessions: Sessions, settings: Settings) -> None:
+        self.sessions = sessions
+        self.settings = settings
+
+    async def record_retrieval(
+        self, *, owner: str | None, agent_id: str | None, query: str, surfaced: list[uuid.UUID]
+    ) -> uuid.UUID:
+        async with self.sessions.begin() as session:
+            return await repository.record_retrieval(
+                session, owner=owner, agent_id=agent_id, query=query[:2000], surfaced=surfaced
+            )
+
+    async def feedback(self, request: FeedbackRequest) -> FeedbackResult:
+        step = {
+            TurnOutcome.SUCCESS: self.settings.feedback_step,
+            TurnOutcome.FAILURE: -self.settings.feedback_step,
+            TurnOutcome.NEUTRAL: 0.0,
+        }[request.outcome]
+        async with self.sessions.begin() as session:
+            retrieval = await repository.retrieval_for_update(session, request.retrieval_id)
+            if retrieval is None:
+                raise NotFound(f"retrieval {request.retrieval_id} not found")
+            if retrieval.feedback_at is not None:
+                # Counting one turn twice would double its effect on importance.
+                raise Conflict(f"retrieval {request.retrieval_id} already has feedback")
+            surfaced = set(retrieval.surfaced)
+            used = list(dict.fromkeys(m for m in request.used_memory_ids if m in surfaced))
+            ignored = [m for m in request.used_memory_ids if m not in surfaced]
+            await repository.record_feedback(session, retrieval.id, used, request.outcome.value)
+            importance: dict[uuid.UUID, float] = {}
+            if step:
+                importance = await repository.shift_importance(
+                    session,
+                    used,
+                    step=step,
+                    floor=self.settings.importance_floor,
+                    ceiling=self.settings.importance_ceiling,
+                )
+        return FeedbackResult(retrieval_id=request.retrieval_id, importance=importance, ignored=ignored)

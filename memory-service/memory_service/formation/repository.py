@@ -1,0 +1,406 @@
+"""Every SQL statement of memory formation: sources, ingestions, contradictions, retrievals, summary links,
+consolidation runs, and the nearest-neighbour lookup that tells a new memory from a repeat."""
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from pgvector.sqlalchemy import VECTOR
+from sqlalchemy import Float, bindparam, cast, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from memory_service.db.models import (
+    ConsolidationRunRow,
+    ContradictionRow,
+    IngestionRow,
+    MemoryAccessRow,
+    MemoryLinkRow,
+    MemoryRow,
+    RetrievalRow,
+    SourceRow,
+)
+from memory_service.embeddings.service import EmbeddedText
+from memory_service.memories.repository import not_expired
+
+
+async def claim_ingestion(session: AsyncSession, item_id: uuid.UUID) -> bool:
+    """Record the item as formed (in the caller's transaction); False if an earlier delivery did already."""
+    stmt = (
+        pg_insert(IngestionRow)
+        .values(item_id=item_id)
+        .on_conflict_do_nothing()
+        .returning(IngestionRow.item_id)
+    )
+    return (await session.execute(stmt)).first() is not None
+
+
+async def ingestion(session: AsyncSession, item_id: uuid.UUID) -> IngestionRow | None:
+    return await session.get(IngestionRow, item_id)
+
+
+async def finish_ingestion(
+    session: AsyncSession, item_id: uuid.UUID, source_id: uuid.UUID, unextracted: bool, result: dict[str, Any]
+) -> None:
+    await session.execute(
+        update(IngestionRow)
+        .where(IngestionRow.item_id == item_id)
+        .values(source_id=source_id, unextracted=unextracted, result=result)
+    )
+
+
+async def upsert_source(session: AsyncSession, values: dict[str, Any]) -> uuid.UUID:
+    """The (owner, content hash) source, created or refreshed: a text heard again keeps its first row,
+    gains what it lacked (URI, title, author) and the higher trust of the two."""
+    insert = pg_insert(SourceRow).values(id=uuid.uuid4(), **values)
+    upsert = insert.on_conflict_do_update(
+        constraint="sources_owner_content_unique",
+        set_={
+            "ingested_at": func.now(),
+            "trust": func.greatest(SourceRow.trust, insert.excluded.trust),
+            "uri": func.coalesce(SourceRow.uri, insert.excluded.uri),
+            "title": func.coalesce(SourceRow.title, insert.excluded.title),
+            "author": func.coalesce(SourceRow.author, insert.excluded.author),
+        },
+    ).returning(SourceRow.id)
+    source_id: uuid.UUID = (await session.execute(upsert)).scalar_one()
+    return source_id
+
+
+async def sources_by_id(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, SourceRow]:
+    if not ids:
+        return {}
+    rows = await session.scalars(select(SourceRow).where(SourceRow.id.in_(set(ids))))
+    return {row.id: row for row in rows}
+
+
+async def memory_counts(session: AsyncSession, source_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
+    if not source_ids:
+        return {}
+    rows = await session.execute(
+        select(MemoryRow.source_id, func.count())
+        .where(MemoryRow.source_id.in_(source_ids))
+        .group_by(MemoryRow.source_id)
+    )
+    return {source_id: int(count) for source_id, count in rows if source_id is not None}
+
+
+async def list_sources(
+    session: AsyncSession, *, owner: str | None, kind: str | None, offset: int, limit: int
+) -> tuple[list[SourceRow], int]:
+    conditions = []
+    if owner is not None:
+        conditions.append(SourceRow.owner == owner)
+    if kind is not None:
+        conditions.append(SourceRow.kind == kind)
+    total = await session.scalar(select(func.count()).select_from(SourceRow).where(*conditions))
+    rows = await session.scalars(
+        select(SourceRow)
+        .where(*conditions)
+        .order_by(SourceRow.ingested_at.desc(), SourceRow.id)
+        .offset(offset)
+        .limit(limit)
+    )
+    return list(rows), int(total or 0)
+
+
+async def nearest(
+    session: AsyncSession, embedded: EmbeddedText, *, owner: str, tier: str
+) -> tuple[MemoryRow, float] | None:
+    """The owner's closest unkeyed memory of `tier` embedded with the same model, and its cosine."""
+    distance = cast(MemoryRow.embedding, VECTOR(embedded.dim)).op("<=>", return_type=Float)(
+        cast(bindparam("probe", embedded.vector, type_=VECTOR()), VECTOR(embedded.dim))
+    )
+    stmt = (
+        select(MemoryRow, distance)
+        .where(
+            MemoryRow.embedding_model == embedded.model,
+            MemoryRow.embedding_dim == embedded.dim,
+            MemoryRow.owner == owner,
+            MemoryRow.tier == tier,
+            MemoryRow.key.is_(None),
+            not_expired(),
+        )
+        .order_by(distance)
+        .limit(1)
+    )
+    row = (await session.execute(stmt)).unique().first()
+    if row is None:
+        return None
+    return row[0], 1.0 - float(row[1])
+
+
+async def same_content(session: AsyncSession, *, owner: str, tier: str, digest: str) -> MemoryRow | None:
+    """An identical unkeyed memory of the owner (for texts stored before they could be embedded)."""
+    stmt = select(MemoryRow).where(
+        MemoryRow.owner == owner,
+        MemoryRow.tier == tier,
+        MemoryRow.content_hash == digest,
+        MemoryRow.key.is_(None),
+        not_expired(),
+    )
+    return (await session.scalars(stmt.limit(1))).unique().first()
+
+
+async def reinforce(
+    session: AsyncSession, memory_id: uuid.UUID, *, confidence: float, importance_step: float
+) -> None:
+    """Heard again: confidence rises to at least the new statement's, importance a step towards 1."""
+    await session.execute(
+        update(MemoryRow)
+        .where(MemoryRow.id == memory_id)
+        .values(
+            confidence=func.greatest(MemoryRow.confidence, confidence),
+            importance=func.least(1.0, MemoryRow.importance + importance_step * (1.0 - MemoryRow.importance)),
+        )
+    )
+
+
+async def add_contradiction(session: AsyncSession, **values: Any) -> uuid.UUID:
+    row = ContradictionRow(id=uuid.uuid4(), **values)
+    session.add(row)
+    await session.flush()
+    return row.id
+
+
+async def list_contradictions(
+    session: AsyncSession, *, owner: str | None, state: str | None, offset: int, limit: int
+) -> tuple[list[tuple[ContradictionRow, MemoryRow]], int]:
+    conditions = []
+    if owner is not None:
+        conditions.append(ContradictionRow.owner == owner)
+    if state is not None:
+        conditions.append(ContradictionRow.state == state)
+    total = await session.scalar(select(func.count()).select_from(ContradictionRow).where(*conditions))
+    rows = await session.execute(
+        select(ContradictionRow, MemoryRow)
+        .join(MemoryRow, MemoryRow.id == ContradictionRow.memory_id)
+        .where(*conditions)
+        .order_by(ContradictionRow.created_at.desc(), ContradictionRow.id)
+        .offset(offset)
+        .limit(limit)
+    )
+    return [(c, m) for c, m in rows.unique()], int(total or 0)
+
+
+async def pending_contradictions(
+    session: AsyncSession, limit: int
+) -> list[tuple[ContradictionRow, MemoryRow]]:
+    rows = await session.execute(
+        select(ContradictionRow, MemoryRow)
+        .join(MemoryRow, MemoryRow.id == ContradictionRow.memory_id)
+        .where(ContradictionRow.state == "pending")
+        .order_by(ContradictionRow.created_at)
+        .limit(limit)
+        .with_for_update(of=[ContradictionRow, MemoryRow])
+    )
+    return [(c, m) for c, m in rows.unique()]
+
+
+async def set_contradiction_state(session: AsyncSession, contradiction_id: uuid.UUID, state: str) -> None:
+    await session.execute(
+        update(ContradictionRow)
+        .where(ContradictionRow.id == contradiction_id)
+        .values(state=state, resolved_at=func.now())
+    )
+
+
+async def record_retrieval(session: AsyncSession, **values: Any) -> uuid.UUID:
+    row = RetrievalRow(id=uuid.uuid4(), **values)
+    session.add(row)
+    await session.flush()
+    return row.id
+
+
+async def retrieval_for_update(session: AsyncSession, retrieval_id: uuid.UUID) -> RetrievalRow | None:
+    return await session.get(RetrievalRow, retrieval_id, with_for_update=True)
+
+
+async def record_feedback(
+    session: AsyncSession, retrieval_id: uuid.UUID, used: list[uuid.UUID], outcome: str
+) -> None:
+    await session.execute(
+        update(RetrievalRow)
+        .where(RetrievalRow.id == retrieval_id)
+        .values(used=used, outcome=outcome, feedback_at=func.now())
+    )
+
+
+async def shift_importance(
+    session: AsyncSession, ids: Sequence[uuid.UUID], *, step: float, floor: float, ceiling: float
+) -> dict[uuid.UUID, float]:
+    """Move importance a `step` share of the way to `ceiling` (step > 0) or to `floor` (step < 0):
+    the closer to a bound, the smaller the move, so repeated feedback never leaves the bounds."""
+    if not ids:
+        return {}
+    bound = ceiling if step > 0 else floor
+    target = MemoryRow.importance + abs(step) * (bound - MemoryRow.importance)
+    rows = await session.execute(
+        update(MemoryRow)
+        .where(MemoryRow.id.in_(sorted(set(ids))))
+        .values(importance=func.least(ceiling, func.greatest(floor, target)))
+        .returning(MemoryRow.id, MemoryRow.importance)
+    )
+    return {memory_id: float(importance) for memory_id, importance in rows}
+
+
+async def retrieval_usage(session: AsyncSession) -> tuple[int, int, int, int]:
+    """(retrievals, with feedback, memories surfaced by those with feedback, memories they used)."""
+    row = (
+        await session.execute(
+            select(
+                func.count(),
+                func.count(RetrievalRow.feedback_at),
+                func.coalesce(
+                    func.sum(func.cardinality(RetrievalRow.surfaced)).filter(
+                        RetrievalRow.feedback_at.is_not(None)
+                    ),
+                    0,
+                ),
+                func.coalesce(func.sum(func.cardinality(RetrievalRow.used)), 0),
+            )
+        )
+    ).one()
+    return int(row[0]), int(row[1]), int(row[2]), int(row[3])
+
+
+async def unlinked_episodes(
+    session: AsyncSession, owner: str, limit: int
+) -> list[tuple[MemoryRow, list[float]]]:
+    """The owner's newest embedded episodes that no summary covers yet, with their vectors."""
+    linked = select(MemoryLinkRow.member_id)
+    rows = await session.execute(
+        select(MemoryRow, MemoryRow.embedding)
+        .where(
+            MemoryRow.owner == owner,
+            MemoryRow.tier == "episodic",
+            MemoryRow.embedding.is_not(None),
+            MemoryRow.id.not_in(linked),
+            not_expired(),
+        )
+        .order_by(MemoryRow.created_at.desc())
+        .limit(limit)
+    )
+    return [(row, list(vector)) for row, vector in rows.unique()]
+
+
+async def owners_with_episodes(session: AsyncSession) -> list[str]:
+    rows = await session.scalars(select(MemoryRow.owner).where(MemoryRow.tier == "episodic").distinct())
+    return list(rows)
+
+
+async def link_summary(session: AsyncSession, summary_id: uuid.UUID, member_ids: Sequence[uuid.UUID]) -> None:
+    session.add_all([MemoryLinkRow(summary_id=summary_id, member_id=m) for m in member_ids])
+    await session.flush()
+
+
+async def summary_members(session: AsyncSession, summary_id: uuid.UUID) -> list[uuid.UUID]:
+    rows = await session.scalars(
+        select(MemoryLinkRow.member_id).where(MemoryLinkRow.summary_id == summary_id)
+    )
+    return list(rows)
+
+
+async def decay_unused(session: AsyncSession, *, unused_since: datetime, factor: float, floor: float) -> int:
+    """Importance times `factor` (not below `floor`) for memories nobody read since `unused_since`."""
+    last_access = func.coalesce(
+        select(MemoryAccessRow.last_accessed_at)
+        .where(MemoryAccessRow.memory_id == MemoryRow.id)
+        .scalar_subquery(),
+        MemoryRow.created_at,
+    )
+    result = await session.execute(
+        update(MemoryRow)
+        .where(MemoryRow.tier != "working", MemoryRow.importance > floor, last_access < unused_since)
+        .values(importance=func.greatest(floor, MemoryRow.importance * factor))
+        .returning(MemoryRow.id)
+    )
+    return len(result.all())
+
+
+async def start_run(session: AsyncSession, trigger: str) -> uuid.UUID:
+    row = ConsolidationRunRow(id=uuid.uuid4(), trigger=trigger)
+    session.add(row)
+    await session.flush()
+    return row.id
+
+
+async def finish_run(session: AsyncSession, run_id: uuid.UUID, counts: dict[str, Any]) -> None:
+    await session.execute(
+        update(ConsolidationRunRow)
+        .where(ConsolidationRunRow.id == run_id)
+        .values(**counts, finished_at=func.now())
+    )
+
+
+async def runs(session: AsyncSession, *, offset: int, limit: int) -> tuple[list[ConsolidationRunRow], int]:
+    total = await session.scalar(select(func.count()).select_from(ConsolidationRunRow))
+    rows = await session.scalars(
+        select(ConsolidationRunRow)
+        .order_by(ConsolidationRunRow.started_at.desc(), ConsolidationRunRow.id)
+        .offset(offset)
+        .limit(limit)
+    )
+    return list(rows), int(total or 0)
+
+
+async def counts_by_tier(session: AsyncSession, owner: str | None) -> dict[str, int]:
+    stmt = select(MemoryRow.tier, func.count()).where(not_expired()).group_by(MemoryRow.tier)
+    if owner is not None:
+        stmt = stmt.where(MemoryRow.owner == owner)
+    return {tier: int(n) for tier, n in await session.execute(stmt)}
+
+
+async def counts_by_source_kind(session: AsyncSession, owner: str | None) -> dict[str, int]:
+    stmt = (
+        select(func.coalesce(SourceRow.kind, "none"), func.count())
+        .select_from(MemoryRow)
+        .outerjoin(SourceRow, SourceRow.id == MemoryRow.source_id)
+        .where(not_expired())
+        .group_by(func.coalesce(SourceRow.kind, "none"))
+    )
+    if owner is not None:
+        stmt = stmt.where(MemoryRow.owner == owner)
+    return {kind: int(n) for kind, n in await session.execute(stmt)}
+
+
+async def count_unextracted(session: AsyncSession, owner: str | None) -> int:
+    stmt = (
+        select(func.count())
+        .select_from(MemoryRow)
+        .where(MemoryRow.metadata_["formation"].astext == "unextracted", not_expired())
+    )
+    if owner is not None:
+        stmt = stmt.where(MemoryRow.owner == owner)
+    return int(await session.scalar(stmt) or 0)
+
+
+async def profile_rows(session: AsyncSession, owner: str, limit: int) -> list[MemoryRow]:
+    """The owner's facts and preferences, most confident first."""
+    kind = MemoryRow.metadata_["kind"].astext
+    stmt = (
+        select(MemoryRow)
+        .where(
+            MemoryRow.owner == owner,
+            MemoryRow.tier == "semantic",
+            (MemoryRow.key.is_not(None)) | (kind == "preference"),
+            not_expired(),
+        )
+        .order_by(MemoryRow.confidence.desc(), MemoryRow.updated_at.desc())
+        .limit(limit)
+    )
+    return list((await session.scalars(stmt)).unique())
+
+
+async def last_ingestion_at(session: AsyncSession) -> datetime | None:
+    value: datetime | None = await session.scalar(select(func.max(IngestionRow.formed_at)))
+    return value
+
+
+async def last_run(session: AsyncSession) -> ConsolidationRunRow | None:
+    return (
+        await session.scalars(
+            select(ConsolidationRunRow).order_by(ConsolidationRunRow.started_at.desc()).limit(1)
+        )
+    ).first()

@@ -1,0 +1,362 @@
+"""Forming memories from one ingested text.
+
+    extract   the gateway's model answers facts, preferences, entities and a one-line episode (JSON schema);
+              an unusable answer keeps the whole text as a plain episode flagged `formation: unextracted`
+    source    the text's provenance row (one per owner and text), with its trust
+    facts     keyed (owner, project, subject, attribute) like `POST /facts`: a new key is a new fact, the
+              same value reinforces it, a different value supersedes it (the old value goes to the fact's
+              revision history with its confidence lowered) unless the new source is trusted clearly
+              less, in which case it waits for review; either way a contradiction row lists it
+    the rest  a near-duplicate (cosine ≥ `formation_dedup_similarity`) of one of the owner's memories of the
+              same tier reinforces that memory; otherwise a new memory linked to the source
+
+Everything of one item is written in one transaction together with its `ingestions` row, so a delivery
+repeated after a crash finds the row and writes nothing twice.
+"""
+
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from memory_service.config import Settings
+from memory_service.db.engine import Sessions
+from memory_service.embeddings.service import EmbeddedText, content_hash
+from memory_service.formation import repository
+from memory_service.formation.extraction import Extraction, ExtractionUnusable, Extractor
+from memory_service.memories import repository as memories_repository
+from memory_service.memories.service import MemoryService
+from nova_contracts.memory import FormationResult, IngestItem, MemoryCreate, MemoryTier, SourceKind
+
+# Trust of a source kind when the producer gives none: what the user says about themself is trusted
+# most, then the assistant's own work, then what was read on the web.
+DEFAULT_TRUST: dict[SourceKind, float] = {
+    SourceKind.CORRECTION: 1.0,
+    SourceKind.CHAT: 0.9,
+    SourceKind.DOCUMENT: 0.85,
+    SourceKind.CONSOLIDATION: 0.85,
+    SourceKind.TASK: 0.8,
+    SourceKind.CRAWL: 0.7,
+    SourceKind.FEED: 0.6,
+    SourceKind.API: 0.5,
+}
+# The project of an extracted fact when the item names none: the same default as the agents' save_fact tool.
+DEFAULT_FACT_PROJECT = "nova"
+REINFORCE_STEP = 0.1
+_NOT_WORD = re.compile(r"[^a-z0-9]+")
+
+
+def normalised(text: str) -> str:
+    return _NOT_WORD.sub("_", text.lower()).strip("_")[:200] or "unknown"
+
+
+@dataclass
+class _Outcome:
+    created: list[uuid.UUID] = field(default_factory=list)
+    reinforced: list[uuid.UUID] = field(default_factory=list)
+    superseded: list[uuid.UUID] = field(default_factory=list)
+    contradictions: list[uuid.UUID] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    """One memory the extraction proposes, before it is matched against what exists."""
+
+    tier: MemoryTier
+    content: str
+    confidence: float
+    importance: float
+    metadata: dict[str, Any]
+    category: str | None = None
+    key: str | None = None
+    value: str | None = None
+
+
+class FormationService:
+    def __init__(
+        self, sessions: Sessions, memories: MemoryService, extractor: Extractor, settings: Settings
+    ) -> None:
+        self.sessions = sessions
+        self.memories = memories
+        self.extractor = extractor
+        self.settings = settings
+
+    async def form(self, item: IngestItem) -> FormationResult:
+        async with self.sessions() as session:
+            done = await repository.ingestion(session, item.id)
+        if done is not None:
+            return _repeat(item.id, done.result)
+        unextracted: str | None = None
+        try:
+            extraction = await self.extractor.extract(
+                item.content, source_kind=item.source.kind.value, title=item.source.title
+            )
+        except ExtractionUnusable as exc:
+            extraction, unextracted = None, str(exc)[:500]
+        trust = item.source.trust if item.source.trust is not None else DEFAULT_TRUST[item.source.kind]
+        candidates = (
+            self._candidates(item, extraction, trust)
+            if extraction is not None
+            else [self._plain_episode(item, unextracted or "")]
+        )
+        vectors = await self.memories.embed_or_defer([c.content for c in candidates])
+        async with self.sessions.begin() as session:
+            if not await repository.claim_ingestion(session, item.id):
+                done = await repository.ingestion(session, item.id)
+                return _repeat(item.id, done.result if done else {})
+            source_id = await repository.upsert_source(session, self._source_values(item, trust))
+            outcome = _Outcome()
+            for candidate, embedded in zip(candidates, vectors, strict=True):
+                if candidate.key is not None:
+                    await self._form_fact(session, item, candidate, embedded, source_id, outcome)
+                else:
+                    await self._form_memory(session, item, candidate, embedded, source_id, outcome)
+            result = FormationResult(
+                item_id=item.id,
+                source_id=source_id,
+                created=outcome.created,
+                reinforced=outcome.reinforced,
+                superseded=outcome.superseded,
+                contradictions=outcome.contradictions,
+                unextracted=unextracted is not None,
+            )
+            await repository.finish_ingestion(
+                session, item.id, source_id, unextracted is not None, result.model_dump(mode="json")
+            )
+        return result
+
+    def _source_values(self, item: IngestItem, trust: float) -> dict[str, Any]:
+        return {
+            "owner": item.owner,
+            "kind": item.source.kind.value,
+            "uri": item.source.uri,
+            "title": item.source.title,
+            "author": item.source.author,
+            "content_hash": content_hash(item.content),
+            "trust": trust,
+            "fetched_at": item.source.fetched_at,
+        }
+
+    def _plain_episode(self, item: IngestItem, reason: str) -> _Candidate:
+        return _Candidate(
+            tier=MemoryTier.EPISODIC,
+            content=item.content,
+            confidence=1.0,
+            importance=0.5,
+            metadata={**item.metadata, "kind": "episode", "formation": "unextracted", "reason": reason},
+        )
+
+    def _candidates(self, item: IngestItem, extraction: Extraction, trust: float) -> list[_Candidate]:
+        base = dict(item.metadata)
+        out: list[_Candidate] = []
+        for fact in extraction.facts:
+            statement = fact.statement or f"{fact.subject} {fact.attribute.replace('_', ' ')} {fact.value}"
+            out.append(
+                _Candidate(
+                    tier=MemoryTier.SEMANTIC,
+                    content=statement,
+                    confidence=round(fact.confidence * trust, 4),
+                    importance=fact.importance,
+                    metadata={
+                        **base,
+                        "kind": "fact",
+                        "subject": fact.subject,
+                        "attribute": fact.attribute,
+                        "value": fact.value,
+                    },
+                    category=normalised(fact.subject),
+                    key=normalised(fact.attribute),
+                    value=fact.value,
+                )
+            )
+        for preference in extraction.preferences:
+            out.append(
+                _Candidate(
+                    tier=MemoryTier.SEMANTIC,
+                    content=preference.content,
+                    confidence=round(preference.confidence * trust, 4),
+                    importance=preference.importance,
+                    metadata={**base, "kind": "preference"},
+                )
+            )
+        for entity in extraction.entities:
+            described = f"{entity.name} ({entity.kind})" + (
+                f": {entity.description}" if entity.description else ""
+            )
+            out.append(
+                _Candidate(
+                    tier=MemoryTier.SEMANTIC,
+                    content=described,
+                    confidence=round(entity.confidence * trust, 4),
+                    importance=entity.importance,
+                    metadata={**base, "kind": "entity", "name": entity.name, "entity_kind": entity.kind},
+                )
+            )
+        if extraction.summary:
+            out.append(
+                _Candidate(
+                    tier=MemoryTier.EPISODIC,
+                    content=extraction.summary,
+                    confidence=round(trust, 4),
+                    importance=extraction.summary_importance,
+                    metadata={**base, "kind": "episode"},
+                )
+            )
+        return out
+
+    async def _insert(
+        self,
+        session: AsyncSession,
+        item: IngestItem,
+        candidate: _Candidate,
+        embedded: EmbeddedText | None,
+        source_id: uuid.UUID,
+    ) -> uuid.UUID:
+        create = MemoryCreate(
+            content=candidate.content,
+            tier=candidate.tier,
+            agent_id=item.agent_id,
+            project_id=(item.project_id or DEFAULT_FACT_PROJECT) if candidate.key else item.project_id,
+            category=candidate.category,
+            key=candidate.key,
+            confidence=candidate.confidence,
+            metadata=candidate.metadata,
+            owner=item.owner,
+        )
+        values = self.memories.row_values(create, embedded)
+        values.update(source_id=source_id, importance=candidate.importance)
+        [row] = await memories_repository.insert_memories(session, [values])
+        return row.id
+
+    async def _form_memory(
+        self,
+        session: AsyncSession,
+        item: IngestItem,
+        candidate: _Candidate,
+        embedded: EmbeddedText | None,
+        source_id: uuid.UUID,
+        outcome: _Outcome,
+    ) -> None:
+        existing_id: uuid.UUID | None = None
+        if embedded is not None:
+            match = await repository.nearest(session, embedded, owner=item.owner, tier=candidate.tier.value)
+            if match is not None and match[1] >= self.settings.formation_dedup_similarity:
+                existing_id = match[0].id
+        else:
+            same = await repository.same_content(
+                session, owner=item.owner, tier=candidate.tier.value, digest=content_hash(candidate.content)
+            )
+            existing_id = same.id if same else None
+        if existing_id is not None:
+            await repository.reinforce(
+                session, existing_id, confidence=candidate.confidence, importance_step=REINFORCE_STEP / 2
+            )
+            await memories_repository.touch(session, [existing_id])
+            outcome.reinforced.append(existing_id)
+            return
+        outcome.created.append(await self._insert(session, item, candidate, embedded, source_id))
+
+    async def _form_fact(
+        self,
+        session: AsyncSession,
+        item: IngestItem,
+        candidate: _Candidate,
+        embedded: EmbeddedText | None,
+        source_id: uuid.UUID,
+        outcome: _Outcome,
+    ) -> None:
+        assert candidate.category is not None and candidate.key is not None  # facts are keyed
+        project = item.project_id or DEFAULT_FACT_PROJECT
+        existing = await memories_repository.fact_for_update(
+            session, item.owner, project, candidate.category, candidate.key
+        )
+        if existing is None:
+            outcome.created.append(await self._insert(session, item, candidate, embedded, source_id))
+            await memories_repository.touch(session, [outcome.created[-1]])
+            return
+        old_value = str(existing.metadata_.get("value") or existing.content)
+        if (
+            normalised(old_value) == normalised(candidate.value or "")
+            or existing.content == candidate.content
+        ):
+            await repository.reinforce(
+                session, existing.id, confidence=candidate.confidence, importance_step=REINFORCE_STEP
+            )
+            await memories_repository.touch(session, [existing.id])
+            outcome.reinforced.append(existing.id)
+            return
+        # A different value for the same subject and attribute: the newer statement wins unless its
+        # source is trusted clearly less than the belief it would replace.
+        wins = candidate.confidence >= existing.confidence - self.settings.formation_supersede_margin
+        outcome.contradictions.append(
+            await repository.add_contradiction(
+                session,
+                memory_id=existing.id,
+                owner=item.owner,
+                previous_content=existing.content,
+                new_content=candidate.content,
+                new_confidence=candidate.confidence,
+                state="superseded" if wins else "pending",
+                source_id=source_id,
+            )
+        )
+        if not wins:
+            return
+        await self.supersede(
+            session,
+            existing,
+            candidate.content,
+            candidate.value,
+            candidate.confidence,
+            embedded,
+            source_id,
+            extra_metadata=candidate.metadata,
+        )
+        outcome.superseded.append(existing.id)
+
+    async def supersede(
+        self,
+        session: AsyncSession,
+        existing: Any,
+        content: str,
+        value: str | None,
+        confidence: float,
+        embedded: EmbeddedText | None,
+        source_id: uuid.UUID | None,
+        *,
+        extra_metadata: dict[str, Any] | None = None,
+    ) -> None:
+        """Replace a fact's value; the old one stays in its history with its confidence lowered."""
+        lowered = round(existing.confidence * self.settings.formation_superseded_confidence_factor, 4)
+        await memories_repository.add_revision(session, existing.id, existing.content, lowered)
+        metadata = {**existing.metadata_, **(extra_metadata or {})}
+        if value is not None:
+            metadata["value"] = value
+        metadata["superseded_at"] = datetime.now(UTC).isoformat()
+        values: dict[str, Any] = {
+            "content": content,
+            "content_hash": content_hash(content),
+            "confidence": confidence,
+            "metadata_": metadata,
+            "source_id": source_id,
+        }
+        if embedded is not None:
+            values.update(
+                embedding=embedded.vector,
+                embedding_model=embedded.model,
+                embedding_dim=embedded.dim,
+                embedded_at=datetime.now(UTC),
+            )
+        else:
+            values.update(embedding=None, embedding_model=None, embedding_dim=None, embedded_at=None)
+        await memories_repository.update_memory(session, existing.id, values)
+        await memories_repository.touch(session, [existing.id])
+
+
+def _repeat(item_id: uuid.UUID, stored: dict[str, Any]) -> FormationResult:
+    if not stored.get("source_id"):  # claimed by a transaction that is still running
+        raise RuntimeError(f"item {item_id} is being formed by another transaction")
+    return FormationResult.model_validate({**stored, "duplicate_delivery": True})
