@@ -18,7 +18,7 @@ import json
 import re
 import time
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import redis.asyncio as aioredis
 import structlog
@@ -113,6 +113,9 @@ def mask(value: Any) -> str | None:
     return "••••" + text[-4:] if len(text) >= 12 else "••••"
 
 
+VoiceProvider = Literal["auto", "openai", "openai_compatible", "deepgram", "elevenlabs", "offline"]
+VoiceModel = Annotated[str, Field(max_length=200, pattern=r"^[A-Za-z0-9_.:/\-]*$")]
+
 CONTEXT_KEYS = ("system", "tools", "memory", "history", "working")
 
 KNOWN_SETTINGS: dict[str, Setting] = {
@@ -185,6 +188,44 @@ KNOWN_SETTINGS: dict[str, Setting] = {
         )
         for slug in PROVIDER_KEY_SLUGS
     },
+    "voice.stt_provider": _setting(
+        None,
+        "Speech-to-text provider of voice-service (null: VOICE_STT_PROVIDER)",
+        VoiceProvider | None,
+        mirror_default=False,
+    ),
+    "voice.tts_provider": _setting(
+        None,
+        "Text-to-speech provider of voice-service (null: VOICE_TTS_PROVIDER)",
+        VoiceProvider | None,
+        mirror_default=False,
+    ),
+    "voice.tts_voice": _setting(
+        None,
+        "Voice for speech (empty: the provider's default)",
+        Annotated[str, Field(max_length=200, pattern=r"^[A-Za-z0-9_.:+\-(), ]*$")] | None,
+        mirror_default=False,
+    ),
+    "voice.tts_speed": _setting(
+        None,
+        "Speaking rate, 1.0 is normal",
+        Annotated[float, Field(ge=0.25, le=4.0)] | None,
+        mirror_default=False,
+    ),
+    "voice.stt_model": _setting(
+        None, "Transcription model (empty: the provider's default)", VoiceModel | None, mirror_default=False
+    ),
+    "voice.tts_model": _setting(
+        None, "Speech model (empty: the provider's default)", VoiceModel | None, mirror_default=False
+    ),
+    "voice.openai_compatible_url": _setting(
+        None,
+        "Base URL of an OpenAI-compatible audio server (faster-whisper-server, Kokoro-FastAPI…)",
+        Annotated[str, Field(max_length=2000, pattern=r"^(https?://[^\s]+)?$")] | None,
+        mirror_default=False,
+    ),
+    "voice.deepgram_api_key": _secret("Deepgram API key used by voice-service"),
+    "voice.elevenlabs_api_key": _secret("ElevenLabs API key used by voice-service"),
     "telegram.bot_token": _secret("Telegram bot token (from @BotFather) used by chat-bridge"),
     "telegram.webhook_url": _setting(
         None,
