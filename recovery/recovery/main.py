@@ -18,6 +18,8 @@ from recovery.backups.routes import UPLOAD_PATH
 from recovery.backups.routes import router as backups_router
 from recovery.backups.service import BackupService
 from recovery.config import Settings, get_settings
+from recovery.reset.routes import router as reset_router
+from recovery.reset.service import ResetService
 
 
 @asynccontextmanager
@@ -33,6 +35,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.background_jobs = set()
         backups = BackupService(settings, resources.pg, Operations(resources.redis, config_redis))
         app.state.backups = backups
+        app.state.reset = ResetService(resources.pg, backups)
         # A restore killed half-way is rolled back before this service says it is ready.
         await backups.resume_interrupted_restore()
         try:
@@ -57,4 +60,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.include_router(router)
     app.include_router(backups_router)
+    app.include_router(reset_router)
     return app

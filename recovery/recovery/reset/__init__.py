@@ -1,0 +1,1 @@
+"""Factory reset by category."""
