@@ -8,6 +8,9 @@ export type JournalPage = OrchestratorSchemas['JournalPage']
 
 const BASE = '/api/v1/journal'
 
+/** The journal's conversation in the chat list has this session id on every Nova (orchestrator/journal). */
+export const JOURNAL_SESSION_ID = 'nova-journal'
+
 export const journalQueries = {
   all: ['journal'] as const,
 

@@ -226,4 +226,29 @@ describe('Chat page', () => {
     await waitFor(() => expect(screen.getByTestId('location').textContent).toBe(''))
     expect(await within(list).findByText(/No conversations yet/)).toBeTruthy()
   })
+
+  it('in the Journal, writes to cortex instead of asking the agent', async () => {
+    const journal: ConversationDetail = {
+      ...detail,
+      id: 'c-j',
+      session_id: 'nova-journal',
+      title: 'Journal',
+      messages: [{ id: 'j-1', role: 'assistant', content: 'I summarised 3 pull requests.', model: 'cortex', metadata: {}, created_at: '2026-11-27T05:00:00Z' }],
+    }
+    const calls = api((call) => {
+      if (call.url === '/api/v1/conversations/c-j') return journal
+      if (call.url === '/api/v1/journal/messages')
+        return json({ id: 'j-2', role: 'user', kind: 'message', content: 'Skip the docs today.', metadata: {}, created_at: '2026-11-27T05:01:00Z' }, 201)
+      return undefined
+    })
+    renderChat('/?c=c-j')
+
+    await screen.findByText('I summarised 3 pull requests.')
+    expect(screen.queryByLabelText('Model')).toBeNull()
+    await userEvent.type(screen.getByPlaceholderText('Write to cortex; it reads this on its next cycle…'), 'Skip the docs today.{Enter}')
+
+    await waitFor(() => expect(calls.find((c) => c.url === '/api/v1/journal/messages')?.body).toEqual({ content: 'Skip the docs today.' }))
+    expect(calls.some((c) => c.url === '/api/v1/chat/stream')).toBe(false)
+    await waitFor(() => expect((screen.getByLabelText('Message') as HTMLTextAreaElement).value).toBe(''))
+  })
 })

@@ -1,4 +1,4 @@
-import { useQuery, useQueryClient } from '@tanstack/react-query'
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
 import { MessagesSquare, Volume2, VolumeX, X } from 'lucide-react'
 import { useCallback, useEffect, useRef, useState } from 'react'
 import { useSearchParams } from 'react-router'
@@ -6,6 +6,7 @@ import { useSearchParams } from 'react-router'
 import { chatQueries, streamChat, type ChatStreamEvent } from '../api/chat'
 import { ApiError, errorMessage } from '../api/client'
 import { configQueries } from '../api/config'
+import { journalApi, journalQueries, JOURNAL_SESSION_ID } from '../api/journal'
 import { Composer } from '../components/chat/Composer'
 import { ConversationList, conversationTitle } from '../components/chat/ConversationList'
 import { MessageList, type PendingTurn } from '../components/chat/MessageList'
@@ -41,6 +42,26 @@ export function Component() {
     if (id === conversationId) return
     chat.reset()
     setParams(id ? { c: id } : {})
+  }
+
+  // In the Journal the person writes to cortex, which reads it on its next cycle: no agent answers there.
+  const journal = conversation.data?.session_id === JOURNAL_SESSION_ID
+  const queryClient = useQueryClient()
+  const writeJournal = useMutation({
+    mutationFn: journalApi.write,
+    onSuccess: () => {
+      chat.setDraft('')
+      void queryClient.invalidateQueries({ queryKey: journalQueries.all })
+      if (conversationId) void queryClient.invalidateQueries({ queryKey: chatQueries.conversation(conversationId).queryKey })
+    },
+  })
+  function send(spoken?: string) {
+    if (journal) {
+      const text = [chat.draft.trim(), spoken?.trim()].filter(Boolean).join(' ')
+      if (text && !writeJournal.isPending) writeJournal.mutate(text)
+      return
+    }
+    void chat.send(conversation.data?.session_id ?? null, model, spoken)
   }
 
   const messages = conversation.data?.messages ?? []
@@ -81,7 +102,7 @@ export function Component() {
               {readAloud ? <Volume2 className="h-4 w-4" aria-hidden /> : <VolumeX className="h-4 w-4" aria-hidden />}
             </button>
           )}
-          <ModelSwitcher value={model} onChange={setModel} />
+          {!journal && <ModelSwitcher value={model} onChange={setModel} />}
         </header>
 
         {/* On a phone the conversation list takes the place of the messages while it is open. */}
@@ -118,12 +139,12 @@ export function Component() {
             <Composer
               value={chat.draft}
               onChange={chat.setDraft}
-              onSend={() => void chat.send(conversation.data?.session_id ?? null, model)}
+              onSend={() => send()}
               onStop={chat.stop}
               streaming={Boolean(chat.pending?.streaming)}
-              placeholder={`Message ${name}…`}
+              placeholder={journal ? 'Write to cortex; it reads this on its next cycle…' : `Message ${name}…`}
               voice={voice.available}
-              onSpoken={(text) => void chat.send(conversation.data?.session_id ?? null, model, text)}
+              onSpoken={(text) => send(text)}
             />
           </div>
         </div>
