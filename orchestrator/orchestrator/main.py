@@ -84,7 +84,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Goal changes are announced on cortex's stimulus list, in cortex's DB 5.
         stimuli_redis = create_redis("cortex", settings.redis_url)
         web = WebFetcher(
-            SsrfGuard(), timeout=settings.web_fetch_timeout_seconds, max_bytes=settings.web_fetch_max_bytes
+            SsrfGuard.from_settings(settings),
+            timeout=settings.web_fetch_timeout_seconds,
+            max_bytes=settings.web_fetch_max_bytes,
         )
         mcp = McpManager(
             connect_timeout=settings.mcp_connect_timeout_seconds,
