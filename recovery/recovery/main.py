@@ -8,6 +8,7 @@ import httpx
 from fastapi import FastAPI
 
 from nova_common.app import create_service_app
+from nova_common.loops import BackgroundLoops
 from nova_common.redis import create_redis
 from nova_common.resources import open_resources
 from recovery import __doc__ as description
@@ -17,6 +18,8 @@ from recovery.backups.operation import Operations
 from recovery.backups.routes import UPLOAD_PATH
 from recovery.backups.routes import router as backups_router
 from recovery.backups.service import BackupService
+from recovery.checkpoint_routes import router as checkpoint_router
+from recovery.checkpoints import Checkpoints
 from recovery.config import Settings, get_settings
 from recovery.reset.routes import router as reset_router
 from recovery.reset.service import ResetService
@@ -38,9 +41,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.reset = ResetService(resources.pg, backups)
         # A restore killed half-way is rolled back before this service says it is ready.
         await backups.resume_interrupted_restore()
+        checkpoints = Checkpoints(resources.redis, backups)
+        app.state.checkpoints = checkpoints
+        loops = BackgroundLoops()
+        loops.every("checkpoints", settings.checkpoint_check_seconds, checkpoints.tick)
         try:
             yield
         finally:
+            await loops.stop()
             jobs: set[asyncio.Task[None]] = app.state.background_jobs
             for job in jobs:
                 job.cancel()
@@ -61,4 +69,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(router)
     app.include_router(backups_router)
     app.include_router(reset_router)
+    app.include_router(checkpoint_router)
     return app

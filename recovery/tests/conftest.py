@@ -177,6 +177,8 @@ def recovery_settings(
             "NOVA_DATA_DIR": str(tmp_path / "data"),
             "NOVA_WORKSPACE": str(workspace),
             "NOVA_ENV_FILE": str(env_file),
+            # Tests take checkpoints themselves; the loop's first check comes after they end.
+            "checkpoint_check_seconds": 3600,
         }
     )
 
