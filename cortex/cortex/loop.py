@@ -523,15 +523,18 @@ class Cortex:
             if outcome is IterationOutcome.SUCCEEDED
             else f"this approach ended {outcome.value}: {_clip(task.error if task else summary, 500) or 'no reason given'}"
         )
-        await self.orchestrator.add_reflection(
-            goal.id,
-            ReflectionCreate(
-                approach_fingerprint=attempt.fingerprint,
-                outcome=outcome,
-                lesson=lesson,
-                iteration_id=attempt.iteration_id,
-            ),
-        )
+        # A cycle that crashed after this write repeats the recording: the reflection is not written twice.
+        recent = await self.orchestrator.reflections(goal.id, limit=5)
+        if all(r.iteration_id != attempt.iteration_id for r in recent):
+            await self.orchestrator.add_reflection(
+                goal.id,
+                ReflectionCreate(
+                    approach_fingerprint=attempt.fingerprint,
+                    outcome=outcome,
+                    lesson=lesson,
+                    iteration_id=attempt.iteration_id,
+                ),
+            )
         # Dropped only once everything above is recorded: a crash before this line repeats the (idempotent)
         # recording, never the attempt.
         await self.state.drop_in_flight(goal.id)
