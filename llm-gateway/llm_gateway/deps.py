@@ -13,12 +13,16 @@ from fastapi.security import APIKeyHeader
 from llm_gateway.services import GatewayServices
 from nova_common.auth import (
     API_KEY_PREFIX,
+    SERVICE_HEADER,
     Principal,
     anonymous_allowed,
     extract_api_key,
     require_api_key,
+    service_token_ok,
 )
-from nova_common.errors import RateLimited
+from nova_common.config import NovaSettings
+from nova_common.errors import RateLimited, Unauthorized
+from nova_contracts.llm import CALLER_HEADER, CORTEX_CALLER
 
 
 def services_of(request: Request) -> GatewayServices:
@@ -41,7 +45,12 @@ V1_SECURITY: dict[str, Any] = {"security": [{"ApiKey": []}]}
 
 async def check_v1_caller(request: Request, services: GatewayServices) -> Principal:
     """`/v1/*`: an `sk-nova` key (unless REQUIRE_AUTH=false and the caller is local), held to its own
-    requests-per-minute."""
+    requests-per-minute. Another Nova service may call with its service token instead (cortex does)."""
+    settings: NovaSettings = request.app.state.settings
+    if request.headers.get(SERVICE_HEADER) is not None and settings.service_token_usable:
+        if service_token_ok(request):
+            return Principal(kind="service")
+        raise Unauthorized("invalid service token")
     raw = extract_api_key(request)
     if (raw is None or not raw.startswith(API_KEY_PREFIX)) and anonymous_allowed(request):
         # OpenAI clients always send some key (the SDK refuses to start without one); with auth off a
@@ -68,3 +77,9 @@ async def require_v1_caller(
 
 
 V1Caller = Annotated[Principal, Depends(require_v1_caller)]
+
+
+def is_cortex_call(request: Request, caller: Principal) -> bool:
+    """`X-Nova-Caller: cortex` with the service token: the call is held to cortex's budget tier. The marker is
+    ignored from anyone else (an admin or a key never claims to be cortex, and nothing restricts them)."""
+    return caller.kind == "service" and request.headers.get(CALLER_HEADER) == CORTEX_CALLER

@@ -27,7 +27,10 @@ from llm_gateway.services import GatewayServices
 from llm_gateway.usage.recorder import UsageRecorder
 from llm_gateway.usage.stats import LocalInferenceStats
 from nova_common.app import create_service_app
+from nova_common.health import health_router
 from nova_common.resources import open_resources
+
+V1_BODY_LIMIT_BYTES = 20 * 1024 * 1024
 
 
 @asynccontextmanager
@@ -117,9 +120,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=description or "",
         version=__version__,
         lifespan=lifespan,
+        # Images (data: URLs) and long contexts: the kit's 1 MiB default would refuse ordinary /v1 requests.
+        body_limits={"/v1/": V1_BODY_LIMIT_BYTES},
     )
     # The OpenAI-compatible routes first: routes are matched in order, and these take the most traffic.
     app.include_router(openai.router)
     app.include_router(internal.router)
     app.include_router(health.router)
+    # /v1/health/{live,ready,providers}: the same probes for clients that only reach /v1 (through a proxy).
+    app.include_router(health_router(), prefix="/v1")
+    app.include_router(health.v1_router)
     return app

@@ -18,12 +18,13 @@ import redis.asyncio as aioredis
 import structlog
 
 from llm_gateway.config import Settings
+from nova_contracts.cortex import BUDGET_TIER_CONFIG_KEY, BudgetTier
 from nova_contracts.llm import GatewayConfigUpdate, InferenceBackend, InferenceState, RoutingStrategy
 from nova_contracts.orchestrator import PROVIDER_KEY_SLUGS, config_redis_key, provider_key_setting
 
 log = structlog.get_logger("llm_gateway.config")
 
-E = TypeVar("E", RoutingStrategy, InferenceBackend, InferenceState)
+E = TypeVar("E", RoutingStrategy, InferenceBackend, InferenceState, BudgetTier)
 
 PREFIX = "nova:config:"
 KEYS = {
@@ -36,6 +37,8 @@ KEYS = {
     # Names the reference implementation used for the custom backend; read as fallbacks.
     "custom_url": "inference.custom_url",
     "custom_auth_header": "inference.custom_auth_header",
+    # Published by cortex each cycle; read here to hold cortex's own calls to it (routing/budget.py).
+    "budget_tier": BUDGET_TIER_CONFIG_KEY,
 }
 
 _CREDENTIAL_REDIS_KEYS = [config_redis_key(provider_key_setting(slug)) for slug in PROVIDER_KEY_SLUGS]
@@ -51,6 +54,8 @@ class RuntimeConfig:
     inference_auth_header: str
     # slug -> the Redis text of its dashboard credential, still sealed; slugs without one are absent.
     sealed_credentials: Mapping[str, str] = field(default_factory=dict)
+    # cortex's spend tier; None (never published, expired, unreadable) restricts nothing.
+    budget_tier: BudgetTier | None = None
 
 
 def _decode(raw: str | None) -> str | None:
@@ -95,6 +100,7 @@ class RuntimeConfigStore:
             inference_url=url.rstrip("/"),
             inference_auth_header=auth,
             sealed_credentials=sealed,
+            budget_tier=_parse_optional(BudgetTier, values.get("budget_tier")),
         )
 
     async def get(self) -> RuntimeConfig:
@@ -141,3 +147,13 @@ def _parse(enum: type[E], raw: str | None, default: E) -> E:
     except ValueError:
         log.warning("runtime_config_value_ignored", value=raw, expected=[e.value for e in enum])
         return default
+
+
+def _parse_optional(enum: type[E], raw: str | None) -> E | None:
+    if raw is None:
+        return None
+    try:
+        return enum(raw)
+    except ValueError:
+        log.warning("runtime_config_value_ignored", value=raw, expected=[e.value for e in enum])
+        return None

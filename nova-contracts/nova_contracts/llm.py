@@ -9,6 +9,7 @@ from uuid import UUID, uuid4
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from nova_contracts.base import Identifier, MetadataKey, RequestModel, ResponseModel, ShortText, utc_now
+from nova_contracts.cortex import BudgetTier
 
 MAX_MESSAGES = 1000
 MAX_MESSAGE_CHARS = 1_000_000
@@ -29,6 +30,13 @@ ToolCallId = Annotated[str, Field(min_length=1, max_length=200)]
 ToolArguments = Annotated[dict[str, Any], Field(max_length=200)]
 MessageText = Annotated[str, Field(max_length=MAX_MESSAGE_CHARS)]
 Tier = Literal["best", "mid", "cheap"]
+
+CALLER_HEADER = "X-Nova-Caller"
+"""Header a service sends to say on whose behalf it calls the gateway; honoured only with the service token."""
+CORTEX_CALLER = "cortex"
+"""`X-Nova-Caller: cortex`: the call is cortex's own, so the gateway holds it to cortex's published budget tier
+(`nova_contracts.cortex.BUDGET_TIER_CONFIG_KEY`): best allows any model, mid mid or cheap ones, cheap only cheap
+ones, none only the local model (anything else is a 429 with Retry-After until UTC midnight)."""
 
 # Flat values only: these tags (agent_id, task_id, api_key_id, ...) end up as usage-record columns.
 CallMetadata = Annotated[
@@ -389,6 +397,32 @@ class InflightReport(ResponseModel):
     """Requests now running on the local backend; recovery polls this to drain before a switch."""
 
     local_inflight: int = Field(ge=0)
+
+
+class ResolvedCandidate(ResponseModel):
+    model: str
+    provider: str
+    local: bool = False
+
+
+class ModelResolution(ResponseModel):
+    """`GET /v1/models/resolve`: the model a request would get, the chain behind it, and why."""
+
+    model: str = Field(description="the first model of the chain: the one that answers unless it fails")
+    provider: str
+    strategy: RoutingStrategy
+    requested_model: str | None = None
+    tier: Tier | None = Field(default=None, description="the tier that ordered the cloud models, if any")
+    task_type: str | None = None
+    budget_tier: BudgetTier | None = Field(
+        default=None,
+        description="cortex's budget tier applied to this request (only for X-Nova-Caller: cortex)",
+    )
+    reason: str
+    candidates: list[ResolvedCandidate] = Field(description="the fallback chain, in the order it is tried")
+    skipped: list[str] = Field(
+        default_factory=list, description="candidates left out before any call, and why"
+    )
 
 
 class GatewayConfig(ResponseModel):

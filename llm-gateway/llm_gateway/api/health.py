@@ -1,4 +1,7 @@
-"""Provider health beside the kit's `/health/live` and `/health/ready`: availability, a test call, in-flight."""
+"""Provider health beside the kit's `/health/live` and `/health/ready`: availability, a test call, in-flight.
+
+`v1_router` mirrors `/health/providers` under `/v1` (with the kit's live and ready probes, see main.py) for
+clients that reach the gateway only through a proxy of `/v1`; the mirrors take the same credentials."""
 
 from fastapi import APIRouter
 
@@ -29,3 +32,9 @@ async def test_provider(slug: str, services: Services, _: ServiceAuth) -> Provid
 async def get_inflight(services: Services) -> InflightReport:
     """Requests running on the local backend now; recovery waits for 0 before switching backends."""
     return InflightReport(local_inflight=services.stats.inflight)
+
+
+v1_router = APIRouter(prefix="/v1/health", tags=["health"])
+v1_router.add_api_route(
+    "/providers", list_provider_health, methods=["GET"], response_model=list[ProviderStatus]
+)

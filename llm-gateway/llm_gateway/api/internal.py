@@ -6,9 +6,9 @@ from fastapi import APIRouter, Request
 from sse_starlette import EventSourceResponse
 
 from llm_gateway.completions.service import ChatCall, StreamEnd, StreamFailure
-from llm_gateway.deps import Services
+from llm_gateway.deps import Services, is_cortex_call
 from llm_gateway.openai_compat.translate import StreamTranslator, to_complete_response, to_openai_body
-from nova_common.auth import ServiceAuth
+from nova_common.auth import Principal, ServiceAuth
 from nova_common.sse import json_event_stream
 from nova_contracts.llm import (
     CompleteRequest,
@@ -25,7 +25,7 @@ from nova_contracts.llm import (
 router = APIRouter(tags=["nova"])
 
 
-def _call(body: CompleteRequest) -> ChatCall:
+def _call(body: CompleteRequest, request: Request, caller: Principal) -> ChatCall:
     return ChatCall(
         body=to_openai_body(body),
         model=body.model,
@@ -33,13 +33,16 @@ def _call(body: CompleteRequest) -> ChatCall:
         api_key_id=str(body.metadata["api_key_id"]) if body.metadata.get("api_key_id") else None,
         tier=body.tier,
         task_type=body.task_type,
+        budget_bound=is_cortex_call(request, caller),
     )
 
 
 @router.post("/complete", response_model=CompleteResponse)
-async def complete_chat(body: CompleteRequest, services: Services, _: ServiceAuth) -> CompleteResponse:
+async def complete_chat(
+    body: CompleteRequest, request: Request, services: Services, caller: ServiceAuth
+) -> CompleteResponse:
     """One chat completion; `model` says which model actually answered after any fallback."""
-    result = await services.completions.complete(_call(body))
+    result = await services.completions.complete(_call(body, request, caller))
     return to_complete_response(
         result.response,
         provider=result.provider,
@@ -51,11 +54,11 @@ async def complete_chat(body: CompleteRequest, services: Services, _: ServiceAut
 
 @router.post("/stream", response_class=EventSourceResponse)
 async def stream_chat(
-    body: CompleteRequest, request: Request, services: Services, _: ServiceAuth
+    body: CompleteRequest, request: Request, services: Services, caller: ServiceAuth
 ) -> EventSourceResponse:
     """SSE: one `StreamChunk` JSON per `data:` line, then `data: [DONE]`; a failure is a final chunk with `error`."""
 
-    items = await services.completions.open_stream(_call(body))
+    items = await services.completions.open_stream(_call(body, request, caller))
 
     async def chunks() -> AsyncIterator[StreamChunk]:
         translator = StreamTranslator()

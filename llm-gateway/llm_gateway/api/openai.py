@@ -4,22 +4,28 @@ own `/v1/models/discover` and `/v1/inference/stats` (the dashboard reaches the g
 import base64
 import time
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.responses import Response
 
 from llm_gateway.api.openai_errors import OPENAI_ERROR_RESPONSES, OpenAIRoute, error_payload
 from llm_gateway.completions.service import ChatCall, StreamEnd, StreamFailure
-from llm_gateway.deps import V1_SECURITY, Services, V1Caller, check_v1_caller, services_of
+from llm_gateway.deps import V1_SECURITY, Services, V1Caller, check_v1_caller, is_cortex_call, services_of
 from llm_gateway.embeddings.minilm import MODEL_NAME as LOCAL_EMBED_MODEL
 from llm_gateway.openai_compat.schemas import OpenAIChatRequest, OpenAIEmbeddingRequest
 from nova_common.auth import Principal
 from nova_common.errors import BadRequest
 from nova_common.sse import json_event_stream
-from nova_contracts.llm import InferenceStats, ProviderStatus
+from nova_contracts.llm import (
+    InferenceStats,
+    ModelResolution,
+    ProviderStatus,
+    ResolvedCandidate,
+    Tier,
+)
 
 router = APIRouter(prefix="/v1", tags=["openai"], route_class=OpenAIRoute, responses=OPENAI_ERROR_RESPONSES)
 
@@ -29,12 +35,13 @@ def _usage_tags(metadata: dict[str, Any] | None) -> dict[str, Any]:
     return {k: v for k, v in (metadata or {}).items() if k != "api_key_id"}
 
 
-def _chat_call(body: OpenAIChatRequest, caller: Principal) -> ChatCall:
+def _chat_call(body: OpenAIChatRequest, request: Request, caller: Principal) -> ChatCall:
     return ChatCall(
         body=body.upstream_body(),
         model=body.model,
         metadata=_usage_tags(body.metadata),
         api_key_id=caller.key.id if caller.key else None,
+        budget_bound=is_cortex_call(request, caller),
     )
 
 
@@ -43,7 +50,7 @@ async def create_chat_completion(body: OpenAIChatRequest, request: Request) -> R
     """OpenAI chat completions (streaming or not, tools, response_format); `model` is the model that answered."""
     # The gateway's hottest route resolves its services and caller itself (see llm_gateway/deps.py).
     services = services_of(request)
-    call = _chat_call(body, await check_v1_caller(request, services))
+    call = _chat_call(body, request, await check_v1_caller(request, services))
     if not body.stream:
         result = await services.completions.complete(call)
         headers = {"X-Nova-Provider": result.provider, "X-Nova-Cache": "hit" if result.cached else "miss"}
@@ -139,6 +146,40 @@ async def list_openai_models(services: Services, _: V1Caller) -> dict[str, Any]:
 async def discover_models(services: Services, _: V1Caller, refresh: bool = False) -> list[ProviderStatus]:
     """Every provider: available or not and why, and its models (`refresh=true` re-probes the local slot)."""
     return await services.registry.statuses(refresh=refresh)
+
+
+@router.get("/models/resolve", response_model=ModelResolution)
+async def resolve_model(
+    request: Request,
+    services: Services,
+    caller: V1Caller,
+    model: Annotated[str | None, Query(max_length=200)] = None,
+    tier: Tier | None = None,
+    task_type: Annotated[str | None, Query(max_length=100)] = None,
+) -> ModelResolution:
+    """Which model a request naming this model, tier or task type (or none of them) would get now, and why.
+
+    Nothing is called: the answer is the routing plan (strategy, tier, availability, the fallback chain and
+    what was left out). A request the gateway would refuse gets the same error here (400, 429, 503)."""
+    plan = await services.completions.planner.plan(
+        model or None, tier=tier, task_type=task_type, budget_bound=is_cortex_call(request, caller)
+    )
+    first = plan.targets[0]
+    return ModelResolution(
+        model=first.gateway_model,
+        provider=first.provider,
+        strategy=plan.strategy,
+        requested_model=model or None,
+        tier=plan.tier,
+        task_type=task_type,
+        budget_tier=plan.budget,
+        reason=plan.reason,
+        candidates=[
+            ResolvedCandidate(model=t.gateway_model, provider=t.provider, local=t.is_local)
+            for t in plan.targets
+        ],
+        skipped=plan.skipped,
+    )
 
 
 @router.get("/inference/stats", response_model=InferenceStats)

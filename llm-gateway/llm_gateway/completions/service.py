@@ -37,6 +37,8 @@ class ChatCall:
     # With no `model`: the tier to choose from, or the kind of call that implies one (routing/tiers.py).
     tier: Tier | None = None
     task_type: str | None = None
+    # cortex's own call (X-Nova-Caller: cortex with the service token): held to its budget tier.
+    budget_bound: bool = False
 
 
 @dataclass
@@ -107,12 +109,15 @@ class CompletionService:
     # ── public API ─────────────────────────────────────────────────────────────────────────────
 
     async def complete(self, call: ChatCall) -> ChatResult:
+        # A budget-bound call is planned first, so a refusal by the budget does not depend on the cache.
+        targets = await self._targets(call) if call.budget_bound else None
         key = cache_key(call.model, call.body) if is_cacheable(call.body) else None
         if key is not None:
             hit = await self.cache.get(key)
             if hit is not None:
                 return self._from_cache(call, hit)
-        targets = await self._targets(call)
+        if targets is None:
+            targets = await self._targets(call)
         failures: list[ProviderCallError] = []
         for target in targets:
             if not await self._admit(target, failures):
@@ -286,9 +291,13 @@ class CompletionService:
             )
 
     async def _targets(self, call: ChatCall) -> list[Target]:
-        plan = await self.planner.plan(call.model, tier=call.tier, task_type=call.task_type)
+        plan = await self.planner.plan(
+            call.model, tier=call.tier, task_type=call.task_type, budget_bound=call.budget_bound
+        )
         for reason in plan.skipped:
             log.info("candidate_skipped", reason=reason)
+        if plan.budget is not None:
+            log.info("budget_applied", budget_tier=plan.budget.value, first=plan.targets[0].gateway_model)
         if plan.tier is not None:
             log.info(
                 "tier_chosen", tier=plan.tier, task_type=call.task_type, first=plan.targets[0].gateway_model

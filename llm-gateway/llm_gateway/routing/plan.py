@@ -6,6 +6,9 @@
   the cloud defaults in the strategy's order. Without a model, the strategy alone decides.
 Each provider appears once; the cloud order is catalog.CLOUD_FALLBACK_ORDER, except that a request naming no
 model but a tier (or a task type implying one) puts that tier's available models first (routing/tiers.py).
+A call cortex makes for itself is held to its budget tier (routing/budget.py): a named model above the ceiling
+is downgraded to the ceiling tier's best available model, a tier above it is lowered to it, and every target
+above it leaves the chain; at tier none only the local model remains, and a named cloud model is refused.
 """
 
 from dataclasses import dataclass
@@ -16,9 +19,11 @@ from llm_gateway.providers.catalog import LOCAL_SLUG
 from llm_gateway.providers.local import LocalStatus
 from llm_gateway.providers.registry import CloudProvider, ProviderRegistry
 from llm_gateway.providers.transports import Target
+from llm_gateway.routing.budget import ceiling_of, model_tier, over_budget, tier_within, within
 from llm_gateway.routing.tiers import resolve_tier, tier_candidates
 from llm_gateway.runtime_config import RuntimeConfigStore
 from nova_common.errors import BadRequest, UpstreamUnavailable
+from nova_contracts.cortex import BudgetTier
 from nova_contracts.llm import RoutingStrategy, Tier
 
 log = structlog.get_logger("llm_gateway.routing")
@@ -35,6 +40,8 @@ class Plan:
     strategy: RoutingStrategy
     skipped: list[str]  # why candidates were left out before any call
     tier: Tier | None = None  # the tier that ordered the cloud models, when the request named none
+    reason: str = ""  # why the first target is first, in words (GET /v1/models/resolve)
+    budget: BudgetTier | None = None  # cortex's budget tier, when it restricted this request
 
 
 class Planner:
@@ -43,10 +50,18 @@ class Planner:
         self.config = config
 
     async def plan(
-        self, requested: str | None, *, tier: Tier | None = None, task_type: str | None = None
+        self,
+        requested: str | None,
+        *,
+        tier: Tier | None = None,
+        task_type: str | None = None,
+        budget_bound: bool = False,
     ) -> Plan:
+        """`budget_bound`: the call is cortex's own, held to the budget tier cortex publishes."""
         config = await self.config.get()
         strategy = config.routing_strategy
+        # Tier best restricts nothing; treating it as no budget keeps that path identical to any other call.
+        budget = config.budget_tier if budget_bound and config.budget_tier is not BudgetTier.BEST else None
         if strategy is RoutingStrategy.CLOUD_ONLY:
             # Never probe the local slot when it cannot be used (it may not even exist, as in cloud-only Compose).
             local = LocalStatus(
@@ -64,6 +79,22 @@ class Planner:
         skipped: list[str] = []
         wanted_tier = None if requested else resolve_tier(tier, task_type)
         named_by_caller = bool(requested)
+        downgraded = False
+        if budget is not None:
+            ceiling = ceiling_of(budget)
+            if requested and self.registry.split(requested)[0] != LOCAL_SLUG:
+                if ceiling is None:
+                    raise over_budget(budget, f"{requested} is a cloud model")
+                if not tier_within(model_tier(requested), ceiling):
+                    skipped.append(
+                        f"{requested}: above cortex's budget tier {budget.value}, downgraded to the {ceiling} tier"
+                    )
+                    requested, named_by_caller, wanted_tier, downgraded = None, False, ceiling, True
+            if wanted_tier is not None and ceiling is not None and not tier_within(wanted_tier, ceiling):
+                skipped.append(
+                    f"tier {wanted_tier}: above cortex's budget tier {budget.value}, {ceiling} instead"
+                )
+                wanted_tier = ceiling
         requested = requested or (None if wanted_tier else config.default_chat_model) or None
 
         primary: Target | None = None
@@ -113,13 +144,42 @@ class Planner:
             order = local_part + cloud if strategy is RoutingStrategy.LOCAL_FIRST else cloud + local_part
             chain = ([primary] if primary else []) + order
 
+        if budget is not None and chain:
+            allowed = [t for t in chain if within(t, budget)]
+            for name in dict.fromkeys(t.gateway_model for t in chain if t not in allowed):
+                skipped.append(f"{name}: above cortex's budget tier {budget.value}")
+            if not allowed:
+                why = "; ".join(skipped)
+                if not local.available:
+                    why += f"; local slot: {local.reason}"
+                raise over_budget(budget, why)
+            chain = allowed
         targets = self._one_per_provider(chain)
         if not targets:
             reasons = "; ".join(skipped) or "no provider is configured"
             if not local.available:
                 reasons += f"; local slot: {local.reason}"
             raise UpstreamUnavailable(f"no model can serve this request ({strategy.value}): {reasons}")
-        return Plan(targets=targets, strategy=strategy, skipped=skipped, tier=wanted_tier)
+        if downgraded and budget is not None:
+            source = f"the named model is above cortex's budget tier {budget.value}, so tier {wanted_tier} chooses"
+        elif named_by_caller:
+            source = "the request names this model"
+        elif wanted_tier is not None:
+            implied = f" (implied by task_type {task_type})" if tier is None else ""
+            source = f"tier {wanted_tier}{implied} orders the cloud models"
+        elif requested:
+            source = f"the request names no model, so the default model {requested} is asked for"
+        else:
+            source = "the request names no model and no default is set, so the strategy's chain decides"
+        reason = f"{source}; the {strategy.value} strategy puts {targets[0].gateway_model} first"
+        return Plan(
+            targets=targets,
+            strategy=strategy,
+            skipped=skipped,
+            tier=wanted_tier,
+            reason=reason,
+            budget=budget,
+        )
 
     def _tier_targets(self, tier: Tier, cloud_providers: dict[str, CloudProvider]) -> list[Target]:
         targets = []
