@@ -409,3 +409,62 @@ def test_what_the_person_writes_in_the_journal_wakes_cortex_and_is_acknowledged(
     )
     titles = _get(nova, "/api/v1/conversations")
     assert any(c.get("title") == "Journal" for c in (titles if isinstance(titles, list) else titles["items"]))
+
+
+def test_a_schedule_that_fell_due_many_times_while_cortex_was_down_runs_once(
+    nova: Stack, cortex_process: Callable[..., ServiceProcess], wait_until: Callable[..., Any]
+) -> None:
+    goal = _goal(nova, title="Hourly digest", schedule_cron="* * * * *")
+    nova.sql("UPDATE goals SET schedule_next_at = now() - interval '3 hours' WHERE id = $1::uuid", goal["id"])
+    cortex = cortex_process()
+    wait_until(lambda: _succeeded(nova, goal["id"], 1), timeout=90)
+    after = _status(cortex)["cycle_count"]
+    wait_until(lambda: _status(cortex)["cycle_count"] >= after + 3, timeout=30)
+
+    assert len(_iterations(nova, goal["id"])) == 1
+    fired = _get(nova, f"/api/v1/goals/{goal['id']}")
+    assert fired["completion_count"] == 1
+
+
+def test_a_goal_that_used_its_attempts_is_completed_and_one_that_spent_its_cap_is_paused(
+    nova: Stack, cortex_process: Callable[..., ServiceProcess], wait_until: Callable[..., Any]
+) -> None:
+    cortex_process()
+    one_shot = _goal(nova, title="Say hello once", max_iterations=1)
+    thrifty = _goal(nova, title="Spend almost nothing", max_cost_usd=0.000001)
+
+    done = wait_until(
+        lambda: (g := _get(nova, f"/api/v1/goals/{one_shot['id']}"))["status"] == "completed" and g
+    )
+    assert done["progress"] == 1 and done["iteration_count"] == 1
+    paused = wait_until(
+        lambda: (g := _get(nova, f"/api/v1/goals/{thrifty['id']}"))["status"] == "paused" and g
+    )
+    assert paused["cost_usd"] >= 0.000001 and paused["iteration_count"] == 1
+    narrated = [e["content"] for e in _journal(nova) if e["goal_id"] in (one_shot["id"], thrifty["id"])]
+    assert any("marked completed" in text for text in narrated)
+    assert any("cost cap" in text for text in narrated)
+
+
+def test_run_now_works_on_a_goal_checked_a_moment_ago_and_the_drives_show_why(
+    nova: Stack, cortex_process: Callable[..., ServiceProcess], wait_until: Callable[..., Any]
+) -> None:
+    cortex = cortex_process()
+    goal = _goal(nova, title="Summarise the inbox")
+    wait_until(lambda: _succeeded(nova, goal["id"], 1), timeout=90)  # checked now: not due for an hour
+
+    triggered = httpx.post(f"{cortex.url}/api/v1/cortex/trigger/{goal['id']}", headers=ADMIN)
+    assert triggered.status_code == 202, triggered.text
+    wait_until(lambda: _succeeded(nova, goal["id"], 2), timeout=90)
+    drives = httpx.get(f"{cortex.url}/api/v1/cortex/drives", headers=ADMIN).json()
+    assert {d["drive"] for d in drives} == {"serve", "maintain", "improve", "reflect", "learn"}
+
+    missing = httpx.post(
+        f"{cortex.url}/api/v1/cortex/trigger/00000000-0000-4000-8000-000000000000", headers=ADMIN
+    )
+    assert missing.status_code == 404 and "not found" in missing.json()["detail"]
+    httpx.patch(
+        f"{nova.orchestrator.url}/api/v1/goals/{goal['id']}", json={"status": "paused"}, headers=ADMIN
+    )
+    refused = httpx.post(f"{cortex.url}/api/v1/cortex/trigger/{goal['id']}", headers=ADMIN)
+    assert refused.status_code == 409 and "paused" in refused.json()["detail"]
