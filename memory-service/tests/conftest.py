@@ -7,16 +7,24 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
-import pytest
-from fastapi.testclient import TestClient
+# The fake model server lives in the repo's top-level `tests/fakes` (imported as `fakes`: several services
+# have a `tests` folder, so `tests.fakes` is ambiguous under pytest's importlib mode).
+_SHARED_TESTS = str(Path(__file__).resolve().parents[2] / "tests")
+if _SHARED_TESTS not in sys.path:
+    sys.path.insert(0, _SHARED_TESTS)
 
-from memory_service.config import Settings
-from memory_service.main import create_app
-from nova_common.embedded import EmbeddedRedis, free_port
+import httpx  # noqa: E402
+import pytest  # noqa: E402
+from fakes import FakeOpenAI, LiveServer, serve_in_thread  # noqa: E402
+from fastapi.testclient import TestClient  # noqa: E402
+
+from memory_service.config import Settings  # noqa: E402
+from memory_service.main import create_app  # noqa: E402
+from nova_common.embedded import EmbeddedRedis, free_port  # noqa: E402
 
 SERVICE_TOKEN = "test-service-token-0123456789"
 ADMIN_SECRET = "test-admin-secret-0123456789"
@@ -25,8 +33,20 @@ GATEWAY_START_SECONDS = 180
 
 
 @contextmanager
-def running_gateway(port: int, redis_url: str, log_path: Path) -> Iterator[str]:
-    """`python -m llm_gateway` on `port`, until the block ends; yields its URL once it embeds."""
+def running_gateway(port: int, redis_url: str, log_path: Path, model_url: str | None = None) -> Iterator[str]:
+    """`python -m llm_gateway` on `port`, until the block ends; yields its URL once it embeds. With
+    `model_url` (a fake OpenAI server) its completions go there; embeddings stay the built-in MiniLM."""
+    model_env = (
+        {
+            "OPENAI_API_KEY": "sk-fake-0123456789",
+            "OPENAI_BASE_URL": f"{model_url}/v1",
+            "DEFAULT_CHAT_MODEL": "openai/gpt-4o-mini",
+            "INFERENCE_BACKEND": "none",
+            "LLM_ROUTING_STRATEGY": "cloud-only",
+        }
+        if model_url
+        else {}
+    )
     env = {
         **os.environ,
         "PORT": str(port),
@@ -35,6 +55,7 @@ def running_gateway(port: int, redis_url: str, log_path: Path) -> Iterator[str]:
         "NOVA_SERVICE_TOKEN": SERVICE_TOKEN,
         "NOVA_ADMIN_SECRET": ADMIN_SECRET,
         "LOG_FORMAT": "console",
+        **model_env,
     }
     with log_path.open("wb") as log:
         process = subprocess.Popen(
@@ -61,11 +82,38 @@ def test_redis_url(embedded_redis: EmbeddedRedis | None) -> str:
     return os.environ.get("NOVA_TEST_REDIS_URL") or (embedded_redis.url if embedded_redis else "")
 
 
+@dataclass
+class FakeModel:
+    """The deterministic model behind the session gateway's completions (memory extraction, summaries)."""
+
+    fake: FakeOpenAI
+    server: LiveServer
+
+
 @pytest.fixture(scope="session")
-def gateway_url(test_redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real llm-gateway for the whole session, sharing the embedded Redis (its own DB 1)."""
+def _fake_model_server() -> Iterator[FakeModel]:
+    fake = FakeOpenAI(models=["gpt-4o-mini"])
+    with serve_in_thread(fake.app) as live:
+        yield FakeModel(fake, live)
+
+
+@pytest.fixture
+def fake_model(_fake_model_server: FakeModel) -> FakeOpenAI:
+    """The session's fake model with an empty script: push the replies a test needs."""
+    _fake_model_server.fake.script.reset()
+    return _fake_model_server.fake
+
+
+@pytest.fixture(scope="session")
+def gateway_url(
+    test_redis_url: str, tmp_path_factory: pytest.TempPathFactory, _fake_model_server: FakeModel
+) -> Iterator[str]:
+    """A real llm-gateway for the whole session, sharing the embedded Redis (its own DB 1); it embeds
+    with MiniLM and completes with the fake model."""
     log_path = tmp_path_factory.mktemp("gateway") / "gateway.log"
-    with running_gateway(free_port(), test_redis_url, log_path) as url:
+    with running_gateway(
+        free_port(), test_redis_url, log_path, model_url=_fake_model_server.server.url
+    ) as url:
         yield url
 
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from pgvector.sqlalchemy import VECTOR
-from sqlalchemy import Float, bindparam, cast, func, select, update
+from sqlalchemy import Float, bindparam, cast, func, literal_column, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,6 +22,7 @@ from memory_service.db.models import (
     SourceRow,
 )
 from memory_service.embeddings.service import EmbeddedText
+from memory_service.memories import repository as memories_repository
 from memory_service.memories.repository import not_expired
 
 
@@ -268,10 +269,10 @@ async def retrieval_usage(session: AsyncSession) -> tuple[int, int, int, int]:
 async def unlinked_episodes(
     session: AsyncSession, owner: str, limit: int
 ) -> list[tuple[MemoryRow, list[float]]]:
-    """The owner's newest embedded episodes that no summary covers yet, with their vectors."""
+    """The owner's newest episodes no summary covers yet, embedded with the newest model, with their vectors."""
     linked = select(MemoryLinkRow.member_id)
-    rows = await session.execute(
-        select(MemoryRow, MemoryRow.embedding)
+    stmt = (
+        select(MemoryRow)
         .where(
             MemoryRow.owner == owner,
             MemoryRow.tier == "episodic",
@@ -282,7 +283,14 @@ async def unlinked_episodes(
         .order_by(MemoryRow.created_at.desc())
         .limit(limit)
     )
-    return [(row, list(vector)) for row, vector in rows.unique()]
+    rows = list((await session.scalars(stmt)).unique())
+    vectors = await memories_repository.vectors_of(session, [r.id for r in rows])
+    # Only vectors of one model compare: keep the model most of these episodes use.
+    tags = [vectors[r.id][0] for r in rows if r.id in vectors]
+    if not tags:
+        return []
+    tag = max(set(tags), key=tags.count)
+    return [(r, vectors[r.id][1]) for r in rows if r.id in vectors and vectors[r.id][0] == tag]
 
 
 async def owners_with_episodes(session: AsyncSession) -> list[str]:
@@ -353,12 +361,13 @@ async def counts_by_tier(session: AsyncSession, owner: str | None) -> dict[str, 
 
 
 async def counts_by_source_kind(session: AsyncSession, owner: str | None) -> dict[str, int]:
+    kind = func.coalesce(SourceRow.kind, literal_column("'none'")).label("kind")
     stmt = (
-        select(func.coalesce(SourceRow.kind, "none"), func.count())
+        select(kind, func.count())
         .select_from(MemoryRow)
         .outerjoin(SourceRow, SourceRow.id == MemoryRow.source_id)
         .where(not_expired())
-        .group_by(func.coalesce(SourceRow.kind, "none"))
+        .group_by(kind)
     )
     if owner is not None:
         stmt = stmt.where(MemoryRow.owner == owner)
