@@ -211,3 +211,28 @@ class CheckpointScheduleUpdate(RequestModel):
     interval_hours: Annotated[float, Field(ge=0.25, le=24 * 30)] | None = None
     keep_last: Annotated[int, Field(ge=1, le=1000)] | None = None
     keep_daily_days: Annotated[int, Field(ge=0, le=3650)] | None = None
+
+
+class ManagedService(ResponseModel):
+    """A service as the process manager (launcher supervisor or Docker) sees it."""
+
+    name: str
+    running: bool
+    pid: int | None = None
+    restarts: int = 0
+    detail: str | None = None
+
+
+class ManagedServices(ResponseModel):
+    manager: str
+    services: list[ManagedService]
+
+
+class ServiceAction(ResponseModel):
+    action: str
+    services: list[str]
+
+
+class ServiceLogs(ResponseModel):
+    name: str
+    lines: list[str]

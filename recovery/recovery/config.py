@@ -2,6 +2,7 @@
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, field_validator
 
@@ -27,6 +28,15 @@ class Settings(DatabaseSettings):
     # How long a restore's pg_restore may wait for locks held by services still writing.
     restore_timeout_seconds: float = Field(default=3600, gt=0)
     checkpoint_check_seconds: float = Field(default=60.0, gt=0)
+
+    # Who restarts services: the launcher's supervisor (`make run` passes its URL), the Docker Engine (Compose
+    # mounts the socket), or nobody. `auto` picks the first of those that is there.
+    service_manager: Literal["auto", "launcher", "docker", "none"] = Field(
+        default="auto", alias="NOVA_SERVICE_MANAGER"
+    )
+    supervisor_url: str | None = Field(default=None, alias="NOVA_SUPERVISOR_URL")
+    docker_host: str = Field(default="unix:///var/run/docker.sock", alias="DOCKER_HOST")
+    compose_project: str = Field(default="nova", alias="COMPOSE_PROJECT_NAME")
 
     @field_validator("data_dir", "workspace", "env_file", "backup_dir_setting", "pg_bin_dir")
     @classmethod

@@ -23,6 +23,9 @@ from recovery.checkpoints import Checkpoints
 from recovery.config import Settings, get_settings
 from recovery.reset.routes import router as reset_router
 from recovery.reset.service import ResetService
+from recovery.services.managers import DockerServices, LauncherServices
+from recovery.services.routes import build_manager
+from recovery.services.routes import router as services_router
 
 
 @asynccontextmanager
@@ -36,6 +39,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         config_redis = create_redis("llm-gateway", settings.redis_url)
         app.state.probe_client = probe_client
         app.state.background_jobs = set()
+        manager = app.state.service_manager = build_manager(settings)
         backups = BackupService(settings, resources.pg, Operations(resources.redis, config_redis))
         app.state.backups = backups
         app.state.reset = ResetService(resources.pg, backups)
@@ -54,6 +58,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 job.cancel()
             await asyncio.gather(*jobs, return_exceptions=True)
             await config_redis.aclose()
+            if isinstance(manager, LauncherServices):
+                await manager.aclose()
+            elif isinstance(manager, DockerServices):
+                manager.close()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -70,4 +78,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(backups_router)
     app.include_router(reset_router)
     app.include_router(checkpoint_router)
+    app.include_router(services_router)
     return app

@@ -1,0 +1,1 @@
+"""Service management: restart a service, start/stop an optional profile, read recent log lines."""
