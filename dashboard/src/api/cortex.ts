@@ -1,56 +1,15 @@
 import { queryOptions } from '@tanstack/react-query'
 
 import { ApiError, apiFetch } from './client'
+import type { components } from './generated/cortex'
 
-// cortex's routes are being built alongside this page, so its OpenAPI document does not list them yet: these
-// shapes are nova_contracts.cortex written by hand. Once `make openapi` regenerates generated/cortex.ts with
-// them, swap these for `components['schemas'][…]` like the other modules.
-export type BudgetTier = 'best' | 'mid' | 'cheap' | 'none'
-export type DriveName = 'serve' | 'maintain' | 'improve' | 'reflect' | 'learn'
-
-export interface InFlightIteration {
-  goal_id: string
-  iteration: number
-  iteration_id: string
-  task_id?: string | null
-  fingerprint: string
-  plan?: string
-  started_at: string
-}
-
-export interface CortexStatus {
-  status: 'running' | 'paused'
-  acting: boolean
-  cycle_count: number
-  last_cycle_at?: string | null
-  current_drive?: DriveName | null
-  last_action?: string | null
-  budget_tier?: BudgetTier | null
-  in_flight?: InFlightIteration[]
-}
-
-export interface DriveUrgency {
-  drive: DriveName
-  urgency: number
-  weight: number
-  score: number
-  reason: string
-  goal_id?: string | null
-}
-
-export interface BudgetStatus {
-  daily_budget_usd: number
-  daily_spend_usd: number
-  remaining_usd: number
-  percent_used: number
-  tier: BudgetTier
-  checked_at?: string | null
-}
-
-export interface TriggerAccepted {
-  goal_id: string
-  detail: string
-}
+export type BudgetTier = components['schemas']['BudgetTier']
+export type DriveName = components['schemas']['DriveName']
+export type InFlightIteration = components['schemas']['InFlightIteration']
+export type CortexStatus = components['schemas']['CortexStatus']
+export type DriveUrgency = components['schemas']['DriveUrgency']
+export type BudgetStatus = components['schemas']['BudgetStatus']
+export type TriggerAccepted = components['schemas']['TriggerAccepted']
 
 const BASE = '/cortex-api/api/v1/cortex'
 

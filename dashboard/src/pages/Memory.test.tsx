@@ -14,6 +14,7 @@ function memory(overrides: Partial<MemoryRecord> & Pick<MemoryRecord, 'id' | 'co
     tier: 'semantic',
     owner: 'admin',
     shared: false,
+    importance: 0.5,
     confidence: 0.9,
     access_count: 0,
     embedded: true,
