@@ -70,11 +70,19 @@ def discover(directory: Path) -> list[Migration]:
     return [found[v] for v in sorted(found, key=int)]
 
 
+# Any fixed 64-bit number no service uses as its own lock id: "nova-migrations" in ASCII.
+SHARED_LOCK_ID = 0x6E6F76612D6D6967
+
+
 async def apply_migrations(conn: asyncpg.Connection, migrations: MigrationSet) -> list[str]:
     """Apply every pending migration of `migrations`; return the file names applied by this call."""
     pending = discover(migrations.directory)
     table = migrations.table
     await conn.execute("SELECT pg_advisory_lock($1)", migrations.lock_id)
+    # Services sharing a database also take one database-wide lock: their files may create the same
+    # extension, and `CREATE EXTENSION IF NOT EXISTS` run at the same moment by two sessions fails one of
+    # them with a unique violation (seen when orchestrator and memory-service start together).
+    await conn.execute("SELECT pg_advisory_lock($1)", SHARED_LOCK_ID)
     try:
         await conn.execute(
             # The table name is a validated identifier (see MigrationSet).
@@ -105,6 +113,7 @@ async def apply_migrations(conn: asyncpg.Connection, migrations: MigrationSet) -
             done.append(migration.path.name)
         return done
     finally:
+        await conn.execute("SELECT pg_advisory_unlock($1)", SHARED_LOCK_ID)
         await conn.execute("SELECT pg_advisory_unlock($1)", migrations.lock_id)
 
 

@@ -85,3 +85,20 @@ async def test_failing_file_is_named_and_leaves_nothing_behind(database_url: str
 def test_ledger_table_must_be_a_plain_identifier(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="identifier"):
         MigrationSet(tmp_path, table="ledger; DROP TABLE memories", lock_id=1)
+
+
+async def test_services_starting_together_may_create_the_same_extension(
+    database_url: str, tmp_path: Path
+) -> None:
+    # Unserialised, two sessions running CREATE EXTENSION IF NOT EXISTS at once fail one of them with a unique
+    # violation on pg_extension; the database-wide lock makes both services start.
+    sets = [
+        MigrationSet(
+            _folder(tmp_path, f"s{i}", {"001_ext.sql": "CREATE EXTENSION IF NOT EXISTS pg_trgm"}),
+            table=f"s{i}_migrations",
+            lock_id=200 + i,
+        )
+        for i in range(4)
+    ]
+    results = await asyncio.gather(*(migrate(database_url, s) for s in sets))
+    assert results == [["001_ext.sql"]] * 4
