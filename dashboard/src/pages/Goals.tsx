@@ -33,7 +33,6 @@ export function Component() {
         }
       />
       <div className="space-y-6">
-        <CortexPanel />
         <Panel
           title="Goals"
           actions={
@@ -49,6 +48,7 @@ export function Component() {
         >
           <GoalList status={status || undefined} />
         </Panel>
+        <CortexPanel />
       </div>
       {creating && <GoalForm goal={null} onClose={() => setCreating(false)} />}
     </Page>
