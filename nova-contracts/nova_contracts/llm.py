@@ -444,8 +444,10 @@ class GatewayConfigUpdate(RequestModel):
     default_chat_model: Identifier | None = None
     inference_backend: InferenceBackend | None = None
     inference_state: InferenceState | None = None
-    inference_url: Annotated[str, Field(max_length=2000, pattern=r"^$|^https?://")] | None = None
-    inference_auth_header: Annotated[str, Field(max_length=4000)] | None = None
+    # Printable ASCII only: both end up in HTTP request lines and headers, which cannot carry anything else
+    # (a non-ASCII host must be written in its IDNA form).
+    inference_url: Annotated[str, Field(max_length=2000, pattern=r"^$|^https?://[\x21-\x7e]+$")] | None = None
+    inference_auth_header: Annotated[str, Field(max_length=4000, pattern=r"^[\x20-\x7e]*$")] | None = None
 
     @model_validator(mode="after")
     def _something_to_change(self) -> Self:

@@ -26,3 +26,13 @@ def test_nul_anywhere_in_a_request_is_refused(build: object) -> None:
 def test_text_without_nul_is_accepted_unchanged() -> None:
     body = PipelineTaskSubmit(goal="naïve ✓ \t tab", metadata={"k": {"deeper": ["fine"]}})
     assert body.goal == "naïve ✓ \t tab"
+
+
+@pytest.mark.parametrize(
+    "body", [{"inference_url": "https://\U000d9f80host"}, {"inference_auth_header": "Bearer \x8a"}]
+)
+def test_gateway_config_refuses_what_an_http_request_cannot_carry(body: dict[str, str]) -> None:
+    from nova_contracts.llm import GatewayConfigUpdate
+
+    with pytest.raises(ValidationError):
+        GatewayConfigUpdate.model_validate(body)
