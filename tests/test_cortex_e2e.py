@@ -244,6 +244,20 @@ def test_a_complex_goal_walks_the_maturation_track_and_is_built_only_after_the_p
     assert _iterations(nova, goal["id"]) == []  # nothing is built before the spec is approved
     assert any(e["kind"] == "escalation" and e["goal_id"] == goal["id"] for e in _journal(nova))
 
+    rejected = httpx.post(
+        f"{nova.orchestrator.url}/api/v1/goals/{goal['id']}/reject-spec",
+        json={"feedback": "Cover the charts too"},
+        headers=ADMIN,
+    )
+    assert rejected.status_code == 200 and rejected.json()["maturation_status"] == "speccing"
+    # cortex writes the spec again, with the feedback, and puts it back up for review.
+    rewritten = wait_until(
+        lambda: (g := _get(nova, f"/api/v1/goals/{goal['id']}"))["maturation_status"] == "review" and g,
+        timeout=60,
+    )
+    assert rewritten["spec_feedback"] == "Cover the charts too"
+    assert _iterations(nova, goal["id"]) == []
+
     approved = httpx.post(f"{nova.orchestrator.url}/api/v1/goals/{goal['id']}/approve-spec", headers=ADMIN)
     assert approved.status_code == 200, approved.text
     done = wait_until(
@@ -468,3 +482,16 @@ def test_run_now_works_on_a_goal_checked_a_moment_ago_and_the_drives_show_why(
     )
     refused = httpx.post(f"{cortex.url}/api/v1/cortex/trigger/{goal['id']}", headers=ADMIN)
     assert refused.status_code == 409 and "paused" in refused.json()["detail"]
+
+
+def test_a_goal_of_unknown_complexity_is_triaged_and_a_simple_one_is_worked_on_without_a_spec(
+    nova: Stack, cortex_process: Callable[..., ServiceProcess], wait_until: Callable[..., Any]
+) -> None:
+    cortex_process()
+    goal = _goal(nova, title="Fix the typo in the footer", complex=None)
+    assert goal["maturation_status"] == "triage"
+
+    wait_until(lambda: _succeeded(nova, goal["id"], 1), timeout=90)
+    triaged = _get(nova, f"/api/v1/goals/{goal['id']}")
+    assert triaged["maturation_status"] is None and triaged["spec"] is None
+    assert any(e["kind"] == "maturation" and "simple" in e["content"] for e in _journal(nova))
