@@ -18,7 +18,7 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
@@ -26,7 +26,7 @@ import httpx
 from nova_common.auth import SERVICE_HEADER
 from nova_common.embedded import EmbeddedError, EmbeddedPostgres, EmbeddedRedis, port_is_free
 from nova_common.envfile import ensure_secrets, read_env
-from nova_common.stack import SERVICES, ServiceSpec, enabled_profiles, is_enabled
+from nova_common.stack import PROFILES, SERVICES, ServiceSpec, enabled_profiles, is_enabled
 
 POSTGRES_PORT = 5432
 REDIS_PORT = 6379
@@ -211,7 +211,7 @@ def _announce_when_ready(stack: Stack, names: list[str], stop: threading.Event) 
 
 
 def run(root: Path) -> int:
-    from honcho.manager import Manager
+    from nova_common.supervisor import Supervisor
 
     stack = load_stack(root)
     embedded_pg = not stack.env.get("DATABASE_URL")
@@ -253,11 +253,17 @@ def run(root: Path) -> int:
             redis_url = redis.url
 
         env = process_env(stack, database_url, redis_url)
-        manager = Manager()
-        commands = process_commands(stack)
-        for name, (command, cwd) in commands.items():
+        manager = Supervisor(service_token=stack.env.get("NOVA_SERVICE_TOKEN", ""))
+        # Recovery restarts services and starts opt-in profiles through the supervisor's loopback endpoint,
+        # so the services of every profile are registered; only the enabled ones start now.
+        env["NOVA_SUPERVISOR_URL"] = manager.control_url
+        every_profile = process_commands(replace(stack, profiles=set(PROFILES)))
+        commands = {n: c for n, c in every_profile.items() if is_enabled(_spec(n), stack.profiles)}
+        for name, (command, cwd) in every_profile.items():
             own_env = {**env, "PORT": str(stack.port(_spec(name)))}
-            manager.add_process(name, shlex.join(command), env=own_env, cwd=str(cwd))
+            manager.add_process(
+                name, shlex.join(command), env=own_env, cwd=str(cwd), autostart=name in commands
+            )
         stop = threading.Event()
         threading.Thread(target=_announce_when_ready, args=(stack, list(commands), stop), daemon=True).start()
         manager.loop()
