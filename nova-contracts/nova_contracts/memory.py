@@ -386,6 +386,9 @@ class IngestRequest(RequestModel):
     agent_id: Identifier | None = None
     project_id: ShortText | None = None
     metadata: Metadata = Field(default_factory=dict)
+    # False when the producer already stored the text as an episode (the orchestrator's chat turns):
+    # formation then writes no episode of its own, neither the one-line summary nor the plain fallback.
+    keep_episode: bool = True
 
     _check_storable = field_validator("*")(_check_storable)
 

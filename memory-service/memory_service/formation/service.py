@@ -97,12 +97,15 @@ class FormationService:
         except ExtractionUnusable as exc:
             extraction, unextracted = None, str(exc)[:500]
         trust = item.source.trust if item.source.trust is not None else DEFAULT_TRUST[item.source.kind]
-        candidates = (
-            self._candidates(item, extraction, trust)
-            if extraction is not None
-            else [self._plain_episode(item, unextracted or "")]
-        )
-        vectors = await self.memories.embed_or_defer([c.content for c in candidates])
+        if extraction is not None:
+            candidates = self._candidates(item, extraction, trust)
+        elif item.keep_episode:
+            candidates = [self._plain_episode(item, unextracted or "")]
+        else:
+            candidates = []  # the producer stored the text itself: nothing is lost
+        if not item.keep_episode:
+            candidates = [c for c in candidates if c.tier is not MemoryTier.EPISODIC]
+        vectors = await self.memories.embed_or_defer([c.content for c in candidates]) if candidates else []
         async with self.sessions.begin() as session:
             if not await repository.claim_ingestion(session, item.id):
                 done = await repository.ingestion(session, item.id)

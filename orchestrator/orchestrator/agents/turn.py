@@ -9,6 +9,7 @@ limit the model answers with tools withheld. Every tool call and its result is r
 
 import asyncio
 import functools
+import re
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import aclosing
@@ -20,7 +21,17 @@ import structlog
 from nova_common.errors import Conflict, NovaError, UpstreamUnavailable
 from nova_contracts.chat import ChatStreamEvent
 from nova_contracts.llm import CallMetadata, CompleteRequest, Message, StreamChunk, ToolCall
-from nova_contracts.memory import ContextRequest, MemoryCreate, MemoryTier
+from nova_contracts.memory import (
+    ContextRequest,
+    ContextResponse,
+    FeedbackRequest,
+    IngestRequest,
+    MemoryCreate,
+    MemoryTier,
+    SourceInfo,
+    SourceKind,
+)
+from nova_contracts.memory import TurnOutcome as MemoryOutcome
 from nova_contracts.orchestrator import AgentInfo, AgentStatus, SandboxTier, ToolCallRecord
 from orchestrator.agents.policy import expand, key_policy, narrow_tools
 from orchestrator.agents.prompt import conversation_history, fit_tools, system_prompt
@@ -123,6 +134,20 @@ class Done:
 TurnEvent = Status | Delta | ToolStarted | ToolFinished | Meta | Done
 
 
+# A recalled memory counts as used when the answer repeats this many of its distinctive words (or its id):
+# a cheap proxy until the model is asked to cite what it used.
+USED_MEMORY_SHARED_WORDS = 2
+_WORD = re.compile(r"[^\W\d_]{5,}")
+
+
+def _distinctive_words(text: str) -> set[str]:
+    return {w.lower() for w in _WORD.findall(text)}
+
+
+def _session_uri(session_id: str | None) -> str | None:
+    return f"nova:session:{session_id}"[:2000] if session_id else None
+
+
 class AgentRunner:
     def __init__(
         self,
@@ -218,9 +243,10 @@ class AgentRunner:
         query = history[-1].text
 
         memory_context = ""
+        recalled: ContextResponse | None = None
         if agent.config.memory_tiers and query.strip():
             yield Status("recalling memories")
-            context = await self.memory.context(
+            context = recalled = await self.memory.context(
                 str(agent.id),
                 ContextRequest(
                     query=query[:10_000],
@@ -336,6 +362,8 @@ class AgentRunner:
         # An agent without memory tiers neither recalls nor remembers.
         if turn.remember and agent.config.memory_tiers and outcome.response.strip():
             outcome.memory_saved = await self._remember(turn, query, outcome.response)
+        if recalled is not None and recalled.retrieval_id is not None:
+            await self._report_feedback(recalled, outcome)
         yield Done(outcome)
 
     async def _round(
@@ -390,7 +418,47 @@ class AgentRunner:
         except UpstreamUnavailable as exc:
             log.warning("episodic_memory_not_saved", agent_id=str(turn.agent.id), error=exc.detail)
             return False
+        # Formation (facts, preferences, entities) runs in memory-service's queue; this is one LPUSH away.
+        # The exchange is stored above, so formation adds no episode of its own (keep_episode=False).
+        try:
+            await self.memory.ingest(
+                IngestRequest(
+                    content=content,
+                    source=SourceInfo(kind=SourceKind.CHAT, uri=_session_uri(turn.session_id)),
+                    owner=turn.tenant.owner,
+                    agent_id=str(turn.agent.id),
+                    metadata=metadata,
+                    keep_episode=False,
+                )
+            )
+        except UpstreamUnavailable as exc:
+            log.warning("memory_ingestion_not_queued", agent_id=str(turn.agent.id), error=exc.detail)
         return True
+
+    async def _report_feedback(self, recalled: ContextResponse, outcome: TurnOutcome) -> None:
+        """Tell memory-service which recalled memories the answer drew on and how the turn ended, so
+        memories that help gain importance; a failure is logged, the answer already stands."""
+        if recalled.retrieval_id is None:
+            return
+        if not outcome.response.strip():
+            result = MemoryOutcome.FAILURE
+        elif any(step.is_error for step in outcome.steps):
+            result = MemoryOutcome.NEUTRAL
+        else:
+            result = MemoryOutcome.SUCCESS
+        answer_words = _distinctive_words(outcome.response)
+        used = [
+            item.id
+            for item in recalled.items
+            if str(item.id) in outcome.response
+            or len(_distinctive_words(item.content) & answer_words) >= USED_MEMORY_SHARED_WORDS
+        ]
+        try:
+            await self.memory.feedback(
+                FeedbackRequest(retrieval_id=recalled.retrieval_id, used_memory_ids=used, outcome=result)
+            )
+        except UpstreamUnavailable as exc:
+            log.warning("memory_feedback_not_sent", error=exc.detail)
 
     def _subtask_runner(
         self, parent: TurnInput, held: AgentInfo, tier: SandboxTier

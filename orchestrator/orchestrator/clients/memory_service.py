@@ -12,6 +12,10 @@ from nova_contracts.memory import (
     ContextResponse,
     FactUpsert,
     FactUpsertResult,
+    FeedbackRequest,
+    FeedbackResult,
+    IngestAccepted,
+    IngestRequest,
     Memory,
     MemoryCreate,
     MemorySearchRequest,
@@ -40,7 +44,7 @@ class MemoryServiceClient:
             raise UpstreamUnavailable(f"{SERVICE} did not answer within {self.timeout:.0f}s") from exc
         except httpx.HTTPError as exc:
             raise UpstreamUnavailable(f"{SERVICE} is unreachable ({type(exc).__name__})") from exc
-        if response.status_code not in (200, 201):
+        if response.status_code not in (200, 201, 202):
             try:
                 detail = response.json().get("detail", "")
             except ValueError:
@@ -62,3 +66,10 @@ class MemoryServiceClient:
 
     async def upsert_fact(self, fact: FactUpsert) -> FactUpsertResult:
         return await self._post(f"{BASE}/facts", fact, FactUpsertResult)
+
+    async def ingest(self, request: IngestRequest) -> IngestAccepted:
+        """Queue a text for memory formation (facts, preferences, entities); returns once it is queued."""
+        return await self._post(f"{BASE}/ingest", request, IngestAccepted)
+
+    async def feedback(self, request: FeedbackRequest) -> FeedbackResult:
+        return await self._post(f"{BASE}/feedback", request, FeedbackResult)

@@ -495,6 +495,7 @@ class PipelineExecutor:
         output = final_output(task, plan)
         if not pending:
             await self._move(task, fence, S.COMPLETE, values={"output": output})
+            await self.recall.remember_task(task, output)
             return
         # Best effort, in parallel: a failing post-pipeline agent is noted and never fails the task.
         answers = await asyncio.gather(*(self._ask(task, a) for a in pending), return_exceptions=True)
@@ -526,6 +527,7 @@ class PipelineExecutor:
             task, fence, [Hop(S.COMPLETE)], checkpoint_patch=patch, cost_usd=cost, records=records,
             records_stage=POST_STAGE, notes=notes, values={"output": output},
         )  # fmt: skip
+        await self.recall.remember_task(task, output)
 
 
 def final_output(task: dict[str, Any], plan: Plan) -> str:

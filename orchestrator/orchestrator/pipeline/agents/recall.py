@@ -12,7 +12,7 @@ from typing import Any
 import structlog
 
 from nova_common.errors import UpstreamUnavailable
-from nova_contracts.memory import MemorySearchRequest
+from nova_contracts.memory import IngestRequest, MemorySearchRequest, SourceInfo, SourceKind
 from orchestrator.clients.memory_service import MemoryServiceClient
 from orchestrator.keys.tenant import Tenant
 from orchestrator.pipeline.repository import PipelineRepository
@@ -25,6 +25,8 @@ PRIOR_TASK_LIMIT = 5
 PRIOR_TASK_CANDIDATES = 500
 MEMORY_CHARS = 2_000
 PRIOR_OUTPUT_CHARS = 1_500
+# What of a finished task is queued for memory formation (the contract takes up to 50,000 characters).
+INGEST_CHARS = 20_000
 _WORD = re.compile(r"\w+")
 
 
@@ -104,6 +106,24 @@ class ContextRecall:
             for row in prior
         ]
         return recall
+
+    async def remember_task(self, task: dict[str, Any], output: str) -> None:
+        """Queue the finished task (goal and output) for memory formation, as its owner's; one HTTP call,
+        and a failure is logged, never raised: the task is complete either way."""
+        if self.memory is None or not output.strip():
+            return
+        content = f"Task: {task['goal']}\n\nResult: {output}"[:INGEST_CHARS]
+        try:
+            await self.memory.ingest(
+                IngestRequest(
+                    content=content,
+                    source=SourceInfo(kind=SourceKind.TASK, uri=f"nova:pipeline-task:{task['id']}"),
+                    owner=Tenant.from_columns(task["owner_kind"], task["api_key_id"]).owner,
+                    metadata={"task_id": str(task["id"])},
+                )
+            )
+        except UpstreamUnavailable as exc:
+            log.warning("task_memory_not_queued", task_id=str(task["id"]), error=exc.detail)
 
     async def _memories(self, goal: str, owner: str) -> list[dict[str, Any]] | str:
         """The memories of the task's owner (and shared ones) matching `goal`, or why memory-service could not
