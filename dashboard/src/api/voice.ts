@@ -36,7 +36,18 @@ export const VOICE_SETTINGS = {
   ttsProvider: 'voice.tts_provider',
   ttsVoice: 'voice.tts_voice',
   ttsSpeed: 'voice.tts_speed',
+  openaiCompatibleUrl: 'voice.openai_compatible_url',
+  deepgramKey: 'voice.deepgram_api_key',
+  elevenlabsKey: 'voice.elevenlabs_api_key',
 } as const
+
+/**
+ * A provider choice as the setting stores it: `auto` is no stored value (the setting is cleared, and
+ * voice-service falls back to VOICE_*_PROVIDER, whose default is auto).
+ */
+export function providerSettingValue(choice: ProviderChoice): VoiceProvider | null {
+  return choice === 'auto' ? null : choice
+}
 
 export interface VoiceSettings {
   sttProvider: ProviderChoice

@@ -24,7 +24,13 @@ const providers = {
 }
 const voices = { provider: 'offline', voices: [{ id: 'en-us', name: 'English (America)', language: 'en-us' }, { id: 'de', name: 'German', language: 'de' }] }
 
-const entries: ConfigEntry[] = [{ key: 'voice.tts_speed', value: 1, is_secret: false, is_set: false }]
+const entries: ConfigEntry[] = [
+  { key: 'voice.tts_speed', value: null, is_secret: false, is_set: false },
+  { key: 'voice.stt_provider', value: 'offline', is_secret: false, is_set: true },
+  { key: 'voice.openai_compatible_url', value: null, is_secret: false, is_set: false },
+  { key: 'voice.deepgram_api_key', value: null, is_secret: true, is_set: false },
+  { key: 'voice.elevenlabs_api_key', value: 'sk_…f00d', is_secret: true, is_set: true },
+]
 
 function api(state: 'ready' | 'disabled', overrides: (call: Call) => unknown = () => undefined) {
   return stubApi((call) => {
@@ -111,4 +117,41 @@ describe('Voice settings', () => {
     expect(await screen.findByText('A pace from 0.25 to 4; 1 is normal.')).toBeTruthy()
     expect(calls.some((c) => c.method === 'PATCH')).toBe(false)
   })
+
+  it('clears a stored provider when Automatic is chosen, since the setting holds providers only', async () => {
+    const user = userEvent.setup()
+    const calls = api('ready')
+    renderPage(<VoiceSection entries={entries} />)
+
+    await user.selectOptions(await screen.findByLabelText('Listening (speech to text)'), 'auto')
+    await user.click(screen.getByRole('button', { name: 'Save voice settings' }))
+
+    await waitFor(() => expect(calls.filter((c) => c.method === 'PATCH').map((c) => [c.url, c.body])).toEqual([['/api/v1/config/voice.stt_provider', { value: null }]]))
+  })
+
+  it('stores a Deepgram key and an audio server URL, and removes the ElevenLabs key', async () => {
+    const user = userEvent.setup()
+    const calls = api('ready')
+    renderPage(<VoiceSection entries={entries} />)
+
+    await user.type(await screen.findByLabelText('OpenAI-compatible audio server (faster-whisper-server, Kokoro-FastAPI…)'), 'ftp://nope')
+    await user.click(screen.getByRole('button', { name: 'Save URL' }))
+    expect(await screen.findByText(/An http:\/\/ or https:\/\/ address/)).toBeTruthy()
+    await user.clear(screen.getByLabelText('OpenAI-compatible audio server (faster-whisper-server, Kokoro-FastAPI…)'))
+    await user.type(screen.getByLabelText('OpenAI-compatible audio server (faster-whisper-server, Kokoro-FastAPI…)'), 'http://127.0.0.1:8000/v1')
+    await user.click(screen.getByRole('button', { name: 'Save URL' }))
+    await user.type(screen.getByLabelText('Deepgram API key'), 'dg-0123456789abcdef')
+    const deepgram = screen.getByLabelText('Deepgram API key').closest('form')!
+    await user.click(within(deepgram).getByRole('button', { name: 'Save key' }))
+    const elevenlabs = screen.getByLabelText('ElevenLabs API key').closest('form')!
+    await user.click(within(elevenlabs).getByRole('button', { name: 'Remove' }))
+
+    await waitFor(() => expect(calls.filter((c) => c.method === 'PATCH')).toHaveLength(3))
+    expect(calls.filter((c) => c.method === 'PATCH').map((c) => [c.url, c.body])).toEqual([
+      ['/api/v1/config/voice.openai_compatible_url', { value: 'http://127.0.0.1:8000/v1' }],
+      ['/api/v1/config/voice.deepgram_api_key', { value: 'dg-0123456789abcdef' }],
+      ['/api/v1/config/voice.elevenlabs_api_key', { value: null }],
+    ])
+  })
+
 })

@@ -3,12 +3,13 @@ import { Play, Square } from 'lucide-react'
 import { useState, type FormEvent } from 'react'
 
 import { errorMessage } from '../api/client'
-import { configApi, configQueries, type ConfigEntry } from '../api/config'
+import { configApi, configQueries, configValue, type ConfigEntry } from '../api/config'
 import {
   PROVIDER_LABELS,
   VOICE_ENABLE_HINT,
   VOICE_PROVIDERS,
   VOICE_SETTINGS,
+  providerSettingValue,
   voiceQueries,
   voiceSettings,
   type ProviderChoice,
@@ -19,6 +20,7 @@ import { toast } from '../toast'
 import { useSpeaker, useVoiceAvailable } from '../voice'
 import { Button } from './Button'
 import { FormError, SelectField, TextField } from './Field'
+import { providerKeyProblem } from './ProviderKeyForm'
 import { Panel } from './Page'
 import { Badge, badgeTone } from './StateBadge'
 import { ErrorNotice, Loading } from './States'
@@ -51,6 +53,7 @@ function VoiceForm({ entries }: { entries: ConfigEntry[] }) {
     <div className="space-y-4">
       <ProviderTable report={providers.data} />
       <VoiceChoices entries={entries} report={providers.data} />
+      <VoiceCredentials entries={entries} />
     </div>
   )
 }
@@ -126,8 +129,8 @@ function VoiceChoices({ entries, report }: { entries: ConfigEntry[]; report: Pro
     if (speed === null) return setSpeedError(`A pace from ${MIN_SPEED} to ${MAX_SPEED}; 1 is normal.`)
     setSpeedError(null)
     const changes: [string, unknown][] = []
-    if (form.stt !== saved.sttProvider) changes.push([VOICE_SETTINGS.sttProvider, form.stt])
-    if (form.tts !== saved.ttsProvider) changes.push([VOICE_SETTINGS.ttsProvider, form.tts])
+    if (form.stt !== saved.sttProvider) changes.push([VOICE_SETTINGS.sttProvider, providerSettingValue(form.stt)])
+    if (form.tts !== saved.ttsProvider) changes.push([VOICE_SETTINGS.ttsProvider, providerSettingValue(form.tts)])
     if ((form.voice || null) !== saved.ttsVoice) changes.push([VOICE_SETTINGS.ttsVoice, form.voice || null])
     if (speed !== saved.ttsSpeed) changes.push([VOICE_SETTINGS.ttsSpeed, speed])
     if (changes.length === 0) return void toast.info('Nothing changed')
@@ -187,6 +190,97 @@ function VoiceChoices({ entries, report }: { entries: ConfigEntry[]; report: Pro
       <Button type="submit" variant="primary" busy={save.isPending}>
         Save voice settings
       </Button>
+    </form>
+  )
+}
+
+/** Save one setting (null removes it) and refresh what depends on it: the settings and the providers' state. */
+function useSaveSetting(success: string) {
+  const queryClient = useQueryClient()
+  return useMutation({
+    mutationFn: ({ key, value }: { key: string; value: unknown }) => configApi.update(key, value),
+    meta: { errorToast: false },
+    onSuccess: () => {
+      toast.success(success)
+      // voice-service re-reads its settings every few seconds; ask again once it has.
+      setTimeout(() => void queryClient.invalidateQueries({ queryKey: voiceQueries.all }), 4_000)
+    },
+    onSettled: () => queryClient.invalidateQueries({ queryKey: configQueries.all }),
+  })
+}
+
+/** Keys for the cloud providers and the URL of an OpenAI-compatible audio server (the OpenAI key is the one on the Models page). */
+function VoiceCredentials({ entries }: { entries: ConfigEntry[] }) {
+  return (
+    <div className="space-y-4 border-t border-line pt-4">
+      <h3 className="text-sm font-semibold">Providers</h3>
+      <p className="text-xs text-muted">OpenAI uses the OpenAI key set on the Models page. Keys are stored sealed and never shown again.</p>
+      <ServerUrlForm entries={entries} />
+      <VoiceKeyForm entries={entries} settingKey={VOICE_SETTINGS.deepgramKey} label="Deepgram API key" />
+      <VoiceKeyForm entries={entries} settingKey={VOICE_SETTINGS.elevenlabsKey} label="ElevenLabs API key" />
+    </div>
+  )
+}
+
+const URL_PATTERN = /^https?:\/\/\S+$/
+
+function ServerUrlForm({ entries }: { entries: ConfigEntry[] }) {
+  const saved = configValue<string | null>(entries, VOICE_SETTINGS.openaiCompatibleUrl, null) ?? ''
+  const [url, setUrl] = useState(saved)
+  const [problem, setProblem] = useState<string | null>(null)
+  const save = useSaveSetting('Audio server URL saved.')
+
+  function submit(event: FormEvent) {
+    event.preventDefault()
+    const value = url.trim()
+    if (value && !URL_PATTERN.test(value)) return setProblem('An http:// or https:// address, e.g. http://127.0.0.1:8000/v1.')
+    setProblem(null)
+    if (value === saved) return void toast.info('Nothing changed')
+    save.mutate({ key: VOICE_SETTINGS.openaiCompatibleUrl, value: value || null })
+  }
+
+  return (
+    <form onSubmit={submit} className="flex flex-wrap items-end gap-2" noValidate>
+      <TextField label="OpenAI-compatible audio server (faster-whisper-server, Kokoro-FastAPI…)" className="min-w-64 flex-1" value={url}
+        error={problem ?? (save.error ? errorMessage(save.error) : null)} placeholder="http://127.0.0.1:8000/v1 (empty: none)"
+        onChange={(event) => setUrl(event.target.value)} />
+      <Button type="submit" busy={save.isPending}>
+        Save URL
+      </Button>
+    </form>
+  )
+}
+
+function VoiceKeyForm({ entries, settingKey, label }: { entries: ConfigEntry[]; settingKey: string; label: string }) {
+  const entry = entries.find((e) => e.key === settingKey)
+  const [key, setKey] = useState('')
+  const [problem, setProblem] = useState<string | null>(null)
+  const save = useSaveSetting(`${label} saved.`)
+  const remove = useSaveSetting(`${label} removed.`)
+  if (!entry) return null
+
+  function submit(event: FormEvent) {
+    event.preventDefault()
+    const found = providerKeyProblem(key.trim())
+    setProblem(found)
+    if (found) return
+    save.mutate({ key: settingKey, value: key.trim() }, { onSuccess: () => setKey('') })
+  }
+
+  return (
+    <form onSubmit={submit} className="flex flex-wrap items-end gap-2" noValidate>
+      <TextField label={label} type="password" autoComplete="off" className="min-w-64 flex-1" value={key}
+        placeholder={entry.is_set ? `set (${String(entry.value ?? '••••')}); paste a new key to replace it` : 'not set'}
+        error={problem ?? (save.error ? errorMessage(save.error) : remove.error ? errorMessage(remove.error) : null)}
+        onChange={(event) => setKey(event.target.value)} />
+      <Button type="submit" busy={save.isPending}>
+        Save key
+      </Button>
+      {entry.is_set && (
+        <Button variant="ghost" busy={remove.isPending} onClick={() => remove.mutate({ key: settingKey, value: null })}>
+          Remove
+        </Button>
+      )}
     </form>
   )
 }
