@@ -23,7 +23,7 @@ from nova_contracts.goals import (
     ReflectionCreate,
     SpecSubmit,
 )
-from nova_contracts.llm import CompleteRequest, CompleteResponse, Message
+from nova_contracts.llm import CALLER_HEADER, CORTEX_CALLER, CompleteRequest, CompleteResponse, Message
 from nova_contracts.memory import MemoryCreate
 from nova_contracts.orchestrator import PipelineTaskInfo, PipelineTaskSubmit
 
@@ -173,13 +173,12 @@ class GatewayClient:
             task_type=task_type,
             temperature=0.2,
             max_tokens=max_tokens,
-            # The gateway holds cortex's own calls to the budget tier it publishes.
-            metadata={"caller": "cortex"},
         )
         response = await self.client.post(
             "/complete",
             content=body.model_dump_json(exclude_none=True),
-            headers={"Content-Type": "application/json", "X-Caller": "cortex"},
+            # Marks the call as cortex's own: the gateway holds it to the budget tier cortex publishes.
+            headers={"Content-Type": "application/json", CALLER_HEADER: CORTEX_CALLER},
             timeout=self.timeout,
         )
         return CompleteResponse.model_validate(_checked("llm-gateway", response).json())

@@ -1,1 +1,0 @@
-"""`sk-nova` API keys for `/v1/*`, validated by the orchestrator (the gateway has no database)."""

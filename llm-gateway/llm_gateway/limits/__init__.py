@@ -1,1 +1,0 @@
-"""Sliding-window limits kept in Redis: provider daily quotas and per-API-key request rates."""
