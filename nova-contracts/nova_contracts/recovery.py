@@ -236,3 +236,52 @@ class ServiceAction(ResponseModel):
 class ServiceLogs(ResponseModel):
     name: str
     lines: list[str]
+
+
+class EnvEntry(ResponseModel):
+    """A whitelisted `.env` key: its value, or for a secret only whether it is set and its last characters."""
+
+    key: str
+    secret: bool
+    set: bool
+    value: str | None
+    restart: list[str]
+
+
+class EnvView(ResponseModel):
+    path: str
+    entries: list[EnvEntry]
+
+
+class EnvUpdate(RequestModel):
+    # A value sets the key; null removes it from the file.
+    updates: Annotated[
+        dict[str, Annotated[str, Field(max_length=4096)] | None], Field(min_length=1, max_length=50)
+    ]
+
+
+class EnvUpdateResult(ResponseModel):
+    changed: list[str]
+    restart_needed: list[str]
+
+
+class DatabaseStatus(ResponseModel):
+    connected: bool
+    size_bytes: int | None = None
+    tables: int | None = None
+
+
+class BackupsStatus(ResponseModel):
+    count: int
+    latest_at: datetime | None = None
+    total_size_bytes: int
+
+
+class RecoveryStatus(ResponseModel):
+    """The public overview: service readiness counts, database size, backups, a running operation's kind."""
+
+    services_ready: int
+    services_total: int
+    database: DatabaseStatus
+    backups: BackupsStatus
+    operation: str | None = None

@@ -11,6 +11,7 @@ import json
 import os
 import re
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
@@ -83,19 +84,24 @@ def open_env(sealed: bytes, admin_secret: str, backup_id: str) -> dict[str, str]
     return values
 
 
-def update_env_file(path: Path, updates: dict[str, str]) -> list[str]:
-    """Set `updates` in the env file, keeping comments, order and other keys; atomic and 0600."""
+def update_env_file(path: Path, updates: Mapping[str, str | None]) -> list[str]:
+    """Set `updates` in the env file (None removes a key), keeping comments, order and other keys.
+
+    Written to a temporary file in the same folder, flushed, then renamed over the old one (0600), so a
+    crash leaves the old file or the new one.
+    """
     lines = path.read_text().splitlines() if path.exists() else []
     remaining = dict(updates)
     out = []
     for line in lines:
         match = _KEY_LINE.match(line)
-        if match and match.group(1) in remaining:
+        if match and match.group(1) in updates:
             name = match.group(1)
-            out.append(f"{name}={_quote(remaining.pop(name))}")
+            if name in remaining and (value := remaining.pop(name)) is not None:
+                out.append(f"{name}={_quote(value)}")
         else:
             out.append(line)
-    out += [f"{name}={_quote(value)}" for name, value in remaining.items()]
+    out += [f"{name}={_quote(value)}" for name, value in remaining.items() if value is not None]
     handle, temp = tempfile.mkstemp(dir=path.parent, prefix=".env.", suffix=".tmp")
     try:
         with os.fdopen(handle, "w") as file:
