@@ -172,6 +172,38 @@ await step('voice', async () => {
   await screenshot('voice-played')
 })
 
+// 4. Settings → Voice: the offline voice is listed as usable, and the preview speaks with the chosen pace.
+await step('voice-settings', async () => {
+  await page.goto(url('/settings'))
+  const table = await visible(page.getByRole('table', { name: 'Voice providers' }))
+  const offline = table.getByRole('row').filter({ hasText: 'Offline' })
+  await visible(offline.getByText('usable', { exact: true }))
+  await page.getByLabel('Speed').fill('1.3')
+  await page.getByRole('button', { name: 'Preview the voice' }).click()
+  await page.waitForFunction(
+    () => {
+      const audio = document.querySelector('[data-testid="voice-preview-player"]')
+      return audio instanceof HTMLAudioElement && audio.src.startsWith('blob:') && (audio.currentTime > 0 || audio.ended) && !audio.error
+    },
+    null,
+    { timeout: 30_000 },
+  )
+  await screenshot('voice-settings')
+})
+
+// 5. The new pages fit a 390 px phone screen.
+await step('phone-width', async () => {
+  await page.setViewportSize({ width: 390, height: 844 })
+  for (const path of ['/goals', `/goals/${config.reviewGoalId}`, '/']) {
+    await page.goto(url(path))
+    await page.waitForLoadState('networkidle')
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
+    await screenshot(`phone${path.replaceAll('/', '-')}`)
+    if (overflow > 1) throw new Error(`${path} is ${overflow}px wider than a 390px phone screen`)
+  }
+  await page.setViewportSize({ width: 1280, height: 800 })
+})
+
 await browser.close()
 const result = { failures, observed, notes, artifacts: config.artifacts }
 console.log(`E2E_RESULT ${JSON.stringify(result)}`)
