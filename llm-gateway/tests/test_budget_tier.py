@@ -90,11 +90,14 @@ async def test_at_tier_none_cortex_is_refused_with_429_naming_the_budget_until_u
     assert fake_openai.script.requests == [] and fake_anthropic.script.requests == []
 
 
-async def test_at_tier_none_the_local_model_still_serves_cortex(
+async def test_at_tier_none_the_local_model_still_serves_cortex_but_a_named_cloud_model_is_refused(
     gateway_factory: Any, wired: dict[str, Any], publish: Any, fake_local: Any, fake_openai: Any
 ) -> None:
     await publish("none")
     gateway = await gateway_factory(**wired, llm_routing_strategy="cloud-first")
+    # A cloud model named outright is refused even though the local model could have answered instead.
+    cloud = await _complete(gateway, CORTEX, model="groq/llama-3.1-8b-instant")
+    assert cloud.status_code == 429 and "budget" in cloud.json()["detail"]
     by_task = await _complete(gateway, CORTEX, task_type="planning")
     assert by_task.status_code == 200, by_task.text
     assert by_task.json()["model"] == LOCAL_MODEL

@@ -29,9 +29,11 @@ def model_tier(gateway_model: str) -> Tier:
 
 def ceiling_of(budget: BudgetTier | None) -> Tier | None:
     """The most expensive tier allowed; None for no restriction. `none` has no tier and is handled apart."""
-    if budget is None or budget is BudgetTier.BEST:
-        return None
-    return "mid" if budget is BudgetTier.MID else "cheap"
+    if budget is BudgetTier.MID:
+        return "mid"
+    if budget is BudgetTier.CHEAP:
+        return "cheap"
+    return None
 
 
 def within(target: Target, budget: BudgetTier) -> bool:
