@@ -1,0 +1,170 @@
+"""What must hold when services run as several replicas, proven with several real processes on this machine.
+
+The pipeline: two API-only orchestrators (PIPELINE_WORKERS_ENABLED=false, as the production overlay's
+`orchestrator` Deployment) take submissions, three worker processes (its `orchestrator-worker`) share one Redis
+queue and one PostgreSQL, and one worker is killed with SIGKILL while it holds a task. Every task must complete
+once: none lost, none completed twice, no stage's result recorded twice. Each task's one stage is a model call
+through a real llm-gateway to the loopback fake model, so tasks are in flight long enough to be caught mid-run.
+"""
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from nova_common.embedded import free_port
+from tests.fakes import serve_in_thread
+from tests.fakes.pipeline_model import PipelineModel
+from tests.stack import STACK_ADMIN_SECRET, STACK_SERVICE_TOKEN, ServiceProcess
+
+HEADERS = {"X-Admin-Secret": STACK_ADMIN_SECRET}
+TASKS = 300
+# The reaper's clocks shortened (as orchestrator/tests/test_pipeline_support.py does) so a dead worker's
+# tasks are queued again within seconds instead of minutes.
+FAST_LOOPS = {
+    "PIPELINE_HEARTBEAT_SECONDS": "0.3",
+    "PIPELINE_REAPER_SECONDS": "0.3",
+    "PIPELINE_STALE_SECONDS": "2",
+    "PIPELINE_REQUEUE_AFTER_SECONDS": "0.5",
+}
+LAUNCH = (
+    "from nova_common.server import serve; from orchestrator.config import get_settings; "
+    "serve('orchestrator.main:create_app', get_settings())"
+)
+
+
+@pytest.fixture
+def gateway_url(redis_base_url: str, tmp_path: Path) -> Iterator[str]:
+    model = PipelineModel()
+    with serve_in_thread(model.app) as live:
+        env = {
+            "REDIS_URL": redis_base_url,
+            "OPENAI_API_KEY": "sk-test-openai-key-0123456789",
+            "OPENAI_BASE_URL": f"{live.url}/v1",
+            "LOCAL_MODEL_URL": f"http://127.0.0.1:{free_port()}",
+            "REQUIRE_AUTH": "false",
+        }
+        gateway = ServiceProcess("llm_gateway", env, tmp_path).start()
+        try:
+            yield gateway.url
+        finally:
+            gateway.stop()
+
+
+@pytest.fixture
+def start_orchestrator(
+    database_url: str,
+    redis_base_url: str,
+    gateway_url: str,
+    tmp_path: Path,
+    wait_until: Callable[..., Any],
+) -> Iterator[Callable[[bool], tuple[subprocess.Popen[bytes], str]]]:
+    processes: list[subprocess.Popen[bytes]] = []
+
+    def start(workers: bool) -> tuple[subprocess.Popen[bytes], str]:
+        port = free_port()
+        env = {
+            **os.environ, **FAST_LOOPS, "PORT": str(port), "HOST": "127.0.0.1", "DATABASE_URL": database_url,
+            "REDIS_URL": redis_base_url, "LLM_GATEWAY_URL": gateway_url, "REQUIRE_AUTH": "true",
+            "MEMORY_SERVICE_URL": f"http://127.0.0.1:{free_port()}", "NOVA_ADMIN_SECRET": STACK_ADMIN_SECRET,
+            "NOVA_SERVICE_TOKEN": STACK_SERVICE_TOKEN, "NOVA_WORKSPACE": str(tmp_path), "LOG_FORMAT": "console",
+            "PIPELINE_WORKERS_ENABLED": str(workers).lower(), "PIPELINE_WORKER_CONCURRENCY": "8",
+        }  # fmt: skip
+        log = (tmp_path / f"orchestrator-{port}.log").open("wb")
+        process = subprocess.Popen(
+            [sys.executable, "-c", LAUNCH], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path
+        )
+        processes.append(process)
+        url = f"http://127.0.0.1:{port}"
+
+        def ready() -> bool:
+            try:
+                return httpx.get(f"{url}/api/v1/pods", headers=HEADERS, timeout=2).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_until(ready, timeout=120)
+        return process, url
+
+    yield start
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+async def submit(urls: list[str], pod_id: str, count: int) -> list[str]:
+    """`count` tasks, spread over the API processes as a Service would spread them."""
+    clients = [httpx.AsyncClient(base_url=url, headers=HEADERS, timeout=60) for url in urls]
+    try:
+        semaphore = asyncio.Semaphore(16)
+
+        async def one(i: int) -> str:
+            async with semaphore:
+                response = await clients[i % len(clients)].post(
+                    "/api/v1/pipeline/tasks", json={"goal": f"replica task {i}", "pod_id": pod_id}
+                )
+                response.raise_for_status()
+                return str(response.json()["id"])
+
+        return list(await asyncio.gather(*(one(i) for i in range(count))))
+    finally:
+        for client in clients:
+            await client.aclose()
+
+
+@pytest.mark.timeout(420)
+def test_two_api_and_three_worker_processes_complete_every_task_once_when_a_worker_is_killed(
+    start_orchestrator: Callable[[bool], tuple[subprocess.Popen[bytes], str]],
+    run_sql: Callable[..., list[Any]],
+    wait_until: Callable[..., Any],
+) -> None:
+    apis = [start_orchestrator(False)[1] for _ in range(2)]
+    victim, *_ = [start_orchestrator(True)[0] for _ in range(3)]
+    pod = httpx.post(
+        f"{apis[0]}/api/v1/pods", headers=HEADERS, timeout=10,
+        json={"name": "replicas", "default_model": "openai/gpt-4o-mini",
+              "agents": [{"name": "task", "role": "task", "position": 1}]},
+    ).json()  # fmt: skip
+    task_ids = asyncio.run(submit(apis, pod["id"], TASKS))
+    assert len(set(task_ids)) == TASKS
+
+    # The worker id carries its process id (pipeline/worker.py): kill the victim while it holds a task.
+    holding = f"%-{victim.pid}-%"
+    wait_until(
+        lambda: run_sql(
+            "SELECT 1 FROM pipeline_tasks WHERE worker_id LIKE $1 AND status LIKE '%running'", holding
+        ),
+        timeout=120,
+        interval=0.02,
+    )
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.wait(10)
+
+    def finished() -> bool:
+        rows = run_sql("SELECT count(*) AS n FROM pipeline_tasks WHERE status IN ('complete', 'failed')")
+        return bool(rows[0]["n"] == TASKS)
+
+    wait_until(finished, timeout=300, interval=0.5)
+    statuses = run_sql("SELECT status, count(*) AS n FROM pipeline_tasks GROUP BY 1")
+    assert {r["status"]: r["n"] for r in statuses} == {"complete": TASKS}
+    # Taken over from the killed worker: claimed again, yet completed once with its stage recorded once.
+    assert run_sql("SELECT count(*) AS n FROM pipeline_tasks WHERE attempts >= 2")[0]["n"] >= 1
+    per_task = run_sql(
+        """SELECT t.id,
+                  count(*) FILTER (WHERE e.kind = 'transition' AND e.to_status = 'complete') AS completions,
+                  count(*) FILTER (WHERE e.kind = 'stage_completed') AS stages
+           FROM pipeline_tasks t LEFT JOIN pipeline_task_events e ON e.task_id = t.id GROUP BY t.id"""
+    )
+    assert len(per_task) == TASKS
+    assert [r for r in per_task if r["completions"] != 1 or r["stages"] != 1] == []
