@@ -4,14 +4,26 @@ The journal is a conversation titled "Journal" in the dashboard's chat list: cor
 (what it did and why, escalations), and what the person writes there is read by cortex on its next cycle.
 """
 
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from nova_contracts.base import Metadata, RequestModel, ResponseModel
+
+
+def _in_utc(value: datetime) -> datetime:
+    # A naive time is taken as UTC; 0001-01-01T00:00+01:00 is a valid ISO date outside Python's range in UTC.
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("date is out of range once converted to UTC") from None
+
+
+UtcInstant = Annotated[datetime, AfterValidator(_in_utc)]
+"""An instant as a query parameter or field: naive means UTC; an instant outside the UTC range is a 422."""
 
 
 class BudgetTier(StrEnum):

@@ -167,3 +167,13 @@ def test_a_task_without_a_goal_ending_tells_cortex_nothing(
     status = client.get(f"/api/v1/pipeline/tasks/{task['id']}", headers=admin).json()["status"]
     assert status in ("cancelled", "failed")
     assert [s for s in pushed(stimuli) if s["type"] == "task.finished"] == []
+
+
+@pytest.mark.parametrize("path", ["/api/v1/journal", "/api/v1/usage/spend"])
+def test_a_since_outside_the_utc_range_is_a_422_and_a_naive_one_is_taken_as_utc(
+    client: TestClient, service: dict[str, str], path: str
+) -> None:
+    refused = client.get(path, headers=service, params={"since": "0001-01-01T00:00:00+01:00"})
+    assert refused.status_code == 422, refused.text
+    assert "out of range" in json.dumps(refused.json()["detail"])
+    assert client.get(path, headers=service, params={"since": "2026-01-01T00:00:00"}).status_code == 200

@@ -1,12 +1,17 @@
 """Journal routes: cortex narrates (service token), the person writes (admin), both read."""
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, status
 
 from nova_common.auth import AdminAuth, ServiceAuth
-from nova_contracts.cortex import JournalEntry, JournalEntryCreate, JournalMessageCreate, JournalPage
+from nova_contracts.cortex import (
+    JournalEntry,
+    JournalEntryCreate,
+    JournalMessageCreate,
+    JournalPage,
+    UtcInstant,
+)
 from orchestrator.deps import Page, Services
 from orchestrator.journal.repository import JournalRepository
 from orchestrator.journal.service import JournalService
@@ -30,7 +35,7 @@ async def read_journal(
     role: Annotated[
         Literal["user", "assistant"] | None, Query(description="user: the person's messages")
     ] = None,
-    since: Annotated[datetime | None, Query(description="only entries written after this instant")] = None,
+    since: Annotated[UtcInstant | None, Query(description="only entries written after this instant")] = None,
 ) -> JournalPage:
     """The journal, newest first: cortex's entries and the person's messages."""
     return await journal.read(role=role, since=since, limit=page.limit, offset=page.offset)

@@ -7,7 +7,7 @@ import asyncpg
 from fastapi import APIRouter, Depends, Query, Request
 
 from nova_common.auth import ServiceAuth
-from nova_contracts.cortex import DailySpend
+from nova_contracts.cortex import DailySpend, UtcInstant
 
 router = APIRouter(prefix="/api/v1/usage", tags=["usage"])
 
@@ -37,7 +37,7 @@ def utc_midnight(now: datetime) -> datetime:
 async def get_daily_spend(
     _: ServiceAuth,
     spend: Annotated[SpendRepository, Depends(get_spend)],
-    since: Annotated[datetime | None, Query(description="default: today's UTC midnight")] = None,
+    since: Annotated[UtcInstant | None, Query(description="default: today's UTC midnight")] = None,
 ) -> DailySpend:
     """For cortex: the cost of every model call since `since` (default: today, UTC)."""
     start = since or utc_midnight(datetime.now(UTC))
