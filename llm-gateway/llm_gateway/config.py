@@ -13,6 +13,7 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, SecretStr
 
 from nova_common.config import NovaSettings
+from nova_common.credentials import KEY_CACHE_SECONDS
 from nova_contracts.llm import InferenceBackend, RoutingStrategy
 
 
@@ -89,7 +90,8 @@ class Settings(NovaSettings):
     # Caches
     response_cache_ttl: int = Field(default=300, ge=0)
     embed_cache_ttl: int = Field(default=7 * 86_400, ge=0)
-    api_key_cache_seconds: int = Field(default=60, ge=1)
+    # How long an API key's validation is trusted: the stack's revocation bound (nova_common.credentials).
+    api_key_cache_seconds: float = Field(default=KEY_CACHE_SECONDS, gt=0, le=300)
 
     # Usage records: Redis stream the orchestrator consumes.
     usage_stream: str = "nova:usage:events"

@@ -21,6 +21,7 @@ from nova_common.auth import (
     service_token_ok,
 )
 from nova_common.config import NovaSettings
+from nova_common.credentials import RATE_WINDOW_SECONDS, key_window
 from nova_common.errors import RateLimited, Unauthorized
 from nova_contracts.llm import CALLER_HEADER, CORTEX_CALLER
 
@@ -59,8 +60,11 @@ async def check_v1_caller(request: Request, services: GatewayServices) -> Princi
         return Principal(kind="anonymous")
     principal = await require_api_key(request)
     if principal.key is not None and principal.key.rate_limit_rpm > 0:
+        # The key's one window for the whole stack (the orchestrator counts into the same one).
         admission = await services.limiter.admit(
-            f"nova:ratelimit:apikey:{principal.key.id}", limit=principal.key.rate_limit_rpm, window_seconds=60
+            key_window(principal.key.id),
+            limit=principal.key.rate_limit_rpm,
+            window_seconds=RATE_WINDOW_SECONDS,
         )
         if not admission.admitted:
             raise RateLimited(

@@ -10,13 +10,11 @@ from fastapi import FastAPI
 from llm_gateway import __doc__ as description
 from llm_gateway import __version__
 from llm_gateway.api import health, internal, openai
-from llm_gateway.auth.keys import OrchestratorKeyStore
 from llm_gateway.completions.cache import ResponseCache
 from llm_gateway.completions.service import CompletionService
 from llm_gateway.config import Settings, get_settings
 from llm_gateway.embeddings.cloud import CloudEmbedder
 from llm_gateway.embeddings.service import EmbeddingService
-from llm_gateway.limits.sliding_window import SlidingWindowLimiter
 from llm_gateway.providers.local import LocalSlot
 from llm_gateway.providers.pricing import PriceMap
 from llm_gateway.providers.registry import ProviderRegistry
@@ -27,7 +25,9 @@ from llm_gateway.services import GatewayServices
 from llm_gateway.usage.recorder import UsageRecorder
 from llm_gateway.usage.stats import LocalInferenceStats
 from nova_common.app import create_service_app
+from nova_common.credentials import RemoteKeyStore
 from nova_common.health import health_router
+from nova_common.ratelimit import SlidingWindowLimiter
 from nova_common.resources import open_resources
 
 V1_BODY_LIMIT_BYTES = 20 * 1024 * 1024
@@ -77,8 +77,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             cache_ttl=settings.embed_cache_ttl,
             cloud=CloudEmbedder(registry, via_litellm),
         )
-        app.state.api_key_store = OrchestratorKeyStore(
-            resources.peers["orchestrator"], redis, cache_seconds=settings.api_key_cache_seconds
+        app.state.api_key_store = RemoteKeyStore(
+            resources.peers["orchestrator"], cache_seconds=settings.api_key_cache_seconds
         )
         app.state.services = GatewayServices(
             completions=completions,

@@ -5,11 +5,11 @@ from dataclasses import dataclass
 from llm_gateway.completions.cache import ResponseCache
 from llm_gateway.completions.service import CompletionService
 from llm_gateway.embeddings.service import EmbeddingService
-from llm_gateway.limits.sliding_window import SlidingWindowLimiter
 from llm_gateway.providers.registry import ProviderRegistry
 from llm_gateway.runtime_config import RuntimeConfigStore
 from llm_gateway.usage.recorder import UsageRecorder
 from llm_gateway.usage.stats import LocalInferenceStats
+from nova_common.ratelimit import SlidingWindowLimiter
 
 
 @dataclass

@@ -1,6 +1,5 @@
 """The OpenAI-compatible API, driven by the official `openai` SDK and by LiteLLM as a client."""
 
-import asyncio
 import json
 from typing import Any
 
@@ -241,6 +240,9 @@ async def test_inference_stats_and_inflight_report_the_local_backend(
 
 
 class FakeOrchestratorKeys:
+    """Answers `/api/v1/keys/validate` as the orchestrator does (200 with `valid=false` for an unknown key).
+    Key validation and limits against the real orchestrator are in tests/test_credentials_stack.py."""
+
     def __init__(self, valid: dict[str, dict[str, Any]]) -> None:
         self.valid = valid
         self.calls = 0
@@ -252,40 +254,6 @@ class FakeOrchestratorKeys:
             return JSONResponse({"detail": "no"}, status_code=401)
         record = self.valid.get(request.query_params["key_hash"])
         return JSONResponse(record or {"valid": False})
-
-
-async def test_v1_with_require_auth_accepts_a_valid_key_caches_it_and_enforces_its_rate_limit(
-    gateway_factory: Any, wired: dict[str, Any], fake_local: Any
-) -> None:
-    from nova_common.auth import hash_api_key
-
-    key = "sk-nova-test-key-abcdefghijklmnop"
-    orchestrator = FakeOrchestratorKeys(
-        {
-            hash_api_key(key): {
-                "valid": True,
-                "key_id": "6f1c7a52-3b9f-4b7e-9c61-2f3f0c1d2e3f",
-                "name": "ide",
-                "rate_limit_rpm": 2,
-            }
-        }
-    )
-    with serve_in_thread(orchestrator.app) as live:
-        gateway = await gateway_factory(**wired, require_auth=True, orchestrator_url=live.url)
-        headers = {"Authorization": f"Bearer {key}"}
-        body = {"model": "smollm2-135m", "messages": USER}
-        first = await gateway.client.post("/v1/chat/completions", json=body, headers=headers)
-        second = await gateway.client.post("/v1/chat/completions", json=body, headers=headers)
-        third = await gateway.client.post("/v1/chat/completions", json=body, headers=headers)
-        anonymous = await gateway.client.post("/v1/chat/completions", json=body)
-        wrong = await gateway.client.post(
-            "/v1/chat/completions", json=body, headers={"Authorization": "Bearer sk-nova-unknown-key-000000"}
-        )
-    assert (first.status_code, second.status_code, third.status_code) == (200, 200, 429)
-    assert third.json()["error"]["type"] == "rate_limit_error" and "Retry-After" in third.headers
-    assert orchestrator.calls == 2  # the valid key once (then cached), the unknown key once
-    assert anonymous.status_code == 401 and anonymous.json()["error"]["type"] == "authentication_error"
-    assert wrong.status_code == 401
 
 
 async def test_v1_usage_record_carries_the_api_key_id(
@@ -307,35 +275,3 @@ async def test_v1_usage_record_carries_the_api_key_id(
         )
     records = await usage_records(gateway)
     assert records[-1]["api_key_id"] == key_id
-
-
-async def test_revoked_key_is_refused_once_its_cached_validation_expires(
-    gateway_factory: Any, wired: dict[str, Any], fake_local: Any
-) -> None:
-    from nova_common.auth import hash_api_key
-
-    key = "sk-nova-revoked-soon-abcdefghijklmnop"
-    orchestrator = FakeOrchestratorKeys(
-        {
-            hash_api_key(key): {
-                "valid": True,
-                "key_id": "1d7e0a2c-5b8f-4c3e-9a6d-7f2b3c4d5e6f",
-                "rate_limit_rpm": 100,
-            }
-        }
-    )
-    headers = {"Authorization": f"Bearer {key}"}
-    body = {"model": "smollm2-135m", "messages": USER}
-    with serve_in_thread(orchestrator.app) as live:
-        gateway = await gateway_factory(
-            **wired, require_auth=True, orchestrator_url=live.url, api_key_cache_seconds=1
-        )
-        before = [
-            await gateway.client.post("/v1/chat/completions", json=body, headers=headers) for _ in range(2)
-        ]
-        orchestrator.valid.clear()  # the key is revoked at the orchestrator
-        await asyncio.sleep(1.2)  # API_KEY_CACHE_SECONDS=1: the cached answer is gone, in Redis and in memory
-        after = await gateway.client.post("/v1/chat/completions", json=body, headers=headers)
-    assert [r.status_code for r in before] == [200, 200]
-    assert after.status_code == 401
-    assert orchestrator.calls == 2

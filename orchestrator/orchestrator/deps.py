@@ -7,12 +7,11 @@ from fastapi import Depends, Query, Request
 from fastapi.security import APIKeyHeader
 
 from nova_common.auth import SERVICE_HEADER, Principal, require_api_key, require_service
-from nova_common.errors import RateLimited
+from nova_common.credentials import KeyRateLimiter
 from orchestrator.agents.service import AgentService
 from orchestrator.agents.turn import AgentRunner
 from orchestrator.chat.service import ChatService
 from orchestrator.goals.service import GoalService
-from orchestrator.keys.rate_limit import SlidingWindowLimiter
 from orchestrator.keys.service import ApiKeyService
 from orchestrator.keys.tenant import Tenant
 from orchestrator.keys.usage_tracker import KeyUsageTracker
@@ -30,7 +29,7 @@ class Services:
 
     agents: AgentService
     keys: ApiKeyService
-    limiter: SlidingWindowLimiter
+    limiter: KeyRateLimiter
     key_usage: KeyUsageTracker
     config: PlatformConfigService
     tools: ToolService
@@ -69,12 +68,7 @@ async def require_caller(
         return await require_service(request)
     principal = await require_api_key(request)
     if principal.key is not None:
-        decision = await services.limiter.hit(principal.key.id, principal.key.rate_limit_rpm)
-        if not decision.allowed:
-            raise RateLimited(
-                f"API key {principal.key.key_prefix}… is over its {principal.key.rate_limit_rpm} requests/minute",
-                retry_after=decision.retry_after_seconds,
-            )
+        await services.limiter.admit(principal.key)  # one window per key for the whole stack
         services.key_usage.touch(principal.key.id)
     return principal
 

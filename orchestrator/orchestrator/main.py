@@ -7,6 +7,7 @@ import structlog
 from fastapi import FastAPI
 
 from nova_common.app import create_service_app
+from nova_common.credentials import KeyRateLimiter
 from nova_common.health import HealthRegistry
 from nova_common.loops import BackgroundLoops
 from nova_common.redis import create_redis
@@ -28,12 +29,13 @@ from orchestrator.deps import Services
 from orchestrator.goals.repository import GoalRepository
 from orchestrator.goals.routes import router as goals_router
 from orchestrator.goals.service import GoalService
+from orchestrator.intel.routes import router as intel_router
 from orchestrator.journal.routes import router as journal_router
-from orchestrator.keys.rate_limit import SlidingWindowLimiter
 from orchestrator.keys.repository import ApiKeyRepository
 from orchestrator.keys.routes import router as keys_router
 from orchestrator.keys.service import ApiKeyService
 from orchestrator.keys.usage_tracker import KeyUsageTracker
+from orchestrator.knowledge.routes import router as knowledge_router
 from orchestrator.mcp_servers.manager import McpManager
 from orchestrator.mcp_servers.repository import McpServerRepository
 from orchestrator.mcp_servers.routes import router as mcp_router
@@ -128,7 +130,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             services = Services(
                 agents=agents,
                 keys=ApiKeyService(key_repository),
-                limiter=SlidingWindowLimiter(redis),
+                limiter=KeyRateLimiter(config_redis),
                 key_usage=KeyUsageTracker(key_repository),
                 config=config,
                 tools=tools,
@@ -197,6 +199,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         pipeline_router,
         goals_router,
         journal_router,
+        intel_router,
+        knowledge_router,
         spend_router,
     ):
         app.include_router(router)

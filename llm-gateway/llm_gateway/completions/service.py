@@ -12,7 +12,6 @@ from typing import Any
 import structlog
 
 from llm_gateway.completions.cache import ResponseCache, cache_key, is_cacheable
-from llm_gateway.limits.sliding_window import SlidingWindowLimiter
 from llm_gateway.providers.catalog import BY_SLUG
 from llm_gateway.providers.errors import ProviderCallError
 from llm_gateway.providers.pricing import PriceMap, estimate_prompt_tokens, prompt_chars
@@ -21,6 +20,7 @@ from llm_gateway.routing.plan import Planner
 from llm_gateway.usage.recorder import UsageRecorder
 from llm_gateway.usage.stats import LocalInferenceStats
 from nova_common.errors import BadRequest, NovaError, RateLimited, UpstreamUnavailable
+from nova_common.ratelimit import SlidingWindowLimiter
 from nova_contracts.llm import ProviderType, Tier, UsageRecord
 
 log = structlog.get_logger("llm_gateway.completions")
