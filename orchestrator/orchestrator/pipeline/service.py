@@ -86,7 +86,9 @@ class PipelineService:
                 raise NotFound(f"goal {body.goal_id} not found")
         try:
             task = await self._insert(body, caller, await self.pods.choose(body.goal, body.pod_id))
-        except asyncpg.ForeignKeyViolationError:
+        except asyncpg.ForeignKeyViolationError as exc:
+            if "goal_id" in (exc.constraint_name or ""):  # the goal was deleted a moment ago
+                raise NotFound(f"goal {body.goal_id} not found") from exc
             # The pod was deleted through another orchestrator a moment ago and our cache still had it.
             self.pods.forget_cached()
             task = await self._insert(body, caller, await self.pods.choose(body.goal, body.pod_id))
