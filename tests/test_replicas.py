@@ -1,5 +1,8 @@
 """What must hold when services run as several replicas, proven with several real processes on this machine.
 
+llm-gateway: three processes sharing one Redis admit exactly an API key's requests per minute and exactly a
+provider's daily quota between them, however the requests are spread (the windows live in Redis, DB 1).
+
 The pipeline: two API-only orchestrators (PIPELINE_WORKERS_ENABLED=false, as the production overlay's
 `orchestrator` Deployment) take submissions, three worker processes (its `orchestrator-worker`) share one Redis
 queue and one PostgreSQL, and one worker is killed with SIGKILL while it holds a task. Every task must complete
@@ -18,11 +21,11 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.fakes import FakeOpenAI, serve_in_thread
+from tests.fakes.pipeline_model import PipelineModel
+from tests.stack import STACK_ADMIN_SECRET, STACK_SERVICE_TOKEN, ServiceProcess, orchestrator_env
 
 from nova_common.embedded import free_port
-from tests.fakes import serve_in_thread
-from tests.fakes.pipeline_model import PipelineModel
-from tests.stack import STACK_ADMIN_SECRET, STACK_SERVICE_TOKEN, ServiceProcess
 
 HEADERS = {"X-Admin-Secret": STACK_ADMIN_SECRET}
 TASKS = 300
@@ -168,3 +171,58 @@ def test_two_api_and_three_worker_processes_complete_every_task_once_when_a_work
     )
     assert len(per_task) == TASKS
     assert [r for r in per_task if r["completions"] != 1 or r["stages"] != 1] == []
+
+
+def _spread(urls: list[str], path: str, count: int, **request: Any) -> list[int]:
+    """`count` concurrent requests to `path`, round-robin over `urls` (a Service's spread); their statuses."""
+
+    async def go() -> list[int]:
+        async with httpx.AsyncClient(timeout=60) as client:
+            responses = await asyncio.gather(
+                *(client.request(url=f"{urls[i % len(urls)]}{path}", **request) for i in range(count))
+            )
+        return [r.status_code for r in responses]
+
+    return asyncio.run(go())
+
+
+@pytest.mark.timeout(300)
+def test_three_gateway_processes_admit_exactly_the_key_rate_limit_and_the_provider_quota(
+    database_url: str, redis_base_url: str, tmp_path: Path
+) -> None:
+    model = FakeOpenAI(models=["gpt-4o-mini"])
+    with serve_in_thread(model.app) as upstream:
+        gateway_env = {
+            "REDIS_URL": redis_base_url, "OPENAI_API_KEY": "sk-test-openai-key-0123456789",
+            "OPENAI_BASE_URL": f"{upstream.url}/v1", "DEFAULT_CHAT_MODEL": "openai/gpt-4o-mini",
+            "INFERENCE_BACKEND": "none", "LLM_ROUTING_STRATEGY": "cloud-only",
+            "PROVIDER_DAILY_QUOTAS": '{"openai": 7}', "REQUIRE_AUTH": "true",
+        }  # fmt: skip
+        gateways = [ServiceProcess("llm_gateway", gateway_env, tmp_path) for _ in range(3)]
+        env = orchestrator_env(database_url, redis_base_url, gateway_url=gateways[0].url, workspace=tmp_path)
+        # The gateways check sk-nova keys with the orchestrator, which owns them.
+        orchestrator = ServiceProcess("orchestrator", env, tmp_path).start()
+        try:
+            for gateway in gateways:
+                gateway.env["ORCHESTRATOR_URL"] = orchestrator.url
+                gateway.start(ready_within=180)
+            urls = [g.url for g in gateways]
+            key = httpx.post(
+                f"{orchestrator.url}/api/v1/keys",
+                headers=HEADERS,
+                json={"name": "replicas", "rate_limit_rpm": 20},
+            ).json()["key"]
+
+            statuses = _spread(urls, "/v1/models", 60, method="GET", headers={"X-API-Key": key})
+            assert sorted(statuses) == [200] * 20 + [429] * 40
+
+            completions = _spread(
+                urls, "/complete", 21, method="POST", headers={"X-Service-Token": STACK_SERVICE_TOKEN},
+                json={"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]},
+            )  # fmt: skip
+            assert sorted(completions) == [200] * 7 + [429] * 14
+            assert len(model.script.requests) == 7
+        finally:
+            for gateway in gateways:
+                gateway.stop()
+            orchestrator.stop()
