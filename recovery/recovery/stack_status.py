@@ -32,7 +32,8 @@ async def _probe(client: httpx.AsyncClient, spec: ServiceSpec, url: str) -> Serv
             port=spec.port,
             profile=spec.profile,
             state=ServiceState.DOWN,
-            detail=f"{type(exc).__name__}: {exc}"[:300] or "unreachable",
+            # The type only: this answer is public, and error texts name addresses and paths.
+            detail=f"unreachable ({type(exc).__name__})",
         )
     latency = round((time.perf_counter() - start) * 1000, 2)
     checks: list[DependencyCheck] = []

@@ -254,3 +254,35 @@ def test_backup_routes_need_the_admin_secret(client: TestClient) -> None:
         assert client.request(method, path).status_code == 401, (method, path)
         wrong = client.request(method, path, headers={"X-Admin-Secret": "wrong-secret-0123456789"})
         assert wrong.status_code == 401, (method, path)
+
+
+def test_restore_failing_part_way_puts_the_old_state_back_and_says_so(
+    client: TestClient,
+    make_backup: Callable[..., str],
+    snapshot: Snapshot,
+    admin: dict[str, str],
+    recovery_settings: Settings,
+) -> None:
+    name = make_backup()
+    # A view made after the backup depends on a table the dump replaces: pg_restore --clean cannot drop it.
+    asyncio.run(
+        _execute(recovery_settings.database_url, "CREATE VIEW goal_titles AS SELECT title FROM goals")
+    )
+    _change_something(recovery_settings.database_url)
+    redis.Redis.from_url(recovery_settings.redis_url.rsplit("/", 1)[0] + "/2").set("nova:after", "kept")
+    before = snapshot()
+
+    response = client.post(f"/api/v1/recovery/backups/{name}/restore", headers=admin)
+    assert response.status_code == 503
+    detail = response.json()["detail"]
+    assert "pg_restore failed" in detail and "put back" in detail
+    assert snapshot() == before
+    assert not (recovery_settings.backup_dir / "restore-in-progress.json").exists()
+
+
+async def _execute(url: str, statement: str) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()

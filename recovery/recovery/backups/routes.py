@@ -115,7 +115,9 @@ async def restore_backup(
     _: AdminAuth, backups: Backups, name: str, body: RestoreRequest | None = None
 ) -> RestoreReport:
     """Verify, take a safety backup, restore, and compare every table and Redis DB with the manifest."""
-    return await backups.restore(name, restore_env=(body or RestoreRequest()).restore_env)
+    # Shielded: a client that goes away must not cancel a restore half-way (it runs to the end either way).
+    restore = asyncio.ensure_future(backups.restore(name, restore_env=(body or RestoreRequest()).restore_env))
+    return await asyncio.shield(restore)
 
 
 @router.delete("/{name}", status_code=204)

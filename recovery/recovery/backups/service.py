@@ -22,7 +22,7 @@ import asyncpg
 import structlog
 from starlette.requests import Request
 
-from nova_common.errors import BadRequest, Conflict, NotFound, PayloadTooLarge
+from nova_common.errors import BadRequest, Conflict, NotFound, NovaError, PayloadTooLarge, UpstreamUnavailable
 from nova_common.redis import REDIS_DB_MAP
 from nova_contracts.recovery import (
     ArchiveCheck,
@@ -394,7 +394,14 @@ class BackupService:
                     "started_at": datetime.now(UTC).isoformat(),
                 },
             )
-            report = await self._apply(path, manifest, safety_backup=safety.name)
+            try:
+                report = await self._apply(path, manifest, safety_backup=safety.name)
+            except NovaError as exc:
+                await self._roll_back(safety.name)
+                raise UpstreamUnavailable(
+                    f"restoring {name} failed ({exc.detail}); the state from before it was put back "
+                    f"from {safety.name}"
+                ) from exc
             if env_values is not None:
                 report.env_keys_written = await asyncio.to_thread(
                     envfile.update_env_file, self.settings.env_file, env_values
@@ -403,6 +410,18 @@ class BackupService:
             await asyncio.to_thread(self.marker.unlink, True)
         log.info("backup_restored", name=name, matches=report.matches, safety_backup=safety.name)
         return report
+
+    async def _roll_back(self, safety: str) -> None:
+        """Put the safety backup back after a restore that failed part-way (a crash is handled at start)."""
+        path = self.path_of(safety)
+        checked = await self._check_path(path, safety)
+        if checked.manifest is None or not checked.ok:
+            raise RuntimeError(
+                f"the safety backup {safety} cannot be restored: {'; '.join(checked.problems)}"
+            )
+        await self._apply(path, checked.manifest, safety_backup=None)
+        await asyncio.to_thread(self.marker.unlink, True)
+        log.warning("restore_rolled_back", safety_backup=safety)
 
     def _write_marker(self, content: dict[str, str]) -> None:
         temp = self.marker.with_suffix(".tmp")
