@@ -15,7 +15,14 @@ from dotenv import dotenv_values
 from nova_common.config import MIN_SECRET_LENGTH, WELL_KNOWN_SECRETS
 
 # Hex keeps each value safe inside a URL (the passwords end up in DATABASE_URL and REDIS_URL).
-GENERATED_SECRETS = ("NOVA_ADMIN_SECRET", "NOVA_SERVICE_TOKEN", "POSTGRES_PASSWORD", "REDIS_PASSWORD")
+GENERATED_SECRETS = (
+    "NOVA_ADMIN_SECRET",
+    "NOVA_SERVICE_TOKEN",
+    "POSTGRES_PASSWORD",
+    "REDIS_PASSWORD",
+    # The credential vault's master key (orchestrator/knowledge/vault.py); losing it loses the stored tokens.
+    "CREDENTIAL_MASTER_KEY",
+)
 _KEY = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=")
 
 

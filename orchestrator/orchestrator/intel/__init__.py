@@ -1,0 +1,1 @@
+"""Intel: feeds, their items (deduplicated by content hash) and the recommendations digested from them."""

@@ -1,0 +1,1 @@
+"""Knowledge: sources Nova crawls for you, their crawl records, and the credential vault they use."""
