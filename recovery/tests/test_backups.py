@@ -94,6 +94,9 @@ def test_backup_streams_progress_phases_and_lists_the_archive(
     listed = client.get("/api/v1/recovery/backups", headers=admin).json()
     assert [b["name"] for b in listed["backups"]] == [info["name"]]
     assert listed["total_size_bytes"] == info["size_bytes"]
+    paged = client.get("/api/v1/recovery/backups?limit=1&offset=1", headers=admin).json()
+    assert paged["backups"] == [] and paged["total"] == 1
+    assert client.get("/api/v1/recovery/backups?limit=201", headers=admin).status_code == 422
 
 
 def test_archive_is_private_and_holds_env_secrets_only_sealed(

@@ -4,7 +4,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse
 from sse_starlette import EventSourceResponse
 
@@ -86,9 +86,15 @@ async def create_backup(
 
 
 @router.get("", response_model=BackupList)
-async def list_backups(_: AdminAuth, backups: Backups) -> BackupList:
-    """Every backup archive, newest first, with its manifest's summary."""
-    return await backups.list_backups()
+async def list_backups(
+    _: AdminAuth,
+    backups: Backups,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> BackupList:
+    """Backup archives, newest first, with their manifest's summary (`total` counts them all)."""
+    listed = await backups.list_backups()
+    return listed.model_copy(update={"backups": listed.backups[offset : offset + limit]})
 
 
 @router.post("/upload", response_model=BackupInfo, status_code=201)
