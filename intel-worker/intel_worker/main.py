@@ -1,4 +1,4 @@
-"""Nova Intel Worker: `create_app()` and the lifespan that owns the service's resources."""
+"""Nova Intel Worker: `create_app()` and the lifespan that owns the poller and its clients."""
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -8,14 +8,49 @@ from fastapi import FastAPI
 from intel_worker import __doc__ as description
 from intel_worker import __version__
 from intel_worker.config import Settings, get_settings
+from intel_worker.fetch import FeedFetcher, HostPacer
+from intel_worker.poller import FeedPoller
 from nova_common.app import create_service_app
+from nova_common.http import ServiceClient
+from nova_common.loops import BackgroundLoops
 from nova_common.resources import open_resources
+from nova_common.ssrf import SsrfGuard
+
+
+def build_poller(settings: Settings, peers: dict[str, ServiceClient], fetcher: FeedFetcher) -> FeedPoller:
+    return FeedPoller(
+        orchestrator=peers["orchestrator"],
+        memory=peers.get("memory-service"),
+        fetcher=fetcher,
+        feeds_per_poll=settings.feeds_per_poll,
+        max_items_per_feed=settings.max_items_per_feed,
+        digest_after_poll=settings.digest_after_poll,
+    )
+
+
+def build_fetcher(settings: Settings) -> FeedFetcher:
+    return FeedFetcher(
+        SsrfGuard.from_settings(settings),
+        timeout=settings.fetch_timeout_seconds,
+        max_bytes=settings.fetch_max_bytes,
+        pacer=HostPacer(settings.per_host_interval_seconds),
+        user_agent=settings.user_agent,
+    )
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    async with open_resources(app, peers=("orchestrator",)):
-        yield
+    settings: Settings = app.state.settings
+    loops = BackgroundLoops()
+    async with open_resources(app, peers=("orchestrator", "memory-service")) as resources:
+        fetcher = build_fetcher(settings)
+        poller = build_poller(settings, resources.peers, fetcher)
+        loops.every("feed-poll", settings.poll_interval_seconds, poller.poll_once)
+        try:
+            yield
+        finally:
+            await loops.stop()
+            await fetcher.aclose()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
