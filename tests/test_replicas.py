@@ -3,6 +3,9 @@
 llm-gateway: three processes sharing one Redis admit exactly an API key's requests per minute and exactly a
 provider's daily quota between them, however the requests are spread (the windows live in Redis, DB 1).
 
+chat-api: a client that reconnects to another replica (two processes sharing Redis) resumes its session, and
+the next turn reaches the model with the earlier exchange.
+
 The pipeline: two API-only orchestrators (PIPELINE_WORKERS_ENABLED=false, as the production overlay's
 `orchestrator` Deployment) take submissions, three worker processes (its `orchestrator-worker`) share one Redis
 queue and one PostgreSQL, and one worker is killed with SIGKILL while it holds a task. Every task must complete
@@ -11,6 +14,7 @@ through a real llm-gateway to the loopback fake model, so tasks are in flight lo
 """
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -21,7 +25,9 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.fakes import FakeOpenAI, serve_in_thread
+import redis
+import websockets
+from tests.fakes import FakeOpenAI, Reply, serve_in_thread
 from tests.fakes.pipeline_model import PipelineModel
 from tests.stack import STACK_ADMIN_SECRET, STACK_SERVICE_TOKEN, ServiceProcess, orchestrator_env
 
@@ -226,3 +232,77 @@ def test_three_gateway_processes_admit_exactly_the_key_rate_limit_and_the_provid
             for gateway in gateways:
                 gateway.stop()
             orchestrator.stop()
+
+
+async def _answer(ws: websockets.ClientConnection) -> str:
+    chunks = []
+    while True:
+        frame = json.loads(await asyncio.wait_for(ws.recv(), 60))
+        if frame["type"] == "error":
+            raise AssertionError(frame)
+        if frame["type"] == "stream_chunk":
+            chunks.append(frame.get("delta", ""))
+        if frame["type"] == "stream_end":
+            return "".join(chunks)
+
+
+@pytest.mark.timeout(300)
+async def test_a_chat_session_resumes_on_another_chat_api_replica(
+    database_url: str, redis_base_url: str, tmp_path: Path
+) -> None:
+    model = FakeOpenAI(models=["gpt-4o-mini"])
+    model.script.default = Reply(content="Hello Ada.")
+    processes: list[ServiceProcess] = []
+    with serve_in_thread(model.app) as upstream:
+        try:
+            gateway_env = {
+                "REDIS_URL": redis_base_url, "OPENAI_API_KEY": "sk-fake", "OPENAI_BASE_URL": f"{upstream.url}/v1",
+                "DEFAULT_CHAT_MODEL": "openai/gpt-4o-mini", "RESPONSE_CACHE_TTL": "0",
+            }  # fmt: skip
+            gateway = ServiceProcess("llm_gateway", gateway_env, tmp_path).start(ready_within=180)
+            processes.append(gateway)
+            env = orchestrator_env(database_url, redis_base_url, gateway_url=gateway.url, workspace=tmp_path)
+            orchestrator = ServiceProcess("orchestrator", env, tmp_path).start()
+            processes.append(orchestrator)
+            chat_env = {
+                "REDIS_URL": redis_base_url,
+                "ORCHESTRATOR_URL": orchestrator.url,
+                "REQUIRE_AUTH": "true",
+            }
+            replicas = [ServiceProcess("chat_api", chat_env, tmp_path).start() for _ in range(2)]
+            processes += replicas
+            created = httpx.post(
+                f"{orchestrator.url}/api/v1/keys",
+                headers=HEADERS,
+                json={"name": "chat", "rate_limit_rpm": 10_000},
+            ).json()
+            key = created["key"]
+            # No memory-service here: the sessions' agent recalls none (as tests/test_chat_stack.py sets it).
+            agent = httpx.post(
+                f"{orchestrator.url}/api/v1/agents",
+                headers={"X-API-Key": key},
+                json={"config": {"name": "Nova", "memory_tiers": []}},
+            ).json()
+            chat_redis = redis.Redis.from_url(f"{redis_base_url.rsplit('/', 1)[0]}/3")
+            chat_redis.set(f"nova:chat:agent_id:key:{created['id']}", agent["id"])
+            chat_redis.close()
+
+            first_url, second_url = (f"ws://127.0.0.1:{r.port}/ws/chat?token={key}" for r in replicas)
+            async with websockets.connect(first_url) as ws:
+                session_id = json.loads(await ws.recv())["session_id"]
+                await ws.send(json.dumps({"type": "user", "content": "my name is Ada"}))
+                first = await _answer(ws)
+            replicas[0].stop()  # the replica the client used is gone, as after a rollout or a node loss
+            async with websockets.connect(f"{second_url}&session_id={session_id}") as ws:
+                resumed = json.loads(await ws.recv())["session_id"]
+                await ws.send(json.dumps({"type": "user", "content": "what is my name?"}))
+                second = await _answer(ws)
+        finally:
+            for process in reversed(processes):
+                process.stop()
+
+    assert (first, second, resumed) == ("Hello Ada.", "Hello Ada.", session_id)
+    prompts = [[m.get("content") for m in r["messages"]] for r in model.script.requests]
+    assert any("my name is Ada" in p and "what is my name?" in p and "Hello Ada." in p for p in prompts), (
+        prompts
+    )
