@@ -285,3 +285,34 @@ class RecoveryStatus(ResponseModel):
     database: DatabaseStatus
     backups: BackupsStatus
     operation: str | None = None
+
+
+class Gpu(ResponseModel):
+    vendor: str
+    name: str
+    memory_total_mb: int | None = None
+    memory_used_mb: int | None = None
+
+
+class Hardware(ResponseModel):
+    cpu_model: str | None
+    cpu_count: int
+    ram_total_mb: int
+    ram_available_mb: int
+    disk_free_mb: int
+    disk_total_mb: int
+    gpus: list[Gpu]
+
+
+class InferenceRecommendation(ResponseModel):
+    backend: str
+    model: str
+    reason: str
+
+
+class BackendState(ResponseModel):
+    service: str
+    running: bool
+    drained: bool
+    inflight_at_stop: int | None = None
+    detail: str | None = None

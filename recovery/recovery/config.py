@@ -37,6 +37,9 @@ class Settings(DatabaseSettings):
     supervisor_url: str | None = Field(default=None, alias="NOVA_SUPERVISOR_URL")
     docker_host: str = Field(default="unix:///var/run/docker.sock", alias="DOCKER_HOST")
     compose_project: str = Field(default="nova", alias="COMPOSE_PROJECT_NAME")
+    # The local model server's name to the manager: `model-server` under make run, `ollama` under Compose.
+    model_server_service: str = "model-server"
+    inference_drain_seconds: float = Field(default=15.0, ge=0, le=600)
 
     @field_validator("data_dir", "workspace", "env_file", "backup_dir_setting", "pg_bin_dir")
     @classmethod

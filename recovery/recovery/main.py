@@ -21,6 +21,7 @@ from recovery.backups.service import BackupService
 from recovery.checkpoint_routes import router as checkpoint_router
 from recovery.checkpoints import Checkpoints
 from recovery.config import Settings, get_settings
+from recovery.inference_routes import router as inference_router
 from recovery.reset.routes import router as reset_router
 from recovery.reset.service import ResetService
 from recovery.services.managers import DockerServices, LauncherServices
@@ -79,4 +80,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(reset_router)
     app.include_router(checkpoint_router)
     app.include_router(services_router)
+    app.include_router(inference_router)
     return app

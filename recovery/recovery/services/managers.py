@@ -44,6 +44,10 @@ class ServiceManager(Protocol):
 
     async def start_profile(self, profile: str) -> ServiceAction: ...
 
+    async def start_service(self, name: str) -> ServiceAction: ...
+
+    async def stop_service(self, name: str) -> ServiceAction: ...
+
     async def stop_profile(self, profile: str) -> ServiceAction: ...
 
     async def logs(self, name: str, lines: int) -> ServiceLogs: ...
@@ -121,6 +125,23 @@ class DockerServices:
     async def start_profile(self, profile: str) -> ServiceAction:
         return await self._profile(profile, "start")
 
+    async def start_service(self, name: str) -> ServiceAction:
+        for container in await self._containers_of(name):
+            await self._call(container.start)
+        return ServiceAction(action="start", services=[name])
+
+    async def stop_service(self, name: str) -> ServiceAction:
+        for container in await self._containers_of(name):
+            await self._call(lambda c=container: c.stop(timeout=10))
+        return ServiceAction(action="stop", services=[name])
+
+    async def _containers_of(self, name: str) -> list[Any]:
+        # Any Compose service name (the model server is `ollama` there, not a Nova service).
+        containers: list[Any] = await self._call(self._containers, name)
+        if not containers:
+            raise NotFound(f"no container of service {name!r} in Compose project {self.project!r}")
+        return containers
+
     async def stop_profile(self, profile: str) -> ServiceAction:
         return await self._profile(profile, "stop")
 
@@ -177,6 +198,14 @@ class LauncherServices:
         for name in names:
             await self._request("POST", f"/processes/{name}/stop")
         return ServiceAction(action="stop", services=names)
+
+    async def start_service(self, name: str) -> ServiceAction:
+        await self._request("POST", f"/processes/{known_service(name)}/start")
+        return ServiceAction(action="start", services=[name])
+
+    async def stop_service(self, name: str) -> ServiceAction:
+        await self._request("POST", f"/processes/{known_service(name)}/stop")
+        return ServiceAction(action="stop", services=[name])
 
     async def logs(self, name: str, lines: int) -> ServiceLogs:
         body = await self._request("GET", f"/processes/{known_service(name)}/logs", params={"lines": lines})
