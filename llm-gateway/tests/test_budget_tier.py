@@ -162,3 +162,23 @@ async def test_a_wrong_service_token_on_v1_is_refused_with_401(
         headers={"X-Service-Token": "not-the-token-0123456789", "X-Nova-Caller": "cortex"},
     )
     assert response.status_code == 401
+
+
+def test_retry_after_at_tier_none_counts_down_to_the_next_utc_midnight() -> None:
+    from datetime import UTC, datetime
+
+    from llm_gateway.routing.budget import seconds_until_utc_midnight
+
+    assert seconds_until_utc_midnight(datetime(2026, 12, 4, 23, 59, 30, tzinfo=UTC)) == 30
+    assert seconds_until_utc_midnight(datetime(2026, 12, 4, 0, 0, 0, tzinfo=UTC)) == 86_400
+
+
+async def test_a_cloud_model_no_tier_lists_counts_as_best_and_is_downgraded_at_tier_mid(
+    gateway_factory: Any, wired: dict[str, Any], publish: Any, fake_openai: Any
+) -> None:
+    await publish("mid")
+    gateway = await gateway_factory(**wired, llm_routing_strategy="cloud-first")
+    response = await _complete(gateway, CORTEX, model="openai/o3-unlisted-preview")
+    assert response.status_code == 200, response.text
+    assert response.json()["model"] == "groq/llama-3.3-70b-versatile"
+    assert all(r["model"] != "o3-unlisted-preview" for r in fake_openai.script.requests)

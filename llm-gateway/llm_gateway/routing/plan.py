@@ -161,7 +161,9 @@ class Planner:
                 reasons += f"; local slot: {local.reason}"
             raise UpstreamUnavailable(f"no model can serve this request ({strategy.value}): {reasons}")
         if downgraded and budget is not None:
-            source = f"the named model is above cortex's budget tier {budget.value}, so tier {wanted_tier} chooses"
+            source = (
+                f"the named model is above cortex's budget tier {budget.value}, so tier {wanted_tier} chooses"
+            )
         elif named_by_caller:
             source = "the request names this model"
         elif wanted_tier is not None:
