@@ -76,10 +76,17 @@ ADMIN_EXCLUDED: dict[str, dict[tuple[str, str], str]] = {
             "a valid body starts the generated `command` as a process on this machine"
         ),
     },
+    "recovery": {
+        ("POST", "/api/v1/recovery/reset"): (
+            "a valid body (confirm RESET) wipes the stack's data: the checks after the run would test an empty stack"
+        ),
+    },
 }
 # Kept on purpose: `DELETE /api/v1/keys/{key_id}` (generated UUIDs never name a real key), `PATCH
 # /api/v1/config/{key}` and llm-gateway's `PATCH /config` (garbage settings must not break the stack: the
-# checks after the run catch it), `POST /reload` of chat-bridge (it reconnects its bots).
+# checks after the run catch it), `POST /reload` of chat-bridge (it reconnects its bots), recovery's backup
+# restore (generated names never name a backup; path tricks in them must be refused) and its service, profile
+# and model-server actions (this stack gives recovery no process manager, so they answer 503 not_configured).
 
 
 @dataclass
@@ -136,7 +143,14 @@ def _service_env(name: str, model_url: str, logs: Path) -> dict[str, str]:
     if name == "orchestrator":
         return {"NOVA_WORKSPACE": str(logs / "workspace"), "AGENT_MAX_TOOL_ROUNDS": "2"}
     if name == "recovery":
-        return {"NOVA_PROFILES": "bridges,knowledge,voice"}
+        # Everything recovery writes (backups, the .env editor) stays in the test's folder, and it manages no
+        # processes: a developer's Docker socket or model server must never see a generated restart or stop.
+        return {
+            "NOVA_PROFILES": "bridges,knowledge,voice",
+            "NOVA_DATA_DIR": str(logs / "recovery-data"),
+            "NOVA_ENV_FILE": str(logs / "recovery.env"),
+            "NOVA_SERVICE_MANAGER": "none",
+        }
     return {}
 
 
