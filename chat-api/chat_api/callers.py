@@ -1,14 +1,12 @@
 """Who a WebSocket client is: an API key (checked by the orchestrator, cached briefly) or the admin secret."""
 
-import hashlib
-import time
 from dataclasses import dataclass
 
-from chat_api.clients.orchestrator import Credential, OrchestratorClient
+from chat_api.clients.orchestrator import Credential, OrchestratorUnavailable
 from nova_common.auth import ADMIN_HEADER, API_KEY_PREFIX, AdminSecrets
-from nova_contracts.orchestrator import ApiKeyValidation
+from nova_common.credentials import RemoteKeyStore
+from nova_common.errors import UpstreamUnavailable
 
-MAX_CACHED_KEYS = 10_000
 ADMIN_OWNER = "admin"
 LOCAL_OWNER = "local"
 
@@ -27,37 +25,23 @@ LOCAL_CALLER = Caller(owner=LOCAL_OWNER)
 
 
 class CallerAuthenticator:
-    """API keys: only valid answers are cached, so a key created a second ago works at once; a revoked one
-    stops working within `cache_seconds`. The admin secret is checked by the kit (a rotated one included)."""
+    """API keys through the kit's `RemoteKeyStore` (the stack's one validation cache: a revoked key stops
+    working within its bound); the admin secret is checked by the kit (a rotated one included)."""
 
-    def __init__(
-        self, client: OrchestratorClient, admin_secrets: AdminSecrets, *, cache_seconds: float
-    ) -> None:
-        self._client = client
+    def __init__(self, keys: RemoteKeyStore, admin_secrets: AdminSecrets) -> None:
+        self._keys = keys
         self._admin_secrets = admin_secrets
-        self._cache_seconds = cache_seconds
-        self._cache: dict[str, tuple[float, ApiKeyValidation]] = {}
 
     async def authenticate(self, token: str) -> Caller | None:
         """The caller `token` proves, or None; raises `OrchestratorUnavailable` when a key cannot be checked."""
         if token.startswith(API_KEY_PREFIX):
-            result = await self.validate_key(token)
+            try:
+                result = await self._keys.validate(token)
+            except UpstreamUnavailable as exc:
+                raise OrchestratorUnavailable(exc.detail) from exc
             if not result.valid or result.key_id is None:
                 return None
             return Caller(owner=f"key:{result.key_id}", credential=("X-API-Key", token))
         if await self._admin_secrets.check(token):
             return Caller(owner=ADMIN_OWNER, credential=(ADMIN_HEADER, token))
         return None
-
-    async def validate_key(self, raw_key: str) -> ApiKeyValidation:
-        digest = hashlib.sha256(raw_key.encode()).hexdigest()
-        cached = self._cache.get(digest)
-        now = time.monotonic()
-        if cached is not None and cached[0] > now:
-            return cached[1]
-        result = await self._client.validate_key(raw_key)
-        if result.valid and self._cache_seconds > 0:
-            if len(self._cache) >= MAX_CACHED_KEYS:
-                self._cache.clear()
-            self._cache[digest] = (now + self._cache_seconds, result)
-        return result

@@ -5,6 +5,7 @@ from functools import lru_cache
 from pydantic import Field, SecretStr
 
 from nova_common.config import NovaSettings
+from nova_common.credentials import KEY_CACHE_SECONDS
 
 
 class Settings(NovaSettings):
@@ -38,7 +39,8 @@ class Settings(NovaSettings):
 
     redis_max_connections: int = Field(default=200, ge=10)
     session_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
-    key_validation_cache_seconds: float = Field(default=30.0, ge=0)
+    # How long a key's validation is trusted: the stack's revocation bound (nova_common.credentials).
+    key_validation_cache_seconds: float = Field(default=KEY_CACHE_SECONDS, gt=0, le=300)
     # How often sessions with undelivered messages are looked for (after a restart, or for another replica's).
     delivery_sweep_seconds: float = Field(default=5.0, gt=0)
     orchestrator_probe_max_seconds: float = Field(default=5.0, gt=0)

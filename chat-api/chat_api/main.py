@@ -20,6 +20,7 @@ from chat_api.ui import router as ui_router
 from chat_api.ws import ChatRuntime
 from chat_api.ws import router as ws_router
 from nova_common.app import create_service_app
+from nova_common.credentials import RemoteKeyStore
 from nova_common.http import ServiceClient
 from nova_common.redis import redis_url_for
 from nova_common.resources import open_resources
@@ -68,7 +69,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             sessions=sessions,
             delivery=delivery,
             callers=CallerAuthenticator(
-                client, app.state.admin_secrets, cache_seconds=settings.key_validation_cache_seconds
+                RemoteKeyStore(orchestrator_http, cache_seconds=settings.key_validation_cache_seconds),
+                app.state.admin_secrets,
             ),
             origins=OriginPolicy(settings),
         )

@@ -9,6 +9,7 @@ from functools import lru_cache
 from pydantic import Field, SecretStr
 
 from nova_common.config import NovaSettings
+from nova_common.credentials import KEY_CACHE_SECONDS
 from nova_contracts.voice import ProviderChoice
 
 
@@ -42,7 +43,8 @@ class Settings(NovaSettings):
     voice_tts_requests_per_minute: int = Field(default=60, ge=1)
     provider_timeout_seconds: float = Field(default=60.0, gt=0)
     config_refresh_seconds: float = Field(default=3.0, ge=0)
-    api_key_cache_seconds: int = Field(default=60, ge=1)
+    # How long a key's validation is trusted: the stack's revocation bound (nova_common.credentials).
+    api_key_cache_seconds: float = Field(default=KEY_CACHE_SECONDS, gt=0, le=300)
 
 
 @lru_cache

@@ -8,12 +8,12 @@ import redis.asyncio as aioredis
 from fastapi import FastAPI
 
 from nova_common.app import create_service_app
+from nova_common.credentials import RemoteKeyStore
 from nova_common.redis import create_redis
 from nova_common.resources import open_resources
 from voice_service import __doc__ as description
 from voice_service import __version__
 from voice_service.config import Settings, get_settings
-from voice_service.keys import OrchestratorKeyStore
 from voice_service.limits import SynthesisLimiter
 from voice_service.providers.offline import OfflineVoice
 from voice_service.providers.registry import ProviderRegistry
@@ -41,8 +41,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Platform config (provider keys among it) is mirrored into DB 1, whatever this service's own DB.
         config_redis = create_redis("llm-gateway", settings.redis_url)
         http = httpx.AsyncClient(timeout=httpx.Timeout(settings.provider_timeout_seconds, connect=5.0))
-        app.state.api_key_store = OrchestratorKeyStore(
-            resources.peers["orchestrator"], resources.redis, cache_seconds=settings.api_key_cache_seconds
+        app.state.api_key_store = RemoteKeyStore(
+            resources.peers["orchestrator"], cache_seconds=settings.api_key_cache_seconds
         )
         app.state.voice = build_voice_service(
             settings, redis=resources.redis, config_redis=config_redis, http=http

@@ -17,7 +17,6 @@ from nova_contracts.llm import Message
 from nova_contracts.orchestrator import (
     AgentConfig,
     AgentInfo,
-    ApiKeyValidation,
     CreateAgentRequest,
     SubmitTaskRequest,
 )
@@ -63,21 +62,6 @@ class OrchestratorClient:
         except httpx.HTTPError:
             return False
         return response.status_code == 200
-
-    async def validate_key(self, raw_key: str) -> ApiKeyValidation:
-        """Ask the orchestrator whether `raw_key` is a live API key (the service token authenticates us)."""
-        try:
-            response = await self._service.get(
-                "/api/v1/keys/validate", headers={"X-API-Key": raw_key}, timeout=CALL_TIMEOUT
-            )
-        except httpx.TimeoutException as exc:
-            raise OrchestratorUnavailable("orchestrator did not answer the key validation") from exc
-        except UpstreamUnavailable as exc:
-            raise OrchestratorUnavailable(exc.detail) from exc
-        if response.status_code in (401, 403):
-            return ApiKeyValidation(valid=False)
-        _raise_for_status(response)
-        return ApiKeyValidation.model_validate_json(response.content)
 
     async def create_agent(self, name: str, model: str | None, credential: Credential | None) -> UUID:
         body = CreateAgentRequest(config=AgentConfig(name=name, model=model))
