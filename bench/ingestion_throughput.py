@@ -126,19 +126,22 @@ async def run(pg_url: str, redis_url: str, args: argparse.Namespace, *, fake: bo
         batch = [item(n).model_dump_json() for n in range(start, min(count, start + 500))]
         await redis.lpush("nova:memory:ingest:queue", *batch)
     loops = BackgroundLoops()
+    cpu_started = time.process_time()
     started = time.perf_counter()
     await worker.start(loops)
     # Polling Redis: the queue offers no event to wait on.
     while not await drained(queue):  # noqa: ASYNC110
         await asyncio.sleep(0.01)
     elapsed = time.perf_counter() - started
+    cpu = time.process_time() - cpu_started
     await loops.stop()
     label = "fake extractor" if fake else f"gateway {args.gateway}"
     print(
         f"{label:>40}: {count} items in {elapsed:.2f}s = {count / elapsed:,.1f} items/s,"
-        f" {elapsed / count * 1000:.2f} ms/item wall, concurrency {args.concurrency};"
-        f" formed {worker.formed}, failed {worker.failed}"
+        f" {elapsed / count * 1000:.2f} ms/item wall, {cpu / count * 1000:.2f} ms/item CPU in this process,"
+        f" concurrency {args.concurrency}; formed {worker.formed}, failed {worker.failed}"
     )
+    print(f"{'':>40}  (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs while measuring)")
     await redis.aclose()
     await http.aclose()
     await engine.dispose()

@@ -278,7 +278,6 @@ class FormationService:
         )
         if existing is None:
             outcome.created.append(await self._insert(session, item, candidate, embedded, source_id))
-            await memories_repository.touch(session, [outcome.created[-1]])
             return
         old_value = str(existing.metadata_.get("value") or existing.content)
         if (
