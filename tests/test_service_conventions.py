@@ -1,8 +1,11 @@
 """Conventions every service's app keeps, checked on the apps themselves (`create_app()`, no lifespan)."""
 
+import ast
 import importlib
 import inspect
+from collections import defaultdict
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 import pytest
 from fastapi.dependencies.models import Dependant
@@ -52,3 +55,74 @@ def test_every_route_dependency_is_async(package: str) -> None:
         "no routes found: the walk above no longer fits FastAPI"
     )
     assert not sync, f"{package} has plain `def` dependencies (make them `async def`): {sync}"
+
+
+def _package_dirs() -> list[Path]:
+    """Every workspace member's import package: the services', the kit's and the contracts'."""
+    root = Path(__file__).resolve().parent.parent
+    return sorted(
+        package
+        for pyproject in root.glob("*/pyproject.toml")
+        for package in pyproject.parent.iterdir()
+        if (package / "__init__.py").is_file()
+    )
+
+
+# Every service has its `config.Settings` by convention (STYLE.md); the module path says whose it is.
+CONVENTIONAL_NAMES = frozenset({"Settings"})
+# Names defined in two packages today, each still to be renamed by the package's owner. The list only
+# shrinks: a new duplicate fails the test, and so does an entry here that is no longer duplicated.
+PENDING_RENAMES = frozenset(
+    {
+        "AgentMissing",
+        "CommentCreate",
+        "EmbeddingService",
+        "LlmGatewayClient",
+        "NamedToolChoice",
+        "OpenAIChatRequest",
+        "OrchestratorClient",
+        "Plan",
+        "ProviderRegistry",
+        "ProviderStatus",
+        "ResponseFormat",
+        "Source",
+        "SourceKind",
+        "ToolDefinition",
+        "TurnOutcome",
+    }
+)
+
+
+def _class_places() -> dict[str, list[str]]:
+    places: dict[str, list[str]] = defaultdict(list)
+    for package in _package_dirs():
+        for source in sorted(package.rglob("*.py")):
+            for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.ClassDef):
+                    places[node.name].append(f"{source.relative_to(package.parent.parent)}:{node.lineno}")
+    assert len(places) > 100, "found almost no classes: the walk no longer fits the workspace layout"
+    return places
+
+
+def test_every_class_name_is_unique_across_the_packages() -> None:
+    """Two classes with one name (the orchestrator once had two `AgentRunner`s) make every import a guess."""
+    places = _class_places()
+    duplicated = {
+        name: where
+        for name, where in sorted(places.items())
+        if len(where) > 1 and name not in CONVENTIONAL_NAMES | PENDING_RENAMES
+    }
+    assert not duplicated, f"class names defined more than once (rename one of each): {duplicated}"
+    within_one_package = {
+        name: where
+        for name, where in sorted(places.items())
+        if name not in CONVENTIONAL_NAMES and len({w.split("/")[1] for w in where}) < len(where)
+    }
+    assert not within_one_package, f"class names defined twice inside one package: {within_one_package}"
+
+
+def test_pending_renames_are_still_duplicated() -> None:
+    """Once a pending rename is done its entry goes, so the exception list cannot outlive its reason."""
+    places = _class_places()
+    done = sorted(name for name in PENDING_RENAMES if len(places.get(name, ())) < 2)
+    assert not done, f"no longer duplicated, remove from PENDING_RENAMES: {done}"

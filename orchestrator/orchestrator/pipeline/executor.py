@@ -31,7 +31,7 @@ from nova_contracts.orchestrator import (
 from orchestrator.agents.policy import key_policy
 from orchestrator.keys.tenant import Tenant
 from orchestrator.pipeline.agents.recall import ContextRecall, Recall
-from orchestrator.pipeline.agents.runner import AgentAnswer, AgentOutputInvalid, AgentRunner
+from orchestrator.pipeline.agents.runner import AgentAnswer, AgentOutputInvalid, PipelineStageRunner
 from orchestrator.pipeline.agents.tools import PipelineToolbox, StageTools, StageToolsUnavailable
 from orchestrator.pipeline.events import ProgressPublisher
 from orchestrator.pipeline.repository import Fence, Hop, Note, PipelineRepository, StageRecords, TaskWrite
@@ -152,7 +152,7 @@ class PipelineExecutor:
     def __init__(
         self,
         repository: PipelineRepository,
-        runner: AgentRunner,
+        runner: PipelineStageRunner,
         publisher: ProgressPublisher,
         settings: PipelineSettings,
         *,

@@ -15,7 +15,7 @@ from nova_contracts.goals import StimulusType
 from orchestrator.clients.llm_gateway import LlmGatewayClient
 from orchestrator.clients.memory_service import MemoryServiceClient
 from orchestrator.pipeline.agents.recall import ContextRecall
-from orchestrator.pipeline.agents.runner import AgentRunner
+from orchestrator.pipeline.agents.runner import PipelineStageRunner
 from orchestrator.pipeline.agents.tools import PipelineToolbox
 from orchestrator.pipeline.events import FinishedHook, ProgressPublisher
 from orchestrator.pipeline.executor import PipelineExecutor
@@ -112,7 +112,7 @@ async def pipeline_runtime(
     writer = TaskWriter(pg, publisher)
     executor = PipelineExecutor(
         repository,
-        AgentRunner(
+        PipelineStageRunner(
             gateway, timeout_seconds=settings.llm_timeout_seconds, max_tool_rounds=settings.max_tool_rounds
         ),
         publisher,

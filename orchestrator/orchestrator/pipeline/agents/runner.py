@@ -80,7 +80,7 @@ def _validate(agent: PodAgentConfig, content: str) -> dict[str, Any]:
         raise AgentOutputInvalid(f"schema violation at {list(first['loc'])}: {first['msg']}") from exc
 
 
-class AgentRunner:
+class PipelineStageRunner:
     def __init__(
         self, gateway: LlmGatewayClient, *, timeout_seconds: float, max_tool_rounds: int = 5
     ) -> None:
