@@ -5,6 +5,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
+import structlog
 from fastapi import FastAPI
 
 from nova_common.app import create_service_app
@@ -28,6 +29,8 @@ from recovery.services.managers import DockerServices, LauncherServices
 from recovery.services.routes import build_manager
 from recovery.services.routes import router as services_router
 
+log = structlog.get_logger("recovery")
+
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -44,8 +47,18 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         backups = BackupService(settings, resources.pg, Operations(resources.redis, config_redis))
         app.state.backups = backups
         app.state.reset = ResetService(resources.pg, backups)
-        # A restore killed half-way is rolled back before this service says it is ready.
-        await backups.resume_interrupted_restore()
+        # A restore killed half-way is rolled back before this service says it is ready. If even that fails
+        # (the safety backup is gone), recovery still starts, for the startup screen, but reports not ready.
+        try:
+            await backups.resume_interrupted_restore()
+        except Exception:
+            log.exception("interrupted_restore_not_rolled_back", marker=str(backups.marker))
+
+        async def no_unfinished_restore() -> None:
+            if backups.marker.exists():
+                raise RuntimeError("a restore was interrupted and could not be rolled back")
+
+        app.state.health.add_check("restore", no_unfinished_restore)
         checkpoints = Checkpoints(resources.redis, backups)
         app.state.checkpoints = checkpoints
         loops = BackgroundLoops()

@@ -108,3 +108,19 @@ def _swallow(call: Callable[[], object]) -> None:
         call()
     except httpx.HTTPError:
         pass  # the server was killed under this request: expected
+
+
+def test_an_interrupted_restore_that_cannot_be_rolled_back_keeps_recovery_up_but_not_ready(
+    recovery_settings: Settings,
+) -> None:
+    recovery_settings.backup_dir.mkdir(parents=True, exist_ok=True)
+    marker = recovery_settings.backup_dir / "restore-in-progress.json"
+    marker.write_text(
+        '{"restoring": "x", "safety_backup": "nova-backup-20260101T000000Z-before-restore-00000000.tar"}'
+    )
+    with TestClient(create_app(recovery_settings)) as client:
+        ready = client.get("/health/ready")
+        assert ready.status_code == 503
+        assert "restore" in str(ready.json())
+        assert client.get("/api/v1/recovery/services").status_code == 200  # the startup screen still works
+    assert marker.exists()
