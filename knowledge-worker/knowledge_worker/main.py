@@ -1,4 +1,4 @@
-"""Nova Knowledge Worker: `create_app()` and the lifespan that owns the service's resources."""
+"""Nova Knowledge Worker: `create_app()` and the lifespan that owns the crawl and credential loops."""
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -8,14 +8,38 @@ from fastapi import FastAPI
 from knowledge_worker import __doc__ as description
 from knowledge_worker import __version__
 from knowledge_worker.config import Settings, get_settings
+from knowledge_worker.documents import DocumentSink
+from knowledge_worker.worker import KnowledgeWorker
 from nova_common.app import create_service_app
-from nova_common.resources import open_resources
+from nova_common.loops import BackgroundLoops
+from nova_common.resources import Resources, open_resources
+from nova_common.ssrf import SsrfGuard
+
+
+def build_worker(settings: Settings, resources: Resources) -> KnowledgeWorker:
+    return KnowledgeWorker(
+        settings,
+        orchestrator=resources.peers["orchestrator"],
+        gateway=resources.peers.get("llm-gateway"),
+        sink=DocumentSink(resources.redis, resources.peers.get("memory-service")),
+        guard=SsrfGuard.from_settings(settings),
+    )
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    async with open_resources(app, peers=("orchestrator", "llm-gateway")):
-        yield
+    settings: Settings = app.state.settings
+    loops = BackgroundLoops()
+    async with open_resources(app, peers=("orchestrator", "llm-gateway", "memory-service")) as resources:
+        worker = build_worker(settings, resources)
+        loops.every("crawl-due-sources", settings.poll_interval_seconds, worker.crawl_due)
+        loops.every(
+            "validate-credentials", settings.credential_check_interval_seconds, worker.validate_credentials
+        )
+        try:
+            yield
+        finally:
+            await loops.stop()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
