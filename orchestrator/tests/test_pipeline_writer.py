@@ -3,6 +3,7 @@ compare-and-set, and one failing write does not take the others down with it."""
 
 import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -14,6 +15,7 @@ from nova_contracts.orchestrator import PipelineTaskState as S
 from orchestrator.db.migrations import apply_migrations
 from orchestrator.pipeline.events import ProgressPublisher
 from orchestrator.pipeline.repository import (
+    WRITE_SQL,
     Fence,
     Hop,
     Note,
@@ -127,3 +129,14 @@ async def test_an_illegal_transition_is_refused_before_anything_is_sent(
     assert (
         await pool.fetchval("SELECT status FROM pipeline_tasks WHERE id = $1", task["id"]) == "task_running"
     )
+
+
+SNAPSHOT = Path(__file__).parent / "snapshots" / "pipeline_write.sql"
+
+
+def test_generated_write_statement_matches_its_reviewed_snapshot() -> None:
+    """`WRITE_SQL` is generated from column tables at import; a change to those tables shows up here as a
+    diff of the SQL itself, to be read and then accepted by rewriting the snapshot:
+    `uv run python -c "from orchestrator.pipeline.repository import WRITE_SQL; print(WRITE_SQL)"
+    > orchestrator/tests/snapshots/pipeline_write.sql`."""
+    assert WRITE_SQL + "\n" == SNAPSHOT.read_text(encoding="utf-8")

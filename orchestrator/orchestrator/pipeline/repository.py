@@ -83,7 +83,44 @@ def _unnest(columns: tuple[tuple[str, str], ...], first: int, alias: str, *, ord
 
 
 def _write_sql() -> str:
-    """The one statement every task change runs, for one write or a batch of them (one row each)."""
+    """The one statement every task change runs, for one write or a batch of them (one row each).
+
+    Rendered, shortened (`...` stands for the same pattern over the other columns of each table above; the
+    whole text is kept in `orchestrator/tests/snapshots/pipeline_write.sql`, which a test compares):
+
+        WITH moved AS (
+            UPDATE pipeline_tasks t SET status = w.to_status, updated_at = clock_timestamp(),
+                checkpoint = CASE WHEN w.checkpoint_patch IS NULL THEN t.checkpoint
+                             ELSE t.checkpoint || w.checkpoint_patch::jsonb END,
+                cost_usd = t.cost_usd + w.add_cost,
+                retries = CASE WHEN (w.from_status = 'failed' AND w.to_status <> w.from_status) THEN 0
+                          ELSE t.retries + w.add_retries END,
+                queued_at = CASE WHEN w.to_status <> w.from_status AND w.to_status = ANY('{queued}'::text[])
+                            THEN clock_timestamp() ELSE t.queued_at END,
+                worker_id = CASE WHEN w.to_status <> w.from_status AND w.to_status = ANY('{cancelled,...}'::text[])
+                            THEN NULL ELSE t.worker_id END,
+                output = CASE WHEN w.set_output THEN w.new_output ELSE t.output END, ...
+            FROM unnest($1::uuid[], $2::text[], $3::text[], ..., $20::text[])
+                 AS w(id, from_status, to_status, ..., new_dead_letter_reason)
+            WHERE t.id = w.id AND t.status = w.from_status
+                  AND (w.fence_worker IS NULL OR t.worker_id = w.fence_worker)
+                  AND (w.fence_attempts IS NULL OR t.attempts = w.fence_attempts)
+                  AND (NOT w.guard_dead_lettered OR t.dead_lettered_at IS NOT NULL)
+            RETURNING t.*
+        ), logged AS (
+            INSERT INTO pipeline_task_events (task_id, kind, from_status, to_status, stage, detail, worker_id)
+            SELECT e.task_id, e.kind, ... FROM unnest($21::uuid[], ..., $27::text[]) WITH ORDINALITY
+                 AS e(task_id, kind, ..., worker_id, ord)
+            WHERE e.task_id IN (SELECT id FROM moved) ORDER BY e.ord
+        ), found AS (INSERT INTO pipeline_findings ... unnest($28 ... $35) ... ON CONFLICT DO NOTHING
+        ), reviewed AS (INSERT INTO pipeline_reviews ... unnest($36 ... $41) ... ON CONFLICT DO NOTHING
+        ), kept AS (INSERT INTO pipeline_artifacts ... unnest($42 ... $47) ... ON CONFLICT DO NOTHING
+        )
+        SELECT * FROM moved
+
+    Each parameter is one array with an element per write (or per timeline row, finding, review, artifact,
+    each naming its task), so a batch of writes is still one statement; `write_args` builds them.
+    """
     moves = "w.to_status <> w.from_status"
     revives = f"(w.from_status = '{S.FAILED.value}' AND {moves})"
     sets = [

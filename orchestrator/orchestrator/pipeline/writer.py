@@ -2,7 +2,8 @@
 
 Under load many stages finish at nearly the same moment, and each write alone would cost a round trip and a
 commit (a WAL flush, the dominant cost on a slow disk). The writer sends the writes that arrive while one
-batch is in flight as the next batch: one statement (`WRITE_SQL`, a row per write), one round trip and one
+batch is in flight as the next batch: one statement (`WRITE_SQL`, a row per write; a rendered example is in
+`repository._write_sql`'s docstring, the whole text in `tests/snapshots/pipeline_write.sql`), one round trip and one
 commit for all of them, each row still its own compare-and-set. A write that arrives when nothing is in flight goes out at once, so
 batching adds no latency to an idle worker. The writer keeps one connection, so the pool's reset round trip
 after every release is not paid per write either. Progress events of a batch follow its commit, in order.
