@@ -8,9 +8,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, TypeAdapter
+from pydantic import Field, TypeAdapter, model_validator
 
 from nova_contracts.base import Identifier, RequestModel, ResponseModel, ShortText
+from nova_contracts.llm import MAX_MESSAGES, Message
 
 ChatText = Annotated[str, Field(min_length=1, max_length=32_000)]
 
@@ -120,10 +121,28 @@ class SessionInfo(ResponseModel):
 
 
 class ChatStreamRequest(RequestModel):
-    message: ChatText
+    """One user turn: `message`, or the documented OpenAI-style `messages` list, of which the last user
+    message is the turn (earlier ones are ignored: the conversation is kept server-side by session)."""
+
+    # "" only as a default, so a request may carry `messages` instead; one of the two is required.
+    message: ChatText = ""
+    messages: Annotated[list[Message], Field(max_length=MAX_MESSAGES)] | None = None
     session_id: Identifier | None = None
     model: Identifier | None = None
     agent_id: Identifier | None = None
+
+    @model_validator(mode="after")
+    def _message_from_messages(self) -> "ChatStreamRequest":
+        if not self.message and self.messages:
+            user_texts = [m.text for m in self.messages if m.role == "user" and m.text.strip()]
+            if not user_texts:
+                raise ValueError("`messages` has no user message with text")
+            if len(user_texts[-1]) > 32_000:
+                raise ValueError("the last user message is longer than 32000 characters")
+            self.message = user_texts[-1]
+        if not self.message:
+            raise ValueError("send `message` (or `messages` with a user message)")
+        return self
 
 
 class ChatStreamEvent(ResponseModel):

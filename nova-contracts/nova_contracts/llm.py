@@ -211,7 +211,8 @@ class StreamChunk(ResponseModel):
 
 
 class EmbedRequest(RequestModel):
-    """Texts to embed; `model=None` uses the gateway's default embedding model."""
+    """Texts to embed; `model=None` uses the gateway's default embedding model. The documented single-text
+    form `{"text": "..."}` is accepted as a list of one."""
 
     model: Identifier | None = None
     texts: Annotated[
@@ -219,6 +220,16 @@ class EmbedRequest(RequestModel):
         Field(min_length=1, max_length=MAX_EMBED_TEXTS),
     ]
     dimensions: int | None = Field(default=None, ge=1, le=MAX_EMBED_DIMENSIONS)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _single_text(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "text" in data:
+            if "texts" in data:
+                raise ValueError("send `text` or `texts`, not both")
+            data = {**data, "texts": [data["text"]]}
+            del data["text"]
+        return data
 
 
 class EmbedResponse(ResponseModel):

@@ -6,7 +6,7 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal, Self
 from uuid import UUID
 
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import AliasChoices, AwareDatetime, Field, computed_field, model_validator
 
 from nova_contracts.base import (
     Identifier,
@@ -156,6 +156,12 @@ class ApiKeyCreated(ApiKeyInfo):
 
     # repr=False keeps the secret out of logs and tracebacks that print the model.
     key: str = Field(repr=False)
+
+    @computed_field(repr=False)  # type: ignore[prop-decorator]
+    @property
+    def raw_key(self) -> str:
+        """The same secret under the name the earlier implementation's clients read."""
+        return self.key
 
 
 class ApiKeyInvalidReason(StrEnum):
@@ -569,7 +575,10 @@ class PodCreate(RequestModel):
     routing_regex: Annotated[str, Field(max_length=1000)] | None = None
     priority: int = Field(default=0, ge=-1000, le=1000)
     fallback_pod_id: UUID | None = None
-    sandbox_tier: SandboxTier = SandboxTier.WORKSPACE
+    # `sandbox` is the documented name of the earlier implementation.
+    sandbox_tier: SandboxTier = Field(
+        default=SandboxTier.WORKSPACE, validation_alias=AliasChoices("sandbox_tier", "sandbox")
+    )
     agents: PodAgents = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -600,7 +609,9 @@ class PodUpdate(UpdateRequestModel):
     routing_regex: Annotated[str, Field(max_length=1000)] | None = None
     priority: int | None = Field(default=None, ge=-1000, le=1000)
     fallback_pod_id: UUID | None = None
-    sandbox_tier: SandboxTier | None = None
+    sandbox_tier: SandboxTier | None = Field(
+        default=None, validation_alias=AliasChoices("sandbox_tier", "sandbox")
+    )
     agents: PodAgents | None = None
 
 
@@ -628,7 +639,8 @@ class PodInfo(ResponseModel):
 class PipelineTaskSubmit(RequestModel):
     """A goal for the pipeline; without `pod_id` it is routed by the pods' keywords, regex and priority."""
 
-    goal: Goal
+    # `user_input` is the documented name of the earlier implementation.
+    goal: Goal = Field(validation_alias=AliasChoices("goal", "user_input"))
     pod_id: UUID | None = None
     tags: Tags = Field(default_factory=list)
     metadata: Metadata = Field(default_factory=dict)

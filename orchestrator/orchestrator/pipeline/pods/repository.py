@@ -137,6 +137,20 @@ class PodRepository:
             ],
         )
 
+    async def add_agent(self, pod_id: uuid.UUID, agent: PodAgentConfig) -> None:
+        """Add one agent to a pod; raises ForeignKeyViolationError (no pod) or UniqueViolationError (name)."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            await self._replace_agents(conn, pod_id, [agent])
+            await conn.execute("UPDATE pods SET updated_at = now() WHERE id = $1", pod_id)
+
+    async def remove_agent(self, pod_id: uuid.UUID, name: str) -> bool:
+        async with self.pool.acquire() as conn, conn.transaction():
+            status = await conn.execute(
+                "DELETE FROM pod_agents WHERE pod_id = $1 AND name = $2", pod_id, name
+            )
+            await conn.execute("UPDATE pods SET updated_at = now() WHERE id = $1", pod_id)
+        return str(status).endswith(" 1")
+
     async def delete(self, pod_id: uuid.UUID) -> bool:
         status = await self.pool.execute("DELETE FROM pods WHERE id = $1", pod_id)
         return status.endswith(" 1")

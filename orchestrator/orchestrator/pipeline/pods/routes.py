@@ -5,7 +5,7 @@ import uuid
 from fastapi import APIRouter, Depends, Request, status
 
 from nova_common.auth import require_admin
-from nova_contracts.orchestrator import PodCreate, PodInfo, PodUpdate
+from nova_contracts.orchestrator import PodAgentConfig, PodCreate, PodInfo, PodUpdate
 from orchestrator.deps import CallerAuth, Page
 from orchestrator.pipeline.pods.service import PodService
 
@@ -48,3 +48,34 @@ async def update_pod(pod_id: uuid.UUID, body: PodUpdate, pods: PodService = Depe
 async def delete_pod(pod_id: uuid.UUID, pods: PodService = Depends(get_pods)) -> None:
     """Delete a pod (admin). Its tasks keep their snapshot of it."""
     await pods.delete(pod_id)
+
+
+@router.get("/{pod_id}/agents", response_model=list[PodAgentConfig])
+async def list_pod_agents(
+    pod_id: uuid.UUID, _: CallerAuth, pods: PodService = Depends(get_pods)
+) -> list[PodAgentConfig]:
+    """A pod's agents in stage order."""
+    return (await pods.get(pod_id)).agents
+
+
+@router.post(
+    "/{pod_id}/agents",
+    response_model=PodAgentConfig,
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[Depends(require_admin)],
+)
+async def add_pod_agent(
+    pod_id: uuid.UUID, body: PodAgentConfig, pods: PodService = Depends(get_pods)
+) -> PodAgentConfig:
+    """Add one agent to a pod (admin); its name must be new in the pod."""
+    return await pods.add_agent(pod_id, body)
+
+
+@router.delete(
+    "/{pod_id}/agents/{agent_name}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    dependencies=[Depends(require_admin)],
+)
+async def remove_pod_agent(pod_id: uuid.UUID, agent_name: str, pods: PodService = Depends(get_pods)) -> None:
+    """Remove an agent, named by its name, from a pod (admin)."""
+    await pods.remove_agent(pod_id, agent_name)

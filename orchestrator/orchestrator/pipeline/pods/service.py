@@ -15,7 +15,7 @@ import redis.asyncio as aioredis
 import structlog
 
 from nova_common.errors import BadRequest, Conflict, NotFound
-from nova_contracts.orchestrator import PodCreate, PodInfo, PodUpdate
+from nova_contracts.orchestrator import PodAgentConfig, PodCreate, PodInfo, PodUpdate
 from orchestrator.pipeline.pods.presets import PRESETS
 from orchestrator.pipeline.pods.repository import PodRepository
 from orchestrator.pipeline.pods.routing import resolve_enabled, route
@@ -125,6 +125,22 @@ class PodService:
             raise NotFound(f"pod {pod_id} not found")
         await self._changed()
         return await self.get(pod_id)
+
+    async def add_agent(self, pod_id: uuid.UUID, agent: PodAgentConfig) -> PodAgentConfig:
+        try:
+            await self.repository.add_agent(pod_id, agent)
+        except asyncpg.ForeignKeyViolationError as exc:
+            raise NotFound(f"pod {pod_id} not found") from exc
+        except asyncpg.UniqueViolationError as exc:
+            raise Conflict(f"pod {pod_id} already has an agent named {agent.name!r}") from exc
+        await self._changed()
+        return next(a for a in (await self.get(pod_id)).agents if a.name == agent.name)
+
+    async def remove_agent(self, pod_id: uuid.UUID, name: str) -> None:
+        await self.get(pod_id)  # a 404 names the pod, not the agent, when the pod is gone
+        if not await self.repository.remove_agent(pod_id, name):
+            raise NotFound(f"pod {pod_id} has no agent named {name!r}")
+        await self._changed()
 
     async def delete(self, pod_id: uuid.UUID) -> None:
         if not await self.repository.delete(pod_id):
