@@ -189,6 +189,37 @@ def test_a_poison_item_is_dead_lettered_after_its_attempts_and_the_queue_moves_o
         queue.close()
 
 
+def test_the_same_new_fact_from_two_items_formed_at_once_is_one_memory(
+    make_service: ServiceFactory,
+    gateway_url: str,
+    redis_base_url: str,
+    fake_model: FakeOpenAI,
+    run_sql: Callable[..., list[Any]],
+    wait_until: Any,
+) -> None:
+    fake_model.script.default = LISBON
+    queue = redis.Redis.from_url(redis_base_url, db=0, decode_responses=True)
+    ids = ["6f9c1a52-0000-4000-8000-0000000000a1", "6f9c1a52-0000-4000-8000-0000000000a2"]
+    for item_id in ids:
+        item = {
+            "id": item_id,
+            "enqueued_at": "2026-01-01T00:00:00Z",
+            "content": TURN,
+            "source": {"kind": "chat"},
+        }
+        queue.lpush(QUEUE_KEY, json.dumps(item))
+    try:
+        # Two consumers take one item each as soon as the service starts.
+        with make_service(gateway_url, INGEST_CONCURRENCY=2) as client:
+            wait_until(lambda: all(formed(run_sql, i) for i in ids))
+            assert drained(client)
+            facts = [m for m in browse(client, tier="semantic") if m["key"] == "lives_in"]
+            assert len(facts) == 1
+            assert client.get(f"{BASE}/ingest/dead-letters").json()["total"] == 0
+    finally:
+        queue.close()
+
+
 def test_a_full_ingestion_queue_answers_429(make_service: ServiceFactory, gateway_url: str) -> None:
     with make_service(gateway_url, INGEST_ENABLED=False, INGEST_QUEUE_MAX_LENGTH=1) as client:
         ingest(client)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from memory_service.config import Settings
@@ -29,6 +30,7 @@ from memory_service.formation import repository
 from memory_service.formation.extraction import Extraction, ExtractionUnusable, Extractor
 from memory_service.memories import repository as memories_repository
 from memory_service.memories.service import MemoryService
+from nova_common.errors import Conflict
 from nova_contracts.memory import FormationResult, IngestItem, MemoryCreate, MemoryTier, SourceKind
 
 # Trust of a source kind when the producer gives none: what the user says about themself is trusted
@@ -46,6 +48,7 @@ DEFAULT_TRUST: dict[SourceKind, float] = {
 # The project of an extracted fact when the item names none: the same default as the agents' save_fact tool.
 DEFAULT_FACT_PROJECT = "nova"
 REINFORCE_STEP = 0.1
+WRITE_ATTEMPTS = 3
 _NOT_WORD = re.compile(r"[^a-z0-9]+")
 
 
@@ -85,10 +88,8 @@ class FormationService:
         self.settings = settings
 
     async def form(self, item: IngestItem) -> FormationResult:
-        async with self.sessions() as session:
-            done = await repository.ingestion(session, item.id)
-        if done is not None:
-            return _repeat(item.id, done.result)
+        # A re-delivered item (after a crash) is recognised when its transaction claims the item id below:
+        # it costs one more model call then, which is cheaper than a lookup before every item.
         unextracted: str | None = None
         try:
             extraction = await self.extractor.extract(
@@ -106,6 +107,26 @@ class FormationService:
         if not item.keep_episode:
             candidates = [c for c in candidates if c.tier is not MemoryTier.EPISODIC]
         vectors = await self.memories.embed_or_defer([c.content for c in candidates]) if candidates else []
+        # Two items forming the same new fact (or source) at once: the loser's unique violation or
+        # deadlock rolls its transaction back, and a retry finds the winner's row.
+        for attempt in range(WRITE_ATTEMPTS):
+            try:
+                return await self._write(item, candidates, vectors, trust, unextracted)
+            except DBAPIError as exc:
+                if not _collided(exc):
+                    raise
+                if attempt == WRITE_ATTEMPTS - 1:
+                    raise Conflict(f"item {item.id} collided with concurrent writes; retry") from exc
+        raise AssertionError("unreachable")
+
+    async def _write(
+        self,
+        item: IngestItem,
+        candidates: list["_Candidate"],
+        vectors: list[EmbeddedText | None],
+        trust: float,
+        unextracted: str | None,
+    ) -> FormationResult:
         async with self.sessions.begin() as session:
             if not await repository.claim_ingestion(session, item.id):
                 done = await repository.ingestion(session, item.id)
@@ -356,6 +377,12 @@ class FormationService:
             values.update(embedding=None, embedding_model=None, embedding_dim=None, embedded_at=None)
         await memories_repository.update_memory(session, existing.id, values)
         await memories_repository.touch(session, [existing.id])
+
+
+def _collided(exc: DBAPIError) -> bool:
+    """A unique violation, deadlock or serialization failure: another transaction won a race."""
+    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    return (isinstance(exc, IntegrityError) and code in (None, "23505")) or code in ("40P01", "40001")
 
 
 def _repeat(item_id: uuid.UUID, stored: dict[str, Any]) -> FormationResult:
