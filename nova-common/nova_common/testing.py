@@ -3,10 +3,12 @@
 Isolation: `database_url` gives each test its own freshly created database; `redis_base_url` flushes every
 Redis DB before the test. Set NOVA_TEST_DATABASE_URL / NOVA_TEST_REDIS_URL to use servers of your own.
 Both embedded servers require a password (random per session); every URL handed out carries it.
-Helpers for synchronous tests: `wait_until` (poll a condition) and `run_sql` (one statement).
+Helpers: `eventually` / `eventually_async` (poll a condition; also the `wait_until` fixture), `run_sql`
+(one statement from a synchronous test).
 """
 
 import asyncio
+import inspect
 import os
 import time
 import uuid
@@ -118,21 +120,44 @@ def nova_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, str]:
     return values
 
 
+def eventually(
+    predicate: Callable[[], Any], *, timeout: float = 60.0, interval: float = 0.1, what: str = "condition"
+) -> Any:
+    """Poll until `predicate()` is truthy and return its value; an AssertionError naming `what` after `timeout`.
+
+    For synchronous tests and helpers (it sleeps the thread); async tests use `eventually_async`.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not met within {timeout}s (last value: {value!r})")
+        time.sleep(interval)
+
+
+async def eventually_async(
+    predicate: Callable[[], Any], *, within: float = 60.0, interval: float = 0.05, what: str = "condition"
+) -> Any:
+    """`eventually` inside an event loop: `predicate` may be sync or return an awaitable; the loop keeps
+    running between checks, so background tasks of the same loop make progress."""
+    deadline = time.monotonic() + within
+    while True:
+        value = predicate()
+        if inspect.isawaitable(value):
+            value = await value
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not met within {within}s (last value: {value!r})")
+        await asyncio.sleep(interval)
+
+
 @pytest.fixture
 def wait_until() -> Callable[..., Any]:
-    """Poll until `predicate()` is truthy and return its value; background loops run on their own clock."""
-
-    def wait(predicate: Callable[[], Any], *, timeout: float = 60.0, interval: float = 0.1) -> Any:
-        deadline = time.monotonic() + timeout
-        while True:
-            value = predicate()
-            if value:
-                return value
-            if time.monotonic() > deadline:
-                raise AssertionError(f"condition not met within {timeout}s")
-            time.sleep(interval)
-
-    return wait
+    """`eventually` as a fixture: poll until `predicate()` is truthy; background loops run on their own clock."""
+    return eventually
 
 
 @pytest.fixture
