@@ -41,6 +41,9 @@ class SiteState:
     # Overrides: path -> document body (a page watcher test changes a page between polls).
     documents: dict[str, bytes] = field(default_factory=dict)
     failing: set[str] = field(default_factory=set)
+    # The fake GitHub API: what X-RateLimit-Remaining says, and the one token `/user` accepts.
+    github_remaining: int = 59
+    github_token: str = "ghp_fake_valid_token_0123456789"
 
     def paths(self, host: str | None = None) -> list[str]:
         return [h.path for h in self.hits if host is None or h.host.split(":")[0] == host]
@@ -136,7 +139,7 @@ def crawl_site(state: SiteState, *, off_host: str, slow_seconds: float = 3.0) ->
                 off_host,
                 "/slow",
                 "/huge",
-                "/manual.pdf",
+                "/download/manual",
                 "/docs/install#again",
             ],
         ),
@@ -193,31 +196,35 @@ def crawl_site(state: SiteState, *, off_host: str, slow_seconds: float = 3.0) ->
         _log(state, request)
         return Response(b"%PDF-1.7\n%binary", media_type="application/pdf")
 
+    def rate_headers() -> dict[str, str]:
+        state.github_remaining = max(state.github_remaining - 1, 0)
+        reset = str(int(time.time()) + 3600)
+        return {"X-RateLimit-Remaining": str(state.github_remaining), "X-RateLimit-Reset": reset}
+
     async def github_user(request: Request) -> Response:
         _log(state, request)
-        return Response(
-            (FIXTURES / "github_user.json").read_bytes(),
-            media_type="application/json",
-            headers={"X-RateLimit-Remaining": "59", "X-RateLimit-Reset": str(int(time.time()) + 3600)},
-        )
+        body = (FIXTURES / "github_user.json").read_bytes()
+        return Response(body, media_type="application/json", headers=rate_headers())
 
     async def github_repos(request: Request) -> Response:
         _log(state, request)
-        return Response(
-            (FIXTURES / "github_repos.json").read_bytes(),
-            media_type="application/json",
-            headers={"X-RateLimit-Remaining": "58", "X-RateLimit-Reset": str(int(time.time()) + 3600)},
-        )
+        body = (FIXTURES / "github_repos.json").read_bytes()
+        return Response(body, media_type="application/json", headers=rate_headers())
 
     async def github_readme(request: Request) -> Response:
         _log(state, request)
         repo = request.path_params["repo"]
         if repo == "dotfiles":
-            return JSONResponse({"message": "Not Found"}, status_code=404)
+            return JSONResponse({"message": "Not Found"}, status_code=404, headers=rate_headers())
         return PlainTextResponse(
-            f"# {repo}\n\nThe README of {repo}: how to use it and why it exists.\n",
-            headers={"X-RateLimit-Remaining": "57"},
+            f"# {repo}\n\nThe README of {repo}: how to use it and why it exists.\n", headers=rate_headers()
         )
+
+    async def github_authenticated_user(request: Request) -> Response:
+        _log(state, request)
+        if request.headers.get("authorization") != f"Bearer {state.github_token}":
+            return JSONResponse({"message": "Bad credentials"}, status_code=401)
+        return JSONResponse({"login": "octo-nova"}, headers={"X-OAuth-Scopes": "read:user, repo"})
 
     return Starlette(
         routes=[
@@ -225,7 +232,8 @@ def crawl_site(state: SiteState, *, off_host: str, slow_seconds: float = 3.0) ->
             Route("/go/internal", redirect_inside),
             Route("/slow", slow),
             Route("/huge", huge),
-            Route("/manual.pdf", pdf),
+            Route("/download/manual", pdf),
+            Route("/user", github_authenticated_user),
             Route("/users/{login}", github_user),
             Route("/users/{login}/repos", github_repos),
             Route("/repos/{owner}/{repo}/readme", github_readme),
