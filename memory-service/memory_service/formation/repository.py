@@ -108,13 +108,13 @@ async def list_sources(
 
 async def nearest(
     session: AsyncSession, embedded: EmbeddedText, *, owner: str, tier: str
-) -> tuple[MemoryRow, float] | None:
-    """The owner's closest unkeyed memory of `tier` embedded with the same model, and its cosine."""
+) -> tuple[uuid.UUID, float] | None:
+    """The id of the owner's closest unkeyed memory of `tier` embedded with the same model, and its cosine."""
     distance = cast(MemoryRow.embedding, VECTOR(embedded.dim)).op("<=>", return_type=Float)(
         cast(bindparam("probe", embedded.vector, type_=VECTOR()), VECTOR(embedded.dim))
     )
     stmt = (
-        select(MemoryRow, distance)
+        select(MemoryRow.id, distance)
         .where(
             MemoryRow.embedding_model == embedded.model,
             MemoryRow.embedding_dim == embedded.dim,
@@ -126,22 +126,23 @@ async def nearest(
         .order_by(distance)
         .limit(1)
     )
-    row = (await session.execute(stmt)).unique().first()
+    row = (await session.execute(stmt)).first()
     if row is None:
         return None
     return row[0], 1.0 - float(row[1])
 
 
-async def same_content(session: AsyncSession, *, owner: str, tier: str, digest: str) -> MemoryRow | None:
+async def same_content(session: AsyncSession, *, owner: str, tier: str, digest: str) -> uuid.UUID | None:
     """An identical unkeyed memory of the owner (for texts stored before they could be embedded)."""
-    stmt = select(MemoryRow).where(
+    stmt = select(MemoryRow.id).where(
         MemoryRow.owner == owner,
         MemoryRow.tier == tier,
         MemoryRow.content_hash == digest,
         MemoryRow.key.is_(None),
         not_expired(),
     )
-    return (await session.scalars(stmt.limit(1))).unique().first()
+    found: uuid.UUID | None = await session.scalar(stmt.limit(1))
+    return found
 
 
 async def reinforce(

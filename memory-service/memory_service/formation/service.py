@@ -268,12 +268,11 @@ class FormationService:
         if embedded is not None:
             match = await repository.nearest(session, embedded, owner=item.owner, tier=candidate.tier.value)
             if match is not None and match[1] >= self.settings.formation_dedup_similarity:
-                existing_id = match[0].id
+                existing_id = match[0]
         else:
-            same = await repository.same_content(
+            existing_id = await repository.same_content(
                 session, owner=item.owner, tier=candidate.tier.value, digest=content_hash(candidate.content)
             )
-            existing_id = same.id if same else None
         if existing_id is not None:
             await repository.reinforce(
                 session, existing_id, confidence=candidate.confidence, importance_step=REINFORCE_STEP / 2
