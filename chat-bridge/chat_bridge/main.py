@@ -2,6 +2,7 @@
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI
 
@@ -61,12 +62,16 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 def create_app(settings: Settings | None = None) -> FastAPI:
     # On reload the settings are read again (a changed .env), unless a test handed its own.
     factory: Callable[[], Settings] = (lambda: settings) if settings is not None else Settings
+    resolved = settings or get_settings()
+    # Telegram posts its updates with the public webhook URL's host: answer to it whatever ALLOWED_HOSTS says.
+    webhook_host = urlsplit(resolved.telegram_webhook_url).hostname
     app = create_service_app(
-        settings or get_settings(),
+        resolved,
         title="Nova Chat Bridge",
         description=description or "",
         version=__version__,
         lifespan=lifespan,
+        extra_allowed_hosts=[webhook_host] if webhook_host else [],
     )
     app.state.settings_factory = factory
     app.include_router(router)
