@@ -764,3 +764,72 @@ class PipelineProgressEvent(ResponseModel):
     stage: str | None = None
     detail: str | None = None
     at: datetime
+
+
+# Pipeline housekeeping, statistics and notifications (the earlier implementation's routes, issue 20).
+
+StatsWindowHours = Annotated[int, Field(ge=1, le=90 * 24)]
+
+
+class PipelineTasksDeleted(ResponseModel):
+    deleted: int = Field(ge=0)
+
+
+class PipelineStats(ResponseModel):
+    """Tasks created within the window, by status, with their outcome and cost; `needs_attention` counts the
+    tasks waiting for a person now (clarification or human review), whenever they were created."""
+
+    window_hours: int
+    total: int = Field(ge=0)
+    by_status: dict[str, int] = Field(default_factory=dict)
+    completed: int = Field(ge=0)
+    failed: int = Field(ge=0)
+    cancelled: int = Field(ge=0)
+    # completed / (completed + failed); None before any task finished.
+    success_rate: float | None = Field(default=None, ge=0, le=1)
+    cost_usd: float = Field(ge=0)
+    avg_duration_seconds: float | None = None
+    needs_attention: int = Field(ge=0)
+
+
+class StageLatency(ResponseModel):
+    """How long one stage took: from the transition (or stage) before it to its `stage_completed` note."""
+
+    stage: str
+    count: int = Field(ge=0)
+    p50_seconds: float
+    p95_seconds: float
+
+
+class PipelineLatency(ResponseModel):
+    window_hours: int
+    stages: list[StageLatency] = Field(default_factory=list)
+    # Creation to completion of the tasks completed within the window.
+    end_to_end: StageLatency | None = None
+
+
+class PipelineNotificationKind(StrEnum):
+    COMPLETED = "completed"
+    FAILED = "failed"
+    NEEDS_CLARIFICATION = "needs_clarification"
+    NEEDS_REVIEW = "needs_review"
+
+
+NOTIFICATION_OF_STATE: dict[PipelineTaskState, PipelineNotificationKind] = {
+    PipelineTaskState.COMPLETE: PipelineNotificationKind.COMPLETED,
+    PipelineTaskState.FAILED: PipelineNotificationKind.FAILED,
+    PipelineTaskState.CLARIFICATION_NEEDED: PipelineNotificationKind.NEEDS_CLARIFICATION,
+    PipelineTaskState.PENDING_HUMAN_REVIEW: PipelineNotificationKind.NEEDS_REVIEW,
+}
+
+
+class PipelineNotification(ResponseModel):
+    """One SSE event of `/api/v1/pipeline/notifications/stream`: a task of the caller's that finished or waits
+    for a person."""
+
+    kind: PipelineNotificationKind
+    task_id: UUID
+    status: PipelineTaskState
+    goal: str
+    detail: str | None = None
+    at: datetime

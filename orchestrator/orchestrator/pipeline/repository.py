@@ -648,6 +648,90 @@ class PipelineRepository:
         assert record is not None
         return record
 
+    async def delete_finished(self, task_id: uuid.UUID) -> bool:
+        """Delete a task in a terminal state (its timeline and records cascade); False when it is not one."""
+        status = await self.pool.execute(
+            "DELETE FROM pipeline_tasks WHERE id = $1 AND status = ANY($2::text[])",
+            task_id,
+            [s.value for s in TERMINAL_STATES],
+        )
+        return str(status).endswith(" 1")
+
+    async def delete_by_status(self, status: S, owner: tuple[str | None, str | None]) -> int:
+        """Delete every task of `owner` (`(None, None)`: everyone's) in the terminal `status`."""
+        assert status in TERMINAL_STATES  # the service refuses active states before this
+        result = await self.pool.execute(
+            """DELETE FROM pipeline_tasks WHERE status = $1
+                   AND ($2::text IS NULL OR (owner_kind = $2 AND api_key_id IS NOT DISTINCT FROM $3::uuid))""",
+            status.value,
+            *owner,
+        )
+        return int(str(result).split()[-1])
+
+    async def window_stats(self, hours: int, owner: tuple[str | None, str | None]) -> asyncpg.Record:
+        record = await self.pool.fetchrow(
+            """WITH mine AS (
+                   SELECT * FROM pipeline_tasks
+                   WHERE $2::text IS NULL OR (owner_kind = $2 AND api_key_id IS NOT DISTINCT FROM $3::uuid)
+               ), recent AS (SELECT * FROM mine WHERE created_at >= now() - make_interval(hours => $1))
+               SELECT (SELECT count(*) FROM recent) AS total,
+                      (SELECT COALESCE(jsonb_object_agg(status, n), '{}'::jsonb)
+                       FROM (SELECT status, count(*) AS n FROM recent GROUP BY status) g) AS by_status,
+                      (SELECT COALESCE(sum(cost_usd), 0)::float8 FROM recent) AS cost_usd,
+                      (SELECT avg(EXTRACT(EPOCH FROM completed_at - created_at))::float8 FROM recent
+                       WHERE status = 'complete' AND completed_at IS NOT NULL) AS avg_duration_seconds,
+                      (SELECT count(*) FROM mine
+                       WHERE status IN ('clarification_needed', 'pending_human_review')) AS needs_attention""",
+            hours,
+            *owner,
+        )
+        assert record is not None
+        return record
+
+    async def stage_latency(self, hours: int, owner: tuple[str | None, str | None]) -> list[asyncpg.Record]:
+        # A stage starts at the task's last transition or completed stage before its `stage_completed` note:
+        # the notes of one write precede its transitions, so that is always an earlier write.
+        return list(
+            await self.pool.fetch(
+                """WITH durations AS (
+                       SELECT e.stage, EXTRACT(EPOCH FROM e.created_at - started.at)::float8 AS seconds
+                       FROM pipeline_task_events e
+                       JOIN pipeline_tasks t ON t.id = e.task_id
+                       CROSS JOIN LATERAL (
+                           SELECT max(p.created_at) AS at FROM pipeline_task_events p
+                           WHERE p.task_id = e.task_id AND p.id < e.id
+                             AND p.kind IN ('transition', 'stage_completed')
+                       ) started
+                       WHERE e.kind = 'stage_completed' AND e.stage IS NOT NULL AND started.at IS NOT NULL
+                         AND e.created_at >= now() - make_interval(hours => $1)
+                         AND ($2::text IS NULL OR (t.owner_kind = $2 AND t.api_key_id IS NOT DISTINCT FROM $3::uuid))
+                   )
+                   SELECT stage, count(*) AS count,
+                          percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds) AS p50_seconds,
+                          percentile_cont(0.95) WITHIN GROUP (ORDER BY seconds) AS p95_seconds
+                   FROM durations GROUP BY stage ORDER BY stage""",
+                hours,
+                *owner,
+            )
+        )
+
+    async def end_to_end_latency(self, hours: int, owner: tuple[str | None, str | None]) -> asyncpg.Record:
+        record = await self.pool.fetchrow(
+            """WITH durations AS (
+                   SELECT EXTRACT(EPOCH FROM completed_at - created_at)::float8 AS seconds FROM pipeline_tasks
+                   WHERE status = 'complete' AND completed_at >= now() - make_interval(hours => $1)
+                     AND ($2::text IS NULL OR (owner_kind = $2 AND api_key_id IS NOT DISTINCT FROM $3::uuid))
+               )
+               SELECT count(*) AS count,
+                      percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds) AS p50_seconds,
+                      percentile_cont(0.95) WITHIN GROUP (ORDER BY seconds) AS p95_seconds
+               FROM durations""",
+            hours,
+            *owner,
+        )
+        assert record is not None
+        return record
+
     async def spend(self, task_id: uuid.UUID) -> float:
         """What the gateway recorded for this task's model calls, killed attempts included."""
         value = await self.pool.fetchval(

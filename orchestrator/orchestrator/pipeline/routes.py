@@ -5,7 +5,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 from sse_starlette import EventSourceResponse
 
 from nova_common.auth import require_admin
@@ -17,12 +17,16 @@ from nova_contracts.orchestrator import (
     HumanReviewDecision,
     PipelineArtifact,
     PipelineFinding,
+    PipelineLatency,
     PipelineReview,
+    PipelineStats,
     PipelineTaskInfo,
     PipelineTaskPage,
+    PipelineTasksDeleted,
     PipelineTaskState,
     PipelineTaskSubmit,
     QueueStats,
+    StatsWindowHours,
     TimelineEntry,
 )
 from orchestrator.deps import MAX_PAGE_SIZE, CallerAuth, CallerTenant
@@ -72,6 +76,23 @@ async def list_tasks(
 async def get_task(task_id: uuid.UUID, tenant: CallerTenant, service: Pipeline) -> PipelineTaskInfo:
     """One task: state, current stage, output or error."""
     return await service.get(task_id, tenant)
+
+
+@pipeline.delete("/tasks/{task_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_task(task_id: uuid.UUID, tenant: CallerTenant, service: Pipeline) -> Response:
+    """Delete a finished task with its timeline and records; an active one is a 400 (cancel it first)."""
+    await service.delete(task_id, tenant)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@pipeline.delete("/tasks", response_model=PipelineTasksDeleted)
+async def delete_tasks(
+    tenant: CallerTenant,
+    service: Pipeline,
+    status_: Annotated[PipelineTaskState, Query(alias="status", description="a finished status")],
+) -> PipelineTasksDeleted:
+    """Delete every one of the caller's tasks in a finished status (complete, failed, cancelled)."""
+    return await service.delete_by_status(status_, tenant)
 
 
 @pipeline.get("/tasks/{task_id}/timeline", response_model=list[TimelineEntry])
@@ -151,6 +172,30 @@ async def review_task(
 async def get_queue_stats(_: CallerAuth, service: Pipeline) -> QueueStats:
     """Queue depth, running and queued tasks, dead-letter count, live workers, oldest queued age."""
     return await service.stats()
+
+
+@pipeline.get("/stats", response_model=PipelineStats)
+async def get_pipeline_stats(
+    tenant: CallerTenant, service: Pipeline, window_hours: Annotated[StatsWindowHours, Query()] = 24
+) -> PipelineStats:
+    """The caller's tasks of the last `window_hours`: counts by status, success rate, cost, duration."""
+    return await service.window_stats(window_hours, tenant)
+
+
+@pipeline.get("/stats/latency", response_model=PipelineLatency)
+async def get_pipeline_latency(
+    tenant: CallerTenant, service: Pipeline, window_hours: Annotated[StatsWindowHours, Query()] = 24
+) -> PipelineLatency:
+    """Per-stage and end-to-end p50/p95 durations of the caller's tasks over the last `window_hours`."""
+    return await service.latency(window_hours, tenant)
+
+
+@pipeline.get("/notifications/stream", response_class=EventSourceResponse)
+async def stream_pipeline_notifications(
+    request: Request, tenant: CallerTenant, service: Pipeline
+) -> EventSourceResponse:
+    """The caller's tasks as they complete, fail, need clarification or need review (SSE)."""
+    return json_event_stream(request, service.notifications(tenant))
 
 
 @pipeline.get("/dead-letter", response_model=list[DeadLetterEntry], dependencies=[Depends(require_admin)])

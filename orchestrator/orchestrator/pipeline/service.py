@@ -5,6 +5,7 @@ tenant's task is "not found". Human review releases what the guardrail withheld,
 """
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -13,20 +14,26 @@ from typing import Any
 import asyncpg
 
 from nova_common.auth import Principal
-from nova_common.errors import Conflict, NotFound
+from nova_common.errors import BadRequest, Conflict, NotFound
 from nova_contracts.orchestrator import (
+    NOTIFICATION_OF_STATE,
     ClarifyRequest,
     DeadLetterEntry,
     HumanReviewDecision,
     PipelineArtifact,
     PipelineFinding,
+    PipelineLatency,
+    PipelineNotification,
     PipelineProgressEvent,
     PipelineReview,
+    PipelineStats,
     PipelineTaskInfo,
     PipelineTaskPage,
+    PipelineTasksDeleted,
     PipelineTaskState,
     PipelineTaskSubmit,
     QueueStats,
+    StageLatency,
     TimelineEntry,
 )
 from orchestrator.keys.tenant import Tenant
@@ -166,6 +173,65 @@ class PipelineService:
                 await self.publisher.publish(task_id, S.CANCELLED, previous=current, detail="cancelled")
                 return task_info(moved)
         raise Conflict(f"task {task_id} kept changing state; try again")
+
+    async def delete(self, task_id: uuid.UUID, tenant: Tenant) -> None:
+        """Delete a finished task with its timeline and records; an active one must be cancelled first."""
+        task = await self._task(task_id, tenant)
+        if not await self.repository.delete_finished(task_id):
+            current = (await self.repository.get(task_id) or task)["status"]
+            raise BadRequest(f"task {task_id} is {current}: cancel it before deleting it")
+
+    async def delete_by_status(self, status: S, tenant: Tenant) -> PipelineTasksDeleted:
+        """Delete every one of the caller's tasks in a finished `status`."""
+        if not is_terminal(status):
+            finished = ", ".join(sorted(s.value for s in S if is_terminal(s)))
+            raise BadRequest(
+                f"tasks that are {status.value} are active; only {finished} tasks can be deleted"
+            )
+        return PipelineTasksDeleted(deleted=await self.repository.delete_by_status(status, tenant.scope()))
+
+    async def window_stats(self, hours: int, tenant: Tenant) -> PipelineStats:
+        row = await self.repository.window_stats(hours, tenant.scope())
+        by_status: dict[str, int] = json.loads(row["by_status"])
+        completed, failed = by_status.get(S.COMPLETE.value, 0), by_status.get(S.FAILED.value, 0)
+        return PipelineStats(
+            window_hours=hours,
+            total=row["total"],
+            by_status=by_status,
+            completed=completed,
+            failed=failed,
+            cancelled=by_status.get(S.CANCELLED.value, 0),
+            success_rate=completed / (completed + failed) if completed + failed else None,
+            cost_usd=row["cost_usd"],
+            avg_duration_seconds=row["avg_duration_seconds"],
+            needs_attention=row["needs_attention"],
+        )
+
+    async def latency(self, hours: int, tenant: Tenant) -> PipelineLatency:
+        stages = [
+            StageLatency.model_validate(dict(r))
+            for r in await self.repository.stage_latency(hours, tenant.scope())
+        ]
+        total = await self.repository.end_to_end_latency(hours, tenant.scope())
+        end_to_end = (
+            StageLatency.model_validate({**dict(total), "stage": "end_to_end"}) if total["count"] else None
+        )
+        return PipelineLatency(window_hours=hours, stages=stages, end_to_end=end_to_end)
+
+    async def notifications(self, tenant: Tenant) -> AsyncIterator[PipelineNotification]:
+        """The caller's tasks as they complete, fail or start waiting for a person."""
+        async for event in self.publisher.subscribe(None):
+            kind = NOTIFICATION_OF_STATE.get(event.status)
+            if kind is None or event.previous == event.status:
+                continue
+            try:
+                task = await self._task(event.task_id, tenant)
+            except NotFound:  # another tenant's task, or deleted since
+                continue
+            yield PipelineNotification(
+                kind=kind, task_id=event.task_id, status=event.status, goal=task["goal"],
+                detail=event.detail, at=event.at,
+            )  # fmt: skip
 
     async def clarify(self, task_id: uuid.UUID, body: ClarifyRequest, tenant: Tenant) -> PipelineTaskInfo:
         task = await self._task(task_id, tenant)
