@@ -164,9 +164,30 @@ async def test_the_test_ui_is_served_with_a_strict_content_security_policy(
         async with httpx.AsyncClient(base_url=chat.url) as client:
             page = await client.get("/")
             script = await client.get("/static/markdown.js")
-            missing = await client.get("/static/../config.py")
+        # HTTP clients remove `..` segments before sending, so the traversal goes out over a raw socket,
+        # byte for byte; `chat_api/config.py` really is `static/../config.py` on disk.
+        traversals = {
+            path: await _raw_get(chat.url, path)
+            for path in ("/static/../config.py", "/static/%2e%2e/config.py", "/static/..%2fconfig.py")
+        }
 
     assert page.status_code == 200 and "<textarea" in page.text
     assert "script-src 'self'" in page.headers["content-security-policy"]
     assert script.headers["content-type"].startswith("text/javascript")
-    assert missing.status_code == 404
+    for path, (status, body) in traversals.items():
+        assert status == 404, f"{path}: {status}"
+        assert "class Settings" not in body and "BaseSettings" not in body, path
+
+
+async def _raw_get(base_url: str, path: str) -> tuple[int, str]:
+    """GET `path` exactly as written (no client-side normalisation); the status code and the body."""
+    host, port = base_url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+        await writer.drain()
+        response = await asyncio.wait_for(reader.read(), 10)
+    finally:
+        writer.close()
+    head, _, body = response.decode("utf-8", "replace").partition("\r\n\r\n")
+    return int(head.split(" ", 2)[1]), body

@@ -155,9 +155,11 @@ async def test_draining_local_backend_gets_no_new_requests(
     assert fake_local.script.requests == []
 
 
-async def test_daily_quota_is_shared_by_two_gateway_processes_and_answers_429_with_retry_after(
+async def test_daily_quota_is_shared_by_two_gateway_apps_through_redis_and_answers_429_with_retry_after(
     gateway_factory: Any, wired: dict[str, Any], fake_openai: Any, service_headers: dict[str, str]
 ) -> None:
+    """Two app instances in this process, sharing only Redis; the same with two real gateway processes is
+    `test_quota_processes.py`, and with three behind the stack `tests/test_replicas.py`."""
     only_groq = {**wired, "openai_api_key": "", "anthropic_api_key": "", "llm_routing_strategy": "cloud-only"}
     first = await gateway_factory(**only_groq, provider_daily_quotas={"groq": 3})
     second = await gateway_factory(**only_groq, provider_daily_quotas={"groq": 3})
