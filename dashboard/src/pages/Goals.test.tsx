@@ -82,7 +82,7 @@ describe('Goals page', () => {
     await user.type(within(dialog).getByLabelText('Cost cap (USD)'), '2.5')
     await user.click(within(dialog).getByRole('checkbox'))
 
-    expect(await within(dialog).findByText('At 09:00 AM, only on Monday')).toBeTruthy()
+    expect(await within(dialog).findByText('At 09:00 AM, only on Monday', {}, { timeout: 5000 })).toBeTruthy()
     expect(within(dialog).getByText(/^Next:/)).toBeTruthy()
     await user.click(within(dialog).getByRole('button', { name: 'Create goal' }))
 
@@ -113,7 +113,7 @@ describe('Goals page', () => {
     const dialog = await screen.findByRole('dialog')
     await user.type(within(dialog).getByLabelText('Title'), 'Broken schedule')
     await user.type(within(dialog).getByLabelText('Schedule (cron)'), '61 * * * *')
-    expect(await within(dialog).findByText(/is not a cron expression/)).toBeTruthy()
+    expect(await within(dialog).findByText(/is not a cron expression/, {}, { timeout: 5000 })).toBeTruthy()
     await user.click(within(dialog).getByRole('button', { name: 'Create goal' }))
 
     expect(within(dialog).getByLabelText('Schedule (cron)').getAttribute('aria-invalid')).toBe('true')
