@@ -117,6 +117,11 @@ def test_moving_to_lisbon_supersedes_lives_in_porto_with_the_old_value_kept_in_h
     # The extraction asked for a JSON schema.
     request = fake_model.script.last_request
     assert request["response_format"]["type"] == "json_schema"
+    # A recall says why: the score and the source.
+    context = service.post(f"{BASE}/agent-1/context", json={"query": "Where does the user live?"}).json()
+    recalled = {item["id"]: item for item in context["items"]}
+    assert recalled[porto["id"]]["source_id"] == fact["source_id"]
+    assert recalled[porto["id"]]["score"] > 0
 
 
 def test_the_same_fact_ingested_twice_is_one_memory_reinforced(

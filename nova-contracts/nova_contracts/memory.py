@@ -318,6 +318,9 @@ class ContextItem(ResponseModel):
     content: str
     confidence: Confidence | None = None
     tokens: int = Field(ge=0)
+    # Why it was recalled: its fused search score (0..1) and where it came from.
+    score: float | None = None
+    source_id: UUID | None = None
 
 
 class ContextResponse(ResponseModel):

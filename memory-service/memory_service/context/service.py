@@ -42,6 +42,8 @@ class Candidate:
     content: str
     confidence: float | None
     tokens: int
+    score: float | None = None
+    source_id: uuid.UUID | None = None
 
 
 def _line(hit: ScoredMemory, confidence: float | None) -> str:
@@ -163,7 +165,15 @@ class ContextService:
             context=text,
             total_tokens=total,
             items=[
-                ContextItem(id=c.id, tier=c.tier, content=c.content, confidence=c.confidence, tokens=c.tokens)
+                ContextItem(
+                    id=c.id,
+                    tier=c.tier,
+                    content=c.content,
+                    confidence=c.confidence,
+                    tokens=c.tokens,
+                    score=round(c.score, 4) if c.score is not None else None,
+                    source_id=c.source_id,
+                )
                 for c in chosen
             ],
             truncated=truncated,
@@ -205,6 +215,8 @@ class ContextService:
                 content=row.content,
                 confidence=confidence,
                 tokens=count_tokens(line),
+                score=hit.score,
+                source_id=row.source_id,
             )
             (facts if is_fact else others).append(candidate)
         return facts, others
