@@ -3,7 +3,8 @@
     merge       near-duplicates become one (the compactor's pass)
     summarise   clusters of related episodes (cosine ≥ `consolidation_cluster_similarity`, at least
                 `consolidation_cluster_min_size`) get one semantic summary, linked to its members
-    decay       importance of memories nobody read for `decay_unused_days` shrinks (never below the floor)
+    decay       importance of memories nobody read for `decay_unused_days` shrinks (never below the floor);
+                nightly and manual runs only, so it does not compound with every idle run
     resolve     a contradiction left pending (its source trusted less) is applied once the belief it
                 contradicts has lost enough confidence, or rejected after `contradiction_review_days`
 
@@ -101,7 +102,9 @@ class Consolidator:
             try:
                 counts["merged"] = await self._merge()
                 counts["summarised_clusters"], counts["summaries_created"] = await self._summarise()
-                counts["decayed"] = await self._decay()
+                # Decay is per day, not per run: idle runs can follow each other within hours.
+                if trigger is not ConsolidationTrigger.IDLE:
+                    counts["decayed"] = await self._decay()
                 counts["contradictions_resolved"] = await self._resolve()
             except Exception as exc:
                 counts["error"] = f"{type(exc).__name__}: {exc}"[:2000]
