@@ -13,6 +13,7 @@ from nova_contracts.base import (
     Metadata,
     RequestModel,
     ResponseModel,
+    ShortText,
     UpdateRequestModel,
 )
 from nova_contracts.llm import MAX_MESSAGES, Message, ToolCall, ToolName
@@ -441,6 +442,35 @@ class UsageEvent(ResponseModel):
     api_key_id: UUID | None = None
     api_key_name: str | None = None
     created_at: datetime
+
+
+class UsageEventReport(RequestModel):
+    """A model call made outside llm-gateway, reported by the service that made it (service token).
+
+    `id` makes a retried report idempotent: a second report with the same id is not counted again."""
+
+    id: UUID | None = None
+    provider: ShortText
+    model: ShortText
+    kind: Literal["completion", "embedding"] = "completion"
+    input_tokens: int = Field(default=0, ge=0, le=100_000_000)
+    output_tokens: int = Field(default=0, ge=0, le=100_000_000)
+    # None: the price is unknown (not the same as a free local model's 0).
+    cost_usd: float | None = Field(default=None, ge=0, le=1_000_000)
+    latency_ms: int = Field(default=0, ge=0, le=2_000_000_000)  # INTEGER column
+    ttft_ms: int | None = Field(default=None, ge=0, le=2_000_000_000)
+    cache_hit: bool = False
+    agent_id: ShortText | None = None
+    task_id: ShortText | None = None
+    api_key_id: UUID | None = None
+    # Aware only: a naive time would be read in the server's zone. None: now.
+    created_at: AwareDatetime | None = None
+
+
+class UsageEventRecorded(ResponseModel):
+    id: UUID
+    # False when an event with this id was already stored (a retried report).
+    recorded: bool
 
 
 class UsagePeriod(StrEnum):

@@ -1,11 +1,17 @@
-"""Usage for the dashboard (admin)."""
+"""Usage for the dashboard (admin), and usage reported by services that call models outside the gateway."""
 
 from datetime import datetime
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, status
 
-from nova_common.auth import AdminAuth
-from nova_contracts.orchestrator import UsageEvent, UsagePeriod, UsageSummary
+from nova_common.auth import AdminAuth, ServiceAuth
+from nova_contracts.orchestrator import (
+    UsageEvent,
+    UsageEventRecorded,
+    UsageEventReport,
+    UsagePeriod,
+    UsageSummary,
+)
 from orchestrator.deps import MAX_PAGE_SIZE, UsageServiceDep
 
 router = APIRouter(prefix="/api/v1/usage", tags=["usage"])
@@ -30,3 +36,11 @@ async def summarize_usage(
 ) -> UsageSummary:
     """Requests, tokens and cost over the last day, week or month, by model."""
     return await usage.summary(period)
+
+
+@router.post("/events", response_model=UsageEventRecorded, status_code=status.HTTP_201_CREATED)
+async def record_usage_event(
+    _: ServiceAuth, body: UsageEventReport, usage: UsageServiceDep
+) -> UsageEventRecorded:
+    """Record a model call made outside llm-gateway (service token); a repeated `id` is stored once."""
+    return await usage.record(body)

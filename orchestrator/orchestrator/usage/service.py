@@ -2,7 +2,15 @@
 
 from datetime import UTC, datetime, timedelta
 
-from nova_contracts.orchestrator import UsageByModel, UsageEvent, UsagePeriod, UsageSummary
+from nova_contracts.llm import UsageRecord
+from nova_contracts.orchestrator import (
+    UsageByModel,
+    UsageEvent,
+    UsageEventRecorded,
+    UsageEventReport,
+    UsagePeriod,
+    UsageSummary,
+)
 from orchestrator.usage.repository import UsageRepository
 
 PERIODS = {
@@ -21,6 +29,15 @@ class UsageService:
     ) -> list[UsageEvent]:
         rows = await self.repository.recent(limit=limit, offset=offset, model=model, since=since)
         return [UsageEvent.model_validate(dict(r)) for r in rows]
+
+    async def record(self, report: UsageEventReport) -> UsageEventRecorded:
+        """Store a model call another service made outside the gateway, once per id."""
+        values = report.model_dump(exclude_none=True, exclude={"api_key_id"})
+        record = UsageRecord.model_validate(
+            {**values, "api_key_id": str(report.api_key_id) if report.api_key_id else None}
+        )
+        inserted = await self.repository.insert_many([(record, report.api_key_id)])
+        return UsageEventRecorded(id=record.id, recorded=inserted == 1)
 
     async def summary(self, period: UsagePeriod) -> UsageSummary:
         until = datetime.now(UTC)
