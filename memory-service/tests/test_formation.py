@@ -329,6 +329,28 @@ def test_consolidation_merges_duplicates_and_summarises_a_seeded_episode_cluster
         assert (again["merged"], again["summaries_created"]) == (0, 0)
 
 
+def test_consolidation_decays_the_importance_of_memories_nobody_read_for_a_month(
+    make_service: ServiceFactory, gateway_url: str, run_sql: Callable[..., list[Any]]
+) -> None:
+    with make_service(gateway_url, INGEST_ENABLED=False, COMPACTION_ENABLED=False) as client:
+        old, fresh = client.post(
+            f"{BASE}/bulk",
+            json={
+                "items": [
+                    {"content": "The office moved to the third floor.", "tier": "semantic"},
+                    {"content": "The team lunch is on Thursday.", "tier": "semantic"},
+                ]
+            },
+        ).json()
+        run_sql("UPDATE memories SET created_at = now() - interval '60 days' WHERE id = $1", old["id"])
+
+        run = client.post(f"{BASE}/consolidate").json()
+
+        assert run["decayed"] == 1
+        assert client.get(f"{BASE}/{old['id']}").json()["importance"] == pytest.approx(0.45)
+        assert client.get(f"{BASE}/{fresh['id']}").json()["importance"] == 0.5
+
+
 def test_a_correction_in_plain_words_fixes_the_profile_as_a_trusted_source(
     service: TestClient, fake_model: FakeOpenAI
 ) -> None:
