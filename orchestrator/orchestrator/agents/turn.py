@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import anyio
 import structlog
+from pydantic import ValidationError
 
 from nova_common.errors import Conflict, NovaError, UpstreamUnavailable
 from nova_contracts.chat import ChatStreamEvent
@@ -433,6 +434,8 @@ class AgentRunner:
             )
         except UpstreamUnavailable as exc:
             log.warning("memory_ingestion_not_queued", agent_id=str(turn.agent.id), error=exc.detail)
+        except ValidationError as exc:  # text memory cannot store: the answer stands all the same
+            log.warning("memory_ingestion_not_queued", agent_id=str(turn.agent.id), error=str(exc)[:300])
         return True
 
     async def _report_feedback(self, recalled: ContextResponse, outcome: TurnOutcome) -> None:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
+from pydantic import ValidationError
 
 from nova_common.errors import UpstreamUnavailable
 from nova_contracts.memory import IngestRequest, MemorySearchRequest, SourceInfo, SourceKind
@@ -124,6 +125,8 @@ class ContextRecall:
             )
         except UpstreamUnavailable as exc:
             log.warning("task_memory_not_queued", task_id=str(task["id"]), error=exc.detail)
+        except ValidationError as exc:  # text memory cannot store (a NUL in the output): the task stands
+            log.warning("task_memory_not_queued", task_id=str(task["id"]), error=str(exc)[:300])
 
     async def _memories(self, goal: str, owner: str) -> list[dict[str, Any]] | str:
         """The memories of the task's owner (and shared ones) matching `goal`, or why memory-service could not
