@@ -4,12 +4,18 @@ from functools import lru_cache
 from pathlib import Path
 
 from pydantic import Field, field_validator
+from pydantic_settings import SettingsConfigDict
 
 from nova_common.config import DatabaseSettings
 from nova_contracts.orchestrator import SandboxTier
+from orchestrator.pipeline.settings import PipelineSettings
 
 
 class Settings(DatabaseSettings):
+    # `PIPELINE_WORKER_CONCURRENCY` fills `pipeline.worker_concurrency`: the first `_` of a variable whose
+    # prefix names a nested settings model (only `pipeline`) splits it; other variables are read as usual.
+    model_config = SettingsConfigDict(env_nested_delimiter="_", env_nested_max_split=1)
+
     service_name: str = "orchestrator"
     port: int = 8000
 
@@ -43,6 +49,9 @@ class Settings(DatabaseSettings):
     usage_block_ms: int = Field(default=5000, ge=10)
     key_touch_interval_seconds: float = Field(default=5.0, gt=0)
     platform_config_cache_seconds: float = Field(default=5.0, ge=0)
+
+    # The task pipeline's queue, workers and reaper (PIPELINE_* variables).
+    pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
 
     @field_validator("workspace", "nova_root")
     @classmethod

@@ -47,6 +47,9 @@ from orchestrator.pipeline.routes import router as pipeline_router
 from orchestrator.platform_config.repository import PlatformConfigRepository
 from orchestrator.platform_config.routes import router as config_router
 from orchestrator.platform_config.service import PlatformConfigService
+from orchestrator.skills.repository import RuleRepository, SkillRepository
+from orchestrator.skills.routes import router as skills_router
+from orchestrator.skills.service import SkillService
 from orchestrator.tasks.repository import TaskRepository
 from orchestrator.tasks.routes import router as tasks_router
 from orchestrator.tasks.service import TaskService
@@ -107,11 +110,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 cache_seconds=settings.platform_config_cache_seconds,
             )
             agents = AgentService(AgentRepository(redis), config)
+            skills = SkillService(SkillRepository(pg), RuleRepository(pg))
+            app.state.skills = skills
             tools = ToolService(
                 config,
                 mcp,
                 timeout=settings.agent_turn_timeout_seconds,
                 max_output_chars=settings.tool_output_max_chars,
+                rules=skills,
             )
             gateway = LlmGatewayClient(resources.peers["llm-gateway"])
             runner = AgentRunner(
@@ -162,7 +168,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             )
             loops.forever("usage-consumer", consumer.consume_once, backoff=2.0)
             loops.every("api-key-last-used", settings.key_touch_interval_seconds, services.key_usage.flush)
-            async with pipeline_runtime(app, pg=pg, redis=redis, gateway=gateway):
+            async with pipeline_runtime(app, pg=pg, redis=redis, gateway=gateway, settings=settings.pipeline):
                 yield
         finally:
             await loops.stop()
@@ -202,6 +208,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         intel_router,
         knowledge_router,
         spend_router,
+        skills_router,
     ):
         app.include_router(router)
     return app

@@ -87,7 +87,7 @@ async def pipeline_runtime(
     pg: asyncpg.Pool,
     redis: aioredis.Redis,
     gateway: LlmGatewayClient,
-    settings: PipelineSettings | None = None,
+    settings: PipelineSettings,
     toolbox: PipelineToolbox | None = None,
     memory: MemoryServiceClient | None = None,
 ) -> AsyncIterator[PipelineRuntime]:
@@ -98,7 +98,6 @@ async def pipeline_runtime(
     Stage tools and the Context agent's memories come from `toolbox` and `memory`, else from the services
     the orchestrator's lifespan built for agent turns (`app.state.services`).
     """
-    settings = settings or PipelineSettings()
     toolbox = toolbox or toolbox_of_agent_turns(app)
     memory = memory or (toolbox.memory if toolbox else None)
     repository = PipelineRepository(pg)

@@ -1,11 +1,11 @@
-"""Pipeline settings, read from `PIPELINE_*` environment variables (the seed's queue numbers are the defaults)."""
+"""Pipeline settings: the `pipeline` part of the orchestrator's one `Settings` (the seed's queue numbers are
+the defaults). Each field is read from `PIPELINE_<FIELD>` in the environment or `.env`, as before."""
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, Field
 
 
-class PipelineSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="PIPELINE_", env_file=".env", extra="ignore")
+class PipelineSettings(BaseModel):
+    """`Settings().pipeline`; `create_app(Settings(pipeline=PipelineSettings(...)))` sets it in code."""
 
     # False turns this process into an API-only orchestrator: it accepts tasks, others run them.
     workers_enabled: bool = True
