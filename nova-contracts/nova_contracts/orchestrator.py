@@ -24,6 +24,8 @@ SystemPrompt = Annotated[str, Field(max_length=100_000)]
 AgentTools = Annotated[list[ToolName], Field(max_length=200)]
 MemoryTiers = Annotated[list[MemoryTier], Field(max_length=len(MemoryTier))]
 FallbackModels = Annotated[list[Identifier], Field(max_length=10)]
+# Names of skills and rules; also how a pod agent names the skills it includes.
+SkillName = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.\- ]+$")]
 # Some models take a million tokens of context; 256 leaves room for a system prompt and one turn.
 ContextTokens = Annotated[int, Field(ge=256, le=2_000_000)]
 
@@ -586,6 +588,8 @@ class PodAgentConfig(RequestModel):
     output_schema: Annotated[dict[str, Any], Field(max_length=50)] | None = None
     artifact_type: Annotated[str, Field(max_length=50)] | None = None
     position: int = Field(default=0, ge=0, le=1000)
+    # Skills (by name) whose instructions are added to this agent's prompt.
+    skills: Annotated[list[SkillName], Field(max_length=20)] = Field(default_factory=list)
 
 
 PodAgents = Annotated[list[PodAgentConfig], Field(max_length=30)]
@@ -863,3 +867,68 @@ class PipelineNotification(ResponseModel):
     goal: str
     detail: str | None = None
     at: datetime
+
+
+# Skills and rules (admin): instruction snippets pod agents include, constraints every pipeline agent follows.
+
+SkillContent = Annotated[str, Field(min_length=1, max_length=20_000)]
+RuleText = Annotated[str, Field(min_length=1, max_length=2000)]
+ToolPattern = Annotated[str, Field(min_length=1, max_length=500)]
+ArgumentPattern = Annotated[str, Field(min_length=1, max_length=1000)]
+
+
+class SkillCreate(RequestModel):
+    name: SkillName
+    description: Annotated[str, Field(max_length=2000)] = ""
+    content: SkillContent
+    enabled: bool = True
+
+
+class SkillUpdate(UpdateRequestModel):
+    name: SkillName | None = None
+    description: Annotated[str, Field(max_length=2000)] | None = None
+    content: SkillContent | None = None
+    enabled: bool | None = None
+
+
+class SkillInfo(ResponseModel):
+    id: UUID
+    name: str
+    description: str = ""
+    content: str
+    enabled: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class RuleCreate(RequestModel):
+    """A constraint in plain language; `tool_pattern` (a regex matched against the whole tool name) and/or
+    `argument_pattern` (a regex searched in the call's JSON arguments) make it enforced: a matching call is
+    refused before it runs. Without either it is only put in the agents' prompts."""
+
+    name: SkillName
+    description: RuleText
+    tool_pattern: ToolPattern | None = None
+    argument_pattern: ArgumentPattern | None = None
+    enabled: bool = True
+
+
+class RuleUpdate(UpdateRequestModel):
+    clearable = frozenset({"tool_pattern", "argument_pattern"})
+
+    name: SkillName | None = None
+    description: RuleText | None = None
+    tool_pattern: ToolPattern | None = None
+    argument_pattern: ArgumentPattern | None = None
+    enabled: bool | None = None
+
+
+class RuleInfo(ResponseModel):
+    id: UUID
+    name: str
+    description: str
+    tool_pattern: str | None = None
+    argument_pattern: str | None = None
+    enabled: bool
+    created_at: datetime
+    updated_at: datetime

@@ -249,6 +249,13 @@ class PipelineExecutor:
         async with asyncio.timeout(left):
             return await self._ask_model(task, agent)
 
+    async def _instructions(self, agent: PodAgentConfig) -> str:
+        """The agent's skills and the admin's rules, for its system prompt."""
+        skills = self.toolbox.tools.rules if self.toolbox is not None else None
+        if skills is None:
+            return ""
+        return "\n\n".join(filter(None, [await skills.skill_text(agent.skills), await skills.rules_text()]))
+
     async def _ask_model(self, task: dict[str, Any], agent: PodAgentConfig) -> AgentAnswer:
         recall = await self.recall.gather(task) if agent.role == R.CONTEXT else None
         if recall is not None and recall.memory_unavailable:
@@ -270,6 +277,7 @@ class PipelineExecutor:
             brief=_brief(task, agent, tools=tools, recall=recall),
             tools=tools,
             on_tool_call=record_tool_call,
+            instructions=await self._instructions(agent),
         )
         if answer.tool_calls:
             answer.output["tool_calls"] = [r.model_dump(mode="json") for r in answer.tool_calls]

@@ -19,6 +19,7 @@ from nova_contracts.orchestrator import (
 )
 from orchestrator.mcp_servers.manager import McpManager
 from orchestrator.platform_config.service import PlatformConfigService
+from orchestrator.skills.service import SkillService, rule_refusal
 from orchestrator.tools.files import FILE_TOOLS
 from orchestrator.tools.git import GIT_TOOLS
 from orchestrator.tools.memory_tools import MEMORY_TOOLS
@@ -68,10 +69,18 @@ def _allowed_by_agent(agent: AgentInfo, name: str, group: str) -> bool:
 
 class ToolService:
     def __init__(
-        self, config: PlatformConfigService, mcp: McpManager, *, timeout: float, max_output_chars: int
+        self,
+        config: PlatformConfigService,
+        mcp: McpManager,
+        *,
+        timeout: float,
+        max_output_chars: int,
+        rules: SkillService | None = None,
     ) -> None:
         self.config = config
         self.mcp = mcp
+        # The admin's rules: a call one of them matches is refused before any other check.
+        self.rules = rules
         self.timeout = timeout
         self.max_output_chars = max_output_chars
 
@@ -175,6 +184,8 @@ class ToolService:
         return ToolOutcome(text, is_error, duration_ms)
 
     async def _dispatch(self, call: ToolCall, ctx: ToolContext) -> tuple[str, bool]:
+        if self.rules is not None and (rule := await self.rules.blocking_rule(call)) is not None:
+            raise ToolError(rule_refusal(rule))
         if call.name.startswith(MCP_PREFIX):
             if not _allowed_by_agent(ctx.agent, call.name, "mcp"):
                 raise ToolError(f"{call.name} is not among this agent's tools")

@@ -97,11 +97,18 @@ class PipelineStageRunner:
         brief: str,
         tools: StageTools | None = None,
         on_tool_call: ToolCallListener | None = None,
+        instructions: str = "",
     ) -> AgentAnswer:
         """Ask the agent; raise `AgentOutputInvalid` after two bad answers, `UpstreamUnavailable` if unreachable."""
         schema = agent.output_schema or output_schema(agent.role)
         messages = [
-            Message(role="system", content=agent.system_prompt or DEFAULT_PROMPTS[agent.role]),
+            # `instructions`: the agent's skills and the admin's rules, after its own prompt.
+            Message(
+                role="system",
+                content="\n\n".join(
+                    filter(None, [agent.system_prompt or DEFAULT_PROMPTS[agent.role], instructions])
+                ),
+            ),
             Message(role="user", content=brief),
         ]
         answer = AgentAnswer(output={})

@@ -13,7 +13,7 @@ _POD_COLUMNS = (
     "require_human_review", "escalation_threshold", "routing_keywords", "routing_regex", "priority",
     "fallback_pod_id", "sandbox_tier",
 )  # fmt: skip
-_AGENT_JSON = ("allowed_tools", "run_condition", "output_schema")
+_AGENT_JSON = ("allowed_tools", "run_condition", "output_schema", "skills")
 
 
 def _pod_values(values: dict[str, Any]) -> dict[str, Any]:
@@ -112,8 +112,9 @@ class PodRepository:
         await conn.executemany(
             """INSERT INTO pod_agents (pod_id, name, role, enabled, model, temperature, max_tokens, timeout_seconds,
                                        max_retries, system_prompt, allowed_tools, on_failure, run_condition,
-                                       output_schema, artifact_type, position)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12, $13::jsonb, $14::jsonb, $15, $16)""",
+                                       output_schema, artifact_type, position, skills)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12, $13::jsonb, $14::jsonb, $15, $16,
+                       $17::jsonb)""",
             [
                 (
                     pod_id,
@@ -132,6 +133,7 @@ class PodRepository:
                     json.dumps(a.output_schema) if a.output_schema else None,
                     a.artifact_type,
                     a.position,
+                    json.dumps(a.skills),
                 )
                 for a in agents
             ],
