@@ -932,3 +932,45 @@ class RuleInfo(ResponseModel):
     enabled: bool
     created_at: datetime
     updated_at: datetime
+
+
+# Friction log: "something went wrong here" from a dashboard page.
+
+# A browser screenshot as a data URL; the service's body cap bounds the whole request before this does.
+MAX_SCREENSHOT_CHARS = 1_000_000
+Screenshot = Annotated[
+    str,
+    Field(max_length=MAX_SCREENSHOT_CHARS, pattern=r"^data:image/(png|jpeg|webp);base64,[A-Za-z0-9+/=]+$"),
+]
+
+
+class FrictionStatus(StrEnum):
+    OPEN = "open"
+    FIXING = "fixing"
+    FIXED = "fixed"
+    DISMISSED = "dismissed"
+
+
+class FrictionCreate(RequestModel):
+    text: Annotated[str, Field(min_length=1, max_length=10_000)]
+    page: Annotated[str, Field(max_length=2000)] = ""
+    screenshot: Screenshot | None = None
+
+
+class FrictionUpdate(UpdateRequestModel):
+    status: FrictionStatus | None = None
+
+
+class FrictionInfo(ResponseModel):
+    """A report; `screenshot` only when one report is read, `has_screenshot` always."""
+
+    id: UUID
+    text: str
+    page: str = ""
+    status: FrictionStatus
+    has_screenshot: bool = False
+    screenshot: str | None = None
+    task_id: UUID | None = None
+    owner: str
+    created_at: datetime
+    updated_at: datetime

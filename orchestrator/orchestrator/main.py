@@ -26,6 +26,7 @@ from orchestrator.clients.memory_service import MemoryServiceClient
 from orchestrator.config import Settings, get_settings
 from orchestrator.db.migrations import apply_migrations
 from orchestrator.deps import Services
+from orchestrator.friction.routes import router as friction_router
 from orchestrator.goals.repository import GoalRepository
 from orchestrator.goals.routes import router as goals_router
 from orchestrator.goals.service import GoalService
@@ -209,6 +210,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         knowledge_router,
         spend_router,
         skills_router,
+        friction_router,
     ):
         app.include_router(router)
     return app
