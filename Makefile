@@ -41,10 +41,12 @@ install-node:
 
 # The first sync builds llama.cpp from source for the local model (about 5-7 minutes on 2 cores, once: uv
 # caches the wheel); uv's own progress lines show it is working. Later syncs are quiet and take a second.
+# A new checkout first tries uv's cache alone (--offline): revalidating the llama-cpp-python sdist against a
+# registry that sends no validators counts as a new revision and would rebuild llama.cpp every time.
 python-deps: install-uv
 	@if test -f .venv/.nova-synced && test .venv/.nova-synced -nt uv.lock; then $(UV) sync --frozen --quiet; else \
 	  echo "==> installing the Python workspace with uv: 6-11 minutes the first time (building llama.cpp for the local model), seconds afterwards"; \
-	  $(UV) sync --frozen && touch .venv/.nova-synced && echo "==> Python workspace ready"; fi
+	  { $(UV) sync --frozen --offline --quiet 2>/dev/null || $(UV) sync --frozen; } && touch .venv/.nova-synced && echo "==> Python workspace ready"; fi
 
 dashboard-deps: install-node
 	@cd dashboard && { test node_modules/.package-lock.json -nt package-lock.json || { \

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+import asyncpg
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -132,8 +133,44 @@ async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+# What PostgreSQL refuses to store is the request's fault, not the server's: a value out of its column's
+# range, text it cannot encode, a CHECK the input breaks. Routes should refuse such input before the
+# database sees it; this is the net for what a contract missed, so the caller gets a 4xx that says so.
+_STORAGE_REFUSALS: dict[type[Exception], tuple[int, str, str]] = {
+    asyncpg.exceptions.DataError: (
+        422,
+        "a value cannot be stored (out of range or not encodable)",
+        "unstorable_value",
+    ),
+    asyncpg.exceptions.CheckViolationError: (
+        422,
+        "a value breaks a rule of the stored data",
+        "check_violation",
+    ),
+    asyncpg.exceptions.NotNullViolationError: (422, "a required value is missing", "missing_value"),
+    asyncpg.exceptions.UniqueViolationError: (409, "that already exists", "conflict"),
+    asyncpg.exceptions.ForeignKeyViolationError: (
+        409,
+        "it refers to something that does not exist",
+        "conflict",
+    ),
+}
+
+
+async def _storage_refusal(request: Request, exc: Exception) -> JSONResponse:
+    for kind, (status_code, detail, code) in _STORAGE_REFUSALS.items():
+        if isinstance(exc, kind):
+            # The constraint's or type's name helps the caller; the database's full message may quote data.
+            name = getattr(exc, "constraint_name", None) or getattr(exc, "data_type_name", None)
+            log.warning("storage_refused", error_type=type(exc).__name__, path=request.url.path, name=name)
+            return JSONResponse(_body(request, f"{detail}{f' ({name})' if name else ''}", code), status_code)
+    raise exc
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(NovaError, _nova_error)
+    for kind in _STORAGE_REFUSALS:
+        app.add_exception_handler(kind, _storage_refusal)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _unexpected_error)
