@@ -97,7 +97,18 @@ async def list_backups(
     return listed.model_copy(update={"backups": listed.backups[offset : offset + limit]})
 
 
-@router.post("/upload", response_model=BackupInfo, status_code=201)
+@router.post(
+    "/upload",
+    response_model=BackupInfo,
+    status_code=201,
+    # The body is streamed to disk, not parsed, so it is declared here for the OpenAPI document only.
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/x-tar": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
+)
 async def upload_backup(_: AdminAuth, backups: Backups, request: Request) -> BackupInfo:
     """Upload an archive (the raw tar as the body); it is verified whole before it is kept."""
     return await backups.upload(request)
