@@ -1,7 +1,11 @@
 """Settings shared by every service. Each service subclasses `NovaSettings` in its own `config.py`."""
 
-from pydantic import Field, SecretStr, field_validator
+from typing import Self
+
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from nova_common.redis import check_redis_url
 
 # Values that ship in tutorials and old .env files. An admin secret equal to one of these is treated as unset.
 WELL_KNOWN_SECRETS = frozenset(
@@ -70,6 +74,11 @@ class NovaSettings(BaseSettings):
     voice_service_url: str = "http://127.0.0.1:8130"
     recovery_url: str = "http://127.0.0.1:8888"
     local_model_url: str = "http://127.0.0.1:11434"
+
+    @model_validator(mode="after")
+    def _redis_url_names_a_usable_db(self) -> Self:
+        check_redis_url(self.service_name, self.redis_url)
+        return self
 
     @field_validator("log_level")
     @classmethod
