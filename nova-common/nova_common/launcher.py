@@ -6,7 +6,8 @@
 
 Reads the same `.env` as Docker Compose. DATABASE_URL / REDIS_URL / LOCAL_MODEL_URL, when set, replace the
 embedded servers (used as given); the embedded ones require POSTGRES_PASSWORD / REDIS_PASSWORD from `.env`,
-and the URLs handed to the services carry them. NOVA_PROFILES=bridges,knowledge,voice adds the opt-in services, as Compose profiles do.
+and the URLs handed to the services carry them. COMPOSE_PROFILES=bridges,knowledge,voice adds the opt-in services, as it does for Compose (NOVA_PROFILES,
+the old name, is read with a warning).
 NOVA_PORT_OFFSET shifts every port (a second stack beside the first, as the end-to-end test does).
 """
 
@@ -26,7 +27,7 @@ import httpx
 from nova_common.auth import SERVICE_HEADER
 from nova_common.embedded import EmbeddedError, EmbeddedPostgres, EmbeddedRedis, port_is_free
 from nova_common.envfile import ensure_secrets, read_env
-from nova_common.stack import PROFILES, SERVICES, ServiceSpec, enabled_profiles, is_enabled
+from nova_common.stack import PROFILES, SERVICES, ServiceSpec, is_enabled, profiles_of
 
 POSTGRES_PORT = 5432
 REDIS_PORT = 6379
@@ -68,9 +69,7 @@ def load_stack(root: Path) -> Stack:
     # The process environment wins over .env, as it does for Compose.
     env = {**read_env(env_path), **os.environ}
     offset = int(env.get("NOVA_PORT_OFFSET", "0") or 0)
-    return Stack(
-        root, env, offset, enabled_profiles(env.get("NOVA_PROFILES")), "NOVA_ADMIN_SECRET" in generated
-    )
+    return Stack(root, env, offset, profiles_of(env), "NOVA_ADMIN_SECRET" in generated)
 
 
 def smollm2_gguf() -> Path | None:
@@ -134,11 +133,13 @@ def process_env(stack: Stack, database_url: str, redis_url: str) -> dict[str, st
             "HOST": "127.0.0.1",
             "LOG_FORMAT": stack.env.get("LOG_FORMAT", "console"),
             "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-            "NOVA_PROFILES": ",".join(sorted(stack.profiles)),
+            "COMPOSE_PROFILES": ",".join(sorted(stack.profiles)),
             "DASHBOARD_HOST": stack.env.get("DASHBOARD_HOST", "127.0.0.1"),
             "DASHBOARD_PORT": str(stack.port(_spec("dashboard"))),
         }
     )
+    # The services see the profiles under the one name only; a stale old name must not contradict it.
+    env.pop("NOVA_PROFILES", None)
     for spec in SERVICES:
         if spec.name == "model-server":
             env["LOCAL_MODEL_URL"] = stack.env.get("LOCAL_MODEL_URL") or stack.url(spec)

@@ -1,5 +1,7 @@
 """The services of the stack, as the seed's table lists them. Used by the launcher and by recovery."""
 
+import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
@@ -47,8 +49,24 @@ def service(name: str) -> ServiceSpec:
 
 
 def enabled_profiles(raw: str | None) -> set[str]:
-    """Parse NOVA_PROFILES / COMPOSE_PROFILES (`bridges,voice`); unknown names are ignored."""
+    """Parse COMPOSE_PROFILES (`bridges,voice`); unknown names are ignored."""
     return {p.strip() for p in (raw or "").split(",") if p.strip() in PROFILES}
+
+
+def profiles_of(env: Mapping[str, str]) -> set[str]:
+    """The opt-in services an environment enables. COMPOSE_PROFILES is the one name, so one `.env` starts
+    the same services under `make run` and `make up`; NOVA_PROFILES, the launcher's old name, is still
+    read when COMPOSE_PROFILES is absent, with a warning."""
+    if "COMPOSE_PROFILES" in env:
+        if "NOVA_PROFILES" in env:
+            warnings.warn(
+                "NOVA_PROFILES is deprecated and ignored because COMPOSE_PROFILES is set", FutureWarning, 2
+            )
+        return enabled_profiles(env["COMPOSE_PROFILES"])
+    if "NOVA_PROFILES" in env:
+        warnings.warn("NOVA_PROFILES is deprecated: rename it to COMPOSE_PROFILES", FutureWarning, 2)
+        return enabled_profiles(env["NOVA_PROFILES"])
+    return set()
 
 
 def is_enabled(spec: ServiceSpec, profiles: set[str]) -> bool:

@@ -1,9 +1,11 @@
 """orchestrator settings, read from the environment and `.env`."""
 
+import warnings
 from functools import lru_cache
 from pathlib import Path
+from typing import Self
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from nova_common.config import DatabaseSettings
@@ -25,7 +27,10 @@ class Settings(DatabaseSettings):
     # Compose sets NOVA_WORKSPACE=/workspace (a volume).
     workspace: Path = Field(default=Path("data/workspace"), alias="NOVA_WORKSPACE")
     nova_root: Path = Field(default=Path("."), alias="NOVA_ROOT")
-    default_sandbox: SandboxTier = Field(default=SandboxTier.WORKSPACE, alias="SHELL_SANDBOX")
+    # Installation-wide choices an operator sets once carry the NOVA_ prefix (like NOVA_WORKSPACE); the rest
+    # of the variables are the field names. SHELL_SANDBOX is the old name, still read, with a warning.
+    default_sandbox: SandboxTier = Field(default=SandboxTier.WORKSPACE, alias="NOVA_DEFAULT_SANDBOX")
+    deprecated_shell_sandbox: SandboxTier | None = Field(default=None, alias="SHELL_SANDBOX", exclude=True)
     # The host tier reaches the whole filesystem; an agent may only use it when the operator opts in here.
     allow_host_sandbox: bool = Field(default=False, alias="NOVA_ALLOW_HOST_SANDBOX")
     shell_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
@@ -52,6 +57,23 @@ class Settings(DatabaseSettings):
 
     # The task pipeline's queue, workers and reaper (PIPELINE_* variables).
     pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
+
+    @model_validator(mode="after")
+    def _read_deprecated_names(self) -> Self:
+        if self.deprecated_shell_sandbox is not None:
+            warnings.warn(
+                "SHELL_SANDBOX is deprecated: rename it to NOVA_DEFAULT_SANDBOX"
+                + (
+                    " (both are set; NOVA_DEFAULT_SANDBOX wins)"
+                    if "default_sandbox" in self.model_fields_set
+                    else ""
+                ),
+                FutureWarning,
+                stacklevel=2,
+            )
+            if "default_sandbox" not in self.model_fields_set:
+                self.default_sandbox = self.deprecated_shell_sandbox
+        return self
 
     @field_validator("workspace", "nova_root")
     @classmethod
