@@ -148,7 +148,7 @@ class RecommendationUpdate(UpdateRequestModel):
     )
 
 
-class CommentCreate(RequestModel):
+class RecommendationCommentCreate(RequestModel):
     body: Annotated[str, Field(min_length=1, max_length=5000)]
 
 

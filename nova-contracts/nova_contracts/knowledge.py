@@ -18,13 +18,13 @@ Hostname = Annotated[str, Field(min_length=1, max_length=253, pattern=r"^[A-Za-z
 SourceUrl = Annotated[str, Field(min_length=8, max_length=2048, pattern=r"^https?://\S+$")]
 
 
-class SourceKind(StrEnum):
+class KnowledgeSourceKind(StrEnum):
     SITE = "site"
     GITHUB = "github"
     TEXT = "text"
 
 
-class SourceStatus(StrEnum):
+class KnowledgeSourceStatus(StrEnum):
     IDLE = "idle"
     QUEUED = "queued"
     CRAWLING = "crawling"
@@ -47,24 +47,24 @@ class CrawlSettings(RequestModel):
     refresh_interval_seconds: int = Field(default=86_400, ge=3600, le=90 * 86_400)
 
 
-class SourceCreate(RequestModel):
+class KnowledgeSourceCreate(RequestModel):
     name: Annotated[str, Field(min_length=1, max_length=200)]
-    kind: SourceKind
+    kind: KnowledgeSourceKind
     url: SourceUrl | None = Field(default=None, description="a site's start page or a GitHub account URL")
     text: Annotated[str, Field(max_length=200_000)] | None = Field(default=None, description="kind text only")
     credential_id: UUID | None = None
     crawl: CrawlSettings = Field(default_factory=CrawlSettings)
 
     @model_validator(mode="after")
-    def _content_matches_kind(self) -> "SourceCreate":
-        if self.kind is SourceKind.TEXT and not self.text:
+    def _content_matches_kind(self) -> "KnowledgeSourceCreate":
+        if self.kind is KnowledgeSourceKind.TEXT and not self.text:
             raise ValueError("a text source needs `text`")
-        if self.kind is not SourceKind.TEXT and not self.url:
+        if self.kind is not KnowledgeSourceKind.TEXT and not self.url:
             raise ValueError(f"a {self.kind.value} source needs `url`")
         return self
 
 
-class SourceUpdate(UpdateRequestModel):
+class KnowledgeSourceUpdate(UpdateRequestModel):
     clearable = frozenset({"credential_id"})
 
     name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
@@ -73,16 +73,16 @@ class SourceUpdate(UpdateRequestModel):
     enabled: bool | None = None
 
 
-class Source(ResponseModel):
+class KnowledgeSource(ResponseModel):
     id: UUID
     name: str
-    kind: SourceKind
+    kind: KnowledgeSourceKind
     url: str | None
     text: str | None = None
     credential_id: UUID | None
     crawl: CrawlSettings
     enabled: bool
-    status: SourceStatus
+    status: KnowledgeSourceStatus
     last_crawl_at: datetime | None
     last_error: str | None
     error_count: int

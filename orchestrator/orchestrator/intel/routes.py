@@ -8,7 +8,6 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from nova_common.auth import AdminAuth, ServiceAuth
 from nova_contracts.intel import (
-    CommentCreate,
     ContentItem,
     DigestResult,
     Feed,
@@ -19,6 +18,7 @@ from nova_contracts.intel import (
     ItemBatch,
     ItemBatchResult,
     Recommendation,
+    RecommendationCommentCreate,
     RecommendationStatus,
     RecommendationUpdate,
 )
@@ -157,7 +157,7 @@ async def approve_recommendation(rec_id: UUID, admin: AdminAuth, intel: Intel) -
 
 @router.post("/recommendations/{rec_id}/comments", response_model=Recommendation, status_code=201)
 async def comment_on_recommendation(
-    rec_id: UUID, body: CommentCreate, admin: AdminAuth, intel: Intel
+    rec_id: UUID, body: RecommendationCommentCreate, admin: AdminAuth, intel: Intel
 ) -> Recommendation:
     """Add a comment to a recommendation."""
     return await intel.comment(rec_id, body, admin)

@@ -13,7 +13,6 @@ from nova_common.auth import Principal
 from nova_common.errors import Conflict, NotFound, UpstreamUnavailable
 from nova_contracts.goals import GoalCreate
 from nova_contracts.intel import (
-    CommentCreate,
     ContentItem,
     DigestResult,
     Feed,
@@ -25,6 +24,7 @@ from nova_contracts.intel import (
     ItemBatchResult,
     ItemIn,
     Recommendation,
+    RecommendationCommentCreate,
     RecommendationStatus,
 )
 from nova_contracts.llm import CompleteRequest, Message
@@ -265,7 +265,9 @@ class IntelService:
             raise Conflict(f"recommendation {rec_id} was approved meanwhile")
         return await self.get_recommendation(rec_id)
 
-    async def comment(self, rec_id: uuid.UUID, body: CommentCreate, principal: Principal) -> Recommendation:
+    async def comment(
+        self, rec_id: uuid.UUID, body: RecommendationCommentCreate, principal: Principal
+    ) -> Recommendation:
         await self.get_recommendation(rec_id)
         await self.repository.insert_comment(rec_id, author_of(principal), body.body)
         return await self.get_recommendation(rec_id)

@@ -15,9 +15,9 @@ from nova_contracts.knowledge import (
     CredentialCreate,
     CredentialSecret,
     CredentialValidation,
-    Source,
-    SourceCreate,
-    SourceUpdate,
+    KnowledgeSource,
+    KnowledgeSourceCreate,
+    KnowledgeSourceUpdate,
 )
 from orchestrator.deps import Page
 from orchestrator.intel.routes import AdminOrService
@@ -45,34 +45,36 @@ async def require_service_token(request: Request) -> Principal:
 ServiceTokenOnly = Annotated[Principal, Depends(require_service_token)]
 
 
-@router.post("/sources", response_model=Source, status_code=status.HTTP_201_CREATED)
-async def create_source(body: SourceCreate, _: AdminAuth, knowledge: Knowledge) -> Source:
+@router.post("/sources", response_model=KnowledgeSource, status_code=status.HTTP_201_CREATED)
+async def create_source(body: KnowledgeSourceCreate, _: AdminAuth, knowledge: Knowledge) -> KnowledgeSource:
     """Add a site, a GitHub account or pasted text; it is queued for its first crawl at once."""
     return await knowledge.create_source(body)
 
 
-@router.get("/sources", response_model=list[Source])
-async def list_sources(_: AdminAuth, knowledge: Knowledge, page: Page) -> list[Source]:
+@router.get("/sources", response_model=list[KnowledgeSource])
+async def list_sources(_: AdminAuth, knowledge: Knowledge, page: Page) -> list[KnowledgeSource]:
     """Sources with their status and last crawl, newest first."""
     return await knowledge.sources(page.limit, page.offset)
 
 
-@router.post("/sources/claim", response_model=list[Source])
+@router.post("/sources/claim", response_model=list[KnowledgeSource])
 async def claim_due_sources(
     _: ServiceAuth, knowledge: Knowledge, limit: Annotated[int, Query(ge=1, le=20)] = 3
-) -> list[Source]:
+) -> list[KnowledgeSource]:
     """For knowledge-worker: take the sources to crawl now (queued or due for refresh), marked crawling."""
     return await knowledge.claim_due(limit)
 
 
-@router.get("/sources/{source_id}", response_model=Source)
-async def get_source(source_id: UUID, _: AdminOrService, knowledge: Knowledge) -> Source:
+@router.get("/sources/{source_id}", response_model=KnowledgeSource)
+async def get_source(source_id: UUID, _: AdminOrService, knowledge: Knowledge) -> KnowledgeSource:
     """One source with its crawl settings and status."""
     return await knowledge.get_source(source_id)
 
 
-@router.patch("/sources/{source_id}", response_model=Source)
-async def update_source(source_id: UUID, body: SourceUpdate, _: AdminAuth, knowledge: Knowledge) -> Source:
+@router.patch("/sources/{source_id}", response_model=KnowledgeSource)
+async def update_source(
+    source_id: UUID, body: KnowledgeSourceUpdate, _: AdminAuth, knowledge: Knowledge
+) -> KnowledgeSource:
     """Change a source's name, crawl settings, credential or enabled flag."""
     return await knowledge.update_source(source_id, body)
 
@@ -84,8 +86,10 @@ async def delete_source(source_id: UUID, _: AdminAuth, knowledge: Knowledge) -> 
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/sources/{source_id}/crawl", response_model=Source, status_code=status.HTTP_202_ACCEPTED)
-async def crawl_source_now(source_id: UUID, _: AdminAuth, knowledge: Knowledge) -> Source:
+@router.post(
+    "/sources/{source_id}/crawl", response_model=KnowledgeSource, status_code=status.HTTP_202_ACCEPTED
+)
+async def crawl_source_now(source_id: UUID, _: AdminAuth, knowledge: Knowledge) -> KnowledgeSource:
     """Queue a crawl now; 409 while one runs."""
     return await knowledge.crawl_now(source_id)
 

@@ -13,10 +13,10 @@ from nova_contracts.knowledge import (
     CredentialCreate,
     CredentialSecret,
     CredentialValidation,
-    Source,
-    SourceCreate,
-    SourceKind,
-    SourceUpdate,
+    KnowledgeSource,
+    KnowledgeSourceCreate,
+    KnowledgeSourceKind,
+    KnowledgeSourceUpdate,
 )
 from orchestrator.knowledge.repository import KnowledgeRepository
 from orchestrator.knowledge.vault import Sealed, Vault, VaultUnreadable, mask
@@ -51,7 +51,7 @@ class KnowledgeService:
         if credential_id is not None and await self.repository.get_credential(credential_id) is None:
             raise NotFound(f"credential {credential_id} not found")
 
-    async def create_source(self, body: SourceCreate) -> Source:
+    async def create_source(self, body: KnowledgeSourceCreate) -> KnowledgeSource:
         await self._check_credential(body.credential_id)
         crawl = body.crawl.model_dump()
         if body.url and not crawl["allowed_hosts"]:
@@ -62,20 +62,20 @@ class KnowledgeService:
                 "name": body.name,
                 "kind": body.kind.value,
                 "url": body.url,
-                "text": body.text if body.kind is SourceKind.TEXT else None,
+                "text": body.text if body.kind is KnowledgeSourceKind.TEXT else None,
                 "credential_id": body.credential_id,
                 "crawl": crawl,
             }
         )
-        return Source.model_validate(row)
+        return KnowledgeSource.model_validate(row)
 
-    async def sources(self, limit: int, offset: int) -> list[Source]:
-        return [Source.model_validate(r) for r in await self.repository.sources(limit, offset)]
+    async def sources(self, limit: int, offset: int) -> list[KnowledgeSource]:
+        return [KnowledgeSource.model_validate(r) for r in await self.repository.sources(limit, offset)]
 
-    async def get_source(self, source_id: uuid.UUID) -> Source:
-        return Source.model_validate(await self._source(source_id))
+    async def get_source(self, source_id: uuid.UUID) -> KnowledgeSource:
+        return KnowledgeSource.model_validate(await self._source(source_id))
 
-    async def update_source(self, source_id: uuid.UUID, body: SourceUpdate) -> Source:
+    async def update_source(self, source_id: uuid.UUID, body: KnowledgeSourceUpdate) -> KnowledgeSource:
         values = body.model_dump(mode="python")
         if "credential_id" in values:
             await self._check_credential(values["credential_id"])
@@ -88,13 +88,13 @@ class KnowledgeService:
         row = await self.repository.update_source(source_id, values)
         if row is None:
             raise NotFound(f"knowledge source {source_id} not found")
-        return Source.model_validate(row)
+        return KnowledgeSource.model_validate(row)
 
     async def delete_source(self, source_id: uuid.UUID) -> None:
         if not await self.repository.delete_source(source_id):
             raise NotFound(f"knowledge source {source_id} not found")
 
-    async def crawl_now(self, source_id: uuid.UUID) -> Source:
+    async def crawl_now(self, source_id: uuid.UUID) -> KnowledgeSource:
         source = await self._source(source_id)
         if not source["enabled"]:
             raise Conflict(f"knowledge source {source_id} is disabled: enable it first")
@@ -102,8 +102,8 @@ class KnowledgeService:
             raise Conflict(f"knowledge source {source_id} is being crawled right now")
         return await self.get_source(source_id)
 
-    async def claim_due(self, limit: int) -> list[Source]:
-        return [Source.model_validate(r) for r in await self.repository.claim_due(limit)]
+    async def claim_due(self, limit: int) -> list[KnowledgeSource]:
+        return [KnowledgeSource.model_validate(r) for r in await self.repository.claim_due(limit)]
 
     # Crawls -----------------------------------------------------------------------------------------------
 
