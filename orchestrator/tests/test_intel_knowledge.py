@@ -364,3 +364,29 @@ def test_a_source_needs_the_content_of_its_kind_and_an_existing_credential(
         },
     )
     assert missing.status_code == 404 and "credential" in missing.json()["detail"]
+
+
+def test_a_source_left_crawling_by_a_silent_worker_is_taken_again_and_its_crawl_closed_as_failed(
+    client: TestClient, admin: dict[str, str], service: dict[str, str], database_url: str
+) -> None:
+    source = client.post(
+        "/api/v1/knowledge/sources",
+        headers=admin,
+        json={"name": "s", "kind": "site", "url": "https://a.example/"},
+    ).json()
+    assert len(client.post("/api/v1/knowledge/sources/claim", headers=service).json()) == 1
+    crawl = client.post(f"/api/v1/knowledge/sources/{source['id']}/crawls", headers=service).json()
+    client.put(
+        f"/api/v1/knowledge/sources/{source['id']}/crawls/{crawl['id']}", headers=service, json={"fetched": 1}
+    )
+    assert client.post("/api/v1/knowledge/sources/claim", headers=service).json() == []  # still reporting
+
+    _fetch(
+        database_url,
+        "UPDATE knowledge_sources SET updated_at = now() - interval '20 minutes' WHERE id = $1::uuid RETURNING id",
+        source["id"],
+    )
+    again = client.post("/api/v1/knowledge/sources/claim", headers=service).json()
+    assert [s["id"] for s in again] == [source["id"]]
+    old = client.get(f"/api/v1/knowledge/sources/{source['id']}/crawls", headers=admin).json()[0]
+    assert old["status"] == "failed" and "abandoned" in old["error"]

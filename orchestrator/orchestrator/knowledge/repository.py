@@ -89,20 +89,33 @@ class KnowledgeRepository:
         )
         return status.endswith(" 1")
 
-    async def claim_due(self, limit: int) -> list[dict[str, Any]]:
-        """Take the sources to crawl now (queued, or past their refresh interval) and mark them crawling,
-        so two workers never crawl one source at once."""
-        rows = await self.pool.fetch(
-            f"""UPDATE knowledge_sources SET status = 'crawling', updated_at = now()
-                WHERE id IN (
-                    SELECT id FROM knowledge_sources
-                    WHERE enabled AND (status = 'queued' OR (kind <> 'text' AND status IN ('idle', 'error')
-                      AND (last_crawl_at IS NULL OR last_crawl_at + make_interval(secs =>
-                           COALESCE((crawl->>'refresh_interval_seconds')::int, 86400)) <= now())))
-                    ORDER BY last_crawl_at NULLS FIRST LIMIT $1 FOR UPDATE SKIP LOCKED)
-                RETURNING {_SOURCE_COLUMNS}""",  # noqa: S608 - constant
-            limit,
-        )
+    async def claim_due(self, limit: int, stale_after_seconds: int) -> list[dict[str, Any]]:
+        """Take the sources to crawl now (queued, past their refresh interval, or left `crawling` by a worker
+        that stopped reporting) and mark them crawling, so two workers never crawl one source at once. The
+        abandoned crawls of re-taken sources are closed as failed."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(
+                f"""UPDATE knowledge_sources SET status = 'crawling', updated_at = now()
+                    WHERE id IN (
+                        SELECT id FROM knowledge_sources
+                        WHERE enabled AND (status = 'queued'
+                          OR (status = 'crawling' AND updated_at < now() - make_interval(secs => $2))
+                          OR (kind <> 'text' AND status IN ('idle', 'error')
+                              AND (last_crawl_at IS NULL OR last_crawl_at + make_interval(secs =>
+                                   COALESCE((crawl->>'refresh_interval_seconds')::int, 86400)) <= now())))
+                        ORDER BY last_crawl_at NULLS FIRST LIMIT $1 FOR UPDATE SKIP LOCKED)
+                    RETURNING {_SOURCE_COLUMNS}""",  # noqa: S608 - constant
+                limit,
+                stale_after_seconds,
+            )
+            claimed = [row["id"] for row in rows]
+            if claimed:
+                await conn.execute(
+                    """UPDATE knowledge_crawls SET status = 'failed', finished_at = now(),
+                              error = 'abandoned: the worker stopped reporting progress'
+                       WHERE source_id = ANY($1::uuid[]) AND finished_at IS NULL""",
+                    claimed,
+                )
         return [_source(r) for r in rows]
 
     # Crawls -----------------------------------------------------------------------------------------------
@@ -138,6 +151,9 @@ class KnowledgeRepository:
             )
             if row is None:
                 return None
+            if not finished:
+                # A running crawl keeps its source fresh; a source that goes stale is re-taken (claim_due).
+                await conn.execute("UPDATE knowledge_sources SET updated_at = now() WHERE id = $1", source_id)
             if finished:
                 failed = values["status"] == "failed"
                 await conn.execute(

@@ -23,6 +23,8 @@ from orchestrator.knowledge.vault import Sealed, Vault, VaultUnreadable, mask
 
 # Credentials are re-checked against their platform this often, and on request.
 VALIDATION_INTERVAL_SECONDS = 6 * 3600
+# A crawl reports after every page; one silent this long belongs to a worker that stopped (killed, crashed).
+STALE_CRAWL_SECONDS = 15 * 60
 
 
 def _host(url: str) -> str:
@@ -103,7 +105,10 @@ class KnowledgeService:
         return await self.get_source(source_id)
 
     async def claim_due(self, limit: int) -> list[KnowledgeSource]:
-        return [KnowledgeSource.model_validate(r) for r in await self.repository.claim_due(limit)]
+        return [
+            KnowledgeSource.model_validate(r)
+            for r in await self.repository.claim_due(limit, STALE_CRAWL_SECONDS)
+        ]
 
     # Crawls -----------------------------------------------------------------------------------------------
 
