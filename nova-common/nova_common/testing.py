@@ -10,13 +10,19 @@ Helpers: `eventually` / `eventually_async` (poll a condition; also the `wait_unt
 import asyncio
 import inspect
 import os
+import signal
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 import redis
 
@@ -25,6 +31,9 @@ from nova_common.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
 
 # Starlette's TestClient addresses the app as `http://testserver`.
 TEST_CLIENT_HOST = "testserver"
+# The values `nova_env` puts in the environment, so in-process services and started processes agree.
+STACK_ADMIN_SECRET = "test-admin-secret-0123456789"  # noqa: S105 - tests only
+STACK_SERVICE_TOKEN = "test-service-token-0123456789"  # noqa: S105 - tests only
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -111,8 +120,8 @@ def nova_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, str]:
     """Secrets and a clean working directory, so no developer `.env` leaks into a test."""
     monkeypatch.chdir(tmp_path)
     values = {
-        "NOVA_ADMIN_SECRET": "test-admin-secret-0123456789",
-        "NOVA_SERVICE_TOKEN": "test-service-token-0123456789",
+        "NOVA_ADMIN_SECRET": STACK_ADMIN_SECRET,
+        "NOVA_SERVICE_TOKEN": STACK_SERVICE_TOKEN,
         "LOG_FORMAT": "console",
     }
     for key, value in values.items():
@@ -175,3 +184,101 @@ def run_sql(database_url: str) -> Callable[..., list[asyncpg.Record]]:
         return asyncio.run(go())
 
     return run
+
+
+# ── Real service processes ───────────────────────────────────────────────────────────────────────────
+# The one "start a Nova service and wait for its health" helper, for every service's tests and the
+# cross-service ones (`tests/stack.py` re-exports it): `python -m <package>` on a free loopback port, logging
+# to a file whose path and tail are in every failure message. A `ServiceProcess` can be stopped and started
+# again on the same port, which is how tests take a service away and bring it back.
+
+
+@dataclass
+class ServiceProcess:
+    package: str
+    env: dict[str, str]
+    log_dir: Path
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+    # `/health/live` answers once the app serves; `/health/ready` once its dependencies answer too.
+    ready_path: str = "/health/live"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.log_dir / f"{self.package}-{self.port}.log"
+
+    def start(self, *, ready_within: float = 90.0) -> "ServiceProcess":
+        """Start and wait for `ready_path`. A process that exits while starting is started again until the
+        deadline: a dependency restarted a moment ago (PostgreSQL recovering) refuses connections briefly."""
+        deadline = time.monotonic() + ready_within
+        while True:
+            self._spawn()
+            assert self.process is not None
+            while time.monotonic() < deadline and self.process.poll() is None:
+                try:
+                    if httpx.get(f"{self.url}{self.ready_path}", timeout=2).status_code == 200:
+                        return self
+                except httpx.HTTPError:
+                    pass
+                time.sleep(0.1)
+            if self.process.poll() is None:
+                self.stop()
+                raise RuntimeError(
+                    f"{self.package} did not come up within {ready_within}s; log: {self.log_path}\n"
+                    f"{self.log_tail()}"
+                )
+            if time.monotonic() >= deadline:
+                raise RuntimeError(
+                    f"{self.package} exited with {self.process.returncode}; log: {self.log_path}\n"
+                    f"{self.log_tail()}"
+                )
+            time.sleep(1.0)
+
+    def _spawn(self) -> None:
+        env = {
+            **os.environ,
+            "HOST": "127.0.0.1",
+            "PORT": str(self.port),
+            "LOG_FORMAT": "console",
+            "NOVA_ADMIN_SECRET": STACK_ADMIN_SECRET,
+            "NOVA_SERVICE_TOKEN": STACK_SERVICE_TOKEN,
+            "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+            **self.env,
+        }
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", self.package],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self.log_dir,
+            )
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(5)
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except FileNotFoundError:
+            return ""
+
+
+@contextmanager
+def service_process(package: str, env: dict[str, str], log_dir: Path) -> Iterator[ServiceProcess]:
+    service = ServiceProcess(package, env, log_dir).start()
+    try:
+        yield service
+    finally:
+        service.stop()

@@ -4,10 +4,7 @@ llm-gateway and memory-service point at a closed port here; the tests that need 
 top-level `tests/` and start the real services.
 """
 
-import os
-import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,11 +14,11 @@ _ROOT = str(Path(__file__).resolve().parents[2])
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
-import httpx  # noqa: E402
 import pytest  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 
 from nova_common.embedded import free_port  # noqa: E402
+from nova_common.testing import ServiceProcess  # noqa: E402
 from orchestrator.config import Settings  # noqa: E402
 from orchestrator.main import create_app  # noqa: E402
 
@@ -89,52 +86,22 @@ def orchestrator_process(
     database_url: str, redis_base_url: str, workspace: Path, tmp_path: Path
 ) -> Iterator[Callable[..., str]]:
     """Start real `python -m orchestrator` processes on the test database and Redis; returns their URLs."""
-    processes: list[subprocess.Popen[bytes]] = []
+    processes: list[ServiceProcess] = []
 
     def start(**env_overrides: str) -> str:
-        port = free_port()
-        log_path = tmp_path / f"orchestrator-{port}.log"
         env = {
-            **os.environ,
-            "PORT": str(port),
-            "HOST": "127.0.0.1",
             "DATABASE_URL": database_url,
             "REDIS_URL": redis_base_url,
             "REQUIRE_AUTH": "true",
             "NOVA_ADMIN_SECRET": ADMIN_SECRET,
             "NOVA_SERVICE_TOKEN": SERVICE_TOKEN,
             "NOVA_WORKSPACE": str(workspace),
-            "LOG_FORMAT": "console",
-            "LITELLM_LOCAL_MODEL_COST_MAP": "True",
             **env_overrides,
         }
-        with log_path.open("wb") as log:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "orchestrator"],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=tmp_path,
-            )
+        process = ServiceProcess("orchestrator", env, tmp_path, ready_path="/health/ready")
         processes.append(process)
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise RuntimeError(f"orchestrator exited:\n{log_path.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{url}/health/ready", timeout=2).status_code == 200:
-                    return url
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"orchestrator did not become ready:\n{log_path.read_text()[-3000:]}")
+        return process.start(ready_within=60).url
 
     yield start
     for process in processes:
-        process.terminate()
-    for process in processes:
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        process.stop()
