@@ -25,7 +25,7 @@ from tests.stack import STACK_ADMIN_SECRET, ServiceProcess, orchestrator_env
 from chat_bridge.config import Settings as BridgeSettings
 from chat_bridge.main import create_app as create_bridge
 from nova_common.embedded import EmbeddedRedis
-from nova_common.testing import create_database
+from nova_common.testing import create_database, eventually
 
 ADMIN = {"X-Admin-Secret": STACK_ADMIN_SECRET}
 ANSWER = "Here is **bold**, a list:\n\n- one\n- two\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n```python\nprint('hi')\n```"
@@ -310,14 +310,7 @@ def telegram() -> Iterator[tuple[FakeTelegram, LiveServer]]:
 
 
 def _wait(condition, within: float = 60.0):  # type: ignore[no-untyped-def]
-    import time
-
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if value := condition():
-            return value
-        time.sleep(0.05)
-    raise AssertionError("timed out")
+    return eventually(condition, timeout=within, interval=0.05)
 
 
 def test_telegram_splits_a_long_answer_and_falls_back_to_plain_text_when_markdown_is_refused(

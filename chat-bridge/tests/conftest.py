@@ -1,7 +1,6 @@
 """Fixtures: the fake Telegram and Slack servers, and the bridge served on a real loopback port."""
 
 import sys
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +20,7 @@ from tests.fakes.telegram_fake import FakeTelegram  # noqa: E402
 from chat_bridge.config import Settings  # noqa: E402
 from chat_bridge.main import create_app  # noqa: E402
 from nova_common.embedded import free_port  # noqa: E402
+from nova_common.testing import eventually  # noqa: E402
 
 TELEGRAM_TOKEN = "123456:TEST-telegram-token"
 SLACK_BOT_TOKEN = "xoxb-test-bot-token"
@@ -30,14 +30,8 @@ ADMIN_SECRET = "test-admin-secret-0123456789"
 
 
 def wait_for(condition: Callable[[], Any], *, within: float = 20.0, what: str = "condition") -> Any:
-    """Poll until `condition()` is truthy (the bridge runs in another thread); fail with `what` otherwise."""
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+    """The kit's `eventually` under this suite's names (the bridge runs in another thread)."""
+    return eventually(condition, timeout=within, interval=0.05, what=what)
 
 
 @pytest.fixture

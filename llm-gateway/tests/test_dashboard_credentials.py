@@ -1,6 +1,5 @@
 """Provider credentials entered in the dashboard: sealed in Redis DB 1, followed without a restart."""
 
-import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -11,6 +10,7 @@ from structlog.testing import capture_logs
 
 from nova_common.redis import create_redis
 from nova_common.secretbox import seal_config_value
+from nova_common.testing import eventually_async
 from nova_contracts.orchestrator import config_redis_key
 
 from .conftest import SERVICE_TOKEN
@@ -37,11 +37,7 @@ async def _provider(gateway: Any, path: str, slug: str) -> dict[str, Any]:
 
 async def _eventually(check: Callable[[], Awaitable[bool]]) -> None:
     """Wait for the gateway's next runtime-config read (CONFIG_REFRESH_SECONDS is 0.2 s in tests)."""
-    for _ in range(100):
-        if await check():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("the gateway did not follow the change in Redis")
+    await eventually_async(check, within=5, what="the gateway following the change in Redis")
 
 
 async def test_openai_key_set_in_the_dashboard_makes_openai_available_and_removing_it_disables_it(

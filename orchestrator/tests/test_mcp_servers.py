@@ -3,7 +3,6 @@ starts is reported on its own row while the others' tools stay usable; reload br
 
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -17,6 +16,7 @@ from fastapi.testclient import TestClient
 
 from nova_common.embedded import free_port
 from nova_common.http import ServiceClient
+from nova_common.testing import eventually
 from nova_contracts.llm import ToolCall
 from nova_contracts.orchestrator import AgentConfig, AgentInfo, AgentStatus, SandboxTier
 from orchestrator.clients.memory_service import MemoryServiceClient
@@ -159,13 +159,15 @@ def http_mcp_server() -> Iterator[str]:
         stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}/mcp"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+
+    def answers() -> bool:
         try:
             httpx.get(url, timeout=1)
-            break
         except httpx.HTTPError:
-            time.sleep(0.2)
+            return False
+        return True
+
+    eventually(answers, timeout=30, interval=0.2, what=f"the MCP server at {url} answering")
     yield url
     process.terminate()
     process.wait(timeout=10)
@@ -186,13 +188,12 @@ def test_servers_are_reconnected_when_the_orchestrator_starts(
         _register(client, admin, stdio_server("echo"))
         _register(client, admin, {"name": "off", "command": sys.executable, "enabled": False})
     with TestClient(create_app(settings)) as client:
-        states = {}
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
+
+        def settled() -> dict[str, str] | None:
             states = {s["name"]: s["state"] for s in client.get("/api/v1/mcp-servers", headers=admin).json()}
-            if states.get("echo") != "connecting":
-                break
-            time.sleep(0.2)
+            return states if states.get("echo") != "connecting" else None
+
+        states = eventually(settled, timeout=30, interval=0.2, what="the echo server leaving `connecting`")
         assert states == {"echo": "connected", "off": "disabled"}
 
 

@@ -17,6 +17,7 @@ from tests.fakes.pipeline_model import PipelineModel
 from tests.stack import ServiceProcess
 
 from nova_common.embedded import EmbeddedRedis, free_port
+from nova_common.testing import eventually
 from orchestrator.config import Settings
 from orchestrator.main import create_app
 
@@ -55,14 +56,8 @@ def submit(client: TestClient, goal: str, **fields: Any) -> dict[str, Any]:
 
 
 def wait_for(predicate: Callable[[], Any], *, timeout: float = 60.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not reached within {timeout}s")
-        time.sleep(0.05)
+    """The kit's `eventually`, polled more often: a pipeline step takes milliseconds."""
+    return eventually(predicate, timeout=timeout, interval=0.05, what=what)
 
 
 def task_in(client: TestClient, task_id: str, *states: str) -> dict[str, Any] | None:
