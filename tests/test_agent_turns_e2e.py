@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,7 @@ from tests.fakes import FakeOpenAI, Reply, ToolCallSpec, serve_in_thread
 from tests.stack import STACK_ADMIN_SECRET, ServiceProcess, orchestrator_env
 
 from nova_common.embedded import EmbeddedRedis
-from nova_common.testing import create_database
+from nova_common.testing import create_database, eventually
 
 ADMIN = {"X-Admin-Secret": STACK_ADMIN_SECRET}
 MCP_SERVER = (
@@ -109,14 +108,7 @@ def model(stack: Stack) -> Iterator[FakeOpenAI]:
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        time.sleep(0.2)
+    return eventually(predicate, timeout=timeout, interval=0.2)
 
 
 def _task(stack: Stack, text: str, *, as_admin: bool = False, **extra: Any) -> dict[str, Any]:

@@ -13,7 +13,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,8 @@ from tests.fakes.openai_fake import FakeOpenAI
 from tests.fakes.pipeline_model import PipelineModel
 from tests.fakes.script import Reply
 from tests.test_dashboard_e2e import by_purpose
+
+from nova_common.testing import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -111,20 +112,23 @@ def _start_launcher(workdir: Path, model: LiveServer) -> subprocess.Popen[bytes]
 
 
 def _wait_ready(stack: Stack) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT
     pending = set(PORTS)
-    with httpx.Client(timeout=3) as client:
-        while pending and time.monotonic() < deadline:
-            assert stack.proc.poll() is None, f"launcher exited:\n{stack.log()}"
-            for name in list(pending):
-                path = "/" if name == "dashboard" else "/health/ready"
-                try:
-                    if client.get(_url(name) + path).status_code == 200:
-                        pending.discard(name)
-                except httpx.HTTPError:
-                    pass
-            time.sleep(1)
-    assert not pending, f"not ready after {READY_TIMEOUT}s: {sorted(pending)}\n{stack.log()}"
+
+    def every_service_ready() -> bool:
+        assert stack.proc.poll() is None, f"launcher exited:\n{stack.log()}"
+        for name in list(pending):
+            path = "/" if name == "dashboard" else "/health/ready"
+            try:
+                if httpx.get(_url(name) + path, timeout=3).status_code == 200:
+                    pending.discard(name)
+            except httpx.HTTPError:
+                pass
+        return not pending
+
+    try:
+        eventually(every_service_ready, timeout=READY_TIMEOUT, interval=1, what="every service ready")
+    except AssertionError:
+        raise AssertionError(f"not ready after {READY_TIMEOUT}s: {sorted(pending)}\n{stack.log()}") from None
 
 
 @pytest.fixture(scope="module")

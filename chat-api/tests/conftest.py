@@ -4,7 +4,6 @@ provider), and chat-api served by uvicorn on a loopback port with the WebSocket 
 import asyncio
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from chat_api.config import Settings  # noqa: E402
 from chat_api.main import create_app  # noqa: E402
 from chat_api.server import uvicorn_config  # noqa: E402
 from nova_common.embedded import free_port  # noqa: E402
+from nova_common.testing import eventually  # noqa: E402
 
 ADMIN = {"X-Admin-Secret": STACK_ADMIN_SECRET}
 
@@ -68,11 +68,12 @@ def serve_chat_api(settings: Settings) -> Iterator[ChatApi]:
     server = uvicorn.Server(uvicorn_config(settings, app))
     thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
     thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("chat-api did not start")
-        time.sleep(0.02)
+
+    def started() -> bool:
+        assert thread.is_alive(), "chat-api's server thread ended while starting"
+        return bool(server.started)
+
+    eventually(started, timeout=30, interval=0.02, what="chat-api started")
     try:
         yield ChatApi(
             f"http://127.0.0.1:{settings.port}", f"ws://127.0.0.1:{settings.port}/ws/chat", settings, app

@@ -1,11 +1,12 @@
 """`/stream` (Nova SSE) and streamed `/v1/chat/completions`: chunks, usage, failures, cancellation."""
 
 import json
-import time
 from typing import Any
 
 import httpx
 from fakes import Reply, ToolCallSpec
+
+from nova_common.testing import eventually
 
 USER = [{"role": "user", "content": "stream to me please"}]
 
@@ -122,17 +123,17 @@ def test_client_disconnect_cancels_the_upstream_stream(
                     received += 1
                 if received >= 3:
                     break
-    deadline = time.monotonic() + 20
-    while fake_local.script.streams_cancelled == 0 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    eventually(
+        lambda: fake_local.script.streams_cancelled, timeout=20, interval=0.05, what="stream cancelled"
+    )
     assert fake_local.script.streams_cancelled == 1
     assert fake_local.script.streams_finished == 0
-    while time.monotonic() < deadline:
-        inflight = httpx.get(f"{url}/health/inflight").json()["local_inflight"]
-        if inflight == 0:
-            break
-        time.sleep(0.05)
-    assert inflight == 0
+    eventually(
+        lambda: httpx.get(f"{url}/health/inflight").json()["local_inflight"] == 0,
+        timeout=20,
+        interval=0.05,
+        what="no local request in flight",
+    )
 
 
 async def test_streamed_usage_record_carries_provider_token_counts_ttft_and_caller_tags(

@@ -4,7 +4,6 @@ import asyncio
 import json
 import socket
 import threading
-import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 
@@ -22,6 +21,7 @@ from nova_common.errors import NotFound, RateLimited, UpstreamUnavailable
 from nova_common.http import ServiceClient
 from nova_common.logging import request_id_var
 from nova_common.sse import json_event_stream
+from nova_common.testing import eventually
 
 
 @asynccontextmanager
@@ -76,9 +76,7 @@ def server() -> Iterator[str]:
     instance = uvicorn.Server(config)
     thread = threading.Thread(target=instance.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
-    while not instance.started and time.monotonic() < deadline:
-        time.sleep(0.05)
+    eventually(lambda: instance.started, timeout=10, interval=0.05, what="uvicorn started")
     yield f"http://127.0.0.1:{port}"
     instance.should_exit = True
     thread.join(10)
