@@ -73,7 +73,9 @@ def services(
             processes.append(memory)
             env = orchestrator_env(database_url, redis_url, gateway_url=gateway.url, workspace=workspace)
             orchestrator = ServiceProcess(
-                "orchestrator", {**env, "MEMORY_SERVICE_URL": memory.url}, logs
+                "orchestrator",
+                {**env, "MEMORY_SERVICE_URL": memory.url, "SSRF_ALLOW_LOOPBACK_FOR_TESTS": "true"},
+                logs,
             ).start(ready_within=180)
             processes.append(orchestrator)
             yield {"orchestrator": orchestrator.url, "memory": memory.url, "model": model}

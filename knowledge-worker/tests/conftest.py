@@ -35,6 +35,8 @@ def orchestrator(
             "NOVA_WORKSPACE": str(workspace),
             "LLM_GATEWAY_URL": unreachable,
             "MEMORY_SERVICE_URL": unreachable,
+            # The fake sites are on loopback: feeds and sources there must be accepted.
+            "SSRF_ALLOW_LOOPBACK_FOR_TESTS": "true",
         }
     )
     with serve_in_thread(create_orchestrator(settings)) as live:

@@ -77,6 +77,7 @@ def services(
                     **env,
                     "MEMORY_SERVICE_URL": memory.url,
                     "CREDENTIAL_MASTER_KEY": "e2e-master-key-0123456789",
+                    "SSRF_ALLOW_LOOPBACK_FOR_TESTS": "true",
                 },
                 logs,
             ).start(ready_within=180)

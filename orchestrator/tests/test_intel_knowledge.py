@@ -390,3 +390,25 @@ def test_a_source_left_crawling_by_a_silent_worker_is_taken_again_and_its_crawl_
     assert [s["id"] for s in again] == [source["id"]]
     old = client.get(f"/api/v1/knowledge/sources/{source['id']}/crawls", headers=admin).json()[0]
     assert old["status"] == "failed" and "abandoned" in old["error"]
+
+
+@pytest.mark.parametrize(
+    ("url", "named"),
+    [
+        ("http://169.254.169.254/latest/meta-data/", "metadata"),
+        ("http://10.1.2.3/feed.xml", "private"),
+        ("http://127.0.0.1:8000/api/v1/agents", "loopback"),
+        ("http://localhost:8002/feed", "localhost"),
+        ("http://redis:6379/", "internal host"),
+        ("http://[::ffff:192.168.1.1]/rss", "private"),
+    ],
+)
+def test_a_feed_or_site_pointing_inside_the_network_is_refused_with_a_400_naming_why(
+    client: TestClient, admin: dict[str, str], url: str, named: str
+) -> None:
+    feed = client.post("/api/v1/intel/feeds", headers=admin, json={"url": url})
+    assert feed.status_code == 400 and named in feed.json()["detail"], feed.text
+    site = client.post(
+        "/api/v1/knowledge/sources", headers=admin, json={"name": "s", "kind": "site", "url": url}
+    )
+    assert site.status_code == 400 and named in site.json()["detail"], site.text

@@ -35,7 +35,10 @@ async def get_intel(request: Request) -> IntelService:  # async: no thread hop p
     resources = request.app.state.resources
     peer = resources.peers.get("llm-gateway")
     return IntelService(
-        IntelRepository(resources.pg), services.goals, LlmGatewayClient(peer) if peer is not None else None
+        IntelRepository(resources.pg),
+        services.goals,
+        LlmGatewayClient(peer) if peer is not None else None,
+        allow_loopback=request.app.state.settings.ssrf_allow_loopback_for_tests,
     )
 
 

@@ -32,6 +32,7 @@ from orchestrator.clients.llm_gateway import LlmGatewayClient
 from orchestrator.goals.service import GoalService, author_of
 from orchestrator.intel.detect import default_name, detect_category, detect_feed_type
 from orchestrator.intel.repository import IntelRepository, recommendation_row
+from orchestrator.intel.url_check import refuse_internal_url
 
 log = structlog.get_logger("orchestrator.intel")
 
@@ -91,11 +92,17 @@ def parse_digest(text: str, item_count: int) -> list[dict[str, Any]]:
 
 class IntelService:
     def __init__(
-        self, repository: IntelRepository, goals: GoalService, gateway: LlmGatewayClient | None
+        self,
+        repository: IntelRepository,
+        goals: GoalService,
+        gateway: LlmGatewayClient | None,
+        *,
+        allow_loopback: bool = False,
     ) -> None:
         self.repository = repository
         self.goals = goals
         self.gateway = gateway
+        self.allow_loopback = allow_loopback
 
     # Feeds ------------------------------------------------------------------------------------------------
 
@@ -106,6 +113,7 @@ class IntelService:
         return row
 
     async def create_feed(self, body: FeedCreate) -> Feed:
+        refuse_internal_url(body.url, allow_loopback=self.allow_loopback)
         feed_type = body.type or detect_feed_type(body.url)
         values = {
             "name": body.name or default_name(body.url),
@@ -130,6 +138,7 @@ class IntelService:
     async def update_feed(self, feed_id: uuid.UUID, body: FeedUpdate) -> Feed:
         values = body.model_dump(mode="json")
         if "url" in values:
+            refuse_internal_url(values["url"], allow_loopback=self.allow_loopback)
             if await self.repository.url_taken(values["url"], feed_id):
                 raise Conflict(f"a feed with url {values['url']} exists already")
             # A new URL without a type says what it is again.

@@ -28,7 +28,10 @@ router = APIRouter(prefix="/api/v1/knowledge", tags=["knowledge"])
 
 
 async def get_knowledge(request: Request) -> KnowledgeService:  # async: no thread hop per request
-    return KnowledgeService(KnowledgeRepository(request.app.state.resources.pg))
+    return KnowledgeService(
+        KnowledgeRepository(request.app.state.resources.pg),
+        allow_loopback=request.app.state.settings.ssrf_allow_loopback_for_tests,
+    )
 
 
 Knowledge = Annotated[KnowledgeService, Depends(get_knowledge)]

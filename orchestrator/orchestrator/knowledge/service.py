@@ -18,6 +18,7 @@ from nova_contracts.knowledge import (
     KnowledgeSourceKind,
     KnowledgeSourceUpdate,
 )
+from orchestrator.intel.url_check import refuse_internal_url
 from orchestrator.knowledge.repository import KnowledgeRepository
 from orchestrator.knowledge.vault import Sealed, Vault, VaultUnreadable, mask
 
@@ -33,9 +34,16 @@ def _host(url: str) -> str:
 
 
 class KnowledgeService:
-    def __init__(self, repository: KnowledgeRepository, vault_factory: type[Vault] = Vault) -> None:
+    def __init__(
+        self,
+        repository: KnowledgeRepository,
+        *,
+        vault_factory: type[Vault] = Vault,
+        allow_loopback: bool = False,
+    ) -> None:
         self.repository = repository
         self._vault_factory = vault_factory
+        self.allow_loopback = allow_loopback
 
     def _vault(self) -> Vault:
         # Built on use: a platform without CREDENTIAL_MASTER_KEY still serves sources, and says 503 here.
@@ -54,6 +62,9 @@ class KnowledgeService:
             raise NotFound(f"credential {credential_id} not found")
 
     async def create_source(self, body: KnowledgeSourceCreate) -> KnowledgeSource:
+        # A GitHub source's URL is only read for its login; the API host is the worker's setting.
+        if body.url and body.kind is KnowledgeSourceKind.SITE:
+            refuse_internal_url(body.url, allow_loopback=self.allow_loopback)
         await self._check_credential(body.credential_id)
         crawl = body.crawl.model_dump()
         if body.url and not crawl["allowed_hosts"]:
