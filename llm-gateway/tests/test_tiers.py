@@ -2,9 +2,17 @@
 
 from typing import Any
 
+import pytest
 from fakes import Reply
 
-from llm_gateway.routing.tiers import TASK_TYPE_TIERS, resolve_tier, tier_candidates
+from llm_gateway.routing.tiers import (
+    TASK_TYPE_TIERS,
+    TIER_ORDER,
+    TIER_PREFERENCES,
+    resolve_tier,
+    tier_candidates,
+)
+from nova_contracts.llm import Tier
 
 USER = [{"role": "user", "content": "which model are you?"}]
 
@@ -15,13 +23,44 @@ async def _complete(gateway: Any, headers: dict[str, str], **body: Any) -> Any:
     return response.json()
 
 
-def test_a_tier_falls_back_to_lower_tiers_never_to_higher_ones() -> None:
-    best, cheap = tier_candidates("best"), tier_candidates("cheap")
-    assert best[0].startswith("anthropic/") and set(cheap) <= set(best)
-    assert not {m for m in best if m not in cheap} & set(cheap)
-    assert len(best) == len(set(best))
+@pytest.mark.parametrize("tier", TIER_ORDER)
+def test_a_tier_falls_back_to_lower_tiers_never_to_higher_ones(tier: Tier) -> None:
+    position = TIER_ORDER.index(tier)
+    own_and_lower = [m for t in TIER_ORDER[position:] for m in TIER_PREFERENCES[t]]
+    only_higher = {m for t in TIER_ORDER[:position] for m in TIER_PREFERENCES[t]} - set(own_and_lower)
+
+    candidates = tier_candidates(tier)
+
+    assert candidates[: len(TIER_PREFERENCES[tier])] == list(TIER_PREFERENCES[tier])  # its own first
+    assert set(candidates) == set(own_and_lower) and len(candidates) == len(set(candidates))
+    assert not only_higher & set(candidates), f"{tier} may use a higher tier's model"
+    if position > 0:
+        assert only_higher, "the tables give this test nothing to check"
+
+
+def test_a_task_type_or_an_explicit_tier_decides_the_tier() -> None:
     assert resolve_tier(None, "guardrail") == "cheap" and resolve_tier("best", "guardrail") == "best"
     assert resolve_tier(None, "no-such-kind") is None and TASK_TYPE_TIERS["code_review"] == "best"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="routing/plan.py appends every provider's default model after the tier's candidates, so a cheap "
+    "call with no cheap model available falls back to claude-sonnet (reported; remove this mark with the fix)",
+)
+async def test_a_cheap_call_is_never_sent_to_a_best_tier_model_even_when_only_best_is_configured(
+    gateway_factory: Any, wired: dict[str, Any], fake_anthropic: Any, service_headers: dict[str, str]
+) -> None:
+    only_anthropic = {k: v for k, v in wired.items() if k.startswith("anthropic")}
+    gateway = await gateway_factory(**only_anthropic, llm_routing_strategy="cloud-only")
+    fake_anthropic.script.push(Reply(content="expensive answer"))
+
+    response = await gateway.client.post(
+        "/complete", json={"messages": USER, "tier": "cheap"}, headers=service_headers
+    )
+
+    assert fake_anthropic.script.requests == []
+    assert response.status_code == 503, response.text
 
 
 async def test_best_tier_is_served_by_the_best_configured_model(
