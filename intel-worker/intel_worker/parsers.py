@@ -33,6 +33,13 @@ def _text(html: str) -> str:
     return " ".join(root.text(separator=" ").split())
 
 
+def _url(value: object) -> str | None:
+    """A link worth keeping: http(s) and of a sane length (a feed may carry anything here)."""
+    if not isinstance(value, str) or not value.startswith(("http://", "https://")) or len(value) > 2048:
+        return None
+    return value
+
+
 def _when(parsed: struct_time | None) -> datetime | None:
     return datetime(*parsed[:6], tzinfo=UTC) if parsed else None
 
@@ -52,9 +59,9 @@ def parse_feed(body: bytes, *, limit: int, releases: bool = False) -> list[ItemI
         items.append(
             ItemIn(
                 title=title[:500],
-                url=(entry.get("link") or None),
+                url=_url(entry.get("link")),
                 body=text[: RELEASE_BODY_LIMIT if releases else BODY_LIMIT],
-                author=(entry.get("author") or None),
+                author=(entry.get("author") or "")[:200] or None,
                 published_at=_when(entry.get("published_parsed") or entry.get("updated_parsed")),
                 # A release is one item per tag, whatever its notes say later.
                 identity=f"release:{entry.get('link') or title}" if releases else None,
@@ -82,7 +89,7 @@ def parse_reddit(body: bytes, *, limit: int) -> list[ItemIn]:
                 if post.get("permalink")
                 else None,
                 body=str(post.get("selftext") or post.get("url") or "")[:BODY_LIMIT],
-                author=post.get("author"),
+                author=str(post.get("author") or "")[:200] or None,
                 published_at=datetime.fromtimestamp(created, UTC)
                 if isinstance(created, int | float)
                 else None,

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import structlog
+from pydantic import ValidationError
 
 from intel_worker.fetch import FeedFetcher, FetchFailed
 from intel_worker.parsers import Unparseable, page_snapshot, parse
@@ -82,7 +83,7 @@ class FeedPoller:
             summary.checked += 1
             try:
                 report, new = await self.check(feed)
-            except (FetchFailed, Unparseable) as exc:
+            except (FetchFailed, Unparseable, ValidationError) as exc:
                 summary.failed += 1
                 summary.errors[feed.url] = str(exc)
                 log.info("feed_check_failed", feed_id=str(feed.id), url=feed.url, error=str(exc))

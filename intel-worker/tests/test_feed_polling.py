@@ -225,3 +225,19 @@ def test_requests_to_one_host_are_paced_as_the_server_sees_them(
 )
 def test_a_subreddit_url_is_fetched_as_its_json_listing(given: str, expected: str) -> None:
     assert reddit_listing_url(given, 25) == expected
+
+
+def test_an_entry_with_an_oversized_author_and_a_script_link_is_kept_with_those_fields_dropped(
+    orchestrator: LiveServer, admin_api: httpx.Client, site: Site, nova_env: dict[str, str]
+) -> None:
+    live, state = site
+    state.documents["odd.xml"] = (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>odd</title>'
+        f"<item><title>Odd entry</title><link>javascript:alert(1)</link><author>{'a' * 500}</author>"
+        "<description>Still news.</description></item></channel></rss>"
+    ).encode()
+    add_feed(admin_api, f"{live.url}/f/odd.xml", type="rss")
+    summary = run_poll(orchestrator, nova_env)
+    assert summary.failed == 0 and summary.new_items == 1, summary.errors
+    item = admin_api.get("/api/v1/intel/items").json()[0]
+    assert item["url"] is None and len(item["author"]) == 200 and item["body"] == "Still news."
