@@ -41,7 +41,8 @@ class AgentStatus(StrEnum):
 class AgentConfig(RequestModel):
     """How an agent behaves; `model=None` means the orchestrator's configured default chat model."""
 
-    name: AgentName
+    # A default, as in the earlier implementation, whose documented create request names only the model.
+    name: AgentName = "agent"
     system_prompt: SystemPrompt = ""
     model: Identifier | None = None
     tools: AgentTools = Field(default_factory=list)
@@ -680,6 +681,11 @@ class PipelineTaskSubmit(RequestModel):
     metadata: Metadata = Field(default_factory=dict)
     max_retries: int | None = Field(default=None, ge=0, le=20)
     goal_id: UUID | None = Field(default=None, description="the cortex goal this task is an attempt at")
+
+
+# `running`: the earlier implementation's filter for a task in any running stage.
+RUNNING_FILTER = "running"
+PipelineStatusFilter = PipelineTaskState | Literal["running"]
 
 
 class PipelineTaskInfo(ResponseModel):

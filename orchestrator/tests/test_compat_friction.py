@@ -13,15 +13,15 @@ from orchestrator.config import Settings
 from orchestrator.main import create_app
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_pipeline_support import ADMIN, fast_loops
+from test_pipeline_support import ADMIN
 
 PNG = "data:image/png;base64," + base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 64).decode()
 
 
 @pytest.fixture
-def api(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
-    fast_loops(monkeypatch, PIPELINE_WORKERS_ENABLED="false")
-    with TestClient(create_app(settings)) as client:
+def api(settings: Settings) -> Iterator[TestClient]:
+    without_workers = settings.pipeline.model_copy(update={"workers_enabled": False})
+    with TestClient(create_app(settings.model_copy(update={"pipeline": without_workers}))) as client:
         yield client
 
 

@@ -17,16 +17,16 @@ from orchestrator.config import Settings
 from orchestrator.main import create_app
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_pipeline_support import ADMIN, fast_loops, submit, wait_for
+from test_pipeline_support import ADMIN, submit, wait_for
 
 NOOP = [{"name": "noop", "role": "passthrough"}]
 
 
 @pytest.fixture
-def api(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
+def api(settings: Settings) -> Iterator[TestClient]:
     """An API-only orchestrator: submitted tasks stay queued until cancelled."""
-    fast_loops(monkeypatch, PIPELINE_WORKERS_ENABLED="false")
-    with TestClient(create_app(settings)) as client:
+    without_workers = settings.pipeline.model_copy(update={"workers_enabled": False})
+    with TestClient(create_app(settings.model_copy(update={"pipeline": without_workers}))) as client:
         yield client
 
 

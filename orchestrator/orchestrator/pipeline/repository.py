@@ -509,7 +509,7 @@ class PipelineRepository:
     async def search(
         self,
         *,
-        status: S | None,
+        statuses: list[S] | None,
         pod_id: uuid.UUID | None,
         since: datetime | None,
         until: datetime | None,
@@ -518,10 +518,10 @@ class PipelineRepository:
         owner: tuple[str | None, str | None] = (None, None),
     ) -> tuple[list[dict[str, Any]], int]:
         """`owner` is `(owner_kind, api_key_id)`, or `(None, None)` for every owner's tasks."""
-        where = """($1::text IS NULL OR status = $1) AND ($2::uuid IS NULL OR pod_id = $2)
+        where = """($1::text[] IS NULL OR status = ANY($1::text[])) AND ($2::uuid IS NULL OR pod_id = $2)
                    AND ($3::timestamptz IS NULL OR created_at >= $3) AND ($4::timestamptz IS NULL OR created_at < $4)
                    AND ($5::text IS NULL OR (owner_kind = $5 AND api_key_id IS NOT DISTINCT FROM $6::uuid))"""
-        args = (status.value if status else None, pod_id, since, until, *owner)
+        args = ([s.value for s in statuses] if statuses is not None else None, pod_id, since, until, *owner)
         async with self.pool.acquire() as conn:
             rows = await conn.fetch(
                 f"SELECT * FROM pipeline_tasks WHERE {where} ORDER BY created_at DESC, id LIMIT $7 OFFSET $8",  # noqa: S608

@@ -20,6 +20,7 @@ from nova_contracts.orchestrator import (
     PipelineLatency,
     PipelineReview,
     PipelineStats,
+    PipelineStatusFilter,
     PipelineTaskInfo,
     PipelineTaskPage,
     PipelineTasksDeleted,
@@ -59,7 +60,10 @@ async def submit_task(body: PipelineTaskSubmit, caller: CallerAuth, service: Pip
 async def list_tasks(
     tenant: CallerTenant,
     service: Pipeline,
-    status_: Annotated[PipelineTaskState | None, Query(alias="status")] = None,
+    status_: Annotated[
+        PipelineStatusFilter | None,
+        Query(alias="status", description="a state, or `running` for any running one"),
+    ] = None,
     pod_id: uuid.UUID | None = None,
     since: datetime | None = None,
     until: datetime | None = None,

@@ -17,6 +17,7 @@ from nova_common.auth import Principal
 from nova_common.errors import BadRequest, Conflict, NotFound
 from nova_contracts.orchestrator import (
     NOTIFICATION_OF_STATE,
+    RUNNING_FILTER,
     ClarifyRequest,
     DeadLetterEntry,
     HumanReviewDecision,
@@ -27,6 +28,7 @@ from nova_contracts.orchestrator import (
     PipelineProgressEvent,
     PipelineReview,
     PipelineStats,
+    PipelineStatusFilter,
     PipelineTaskInfo,
     PipelineTaskPage,
     PipelineTasksDeleted,
@@ -43,7 +45,7 @@ from orchestrator.pipeline.pods.service import PodService
 from orchestrator.pipeline.queue import CANCEL_CHANNEL, TaskQueue
 from orchestrator.pipeline.repository import PipelineRepository
 from orchestrator.pipeline.settings import PipelineSettings
-from orchestrator.pipeline.state import is_terminal
+from orchestrator.pipeline.state import RUNNING_STATES, is_terminal
 
 S = PipelineTaskState
 # How many task ids a caller's event stream remembers as its own or not before it looks them up again.
@@ -147,11 +149,12 @@ class PipelineService:
         return task_info(await self._task(task_id, tenant))
 
     async def search(
-        self, *, status: S | None, pod_id: uuid.UUID | None, since: datetime | None, until: datetime | None,
+        self, *, status: PipelineStatusFilter | None, pod_id: uuid.UUID | None, since: datetime | None, until: datetime | None,
         limit: int, offset: int, tenant: Tenant,
     ) -> PipelineTaskPage:  # fmt: skip
+        statuses = sorted(RUNNING_STATES) if status == RUNNING_FILTER else [S(status)] if status else None
         rows, total = await self.repository.search(
-            status=status, pod_id=pod_id, since=since, until=until, limit=limit, offset=offset,
+            statuses=statuses, pod_id=pod_id, since=since, until=until, limit=limit, offset=offset,
             owner=tenant.scope(),
         )  # fmt: skip
         return PipelineTaskPage(items=[task_info(r) for r in rows], total=total, limit=limit, offset=offset)
