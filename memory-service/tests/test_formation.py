@@ -351,6 +351,37 @@ def test_consolidation_decays_the_importance_of_memories_nobody_read_for_a_month
         assert client.get(f"{BASE}/{fresh['id']}").json()["importance"] == 0.5
 
 
+def test_a_claim_from_a_less_trusted_source_waits_for_review_until_consolidation_resolves_it(
+    service: TestClient, fake_model: FakeOpenAI, run_sql: Callable[..., list[Any]], wait_until: Any
+) -> None:
+    porto = service.post(
+        f"{BASE}/facts",
+        json={
+            "project_id": "nova",
+            "category": "user",
+            "key": "lives_in",
+            "content": "The user lives in Porto.",
+        },
+    ).json()["memory"]
+    fake_model.script.push(LISBON)
+
+    item_id = ingest(
+        service, "Someone on a forum says the user lives in Lisbon.", source={"kind": "feed", "trust": 0.2}
+    )
+    wait_until(lambda: formed(run_sql, item_id))
+
+    assert service.get(f"{BASE}/{porto['id']}").json()["content"] == "The user lives in Porto."
+    [pending] = service.get(f"{BASE}/contradictions", params={"state": "pending"}).json()["items"]
+    assert pending["new_content"] == "The user lives in Lisbon."
+    # The belief loses confidence (say the user doubted it); the next consolidation applies the claim.
+    service.patch(f"{BASE}/{porto['id']}", json={"confidence": 0.3})
+    run = service.post(f"{BASE}/consolidate").json()
+    assert run["contradictions_resolved"] == 1
+    assert service.get(f"{BASE}/{porto['id']}").json()["content"] == "The user lives in Lisbon."
+    [resolved] = service.get(f"{BASE}/contradictions").json()["items"]
+    assert resolved["state"] == "resolved"
+
+
 def test_a_correction_in_plain_words_fixes_the_profile_as_a_trusted_source(
     service: TestClient, fake_model: FakeOpenAI
 ) -> None:

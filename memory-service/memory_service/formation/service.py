@@ -357,6 +357,8 @@ class FormationService:
         metadata = {**existing.metadata_, **(extra_metadata or {})}
         if value is not None:
             metadata["value"] = value
+        else:  # the old value no longer describes the content; comparisons fall back to the content
+            metadata.pop("value", None)
         metadata["superseded_at"] = datetime.now(UTC).isoformat()
         values: dict[str, Any] = {
             "content": content,
