@@ -4,7 +4,6 @@ import importlib.util
 import json
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,8 @@ from typing import Any
 import httpx
 import pytest
 from fakes import free_port
+
+from nova_common.testing import eventually
 
 
 def _smollm2_gguf() -> Path | None:
@@ -50,18 +51,16 @@ def llamacpp_url() -> Iterator[str]:
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 180
-        while True:
+
+        def serving() -> bool:
             if process.poll() is not None:
                 raise RuntimeError(f"llama.cpp server exited: {process.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
             try:
-                if httpx.get(f"{url}/v1/models", timeout=2).status_code == 200:
-                    break
+                return httpx.get(f"{url}/v1/models", timeout=2).status_code == 200
             except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("llama.cpp server did not start within 180 s")
-            time.sleep(0.25)
+                return False
+
+        eventually(serving, timeout=180, interval=0.25, what="the llama.cpp server answering")
         yield url
     finally:
         process.terminate()

@@ -3,13 +3,14 @@
 import asyncio
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 import uvicorn
 from starlette.types import ASGIApp
+
+from nova_common.testing import eventually
 
 
 def free_port() -> int:
@@ -44,11 +45,12 @@ def serve_in_thread(app: ASGIApp, *, port: int | None = None, lifespan: str = "o
 
     thread = threading.Thread(target=run, name=f"uvicorn-{port}", daemon=True)
     thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError(f"server on port {port} did not start")
-        time.sleep(0.01)
+
+    def started() -> bool:
+        assert thread.is_alive(), f"the server thread for port {port} ended while starting"
+        return bool(server.started)
+
+    eventually(started, timeout=30, interval=0.01, what=f"the fake server on port {port} started")
     try:
         yield live
     finally:
