@@ -150,7 +150,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory, fake_llm: LiveServer) -> Ite
         pytest.fail(f"no Chromium at {CHROMIUM}: `make install-browser` installs Debian's package")
     workdir = tmp_path_factory.mktemp("dashboard-stack")
     env = {
-        **{k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "NOVA_PROFILES")},
+        **{
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("DATABASE_URL", "REDIS_URL", "NOVA_PROFILES", "COMPOSE_PROFILES")
+        },
         "NOVA_PORT_OFFSET": str(OFFSET),
         "NOVA_DATA_DIR": str(workdir / "data"),
         "NOVA_ENV_FILE": str(workdir / ".env"),

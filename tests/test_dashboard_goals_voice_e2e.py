@@ -1,6 +1,6 @@
 """Goals, the spec review and voice in real headless Chromium, against the real stack with voice-service.
 
-Starts `make run`'s launcher with NOVA_PROFILES=voice on its own shifted ports (data folder and .env of its
+Starts `make run`'s launcher with COMPOSE_PROFILES=voice on its own shifted ports (data folder and .env of its
 own), the fake OpenAI-compatible provider as the model, then runs `dashboard/e2e/goals-voice.mjs`: create a
 scheduled goal (the cron preview in words), approve a spec the test put up for review with the service token,
 and talk to the chat through Chromium's fake microphone playing a WAV that voice-service's offline voice
@@ -94,11 +94,15 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 def _start_launcher(workdir: Path, model: LiveServer) -> subprocess.Popen[bytes]:
     env = {
-        **{k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "NOVA_PROFILES")},
+        **{
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("DATABASE_URL", "REDIS_URL", "NOVA_PROFILES", "COMPOSE_PROFILES")
+        },
         "NOVA_PORT_OFFSET": str(OFFSET),
         "NOVA_DATA_DIR": str(workdir / "data"),
         "NOVA_ENV_FILE": str(workdir / ".env"),
-        "NOVA_PROFILES": "voice",
+        "COMPOSE_PROFILES": "voice",
         "LOCAL_MODEL_URL": model.url,
     }
     with (workdir / "launcher.log").open("wb") as log:

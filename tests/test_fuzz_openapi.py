@@ -147,7 +147,7 @@ def _service_env(name: str, model_url: str, logs: Path) -> dict[str, str]:
         # Everything recovery writes (backups, the .env editor) stays in the test's folder, and it manages no
         # processes: a developer's Docker socket or model server must never see a generated restart or stop.
         return {
-            "NOVA_PROFILES": "bridges,knowledge,voice",
+            "COMPOSE_PROFILES": "bridges,knowledge,voice",
             "NOVA_DATA_DIR": str(logs / "recovery-data"),
             "NOVA_ENV_FILE": str(logs / "recovery.env"),
             "NOVA_SERVICE_MANAGER": "none",

@@ -46,7 +46,7 @@ class Launcher:
             "NOVA_PORT_OFFSET": str(OFFSET),
             "NOVA_DATA_DIR": str(workdir / "data"),
             "NOVA_ENV_FILE": str(workdir / ".env"),
-            "NOVA_PROFILES": "bridges,knowledge,voice",
+            "COMPOSE_PROFILES": "bridges,knowledge,voice",
         }
         self.proc: subprocess.Popen[bytes] | None = None
         self.runs = 0
