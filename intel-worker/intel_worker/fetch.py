@@ -83,7 +83,7 @@ class FeedFetcher:
             raise FetchFailed(str(exc)) from exc
         except httpx.TimeoutException as exc:
             raise FetchFailed(f"timed out ({type(exc).__name__})") from exc
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise FetchFailed(f"{type(exc).__name__}: {exc}") from exc
 
     async def aclose(self) -> None:

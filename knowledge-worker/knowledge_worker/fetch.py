@@ -81,7 +81,7 @@ class PageFetcher:
             raise Skip("refused", str(exc)) from exc
         except httpx.TimeoutException as exc:
             raise Skip("timeout", f"{url} timed out") from exc
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise Skip("fetch_error", f"{url}: {type(exc).__name__}") from exc
 
     async def aclose(self) -> None:

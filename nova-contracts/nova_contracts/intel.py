@@ -155,6 +155,9 @@ class RecommendationCommentCreate(RequestModel):
 class DigestResult(ResponseModel):
     items_considered: int
     recommendations: list[Recommendation]
+    error: str | None = Field(
+        default=None, description="why nothing was digested (the items wait for the next digest)"
+    )
 
 
 class IntelStats(ResponseModel):

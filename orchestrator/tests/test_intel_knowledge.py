@@ -412,3 +412,34 @@ def test_a_feed_or_site_pointing_inside_the_network_is_refused_with_a_400_naming
         "/api/v1/knowledge/sources", headers=admin, json={"name": "s", "kind": "site", "url": url}
     )
     assert site.status_code == 400 and named in site.json()["detail"], site.text
+
+
+@pytest.mark.parametrize("url", ["http://[::1/feed", "https://example.com:99999/rss"])
+def test_a_malformed_url_is_a_400_not_a_500(client: TestClient, admin: dict[str, str], url: str) -> None:
+    feed = client.post("/api/v1/intel/feeds", headers=admin, json={"url": url})
+    assert feed.status_code == 400 and "not a valid URL" in feed.json()["detail"], feed.text
+    site = client.post(
+        "/api/v1/knowledge/sources", headers=admin, json={"name": "s", "kind": "github", "url": url}
+    )
+    assert site.status_code == 400, site.text
+
+
+@pytest.mark.parametrize(
+    "answer",
+    ["no json here", "[1, 2]", '{"recommendations": 5}', '{"recommendations": [{"title": "x", "items": 3}]}'],
+)
+def test_an_unusable_digest_answer_is_refused_as_a_value_error(answer: str) -> None:
+    from orchestrator.intel.service import parse_digest
+
+    with pytest.raises(ValueError):
+        parse_digest(answer, 3)
+
+
+def test_a_digest_answer_keeps_only_item_numbers_that_exist_and_clamps_relevance() -> None:
+    from orchestrator.intel.service import parse_digest
+
+    found = parse_digest(
+        'Sure! {"recommendations": [{"theme": "t", "title": "Do it", "relevance": 7, "items": [1, 9, "2"]}]}',
+        3,
+    )
+    assert found == [{"theme": "t", "title": "Do it", "summary": "", "relevance": 1.0, "numbers": [1]}]

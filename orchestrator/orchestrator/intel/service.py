@@ -64,7 +64,15 @@ def content_hash(item: ItemIn) -> str:
 
 
 def parse_digest(text: str, item_count: int) -> list[dict[str, Any]]:
-    """The model's recommendations; item numbers are 1-based and out-of-range ones are dropped."""
+    """The model's recommendations; item numbers are 1-based and out-of-range ones are dropped. ValueError
+    when the answer is not the JSON asked for."""
+    try:
+        return _parse_digest(text, item_count)
+    except (TypeError, AttributeError, KeyError) as exc:
+        raise ValueError(f"unexpected JSON shape ({exc})") from exc
+
+
+def _parse_digest(text: str, item_count: int) -> list[dict[str, Any]]:
     match = _JSON_OBJECT.search(text)
     if match is None:
         raise ValueError("no JSON object in the answer")
@@ -222,8 +230,14 @@ class IntelService:
         try:
             found = parse_digest(answer.content if isinstance(answer.content, str) else "", len(items))
         except ValueError as exc:
+            # The model answered, just not usefully: an expected outcome, reported in the body. The items
+            # stay undigested for the next digest.
             log.warning("intel_digest_unusable", error=str(exc))
-            raise UpstreamUnavailable(f"llm-gateway's digest was not usable JSON ({exc})") from exc
+            return DigestResult(
+                items_considered=len(items),
+                recommendations=[],
+                error=f"the model's answer was not usable: {exc}",
+            )
         for rec in found:
             rec["item_ids"] = [items[n - 1]["id"] for n in rec.pop("numbers")]
         created = await self.repository.save_digest([item["id"] for item in items], found)

@@ -5,12 +5,20 @@ this check only catches what the URL itself says."""
 import ipaddress
 from urllib.parse import urlsplit
 
+import httpx
+
 from nova_common.errors import BadRequest
 from nova_common.ssrf import refusal_reason
 
 
 def refuse_internal_url(url: str, *, allow_loopback: bool) -> None:
-    host = (urlsplit(url).hostname or "").rstrip(".").lower()
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises for a port out of range
+        httpx.URL(url)
+    except (ValueError, httpx.InvalidURL) as exc:
+        raise BadRequest(f"url {url!r} is not a valid URL ({exc})") from None
+    host = (parts.hostname or "").rstrip(".").lower()
     if not host:
         raise BadRequest(f"url {url!r} has no host")
     try:

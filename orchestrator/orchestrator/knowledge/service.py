@@ -62,8 +62,7 @@ class KnowledgeService:
             raise NotFound(f"credential {credential_id} not found")
 
     async def create_source(self, body: KnowledgeSourceCreate) -> KnowledgeSource:
-        # A GitHub source's URL is only read for its login; the API host is the worker's setting.
-        if body.url and body.kind is KnowledgeSourceKind.SITE:
+        if body.url:
             refuse_internal_url(body.url, allow_loopback=self.allow_loopback)
         await self._check_credential(body.credential_id)
         crawl = body.crawl.model_dump()
