@@ -63,8 +63,7 @@ def client(
     model.calls.clear()
     model.started.clear()
     model._release.clear()
-    fast_loops(monkeypatch)
-    yield from pipeline_client(settings)
+    yield from pipeline_client(fast_loops(settings))
     model.release()
 
 

@@ -90,9 +90,8 @@ def memory_service_url(
 
 
 def _client(settings: Settings, monkeypatch: pytest.MonkeyPatch, **urls: str) -> Iterator[TestClient]:
-    fast_loops(monkeypatch)
     yield from pipeline_client(
-        settings.model_copy(update={**urls, "service_token": SecretStr(STACK_SERVICE_TOKEN)})
+        fast_loops(settings).model_copy(update={**urls, "service_token": SecretStr(STACK_SERVICE_TOKEN)})
     )
 
 

@@ -65,8 +65,7 @@ def client(
         }
     )
     model.reset()
-    fast_loops(monkeypatch)
-    yield from pipeline_client(settings)
+    yield from pipeline_client(fast_loops(settings))
     model.release()
 
 

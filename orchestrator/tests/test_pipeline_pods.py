@@ -21,7 +21,7 @@ def two_orchestrators(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[TestClient, TestClient]]:
     """Two API-only orchestrators on one database and Redis."""
-    fast_loops(monkeypatch, PIPELINE_WORKERS_ENABLED="false")
+    settings = fast_loops(settings, workers_enabled=False)
     with TestClient(create_app(settings)) as first, TestClient(create_app(settings)) as second:
         yield first, second
 

@@ -34,15 +34,13 @@ NOOP = [{"name": "noop", "role": "passthrough"}]
 
 @pytest.fixture
 def client(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
-    fast_loops(monkeypatch, PIPELINE_WORKER_CONCURRENCY="8")
-    yield from pipeline_client(settings)
+    yield from pipeline_client(fast_loops(settings, worker_concurrency=8))
 
 
 @pytest.fixture
 def api_only_client(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
     """An orchestrator that serves the API but runs no worker, so a queued task stays queued."""
-    fast_loops(monkeypatch, PIPELINE_WORKERS_ENABLED="false")
-    yield from pipeline_client(settings)
+    yield from pipeline_client(fast_loops(settings, workers_enabled=False))
 
 
 def _db2(redis_base_url: str) -> redis.Redis:

@@ -8,7 +8,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -20,6 +19,7 @@ from nova_common.embedded import EmbeddedRedis, free_port
 from nova_common.testing import eventually
 from orchestrator.config import Settings
 from orchestrator.main import create_app
+from orchestrator.pipeline.settings import PipelineSettings
 
 ADMIN = {"X-Admin-Secret": "orchestrator-test-admin-secret"}
 FAST_LOOPS = {
@@ -30,9 +30,17 @@ FAST_LOOPS = {
 }
 
 
-def fast_loops(monkeypatch: pytest.MonkeyPatch, **extra: str) -> None:
-    for key, value in {**FAST_LOOPS, **extra}.items():
-        monkeypatch.setenv(key, value)
+def fast_loops(settings: Settings, **pipeline: Any) -> Settings:
+    """`settings` with the pipeline's loops fast (FAST_LOOPS, which started processes get as environment)
+    and any other pipeline field given by name; `create_app` takes the pipeline part from its settings."""
+    fast = {key.removeprefix("PIPELINE_").lower(): value for key, value in FAST_LOOPS.items()}
+    return settings.model_copy(
+        update={
+            "pipeline": PipelineSettings.model_validate(
+                {**settings.pipeline.model_dump(), **fast, **pipeline}
+            )
+        }
+    )
 
 
 def pipeline_client(settings: Settings) -> Iterator[TestClient]:

@@ -53,8 +53,7 @@ def client(
         update={"llm_gateway_url": gateway_url, "service_token": SecretStr(STACK_SERVICE_TOKEN)}
     )
     model.reset()
-    fast_loops(monkeypatch)
-    yield from pipeline_client(settings)
+    yield from pipeline_client(fast_loops(settings))
     model.release()
 
 
