@@ -43,11 +43,6 @@ def test_a_task_type_or_an_explicit_tier_decides_the_tier() -> None:
     assert resolve_tier(None, "no-such-kind") is None and TASK_TYPE_TIERS["code_review"] == "best"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="routing/plan.py appends every provider's default model after the tier's candidates, so a cheap "
-    "call with no cheap model available falls back to claude-sonnet (reported; remove this mark with the fix)",
-)
 async def test_a_cheap_call_is_never_sent_to_a_best_tier_model_even_when_only_best_is_configured(
     gateway_factory: Any, wired: dict[str, Any], fake_anthropic: Any, service_headers: dict[str, str]
 ) -> None:

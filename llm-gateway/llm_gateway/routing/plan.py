@@ -125,7 +125,10 @@ class Planner:
         local_default = self._local_default(local, config.default_chat_model)
         cloud = self.registry.cloud_defaults(config)
         if wanted_tier is not None:
-            cloud = self._tier_targets(wanted_tier, cloud_providers) + cloud
+            # A tier is a ceiling: a provider's default model above it is no fallback for a cheaper request.
+            cloud = self._tier_targets(wanted_tier, cloud_providers) + [
+                t for t in cloud if tier_within(model_tier(t.gateway_model), wanted_tier)
+            ]
         chain: list[Target] = []
         if strategy is RoutingStrategy.LOCAL_ONLY:
             if primary is not None and primary.is_local:
