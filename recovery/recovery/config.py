@@ -13,8 +13,8 @@ class Settings(DatabaseSettings):
     service_name: str = "recovery"
     port: int = 8888
     dashboard_url: str = "http://127.0.0.1:3000"
-    # Which opt-in services are expected to run (Compose profiles, or NOVA_PROFILES under `make run`).
-    profiles: str = Field(default="", validation_alias=AliasChoices("NOVA_PROFILES", "COMPOSE_PROFILES"))
+    # Which opt-in services are expected to run (COMPOSE_PROFILES; NOVA_PROFILES is the launcher's old name).
+    profiles: str = Field(default="", validation_alias=AliasChoices("COMPOSE_PROFILES", "NOVA_PROFILES"))
     probe_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
 
     # `make run` starts services from the repo root, so these land in ./data; Compose mounts volumes there.

@@ -73,7 +73,7 @@ export function voiceAvailable(overview: ServicesOverview | undefined): boolean 
   return findService(overview, 'voice-service')?.state === 'ready'
 }
 
-export const VOICE_ENABLE_HINT = 'Voice is off: start Nova with NOVA_PROFILES=voice make run (or the Compose profile voice).'
+export const VOICE_ENABLE_HINT = 'Voice is off: start Nova with COMPOSE_PROFILES=voice make run (the same variable Compose reads).'
 
 const BASE = '/voice-api/api/v1/voice'
 

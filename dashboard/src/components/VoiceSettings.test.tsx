@@ -62,7 +62,7 @@ describe('Voice settings', () => {
     const calls = api('disabled')
     renderPage(<VoiceSection entries={entries} />)
 
-    expect(await screen.findByText(/NOVA_PROFILES=voice make run/)).toBeTruthy()
+    expect(await screen.findByText(/COMPOSE_PROFILES=voice make run/)).toBeTruthy()
     expect(calls.some((c) => c.url.startsWith('/voice-api/'))).toBe(false)
   })
 

@@ -225,7 +225,7 @@ function DefaultsSection({ entries }: { entries: ConfigEntry[] }) {
             hint="What file, shell and git tools may touch when an agent names no tier."
             onChange={(event) => setTier(event.target.value)}
           >
-            <option value="">Service setting (SHELL_SANDBOX)</option>
+            <option value="">Service setting (NOVA_DEFAULT_SANDBOX)</option>
             {SANDBOX_TIERS.map((name) => (
               <option key={name} value={name}>
                 {name}
@@ -344,7 +344,7 @@ function ChatBridgesSection({ entries }: { entries: ConfigEntry[] }) {
       <form onSubmit={submit} className="space-y-5" noValidate>
         {!overview.isPending && !bridgeOn && (
           <p className="text-sm text-muted">
-            The bridge is off. Start Nova with the bridges profile (<code className="font-mono">NOVA_PROFILES=bridges</code>) to connect
+            The bridge is off. Start Nova with the bridges profile (<code className="font-mono">COMPOSE_PROFILES=bridges</code>) to connect
             Telegram and Slack; settings saved here apply when it starts.
           </p>
         )}
@@ -370,7 +370,7 @@ function ChatBridgesSection({ entries }: { entries: ConfigEntry[] }) {
                       autoComplete="off"
                       value={values[field.key] ?? ''}
                       placeholder={field.kind === 'secret' ? (isSet ? 'set; leave empty to keep' : 'not set') : field.kind === 'ids' ? 'anyone (empty)' : ''}
-                      hint={field.kind === 'ids' ? 'Comma-separated; empty allows everyone.' : field.hint}
+                      hint={field.kind === 'ids' ? 'Comma-separated; empty: nobody is answered.' : field.hint}
                       onChange={(event) => setValues({ ...values, [field.key]: event.target.value })}
                     />
                   )

@@ -161,7 +161,7 @@ KNOWN_SETTINGS: dict[str, Setting] = {
     },
     "sandbox.default_tier": _setting(
         None,
-        "Sandbox tier of agents that name none (null: SHELL_SANDBOX)",
+        "Sandbox tier of agents that name none (null: NOVA_DEFAULT_SANDBOX)",
         SandboxTier | None,
     ),
     "agents.key_default_tier": _setting(
