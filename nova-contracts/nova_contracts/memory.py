@@ -444,7 +444,7 @@ class SourcePage(ResponseModel):
     limit: int = Field(ge=1)
 
 
-class TurnOutcome(StrEnum):
+class FeedbackOutcome(StrEnum):
     SUCCESS = "success"
     NEUTRAL = "neutral"
     FAILURE = "failure"
@@ -455,7 +455,7 @@ class FeedbackRequest(RequestModel):
 
     retrieval_id: UUID
     used_memory_ids: Annotated[list[UUID], Field(max_length=200)] = Field(default_factory=list)
-    outcome: TurnOutcome
+    outcome: FeedbackOutcome
 
 
 class FeedbackResult(ResponseModel):

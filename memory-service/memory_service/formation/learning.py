@@ -8,7 +8,7 @@ from memory_service.config import Settings
 from memory_service.db.engine import Sessions
 from memory_service.formation import repository
 from nova_common.errors import Conflict, NotFound
-from nova_contracts.memory import FeedbackRequest, FeedbackResult, TurnOutcome
+from nova_contracts.memory import FeedbackOutcome, FeedbackRequest, FeedbackResult
 
 
 class LearningService:
@@ -26,9 +26,9 @@ class LearningService:
 
     async def feedback(self, request: FeedbackRequest) -> FeedbackResult:
         step = {
-            TurnOutcome.SUCCESS: self.settings.feedback_step,
-            TurnOutcome.FAILURE: -self.settings.feedback_step,
-            TurnOutcome.NEUTRAL: 0.0,
+            FeedbackOutcome.SUCCESS: self.settings.feedback_step,
+            FeedbackOutcome.FAILURE: -self.settings.feedback_step,
+            FeedbackOutcome.NEUTRAL: 0.0,
         }[request.outcome]
         async with self.sessions.begin() as session:
             retrieval = await repository.retrieval_for_update(session, request.retrieval_id)

@@ -25,6 +25,7 @@ from nova_contracts.llm import CallMetadata, CompleteRequest, Message, StreamChu
 from nova_contracts.memory import (
     ContextRequest,
     ContextResponse,
+    FeedbackOutcome,
     FeedbackRequest,
     IngestRequest,
     MemoryCreate,
@@ -32,7 +33,6 @@ from nova_contracts.memory import (
     SourceInfo,
     SourceKind,
 )
-from nova_contracts.memory import TurnOutcome as MemoryOutcome
 from nova_contracts.orchestrator import AgentInfo, AgentStatus, SandboxTier, ToolCallRecord
 from orchestrator.agents.policy import expand, key_policy, narrow_tools
 from orchestrator.agents.prompt import conversation_history, fit_tools, system_prompt
@@ -444,11 +444,11 @@ class AgentRunner:
         if recalled.retrieval_id is None:
             return
         if not outcome.response.strip():
-            result = MemoryOutcome.FAILURE
+            result = FeedbackOutcome.FAILURE
         elif any(step.is_error for step in outcome.steps):
-            result = MemoryOutcome.NEUTRAL
+            result = FeedbackOutcome.NEUTRAL
         else:
-            result = MemoryOutcome.SUCCESS
+            result = FeedbackOutcome.SUCCESS
         answer_words = _distinctive_words(outcome.response)
         used = [
             item.id
