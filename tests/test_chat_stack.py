@@ -73,7 +73,14 @@ def stack(
             processes.append(gateway)
             memory = ServiceProcess(
                 "memory_service",
-                {"REDIS_URL": redis_url, "DATABASE_URL": database_url, "LLM_GATEWAY_URL": gateway.url},
+                {
+                    "REDIS_URL": redis_url,
+                    "DATABASE_URL": database_url,
+                    "LLM_GATEWAY_URL": gateway.url,
+                    # The fake model is scripted turn by turn: no extraction or consolidation calls in between.
+                    "INGEST_ENABLED": "false",
+                    "CONSOLIDATION_ENABLED": "false",
+                },
                 logs,
             ).start()
             processes.append(memory)

@@ -34,7 +34,7 @@ describe('Keys page', () => {
 
   it('creates a key and shows the secret once', async () => {
     let keys: ApiKeyInfo[] = []
-    const created: ApiKeyCreated = { ...ciKey, id: 'k-9', name: 'deploy-bot', rate_limit_rpm: 120, key: 'sk-nova-abc123SECRET' }
+    const created: ApiKeyCreated = { ...ciKey, id: 'k-9', name: 'deploy-bot', rate_limit_rpm: 120, key: 'sk-nova-abc123SECRET', raw_key: 'sk-nova-abc123SECRET' }
     const calls = stubApi((call) => {
       if (call.method === 'POST') {
         keys = [created]

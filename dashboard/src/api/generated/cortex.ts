@@ -34,8 +34,170 @@ export interface paths {
         /**
          * Get Readiness
          * @description Every required dependency answers; 503 naming the failing one otherwise.
+         *
+         *     Error text is included only for the admin (`X-Admin-Secret`) or a service (`X-Service-Token`).
          */
         get: operations["get_readiness_health_ready_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/cortex/status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Status
+         * @description Running or paused, cycle count, current drive, budget tier and the attempts in flight.
+         */
+        get: operations["get_status_api_v1_cortex_status_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/cortex/pause": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Pause Cortex
+         * @description Stop dispatching work from the next cycle on (attempts in flight still finish and are recorded).
+         */
+        post: operations["pause_cortex_api_v1_cortex_pause_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/cortex/resume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Resume Cortex
+         * @description Dispatch work again.
+         */
+        post: operations["resume_cortex_api_v1_cortex_resume_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/cortex/trigger/{goal_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Trigger Goal
+         * @description Work on this goal on the next cycle, whatever the drives say.
+         */
+        post: operations["trigger_goal_api_v1_cortex_trigger__goal_id__post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/cortex/drives": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Drives
+         * @description Each drive's urgency as the last cycle evaluated it, highest score first.
+         */
+        get: operations["get_drives_api_v1_cortex_drives_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/cortex/budget": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Budget
+         * @description Today's spend (since UTC midnight) against the daily budget, and the tier it gives.
+         */
+        get: operations["get_budget_api_v1_cortex_budget_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/cortex/journal": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Journal
+         * @description The journal, newest first: what cortex did and why, and what the person wrote.
+         */
+        get: operations["get_journal_api_v1_cortex_journal_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/cortex/reflections/{goal_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Reflections
+         * @description What cortex learnt from each approach it took on the goal, newest first.
+         */
+        get: operations["get_reflections_api_v1_cortex_reflections__goal_id__get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -48,11 +210,57 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** BudgetStatus */
+        BudgetStatus: {
+            /** Daily Budget Usd */
+            daily_budget_usd: number;
+            /** Daily Spend Usd */
+            daily_spend_usd: number;
+            /** Remaining Usd */
+            remaining_usd: number;
+            /** Percent Used */
+            percent_used: number;
+            tier: components["schemas"]["BudgetTier"];
+            /** Checked At */
+            checked_at?: string | null;
+        };
+        /**
+         * BudgetTier
+         * @description How much of today's budget is left: best (< 50 % spent), mid (50-80 %), cheap (80-100 %), none.
+         * @enum {string}
+         */
+        BudgetTier: "best" | "mid" | "cheap" | "none";
         /**
          * CheckStatus
          * @enum {string}
          */
         CheckStatus: "ok" | "down";
+        /** CortexStatus */
+        CortexStatus: {
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "running" | "paused";
+            /**
+             * Acting
+             * @description this replica holds the cluster-wide lease and runs the cycle
+             */
+            acting: boolean;
+            /**
+             * Cycle Count
+             * @default 0
+             */
+            cycle_count: number;
+            /** Last Cycle At */
+            last_cycle_at?: string | null;
+            current_drive?: components["schemas"]["DriveName"] | null;
+            /** Last Action */
+            last_action?: string | null;
+            budget_tier?: components["schemas"]["BudgetTier"] | null;
+            /** In Flight */
+            in_flight?: components["schemas"]["InFlightIteration"][];
+        };
         /**
          * DependencyCheck
          * @description One dependency of a service (postgres, redis, another service) as seen by its readiness probe.
@@ -70,6 +278,112 @@ export interface components {
             latency_ms?: number | null;
             /** Detail */
             detail?: string | null;
+        };
+        /**
+         * DriveName
+         * @enum {string}
+         */
+        DriveName: "serve" | "maintain" | "improve" | "reflect" | "learn";
+        /** DriveUrgency */
+        DriveUrgency: {
+            drive: components["schemas"]["DriveName"];
+            /** Urgency */
+            urgency: number;
+            /** Weight */
+            weight: number;
+            /** Score */
+            score: number;
+            /** Reason */
+            reason: string;
+            /** Goal Id */
+            goal_id?: string | null;
+        };
+        /** HTTPValidationError */
+        HTTPValidationError: {
+            /** Detail */
+            detail?: components["schemas"]["ValidationError"][];
+        };
+        /**
+         * InFlightIteration
+         * @description An attempt cortex submitted and has not seen finish; kept in Redis so a restart re-attaches to it.
+         */
+        InFlightIteration: {
+            /**
+             * Goal Id
+             * Format: uuid
+             */
+            goal_id: string;
+            /** Iteration */
+            iteration: number;
+            /**
+             * Iteration Id
+             * @description null until the attempt is recorded
+             */
+            iteration_id?: string | null;
+            /**
+             * Task Id
+             * @description null until its pipeline task is submitted
+             */
+            task_id?: string | null;
+            /** Fingerprint */
+            fingerprint: string;
+            /**
+             * Plan
+             * @default
+             */
+            plan: string;
+            /**
+             * Started At
+             * Format: date-time
+             */
+            started_at: string;
+        };
+        /**
+         * IterationOutcome
+         * @enum {string}
+         */
+        IterationOutcome: "pending" | "succeeded" | "failed" | "cancelled" | "timed_out";
+        /** JournalEntry */
+        JournalEntry: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Role
+             * @enum {string}
+             */
+            role: "user" | "assistant";
+            kind: components["schemas"]["JournalEntryKind"];
+            /** Content */
+            content: string;
+            /** Goal Id */
+            goal_id?: string | null;
+            /** Metadata */
+            metadata?: {
+                [key: string]: unknown;
+            };
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+        };
+        /**
+         * JournalEntryKind
+         * @enum {string}
+         */
+        JournalEntryKind: "narration" | "escalation" | "reflection" | "maturation" | "budget" | "message";
+        /** JournalPage */
+        JournalPage: {
+            /**
+             * Conversation Id
+             * Format: uuid
+             */
+            conversation_id: string;
+            /** Items */
+            items: components["schemas"]["JournalEntry"][];
         };
         /** Liveness */
         Liveness: {
@@ -112,6 +426,54 @@ export interface components {
          * @enum {string}
          */
         ReadinessStatus: "ready" | "not_ready";
+        /** Reflection */
+        Reflection: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Goal Id
+             * Format: uuid
+             */
+            goal_id: string;
+            /** Iteration Id */
+            iteration_id?: string | null;
+            /** Approach Fingerprint */
+            approach_fingerprint: string;
+            outcome: components["schemas"]["IterationOutcome"];
+            /** Lesson */
+            lesson: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+        };
+        /** TriggerAccepted */
+        TriggerAccepted: {
+            /**
+             * Goal Id
+             * Format: uuid
+             */
+            goal_id: string;
+            /** Detail */
+            detail: string;
+        };
+        /** ValidationError */
+        ValidationError: {
+            /** Location */
+            loc: (string | number)[];
+            /** Message */
+            msg: string;
+            /** Error Type */
+            type: string;
+            /** Input */
+            input?: unknown;
+            /** Context */
+            ctx?: Record<string, never>;
+        };
     };
     responses: never;
     parameters: never;
@@ -166,6 +528,201 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Readiness"];
+                };
+            };
+        };
+    };
+    get_status_api_v1_cortex_status_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CortexStatus"];
+                };
+            };
+        };
+    };
+    pause_cortex_api_v1_cortex_pause_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CortexStatus"];
+                };
+            };
+        };
+    };
+    resume_cortex_api_v1_cortex_resume_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CortexStatus"];
+                };
+            };
+        };
+    };
+    trigger_goal_api_v1_cortex_trigger__goal_id__post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                goal_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TriggerAccepted"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_drives_api_v1_cortex_drives_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DriveUrgency"][];
+                };
+            };
+        };
+    };
+    get_budget_api_v1_cortex_budget_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BudgetStatus"];
+                };
+            };
+        };
+    };
+    get_journal_api_v1_cortex_journal_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JournalPage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_reflections_api_v1_cortex_reflections__goal_id__get: {
+        parameters: {
+            query?: {
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                goal_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Reflection"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };

@@ -34,6 +34,8 @@ export interface paths {
         /**
          * Get Readiness
          * @description Every required dependency answers; 503 naming the failing one otherwise.
+         *
+         *     Error text is included only for the admin (`X-Admin-Secret`) or a service (`X-Service-Token`).
          */
         get: operations["get_readiness_health_ready_get"];
         put?: never;

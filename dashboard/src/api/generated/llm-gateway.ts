@@ -34,6 +34,8 @@ export interface paths {
         /**
          * Get Readiness
          * @description Every required dependency answers; 503 naming the failing one otherwise.
+         *
+         *     Error text is included only for the admin (`X-Admin-Secret`) or a service (`X-Service-Token`).
          */
         get: operations["get_readiness_health_ready_get"];
         put?: never;
@@ -116,6 +118,29 @@ export interface paths {
          * @description Every provider: available or not and why, and its models (`refresh=true` re-probes the local slot).
          */
         get: operations["discover_models_v1_models_discover_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/models/resolve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Resolve Model
+         * @description Which model a request naming this model, tier or task type (or none of them) would get now, and why.
+         *
+         *     Nothing is called: the answer is the routing plan (strategy, tier, availability, the fallback chain and
+         *     what was left out). A request the gateway would refuse gets the same error here (400, 429, 503).
+         */
+        get: operations["resolve_model_v1_models_resolve_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -244,6 +269,9 @@ export interface paths {
         /**
          * Update Config
          * @description Change the routing strategy, default model or local backend; every gateway process follows within seconds.
+         *
+         *     A default model must be `<provider>/<model>` or a model the gateway serves now: anything else would make
+         *     every request that names no model fail.
          */
         patch: operations["update_config_config_patch"];
         trace?: never;
@@ -257,7 +285,8 @@ export interface paths {
         };
         /**
          * List Provider Health
-         * @description Each provider: available or not, why, and its models. Public: no secrets are shown.
+         * @description Each provider: available or not, why, and its models (service token or admin: the reasons name
+         *     credentials and local addresses, which the public health probes leave out).
          */
         get: operations["list_provider_health_health_providers_get"];
         put?: never;
@@ -308,10 +337,97 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/health/live": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Liveness
+         * @description The process is up and serving HTTP.
+         */
+        get: operations["get_liveness_v1_health_live_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/health/ready": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Readiness
+         * @description Every required dependency answers; 503 naming the failing one otherwise.
+         *
+         *     Error text is included only for the admin (`X-Admin-Secret`) or a service (`X-Service-Token`).
+         */
+        get: operations["get_readiness_v1_health_ready_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/health/providers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Provider Health
+         * @description Each provider: available or not, why, and its models (service token or admin: the reasons name
+         *     credentials and local addresses, which the public health probes leave out).
+         */
+        get: operations["list_provider_health_v1_health_providers_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * BudgetTier
+         * @description How much of today's budget is left: best (< 50 % spent), mid (50-80 %), cheap (80-100 %), none.
+         * @enum {string}
+         */
+        BudgetTier: "best" | "mid" | "cheap" | "none";
+        /** ChatMessage */
+        ChatMessage: {
+            /**
+             * Role
+             * @enum {string}
+             */
+            role: "system" | "developer" | "user" | "assistant" | "tool" | "function";
+            /** Content */
+            content?: string | components["schemas"]["ContentPart"][] | null;
+            /** Name */
+            name?: string | null;
+            /** Tool Calls */
+            tool_calls?: components["schemas"]["MessageToolCall"][] | null;
+            /** Tool Call Id */
+            tool_call_id?: string | null;
+        } & {
+            [key: string]: unknown;
+        };
         /**
          * CheckStatus
          * @enum {string}
@@ -327,9 +443,9 @@ export interface components {
             /** Messages */
             messages: components["schemas"]["Message"][];
             /** Tools */
-            tools?: components["schemas"]["ToolDefinition"][];
+            tools?: components["schemas"]["nova_contracts__llm__ToolDefinition"][];
             /** Tool Choice */
-            tool_choice?: ("auto" | "none" | "required") | components["schemas"]["NamedToolChoice"] | null;
+            tool_choice?: ("auto" | "none" | "required") | components["schemas"]["nova_contracts__llm__NamedToolChoice"] | null;
             /**
              * Temperature
              * @default 0.7
@@ -337,7 +453,7 @@ export interface components {
             temperature: number;
             /** Max Tokens */
             max_tokens?: number | null;
-            response_format?: components["schemas"]["ResponseFormat"] | null;
+            response_format?: components["schemas"]["nova_contracts__llm__ResponseFormat"] | null;
             /** Metadata */
             metadata?: {
                 [key: string]: string | number | boolean | null;
@@ -392,6 +508,19 @@ export interface components {
                 [key: string]: string;
             } | null;
         };
+        /** ContentPart */
+        ContentPart: {
+            /**
+             * Type
+             * @enum {string}
+             */
+            type: "text" | "image_url" | "input_audio" | "file" | "refusal";
+            /** Text */
+            text?: string | null;
+            image_url?: components["schemas"]["ImageUrl"] | null;
+        } & {
+            [key: string]: unknown;
+        };
         /**
          * DependencyCheck
          * @description One dependency of a service (postgres, redis, another service) as seen by its readiness probe.
@@ -412,7 +541,8 @@ export interface components {
         };
         /**
          * EmbedRequest
-         * @description Texts to embed; `model=None` uses the gateway's default embedding model.
+         * @description Texts to embed; `model=None` uses the gateway's default embedding model. The documented single-text
+         *     form `{"text": "..."}` is accepted as a list of one.
          */
         EmbedRequest: {
             /** Model */
@@ -447,6 +577,33 @@ export interface components {
          * @enum {string}
          */
         FinishReason: "stop" | "tool_calls" | "length" | "content_filter" | "error";
+        /** FunctionCall */
+        FunctionCall: {
+            /** Name */
+            name: string;
+            /**
+             * Arguments
+             * @default
+             */
+            arguments: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /** FunctionDefinition */
+        FunctionDefinition: {
+            /** Name */
+            name: string;
+            /** Description */
+            description?: string | null;
+            /** Parameters */
+            parameters?: {
+                [key: string]: unknown;
+            } | null;
+            /** Strict */
+            strict?: boolean | null;
+        } & {
+            [key: string]: unknown;
+        };
         /**
          * GatewayConfig
          * @description The gateway's effective runtime configuration (env defaults overlaid with Redis DB 1).
@@ -486,6 +643,13 @@ export interface components {
         HTTPValidationError: {
             /** Detail */
             detail?: components["schemas"]["ValidationError"][];
+        };
+        /** ImageUrl */
+        ImageUrl: {
+            /** Url */
+            url: string;
+        } & {
+            [key: string]: unknown;
         };
         /**
          * InferenceBackend
@@ -538,6 +702,24 @@ export interface components {
             /** Local Inflight */
             local_inflight: number;
         };
+        /** JsonSchemaFormat */
+        JsonSchemaFormat: {
+            /**
+             * Name
+             * @default response
+             */
+            name: string;
+            /** Schema */
+            schema?: {
+                [key: string]: unknown;
+            } | null;
+            /** Strict */
+            strict?: boolean | null;
+            /** Description */
+            description?: string | null;
+        } & {
+            [key: string]: unknown;
+        };
         /** Liveness */
         Liveness: {
             /** Service */
@@ -571,6 +753,20 @@ export interface components {
             /** Tool Calls */
             tool_calls?: components["schemas"]["ToolCallRef"][] | null;
         };
+        /** MessageToolCall */
+        MessageToolCall: {
+            /** Id */
+            id: string;
+            /**
+             * Type
+             * @default function
+             * @constant
+             */
+            type: "function";
+            function: components["schemas"]["FunctionCall"];
+        } & {
+            [key: string]: unknown;
+        };
         /**
          * ModelCapability
          * @enum {string}
@@ -594,61 +790,112 @@ export interface components {
             cost_per_output_token?: number | null;
         };
         /**
-         * NamedToolChoice
-         * @description Force the model to call this one tool.
+         * ModelResolution
+         * @description `GET /v1/models/resolve`: the model a request would get, the chain behind it, and why.
          */
-        NamedToolChoice: {
+        ModelResolution: {
+            /**
+             * Model
+             * @description the first model of the chain: the one that answers unless it fails
+             */
+            model: string;
+            /** Provider */
+            provider: string;
+            strategy: components["schemas"]["RoutingStrategy"];
+            /** Requested Model */
+            requested_model?: string | null;
+            /**
+             * Tier
+             * @description the tier that ordered the cloud models, if any
+             */
+            tier?: ("best" | "mid" | "cheap") | null;
+            /** Task Type */
+            task_type?: string | null;
+            /** @description cortex's budget tier applied to this request (only for X-Nova-Caller: cortex) */
+            budget_tier?: components["schemas"]["BudgetTier"] | null;
+            /** Reason */
+            reason: string;
+            /**
+             * Candidates
+             * @description the fallback chain, in the order it is tried
+             */
+            candidates: components["schemas"]["ResolvedCandidate"][];
+            /**
+             * Skipped
+             * @description candidates left out before any call, and why
+             */
+            skipped?: string[];
+        };
+        /** NamedFunction */
+        NamedFunction: {
             /** Name */
             name: string;
+        } & {
+            [key: string]: unknown;
         };
         /**
          * OpenAIChatRequest
-         * @description `POST /v1/chat/completions`. Only the fields the gateway acts on are typed; the rest pass through.
+         * @description `POST /v1/chat/completions`: OpenAI's chat parameters the gateway understands; anything else is refused.
+         *
+         *     `metadata` is Nova's own: flat usage tags (`agent_id`, `task_id`), recorded and never sent upstream.
          */
         OpenAIChatRequest: {
             /** Model */
             model: string;
             /** Messages */
-            messages: {
-                [key: string]: unknown;
-            }[];
+            messages: components["schemas"]["ChatMessage"][];
             /**
              * Stream
              * @default false
              */
             stream: boolean;
-            /** Stream Options */
-            stream_options?: {
-                [key: string]: unknown;
-            } | null;
+            stream_options?: components["schemas"]["StreamOptions"] | null;
             /** Temperature */
             temperature?: number | null;
+            /** Top P */
+            top_p?: number | null;
+            /** N */
+            n?: number | null;
             /** Max Tokens */
             max_tokens?: number | null;
             /** Max Completion Tokens */
             max_completion_tokens?: number | null;
-            /** Tools */
-            tools?: {
-                [key: string]: unknown;
-            }[] | null;
-            /** Tool Choice */
-            tool_choice?: string | {
-                [key: string]: unknown;
+            /** Stop */
+            stop?: string | string[] | null;
+            /** Presence Penalty */
+            presence_penalty?: number | null;
+            /** Frequency Penalty */
+            frequency_penalty?: number | null;
+            /** Logit Bias */
+            logit_bias?: {
+                [key: string]: number;
             } | null;
-            /** Response Format */
-            response_format?: {
-                [key: string]: unknown;
-            } | null;
-            /** Metadata */
-            metadata?: {
-                [key: string]: unknown;
-            } | null;
+            /** Logprobs */
+            logprobs?: boolean | null;
+            /** Top Logprobs */
+            top_logprobs?: number | null;
+            /** Seed */
+            seed?: number | null;
             /** User */
             user?: string | null;
-        } & {
-            [key: string]: unknown;
+            /** Tools */
+            tools?: components["schemas"]["llm_gateway__openai_compat__schemas__ToolDefinition"][] | null;
+            /** Tool Choice */
+            tool_choice?: ("none" | "auto" | "required") | components["schemas"]["llm_gateway__openai_compat__schemas__NamedToolChoice"] | null;
+            /** Parallel Tool Calls */
+            parallel_tool_calls?: boolean | null;
+            response_format?: components["schemas"]["llm_gateway__openai_compat__schemas__ResponseFormat"] | null;
+            /** Reasoning Effort */
+            reasoning_effort?: ("minimal" | "low" | "medium" | "high") | null;
+            /** Metadata */
+            metadata?: {
+                [key: string]: string | number | boolean | null;
+            } | null;
         };
-        /** OpenAIEmbeddingRequest */
+        /**
+         * OpenAIEmbeddingRequest
+         * @description `POST /v1/embeddings`; `metadata` is Nova's usage tags, as in chat.
+         */
         OpenAIEmbeddingRequest: {
             /** Model */
             model: string;
@@ -664,8 +911,28 @@ export interface components {
             dimensions?: number | null;
             /** User */
             user?: string | null;
-        } & {
-            [key: string]: unknown;
+            /** Metadata */
+            metadata?: {
+                [key: string]: string | number | boolean | null;
+            } | null;
+        };
+        /**
+         * OpenAIErrorBody
+         * @description How every `/v1/*` error is answered, in place of the kit's `{"detail"}`.
+         */
+        OpenAIErrorBody: {
+            error: components["schemas"]["OpenAIErrorDetail"];
+        };
+        /** OpenAIErrorDetail */
+        OpenAIErrorDetail: {
+            /** Message */
+            message: string;
+            /** Type */
+            type: string;
+            /** Code */
+            code?: string | null;
+            /** Param */
+            param?: string | null;
         };
         /** ProviderModel */
         ProviderModel: {
@@ -743,18 +1010,17 @@ export interface components {
          * @enum {string}
          */
         ReadinessStatus: "ready" | "not_ready";
-        /** ResponseFormat */
-        ResponseFormat: {
+        /** ResolvedCandidate */
+        ResolvedCandidate: {
+            /** Model */
+            model: string;
+            /** Provider */
+            provider: string;
             /**
-             * Type
-             * @default text
-             * @enum {string}
+             * Local
+             * @default false
              */
-            type: "text" | "json_object" | "json_schema";
-            /** Json Schema */
-            json_schema?: {
-                [key: string]: unknown;
-            } | null;
+            local: boolean;
         };
         /**
          * RoutingStrategy
@@ -762,6 +1028,14 @@ export interface components {
          * @enum {string}
          */
         RoutingStrategy: "local-only" | "local-first" | "cloud-only" | "cloud-first";
+        /** StreamOptions */
+        StreamOptions: {
+            /**
+             * Include Usage
+             * @default false
+             */
+            include_usage: boolean;
+        };
         /**
          * ToolCall
          * @description A tool call the model asks for; `arguments` is already parsed from the provider's JSON string.
@@ -790,8 +1064,73 @@ export interface components {
                 [key: string]: unknown;
             };
         };
+        /** ValidationError */
+        ValidationError: {
+            /** Location */
+            loc: (string | number)[];
+            /** Message */
+            msg: string;
+            /** Error Type */
+            type: string;
+            /** Input */
+            input?: unknown;
+            /** Context */
+            ctx?: Record<string, never>;
+        };
+        /** NamedToolChoice */
+        llm_gateway__openai_compat__schemas__NamedToolChoice: {
+            /**
+             * Type
+             * @constant
+             */
+            type: "function";
+            function: components["schemas"]["NamedFunction"];
+        } & {
+            [key: string]: unknown;
+        };
+        /** ResponseFormat */
+        llm_gateway__openai_compat__schemas__ResponseFormat: {
+            /**
+             * Type
+             * @enum {string}
+             */
+            type: "text" | "json_object" | "json_schema";
+            json_schema?: components["schemas"]["JsonSchemaFormat"] | null;
+        };
         /** ToolDefinition */
-        ToolDefinition: {
+        llm_gateway__openai_compat__schemas__ToolDefinition: {
+            /**
+             * Type
+             * @constant
+             */
+            type: "function";
+            function: components["schemas"]["FunctionDefinition"];
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * NamedToolChoice
+         * @description Force the model to call this one tool.
+         */
+        nova_contracts__llm__NamedToolChoice: {
+            /** Name */
+            name: string;
+        };
+        /** ResponseFormat */
+        nova_contracts__llm__ResponseFormat: {
+            /**
+             * Type
+             * @default text
+             * @enum {string}
+             */
+            type: "text" | "json_object" | "json_schema";
+            /** Json Schema */
+            json_schema?: {
+                [key: string]: unknown;
+            } | null;
+        };
+        /** ToolDefinition */
+        nova_contracts__llm__ToolDefinition: {
             /** Name */
             name: string;
             /**
@@ -806,19 +1145,6 @@ export interface components {
             parameters?: {
                 [key: string]: unknown;
             };
-        };
-        /** ValidationError */
-        ValidationError: {
-            /** Location */
-            loc: (string | number)[];
-            /** Message */
-            msg: string;
-            /** Error Type */
-            type: string;
-            /** Input */
-            input?: unknown;
-            /** Context */
-            ctx?: Record<string, never>;
         };
     };
     responses: never;
@@ -900,13 +1226,67 @@ export interface operations {
                     "application/json": unknown;
                 };
             };
-            /** @description Validation Error */
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
                 };
             };
         };
@@ -935,13 +1315,67 @@ export interface operations {
                     };
                 };
             };
-            /** @description Validation Error */
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
                 };
             };
         };
@@ -966,6 +1400,69 @@ export interface operations {
                     };
                 };
             };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
         };
     };
     discover_models_v1_models_discover_get: {
@@ -988,13 +1485,154 @@ export interface operations {
                     "application/json": components["schemas"]["ProviderStatus"][];
                 };
             };
-            /** @description Validation Error */
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+        };
+    };
+    resolve_model_v1_models_resolve_get: {
+        parameters: {
+            query?: {
+                model?: string | null;
+                tier?: ("best" | "mid" | "cheap") | null;
+                task_type?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelResolution"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
                 };
             };
         };
@@ -1015,6 +1653,69 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["InferenceStats"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIErrorBody"];
                 };
             };
         };
@@ -1256,6 +1957,75 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["InflightReport"];
+                };
+            };
+        };
+    };
+    get_liveness_v1_health_live_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Liveness"];
+                };
+            };
+        };
+    };
+    get_readiness_v1_health_ready_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Readiness"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Readiness"];
+                };
+            };
+        };
+    };
+    list_provider_health_v1_health_providers_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProviderStatus"][];
                 };
             };
         };

@@ -34,8 +34,290 @@ export interface paths {
         /**
          * Get Readiness
          * @description Every required dependency answers; 503 naming the failing one otherwise.
+         *
+         *     Error text is included only for the admin (`X-Admin-Secret`) or a service (`X-Service-Token`).
          */
         get: operations["get_readiness_health_ready_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/memories/ingest": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Ingest
+         * @description Queue a text (chat turn, task result, page…) to be formed into memories; 429 when the queue is full.
+         */
+        post: operations["ingest_api_v1_memories_ingest_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/memories/ingest/queue": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Ingest Queue
+         * @description How many items wait, are being formed, and have been dead-lettered.
+         */
+        get: operations["get_ingest_queue_api_v1_memories_ingest_queue_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/memories/ingest/dead-letters": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Dead Letters
+         * @description Items that failed every attempt, newest first, with their last error and raw payload.
+         */
+        get: operations["list_dead_letters_api_v1_memories_ingest_dead_letters_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/memories/ingest/dead-letters/{letter_id}/requeue": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Requeue Dead Letter
+         * @description Put a dead letter back in the queue with a fresh set of attempts.
+         */
+        post: operations["requeue_dead_letter_api_v1_memories_ingest_dead_letters__letter_id__requeue_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/memories/ingest/dead-letters/{letter_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete Dead Letter
+         * @description Drop a dead letter for good.
+         */
+        delete: operations["delete_dead_letter_api_v1_memories_ingest_dead_letters__letter_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/memories/sources": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Sources
+         * @description Where memories came from, newest first, each with how many memories it gave.
+         */
+        get: operations["list_sources_api_v1_memories_sources_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/memories/sources/{source_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Source
+         * @description One source.
+         */
+        get: operations["get_source_api_v1_memories_sources__source_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/memories/feedback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Give Feedback
+         * @description Which memories of a context assembly the turn used and how it ended; moves their importance.
+         */
+        post: operations["give_feedback_api_v1_memories_feedback_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/memories/consolidate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Consolidate
+         * @description Run consolidation now: merge near-duplicates, summarise episode clusters, decay, resolve contradictions.
+         */
+        post: operations["consolidate_api_v1_memories_consolidate_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/memories/consolidation-log": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Consolidation Log
+         * @description Consolidation runs, newest first, with their counts.
+         */
+        get: operations["get_consolidation_log_api_v1_memories_consolidation_log_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/memories/contradictions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Contradictions
+         * @description Facts a newer statement contradicted, for review, newest first.
+         */
+        get: operations["list_contradictions_api_v1_memories_contradictions_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/memories/profile": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Profile
+         * @description What memory believes about an owner: facts and preferences with confidence and source.
+         */
+        get: operations["get_profile_api_v1_memories_profile_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/memories/profile/correct": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Correct Profile
+         * @description Fix a belief in plain words; formed at once as a fully trusted source.
+         */
+        post: operations["correct_profile_api_v1_memories_profile_correct_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/memories/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Stats
+         * @description Counts by tier and source kind, queue depth, last consolidation and retrieval usage.
+         */
+        get: operations["get_stats_api_v1_memories_stats_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -115,7 +397,7 @@ export interface paths {
         put?: never;
         /**
          * Upsert Fact
-         * @description Create or update the fact (project_id, category, key), keeping the previous value in its history.
+         * @description Create or update the fact (owner, project_id, category, key), keeping the previous value in its history.
          */
         post: operations["upsert_fact_api_v1_memories_facts_post"];
         delete?: never;
@@ -187,7 +469,7 @@ export interface paths {
         head?: never;
         /**
          * Update Memory
-         * @description Change some fields; new content is re-embedded.
+         * @description Change some fields; new content is re-embedded. Only the admin changes `shared`.
          */
         patch: operations["update_memory_api_v1_memories__memory_id__patch"];
         trace?: never;
@@ -201,7 +483,7 @@ export interface paths {
         };
         /**
          * Get Memory History
-         * @description A fact's earlier values and the near-duplicates compaction merged into this memory.
+         * @description A fact's earlier values and the near-duplicates compaction merged into this memory, newest first.
          */
         get: operations["get_memory_history_api_v1_memories__memory_id__history_get"];
         put?: never;
@@ -241,6 +523,61 @@ export interface components {
          * @enum {string}
          */
         CheckStatus: "ok" | "down";
+        /** ConsolidationLog */
+        ConsolidationLog: {
+            /** Items */
+            items?: components["schemas"]["ConsolidationRun"][];
+            /** Total */
+            total: number;
+        };
+        /** ConsolidationRun */
+        ConsolidationRun: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            trigger: components["schemas"]["ConsolidationTrigger"];
+            /**
+             * Started At
+             * Format: date-time
+             */
+            started_at: string;
+            /** Finished At */
+            finished_at?: string | null;
+            /**
+             * Merged
+             * @default 0
+             */
+            merged: number;
+            /**
+             * Summarised Clusters
+             * @default 0
+             */
+            summarised_clusters: number;
+            /**
+             * Summaries Created
+             * @default 0
+             */
+            summaries_created: number;
+            /**
+             * Decayed
+             * @default 0
+             */
+            decayed: number;
+            /**
+             * Contradictions Resolved
+             * @default 0
+             */
+            contradictions_resolved: number;
+            /** Error */
+            error?: string | null;
+        };
+        /**
+         * ConsolidationTrigger
+         * @enum {string}
+         */
+        ConsolidationTrigger: "manual" | "idle" | "nightly";
         /** ContextItem */
         ContextItem: {
             /**
@@ -255,6 +592,10 @@ export interface components {
             confidence?: number | null;
             /** Tokens */
             tokens: number;
+            /** Score */
+            score?: number | null;
+            /** Source Id */
+            source_id?: string | null;
         };
         /**
          * ContextRequest
@@ -277,6 +618,8 @@ export interface components {
              * @default true
              */
             include_facts: boolean;
+            /** Owner */
+            owner?: string | null;
         };
         /** ContextResponse */
         ContextResponse: {
@@ -293,6 +636,82 @@ export interface components {
             truncated: boolean;
             /** Memory Ids */
             memory_ids?: string[];
+            /** Retrieval Id */
+            retrieval_id?: string | null;
+        };
+        /**
+         * Contradiction
+         * @description A fact that a new statement contradicted: `state` says whether the new value replaced the old one
+         *     (`superseded`) or waits for review because its source was trusted less (`pending`).
+         */
+        Contradiction: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Memory Id
+             * Format: uuid
+             */
+            memory_id: string;
+            /** Owner */
+            owner: string;
+            /** Category */
+            category?: string | null;
+            /** Key */
+            key?: string | null;
+            /** Previous Content */
+            previous_content: string;
+            /** New Content */
+            new_content: string;
+            /**
+             * State
+             * @enum {string}
+             */
+            state: "superseded" | "pending" | "resolved" | "rejected";
+            /** Source Id */
+            source_id?: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Resolved At */
+            resolved_at?: string | null;
+        };
+        /** ContradictionPage */
+        ContradictionPage: {
+            /** Items */
+            items?: components["schemas"]["Contradiction"][];
+            /** Total */
+            total: number;
+        };
+        /**
+         * DeadLetter
+         * @description An item that failed `attempts` times; `payload` is the raw queue entry (it may not even parse).
+         */
+        DeadLetter: {
+            /** Id */
+            id: string;
+            /** Attempts */
+            attempts: number;
+            /** Error */
+            error: string;
+            /**
+             * Failed At
+             * Format: date-time
+             */
+            failed_at: string;
+            /** Payload */
+            payload: string;
+        };
+        /** DeadLetterPage */
+        DeadLetterPage: {
+            /** Items */
+            items?: components["schemas"]["DeadLetter"][];
+            /** Total */
+            total: number;
         };
         /**
          * DependencyCheck
@@ -329,7 +748,7 @@ export interface components {
         };
         /**
          * FactUpsert
-         * @description Save the fact `(project_id, category, key)`, replacing its content if it exists.
+         * @description Save the fact `(owner, project_id, category, key)`, replacing its content if it exists.
          *
          *     `confidence` is used when the fact is new; `confidence_delta`, when sent, nudges an existing
          *     fact's confidence instead (clamped to 0..1), so repeated confirmations raise it.
@@ -356,6 +775,19 @@ export interface components {
             metadata?: {
                 [key: string]: unknown;
             };
+            /**
+             * Owner
+             * @default admin
+             * @example admin
+             * @example key:0b7e3f0e-5f0c-4c1e-9a4e-2f1d9c3b8a71
+             * @example local
+             */
+            owner: string;
+            /**
+             * Shared
+             * @default false
+             */
+            shared: boolean;
         };
         /** FactUpsertResult */
         FactUpsertResult: {
@@ -371,6 +803,73 @@ export interface components {
             history_length: number;
         };
         /**
+         * FeedbackOutcome
+         * @enum {string}
+         */
+        FeedbackOutcome: "success" | "neutral" | "failure";
+        /**
+         * FeedbackRequest
+         * @description Which of a context assembly's memories the turn used, and how the turn or task ended.
+         */
+        FeedbackRequest: {
+            /**
+             * Retrieval Id
+             * Format: uuid
+             */
+            retrieval_id: string;
+            /** Used Memory Ids */
+            used_memory_ids?: string[];
+            outcome: components["schemas"]["FeedbackOutcome"];
+        };
+        /** FeedbackResult */
+        FeedbackResult: {
+            /**
+             * Retrieval Id
+             * Format: uuid
+             */
+            retrieval_id: string;
+            /** Importance */
+            importance?: {
+                [key: string]: number;
+            };
+            /** Ignored */
+            ignored?: string[];
+        };
+        /**
+         * FormationResult
+         * @description What forming one text did.
+         */
+        FormationResult: {
+            /**
+             * Item Id
+             * Format: uuid
+             */
+            item_id: string;
+            /**
+             * Source Id
+             * Format: uuid
+             */
+            source_id: string;
+            /** Created */
+            created?: string[];
+            /** Reinforced */
+            reinforced?: string[];
+            /** Superseded */
+            superseded?: string[];
+            /** Contradictions */
+            contradictions?: string[];
+            /**
+             * Unextracted
+             * @default false
+             */
+            unextracted: boolean;
+            /**
+             * Duplicate Delivery
+             * @default false
+             */
+            duplicate_delivery: boolean;
+        };
+        /**
          * FusionMethod
          * @description How vector and keyword rankings combine: a weighted score sum, reciprocal rank fusion, or one alone.
          * @enum {string}
@@ -380,6 +879,47 @@ export interface components {
         HTTPValidationError: {
             /** Detail */
             detail?: components["schemas"]["ValidationError"][];
+        };
+        /** IngestAccepted */
+        IngestAccepted: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Queue Depth */
+            queue_depth: number;
+        };
+        /**
+         * IngestRequest
+         * @description A text for memory to learn from: a chat turn, a task result, a page. Queued, then formed in the
+         *     background into facts, preferences, entities and a one-line episode.
+         */
+        IngestRequest: {
+            /** Content */
+            content: string;
+            source: components["schemas"]["SourceInfo"];
+            /**
+             * Owner
+             * @default admin
+             * @example admin
+             * @example key:0b7e3f0e-5f0c-4c1e-9a4e-2f1d9c3b8a71
+             * @example local
+             */
+            owner: string;
+            /** Agent Id */
+            agent_id?: string | null;
+            /** Project Id */
+            project_id?: string | null;
+            /** Metadata */
+            metadata?: {
+                [key: string]: unknown;
+            };
+            /**
+             * Keep Episode
+             * @default true
+             */
+            keep_episode: boolean;
         };
         /** Liveness */
         Liveness: {
@@ -449,6 +989,24 @@ export interface components {
             updated_at: string;
             /** Expires At */
             expires_at?: string | null;
+            /**
+             * Owner
+             * @default admin
+             */
+            owner: string;
+            /**
+             * Shared
+             * @default false
+             */
+            shared: boolean;
+            /**
+             * Importance
+             * @default 0.5
+             */
+            importance: number;
+            /** Source Id */
+            source_id?: string | null;
+            source?: components["schemas"]["Source"] | null;
         };
         /** MemoryBulkCreate */
         MemoryBulkCreate: {
@@ -483,6 +1041,19 @@ export interface components {
             };
             /** Expires At */
             expires_at?: string | null;
+            /**
+             * Owner
+             * @default admin
+             * @example admin
+             * @example key:0b7e3f0e-5f0c-4c1e-9a4e-2f1d9c3b8a71
+             * @example local
+             */
+            owner: string;
+            /**
+             * Shared
+             * @default false
+             */
+            shared: boolean;
         };
         /**
          * MemoryHistory
@@ -580,6 +1151,8 @@ export interface components {
             vector_weight?: number | null;
             /** Min Score */
             min_score?: number | null;
+            /** Owner */
+            owner?: string | null;
         };
         /** MemorySearchResponse */
         MemorySearchResponse: {
@@ -602,6 +1175,36 @@ export interface components {
          * @enum {string}
          */
         MemorySort: "created_at" | "updated_at" | "last_accessed_at" | "access_count" | "confidence";
+        /** MemoryStats */
+        MemoryStats: {
+            /** By Tier */
+            by_tier?: {
+                [key: string]: number;
+            };
+            /** By Source Kind */
+            by_source_kind?: {
+                [key: string]: number;
+            };
+            /**
+             * Unextracted
+             * @default 0
+             */
+            unextracted: number;
+            queue: components["schemas"]["QueueDepth"];
+            last_consolidation?: components["schemas"]["ConsolidationRun"] | null;
+            /**
+             * Retrievals
+             * @default 0
+             */
+            retrievals: number;
+            /**
+             * Retrievals With Feedback
+             * @default 0
+             */
+            retrievals_with_feedback: number;
+            /** Usage Rate */
+            usage_rate?: number | null;
+        };
         /**
          * MemoryTier
          * @enum {string}
@@ -631,6 +1234,74 @@ export interface components {
             } | null;
             /** Expires At */
             expires_at?: string | null;
+            /** Shared */
+            shared?: boolean | null;
+        };
+        /** Profile */
+        Profile: {
+            /** Owner */
+            owner: string;
+            /** Facts */
+            facts?: components["schemas"]["ProfileBelief"][];
+            /** Preferences */
+            preferences?: components["schemas"]["ProfileBelief"][];
+        };
+        /**
+         * ProfileBelief
+         * @description One thing Nova believes about its user: a fact (subject, attribute, value) or a preference.
+         */
+        ProfileBelief: {
+            /**
+             * Memory Id
+             * Format: uuid
+             */
+            memory_id: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "fact" | "preference";
+            /** Subject */
+            subject?: string | null;
+            /** Attribute */
+            attribute?: string | null;
+            /** Content */
+            content: string;
+            /** Confidence */
+            confidence: number;
+            /** Importance */
+            importance: number;
+            source?: components["schemas"]["Source"] | null;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /**
+         * ProfileCorrection
+         * @description A belief fixed in plain words ("I live in Lisbon now, not Porto"); formed at once as a trusted source.
+         */
+        ProfileCorrection: {
+            /** Correction */
+            correction: string;
+            /**
+             * Owner
+             * @default admin
+             * @example admin
+             * @example key:0b7e3f0e-5f0c-4c1e-9a4e-2f1d9c3b8a71
+             * @example local
+             */
+            owner: string;
+        };
+        /** QueueDepth */
+        QueueDepth: {
+            /** Queued */
+            queued: number;
+            /** Processing */
+            processing: number;
+            /** Dead Letters */
+            dead_letters: number;
         };
         /**
          * Readiness
@@ -694,6 +1365,76 @@ export interface components {
          * @enum {string}
          */
         SortOrder: "asc" | "desc";
+        /** Source */
+        Source: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            kind: components["schemas"]["SourceKind"];
+            /** Uri */
+            uri?: string | null;
+            /** Title */
+            title?: string | null;
+            /** Author */
+            author?: string | null;
+            /** Content Hash */
+            content_hash: string;
+            /** Trust */
+            trust: number;
+            /** Owner */
+            owner: string;
+            /** Fetched At */
+            fetched_at?: string | null;
+            /**
+             * Ingested At
+             * Format: date-time
+             */
+            ingested_at: string;
+            /**
+             * Memory Count
+             * @default 0
+             */
+            memory_count: number;
+        };
+        /**
+         * SourceInfo
+         * @description Where an ingested text came from. `trust=None` takes the kind's default.
+         */
+        SourceInfo: {
+            kind: components["schemas"]["SourceKind"];
+            /** Uri */
+            uri?: string | null;
+            /** Title */
+            title?: string | null;
+            /** Author */
+            author?: string | null;
+            /** Trust */
+            trust?: number | null;
+            /** Fetched At */
+            fetched_at?: string | null;
+        };
+        /**
+         * SourceKind
+         * @description What an ingested text is; each kind has a default trust (see memory-service formation/sources.py).
+         * @enum {string}
+         */
+        SourceKind: "chat" | "task" | "feed" | "crawl" | "document" | "api" | "correction" | "consolidation";
+        /** SourcePage */
+        SourcePage: {
+            /** Items */
+            items?: components["schemas"]["Source"][];
+            /** Total */
+            total: number;
+            /**
+             * Offset
+             * @default 0
+             */
+            offset: number;
+            /** Limit */
+            limit: number;
+        };
         /** ValidationError */
         ValidationError: {
             /** Location */
@@ -761,6 +1502,434 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Readiness"];
+                };
+            };
+        };
+    };
+    ingest_api_v1_memories_ingest_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["IngestRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IngestAccepted"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_ingest_queue_api_v1_memories_ingest_queue_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QueueDepth"];
+                };
+            };
+        };
+    };
+    list_dead_letters_api_v1_memories_ingest_dead_letters_get: {
+        parameters: {
+            query?: {
+                offset?: number;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeadLetterPage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    requeue_dead_letter_api_v1_memories_ingest_dead_letters__letter_id__requeue_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                letter_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeadLetter"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_dead_letter_api_v1_memories_ingest_dead_letters__letter_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                letter_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_sources_api_v1_memories_sources_get: {
+        parameters: {
+            query?: {
+                /** @description only this owner's */
+                owner?: string | null;
+                kind?: components["schemas"]["SourceKind"] | null;
+                offset?: number;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SourcePage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_source_api_v1_memories_sources__source_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                source_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Source"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    give_feedback_api_v1_memories_feedback_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FeedbackRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FeedbackResult"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    consolidate_api_v1_memories_consolidate_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConsolidationRun"];
+                };
+            };
+        };
+    };
+    get_consolidation_log_api_v1_memories_consolidation_log_get: {
+        parameters: {
+            query?: {
+                offset?: number;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConsolidationLog"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_contradictions_api_v1_memories_contradictions_get: {
+        parameters: {
+            query?: {
+                /** @description only this owner's */
+                owner?: string | null;
+                state?: ("superseded" | "pending" | "resolved" | "rejected") | null;
+                offset?: number;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ContradictionPage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_profile_api_v1_memories_profile_get: {
+        parameters: {
+            query?: {
+                /** @description whose profile */
+                owner?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Profile"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    correct_profile_api_v1_memories_profile_correct_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProfileCorrection"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FormationResult"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_stats_api_v1_memories_stats_get: {
+        parameters: {
+            query?: {
+                /** @description only this owner's */
+                owner?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemoryStats"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -903,6 +2072,8 @@ export interface operations {
                 tier?: components["schemas"]["MemoryTier"] | null;
                 agent_id?: string | null;
                 project_id?: string | null;
+                /** @description only this owner's memories and the shared ones */
+                owner?: string | null;
                 sort?: components["schemas"]["MemorySort"];
                 order?: components["schemas"]["SortOrder"];
                 offset?: number;
@@ -1051,7 +2222,10 @@ export interface operations {
     };
     get_memory_history_api_v1_memories__memory_id__history_get: {
         parameters: {
-            query?: never;
+            query?: {
+                offset?: number;
+                limit?: number;
+            };
             header?: never;
             path: {
                 memory_id: string;

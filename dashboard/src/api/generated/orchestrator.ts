@@ -34,6 +34,8 @@ export interface paths {
         /**
          * Get Readiness
          * @description Every required dependency answers; 503 naming the failing one otherwise.
+         *
+         *     Error text is included only for the admin (`X-Admin-Secret`) or a service (`X-Service-Token`).
          */
         get: operations["get_readiness_health_ready_get"];
         put?: never;
@@ -93,7 +95,7 @@ export interface paths {
         };
         /**
          * Get Config
-         * @description One platform setting.
+         * @description One platform setting (`auth.*` is reserved: 403).
          */
         get: operations["get_config_api_v1_config__key__get"];
         put?: never;
@@ -103,9 +105,10 @@ export interface paths {
         head?: never;
         /**
          * Update Config
-         * @description Set a platform setting; well-known keys are validated and mirrored to Redis for other services.
+         * @description Set a platform setting (each key has a schema: 422 names the rule a value breaks); `null` removes one.
          *
-         *     Secret settings (`llm.api_key.<provider>`, bot tokens) are answered masked; `null` removes a value.
+         *     Keys outside the known list are refused unless under `ext.`; `auth.*` is reserved (403). Secret settings
+         *     (`llm.api_key.<provider>`, bot tokens) are answered masked. Values reach Redis DB 1 for other services.
          */
         patch: operations["update_config_api_v1_config__key__patch"];
         trace?: never;
@@ -139,13 +142,13 @@ export interface paths {
         };
         /**
          * List Agents
-         * @description Every agent, oldest first.
+         * @description The caller's agents and the primary agent (the admin's: every agent), oldest first.
          */
         get: operations["list_agents_api_v1_agents_get"];
         put?: never;
         /**
          * Create Agent
-         * @description Create an agent (idle until it gets a task).
+         * @description Create an agent (idle until it gets a task); without the admin secret, within the default policy.
          */
         post: operations["create_agent_api_v1_agents_post"];
         delete?: never;
@@ -247,7 +250,7 @@ export interface paths {
         };
         /**
          * Get Task
-         * @description A task's result (running, completed or failed), kept for a day.
+         * @description One of the caller's tasks (the admin: any) with its result (running, completed or failed), kept for a day.
          */
         get: operations["get_task_api_v1_tasks__task_id__get"];
         put?: never;
@@ -288,7 +291,7 @@ export interface paths {
         };
         /**
          * List Conversations
-         * @description Conversations, most recently active first.
+         * @description The caller's conversations (the admin's: all), most recently active first.
          */
         get: operations["list_conversations_api_v1_conversations_get"];
         put?: never;
@@ -588,6 +591,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/usage/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Record Usage Event
+         * @description Record a model call made outside llm-gateway (service token); a repeated `id` is stored once.
+         */
+        post: operations["record_usage_event_api_v1_usage_events_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/models": {
         parameters: {
             query?: never;
@@ -637,7 +660,7 @@ export interface paths {
         };
         /**
          * List Tasks
-         * @description Tasks, newest first, filtered by status, pod and creation time.
+         * @description The caller's tasks (the admin's: all), newest first, filtered by status, pod and creation time.
          */
         get: operations["list_tasks_api_v1_pipeline_tasks_get"];
         put?: never;
@@ -646,7 +669,11 @@ export interface paths {
          * @description Persist a goal and queue it; it is routed to a pod unless `pod_id` names one.
          */
         post: operations["submit_task_api_v1_pipeline_tasks_post"];
-        delete?: never;
+        /**
+         * Delete Tasks
+         * @description Delete every one of the caller's tasks in a finished status (complete, failed, cancelled).
+         */
+        delete: operations["delete_tasks_api_v1_pipeline_tasks_delete"];
         options?: never;
         head?: never;
         patch?: never;
@@ -666,7 +693,11 @@ export interface paths {
         get: operations["get_task_api_v1_pipeline_tasks__task_id__get"];
         put?: never;
         post?: never;
-        delete?: never;
+        /**
+         * Delete Task
+         * @description Delete a finished task with its timeline and records; an active one is a 400 (cancel it first).
+         */
+        delete: operations["delete_task_api_v1_pipeline_tasks__task_id__delete"];
         options?: never;
         head?: never;
         patch?: never;
@@ -803,7 +834,8 @@ export interface paths {
         put?: never;
         /**
          * Review Task
-         * @description Approve (the task completes) or reject (it fails) a task pending human review.
+         * @description Approve (the task completes) or reject (it fails) a task pending human review (admin only: approval
+         *     releases what the guardrail withheld).
          */
         post: operations["review_task_api_v1_pipeline_tasks__task_id__review_post"];
         delete?: never;
@@ -824,6 +856,66 @@ export interface paths {
          * @description Queue depth, running and queued tasks, dead-letter count, live workers, oldest queued age.
          */
         get: operations["get_queue_stats_api_v1_pipeline_queue_stats_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pipeline/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Pipeline Stats
+         * @description The caller's tasks of the last `window_hours`: counts by status, success rate, cost, duration.
+         */
+        get: operations["get_pipeline_stats_api_v1_pipeline_stats_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pipeline/stats/latency": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Pipeline Latency
+         * @description Per-stage and end-to-end p50/p95 durations of the caller's tasks over the last `window_hours`.
+         */
+        get: operations["get_pipeline_latency_api_v1_pipeline_stats_latency_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pipeline/notifications/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Stream Pipeline Notifications
+         * @description The caller's tasks as they complete, fail, need clarification or need review (SSE).
+         */
+        get: operations["stream_pipeline_notifications_api_v1_pipeline_notifications_stream_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -881,7 +973,7 @@ export interface paths {
         };
         /**
          * Stream Pipeline Events
-         * @description Live progress events (SSE), for every task or one.
+         * @description Live progress events (SSE) of one task or of every task the caller sees.
          */
         get: operations["stream_pipeline_events_api_v1_pipeline_events_get"];
         put?: never;
@@ -944,6 +1036,1154 @@ export interface paths {
         patch: operations["update_pod_api_v1_pods__pod_id__patch"];
         trace?: never;
     };
+    "/api/v1/pods/{pod_id}/agents": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Pod Agents
+         * @description A pod's agents in stage order.
+         */
+        get: operations["list_pod_agents_api_v1_pods__pod_id__agents_get"];
+        put?: never;
+        /**
+         * Add Pod Agent
+         * @description Add one agent to a pod (admin); its name must be new in the pod.
+         */
+        post: operations["add_pod_agent_api_v1_pods__pod_id__agents_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/pods/{pod_id}/agents/{agent_name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Remove Pod Agent
+         * @description Remove an agent, named by its name, from a pod (admin).
+         */
+        delete: operations["remove_pod_agent_api_v1_pods__pod_id__agents__agent_name__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/goals": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Goals
+         * @description The caller's goals (the admin's: every goal), most important first.
+         */
+        get: operations["list_goals_api_v1_goals_get"];
+        put?: never;
+        /**
+         * Create Goal
+         * @description Create a goal for cortex to pursue; with `schedule_cron` it runs on that schedule.
+         */
+        post: operations["create_goal_api_v1_goals_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/goals/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Goal Stats
+         * @description Counts by status, schedules, specs awaiting review, total cost and iterations.
+         */
+        get: operations["get_goal_stats_api_v1_goals_stats_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/goals/schedule-preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Preview Goal Schedule
+         * @description The schedule in words and its next three runs (UTC); 400 when it is not a cron expression.
+         */
+        get: operations["preview_goal_schedule_api_v1_goals_schedule_preview_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/goals/due": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Due Goals
+         * @description For cortex: active goals whose schedule is due now, the longest overdue first.
+         */
+        get: operations["list_due_goals_api_v1_goals_due_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/goals/{goal_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Goal
+         * @description One goal with its plan, progress, cost and schedule.
+         */
+        get: operations["get_goal_api_v1_goals__goal_id__get"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete Goal
+         * @description Delete a goal with its iterations, reflections and comments (its pipeline tasks are kept).
+         */
+        delete: operations["delete_goal_api_v1_goals__goal_id__delete"];
+        options?: never;
+        head?: never;
+        /**
+         * Update Goal
+         * @description Change a goal; only the fields sent change (`status: paused` pauses it).
+         */
+        patch: operations["update_goal_api_v1_goals__goal_id__patch"];
+        trace?: never;
+    };
+    "/api/v1/goals/{goal_id}/trigger": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Trigger Goal
+         * @description Ask cortex to work on this goal on its next cycle.
+         */
+        post: operations["trigger_goal_api_v1_goals__goal_id__trigger_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/goals/{goal_id}/tasks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Goal Tasks
+         * @description The pipeline tasks this goal's iterations submitted, newest first.
+         */
+        get: operations["list_goal_tasks_api_v1_goals__goal_id__tasks_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/goals/{goal_id}/iterations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Goal Iterations
+         * @description Each attempt: plan, pipeline task, outcome, cost and duration; newest first.
+         */
+        get: operations["list_goal_iterations_api_v1_goals__goal_id__iterations_get"];
+        put?: never;
+        /**
+         * Record Goal Iteration
+         * @description For cortex: record an attempt (201), or get the one already recorded under that number (200).
+         */
+        post: operations["record_goal_iteration_api_v1_goals__goal_id__iterations_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/goals/{goal_id}/iterations/{iteration_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Finish Goal Iteration
+         * @description For cortex: an attempt's outcome, cost and duration (its cost is added to the goal's once).
+         */
+        patch: operations["finish_goal_iteration_api_v1_goals__goal_id__iterations__iteration_id__patch"];
+        trace?: never;
+    };
+    "/api/v1/goals/{goal_id}/fire-schedule": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Fire Goal Schedule
+         * @description For cortex: take the due schedule once (409 when it is not due, e.g. another cycle took it).
+         */
+        post: operations["fire_goal_schedule_api_v1_goals__goal_id__fire_schedule_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/goals/{goal_id}/reflections": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Goal Reflections
+         * @description What cortex learnt from each approach, newest first.
+         */
+        get: operations["list_goal_reflections_api_v1_goals__goal_id__reflections_get"];
+        put?: never;
+        /**
+         * Add Goal Reflection
+         * @description For cortex: a lesson from one approach (identified by its fingerprint).
+         */
+        post: operations["add_goal_reflection_api_v1_goals__goal_id__reflections_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/goals/{goal_id}/comments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Goal Comments
+         * @description The conversation about a goal, oldest first.
+         */
+        get: operations["list_goal_comments_api_v1_goals__goal_id__comments_get"];
+        put?: never;
+        /**
+         * Add Goal Comment
+         * @description Say something about a goal; cortex reads it on its next cycle.
+         */
+        post: operations["add_goal_comment_api_v1_goals__goal_id__comments_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/goals/{goal_id}/maturation": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Advance Goal Maturation
+         * @description For cortex: move a complex goal along its track (a spec is needed to enter review).
+         */
+        post: operations["advance_goal_maturation_api_v1_goals__goal_id__maturation_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/goals/{goal_id}/approve-spec": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Approve Goal Spec
+         * @description Approve the spec under review: cortex starts building.
+         */
+        post: operations["approve_goal_spec_api_v1_goals__goal_id__approve_spec_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/goals/{goal_id}/reject-spec": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Reject Goal Spec
+         * @description Reject the spec with feedback: cortex writes a new one.
+         */
+        post: operations["reject_goal_spec_api_v1_goals__goal_id__reject_spec_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/journal": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read Journal
+         * @description The journal, newest first: cortex's entries and the person's messages.
+         */
+        get: operations["read_journal_api_v1_journal_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/journal/entries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Add Journal Entry
+         * @description For cortex: narrate what it did and why, or escalate to the person.
+         */
+        post: operations["add_journal_entry_api_v1_journal_entries_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/journal/messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Write Journal Message
+         * @description The person writes to cortex; it reads the message on its next cycle.
+         */
+        post: operations["write_journal_message_api_v1_journal_messages_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/intel/feeds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Feeds
+         * @description Feeds with their status: last check, error count and last error, next check.
+         */
+        get: operations["list_feeds_api_v1_intel_feeds_get"];
+        put?: never;
+        /**
+         * Create Feed
+         * @description Watch a feed; its type and category are detected from the URL when not given.
+         */
+        post: operations["create_feed_api_v1_intel_feeds_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/intel/feeds/due": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Due Feeds
+         * @description For intel-worker: enabled feeds due now (interval * 2^errors, capped at a day), oldest first.
+         */
+        get: operations["list_due_feeds_api_v1_intel_feeds_due_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/intel/feeds/{feed_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Feed
+         * @description One feed with its status.
+         */
+        get: operations["get_feed_api_v1_intel_feeds__feed_id__get"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete Feed
+         * @description Stop watching a feed; the items it brought are kept.
+         */
+        delete: operations["delete_feed_api_v1_intel_feeds__feed_id__delete"];
+        options?: never;
+        head?: never;
+        /**
+         * Update Feed
+         * @description Change a feed (`enabled: false` pauses it); only the fields sent change.
+         */
+        patch: operations["update_feed_api_v1_intel_feeds__feed_id__patch"];
+        trace?: never;
+    };
+    "/api/v1/intel/feeds/{feed_id}/check": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Check Feed Now
+         * @description Make the feed due now; intel-worker fetches it on its next poll.
+         */
+        post: operations["check_feed_now_api_v1_intel_feeds__feed_id__check_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/intel/feeds/{feed_id}/status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Report Feed Check
+         * @description intel-worker's report of one fetch: success (validators and hash kept) or an error (backoff grows).
+         */
+        post: operations["report_feed_check_api_v1_intel_feeds__feed_id__status_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/intel/items": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Items
+         * @description Items found, newest first.
+         */
+        get: operations["list_items_api_v1_intel_items_get"];
+        put?: never;
+        /**
+         * Add Items
+         * @description Hand in a feed's items; the ones already stored (same content hash) are skipped, the new returned.
+         */
+        post: operations["add_items_api_v1_intel_items_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/intel/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Intel Stats
+         * @description Feeds (enabled, failing), items (total, last day, waiting for a digest), recommendations by status.
+         */
+        get: operations["get_intel_stats_api_v1_intel_stats_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/intel/recommendations/digest": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Digest Items
+         * @description Group the undigested items by theme into recommendations (through llm-gateway).
+         */
+        post: operations["digest_items_api_v1_intel_recommendations_digest_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/intel/recommendations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Recommendations
+         * @description Recommendations, most relevant first.
+         */
+        get: operations["list_recommendations_api_v1_intel_recommendations_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/intel/recommendations/{rec_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Recommendation
+         * @description One recommendation with its comments.
+         */
+        get: operations["get_recommendation_api_v1_intel_recommendations__rec_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Update Recommendation
+         * @description Dismiss a recommendation (or bring a dismissed one back to new).
+         */
+        patch: operations["update_recommendation_api_v1_intel_recommendations__rec_id__patch"];
+        trace?: never;
+    };
+    "/api/v1/intel/recommendations/{rec_id}/approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Approve Recommendation
+         * @description Approve: a goal is created from the recommendation for cortex to pursue.
+         */
+        post: operations["approve_recommendation_api_v1_intel_recommendations__rec_id__approve_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/intel/recommendations/{rec_id}/comments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Comment On Recommendation
+         * @description Add a comment to a recommendation.
+         */
+        post: operations["comment_on_recommendation_api_v1_intel_recommendations__rec_id__comments_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/knowledge/sources": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Sources
+         * @description Sources with their status and last crawl, newest first.
+         */
+        get: operations["list_sources_api_v1_knowledge_sources_get"];
+        put?: never;
+        /**
+         * Create Source
+         * @description Add a site, a GitHub account or pasted text; it is queued for its first crawl at once.
+         */
+        post: operations["create_source_api_v1_knowledge_sources_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/knowledge/sources/claim": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Claim Due Sources
+         * @description For knowledge-worker: take the sources to crawl now (queued or due for refresh), marked crawling.
+         */
+        post: operations["claim_due_sources_api_v1_knowledge_sources_claim_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/knowledge/sources/{source_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Source
+         * @description One source with its crawl settings and status.
+         */
+        get: operations["get_source_api_v1_knowledge_sources__source_id__get"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete Source
+         * @description Remove a source and its crawl history (what memory learned from it stays).
+         */
+        delete: operations["delete_source_api_v1_knowledge_sources__source_id__delete"];
+        options?: never;
+        head?: never;
+        /**
+         * Update Source
+         * @description Change a source's name, crawl settings, credential or enabled flag.
+         */
+        patch: operations["update_source_api_v1_knowledge_sources__source_id__patch"];
+        trace?: never;
+    };
+    "/api/v1/knowledge/sources/{source_id}/crawl": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Crawl Source Now
+         * @description Queue a crawl now; 409 while one runs.
+         */
+        post: operations["crawl_source_now_api_v1_knowledge_sources__source_id__crawl_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/knowledge/sources/{source_id}/crawls": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Crawls
+         * @description The source's crawls with their progress (fetched, queued, skipped by reason), newest first.
+         */
+        get: operations["list_crawls_api_v1_knowledge_sources__source_id__crawls_get"];
+        put?: never;
+        /**
+         * Start Crawl
+         * @description knowledge-worker opens a crawl record as it starts.
+         */
+        post: operations["start_crawl_api_v1_knowledge_sources__source_id__crawls_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/knowledge/sources/{source_id}/crawls/{crawl_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Report Crawl Progress
+         * @description knowledge-worker's progress; a final status ends the crawl and updates the source.
+         */
+        put: operations["report_crawl_progress_api_v1_knowledge_sources__source_id__crawls__crawl_id__put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/knowledge/credentials": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Credentials
+         * @description Stored credentials, masked, with their last validation.
+         */
+        get: operations["list_credentials_api_v1_knowledge_credentials_get"];
+        put?: never;
+        /**
+         * Add Credential
+         * @description Store a token, encrypted; the answer shows only its masked tail.
+         */
+        post: operations["add_credential_api_v1_knowledge_credentials_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/knowledge/credentials/to-validate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Credentials To Validate
+         * @description For knowledge-worker: credentials never checked, checked over six hours ago, or asked to be checked.
+         */
+        get: operations["list_credentials_to_validate_api_v1_knowledge_credentials_to_validate_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/knowledge/credentials/{credential_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Credential
+         * @description One credential, masked.
+         */
+        get: operations["get_credential_api_v1_knowledge_credentials__credential_id__get"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete Credential
+         * @description Delete a credential; sources using it crawl without one.
+         */
+        delete: operations["delete_credential_api_v1_knowledge_credentials__credential_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/knowledge/credentials/{credential_id}/validate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Validate Credential
+         * @description Ask knowledge-worker to check the credential against its platform on its next round.
+         */
+        post: operations["validate_credential_api_v1_knowledge_credentials__credential_id__validate_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/knowledge/credentials/{credential_id}/validation": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Record Credential Validation
+         * @description knowledge-worker's verdict on a credential.
+         */
+        post: operations["record_credential_validation_api_v1_knowledge_credentials__credential_id__validation_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/knowledge/credentials/{credential_id}/secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Reveal Credential
+         * @description The plaintext, to a Nova service only; the admin never gets it back.
+         */
+        get: operations["reveal_credential_api_v1_knowledge_credentials__credential_id__secret_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/usage/spend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Daily Spend
+         * @description For cortex: the cost of every model call since `since` (default: today, UTC).
+         */
+        get: operations["get_daily_spend_api_v1_usage_spend_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/skills": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Skills
+         * @description Every skill, by name.
+         */
+        get: operations["list_skills_api_v1_skills_get"];
+        put?: never;
+        /**
+         * Create Skill
+         * @description Create a skill; pod agents include it by name (`skills` of a pod agent).
+         */
+        post: operations["create_skill_api_v1_skills_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/skills/{skill_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Skill
+         * @description One skill.
+         */
+        get: operations["get_skill_api_v1_skills__skill_id__get"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete Skill
+         * @description Delete a skill; agents naming it no longer get it.
+         */
+        delete: operations["delete_skill_api_v1_skills__skill_id__delete"];
+        options?: never;
+        head?: never;
+        /**
+         * Update Skill
+         * @description Change a skill.
+         */
+        patch: operations["update_skill_api_v1_skills__skill_id__patch"];
+        trace?: never;
+    };
+    "/api/v1/rules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Rules
+         * @description Every rule, by name.
+         */
+        get: operations["list_rules_api_v1_rules_get"];
+        put?: never;
+        /**
+         * Create Rule
+         * @description Create a rule; with a tool or argument pattern it refuses matching tool calls.
+         */
+        post: operations["create_rule_api_v1_rules_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/rules/{rule_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Rule
+         * @description One rule.
+         */
+        get: operations["get_rule_api_v1_rules__rule_id__get"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete Rule
+         * @description Delete a rule.
+         */
+        delete: operations["delete_rule_api_v1_rules__rule_id__delete"];
+        options?: never;
+        head?: never;
+        /**
+         * Update Rule
+         * @description Change a rule; `null` clears a pattern.
+         */
+        patch: operations["update_rule_api_v1_rules__rule_id__patch"];
+        trace?: never;
+    };
+    "/api/v1/friction": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Friction Reports
+         * @description The caller's reports (the admin's: all), newest first, without screenshots.
+         */
+        get: operations["list_friction_reports_api_v1_friction_get"];
+        put?: never;
+        /**
+         * Create Friction Report
+         * @description Report something that went wrong: the text, the page, optionally a screenshot (a data URL).
+         */
+        post: operations["create_friction_report_api_v1_friction_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/friction/{report_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Friction Report
+         * @description One report with its screenshot.
+         */
+        get: operations["get_friction_report_api_v1_friction__report_id__get"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete Friction Report
+         * @description Delete a report.
+         */
+        delete: operations["delete_friction_report_api_v1_friction__report_id__delete"];
+        options?: never;
+        head?: never;
+        /**
+         * Update Friction Report
+         * @description Set a report's status (e.g. `fixed` or `dismissed`).
+         */
+        patch: operations["update_friction_report_api_v1_friction__report_id__patch"];
+        trace?: never;
+    };
+    "/api/v1/friction/{report_id}/fix": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Fix Friction Report
+         * @description Submit a pipeline task to fix what the report describes; the report becomes `fixing` with its task id.
+         */
+        post: operations["fix_friction_report_api_v1_friction__report_id__fix_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -974,7 +2214,10 @@ export interface components {
          * @description How an agent behaves; `model=None` means the orchestrator's configured default chat model.
          */
         AgentConfig: {
-            /** Name */
+            /**
+             * Name
+             * @default agent
+             */
             name: string;
             /**
              * System Prompt
@@ -1020,6 +2263,11 @@ export interface components {
              * @default false
              */
             primary: boolean;
+            /**
+             * Owner
+             * @default admin
+             */
+            owner: string;
         };
         /**
          * AgentStatus
@@ -1067,6 +2315,11 @@ export interface components {
             expires_at?: string | null;
             /** Key */
             key: string;
+            /**
+             * Raw Key
+             * @description The same secret under the name the earlier implementation's clients read.
+             */
+            readonly raw_key: string;
         };
         /**
          * ApiKeyInfo
@@ -1116,10 +2369,19 @@ export interface components {
             rate_limit_rpm?: number | null;
             reason?: components["schemas"]["ApiKeyInvalidReason"] | null;
         };
-        /** ChatStreamRequest */
+        /**
+         * ChatStreamRequest
+         * @description One user turn: `message`, or the documented OpenAI-style `messages` list, of which the last user
+         *     message is the turn (earlier ones are ignored: the conversation is kept server-side by session).
+         */
         ChatStreamRequest: {
-            /** Message */
+            /**
+             * Message
+             * @default
+             */
             message: string;
+            /** Messages */
+            messages?: components["schemas"]["Message"][] | null;
             /** Session Id */
             session_id?: string | null;
             /** Model */
@@ -1136,6 +2398,33 @@ export interface components {
         ClarifyRequest: {
             /** Answers */
             answers: string[];
+        };
+        /** Comment */
+        Comment: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Goal Id
+             * Format: uuid
+             */
+            goal_id: string;
+            /** Author */
+            author: string;
+            /** Body */
+            body: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+        };
+        /** CommentCreate */
+        CommentCreate: {
+            /** Body */
+            body: string;
         };
         /** ConfigEntry */
         ConfigEntry: {
@@ -1184,6 +2473,33 @@ export interface components {
             image_url?: {
                 [key: string]: string;
             } | null;
+        };
+        /** ContentItem */
+        ContentItem: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Feed Id */
+            feed_id: string | null;
+            /** Title */
+            title: string;
+            /** Url */
+            url: string | null;
+            /** Body */
+            body: string;
+            /** Author */
+            author: string | null;
+            /** Published At */
+            published_at: string | null;
+            /** Content Hash */
+            content_hash: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
         };
         /** ConversationDetail */
         ConversationDetail: {
@@ -1248,9 +2564,197 @@ export interface components {
             /** Title */
             title: string;
         };
+        /** Crawl */
+        Crawl: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Source Id
+             * Format: uuid
+             */
+            source_id: string;
+            status: components["schemas"]["CrawlStatus"];
+            /** Fetched */
+            fetched: number;
+            /** Queued */
+            queued: number;
+            /** Ingested */
+            ingested: number;
+            /** Unchanged */
+            unchanged: number;
+            /** Skipped */
+            skipped: {
+                [key: string]: number;
+            };
+            /** Error */
+            error: string | null;
+            /** Log */
+            log: string[];
+            /**
+             * Started At
+             * Format: date-time
+             */
+            started_at: string;
+            /** Finished At */
+            finished_at: string | null;
+        };
+        /**
+         * CrawlProgress
+         * @description Counters a running crawl reports (knowledge-worker → orchestrator); each report replaces the last.
+         */
+        CrawlProgress: {
+            /** @default running */
+            status: components["schemas"]["CrawlStatus"];
+            /**
+             * Fetched
+             * @default 0
+             */
+            fetched: number;
+            /**
+             * Queued
+             * @default 0
+             */
+            queued: number;
+            /**
+             * Ingested
+             * @default 0
+             */
+            ingested: number;
+            /**
+             * Unchanged
+             * @default 0
+             */
+            unchanged: number;
+            /**
+             * Skipped
+             * @description by reason: robots, off_host, duplicate, not_html, refused, …
+             */
+            skipped?: {
+                [key: string]: number;
+            };
+            /** Error */
+            error?: string | null;
+            /**
+             * Log
+             * @description the latest notable events, newest last
+             */
+            log?: string[];
+        };
+        /** CrawlSettings */
+        CrawlSettings: {
+            /**
+             * Max Pages
+             * @default 50
+             */
+            max_pages: number;
+            /**
+             * Max Depth
+             * @default 3
+             */
+            max_depth: number;
+            /**
+             * Allowed Hosts
+             * @description empty: only the source URL's own host
+             */
+            allowed_hosts?: string[];
+            /**
+             * Refresh Interval Seconds
+             * @default 86400
+             */
+            refresh_interval_seconds: number;
+        };
+        /**
+         * CrawlStatus
+         * @enum {string}
+         */
+        CrawlStatus: "running" | "complete" | "partial" | "failed";
         /** CreateAgentRequest */
         CreateAgentRequest: {
             config: components["schemas"]["AgentConfig"];
+        };
+        /**
+         * Credential
+         * @description A stored credential as the API shows it: never the secret, only its last four characters.
+         */
+        Credential: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Name */
+            name: string;
+            platform: components["schemas"]["CredentialPlatform"];
+            /**
+             * Masked
+             * @example ••••abcd
+             */
+            masked: string;
+            /** Valid */
+            valid?: boolean | null;
+            /** Validation Message */
+            validation_message?: string | null;
+            /** Validated At */
+            validated_at?: string | null;
+            /** Validation Requested At */
+            validation_requested_at?: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+        };
+        /** CredentialCreate */
+        CredentialCreate: {
+            /** Name */
+            name: string;
+            platform: components["schemas"]["CredentialPlatform"];
+            /** Secret */
+            secret: string;
+        };
+        /**
+         * CredentialPlatform
+         * @enum {string}
+         */
+        CredentialPlatform: "github";
+        /**
+         * CredentialSecret
+         * @description The plaintext, for knowledge-worker only (service token).
+         */
+        CredentialSecret: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            platform: components["schemas"]["CredentialPlatform"];
+            /** Secret */
+            secret: string;
+        };
+        /** CredentialValidation */
+        CredentialValidation: {
+            /** Valid */
+            valid: boolean;
+            /** Message */
+            message?: string | null;
+        };
+        /**
+         * DailySpend
+         * @description What the platform spent on models since `since` (UTC midnight).
+         */
+        DailySpend: {
+            /**
+             * Since
+             * Format: date-time
+             */
+            since: string;
+            /** Spend Usd */
+            spend_usd: number;
+            /** Events */
+            events: number;
         };
         /** DeadLetterEntry */
         DeadLetterEntry: {
@@ -1289,6 +2793,474 @@ export interface components {
             /** Detail */
             detail?: string | null;
         };
+        /** DigestResult */
+        DigestResult: {
+            /** Items Considered */
+            items_considered: number;
+            /** Recommendations */
+            recommendations: components["schemas"]["Recommendation"][];
+            /**
+             * Error
+             * @description why nothing was digested (the items wait for the next digest)
+             */
+            error?: string | null;
+        };
+        /** Feed */
+        Feed: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Name */
+            name: string;
+            /** Url */
+            url: string;
+            type: components["schemas"]["FeedType"];
+            /** Category */
+            category: string;
+            /** Check Interval Seconds */
+            check_interval_seconds: number;
+            /** Enabled */
+            enabled: boolean;
+            /** Last Checked At */
+            last_checked_at?: string | null;
+            /** Last Success At */
+            last_success_at?: string | null;
+            /**
+             * Next Check At
+             * @description with the error backoff applied
+             */
+            next_check_at?: string | null;
+            /**
+             * Error Count
+             * @default 0
+             */
+            error_count: number;
+            /** Last Error */
+            last_error?: string | null;
+            /** Etag */
+            etag?: string | null;
+            /** Last Modified */
+            last_modified?: string | null;
+            /** Last Content Hash */
+            last_content_hash?: string | null;
+            /**
+             * Items Total
+             * @default 0
+             */
+            items_total: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /**
+         * FeedCheckReport
+         * @description What one fetch of a feed found (intel-worker → orchestrator).
+         */
+        FeedCheckReport: {
+            /** Ok */
+            ok: boolean;
+            /** Error */
+            error?: string | null;
+            /**
+             * Not Modified
+             * @description the server answered 304
+             * @default false
+             */
+            not_modified: boolean;
+            /** Etag */
+            etag?: string | null;
+            /** Last Modified */
+            last_modified?: string | null;
+            /** Content Hash */
+            content_hash?: string | null;
+        };
+        /** FeedCreate */
+        FeedCreate: {
+            /** Url */
+            url: string;
+            /** Name */
+            name?: string | null;
+            /** @description detected from the URL when omitted */
+            type?: components["schemas"]["FeedType"] | null;
+            /**
+             * Category
+             * @description derived from the URL when omitted
+             */
+            category?: string | null;
+            /**
+             * Check Interval Seconds
+             * @default 3600
+             */
+            check_interval_seconds: number;
+            /**
+             * Enabled
+             * @default true
+             */
+            enabled: boolean;
+        };
+        /**
+         * FeedType
+         * @enum {string}
+         */
+        FeedType: "rss" | "atom" | "reddit_json" | "page" | "github_trending" | "github_releases";
+        /** FeedUpdate */
+        FeedUpdate: {
+            /** Name */
+            name?: string | null;
+            /** Url */
+            url?: string | null;
+            type?: components["schemas"]["FeedType"] | null;
+            /** Category */
+            category?: string | null;
+            /** Check Interval Seconds */
+            check_interval_seconds?: number | null;
+            /** Enabled */
+            enabled?: boolean | null;
+        };
+        /** FrictionCreate */
+        FrictionCreate: {
+            /** Text */
+            text: string;
+            /**
+             * Page
+             * @default
+             */
+            page: string;
+            /** Screenshot */
+            screenshot?: string | null;
+        };
+        /**
+         * FrictionInfo
+         * @description A report; `screenshot` only when one report is read, `has_screenshot` always.
+         */
+        FrictionInfo: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Text */
+            text: string;
+            /**
+             * Page
+             * @default
+             */
+            page: string;
+            status: components["schemas"]["FrictionStatus"];
+            /**
+             * Has Screenshot
+             * @default false
+             */
+            has_screenshot: boolean;
+            /** Screenshot */
+            screenshot?: string | null;
+            /** Task Id */
+            task_id?: string | null;
+            /** Owner */
+            owner: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /**
+         * FrictionStatus
+         * @enum {string}
+         */
+        FrictionStatus: "open" | "fixing" | "fixed" | "dismissed";
+        /** FrictionUpdate */
+        FrictionUpdate: {
+            status?: components["schemas"]["FrictionStatus"] | null;
+        };
+        /** Goal */
+        Goal: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Title */
+            title: string;
+            /**
+             * Description
+             * @default
+             */
+            description: string;
+            /** Priority */
+            priority: number;
+            status: components["schemas"]["GoalStatus"];
+            /** Progress */
+            progress: number;
+            /** Max Iterations */
+            max_iterations?: number | null;
+            /** Max Cost Usd */
+            max_cost_usd?: number | null;
+            /** Check Interval Seconds */
+            check_interval_seconds: number;
+            /** Schedule Cron */
+            schedule_cron?: string | null;
+            /** Schedule Next At */
+            schedule_next_at?: string | null;
+            /**
+             * Schedule Description
+             * @description the schedule in words
+             */
+            schedule_description?: string | null;
+            /** Max Completions */
+            max_completions?: number | null;
+            /**
+             * Completion Count
+             * @default 0
+             */
+            completion_count: number;
+            /**
+             * Iteration Count
+             * @default 0
+             */
+            iteration_count: number;
+            /** Current Plan */
+            current_plan?: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Cost Usd
+             * @default 0
+             */
+            cost_usd: number;
+            maturation_status?: components["schemas"]["MaturationStage"] | null;
+            /** Spec */
+            spec?: string | null;
+            /** Spec Feedback */
+            spec_feedback?: string | null;
+            created_by: components["schemas"]["GoalCreator"];
+            /**
+             * Owner
+             * @description "admin", "key:<api key id>" or "local"
+             */
+            owner: string;
+            /** Metadata */
+            metadata?: {
+                [key: string]: unknown;
+            };
+            /** Last Checked At */
+            last_checked_at?: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /** GoalCreate */
+        GoalCreate: {
+            /** Title */
+            title: string;
+            /**
+             * Description
+             * @default
+             */
+            description: string;
+            /**
+             * Priority
+             * @description 1 is the most important
+             * @default 3
+             */
+            priority: number;
+            /**
+             * Max Iterations
+             * @default 50
+             */
+            max_iterations: number | null;
+            /** Max Cost Usd */
+            max_cost_usd?: number | null;
+            /**
+             * Check Interval Seconds
+             * @default 3600
+             */
+            check_interval_seconds: number;
+            /** Schedule Cron */
+            schedule_cron?: string | null;
+            /** Max Completions */
+            max_completions?: number | null;
+            /**
+             * Complex
+             * @description true: walk the maturation track with a spec review; null: let cortex triage it
+             */
+            complex?: boolean | null;
+            /** Metadata */
+            metadata?: {
+                [key: string]: unknown;
+            };
+        };
+        /**
+         * GoalCreator
+         * @description Who created a goal: the admin, an API key, the anonymous local user, cortex, or the chat tool.
+         * @enum {string}
+         */
+        GoalCreator: "admin" | "api_key" | "local" | "cortex" | "chat";
+        /** GoalIteration */
+        GoalIteration: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Goal Id
+             * Format: uuid
+             */
+            goal_id: string;
+            /** Iteration */
+            iteration: number;
+            /** Plan */
+            plan: string;
+            /** Pipeline Task Id */
+            pipeline_task_id?: string | null;
+            outcome: components["schemas"]["IterationOutcome"];
+            /**
+             * Cost Usd
+             * @default 0
+             */
+            cost_usd: number;
+            /** Duration Ms */
+            duration_ms?: number | null;
+            /** Summary */
+            summary?: string | null;
+            /**
+             * Started At
+             * Format: date-time
+             */
+            started_at: string;
+            /** Finished At */
+            finished_at?: string | null;
+        };
+        /**
+         * GoalIterationCreate
+         * @description cortex records an attempt before it submits it: (goal, iteration) is unique, so a retry after a crash
+         *     finds the attempt it already made instead of making a second one.
+         */
+        GoalIterationCreate: {
+            /** Iteration */
+            iteration: number;
+            /**
+             * Plan
+             * @default
+             */
+            plan: string;
+            /** Pipeline Task Id */
+            pipeline_task_id?: string | null;
+        };
+        /** GoalIterationUpdate */
+        GoalIterationUpdate: {
+            /** Pipeline Task Id */
+            pipeline_task_id?: string | null;
+            outcome?: components["schemas"]["IterationOutcome"] | null;
+            /** Cost Usd */
+            cost_usd?: number | null;
+            /** Duration Ms */
+            duration_ms?: number | null;
+            /** Summary */
+            summary?: string | null;
+            /**
+             * Progress
+             * @description the goal's progress after this attempt
+             */
+            progress?: number | null;
+        };
+        /** GoalStats */
+        GoalStats: {
+            /** Total */
+            total: number;
+            /** By Status */
+            by_status: {
+                [key: string]: number;
+            };
+            /** Scheduled */
+            scheduled: number;
+            /** Awaiting Review */
+            awaiting_review: number;
+            /** Cost Usd */
+            cost_usd: number;
+            /** Iterations */
+            iterations: number;
+        };
+        /**
+         * GoalStatus
+         * @enum {string}
+         */
+        GoalStatus: "active" | "paused" | "completed" | "failed" | "cancelled";
+        /**
+         * GoalTask
+         * @description A pipeline task one of the goal's iterations submitted.
+         */
+        GoalTask: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Goal */
+            goal: string;
+            /** Status */
+            status: string;
+            /**
+             * Cost Usd
+             * @default 0
+             */
+            cost_usd: number;
+            /** Metadata */
+            metadata?: {
+                [key: string]: unknown;
+            };
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+        };
+        /** GoalUpdate */
+        GoalUpdate: {
+            /** Title */
+            title?: string | null;
+            /** Description */
+            description?: string | null;
+            /** Priority */
+            priority?: number | null;
+            status?: components["schemas"]["GoalStatus"] | null;
+            /** Max Iterations */
+            max_iterations?: number | null;
+            /** Max Cost Usd */
+            max_cost_usd?: number | null;
+            /** Check Interval Seconds */
+            check_interval_seconds?: number | null;
+            /** Schedule Cron */
+            schedule_cron?: string | null;
+            /** Max Completions */
+            max_completions?: number | null;
+            /** Metadata */
+            metadata?: {
+                [key: string]: unknown;
+            } | null;
+        };
         /** HTTPValidationError */
         HTTPValidationError: {
             /** Detail */
@@ -1317,6 +3289,215 @@ export interface components {
             /** Greeting */
             greeting: string;
         };
+        /** IntelStats */
+        IntelStats: {
+            /** Feeds */
+            feeds: number;
+            /** Feeds Enabled */
+            feeds_enabled: number;
+            /** Feeds Failing */
+            feeds_failing: number;
+            /** Items Total */
+            items_total: number;
+            /** Items Last 24H */
+            items_last_24h: number;
+            /** Undigested Items */
+            undigested_items: number;
+            /** Recommendations By Status */
+            recommendations_by_status: {
+                [key: string]: number;
+            };
+        };
+        /** ItemBatch */
+        ItemBatch: {
+            /**
+             * Feed Id
+             * Format: uuid
+             */
+            feed_id: string;
+            /** Items */
+            items: components["schemas"]["ItemIn"][];
+        };
+        /** ItemBatchResult */
+        ItemBatchResult: {
+            /** Received */
+            received: number;
+            /** Duplicates */
+            duplicates: number;
+            /**
+             * Stored
+             * @description only the items not seen before
+             */
+            stored: components["schemas"]["ContentItem"][];
+        };
+        /** ItemIn */
+        ItemIn: {
+            /** Title */
+            title: string;
+            /** Url */
+            url?: string | null;
+            /**
+             * Body
+             * @default
+             */
+            body: string;
+            /** Author */
+            author?: string | null;
+            /** Published At */
+            published_at?: string | null;
+            /**
+             * Identity
+             * @description what makes two items the same when the text is not (a repository's name); otherwise the hash covers title and body
+             */
+            identity?: string | null;
+        };
+        /**
+         * IterationOutcome
+         * @enum {string}
+         */
+        IterationOutcome: "pending" | "succeeded" | "failed" | "cancelled" | "timed_out";
+        /** JournalEntry */
+        JournalEntry: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Role
+             * @enum {string}
+             */
+            role: "user" | "assistant";
+            kind: components["schemas"]["JournalEntryKind"];
+            /** Content */
+            content: string;
+            /** Goal Id */
+            goal_id?: string | null;
+            /** Metadata */
+            metadata?: {
+                [key: string]: unknown;
+            };
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+        };
+        /**
+         * JournalEntryCreate
+         * @description cortex narrates: what it did, why, and what it needs from the person.
+         */
+        JournalEntryCreate: {
+            /** @default narration */
+            kind: components["schemas"]["JournalEntryKind"];
+            /** Content */
+            content: string;
+            /** Goal Id */
+            goal_id?: string | null;
+            /** Metadata */
+            metadata?: {
+                [key: string]: unknown;
+            };
+        };
+        /**
+         * JournalEntryKind
+         * @enum {string}
+         */
+        JournalEntryKind: "narration" | "escalation" | "reflection" | "maturation" | "budget" | "message";
+        /**
+         * JournalMessageCreate
+         * @description The person writes in the journal; cortex reads it on its next cycle (no agent turn runs).
+         */
+        JournalMessageCreate: {
+            /** Content */
+            content: string;
+        };
+        /** JournalPage */
+        JournalPage: {
+            /**
+             * Conversation Id
+             * Format: uuid
+             */
+            conversation_id: string;
+            /** Items */
+            items: components["schemas"]["JournalEntry"][];
+        };
+        /** KnowledgeSource */
+        KnowledgeSource: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Name */
+            name: string;
+            kind: components["schemas"]["KnowledgeSourceKind"];
+            /** Url */
+            url: string | null;
+            /** Text */
+            text?: string | null;
+            /** Credential Id */
+            credential_id: string | null;
+            crawl: components["schemas"]["CrawlSettings"];
+            /** Enabled */
+            enabled: boolean;
+            status: components["schemas"]["KnowledgeSourceStatus"];
+            /** Last Crawl At */
+            last_crawl_at: string | null;
+            /** Last Error */
+            last_error: string | null;
+            /** Error Count */
+            error_count: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /** KnowledgeSourceCreate */
+        KnowledgeSourceCreate: {
+            /** Name */
+            name: string;
+            kind: components["schemas"]["KnowledgeSourceKind"];
+            /**
+             * Url
+             * @description a site's start page or a GitHub account URL
+             */
+            url?: string | null;
+            /**
+             * Text
+             * @description kind text only
+             */
+            text?: string | null;
+            /** Credential Id */
+            credential_id?: string | null;
+            crawl?: components["schemas"]["CrawlSettings"];
+        };
+        /**
+         * KnowledgeSourceKind
+         * @enum {string}
+         */
+        KnowledgeSourceKind: "site" | "github" | "text";
+        /**
+         * KnowledgeSourceStatus
+         * @enum {string}
+         */
+        KnowledgeSourceStatus: "idle" | "queued" | "crawling" | "error";
+        /** KnowledgeSourceUpdate */
+        KnowledgeSourceUpdate: {
+            /** Name */
+            name?: string | null;
+            crawl?: components["schemas"]["CrawlSettings"] | null;
+            /** Credential Id */
+            credential_id?: string | null;
+            /** Enabled */
+            enabled?: boolean | null;
+        };
         /** Liveness */
         Liveness: {
             /** Service */
@@ -1331,6 +3512,11 @@ export interface components {
             /** Uptime Seconds */
             uptime_seconds: number;
         };
+        /**
+         * MaturationStage
+         * @enum {string}
+         */
+        MaturationStage: "triage" | "scoping" | "speccing" | "review" | "building" | "verifying" | "done";
         /**
          * McpCatalogEntry
          * @description A well-known server the dashboard offers under "add from catalog"; `required_env` must be filled in.
@@ -1666,6 +3852,14 @@ export interface components {
              */
             created_at: string;
         };
+        /** PipelineLatency */
+        PipelineLatency: {
+            /** Window Hours */
+            window_hours: number;
+            /** Stages */
+            stages?: components["schemas"]["StageLatency"][];
+            end_to_end?: components["schemas"]["StageLatency"] | null;
+        };
         /** PipelineReview */
         PipelineReview: {
             /** Stage */
@@ -1698,6 +3892,35 @@ export interface components {
          * @enum {string}
          */
         PipelineRole: "context" | "task" | "guardrail" | "code_review" | "decision" | "documentation" | "diagramming" | "security_review" | "memory_extraction" | "passthrough";
+        /**
+         * PipelineStats
+         * @description Tasks created within the window, by status, with their outcome and cost; `needs_attention` counts the
+         *     tasks waiting for a person now (clarification or human review), whenever they were created.
+         */
+        PipelineStats: {
+            /** Window Hours */
+            window_hours: number;
+            /** Total */
+            total: number;
+            /** By Status */
+            by_status?: {
+                [key: string]: number;
+            };
+            /** Completed */
+            completed: number;
+            /** Failed */
+            failed: number;
+            /** Cancelled */
+            cancelled: number;
+            /** Success Rate */
+            success_rate?: number | null;
+            /** Cost Usd */
+            cost_usd: number;
+            /** Avg Duration Seconds */
+            avg_duration_seconds?: number | null;
+            /** Needs Attention */
+            needs_attention: number;
+        };
         /** PipelineTaskInfo */
         PipelineTaskInfo: {
             /**
@@ -1708,6 +3931,8 @@ export interface components {
             /** Goal */
             goal: string;
             status: components["schemas"]["PipelineTaskState"];
+            /** Goal Id */
+            goal_id?: string | null;
             /** Pod Id */
             pod_id?: string | null;
             /** Pod Name */
@@ -1792,6 +4017,16 @@ export interface components {
             };
             /** Max Retries */
             max_retries?: number | null;
+            /**
+             * Goal Id
+             * @description the cortex goal this task is an attempt at
+             */
+            goal_id?: string | null;
+        };
+        /** PipelineTasksDeleted */
+        PipelineTasksDeleted: {
+            /** Deleted */
+            deleted: number;
         };
         /**
          * PodAgentConfig
@@ -1846,6 +4081,8 @@ export interface components {
              * @default 0
              */
             position: number;
+            /** Skills */
+            skills?: string[];
         };
         /**
          * PodAgentConfig
@@ -1900,6 +4137,8 @@ export interface components {
              * @default 0
              */
             position: number;
+            /** Skills */
+            skills?: string[];
         };
         /** PodCreate */
         PodCreate: {
@@ -2087,6 +4326,171 @@ export interface components {
          * @enum {string}
          */
         ReadinessStatus: "ready" | "not_ready";
+        /** Recommendation */
+        Recommendation: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Theme */
+            theme: string;
+            /** Title */
+            title: string;
+            /** Summary */
+            summary: string;
+            /** Relevance */
+            relevance: number;
+            status: components["schemas"]["RecommendationStatus"];
+            /** Item Ids */
+            item_ids: string[];
+            /** Goal Id */
+            goal_id?: string | null;
+            /** Comments */
+            comments?: components["schemas"]["RecommendationComment"][];
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /** RecommendationComment */
+        RecommendationComment: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Author */
+            author: string;
+            /** Body */
+            body: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+        };
+        /** RecommendationCommentCreate */
+        RecommendationCommentCreate: {
+            /** Body */
+            body: string;
+        };
+        /**
+         * RecommendationStatus
+         * @enum {string}
+         */
+        RecommendationStatus: "new" | "approved" | "dismissed";
+        /** RecommendationUpdate */
+        RecommendationUpdate: {
+            /** @description dismissed or new; approving goes through /approve (it creates a goal) */
+            status?: components["schemas"]["RecommendationStatus"] | null;
+        };
+        /** Reflection */
+        Reflection: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Goal Id
+             * Format: uuid
+             */
+            goal_id: string;
+            /** Iteration Id */
+            iteration_id?: string | null;
+            /** Approach Fingerprint */
+            approach_fingerprint: string;
+            outcome: components["schemas"]["IterationOutcome"];
+            /** Lesson */
+            lesson: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+        };
+        /** ReflectionCreate */
+        ReflectionCreate: {
+            /** Approach Fingerprint */
+            approach_fingerprint: string;
+            outcome: components["schemas"]["IterationOutcome"];
+            /**
+             * Lesson
+             * @default
+             */
+            lesson: string;
+            /** Iteration Id */
+            iteration_id?: string | null;
+        };
+        /**
+         * RuleCreate
+         * @description A constraint in plain language; `tool_pattern` (a regex matched against the whole tool name) and/or
+         *     `argument_pattern` (a regex searched in the call's JSON arguments) make it enforced: a matching call is
+         *     refused before it runs. Without either it is only put in the agents' prompts.
+         */
+        RuleCreate: {
+            /** Name */
+            name: string;
+            /** Description */
+            description: string;
+            /** Tool Pattern */
+            tool_pattern?: string | null;
+            /** Argument Pattern */
+            argument_pattern?: string | null;
+            /**
+             * Enabled
+             * @default true
+             */
+            enabled: boolean;
+        };
+        /** RuleInfo */
+        RuleInfo: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Name */
+            name: string;
+            /** Description */
+            description: string;
+            /** Tool Pattern */
+            tool_pattern?: string | null;
+            /** Argument Pattern */
+            argument_pattern?: string | null;
+            /** Enabled */
+            enabled: boolean;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /** RuleUpdate */
+        RuleUpdate: {
+            /** Name */
+            name?: string | null;
+            /** Description */
+            description?: string | null;
+            /** Tool Pattern */
+            tool_pattern?: string | null;
+            /** Argument Pattern */
+            argument_pattern?: string | null;
+            /** Enabled */
+            enabled?: boolean | null;
+        };
         /**
          * RunCondition
          * @description When an agent runs: `always`, `never`, `on_flag`/`not_flag` (a pipeline flag), `has_tag` (a task tag),
@@ -2128,10 +4532,108 @@ export interface components {
          */
         SandboxTier: "isolated" | "workspace" | "nova" | "host";
         /**
+         * SchedulePreview
+         * @description What a cron expression means, before a goal is saved with it.
+         */
+        SchedulePreview: {
+            /** Schedule Cron */
+            schedule_cron: string;
+            /** Description */
+            description?: string | null;
+            /** Next Runs */
+            next_runs: string[];
+        };
+        /**
          * Severity
          * @enum {string}
          */
         Severity: "low" | "medium" | "high" | "critical";
+        /** SkillCreate */
+        SkillCreate: {
+            /** Name */
+            name: string;
+            /**
+             * Description
+             * @default
+             */
+            description: string;
+            /** Content */
+            content: string;
+            /**
+             * Enabled
+             * @default true
+             */
+            enabled: boolean;
+        };
+        /** SkillInfo */
+        SkillInfo: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Name */
+            name: string;
+            /**
+             * Description
+             * @default
+             */
+            description: string;
+            /** Content */
+            content: string;
+            /** Enabled */
+            enabled: boolean;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /** SkillUpdate */
+        SkillUpdate: {
+            /** Name */
+            name?: string | null;
+            /** Description */
+            description?: string | null;
+            /** Content */
+            content?: string | null;
+            /** Enabled */
+            enabled?: boolean | null;
+        };
+        /** SpecRejection */
+        SpecRejection: {
+            /** Feedback */
+            feedback: string;
+        };
+        /**
+         * SpecSubmit
+         * @description cortex moves a goal along its maturation track; a spec is required to enter review.
+         */
+        SpecSubmit: {
+            /** @description null: triage judged the goal simple, it leaves the track */
+            stage: components["schemas"]["MaturationStage"] | null;
+            /** Spec */
+            spec?: string | null;
+        };
+        /**
+         * StageLatency
+         * @description How long one stage took: from the transition (or stage) before it to its `stage_completed` note.
+         */
+        StageLatency: {
+            /** Stage */
+            stage: string;
+            /** Count */
+            count: number;
+            /** P50 Seconds */
+            p50_seconds: number;
+            /** P95 Seconds */
+            p95_seconds: number;
+        };
         /**
          * StoredChatMessage
          * @description One persisted message; tool calls and their results are kept in `metadata`.
@@ -2213,6 +4715,11 @@ export interface components {
              * @default 0
              */
             output_tokens: number;
+            /**
+             * Owner
+             * @default admin
+             */
+            owner: string;
         };
         /**
          * TaskStatus
@@ -2437,6 +4944,68 @@ export interface components {
              * Format: date-time
              */
             created_at: string;
+        };
+        /** UsageEventRecorded */
+        UsageEventRecorded: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Recorded */
+            recorded: boolean;
+        };
+        /**
+         * UsageEventReport
+         * @description A model call made outside llm-gateway, reported by the service that made it (service token).
+         *
+         *     `id` makes a retried report idempotent: a second report with the same id is not counted again.
+         */
+        UsageEventReport: {
+            /** Id */
+            id?: string | null;
+            /** Provider */
+            provider: string;
+            /** Model */
+            model: string;
+            /**
+             * Kind
+             * @default completion
+             * @enum {string}
+             */
+            kind: "completion" | "embedding";
+            /**
+             * Input Tokens
+             * @default 0
+             */
+            input_tokens: number;
+            /**
+             * Output Tokens
+             * @default 0
+             */
+            output_tokens: number;
+            /** Cost Usd */
+            cost_usd?: number | null;
+            /**
+             * Latency Ms
+             * @default 0
+             */
+            latency_ms: number;
+            /** Ttft Ms */
+            ttft_ms?: number | null;
+            /**
+             * Cache Hit
+             * @default false
+             */
+            cache_hit: boolean;
+            /** Agent Id */
+            agent_id?: string | null;
+            /** Task Id */
+            task_id?: string | null;
+            /** Api Key Id */
+            api_key_id?: string | null;
+            /** Created At */
+            created_at?: string | null;
         };
         /**
          * UsagePeriod
@@ -2681,7 +5250,12 @@ export interface operations {
     };
     list_agents_api_v1_agents_get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description at most this many items */
+                limit?: number;
+                /** @description skip this many items first */
+                offset?: number;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -2695,6 +5269,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["AgentInfo"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -2962,7 +5545,9 @@ export interface operations {
     list_conversations_api_v1_conversations_get: {
         parameters: {
             query?: {
+                /** @description at most this many items */
                 limit?: number;
+                /** @description skip this many items first */
                 offset?: number;
             };
             header?: never;
@@ -3090,6 +5675,8 @@ export interface operations {
         parameters: {
             query?: {
                 limit?: number;
+                /** @description skip this many of the newest messages */
+                offset?: number;
             };
             header?: never;
             path: {
@@ -3121,7 +5708,12 @@ export interface operations {
     };
     list_api_keys_api_v1_keys_get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description at most this many items */
+                limit?: number;
+                /** @description skip this many items first */
+                offset?: number;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -3135,6 +5727,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ApiKeyInfo"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -3330,7 +5931,12 @@ export interface operations {
     };
     list_mcp_servers_api_v1_mcp_servers_get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description at most this many items */
+                limit?: number;
+                /** @description skip this many items first */
+                offset?: number;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -3344,6 +5950,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["McpServerInfo"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -3572,6 +6187,39 @@ export interface operations {
             };
         };
     };
+    record_usage_event_api_v1_usage_events_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UsageEventReport"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UsageEventRecorded"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     list_openai_models_v1_models_get: {
         parameters: {
             query?: never;
@@ -3630,7 +6278,8 @@ export interface operations {
     list_tasks_api_v1_pipeline_tasks_get: {
         parameters: {
             query?: {
-                status?: components["schemas"]["PipelineTaskState"] | null;
+                /** @description a state, or `running` for any running one */
+                status?: components["schemas"]["PipelineTaskState"] | "running" | null;
                 pod_id?: string | null;
                 since?: string | null;
                 until?: string | null;
@@ -3696,6 +6345,38 @@ export interface operations {
             };
         };
     };
+    delete_tasks_api_v1_pipeline_tasks_delete: {
+        parameters: {
+            query: {
+                /** @description a finished status */
+                status: components["schemas"]["PipelineTaskState"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PipelineTasksDeleted"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     get_task_api_v1_pipeline_tasks__task_id__get: {
         parameters: {
             query?: never;
@@ -3727,9 +6408,41 @@ export interface operations {
             };
         };
     };
-    get_task_timeline_api_v1_pipeline_tasks__task_id__timeline_get: {
+    delete_task_api_v1_pipeline_tasks__task_id__delete: {
         parameters: {
             query?: never;
+            header?: never;
+            path: {
+                task_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_task_timeline_api_v1_pipeline_tasks__task_id__timeline_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+                offset?: number;
+            };
             header?: never;
             path: {
                 task_id: string;
@@ -3760,7 +6473,10 @@ export interface operations {
     };
     list_task_findings_api_v1_pipeline_tasks__task_id__findings_get: {
         parameters: {
-            query?: never;
+            query?: {
+                limit?: number;
+                offset?: number;
+            };
             header?: never;
             path: {
                 task_id: string;
@@ -3791,7 +6507,10 @@ export interface operations {
     };
     list_task_reviews_api_v1_pipeline_tasks__task_id__reviews_get: {
         parameters: {
-            query?: never;
+            query?: {
+                limit?: number;
+                offset?: number;
+            };
             header?: never;
             path: {
                 task_id: string;
@@ -3822,7 +6541,10 @@ export interface operations {
     };
     list_task_artifacts_api_v1_pipeline_tasks__task_id__artifacts_get: {
         parameters: {
-            query?: never;
+            query?: {
+                limit?: number;
+                offset?: number;
+            };
             header?: never;
             path: {
                 task_id: string;
@@ -3972,6 +6694,86 @@ export interface operations {
             };
         };
     };
+    get_pipeline_stats_api_v1_pipeline_stats_get: {
+        parameters: {
+            query?: {
+                window_hours?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PipelineStats"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_pipeline_latency_api_v1_pipeline_stats_latency_get: {
+        parameters: {
+            query?: {
+                window_hours?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PipelineLatency"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    stream_pipeline_notifications_api_v1_pipeline_notifications_stream_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     list_dead_letter_api_v1_pipeline_dead_letter_get: {
         parameters: {
             query?: {
@@ -4066,7 +6868,12 @@ export interface operations {
     };
     list_pods_api_v1_pods_get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description at most this many items */
+                limit?: number;
+                /** @description skip this many items first */
+                offset?: number;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -4080,6 +6887,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PodInfo"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -4199,6 +7015,2539 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PodInfo"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_pod_agents_api_v1_pods__pod_id__agents_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                pod_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PodAgentConfig-Output"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    add_pod_agent_api_v1_pods__pod_id__agents_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                pod_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PodAgentConfig-Input"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PodAgentConfig-Output"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    remove_pod_agent_api_v1_pods__pod_id__agents__agent_name__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                pod_id: string;
+                agent_name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_goals_api_v1_goals_get: {
+        parameters: {
+            query?: {
+                status?: components["schemas"]["GoalStatus"] | null;
+                /** @description at most this many items */
+                limit?: number;
+                /** @description skip this many items first */
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Goal"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    create_goal_api_v1_goals_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GoalCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Goal"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_goal_stats_api_v1_goals_stats_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GoalStats"];
+                };
+            };
+        };
+    };
+    preview_goal_schedule_api_v1_goals_schedule_preview_get: {
+        parameters: {
+            query: {
+                /** @description a cron expression */
+                cron: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SchedulePreview"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_due_goals_api_v1_goals_due_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Goal"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_goal_api_v1_goals__goal_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                goal_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Goal"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_goal_api_v1_goals__goal_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                goal_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    update_goal_api_v1_goals__goal_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                goal_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GoalUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Goal"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    trigger_goal_api_v1_goals__goal_id__trigger_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                goal_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Goal"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_goal_tasks_api_v1_goals__goal_id__tasks_get: {
+        parameters: {
+            query?: {
+                /** @description at most this many items */
+                limit?: number;
+                /** @description skip this many items first */
+                offset?: number;
+            };
+            header?: never;
+            path: {
+                goal_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GoalTask"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_goal_iterations_api_v1_goals__goal_id__iterations_get: {
+        parameters: {
+            query?: {
+                /** @description at most this many items */
+                limit?: number;
+                /** @description skip this many items first */
+                offset?: number;
+            };
+            header?: never;
+            path: {
+                goal_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GoalIteration"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    record_goal_iteration_api_v1_goals__goal_id__iterations_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                goal_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GoalIterationCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GoalIteration"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    finish_goal_iteration_api_v1_goals__goal_id__iterations__iteration_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                goal_id: string;
+                iteration_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GoalIterationUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GoalIteration"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    fire_goal_schedule_api_v1_goals__goal_id__fire_schedule_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                goal_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Goal"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_goal_reflections_api_v1_goals__goal_id__reflections_get: {
+        parameters: {
+            query?: {
+                /** @description at most this many items */
+                limit?: number;
+                /** @description skip this many items first */
+                offset?: number;
+            };
+            header?: never;
+            path: {
+                goal_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Reflection"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    add_goal_reflection_api_v1_goals__goal_id__reflections_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                goal_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReflectionCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Reflection"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_goal_comments_api_v1_goals__goal_id__comments_get: {
+        parameters: {
+            query?: {
+                /** @description at most this many items */
+                limit?: number;
+                /** @description skip this many items first */
+                offset?: number;
+            };
+            header?: never;
+            path: {
+                goal_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Comment"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    add_goal_comment_api_v1_goals__goal_id__comments_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                goal_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CommentCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Comment"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    advance_goal_maturation_api_v1_goals__goal_id__maturation_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                goal_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SpecSubmit"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Goal"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    approve_goal_spec_api_v1_goals__goal_id__approve_spec_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                goal_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Goal"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    reject_goal_spec_api_v1_goals__goal_id__reject_spec_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                goal_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SpecRejection"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Goal"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    read_journal_api_v1_journal_get: {
+        parameters: {
+            query?: {
+                /** @description user: the person's messages */
+                role?: ("user" | "assistant") | null;
+                /** @description only entries written after this instant */
+                since?: string | null;
+                /** @description at most this many items */
+                limit?: number;
+                /** @description skip this many items first */
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JournalPage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    add_journal_entry_api_v1_journal_entries_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["JournalEntryCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JournalEntry"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    write_journal_message_api_v1_journal_messages_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["JournalMessageCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JournalEntry"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_feeds_api_v1_intel_feeds_get: {
+        parameters: {
+            query?: {
+                enabled?: boolean | null;
+                /** @description at most this many items */
+                limit?: number;
+                /** @description skip this many items first */
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Feed"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    create_feed_api_v1_intel_feeds_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FeedCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Feed"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_due_feeds_api_v1_intel_feeds_due_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Feed"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_feed_api_v1_intel_feeds__feed_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                feed_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Feed"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_feed_api_v1_intel_feeds__feed_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                feed_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    update_feed_api_v1_intel_feeds__feed_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                feed_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FeedUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Feed"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    check_feed_now_api_v1_intel_feeds__feed_id__check_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                feed_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Feed"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    report_feed_check_api_v1_intel_feeds__feed_id__status_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                feed_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FeedCheckReport"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Feed"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_items_api_v1_intel_items_get: {
+        parameters: {
+            query?: {
+                feed_id?: string | null;
+                /** @description at most this many items */
+                limit?: number;
+                /** @description skip this many items first */
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ContentItem"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    add_items_api_v1_intel_items_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ItemBatch"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ItemBatchResult"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_intel_stats_api_v1_intel_stats_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IntelStats"];
+                };
+            };
+        };
+    };
+    digest_items_api_v1_intel_recommendations_digest_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DigestResult"];
+                };
+            };
+        };
+    };
+    list_recommendations_api_v1_intel_recommendations_get: {
+        parameters: {
+            query?: {
+                status?: components["schemas"]["RecommendationStatus"] | null;
+                /** @description at most this many items */
+                limit?: number;
+                /** @description skip this many items first */
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Recommendation"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_recommendation_api_v1_intel_recommendations__rec_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                rec_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Recommendation"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    update_recommendation_api_v1_intel_recommendations__rec_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                rec_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RecommendationUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Recommendation"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    approve_recommendation_api_v1_intel_recommendations__rec_id__approve_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                rec_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Recommendation"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    comment_on_recommendation_api_v1_intel_recommendations__rec_id__comments_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                rec_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RecommendationCommentCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Recommendation"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_sources_api_v1_knowledge_sources_get: {
+        parameters: {
+            query?: {
+                /** @description at most this many items */
+                limit?: number;
+                /** @description skip this many items first */
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KnowledgeSource"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    create_source_api_v1_knowledge_sources_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["KnowledgeSourceCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KnowledgeSource"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    claim_due_sources_api_v1_knowledge_sources_claim_post: {
+        parameters: {
+            query?: {
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KnowledgeSource"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_source_api_v1_knowledge_sources__source_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                source_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KnowledgeSource"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_source_api_v1_knowledge_sources__source_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                source_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    update_source_api_v1_knowledge_sources__source_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                source_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["KnowledgeSourceUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KnowledgeSource"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    crawl_source_now_api_v1_knowledge_sources__source_id__crawl_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                source_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KnowledgeSource"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_crawls_api_v1_knowledge_sources__source_id__crawls_get: {
+        parameters: {
+            query?: {
+                /** @description at most this many items */
+                limit?: number;
+                /** @description skip this many items first */
+                offset?: number;
+            };
+            header?: never;
+            path: {
+                source_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Crawl"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    start_crawl_api_v1_knowledge_sources__source_id__crawls_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                source_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Crawl"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    report_crawl_progress_api_v1_knowledge_sources__source_id__crawls__crawl_id__put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                source_id: string;
+                crawl_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CrawlProgress"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Crawl"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_credentials_api_v1_knowledge_credentials_get: {
+        parameters: {
+            query?: {
+                /** @description at most this many items */
+                limit?: number;
+                /** @description skip this many items first */
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Credential"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    add_credential_api_v1_knowledge_credentials_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CredentialCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Credential"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_credentials_to_validate_api_v1_knowledge_credentials_to_validate_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Credential"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_credential_api_v1_knowledge_credentials__credential_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                credential_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Credential"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_credential_api_v1_knowledge_credentials__credential_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                credential_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    validate_credential_api_v1_knowledge_credentials__credential_id__validate_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                credential_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Credential"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    record_credential_validation_api_v1_knowledge_credentials__credential_id__validation_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                credential_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CredentialValidation"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Credential"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    reveal_credential_api_v1_knowledge_credentials__credential_id__secret_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                credential_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CredentialSecret"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_daily_spend_api_v1_usage_spend_get: {
+        parameters: {
+            query?: {
+                /** @description default: today's UTC midnight */
+                since?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DailySpend"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_skills_api_v1_skills_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SkillInfo"][];
+                };
+            };
+        };
+    };
+    create_skill_api_v1_skills_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SkillCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SkillInfo"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_skill_api_v1_skills__skill_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                skill_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SkillInfo"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_skill_api_v1_skills__skill_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                skill_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    update_skill_api_v1_skills__skill_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                skill_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SkillUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SkillInfo"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_rules_api_v1_rules_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RuleInfo"][];
+                };
+            };
+        };
+    };
+    create_rule_api_v1_rules_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RuleCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RuleInfo"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_rule_api_v1_rules__rule_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                rule_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RuleInfo"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_rule_api_v1_rules__rule_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                rule_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    update_rule_api_v1_rules__rule_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                rule_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RuleUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RuleInfo"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_friction_reports_api_v1_friction_get: {
+        parameters: {
+            query?: {
+                status?: components["schemas"]["FrictionStatus"] | null;
+                /** @description at most this many items */
+                limit?: number;
+                /** @description skip this many items first */
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FrictionInfo"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    create_friction_report_api_v1_friction_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FrictionCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FrictionInfo"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_friction_report_api_v1_friction__report_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                report_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FrictionInfo"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_friction_report_api_v1_friction__report_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                report_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    update_friction_report_api_v1_friction__report_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                report_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FrictionUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FrictionInfo"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    fix_friction_report_api_v1_friction__report_id__fix_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                report_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FrictionInfo"];
                 };
             };
             /** @description Validation Error */

@@ -34,6 +34,8 @@ export interface paths {
         /**
          * Get Readiness
          * @description Every required dependency answers; 503 naming the failing one otherwise.
+         *
+         *     Error text is included only for the admin (`X-Admin-Secret`) or a service (`X-Service-Token`).
          */
         get: operations["get_readiness_health_ready_get"];
         put?: never;
@@ -64,15 +66,615 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/recovery/status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Status
+         * @description Services ready, database size and table count, backups (public: counts and sizes only).
+         */
+        get: operations["get_status_api_v1_recovery_status_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/recovery/diagnostics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Download Diagnostics
+         * @description A diagnostics bundle to attach when asking for help: health, versions, recent logs, redacted config.
+         */
+        get: operations["download_diagnostics_api_v1_recovery_diagnostics_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/recovery/env": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read Env Settings
+         * @description The whitelisted `.env` keys, secrets masked, with the services each needs restarted.
+         */
+        get: operations["read_env_settings_api_v1_recovery_env_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Update Env Settings
+         * @description Set or remove whitelisted `.env` keys (atomic, comments and order kept); says what to restart.
+         */
+        patch: operations["update_env_settings_api_v1_recovery_env_patch"];
+        trace?: never;
+    };
+    "/api/v1/recovery/backups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Backups
+         * @description Backup archives, newest first, with their manifest's summary (`total` counts them all).
+         */
+        get: operations["list_backups_api_v1_recovery_backups_get"];
+        put?: never;
+        /**
+         * Create Backup
+         * @description Start a backup and stream its progress (SSE: phase, bytes, tables done); 409 while another runs.
+         */
+        post: operations["create_backup_api_v1_recovery_backups_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/recovery/backups/upload": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Upload Backup
+         * @description Upload an archive (the raw tar as the body); it is verified whole before it is kept.
+         */
+        post: operations["upload_backup_api_v1_recovery_backups_upload_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/recovery/backups/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Download Backup
+         * @description Download one archive.
+         */
+        get: operations["download_backup_api_v1_recovery_backups__name__get"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete Backup
+         * @description Delete one archive.
+         */
+        delete: operations["delete_backup_api_v1_recovery_backups__name__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/recovery/backups/{name}/check": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Check Backup
+         * @description Verify an archive (manifest, checksums, versions) without changing anything.
+         */
+        get: operations["check_backup_api_v1_recovery_backups__name__check_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/recovery/backups/{name}/restore": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Restore Backup
+         * @description Verify, take a safety backup, restore, and compare every table and Redis DB with the manifest.
+         */
+        post: operations["restore_backup_api_v1_recovery_backups__name__restore_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/recovery/reset/categories": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Reset Categories
+         * @description What each reset category removes: tables, Redis key patterns, files (public: it names no data).
+         */
+        get: operations["list_reset_categories_api_v1_recovery_reset_categories_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/recovery/reset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Factory Reset
+         * @description Remove the chosen categories (confirm must be "RESET"); a backup is taken first unless declined.
+         */
+        post: operations["factory_reset_api_v1_recovery_reset_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/recovery/checkpoints": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Checkpoint Schedule
+         * @description The checkpoint schedule, with when the last one ran and the next is due.
+         */
+        get: operations["get_checkpoint_schedule_api_v1_recovery_checkpoints_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Update Checkpoint Schedule
+         * @description Change the interval, retention or switch checkpoints off; takes effect at the loop's next check.
+         */
+        patch: operations["update_checkpoint_schedule_api_v1_recovery_checkpoints_patch"];
+        trace?: never;
+    };
+    "/api/v1/recovery/managed-services": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Managed Services
+         * @description The services the process manager runs, with their state.
+         */
+        get: operations["list_managed_services_api_v1_recovery_managed_services_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/recovery/services/{name}/restart": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Restart Service
+         * @description Restart one service.
+         */
+        post: operations["restart_service_api_v1_recovery_services__name__restart_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/recovery/services/{name}/logs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read Service Logs
+         * @description The service's most recent log lines.
+         */
+        get: operations["read_service_logs_api_v1_recovery_services__name__logs_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/recovery/profiles/{profile}/start": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start Profile
+         * @description Start the services of an optional profile (bridges, knowledge, voice).
+         */
+        post: operations["start_profile_api_v1_recovery_profiles__profile__start_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/recovery/profiles/{profile}/stop": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Stop Profile
+         * @description Stop the services of an optional profile.
+         */
+        post: operations["stop_profile_api_v1_recovery_profiles__profile__stop_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/recovery/inference/hardware": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Hardware
+         * @description CPU, RAM, disk and GPUs (nvidia-smi / rocm-smi when present).
+         */
+        get: operations["get_hardware_api_v1_recovery_inference_hardware_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/recovery/inference/recommendation": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Recommendation
+         * @description A backend and model that fit this machine.
+         */
+        get: operations["get_recommendation_api_v1_recovery_inference_recommendation_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/recovery/inference/backend/stop": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Stop Backend
+         * @description Wait for the gateway's local requests to finish (bounded), then stop the local model server.
+         */
+        post: operations["stop_backend_api_v1_recovery_inference_backend_stop_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/recovery/inference/backend/start": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start Backend
+         * @description Start the local model server.
+         */
+        post: operations["start_backend_api_v1_recovery_inference_backend_start_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
         /**
+         * ArchiveCheck
+         * @description What a pre-check of an archive found; a restore would refuse it unless `ok`.
+         */
+        ArchiveCheck: {
+            /** Name */
+            name: string;
+            /** Ok */
+            ok: boolean;
+            /** Problems */
+            problems: string[];
+            manifest?: components["schemas"]["BackupManifest"] | null;
+        };
+        /** ArchiveMember */
+        ArchiveMember: {
+            /** Name */
+            name: string;
+            /** Size */
+            size: number;
+            /** Sha256 */
+            sha256: string;
+        };
+        /** BackendState */
+        BackendState: {
+            /** Service */
+            service: string;
+            /** Running */
+            running: boolean;
+            /** Drained */
+            drained: boolean;
+            /** Inflight At Stop */
+            inflight_at_stop?: number | null;
+            /** Detail */
+            detail?: string | null;
+        };
+        /** BackupCreate */
+        BackupCreate: {
+            /**
+             * Include Env
+             * @default true
+             */
+            include_env: boolean;
+            /**
+             * Include Workspace
+             * @default true
+             */
+            include_workspace: boolean;
+        };
+        /**
+         * BackupInfo
+         * @description A backup as the list shows it (the manifest's summary, without checksums).
+         */
+        BackupInfo: {
+            /** Name */
+            name: string;
+            /** Size Bytes */
+            size_bytes: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            reason: components["schemas"]["BackupReason"];
+            /** Nova Version */
+            nova_version: string;
+            /** Tables */
+            tables: number;
+            /** Rows */
+            rows: number;
+            /** Redis Keys */
+            redis_keys: number;
+            /** Workspace Files */
+            workspace_files: number;
+            /** Env Included */
+            env_included: boolean;
+        };
+        /** BackupList */
+        BackupList: {
+            /** Backups */
+            backups: components["schemas"]["BackupInfo"][];
+            /** Total */
+            total: number;
+            /** Total Size Bytes */
+            total_size_bytes: number;
+        };
+        /** BackupManifest */
+        BackupManifest: {
+            /**
+             * Format
+             * @default nova-backup
+             */
+            format: string;
+            /**
+             * Format Version
+             * @default 1
+             */
+            format_version: number;
+            /** Id */
+            id: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            reason: components["schemas"]["BackupReason"];
+            /** Nova Version */
+            nova_version: string;
+            /** Postgres Server Version */
+            postgres_server_version: string;
+            /** Pg Dump Version */
+            pg_dump_version: string;
+            /** Redis Version */
+            redis_version: string;
+            /** Tables */
+            tables: components["schemas"]["TableStats"][];
+            /** Redis */
+            redis: components["schemas"]["RedisDbStats"][];
+            /** Workspace Files */
+            workspace_files: number;
+            env: components["schemas"]["EnvSection"];
+            /** Members */
+            members: components["schemas"]["ArchiveMember"][];
+        };
+        /**
+         * BackupReason
+         * @enum {string}
+         */
+        BackupReason: "manual" | "scheduled" | "before-restore" | "before-reset" | "uploaded";
+        /** BackupsStatus */
+        BackupsStatus: {
+            /** Count */
+            count: number;
+            /** Latest At */
+            latest_at?: string | null;
+            /** Total Size Bytes */
+            total_size_bytes: number;
+        };
+        /**
          * CheckStatus
          * @enum {string}
          */
         CheckStatus: "ok" | "down";
+        /** CheckpointSchedule */
+        CheckpointSchedule: {
+            /**
+             * Enabled
+             * @default true
+             */
+            enabled: boolean;
+            /**
+             * Interval Hours
+             * @default 6
+             */
+            interval_hours: number;
+            /**
+             * Keep Last
+             * @default 5
+             */
+            keep_last: number;
+            /**
+             * Keep Daily Days
+             * @default 7
+             */
+            keep_daily_days: number;
+            /** Last Run At */
+            last_run_at?: string | null;
+            /** Next Run At */
+            next_run_at?: string | null;
+        };
+        /** CheckpointScheduleUpdate */
+        CheckpointScheduleUpdate: {
+            /** Enabled */
+            enabled?: boolean | null;
+            /** Interval Hours */
+            interval_hours?: number | null;
+            /** Keep Last */
+            keep_last?: number | null;
+            /** Keep Daily Days */
+            keep_daily_days?: number | null;
+        };
+        /** DatabaseStatus */
+        DatabaseStatus: {
+            /** Connected */
+            connected: boolean;
+            /** Size Bytes */
+            size_bytes?: number | null;
+            /** Tables */
+            tables?: number | null;
+        };
         /**
          * DependencyCheck
          * @description One dependency of a service (postgres, redis, another service) as seen by its readiness probe.
@@ -91,6 +693,97 @@ export interface components {
             /** Detail */
             detail?: string | null;
         };
+        /**
+         * EnvEntry
+         * @description A whitelisted `.env` key: its value, or for a secret only whether it is set and its last characters.
+         */
+        EnvEntry: {
+            /** Key */
+            key: string;
+            /** Secret */
+            secret: boolean;
+            /** Set */
+            set: boolean;
+            /** Value */
+            value: string | null;
+            /** Restart */
+            restart: string[];
+        };
+        /**
+         * EnvSection
+         * @description The `.env` keys kept in the archive, sealed with a key derived from the admin secret.
+         */
+        EnvSection: {
+            /** Included */
+            included: boolean;
+            /** Keys */
+            keys?: string[];
+            /** Reason */
+            reason?: string | null;
+        };
+        /** EnvUpdate */
+        EnvUpdate: {
+            /** Updates */
+            updates: {
+                [key: string]: string | null;
+            };
+        };
+        /** EnvUpdateResult */
+        EnvUpdateResult: {
+            /** Changed */
+            changed: string[];
+            /** Restart Needed */
+            restart_needed: string[];
+        };
+        /** EnvView */
+        EnvView: {
+            /** Path */
+            path: string;
+            /** Entries */
+            entries: components["schemas"]["EnvEntry"][];
+        };
+        /** Gpu */
+        Gpu: {
+            /** Vendor */
+            vendor: string;
+            /** Name */
+            name: string;
+            /** Memory Total Mb */
+            memory_total_mb?: number | null;
+            /** Memory Used Mb */
+            memory_used_mb?: number | null;
+        };
+        /** HTTPValidationError */
+        HTTPValidationError: {
+            /** Detail */
+            detail?: components["schemas"]["ValidationError"][];
+        };
+        /** Hardware */
+        Hardware: {
+            /** Cpu Model */
+            cpu_model: string | null;
+            /** Cpu Count */
+            cpu_count: number;
+            /** Ram Total Mb */
+            ram_total_mb: number;
+            /** Ram Available Mb */
+            ram_available_mb: number;
+            /** Disk Free Mb */
+            disk_free_mb: number;
+            /** Disk Total Mb */
+            disk_total_mb: number;
+            /** Gpus */
+            gpus: components["schemas"]["Gpu"][];
+        };
+        /** InferenceRecommendation */
+        InferenceRecommendation: {
+            /** Backend */
+            backend: string;
+            /** Model */
+            model: string;
+            /** Reason */
+            reason: string;
+        };
         /** Liveness */
         Liveness: {
             /** Service */
@@ -104,6 +797,32 @@ export interface components {
             version: string;
             /** Uptime Seconds */
             uptime_seconds: number;
+        };
+        /**
+         * ManagedService
+         * @description A service as the process manager (launcher supervisor or Docker) sees it.
+         */
+        ManagedService: {
+            /** Name */
+            name: string;
+            /** Running */
+            running: boolean;
+            /** Pid */
+            pid?: number | null;
+            /**
+             * Restarts
+             * @default 0
+             */
+            restarts: number;
+            /** Detail */
+            detail?: string | null;
+        };
+        /** ManagedServices */
+        ManagedServices: {
+            /** Manager */
+            manager: string;
+            /** Services */
+            services: components["schemas"]["ManagedService"][];
         };
         /**
          * Readiness
@@ -132,6 +851,139 @@ export interface components {
          * @enum {string}
          */
         ReadinessStatus: "ready" | "not_ready";
+        /**
+         * RecoveryStatus
+         * @description The public overview: service readiness counts, database size, backups, a running operation's kind.
+         */
+        RecoveryStatus: {
+            /** Services Ready */
+            services_ready: number;
+            /** Services Total */
+            services_total: number;
+            database: components["schemas"]["DatabaseStatus"];
+            backups: components["schemas"]["BackupsStatus"];
+            /** Operation */
+            operation?: string | null;
+        };
+        /** RedisComparison */
+        RedisComparison: {
+            /** Db */
+            db: number;
+            /** Expected Keys */
+            expected_keys: number;
+            /** Actual Keys */
+            actual_keys: number;
+            /** Checksum Matches */
+            checksum_matches: boolean;
+        };
+        /** RedisDbStats */
+        RedisDbStats: {
+            /** Db */
+            db: number;
+            /** Keys */
+            keys: number;
+            /** Checksum */
+            checksum: string;
+        };
+        /** RedisPattern */
+        RedisPattern: {
+            /** Db */
+            db: number;
+            /** Pattern */
+            pattern: string;
+        };
+        /** ResetCategories */
+        ResetCategories: {
+            /** Categories */
+            categories: components["schemas"]["ResetCategory"][];
+        };
+        /** ResetCategory */
+        ResetCategory: {
+            name: components["schemas"]["ResetCategoryName"];
+            /** Title */
+            title: string;
+            /** Description */
+            description: string;
+            /** Tables */
+            tables: string[];
+            /** Redis */
+            redis: components["schemas"]["RedisPattern"][];
+            /** Files */
+            files?: string[];
+        };
+        /**
+         * ResetCategoryName
+         * @enum {string}
+         */
+        ResetCategoryName: "chat_history" | "pipeline_history" | "memories" | "goals_and_cortex" | "feeds_and_knowledge" | "api_keys" | "provider_keys_and_settings" | "backups";
+        /** ResetReport */
+        ResetReport: {
+            /** Categories */
+            categories: components["schemas"]["ResetCategoryName"][];
+            /** Backup */
+            backup: string | null;
+            /** Rows Deleted */
+            rows_deleted: {
+                [key: string]: number;
+            };
+            /** Redis Keys Deleted */
+            redis_keys_deleted: number;
+            /** Files Deleted */
+            files_deleted: number;
+        };
+        /** ResetRequest */
+        ResetRequest: {
+            /** Categories */
+            categories: components["schemas"]["ResetCategoryName"][];
+            /** Confirm */
+            confirm: string;
+            /**
+             * Backup First
+             * @default true
+             */
+            backup_first: boolean;
+        };
+        /** RestoreReport */
+        RestoreReport: {
+            /** Restored */
+            restored: string;
+            /** Safety Backup */
+            safety_backup: string | null;
+            /** Matches */
+            matches: boolean;
+            /** Tables */
+            tables: components["schemas"]["TableComparison"][];
+            /** Redis */
+            redis: components["schemas"]["RedisComparison"][];
+            /** Workspace Files */
+            workspace_files: number;
+            /** Env Keys Written */
+            env_keys_written?: string[];
+            /** Restart Needed */
+            restart_needed?: string[];
+        };
+        /** RestoreRequest */
+        RestoreRequest: {
+            /**
+             * Restore Env
+             * @default false
+             */
+            restore_env: boolean;
+        };
+        /** ServiceAction */
+        ServiceAction: {
+            /** Action */
+            action: string;
+            /** Services */
+            services: string[];
+        };
+        /** ServiceLogs */
+        ServiceLogs: {
+            /** Name */
+            name: string;
+            /** Lines */
+            lines: string[];
+        };
         /**
          * ServiceState
          * @enum {string}
@@ -171,6 +1023,42 @@ export interface components {
              * Format: date-time
              */
             checked_at?: string;
+        };
+        /** TableComparison */
+        TableComparison: {
+            /** Name */
+            name: string;
+            /** Expected Rows */
+            expected_rows: number;
+            /** Actual Rows */
+            actual_rows: number | null;
+            /** Checksum Matches */
+            checksum_matches: boolean;
+        };
+        /**
+         * TableStats
+         * @description One table as it was (or is): row count and an order-independent checksum of its rows' text.
+         */
+        TableStats: {
+            /** Name */
+            name: string;
+            /** Rows */
+            rows: number;
+            /** Checksum */
+            checksum: string;
+        };
+        /** ValidationError */
+        ValidationError: {
+            /** Location */
+            loc: (string | number)[];
+            /** Message */
+            msg: string;
+            /** Error Type */
+            type: string;
+            /** Input */
+            input?: unknown;
+            /** Context */
+            ctx?: Record<string, never>;
         };
     };
     responses: never;
@@ -246,6 +1134,644 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ServicesOverview"];
+                };
+            };
+        };
+    };
+    get_status_api_v1_recovery_status_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecoveryStatus"];
+                };
+            };
+        };
+    };
+    download_diagnostics_api_v1_recovery_diagnostics_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+        };
+    };
+    read_env_settings_api_v1_recovery_env_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvView"];
+                };
+            };
+        };
+    };
+    update_env_settings_api_v1_recovery_env_patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EnvUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvUpdateResult"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_backups_api_v1_recovery_backups_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BackupList"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    create_backup_api_v1_recovery_backups_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["BackupCreate"] | null;
+            };
+        };
+        responses: {
+            /** @description BackupProgress events, then [DONE] */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": unknown;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    upload_backup_api_v1_recovery_backups_upload_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-tar": string;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BackupInfo"];
+                };
+            };
+        };
+    };
+    download_backup_api_v1_recovery_backups__name__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_backup_api_v1_recovery_backups__name__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    check_backup_api_v1_recovery_backups__name__check_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ArchiveCheck"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    restore_backup_api_v1_recovery_backups__name__restore_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["RestoreRequest"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RestoreReport"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_reset_categories_api_v1_recovery_reset_categories_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ResetCategories"];
+                };
+            };
+        };
+    };
+    factory_reset_api_v1_recovery_reset_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ResetRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ResetReport"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_checkpoint_schedule_api_v1_recovery_checkpoints_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CheckpointSchedule"];
+                };
+            };
+        };
+    };
+    update_checkpoint_schedule_api_v1_recovery_checkpoints_patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CheckpointScheduleUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CheckpointSchedule"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_managed_services_api_v1_recovery_managed_services_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ManagedServices"];
+                };
+            };
+        };
+    };
+    restart_service_api_v1_recovery_services__name__restart_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServiceAction"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    read_service_logs_api_v1_recovery_services__name__logs_get: {
+        parameters: {
+            query?: {
+                lines?: number;
+            };
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServiceLogs"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    start_profile_api_v1_recovery_profiles__profile__start_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                profile: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServiceAction"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    stop_profile_api_v1_recovery_profiles__profile__stop_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                profile: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServiceAction"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_hardware_api_v1_recovery_inference_hardware_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Hardware"];
+                };
+            };
+        };
+    };
+    get_recommendation_api_v1_recovery_inference_recommendation_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InferenceRecommendation"];
+                };
+            };
+        };
+    };
+    stop_backend_api_v1_recovery_inference_backend_stop_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BackendState"];
+                };
+            };
+        };
+    };
+    start_backend_api_v1_recovery_inference_backend_start_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BackendState"];
                 };
             };
         };

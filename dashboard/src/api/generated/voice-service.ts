@@ -34,8 +34,90 @@ export interface paths {
         /**
          * Get Readiness
          * @description Every required dependency answers; 503 naming the failing one otherwise.
+         *
+         *     Error text is included only for the admin (`X-Admin-Secret`) or a service (`X-Service-Token`).
          */
         get: operations["get_readiness_health_ready_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/voice/transcribe": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Transcribe Audio
+         * @description Speech to text; silence or a clip too short for speech gives empty text.
+         */
+        post: operations["transcribe_audio_api_v1_voice_transcribe_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/voice/synthesize": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Synthesize Speech
+         * @description Text to speech, streamed as it is produced.
+         */
+        post: operations["synthesize_speech_api_v1_voice_synthesize_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/voice/voices": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Voices
+         * @description The voices of a provider (default: the text-to-speech provider in force).
+         */
+        get: operations["list_voices_api_v1_voice_voices_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/voice/providers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Providers
+         * @description Every provider: configured, usable, and why not; and which ones are in force.
+         */
+        get: operations["list_providers_api_v1_voice_providers_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -48,6 +130,11 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * AudioFormat
+         * @enum {string}
+         */
+        AudioFormat: "mp3" | "opus" | "wav";
         /**
          * CheckStatus
          * @enum {string}
@@ -71,6 +158,11 @@ export interface components {
             /** Detail */
             detail?: string | null;
         };
+        /** HTTPValidationError */
+        HTTPValidationError: {
+            /** Detail */
+            detail?: components["schemas"]["ValidationError"][];
+        };
         /** Liveness */
         Liveness: {
             /** Service */
@@ -84,6 +176,33 @@ export interface components {
             version: string;
             /** Uptime Seconds */
             uptime_seconds: number;
+        };
+        /**
+         * ProviderStatus
+         * @description One provider: what it can do, whether it is configured, and if it cannot be used, why.
+         */
+        ProviderStatus: {
+            provider: components["schemas"]["VoiceProvider"];
+            /** Speech To Text */
+            speech_to_text: boolean;
+            /** Text To Speech */
+            text_to_speech: boolean;
+            /** Configured */
+            configured: boolean;
+            /** Usable */
+            usable: boolean;
+            /** Reason */
+            reason?: string | null;
+        };
+        /**
+         * ProvidersReport
+         * @description The providers in force now (after `auto` is resolved; None when nothing usable) and every provider.
+         */
+        ProvidersReport: {
+            stt_provider: components["schemas"]["VoiceProvider"] | null;
+            tts_provider: components["schemas"]["VoiceProvider"] | null;
+            /** Providers */
+            providers: components["schemas"]["ProviderStatus"][];
         };
         /**
          * Readiness
@@ -112,6 +231,67 @@ export interface components {
          * @enum {string}
          */
         ReadinessStatus: "ready" | "not_ready";
+        /** SynthesisRequest */
+        SynthesisRequest: {
+            /** Text */
+            text: string;
+            /** Voice */
+            voice?: string | null;
+            /** @default mp3 */
+            format: components["schemas"]["AudioFormat"];
+            /** Speed */
+            speed?: number | null;
+            provider?: components["schemas"]["VoiceProvider"] | null;
+        };
+        /**
+         * Transcription
+         * @description `text` is empty for silence or audio too short to hold speech: never a guessed sentence.
+         */
+        Transcription: {
+            /** Text */
+            text: string;
+            /** Language */
+            language?: string | null;
+            /** Duration Ms */
+            duration_ms: number;
+            /** Confidence */
+            confidence?: number | null;
+            provider: components["schemas"]["VoiceProvider"];
+        };
+        /** ValidationError */
+        ValidationError: {
+            /** Location */
+            loc: (string | number)[];
+            /** Message */
+            msg: string;
+            /** Error Type */
+            type: string;
+            /** Input */
+            input?: unknown;
+            /** Context */
+            ctx?: Record<string, never>;
+        };
+        /** Voice */
+        Voice: {
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+            /** Language */
+            language?: string | null;
+        };
+        /** VoiceList */
+        VoiceList: {
+            provider: components["schemas"]["VoiceProvider"];
+            /** Voices */
+            voices: components["schemas"]["Voice"][];
+        };
+        /**
+         * VoiceProvider
+         * @description Where speech is recognised or produced. `offline` needs no key and no network.
+         * @enum {string}
+         */
+        VoiceProvider: "openai" | "openai_compatible" | "deepgram" | "elevenlabs" | "offline";
     };
     responses: never;
     parameters: never;
@@ -166,6 +346,142 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Readiness"];
+                };
+            };
+        };
+    };
+    transcribe_audio_api_v1_voice_transcribe_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": {
+                    /**
+                     * Format: binary
+                     * @description webm/opus, ogg, mp3, m4a or wav
+                     */
+                    file: string;
+                    /** @description a language code, e.g. en */
+                    language?: string;
+                    /** @description words to expect */
+                    prompt?: string;
+                    /** @enum {string} */
+                    provider?: "openai" | "openai_compatible" | "deepgram" | "elevenlabs" | "offline";
+                };
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Transcription"];
+                };
+            };
+            /** @description upload too large or too long */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description not audio */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    synthesize_speech_api_v1_voice_synthesize_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SynthesisRequest"];
+            };
+        };
+        responses: {
+            /** @description The audio, streamed as the provider produces it */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "audio/mpeg": unknown;
+                    "audio/ogg": unknown;
+                    "audio/wav": unknown;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_voices_api_v1_voice_voices_get: {
+        parameters: {
+            query?: {
+                provider?: components["schemas"]["VoiceProvider"] | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VoiceList"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_providers_api_v1_voice_providers_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProvidersReport"];
                 };
             };
         };
