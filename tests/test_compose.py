@@ -62,7 +62,7 @@ EXPECTED_DEPENDENCIES: dict[str, set[str]] = {
     "cortex": {"postgres", "redis", "orchestrator"},
     "intel-worker": {"redis", "orchestrator"},
     "knowledge-worker": {"redis", "orchestrator"},
-    "voice-service": {"redis"},
+    "voice-service": {"redis", "orchestrator"},
     "recovery": {"postgres", "redis"},
     "dashboard": {"recovery"},
 }
@@ -336,7 +336,23 @@ def test_named_volumes_used_are_declared(
         if not str(mount).startswith((".", "/", "~", "$"))
     }
     assert used == set(compose["volumes"])
-    assert used == {"postgres-data", "redis-data", "ollama-data", "nova-workspace"}
+    assert used == {"postgres-data", "redis-data", "ollama-data", "nova-workspace", "recovery-backups"}
+
+
+def test_orchestrator_may_create_the_user_namespaces_its_tool_jail_needs(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    assert "seccomp=unconfined" in services["orchestrator"]["security_opt"]
+
+
+def test_recovery_reaches_backups_workspace_env_file_and_docker(services: dict[str, dict[str, Any]]) -> None:
+    recovery = services["recovery"]
+    env = environment_of(recovery)
+    mounts = {str(m).split(":")[1]: str(m).split(":")[0] for m in recovery["volumes"]}
+    assert mounts[env["BACKUP_DIR"]] == "recovery-backups"
+    assert mounts[env["NOVA_WORKSPACE"]] == "nova-workspace"
+    assert mounts[env["NOVA_ENV_FILE"]] == "./.env"
+    assert mounts["/var/run/docker.sock"] == "/var/run/docker.sock"
 
 
 def test_orchestrator_keeps_its_workspace_on_a_named_volume(services: dict[str, dict[str, Any]]) -> None:
