@@ -373,3 +373,40 @@ def test_a_chat_client_that_leaves_mid_answer_stops_the_model_and_keeps_what_was
     assert stored[0]["metadata"] == {"interrupted": True}
     assert words.startswith(stored[0]["content"]) and len(stored[0]["content"]) < len(words)
     wait_until(lambda: model.script.streams_cancelled == 1)
+
+
+def test_a_recurring_request_in_chat_becomes_a_scheduled_goal_owned_by_the_caller(
+    stack: Stack, model: FakeOpenAI
+) -> None:
+    model.script.push(
+        Reply(
+            tool_calls=[
+                ToolCallSpec(
+                    "create_goal",
+                    {"title": "Review my PRs", "schedule_cron": "0 9 * * 1", "priority": 2},
+                    "call_g",
+                )
+            ]
+        ),
+        Reply(content="Done: every Monday at 09:00 UTC I will remind you to review your PRs."),
+    )
+    result = _task(stack, "Remind me every Monday to review my PRs")
+
+    step = result["steps"][0]
+    assert (step["call"]["name"], step["is_error"]) == ("create_goal", False)
+    assert "Review my PRs" in step["result"] and "Monday" in step["result"] and "next run" in step["result"]
+    goals = httpx.get(f"{stack.url}/api/v1/goals", headers={"X-API-Key": stack.api_key}, timeout=30).json()
+    [goal] = [g for g in goals if g["title"] == "Review my PRs"]
+    assert (goal["created_by"], goal["schedule_cron"], goal["priority"]) == ("chat", "0 9 * * 1", 2)
+    assert goal["owner"].startswith("key:") and goal["schedule_next_at"] is not None
+
+    # A schedule the model gets wrong is the tool's error for the model to correct, not a failed turn.
+    model.script.push(
+        Reply(
+            tool_calls=[ToolCallSpec("create_goal", {"title": "x", "schedule_cron": "mondays"}, "call_bad")]
+        ),
+        Reply(content="Sorry, I could not set that up."),
+    )
+    bad = _task(stack, "Remind me on mondays")
+    assert bad["status"] == "completed"
+    assert bad["steps"][0]["is_error"] is True and "cron" in bad["steps"][0]["result"]

@@ -121,6 +121,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 rules=skills,
             )
             gateway = LlmGatewayClient(resources.peers["llm-gateway"])
+            goals = GoalService(GoalRepository(pg), stimuli_redis)
             runner = AgentRunner(
                 settings=settings,
                 agents=agents,
@@ -132,6 +133,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 config=config,
                 web_fetch=web.fetch,
                 service_health=_service_health(health),
+                goals=goals,
             )
             usage_repository = UsageRepository(pg)
             services = Services(
@@ -149,7 +151,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 chat=ChatService(ConversationRepository(pg), agents, runner, redis),
                 usage=UsageService(usage_repository),
                 openai=OpenAICompatService(agents, runner),
-                goals=GoalService(GoalRepository(pg), stimuli_redis),
+                goals=goals,
             )
             app.state.services = services
 

@@ -27,6 +27,7 @@ SAFE_KEY_TOOLS: tuple[str, ...] = (
     "web_fetch",
     "list_agents",
     "create_task",
+    "create_goal",
 )
 # An empty `tools` list means "every tool", so a policy that leaves nothing is written as a name no tool has.
 NO_TOOLS = "none-allowed"

@@ -14,6 +14,7 @@ import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
+from typing import Any
 
 import anyio
 import structlog
@@ -21,6 +22,7 @@ from pydantic import ValidationError
 
 from nova_common.errors import Conflict, NovaError, UpstreamUnavailable
 from nova_contracts.chat import ChatStreamEvent
+from nova_contracts.goals import GoalCreator
 from nova_contracts.llm import CallMetadata, CompleteRequest, Message, StreamChunk, ToolCall
 from nova_contracts.memory import (
     ContextRequest,
@@ -40,9 +42,10 @@ from orchestrator.agents.service import AgentService
 from orchestrator.clients.llm_gateway import LlmGatewayClient
 from orchestrator.clients.memory_service import MemoryServiceClient
 from orchestrator.config import Settings
+from orchestrator.goals.service import GoalService, goal_card, parse_goal
 from orchestrator.keys.tenant import Tenant
 from orchestrator.platform_config.service import PlatformConfigService
-from orchestrator.tools.registry import ToolContext
+from orchestrator.tools.registry import ToolContext, ToolError
 from orchestrator.tools.sandbox import SandboxViolation, build_sandbox, narrower
 from orchestrator.tools.service import ToolService
 
@@ -161,6 +164,7 @@ class AgentRunner:
         config: PlatformConfigService,
         web_fetch: Callable[[str, int], Awaitable[str]],
         service_health: Callable[[], Awaitable[dict[str, str]]],
+        goals: GoalService | None = None,
     ) -> None:
         self.settings = settings
         self.agents = agents
@@ -170,6 +174,18 @@ class AgentRunner:
         self.config = config
         self.web_fetch = web_fetch
         self.service_health = service_health
+        self.goals = goals
+
+    async def _create_goal(self, tenant: Tenant, args: dict[str, Any]) -> str:
+        """The `create_goal` tool: a goal owned by the turn's caller, validated like an API request."""
+        assert self.goals is not None
+        fields = ("title", "description", "schedule_cron", "priority", "max_completions")
+        body = parse_goal({k: args[k] for k in fields if args.get(k) is not None} | {"complex": False})
+        try:
+            goal = await self.goals.create_for(body, tenant, GoalCreator.CHAT)
+        except NovaError as exc:
+            raise ToolError(exc.detail) from exc
+        return goal_card(goal)
 
     async def run(self, turn: TurnInput) -> AsyncGenerator[TurnEvent, None]:
         """The turn's events; a dependency that is down raises `UpstreamUnavailable` naming it."""
@@ -292,6 +308,7 @@ class AgentRunner:
             list_agents=functools.partial(self.agents.list, tenant=turn.tenant),
             service_health=self.service_health,
             run_subtask=None if turn.delegated else self._subtask_runner(turn, agent, sandbox.tier),
+            create_goal=None if self.goals is None else functools.partial(self._create_goal, turn.tenant),
             # The memory tools write and search as the turn's owner.
             extra={"memory_owner": turn.tenant.owner},
         )

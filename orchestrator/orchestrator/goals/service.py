@@ -135,7 +135,10 @@ class GoalService:
     async def create(
         self, body: GoalCreate, principal: Principal, *, creator: GoalCreator | None = None
     ) -> Goal:
-        tenant = Tenant.of(principal)
+        return await self.create_for(body, Tenant.of(principal), creator or creator_of(principal))
+
+    async def create_for(self, body: GoalCreate, tenant: Tenant, creator: GoalCreator) -> Goal:
+        """A goal owned by `tenant` (the chat tool creates one for the turn's caller)."""
         values = body.model_dump(exclude={"complex"})
         if body.schedule_cron is not None:
             values["schedule_next_at"] = next_fire(body.schedule_cron, datetime.now(UTC))
@@ -143,7 +146,7 @@ class GoalService:
         values["maturation_status"] = {None: "triage", True: "scoping", False: None}[body.complex]
         row = await self.repository.insert(
             values,
-            created_by=(creator or creator_of(principal)).value,
+            created_by=creator.value,
             owner_kind=tenant.kind,
             api_key_id=tenant.api_key_id,
         )
@@ -314,3 +317,14 @@ def parse_goal(data: dict[str, Any]) -> GoalCreate:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "goal"
         raise BadRequest(f"{where}: {first['msg']}") from exc
+
+
+def goal_card(goal: Goal) -> str:
+    """What the chat tool answers: enough for the model to tell the user what was set up, and when."""
+    parts = [f"Created goal {goal.title!r} (id {goal.id}, priority {goal.priority})"]
+    if goal.schedule_cron:
+        when = goal.schedule_description or goal.schedule_cron
+        parts.append(f"runs {when} (cron {goal.schedule_cron}, UTC)")
+        if goal.schedule_next_at:
+            parts.append(f"next run {goal.schedule_next_at.isoformat(timespec='minutes')}")
+    return "; ".join(parts) + ". It is on the Goals page."

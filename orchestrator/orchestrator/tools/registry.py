@@ -40,6 +40,8 @@ class ToolContext:
     service_health: Callable[[], Awaitable[dict[str, str]]]
     # Set by the turn runner: runs a one-shot task on another agent (None inside a delegated task).
     run_subtask: Callable[[str, str], Awaitable[str]] | None = None
+    # Set by the turn runner: creates a goal owned by the turn's caller and describes it (None: no goals here).
+    create_goal: Callable[[dict[str, Any]], Awaitable[str]] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
