@@ -14,6 +14,8 @@ from nova_contracts.goals import Goal, MaturationStage
 MATURATION_WORK = frozenset(
     {MaturationStage.TRIAGE, MaturationStage.SCOPING, MaturationStage.SPECCING, MaturationStage.VERIFYING}
 )
+# Peers without which no attempt can succeed (memory-service is optional: recall is skipped without it).
+CRITICAL_PEERS = frozenset({"orchestrator", "llm-gateway"})
 # Below this score nothing is worth a cycle's action: cortex idles.
 MIN_SCORE = 0.05
 
@@ -34,6 +36,8 @@ class Perception:
     new_messages: int = 0
     unacknowledged: int = 0
     unreflected: int = 0
+    degraded: list[str] = field(default_factory=list)  # peers not answering their liveness probe
+    reported_degraded: frozenset[str] = frozenset()  # what the journal last said was down
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property
@@ -147,13 +151,28 @@ def evaluate(p: Perception) -> list[DriveUrgency]:
         drives.append(_drive(DriveName.SERVE, urgency, priority_weight(top.priority), reason, top))
 
     capped = p.over_limits()
-    drives.append(
-        _drive(
-            DriveName.MAINTAIN, 0.6 + 0.1 * len(capped), 1.0, f"{len(capped)} goals reached a cap", capped[0]
+    if capped:
+        drives.append(
+            _drive(
+                DriveName.MAINTAIN,
+                0.6 + 0.1 * len(capped),
+                1.0,
+                f"{len(capped)} goals reached a cap",
+                capped[0],
+            )
         )
-        if capped
-        else _drive(DriveName.MAINTAIN, 0, 1.0, "nothing to tidy")
-    )
+    elif frozenset(p.degraded) != p.reported_degraded:
+        # A change in which peers are down is told to the person once; then maintenance has nothing to add.
+        drives.append(
+            _drive(
+                DriveName.MAINTAIN,
+                0.7 + len(p.degraded) / 10,
+                1.0,
+                f"not answering: {', '.join(sorted(p.degraded))}",
+            )
+        )
+    else:
+        drives.append(_drive(DriveName.MAINTAIN, 0, 1.0, "nothing to tidy"))
 
     retry = [] if full else p.retryable()
     drives.append(
@@ -185,7 +204,12 @@ def evaluate(p: Perception) -> list[DriveUrgency]:
         else _drive(DriveName.REFLECT, 0, 0.5, "too little happened to summarise")
     )
 
-    factors = _BUDGET_FACTOR[p.tier]
+    factors = dict(_BUDGET_FACTOR[p.tier])
+    why = f"budget tier {p.tier.value}"
+    if CRITICAL_PEERS & set(p.degraded):
+        # Without the orchestrator or the gateway every plan fails: only maintenance (telling the person) acts.
+        factors = {drive: 0.0 for drive in DriveName if drive is not DriveName.MAINTAIN}
+        why = f"{', '.join(sorted(CRITICAL_PEERS & set(p.degraded)))} down"
     weighted = [
         d
         if d.drive not in factors
@@ -193,7 +217,7 @@ def evaluate(p: Perception) -> list[DriveUrgency]:
             update={
                 "urgency": round(d.urgency * factors[d.drive], 3),
                 "score": round(d.urgency * factors[d.drive] * d.weight, 4),
-                "reason": f"{d.reason} (budget tier {p.tier.value})",
+                "reason": f"{d.reason} ({why})",
             }
         )
         for d in drives

@@ -21,7 +21,7 @@ from redis.exceptions import RedisError
 from cortex.budget import budget_status, publish_tier
 from cortex.clients import GatewayClient, MemoryClient, OrchestratorClient
 from cortex.config import Settings
-from cortex.drives import Perception, evaluate, winner
+from cortex.drives import CRITICAL_PEERS, Perception, evaluate, winner
 from cortex.state import CortexState, Lease
 from nova_contracts.cortex import (
     BudgetStatus,
@@ -49,6 +49,7 @@ from nova_contracts.goals import (
 from nova_contracts.orchestrator import PipelineTaskInfo, PipelineTaskState, PipelineTaskSubmit
 
 log = structlog.get_logger("cortex.loop")
+PEER_PROBE_TIMEOUT = 2.0
 
 _OUTCOMES = {
     PipelineTaskState.COMPLETE: IterationOutcome.SUCCEEDED,
@@ -99,6 +100,7 @@ class Cortex:
         self.timeout = settings.cortex_active_interval
         self.tier: BudgetTier | None = None
         self.reconciled = False  # set once this replica has looked for attempts a crash left unnoted
+        self.reported_degraded: frozenset[str] = frozenset()  # the peers the journal last said were down
 
     # The loop ------------------------------------------------------------------------------------------
 
@@ -188,6 +190,8 @@ class Cortex:
             new_messages=new_messages,
             unacknowledged=int(counters.get("unacknowledged", 0)),
             unreflected=int(counters.get("unreflected", 0)),
+            degraded=await self.peer_health(stimuli),
+            reported_degraded=self.reported_degraded,
         )
         drives = evaluate(perception)
         chosen = winner(drives)
@@ -265,6 +269,8 @@ class Cortex:
     async def act(self, drive: DriveUrgency, p: Perception) -> str:
         goal = next((g for g in p.goals if g.id == drive.goal_id), None)
         if drive.drive is DriveName.MAINTAIN:
+            if not p.over_limits() and frozenset(p.degraded) != p.reported_degraded:
+                return await self.report_degraded(p.degraded)
             return await self.maintain(p.over_limits())
         if drive.drive in (DriveName.SERVE, DriveName.IMPROVE) and goal is not None:
             return await self.serve(goal, p, retry=drive.drive is DriveName.IMPROVE)
@@ -573,6 +579,46 @@ class Cortex:
             JournalEntryKind.ESCALATION,
             goal.id,
         )
+
+    async def peer_health(self, stimuli: list[Stimulus]) -> list[str]:
+        """The peers cortex depends on that do not answer their liveness probe now, plus any another service
+        reported degraded through a stimulus."""
+        peers = {
+            "orchestrator": self.orchestrator.client,
+            "llm-gateway": self.gateway.client,
+            "memory-service": self.memory.client,
+        }
+        down = {
+            str(s.payload.get("service", s.source)) for s in stimuli if s.type is StimulusType.HEALTH_DEGRADED
+        }
+        for name, client in peers.items():
+            if client is None:
+                continue
+            try:
+                response = await client.get("/health/live", timeout=PEER_PROBE_TIMEOUT)
+                if response.status_code != 200:
+                    down.add(name)
+            except Exception:  # any failure to answer is what this probe looks for
+                down.add(name)
+        return sorted(down)
+
+    async def report_degraded(self, degraded: list[str]) -> str:
+        """Tell the person once per change which services are down (cortex cannot restart them itself)."""
+        now_down = frozenset(degraded)
+        if now_down:
+            await self.narrate(
+                f"{', '.join(sorted(now_down))} {'is' if len(now_down) == 1 else 'are'} not answering"
+                + (
+                    ": I hold off new attempts until it is back (recovery can restart services)."
+                    if now_down & CRITICAL_PEERS
+                    else "; I carry on without it."
+                ),
+                JournalEntryKind.ESCALATION,
+            )
+        else:
+            await self.narrate(f"{', '.join(sorted(self.reported_degraded))} answer again.")
+        self.reported_degraded = now_down
+        return f"reported peers down: {', '.join(sorted(now_down)) or 'none'}"
 
     async def maintain(self, capped: list[Goal]) -> str:
         """Complete goals that used their iterations and pause those that used their money."""

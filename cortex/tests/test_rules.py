@@ -145,3 +145,34 @@ def test_unread_messages_make_learn_act_and_several_outcomes_make_reflect_act() 
 
 def test_an_idle_nova_has_no_winning_drive() -> None:
     assert winner(evaluate(perceive([]))) is None
+
+
+def test_a_peer_that_is_down_makes_maintenance_win_over_a_stale_goal() -> None:
+    stale = goal(priority=1)
+    healthy = evaluate(perceive([stale]))
+    assert next(d for d in healthy if d.drive is DriveName.MAINTAIN).score == 0
+    drives = evaluate(perceive([stale], degraded=["llm-gateway"]))
+    chosen = winner(drives)
+    assert chosen is not None and chosen.drive is DriveName.MAINTAIN
+    assert "llm-gateway" in chosen.reason
+
+
+def test_memory_service_down_is_reported_but_does_not_stop_serving() -> None:
+    due = goal(priority=1)
+    drives = evaluate(perceive([due], due={due.id}, degraded=["memory-service"]))
+    serve = next(d for d in drives if d.drive is DriveName.SERVE)
+    maintain = next(d for d in drives if d.drive is DriveName.MAINTAIN)
+    assert serve.score > 0 and maintain.score > 0
+
+
+def test_a_reported_outage_is_not_reported_again_but_still_stops_attempts() -> None:
+    stale = goal(priority=1)
+    drives = evaluate(
+        perceive([stale], degraded=["llm-gateway"], reported_degraded=frozenset({"llm-gateway"}))
+    )
+    assert winner(drives) is None  # told once already; nothing can be attempted until it is back
+    recovered = evaluate(perceive([stale], degraded=[], reported_degraded=frozenset({"llm-gateway"})))
+    chosen = winner(recovered)
+    assert chosen is not None and chosen.drive is DriveName.SERVE  # work resumes at once
+    maintain = next(d for d in recovered if d.drive is DriveName.MAINTAIN)
+    assert maintain.score > 0  # and the recovery is told when nothing more urgent is left
