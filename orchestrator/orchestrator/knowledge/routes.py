@@ -6,8 +6,16 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
-from nova_common.auth import AdminAuth, Principal, ServiceAuth, service_token_ok
-from nova_common.errors import Forbidden
+from nova_common.auth import (
+    ADMIN_HEADER,
+    SERVICE_HEADER,
+    AdminAuth,
+    Principal,
+    ServiceAuth,
+    admin_secrets,
+    service_token_ok,
+)
+from nova_common.errors import Forbidden, Unauthorized
 from nova_contracts.knowledge import (
     Crawl,
     CrawlProgress,
@@ -40,9 +48,12 @@ Knowledge = Annotated[KnowledgeService, Depends(get_knowledge)]
 async def require_service_token(request: Request) -> Principal:
     """A Nova service's token and nothing else: unlike `ServiceAuth`, the admin secret does not pass, so
     a leaked dashboard session cannot read stored tokens back."""
-    if not service_token_ok(request):
+    if service_token_ok(request):
+        return Principal(kind="service")
+    if await admin_secrets(request).check(request.headers.get(ADMIN_HEADER)):
         raise Forbidden("only a Nova service (X-Service-Token) may read a credential's plaintext")
-    return Principal(kind="service")
+    # No credential, or a wrong one: 401, as on every other route.
+    raise Unauthorized(f"this route is internal: send a valid {SERVICE_HEADER}")
 
 
 ServiceTokenOnly = Annotated[Principal, Depends(require_service_token)]
