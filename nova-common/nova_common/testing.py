@@ -104,15 +104,21 @@ def embedded_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Embedde
 
 
 @pytest.fixture
-def redis_base_url(embedded_redis: EmbeddedRedis | None) -> str:
-    """The Redis URL every service derives its own DB from; all DBs are empty when the test starts."""
+def redis_base_url(embedded_redis: EmbeddedRedis | None) -> Iterator[str]:
+    """The Redis URL every service derives its own DB from; all DBs are empty when the test starts, and
+    emptied again when it ends, so a later module's stack (which shares the session's Redis) starts clean."""
     url = os.environ.get("NOVA_TEST_REDIS_URL") or (embedded_redis.url if embedded_redis else "")
+    _flush(url)
+    yield url
+    _flush(url)
+
+
+def _flush(url: str) -> None:
     client = redis.Redis.from_url(url)
     try:
         client.flushall()
     finally:
         client.close()
-    return url
 
 
 @pytest.fixture

@@ -84,8 +84,13 @@ def seed_redis(url: str) -> None:
     config = db(1)
     config.set("nova:config:llm.default_chat_model", json.dumps("openai/gpt-4o"))
     agents = db(2)
-    agents.hset("nova:agent:primary", mapping={"name": "Nova", "tools": json.dumps(["read_file"])})
-    agents.sadd("nova:agents", "primary", "helper")
+    # The orchestrator's own shapes: a hash per agent, a set of ids, and the primary agent's id as a string
+    # (other tests' stacks start an orchestrator on the same Redis and read them).
+    primary, helper = str(uuid.uuid4()), str(uuid.uuid4())
+    agents.hset(f"nova:agent:{primary}", mapping={"name": "Nova", "tools": json.dumps(["read_file"])})
+    agents.hset(f"nova:agent:{helper}", mapping={"name": "helper", "tools": json.dumps([])})
+    agents.sadd("nova:agents", primary, helper)
+    agents.set("nova:agent:primary", primary)
     agents.zadd("nova:pipeline:due", {"t1": 1.5, "t2": 2.25})
     agents.xadd("nova:usage:events", {"tokens": "12", "model": "m"})
     agents.xgroup_create("nova:usage:events", "orchestrator-usage", id="0")
