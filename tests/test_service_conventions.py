@@ -85,7 +85,6 @@ PENDING_RENAMES = frozenset(
         "ProviderStatus",
         "ResponseFormat",
         "ToolDefinition",
-        "TurnOutcome",
     }
 )
 
