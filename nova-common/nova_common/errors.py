@@ -137,17 +137,18 @@ async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
 # range, text it cannot encode, a CHECK the input breaks. Routes should refuse such input before the
 # database sees it; this is the net for what a contract missed, so the caller gets a 4xx that says so.
 _STORAGE_REFUSALS: dict[type[Exception], tuple[int, str, str]] = {
+    # 400, not 422: a 422's documented body is the list of invalid fields, which the database cannot name.
     asyncpg.exceptions.DataError: (
-        422,
+        400,
         "a value cannot be stored (out of range or not encodable)",
         "unstorable_value",
     ),
     asyncpg.exceptions.CheckViolationError: (
-        422,
+        400,
         "a value breaks a rule of the stored data",
         "check_violation",
     ),
-    asyncpg.exceptions.NotNullViolationError: (422, "a required value is missing", "missing_value"),
+    asyncpg.exceptions.NotNullViolationError: (400, "a required value is missing", "missing_value"),
     asyncpg.exceptions.UniqueViolationError: (409, "that already exists", "conflict"),
     asyncpg.exceptions.ForeignKeyViolationError: (
         409,
