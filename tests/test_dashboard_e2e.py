@@ -36,7 +36,7 @@ pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[1]
 DASHBOARD = ROOT / "dashboard"
-OFFSET = 30000
+OFFSET = int(os.environ.get("NOVA_E2E_PORT_OFFSET", "30000"))  # distinct per concurrent run
 READY_TIMEOUT = 240
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 MCP_SERVER = ROOT / "orchestrator" / "tests" / "mcp_fixtures" / "tool_server.py"

@@ -23,9 +23,9 @@ import structlog
 
 from chat_api.callers import LOCAL_CALLER, LOCAL_OWNER, Caller
 from chat_api.clients.orchestrator import (
-    AgentMissing,
+    ChatAgentMissing,
+    ChatOrchestratorClient,
     Credential,
-    OrchestratorClient,
     OrchestratorUnavailable,
 )
 from chat_api.config import Settings
@@ -90,7 +90,7 @@ def lock_key(session_id: str) -> str:
 class OrchestratorGate:
     """Whether the orchestrator is reachable. When it is not, one probe loop (not every session) polls it."""
 
-    def __init__(self, client: OrchestratorClient, *, max_interval: float) -> None:
+    def __init__(self, client: ChatOrchestratorClient, *, max_interval: float) -> None:
         self._client = client
         self._max_interval = max_interval
         self._up = asyncio.Event()
@@ -133,7 +133,7 @@ class DeliveryService:
         redis: aioredis.Redis,
         sessions: SessionStore,
         registry: ConnectionRegistry,
-        client: OrchestratorClient,
+        client: ChatOrchestratorClient,
         settings: Settings,
     ) -> None:
         self.redis = redis
@@ -358,7 +358,7 @@ class DeliveryService:
             except OrchestratorUnavailable as exc:
                 log.info("turn_queued", session_id=session_id, reason=exc.detail)
                 self.gate.mark_down()
-            except AgentMissing:
+            except ChatAgentMissing:
                 if agent_retried:
                     await self._fail(message, "the orchestrator has no agent to answer this session")
                     return True

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from chat_api import __doc__ as description
 from chat_api import __version__
 from chat_api.callers import CallerAuthenticator
-from chat_api.clients.orchestrator import OrchestratorClient
+from chat_api.clients.orchestrator import ChatOrchestratorClient
 from chat_api.config import Settings, get_settings
 from chat_api.connections import ConnectionRegistry
 from chat_api.delivery import DeliveryService
@@ -41,7 +41,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 )
             ),
         )
-        client = OrchestratorClient(orchestrator_http)
+        client = ChatOrchestratorClient(orchestrator_http)
         # The kit's client fails a command outright once 100 are in flight (redis-py's default pool); with
         # hundreds of sessions answering at once, commands should wait for a connection instead.
         pool = aioredis.BlockingConnectionPool.from_url(

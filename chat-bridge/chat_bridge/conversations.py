@@ -9,7 +9,7 @@ from uuid import UUID
 
 import structlog
 
-from chat_bridge.clients.orchestrator import AgentMissing, OrchestratorClient
+from chat_bridge.clients.orchestrator import BridgeAgentMissing, BridgeOrchestratorClient
 from chat_bridge.sessions import BridgeSessionStore
 from nova_common.errors import NovaError, RateLimited, Unauthorized, UpstreamUnavailable
 from nova_contracts.chat import BridgeSession
@@ -32,7 +32,7 @@ class Conversations:
         self,
         *,
         sessions: BridgeSessionStore,
-        orchestrator: OrchestratorClient,
+        orchestrator: BridgeOrchestratorClient,
         agent_name: str,
         model: str | None,
         agent_tools: list[str],
@@ -95,7 +95,7 @@ class Conversations:
                     agent_id=agent_id, session_id=session.session_id, messages=turn, channel=platform
                 )
                 break
-            except AgentMissing:
+            except BridgeAgentMissing:
                 # Someone deleted the bridge's agent: make a new one, once.
                 await self.sessions.set_bridge_agent_id(None)
                 self._checked_agent = None

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from chat_bridge import __doc__ as description
 from chat_bridge import __version__
 from chat_bridge.adapters.manager import AdapterManager
-from chat_bridge.clients.orchestrator import OrchestratorClient
+from chat_bridge.clients.orchestrator import BridgeOrchestratorClient
 from chat_bridge.config import Settings, get_settings
 from chat_bridge.conversations import Conversations
 from chat_bridge.platform_settings import PlatformSettings
@@ -24,7 +24,7 @@ from nova_common.resources import open_resources
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     async with open_resources(app, peers=("orchestrator",)) as resources:
-        orchestrator = OrchestratorClient(
+        orchestrator = BridgeOrchestratorClient(
             resources.peers["orchestrator"],
             api_key=settings.nova_api_key.get_secret_value(),
         )

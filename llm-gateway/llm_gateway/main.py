@@ -14,7 +14,7 @@ from llm_gateway.completions.cache import ResponseCache
 from llm_gateway.completions.service import CompletionService
 from llm_gateway.config import Settings, get_settings
 from llm_gateway.embeddings.cloud import CloudEmbedder
-from llm_gateway.embeddings.service import EmbeddingService
+from llm_gateway.embeddings.service import EmbeddingEngine
 from llm_gateway.providers.local import LocalSlot
 from llm_gateway.providers.pricing import PriceMap
 from llm_gateway.providers.registry import ProviderRegistry
@@ -70,7 +70,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             probe_timeout=settings.health_test_timeout,
             use_litellm_for_openai=settings.openai_compatible_transport == "litellm",
         )
-        embeddings = EmbeddingService(
+        embeddings = EmbeddingEngine(
             redis,
             usage,
             default_model=settings.default_embed_model,

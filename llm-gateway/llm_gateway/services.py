@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from llm_gateway.completions.cache import ResponseCache
 from llm_gateway.completions.service import CompletionService
-from llm_gateway.embeddings.service import EmbeddingService
+from llm_gateway.embeddings.service import EmbeddingEngine
 from llm_gateway.providers.registry import ProviderRegistry
 from llm_gateway.runtime_config import RuntimeConfigStore
 from llm_gateway.usage.recorder import UsageRecorder
@@ -15,7 +15,7 @@ from nova_common.ratelimit import SlidingWindowLimiter
 @dataclass
 class GatewayServices:
     completions: CompletionService
-    embeddings: EmbeddingService
+    embeddings: EmbeddingEngine
     registry: ProviderRegistry
     config: RuntimeConfigStore
     limiter: SlidingWindowLimiter

@@ -8,13 +8,13 @@ from redis.asyncio import Redis
 
 from memory_service import __doc__ as description
 from memory_service import __version__
-from memory_service.clients.llm_gateway import LlmGatewayClient
+from memory_service.clients.llm_gateway import MemoryGatewayClient
 from memory_service.config import Settings, get_settings
 from memory_service.context.service import ContextService
 from memory_service.db.engine import Sessions, create_engine, engine_check, session_factory
 from memory_service.db.schema import apply_schema_migrations
 from memory_service.embeddings.backlog import EmbeddingBacklog
-from memory_service.embeddings.service import EmbeddingService
+from memory_service.embeddings.service import MemoryEmbedder
 from memory_service.formation import Formation
 from memory_service.formation.consolidation import Consolidator
 from memory_service.formation.extraction import Extractor
@@ -50,10 +50,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await apply_schema_migrations(settings.database_url)
         sessions = session_factory(engine)
         async with open_resources(app, peers=("llm-gateway",)) as resources:
-            gateway = LlmGatewayClient(
+            gateway = MemoryGatewayClient(
                 resources.peers["llm-gateway"], timeout=settings.embedding_timeout_seconds
             )
-            embeddings = EmbeddingService(
+            embeddings = MemoryEmbedder(
                 sessions,
                 resources.redis,
                 gateway,
@@ -144,7 +144,7 @@ def build_formation(
     settings: Settings,
     sessions: Sessions,
     memories: MemoryService,
-    gateway: LlmGatewayClient,
+    gateway: MemoryGatewayClient,
     compactor: Compactor,
     redis: Redis,
 ) -> Formation:

@@ -80,7 +80,7 @@ class VoiceList(ResponseModel):
     voices: list[Voice]
 
 
-class ProviderStatus(ResponseModel):
+class VoiceProviderStatus(ResponseModel):
     """One provider: what it can do, whether it is configured, and if it cannot be used, why."""
 
     provider: VoiceProvider
@@ -96,4 +96,4 @@ class ProvidersReport(ResponseModel):
 
     stt_provider: VoiceProvider | None
     tts_provider: VoiceProvider | None
-    providers: list[ProviderStatus]
+    providers: list[VoiceProviderStatus]

@@ -16,7 +16,7 @@ from voice_service import __version__
 from voice_service.config import Settings, get_settings
 from voice_service.limits import SynthesisLimiter
 from voice_service.providers.offline import OfflineVoice
-from voice_service.providers.registry import ProviderRegistry
+from voice_service.providers.registry import VoiceProviderRegistry
 from voice_service.routes import TRANSCRIBE_PATH, router
 from voice_service.runtime_config import VoiceConfigStore
 from voice_service.service import VoiceService
@@ -29,7 +29,7 @@ def build_voice_service(
     return VoiceService(
         settings,
         VoiceConfigStore(config_redis, settings),
-        ProviderRegistry(settings, http, OfflineVoice()),
+        VoiceProviderRegistry(settings, http, OfflineVoice()),
         SynthesisLimiter(redis, per_minute=settings.voice_tts_requests_per_minute),
     )
 

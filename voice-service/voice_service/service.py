@@ -22,7 +22,7 @@ from voice_service.audio import UPLOAD_MEDIA_TYPES, classify, decode
 from voice_service.config import Settings
 from voice_service.limits import SynthesisLimiter
 from voice_service.providers.base import Upload
-from voice_service.providers.registry import ProviderRegistry
+from voice_service.providers.registry import VoiceProviderRegistry
 from voice_service.runtime_config import VoiceConfigStore
 
 log = structlog.get_logger("voice_service.service")
@@ -51,7 +51,7 @@ class VoiceService:
         self,
         settings: Settings,
         config: VoiceConfigStore,
-        registry: ProviderRegistry,
+        registry: VoiceProviderRegistry,
         limiter: SynthesisLimiter,
     ) -> None:
         self.settings = settings

@@ -36,7 +36,7 @@ class OrchestratorUnavailable(UpstreamUnavailable):
     """The orchestrator did not take the request; nothing was processed, so it can be sent again."""
 
 
-class AgentMissing(NovaError):
+class ChatAgentMissing(NovaError):
     status_code = 404
     code = "agent_missing"
 
@@ -52,7 +52,7 @@ def _raise_for_status(response: httpx.Response) -> None:
     raise peer_error("orchestrator", response)
 
 
-class OrchestratorClient:
+class ChatOrchestratorClient:
     def __init__(self, service: ServiceClient) -> None:
         self._service = service
 
@@ -123,7 +123,7 @@ class OrchestratorClient:
             if response.status_code >= 400:
                 await response.aread()
                 if response.status_code == 404 and "agent" in response_detail(response).lower():
-                    raise AgentMissing(response_detail(response))
+                    raise ChatAgentMissing(response_detail(response))
                 _raise_for_status(response)
             yield _events(response)
         finally:

@@ -28,7 +28,7 @@ STREAM_TIMEOUT = httpx.Timeout(connect=3.0, read=180.0, write=30.0, pool=10.0)
 CALL_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
 
 
-class AgentMissing(NovaError):
+class BridgeAgentMissing(NovaError):
     status_code = 404
     code = "agent_missing"
 
@@ -43,11 +43,11 @@ def _raise_for_status(response: httpx.Response) -> None:
     if response.status_code < 400:
         return
     if response.status_code == 404 and "agent" in response_detail(response).lower():
-        raise AgentMissing(response_detail(response))
+        raise BridgeAgentMissing(response_detail(response))
     raise peer_error("orchestrator", response)
 
 
-class OrchestratorClient:
+class BridgeOrchestratorClient:
     def __init__(self, service: ServiceClient, *, api_key: str) -> None:
         self._service = service
         self._api_key = api_key
@@ -76,7 +76,7 @@ class OrchestratorClient:
         return AgentInfo.model_validate_json(response.content).id
 
     async def limit_tools(self, agent_id: UUID, tools: list[str]) -> None:
-        """Give the agent exactly `tools` unless it has them already; `AgentMissing` if it is gone."""
+        """Give the agent exactly `tools` unless it has them already; `BridgeAgentMissing` if it is gone."""
         agent = AgentInfo.model_validate_json((await self._call("GET", f"/api/v1/agents/{agent_id}")).content)
         if sorted(agent.config.tools) == sorted(tools):
             return

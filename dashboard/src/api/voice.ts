@@ -9,7 +9,7 @@ import { findService, type ServicesOverview } from './health'
 export type Transcription = components['schemas']['Transcription']
 export type SynthesisRequest = components['schemas']['SynthesisRequest']
 export type VoiceProvider = components['schemas']['VoiceProvider']
-export type ProviderStatus = components['schemas']['ProviderStatus']
+export type ProviderStatus = components['schemas']['VoiceProviderStatus']
 export type ProvidersReport = components['schemas']['ProvidersReport']
 export type Voice = components['schemas']['Voice']
 export type VoiceList = components['schemas']['VoiceList']

@@ -15,7 +15,7 @@ from llm_gateway.api.openai_errors import OPENAI_ERROR_RESPONSES, OpenAIRoute, e
 from llm_gateway.completions.service import ChatCall, StreamEnd, StreamFailure
 from llm_gateway.deps import V1_SECURITY, Services, V1Caller, check_v1_caller, is_cortex_call, services_of
 from llm_gateway.embeddings.minilm import MODEL_NAME as LOCAL_EMBED_MODEL
-from llm_gateway.openai_compat.schemas import OpenAIChatRequest, OpenAIEmbeddingRequest
+from llm_gateway.openai_compat.schemas import OpenAIChatCompletionRequest, OpenAIEmbeddingRequest
 from nova_common.auth import Principal
 from nova_common.errors import BadRequest
 from nova_common.sse import json_event_stream
@@ -35,7 +35,7 @@ def _usage_tags(metadata: dict[str, Any] | None) -> dict[str, Any]:
     return {k: v for k, v in (metadata or {}).items() if k != "api_key_id"}
 
 
-def _chat_call(body: OpenAIChatRequest, request: Request, caller: Principal) -> ChatCall:
+def _chat_call(body: OpenAIChatCompletionRequest, request: Request, caller: Principal) -> ChatCall:
     return ChatCall(
         body=body.upstream_body(),
         model=body.model,
@@ -46,7 +46,7 @@ def _chat_call(body: OpenAIChatRequest, request: Request, caller: Principal) -> 
 
 
 @router.post("/chat/completions", response_model=None, openapi_extra=V1_SECURITY)
-async def create_chat_completion(body: OpenAIChatRequest, request: Request) -> Response:
+async def create_chat_completion(body: OpenAIChatCompletionRequest, request: Request) -> Response:
     """OpenAI chat completions (streaming or not, tools, response_format); `model` is the model that answered."""
     # The gateway's hottest route resolves its services and caller itself (see llm_gateway/deps.py).
     services = services_of(request)

@@ -51,7 +51,7 @@ def _unpack(value: str) -> list[float]:
     return np.frombuffer(base64.b64decode(value), dtype="<f4").tolist()
 
 
-class EmbeddingService:
+class EmbeddingEngine:
     def __init__(
         self,
         redis: aioredis.Redis,

@@ -123,7 +123,7 @@ class FunctionDefinition(_Open):
     strict: bool | None = None
 
 
-class ToolDefinition(_Open):
+class OpenAIToolDefinition(_Open):
     type: Literal["function"]
     function: FunctionDefinition
 
@@ -132,7 +132,7 @@ class NamedFunction(_Open):
     name: FunctionName
 
 
-class NamedToolChoice(_Open):
+class OpenAINamedToolChoice(_Open):
     type: Literal["function"]
     function: NamedFunction
 
@@ -144,7 +144,7 @@ class JsonSchemaFormat(_Open):
     description: Annotated[str, Field(max_length=10_000)] | None = None
 
 
-class ResponseFormat(_Strict):
+class OpenAIResponseFormat(_Strict):
     type: Literal["text", "json_object", "json_schema"]
     json_schema: JsonSchemaFormat | None = None
 
@@ -159,7 +159,7 @@ class StreamOptions(_Strict):
     include_usage: bool = False
 
 
-class OpenAIChatRequest(_Strict):
+class OpenAIChatCompletionRequest(_Strict):
     """`POST /v1/chat/completions`: OpenAI's chat parameters the gateway understands; anything else is refused.
 
     `metadata` is Nova's own: flat usage tags (`agent_id`, `task_id`), recorded and never sent upstream.
@@ -192,10 +192,10 @@ class OpenAIChatRequest(_Strict):
     top_logprobs: int | None = Field(default=None, ge=0, le=20)
     seed: int | None = Field(default=None, ge=-(2**63), le=2**63 - 1)
     user: Annotated[str, Field(max_length=256)] | None = None
-    tools: Annotated[list[ToolDefinition], Field(max_length=MAX_TOOLS)] | None = None
-    tool_choice: Literal["none", "auto", "required"] | NamedToolChoice | None = None
+    tools: Annotated[list[OpenAIToolDefinition], Field(max_length=MAX_TOOLS)] | None = None
+    tool_choice: Literal["none", "auto", "required"] | OpenAINamedToolChoice | None = None
     parallel_tool_calls: bool | None = None
-    response_format: ResponseFormat | None = None
+    response_format: OpenAIResponseFormat | None = None
     reasoning_effort: Literal["minimal", "low", "medium", "high"] | None = None
     metadata: CallMetadata | None = None
 
@@ -204,7 +204,10 @@ class OpenAIChatRequest(_Strict):
         names = {tool.function.name for tool in self.tools or []}
         if self.tool_choice == "required" and not names:
             raise ValueError("tool_choice 'required' needs at least one tool")
-        if isinstance(self.tool_choice, NamedToolChoice) and self.tool_choice.function.name not in names:
+        if (
+            isinstance(self.tool_choice, OpenAINamedToolChoice)
+            and self.tool_choice.function.name not in names
+        ):
             raise ValueError(
                 f"tool_choice names {self.tool_choice.function.name!r}, which is not among `tools`"
             )
@@ -218,7 +221,7 @@ class OpenAIChatRequest(_Strict):
 
 # What a chat call sends upstream: every accepted parameter except the ones the gateway itself decides or
 # consumes (`model` is routed, `stream` and `stream_options` are set per transport, `metadata` is Nova's).
-FORWARDED_CHAT_PARAMETERS: frozenset[str] = frozenset(OpenAIChatRequest.model_fields) - {
+FORWARDED_CHAT_PARAMETERS: frozenset[str] = frozenset(OpenAIChatCompletionRequest.model_fields) - {
     "model",
     "stream",
     "stream_options",

@@ -35,7 +35,7 @@ HOW_TO_FIND_MODELS = (
 
 
 @dataclass(frozen=True)
-class Plan:
+class RoutePlan:
     targets: list[Target]
     strategy: RoutingStrategy
     skipped: list[str]  # why candidates were left out before any call
@@ -56,7 +56,7 @@ class Planner:
         tier: Tier | None = None,
         task_type: str | None = None,
         budget_bound: bool = False,
-    ) -> Plan:
+    ) -> RoutePlan:
         """`budget_bound`: the call is cortex's own, held to the budget tier cortex publishes."""
         config = await self.config.get()
         strategy = config.routing_strategy
@@ -177,7 +177,7 @@ class Planner:
         else:
             source = "the request names no model and no default is set, so the strategy's chain decides"
         reason = f"{source}; the {strategy.value} strategy puts {targets[0].gateway_model} first"
-        return Plan(
+        return RoutePlan(
             targets=targets,
             strategy=strategy,
             skipped=skipped,

@@ -16,7 +16,7 @@ class CompletionUnavailable(Exception):
     """The gateway could not complete: unreachable, timed out, refused, or answered something unusable."""
 
 
-class LlmGatewayClient:
+class MemoryGatewayClient:
     def __init__(self, client: ServiceClient, *, timeout: float) -> None:
         self.client = client
         self.timeout = timeout

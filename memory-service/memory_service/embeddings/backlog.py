@@ -18,7 +18,7 @@ from memory_service.db.models import ReembedJobRow
 from memory_service.db.schema import drop_other_vector_indexes, ensure_vector_index
 from memory_service.embeddings import repository
 from memory_service.embeddings.repository import EmbeddingTarget
-from memory_service.embeddings.service import EmbeddingService
+from memory_service.embeddings.service import MemoryEmbedder
 from nova_contracts.memory import ReembedStatus
 
 log = structlog.get_logger("memory_service.backlog")
@@ -29,7 +29,7 @@ class EmbeddingBacklog:
         self,
         engine: AsyncEngine,
         sessions: Sessions,
-        embeddings: EmbeddingService,
+        embeddings: MemoryEmbedder,
         *,
         batch_size: int,
         hnsw_m: int,

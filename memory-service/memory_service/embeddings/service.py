@@ -18,7 +18,7 @@ import redis.asyncio as aioredis
 import structlog
 from redis.exceptions import RedisError
 
-from memory_service.clients.llm_gateway import EmbeddingUnavailable, LlmGatewayClient
+from memory_service.clients.llm_gateway import EmbeddingUnavailable, MemoryGatewayClient
 from memory_service.db.engine import Sessions
 from memory_service.embeddings import repository
 from memory_service.embeddings.repository import EmbeddingTarget
@@ -27,7 +27,7 @@ log = structlog.get_logger("memory_service.embeddings")
 
 L1_PREFIX = "nova:memory:embedding"
 
-__all__ = ["EmbeddedText", "EmbeddingService", "EmbeddingUnavailable", "content_hash"]
+__all__ = ["EmbeddedText", "EmbeddingUnavailable", "MemoryEmbedder", "content_hash"]
 
 
 def content_hash(text: str) -> str:
@@ -62,12 +62,12 @@ class CacheCounters:
     gateway_failures: int = 0
 
 
-class EmbeddingService:
+class MemoryEmbedder:
     def __init__(
         self,
         sessions: Sessions,
         redis: aioredis.Redis,
-        gateway: LlmGatewayClient,
+        gateway: MemoryGatewayClient,
         *,
         model: str | None,
         dimensions: int | None,

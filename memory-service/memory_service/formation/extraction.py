@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from memory_service.clients.llm_gateway import CompletionUnavailable, LlmGatewayClient
+from memory_service.clients.llm_gateway import CompletionUnavailable, MemoryGatewayClient
 from nova_contracts.llm import CompleteRequest, Message, ResponseFormat
 
 Score = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -124,7 +124,7 @@ def parse_extraction(content: str) -> Extraction:
 
 class Extractor:
     def __init__(
-        self, gateway: LlmGatewayClient, *, model: str | None, timeout: float, max_input_chars: int
+        self, gateway: MemoryGatewayClient, *, model: str | None, timeout: float, max_input_chars: int
     ) -> None:
         self.gateway = gateway
         self.model = model

@@ -11,7 +11,7 @@ from typing import Any
 
 from memory_service.db.engine import Sessions
 from memory_service.db.models import MemoryRow
-from memory_service.embeddings.service import EmbeddingService
+from memory_service.embeddings.service import MemoryEmbedder
 from memory_service.maintenance import repository
 from memory_service.memories.repository import set_access
 
@@ -52,7 +52,7 @@ def _survivor(rows: list[MemoryRow]) -> MemoryRow:
 
 class Compactor:
     def __init__(
-        self, sessions: Sessions, embeddings: EmbeddingService, *, similarity: float, batch_size: int
+        self, sessions: Sessions, embeddings: MemoryEmbedder, *, similarity: float, batch_size: int
     ) -> None:
         self.sessions = sessions
         self.embeddings = embeddings

@@ -16,8 +16,8 @@ from memory_service.db.models import MemoryAccessRow, MemoryRow, SourceRow
 from memory_service.embeddings.repository import EmbeddingTarget
 from memory_service.embeddings.service import (
     EmbeddedText,
-    EmbeddingService,
     EmbeddingUnavailable,
+    MemoryEmbedder,
     content_hash,
 )
 from memory_service.memories import repository
@@ -133,7 +133,7 @@ class BrowseQuery:
 
 
 class MemoryService:
-    def __init__(self, sessions: Sessions, embeddings: EmbeddingService, settings: Settings) -> None:
+    def __init__(self, sessions: Sessions, embeddings: MemoryEmbedder, settings: Settings) -> None:
         self.sessions = sessions
         self.embeddings = embeddings
         self.settings = settings

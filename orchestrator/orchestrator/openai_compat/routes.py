@@ -7,7 +7,7 @@ from sse_starlette import EventSourceResponse
 
 from nova_common.sse import json_event_stream
 from orchestrator.deps import CallerAuth, OpenAICompatDep
-from orchestrator.openai_compat.schemas import OpenAIChatCompletion, OpenAIChatRequest, OpenAIModelList
+from orchestrator.openai_compat.schemas import CompatChatRequest, OpenAIChatCompletion, OpenAIModelList
 
 router = APIRouter(prefix="/v1", tags=["openai-compatible"])
 
@@ -20,7 +20,7 @@ async def list_openai_models(_: CallerAuth, service: OpenAICompatDep) -> OpenAIM
 
 @router.post("/chat/completions", response_model=OpenAIChatCompletion)
 async def create_chat_completion(
-    body: OpenAIChatRequest,
+    body: CompatChatRequest,
     request: Request,
     principal: CallerAuth,
     service: OpenAICompatDep,

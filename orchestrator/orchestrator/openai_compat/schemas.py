@@ -19,7 +19,7 @@ class OpenAIMessage(BaseModel):
     name: str | None = None
 
 
-class OpenAIChatRequest(BaseModel):
+class CompatChatRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     model: str = NOVA_MODEL_ID

@@ -14,8 +14,8 @@ from orchestrator.agents.turn import AgentRunner, Delta, Done, TurnInput
 from orchestrator.keys.tenant import Tenant
 from orchestrator.openai_compat.schemas import (
     NOVA_MODEL_ID,
+    CompatChatRequest,
     OpenAIChatCompletion,
-    OpenAIChatRequest,
     OpenAIChoice,
     OpenAIChoiceMessage,
     OpenAIModel,
@@ -38,7 +38,7 @@ def _text(content: str | list[dict[str, Any]] | None) -> str | list[ContentBlock
     return blocks or ""
 
 
-def to_messages(request: OpenAIChatRequest) -> list[Message]:
+def to_messages(request: CompatChatRequest) -> list[Message]:
     messages = []
     for m in request.messages:
         if m.role in ("tool", "function"):
@@ -57,7 +57,7 @@ class OpenAICompatService:
         return OpenAIModelList(data=[OpenAIModel(id=NOVA_MODEL_ID, created=int(time.time()))])
 
     async def _turn(
-        self, request: OpenAIChatRequest, principal: Principal, session_id: str | None, *, stream: bool
+        self, request: CompatChatRequest, principal: Principal, session_id: str | None, *, stream: bool
     ) -> TurnInput:
         agent = await self.agents.primary()
         # "nova" means the agent's own model; any other id is passed through as a model override.
@@ -74,7 +74,7 @@ class OpenAICompatService:
         )
 
     async def complete(
-        self, request: OpenAIChatRequest, principal: Principal, session_id: str | None
+        self, request: CompatChatRequest, principal: Principal, session_id: str | None
     ) -> OpenAIChatCompletion:
         outcome = await self.runner.complete(await self._turn(request, principal, session_id, stream=False))
         return OpenAIChatCompletion(
@@ -90,7 +90,7 @@ class OpenAICompatService:
         )
 
     async def stream(
-        self, request: OpenAIChatRequest, principal: Principal, session_id: str | None
+        self, request: CompatChatRequest, principal: Principal, session_id: str | None
     ) -> AsyncIterator[dict[str, Any]]:
         turn = await self._turn(request, principal, session_id, stream=True)
         completion_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())

@@ -71,13 +71,13 @@ def holds(condition: RunCondition, flags: dict[str, bool], tags: list[str]) -> b
 
 
 @dataclass
-class Plan:
+class PodPlan:
     main: list[PodAgentConfig]
     decision: PodAgentConfig | None
     post: list[PodAgentConfig]
 
     @classmethod
-    def of(cls, pod: dict[str, Any]) -> "Plan":
+    def of(cls, pod: dict[str, Any]) -> "PodPlan":
         agents = sorted(
             (PodAgentConfig.model_validate(a) for a in pod.get("agents", [])),
             key=lambda a: (a.position, a.name),
@@ -90,11 +90,11 @@ class Plan:
         )
 
 
-def next_stage(task: dict[str, Any], plan: Plan | None = None) -> tuple[PodAgentConfig | None, S]:
+def next_stage(task: dict[str, Any], plan: PodPlan | None = None) -> tuple[PodAgentConfig | None, S]:
     """The first unfinished main stage and the state it runs in; (None, completing) when all are done."""
     checkpoint = task["checkpoint"]
     flags = checkpoint.get("_flags", {})
-    for agent in (plan or Plan.of(task["pod"])).main:
+    for agent in (plan or PodPlan.of(task["pod"])).main:
         if checkpoint.get(agent.name) is None and holds(agent.run_condition, flags, task["tags"]):
             return agent, running_state_for(agent.role)
     return None, S.COMPLETING
@@ -286,7 +286,7 @@ class PipelineExecutor:
         return answer
 
     async def _run(self, task: dict[str, Any], fence: Fence) -> None:
-        plan = Plan.of(task["pod"])
+        plan = PodPlan.of(task["pod"])
         # Checked here for a task resumed after a pause; after each stage, by the stage's own write.
         reason = await self._over_budget(task)
         if reason is not None:
@@ -313,7 +313,7 @@ class PipelineExecutor:
         await self._complete(task, fence, plan)
 
     async def _stage(
-        self, task: dict[str, Any], fence: Fence, agent: PodAgentConfig, plan: Plan
+        self, task: dict[str, Any], fence: Fence, agent: PodAgentConfig, plan: PodPlan
     ) -> dict[str, Any] | None:
         """Run one main stage and save it together with the move to whatever comes next (the next stage's
         state, completion, or failure over budget) in one write. Return the task after it, or None when the
@@ -382,7 +382,7 @@ class PipelineExecutor:
         return saved if S(saved["status"]) not in TERMINAL_STATES else None
 
     async def _after_stage(
-        self, after: dict[str, Any], plan: Plan, *, refactor: bool
+        self, after: dict[str, Any], plan: PodPlan, *, refactor: bool
     ) -> tuple[list[Hop], dict[str, Any], str | None]:
         """Where a task goes once a stage is saved (`after` is the task with it): hops, values, current stage.
 
@@ -407,7 +407,7 @@ class PipelineExecutor:
         return [], {}, None
 
     @staticmethod
-    def _completes_without_more_work(task: dict[str, Any], plan: Plan) -> bool:
+    def _completes_without_more_work(task: dict[str, Any], plan: PodPlan) -> bool:
         """No human review, decision or post-pipeline agent is due: the task can complete right away."""
         checkpoint = task["checkpoint"]
         flags = checkpoint.get("_flags", {})
@@ -444,7 +444,7 @@ class PipelineExecutor:
         )
 
     async def _needs_human(
-        self, task: dict[str, Any], fence: Fence, plan: Plan, flags: dict[str, bool]
+        self, task: dict[str, Any], fence: Fence, plan: PodPlan, flags: dict[str, bool]
     ) -> str | None:
         """Why the task must wait for a human ("" = it need not); None when the task stopped meanwhile."""
         checkpoint = task["checkpoint"]
@@ -491,7 +491,7 @@ class PipelineExecutor:
             records_stage=agent.name, notes=[Note("stage_completed", agent.name)],
         )  # fmt: skip
 
-    async def _complete(self, task: dict[str, Any], fence: Fence, plan: Plan) -> None:
+    async def _complete(self, task: dict[str, Any], fence: Fence, plan: PodPlan) -> None:
         task = await self._move(task, fence, S.COMPLETING, stage=POST_STAGE)
         checkpoint = task["checkpoint"]
         flags = checkpoint.get("_flags", {})
@@ -538,7 +538,7 @@ class PipelineExecutor:
         await self.recall.remember_task(task, output)
 
 
-def final_output(task: dict[str, Any], plan: Plan) -> str:
+def final_output(task: dict[str, Any], plan: PodPlan) -> str:
     checkpoint = task["checkpoint"]
     output = ""
     for agent in plan.main:

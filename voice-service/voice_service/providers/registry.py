@@ -10,7 +10,7 @@ import httpx
 from openai import AsyncOpenAI
 
 from nova_common.errors import NotConfigured
-from nova_contracts.voice import ProviderChoice, ProviderStatus, VoiceProvider
+from nova_contracts.voice import ProviderChoice, VoiceProvider, VoiceProviderStatus
 from voice_service.config import Settings
 from voice_service.providers.base import SpeechToText, TextToSpeech
 from voice_service.providers.deepgram import DeepgramAudio
@@ -35,7 +35,7 @@ class Availability:
     reason: str | None  # why it cannot be used; None when usable
 
 
-class ProviderRegistry:
+class VoiceProviderRegistry:
     def __init__(self, settings: Settings, http: httpx.AsyncClient, offline: OfflineVoice) -> None:
         self.settings = settings
         self.http = http
@@ -81,12 +81,12 @@ class ProviderRegistry:
             case VoiceProvider.OFFLINE:
                 return Availability(True, self.offline.problem())
 
-    def statuses(self, config: VoiceConfig) -> list[ProviderStatus]:
+    def statuses(self, config: VoiceConfig) -> list[VoiceProviderStatus]:
         report = []
         for provider in AUTO_ORDER:
             found = self.availability(provider, config)
             report.append(
-                ProviderStatus(
+                VoiceProviderStatus(
                     provider=provider,
                     speech_to_text=True,
                     text_to_speech=True,

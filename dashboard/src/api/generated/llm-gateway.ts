@@ -443,9 +443,9 @@ export interface components {
             /** Messages */
             messages: components["schemas"]["Message"][];
             /** Tools */
-            tools?: components["schemas"]["nova_contracts__llm__ToolDefinition"][];
+            tools?: components["schemas"]["ToolDefinition"][];
             /** Tool Choice */
-            tool_choice?: ("auto" | "none" | "required") | components["schemas"]["nova_contracts__llm__NamedToolChoice"] | null;
+            tool_choice?: ("auto" | "none" | "required") | components["schemas"]["NamedToolChoice"] | null;
             /**
              * Temperature
              * @default 0.7
@@ -453,7 +453,7 @@ export interface components {
             temperature: number;
             /** Max Tokens */
             max_tokens?: number | null;
-            response_format?: components["schemas"]["nova_contracts__llm__ResponseFormat"] | null;
+            response_format?: components["schemas"]["ResponseFormat"] | null;
             /** Metadata */
             metadata?: {
                 [key: string]: string | number | boolean | null;
@@ -834,12 +834,20 @@ export interface components {
             [key: string]: unknown;
         };
         /**
-         * OpenAIChatRequest
+         * NamedToolChoice
+         * @description Force the model to call this one tool.
+         */
+        NamedToolChoice: {
+            /** Name */
+            name: string;
+        };
+        /**
+         * OpenAIChatCompletionRequest
          * @description `POST /v1/chat/completions`: OpenAI's chat parameters the gateway understands; anything else is refused.
          *
          *     `metadata` is Nova's own: flat usage tags (`agent_id`, `task_id`), recorded and never sent upstream.
          */
-        OpenAIChatRequest: {
+        OpenAIChatCompletionRequest: {
             /** Model */
             model: string;
             /** Messages */
@@ -879,12 +887,12 @@ export interface components {
             /** User */
             user?: string | null;
             /** Tools */
-            tools?: components["schemas"]["llm_gateway__openai_compat__schemas__ToolDefinition"][] | null;
+            tools?: components["schemas"]["OpenAIToolDefinition"][] | null;
             /** Tool Choice */
-            tool_choice?: ("none" | "auto" | "required") | components["schemas"]["llm_gateway__openai_compat__schemas__NamedToolChoice"] | null;
+            tool_choice?: ("none" | "auto" | "required") | components["schemas"]["OpenAINamedToolChoice"] | null;
             /** Parallel Tool Calls */
             parallel_tool_calls?: boolean | null;
-            response_format?: components["schemas"]["llm_gateway__openai_compat__schemas__ResponseFormat"] | null;
+            response_format?: components["schemas"]["OpenAIResponseFormat"] | null;
             /** Reasoning Effort */
             reasoning_effort?: ("minimal" | "low" | "medium" | "high") | null;
             /** Metadata */
@@ -933,6 +941,37 @@ export interface components {
             code?: string | null;
             /** Param */
             param?: string | null;
+        };
+        /** OpenAINamedToolChoice */
+        OpenAINamedToolChoice: {
+            /**
+             * Type
+             * @constant
+             */
+            type: "function";
+            function: components["schemas"]["NamedFunction"];
+        } & {
+            [key: string]: unknown;
+        };
+        /** OpenAIResponseFormat */
+        OpenAIResponseFormat: {
+            /**
+             * Type
+             * @enum {string}
+             */
+            type: "text" | "json_object" | "json_schema";
+            json_schema?: components["schemas"]["JsonSchemaFormat"] | null;
+        };
+        /** OpenAIToolDefinition */
+        OpenAIToolDefinition: {
+            /**
+             * Type
+             * @constant
+             */
+            type: "function";
+            function: components["schemas"]["FunctionDefinition"];
+        } & {
+            [key: string]: unknown;
         };
         /** ProviderModel */
         ProviderModel: {
@@ -1022,6 +1061,19 @@ export interface components {
              */
             local: boolean;
         };
+        /** ResponseFormat */
+        ResponseFormat: {
+            /**
+             * Type
+             * @default text
+             * @enum {string}
+             */
+            type: "text" | "json_object" | "json_schema";
+            /** Json Schema */
+            json_schema?: {
+                [key: string]: unknown;
+            } | null;
+        };
         /**
          * RoutingStrategy
          * @description Where requests go: `local-*` prefer the local model slot, `cloud-*` the cloud providers.
@@ -1064,73 +1116,8 @@ export interface components {
                 [key: string]: unknown;
             };
         };
-        /** ValidationError */
-        ValidationError: {
-            /** Location */
-            loc: (string | number)[];
-            /** Message */
-            msg: string;
-            /** Error Type */
-            type: string;
-            /** Input */
-            input?: unknown;
-            /** Context */
-            ctx?: Record<string, never>;
-        };
-        /** NamedToolChoice */
-        llm_gateway__openai_compat__schemas__NamedToolChoice: {
-            /**
-             * Type
-             * @constant
-             */
-            type: "function";
-            function: components["schemas"]["NamedFunction"];
-        } & {
-            [key: string]: unknown;
-        };
-        /** ResponseFormat */
-        llm_gateway__openai_compat__schemas__ResponseFormat: {
-            /**
-             * Type
-             * @enum {string}
-             */
-            type: "text" | "json_object" | "json_schema";
-            json_schema?: components["schemas"]["JsonSchemaFormat"] | null;
-        };
         /** ToolDefinition */
-        llm_gateway__openai_compat__schemas__ToolDefinition: {
-            /**
-             * Type
-             * @constant
-             */
-            type: "function";
-            function: components["schemas"]["FunctionDefinition"];
-        } & {
-            [key: string]: unknown;
-        };
-        /**
-         * NamedToolChoice
-         * @description Force the model to call this one tool.
-         */
-        nova_contracts__llm__NamedToolChoice: {
-            /** Name */
-            name: string;
-        };
-        /** ResponseFormat */
-        nova_contracts__llm__ResponseFormat: {
-            /**
-             * Type
-             * @default text
-             * @enum {string}
-             */
-            type: "text" | "json_object" | "json_schema";
-            /** Json Schema */
-            json_schema?: {
-                [key: string]: unknown;
-            } | null;
-        };
-        /** ToolDefinition */
-        nova_contracts__llm__ToolDefinition: {
+        ToolDefinition: {
             /** Name */
             name: string;
             /**
@@ -1145,6 +1132,19 @@ export interface components {
             parameters?: {
                 [key: string]: unknown;
             };
+        };
+        /** ValidationError */
+        ValidationError: {
+            /** Location */
+            loc: (string | number)[];
+            /** Message */
+            msg: string;
+            /** Error Type */
+            type: string;
+            /** Input */
+            input?: unknown;
+            /** Context */
+            ctx?: Record<string, never>;
         };
     };
     responses: never;
@@ -1213,7 +1213,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["OpenAIChatRequest"];
+                "application/json": components["schemas"]["OpenAIChatCompletionRequest"];
             };
         };
         responses: {

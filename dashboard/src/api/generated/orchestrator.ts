@@ -2426,6 +2426,27 @@ export interface components {
             /** Body */
             body: string;
         };
+        /** CompatChatRequest */
+        CompatChatRequest: {
+            /**
+             * Model
+             * @default nova
+             */
+            model: string;
+            /** Messages */
+            messages: components["schemas"]["OpenAIMessage"][];
+            /**
+             * Stream
+             * @default false
+             */
+            stream: boolean;
+            /** Temperature */
+            temperature?: number | null;
+            /** Max Tokens */
+            max_tokens?: number | null;
+            /** User */
+            user?: string | null;
+        };
         /** ConfigEntry */
         ConfigEntry: {
             /** Key */
@@ -3720,27 +3741,6 @@ export interface components {
             /** Choices */
             choices: components["schemas"]["OpenAIChoice"][];
             usage: components["schemas"]["OpenAIUsage"];
-        };
-        /** OpenAIChatRequest */
-        OpenAIChatRequest: {
-            /**
-             * Model
-             * @default nova
-             */
-            model: string;
-            /** Messages */
-            messages: components["schemas"]["OpenAIMessage"][];
-            /**
-             * Stream
-             * @default false
-             */
-            stream: boolean;
-            /** Temperature */
-            temperature?: number | null;
-            /** Max Tokens */
-            max_tokens?: number | null;
-            /** User */
-            user?: string | null;
         };
         /** OpenAIChoice */
         OpenAIChoice: {
@@ -6251,7 +6251,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["OpenAIChatRequest"];
+                "application/json": components["schemas"]["CompatChatRequest"];
             };
         };
         responses: {

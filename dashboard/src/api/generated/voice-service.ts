@@ -178,23 +178,6 @@ export interface components {
             uptime_seconds: number;
         };
         /**
-         * ProviderStatus
-         * @description One provider: what it can do, whether it is configured, and if it cannot be used, why.
-         */
-        ProviderStatus: {
-            provider: components["schemas"]["VoiceProvider"];
-            /** Speech To Text */
-            speech_to_text: boolean;
-            /** Text To Speech */
-            text_to_speech: boolean;
-            /** Configured */
-            configured: boolean;
-            /** Usable */
-            usable: boolean;
-            /** Reason */
-            reason?: string | null;
-        };
-        /**
          * ProvidersReport
          * @description The providers in force now (after `auto` is resolved; None when nothing usable) and every provider.
          */
@@ -202,7 +185,7 @@ export interface components {
             stt_provider: components["schemas"]["VoiceProvider"] | null;
             tts_provider: components["schemas"]["VoiceProvider"] | null;
             /** Providers */
-            providers: components["schemas"]["ProviderStatus"][];
+            providers: components["schemas"]["VoiceProviderStatus"][];
         };
         /**
          * Readiness
@@ -292,6 +275,23 @@ export interface components {
          * @enum {string}
          */
         VoiceProvider: "openai" | "openai_compatible" | "deepgram" | "elevenlabs" | "offline";
+        /**
+         * VoiceProviderStatus
+         * @description One provider: what it can do, whether it is configured, and if it cannot be used, why.
+         */
+        VoiceProviderStatus: {
+            provider: components["schemas"]["VoiceProvider"];
+            /** Speech To Text */
+            speech_to_text: boolean;
+            /** Text To Speech */
+            text_to_speech: boolean;
+            /** Configured */
+            configured: boolean;
+            /** Usable */
+            usable: boolean;
+            /** Reason */
+            reason?: string | null;
+        };
     };
     responses: never;
     parameters: never;
