@@ -130,6 +130,9 @@ class ChatStreamRequest(RequestModel):
     session_id: Identifier | None = None
     model: Identifier | None = None
     agent_id: Identifier | None = None
+    # A research turn is also offered web_search and web_fetch, for this turn only (within the caller's
+    # tool policy).
+    research: bool = False
 
     @model_validator(mode="after")
     def _message_from_messages(self) -> "ChatStreamRequest":

@@ -302,7 +302,10 @@ class ContextRequest(RequestModel):
     """Build an agent's context for `query` within `token_budget` tokens."""
 
     query: Query
-    token_budget: int = Field(default=2000, ge=64, le=200_000)
+    # `max_tokens` is the documented name (nova-docs api-reference); both are read, `token_budget` is written.
+    token_budget: int = Field(
+        default=2000, ge=64, le=200_000, validation_alias=AliasChoices("token_budget", "max_tokens")
+    )
     tiers: Tiers | None = None
     project_id: ShortText | None = None
     include_facts: bool = True
