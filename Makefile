@@ -14,7 +14,7 @@ COMPOSE := docker compose
 
 OPENAPI_DIRS := openapi dashboard/src/api/generated
 
-.PHONY: openapi openapi-check help install install-uv install-browser install-node install-sandbox python-deps dashboard-deps dashboard run stop status test \
+.PHONY: openapi openapi-check help install install-uv install-browser install-node install-sandbox python-deps dashboard-deps dashboard run stop status test checks \
         test-python test-dashboard lint format bench up down logs ps clean
 
 help: ## list the targets
@@ -66,7 +66,11 @@ stop: install-uv ## stop a `make run` started in another terminal
 status: install-uv ## print every service's health
 	@$(UV) run --frozen python -m nova_common.launcher status
 
-test: install install-sandbox install-browser openapi-check lint test-python test-dashboard ## install what is needed, lint, and run every test
+# The quick checks (generated files, lint, the dashboard's own tests) run beside pytest: two jobs for two cores.
+test: install install-sandbox install-browser ## install what is needed, lint, and run every test
+	@$(MAKE) --no-print-directory -j2 --output-sync=line checks test-python
+
+checks: openapi-check lint test-dashboard ## generated files up to date, lint, the dashboard's typecheck and tests
 
 test-python:
 	@$(UV) run --frozen pytest $(PYTEST_ARGS)
