@@ -14,10 +14,11 @@ from datetime import UTC, datetime
 import redis.asyncio as aioredis
 
 from nova_common.errors import Conflict
+from nova_common.maintenance import MAINTENANCE_KEY
 
 LOCK_KEY = "nova:recovery:operation"
-# Published in DB 7 (recovery's) and DB 1 (shared config, which every service already reads).
-MAINTENANCE_KEY = "nova:system:maintenance"
+# MAINTENANCE_KEY is published in DB 7 (recovery's) and DB 1 (shared config, where the services' writers read
+# it through `nova_common.maintenance`).
 LEASE_MS = 60_000
 _RENEW_SECONDS = 15.0
 _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"

@@ -1,0 +1,58 @@
+"""The maintenance flag as services read it: raised and cleared in the shared config DB, read at most once
+per cache period, holding a loop until it goes."""
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+import redis.asyncio as aioredis
+
+from nova_common.maintenance import MAINTENANCE_KEY, MaintenanceFlag
+from nova_common.redis import create_redis
+from nova_common.testing import eventually_async
+
+
+@pytest.fixture
+async def config_db(redis_base_url: str) -> AsyncIterator[aioredis.Redis]:
+    client = create_redis("llm-gateway", redis_base_url)
+    yield client
+    await client.aclose()
+
+
+async def test_the_flag_recovery_raises_in_the_config_db_is_seen_and_its_removal_too(
+    redis_base_url: str, config_db: aioredis.Redis
+) -> None:
+    flag = MaintenanceFlag.for_stack(redis_base_url, cache_seconds=0)
+    try:
+        assert await flag.active() is False
+        await config_db.set(MAINTENANCE_KEY, '{"operation": "restore"}', px=60_000)
+        assert await flag.active() is True
+        await config_db.delete(MAINTENANCE_KEY)
+        assert await flag.active() is False
+    finally:
+        await flag.aclose()
+
+
+async def test_a_read_is_reused_within_the_cache_period_and_renewed_after_it(
+    config_db: aioredis.Redis,
+) -> None:
+    now = [100.0]
+    flag = MaintenanceFlag(config_db, cache_seconds=1.0, clock=lambda: now[0])
+    assert await flag.active() is False
+    await config_db.set(MAINTENANCE_KEY, "{}")
+    now[0] += 0.5
+    assert await flag.active() is False  # still the cached answer: one Redis read per second at most
+    now[0] += 0.6
+    assert await flag.active() is True
+
+
+async def test_wait_until_clear_holds_a_loop_until_the_flag_goes(config_db: aioredis.Redis) -> None:
+    flag = MaintenanceFlag(config_db, cache_seconds=0, poll_seconds=0.01)
+    await flag.wait_until_clear()  # no flag: returns at once
+    assert flag.held == 0
+    await config_db.set(MAINTENANCE_KEY, "{}")
+    waiter = asyncio.create_task(flag.wait_until_clear())
+    await eventually_async(lambda: flag.held >= 3, within=10, what="the waiter held back")
+    assert not waiter.done()
+    await config_db.delete(MAINTENANCE_KEY)
+    await asyncio.wait_for(waiter, timeout=10)
