@@ -1,5 +1,8 @@
 import { Activity, Boxes, Brain, ChartColumn, Cpu, KeyRound, ListChecks, MessageSquare, Plug, Settings, Target, type LucideIcon } from 'lucide-react'
 
+// Separate from the line above so parallel edits of the sidebar do not collide.
+import { Hammer, MessageCircleExclamationPoint } from 'lucide-react'
+
 export interface NavItem {
   path: string
   label: string
@@ -17,6 +20,8 @@ export const NAV_ITEMS: NavItem[] = [
   { path: '/models', label: 'Models', icon: Cpu },
   { path: '/mcp', label: 'MCP', icon: Plug },
   { path: '/memory', label: 'Memory', icon: Brain },
+  { path: '/tools', label: 'Tools', icon: Hammer },
+  { path: '/friction', label: 'Friction', icon: MessageCircleExclamationPoint },
   { path: '/settings', label: 'Settings', icon: Settings },
   { path: '/status', label: 'Status', icon: Activity },
 ]
