@@ -1,4 +1,4 @@
-import { Activity, Boxes, Brain, ChartColumn, Cpu, KeyRound, ListChecks, MessageSquare, Plug, Settings, Target, type LucideIcon } from 'lucide-react'
+import { Activity, Boxes, Brain, ChartColumn, Cpu, KeyRound, LifeBuoy, ListChecks, MessageSquare, Plug, Settings, Target, type LucideIcon } from 'lucide-react'
 
 // Separate from the line above so parallel edits of the sidebar do not collide.
 import { Hammer, MessageCircleExclamationPoint } from 'lucide-react'
@@ -24,4 +24,5 @@ export const NAV_ITEMS: NavItem[] = [
   { path: '/friction', label: 'Friction', icon: MessageCircleExclamationPoint },
   { path: '/settings', label: 'Settings', icon: Settings },
   { path: '/status', label: 'Status', icon: Activity },
+  { path: '/recovery', label: 'Recovery', icon: LifeBuoy },
 ]

@@ -52,6 +52,7 @@ export const router = createBrowserRouter([
       { path: 'memory', lazy: () => import('./pages/Memory') },
       { path: 'settings', lazy: () => import('./pages/Settings') },
       { path: 'status', lazy: () => import('./pages/Status') },
+      { path: 'recovery', lazy: () => import('./pages/Recovery') },
       { path: '*', Component: NotFound },
     ],
   },
