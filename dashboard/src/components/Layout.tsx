@@ -6,6 +6,8 @@ import { getAdminSecret, onUnauthorized } from '../api/client'
 import { NAV_ITEMS } from '../navigation'
 import { useTheme, type ThemeChoice } from '../theme'
 import { AdminSecretDialog } from './AdminSecretDialog'
+import { FrictionReportButton } from './FrictionReport'
+import { NeedsYouBadge, TaskNotifications } from './Notifications'
 import { Toaster } from './Toaster'
 
 export function Layout() {
@@ -61,6 +63,7 @@ export function Layout() {
                 >
                   <Icon className="h-4 w-4" aria-hidden />
                   {label}
+                  {path === '/tasks' && <NeedsYouBadge />}
                 </NavLink>
               </li>
             ))}
@@ -75,6 +78,7 @@ export function Layout() {
             {secretPrompt.hasSecret ? <Lock className="h-4 w-4" aria-hidden /> : <LockOpen className="h-4 w-4" aria-hidden />}
             {secretPrompt.hasSecret ? 'Admin secret set' : 'Enter admin secret'}
           </button>
+          <FrictionReportButton />
           <ThemeSwitch />
         </div>
       </aside>
@@ -93,6 +97,7 @@ export function Layout() {
 
       {secretPrompt.isOpen && <AdminSecretDialog reason={secretPrompt.reason} onClose={secretPrompt.close} onSaved={secretPrompt.saved} />}
       <Toaster />
+      <TaskNotifications />
     </div>
   )
 }
