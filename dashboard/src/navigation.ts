@@ -2,6 +2,7 @@ import { Activity, Boxes, Brain, ChartColumn, Cpu, KeyRound, LifeBuoy, ListCheck
 
 // Separate from the line above so parallel edits of the sidebar do not collide.
 import { Hammer, MessageCircleExclamationPoint } from 'lucide-react'
+import { Rss } from 'lucide-react'
 
 export interface NavItem {
   path: string
@@ -20,6 +21,7 @@ export const NAV_ITEMS: NavItem[] = [
   { path: '/models', label: 'Models', icon: Cpu },
   { path: '/mcp', label: 'MCP', icon: Plug },
   { path: '/memory', label: 'Memory', icon: Brain },
+  { path: '/sources', label: 'Sources', icon: Rss },
   { path: '/tools', label: 'Tools', icon: Hammer },
   { path: '/friction', label: 'Friction', icon: MessageCircleExclamationPoint },
   { path: '/settings', label: 'Settings', icon: Settings },

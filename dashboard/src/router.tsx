@@ -50,6 +50,7 @@ export const router = createBrowserRouter([
       { path: 'tools', lazy: () => import('./pages/ToolPermissions') },
       { path: 'friction', lazy: () => import('./pages/Friction') },
       { path: 'memory', lazy: () => import('./pages/Memory') },
+      { path: 'sources', lazy: () => import('./pages/Sources') },
       { path: 'settings', lazy: () => import('./pages/Settings') },
       { path: 'status', lazy: () => import('./pages/Status') },
       { path: 'recovery', lazy: () => import('./pages/Recovery') },
