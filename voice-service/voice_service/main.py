@@ -8,7 +8,7 @@ import redis.asyncio as aioredis
 from fastapi import FastAPI
 
 from nova_common.app import create_service_app
-from nova_common.credentials import RemoteKeyStore
+from nova_common.credentials import KeyRateLimiter, RemoteKeyStore
 from nova_common.redis import create_redis
 from nova_common.resources import open_resources
 from voice_service import __doc__ as description
@@ -31,6 +31,8 @@ def build_voice_service(
         VoiceConfigStore(config_redis, settings),
         VoiceProviderRegistry(settings, http, OfflineVoice()),
         SynthesisLimiter(redis, per_minute=settings.voice_tts_requests_per_minute),
+        # A key's own requests/minute is one window for the whole stack, kept in the shared config DB.
+        KeyRateLimiter(config_redis),
     )
 
 

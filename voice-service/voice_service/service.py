@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import structlog
 from starlette.datastructures import UploadFile
 
-from nova_common.auth import Principal
+from nova_common.credentials import KeyRateLimiter
 from nova_common.errors import BadRequest, NotConfigured
 from nova_contracts.voice import (
     AUDIO_MEDIA_TYPES,
@@ -19,6 +19,7 @@ from nova_contracts.voice import (
     VoiceProvider,
 )
 from voice_service.audio import UPLOAD_MEDIA_TYPES, classify, decode
+from voice_service.callers import VoiceCaller
 from voice_service.config import Settings
 from voice_service.limits import SynthesisLimiter
 from voice_service.providers.base import Upload
@@ -53,11 +54,13 @@ class VoiceService:
         config: VoiceConfigStore,
         registry: VoiceProviderRegistry,
         limiter: SynthesisLimiter,
+        key_limiter: KeyRateLimiter,
     ) -> None:
         self.settings = settings
         self.config = config
         self.registry = registry
         self.limiter = limiter
+        self.key_limiter = key_limiter
 
     async def _pick(
         self, requested: VoiceProvider | None, configured: ProviderChoice, what: str
@@ -81,7 +84,13 @@ class VoiceService:
         )
 
     async def transcribe(
-        self, file: UploadFile, *, language: str | None, prompt: str | None, provider: str | None
+        self,
+        file: UploadFile,
+        caller: VoiceCaller,
+        *,
+        language: str | None,
+        prompt: str | None,
+        provider: str | None,
     ) -> Transcription:
         config = await self.config.current()
         chosen = await self._pick(_provider(provider), config.stt_provider, "speech-to-text")
@@ -109,7 +118,13 @@ class VoiceService:
         heard = await self.registry.listener(chosen, config).transcribe(
             upload, language=language, prompt=prompt
         )
-        log.info("transcribed", provider=chosen, duration_ms=audio.duration_ms, chars=len(heard.text))
+        log.info(
+            "transcribed",
+            provider=chosen,
+            caller=caller.name,
+            duration_ms=audio.duration_ms,
+            chars=len(heard.text),
+        )
         return Transcription(
             text=heard.text,
             language=heard.language,
@@ -118,8 +133,8 @@ class VoiceService:
             provider=chosen,
         )
 
-    async def synthesize(self, request: SynthesisRequest, principal: Principal) -> AudioStream:
-        await self.limiter.admit(principal)
+    async def synthesize(self, request: SynthesisRequest, caller: VoiceCaller) -> AudioStream:
+        await self.limiter.admit(caller.principal)
         config = await self.config.current()
         chosen = await self._pick(request.provider, config.tts_provider, "text-to-speech")
         speaker = self.registry.speaker(chosen, config)
@@ -133,7 +148,13 @@ class VoiceService:
         # The first chunk is awaited here, so a refused key or an unknown voice is a status code, not a
         # stream that breaks after a 200.
         first = await anext(chunks, b"")
-        log.info("synthesis_started", provider=chosen, chars=len(request.text), format=request.format)
+        log.info(
+            "synthesis_started",
+            provider=chosen,
+            caller=caller.name,
+            chars=len(request.text),
+            format=request.format,
+        )
 
         async def rest() -> AsyncIterator[bytes]:
             try:
