@@ -1,6 +1,6 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
 import { ChevronLeft, ChevronRight, Eye, Pencil, Search, Trash, X } from 'lucide-react'
-import { useState, type FormEvent } from 'react'
+import { useState, type FormEvent, type KeyboardEvent } from 'react'
 import { useSearchParams } from 'react-router'
 
 import { errorMessage } from '../api/client'
@@ -21,6 +21,13 @@ import { ConfirmDialog } from '../components/ConfirmDialog'
 import { FormError, SelectField, TextArea, TextField } from '../components/Field'
 import { Modal } from '../components/Modal'
 import { Page, PageHeader } from '../components/Page'
+import { ConsolidationPanel } from '../components/memory/ConsolidationPanel'
+import { ContradictionsPanel } from '../components/memory/ContradictionsPanel'
+import { IngestionPanel } from '../components/memory/IngestionPanel'
+import { ProfilePanel } from '../components/memory/ProfilePanel'
+import { SourceLabel } from '../components/memory/SourceLabel'
+import { SourcesPanel } from '../components/memory/SourcesPanel'
+import { StatsPanel } from '../components/memory/StatsPanel'
 import { Badge, badgeTone } from '../components/StateBadge'
 import { EmptyState, ErrorNotice, Loading } from '../components/States'
 import { count, dateTime, score, timeAgo } from '../format'
@@ -37,8 +44,92 @@ const SORTS: { value: MemorySort; label: string }[] = [
 ]
 const MAX_CONTENT = 50_000
 
-/** The memory inspector: browse by tier, hybrid search with scores, view, edit, delete. */
+const VIEWS = [
+  { id: 'memories', label: 'Memories' },
+  { id: 'profile', label: 'Profile' },
+  { id: 'sources', label: 'Sources' },
+  { id: 'consolidation', label: 'Consolidation' },
+  { id: 'ingestion', label: 'Ingestion' },
+  { id: 'contradictions', label: 'Contradictions' },
+  { id: 'stats', label: 'Stats' },
+] as const
+type View = (typeof VIEWS)[number]['id']
+
+/**
+ * Memory: the inspector (browse, search, edit) and how memories form: what Nova believes about its user,
+ * where memories came from, consolidation, the ingestion queue, contradictions and statistics.
+ */
 export function Component() {
+  // The tab and its filters live in the URL, so a reload, the back button or a link (chat's "from …") lands on them.
+  const [params, setParams] = useSearchParams()
+  const requested = params.get('view')
+  const view: View = VIEWS.some((v) => v.id === requested) ? (requested as View) : 'memories'
+
+  function show(next: View) {
+    setParams(next === 'memories' ? {} : { view: next }, { replace: true })
+  }
+
+  return (
+    <Page>
+      <PageHeader title="Memory" description="What Nova remembers, in four tiers, and where it came from." />
+      <ViewTabs value={view} onChange={show} />
+      <div role="tabpanel" id={`memory-panel-${view}`} aria-labelledby={`memory-tab-${view}`} className="mt-4">
+        {view === 'memories' && <MemoriesView />}
+        {view === 'profile' && <ProfilePanel />}
+        {view === 'sources' && (
+          <SourcesPanel
+            openId={params.get('source')}
+            onOpen={(id) => setParams(id ? { view: 'sources', source: id } : { view: 'sources' }, { replace: !id })}
+          />
+        )}
+        {view === 'consolidation' && <ConsolidationPanel />}
+        {view === 'ingestion' && <IngestionPanel />}
+        {view === 'contradictions' && <ContradictionsPanel />}
+        {view === 'stats' && <StatsPanel />}
+      </div>
+    </Page>
+  )
+}
+
+/** Tabs with the arrow keys moving between them, as a tab list should. */
+function ViewTabs({ value, onChange }: { value: View; onChange: (view: View) => void }) {
+  function onKeyDown(event: KeyboardEvent<HTMLDivElement>) {
+    const step = event.key === 'ArrowRight' ? 1 : event.key === 'ArrowLeft' ? -1 : 0
+    if (!step) return
+    event.preventDefault()
+    const index = VIEWS.findIndex((v) => v.id === value)
+    const next = VIEWS[(index + step + VIEWS.length) % VIEWS.length]!
+    onChange(next.id)
+    document.getElementById(`memory-tab-${next.id}`)?.focus()
+  }
+  return (
+    <div role="tablist" aria-label="Memory views" className="flex flex-wrap gap-1 border-b border-line" onKeyDown={onKeyDown}>
+      {VIEWS.map((tab) => {
+        const selected = tab.id === value
+        return (
+          <button
+            key={tab.id}
+            type="button"
+            role="tab"
+            id={`memory-tab-${tab.id}`}
+            aria-selected={selected}
+            aria-controls={`memory-panel-${tab.id}`}
+            tabIndex={selected ? 0 : -1}
+            onClick={() => onChange(tab.id)}
+            className={`-mb-px border-b-2 px-3 py-2 text-sm ${
+              selected ? 'border-accent font-medium text-accent-text' : 'border-transparent text-muted hover:text-fg'
+            }`}
+          >
+            {tab.label}
+          </button>
+        )
+      })}
+    </div>
+  )
+}
+
+/** The memory inspector: browse by tier, hybrid search with scores, view, edit, delete. */
+function MemoriesView() {
   // Filters live in the URL so a reload or the back button returns to the same page of results.
   const [params, setParams] = useSearchParams()
   const tier = (params.get('tier') as MemoryTier | null) ?? undefined
@@ -63,8 +154,7 @@ export function Component() {
   const actions = { onView: setViewing, onEdit: setEditing, onDelete: setDeleting }
 
   return (
-    <Page>
-      <PageHeader title="Memory" description="What Nova remembers, in four tiers. Search blends vector and keyword matches." />
+    <>
       <SearchForm
         key={query}
         initialQuery={query}
@@ -97,7 +187,7 @@ export function Component() {
       {viewing && <MemoryDetail memory={viewing} onClose={() => setViewing(null)} />}
       {editing && <EditMemory memory={editing} onClose={() => setEditing(null)} />}
       {deleting && <DeleteMemory memory={deleting} onClose={() => setDeleting(null)} />}
-    </Page>
+    </>
   )
 }
 
@@ -364,6 +454,10 @@ function MemoryDetail({ memory, onClose }: { memory: Memory; onClose: () => void
               <dd className="break-words">{value}</dd>
             </div>
           ))}
+          <dt className="text-muted">Source</dt>
+          <dd className="min-w-0">
+            <MemorySource memory={memory} />
+          </dd>
         </dl>
         {memory.metadata && Object.keys(memory.metadata).length > 0 && (
           <div>
@@ -402,6 +496,16 @@ function MemoryDetail({ memory, onClose }: { memory: Memory; onClose: () => void
       </div>
     </Modal>
   )
+}
+
+/** Where a memory came from: the source the list sent along, else looked up by its id (which counts no access). */
+function MemorySource({ memory }: { memory: Memory }) {
+  const lookup = useQuery({ ...memoryQueries.source(memory.source_id ?? ''), enabled: !memory.source && !!memory.source_id })
+  const source = memory.source ?? lookup.data
+  if (source) return <SourceLabel source={source} linkToSource />
+  if (!memory.source_id) return <span className="text-muted">not recorded (stored before sources were kept, or by hand)</span>
+  if (lookup.isError) return <span className="text-muted">could not be loaded: {errorMessage(lookup.error)}</span>
+  return <span className="text-muted">loading…</span>
 }
 
 function EditMemory({ memory, onClose }: { memory: Memory; onClose: () => void }) {

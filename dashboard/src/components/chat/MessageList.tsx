@@ -3,6 +3,7 @@ import { lazy, Suspense, useEffect, useLayoutEffect, useRef, type ReactNode } fr
 
 import type { StoredChatMessage } from '../../api/chat'
 import type { Speaker } from '../../voice'
+import { recallFromMeta, RecalledMemories, type RecallSummary } from '../memory/RecalledMemories'
 import { Spinner } from '../Spinner'
 
 const Markdown = lazy(() => import('../Markdown'))
@@ -15,6 +16,8 @@ export interface PendingTurn {
   userMessageId: string | null
   streaming: boolean
   stopped: boolean
+  /** The memories the turn recalled, from the stream's `meta` (see recallFromMeta). */
+  recall?: RecallSummary | null
 }
 
 interface MessageListProps {
@@ -58,6 +61,7 @@ export function MessageList({ messages, pending, assistantName, speaker }: Messa
             name={assistantName}
             note={message.metadata?.interrupted ? 'stopped' : (message.model ?? undefined)}
             action={message.role === 'assistant' && speaker && message.content ? <SpeakButton speaker={speaker} id={message.id} text={message.content} /> : undefined}
+            recall={message.role === 'assistant' ? recallFromMeta(message.metadata) : null}
           />
         </li>
       ))}
@@ -75,6 +79,7 @@ export function MessageList({ messages, pending, assistantName, speaker }: Messa
             streaming={pending.streaming}
             status={pending.status}
             note={pending.stopped ? 'stopped' : undefined}
+            recall={pending.recall}
           />
         </li>
       )}
@@ -91,6 +96,7 @@ function Bubble({
   streaming = false,
   status = null,
   action,
+  recall = null,
 }: {
   role: 'user' | 'assistant'
   text: string
@@ -99,6 +105,7 @@ function Bubble({
   streaming?: boolean
   status?: string | null
   action?: ReactNode
+  recall?: RecallSummary | null
 }) {
   if (role === 'user') {
     return (
@@ -134,6 +141,7 @@ function Bubble({
           </p>
         )}
       </div>
+      {recall && <RecalledMemories recall={recall} />}
     </div>
   )
 }
