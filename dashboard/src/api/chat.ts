@@ -8,6 +8,11 @@ export type ConversationSummary = OrchestratorSchemas['ConversationSummary']
 export type ConversationDetail = OrchestratorSchemas['ConversationDetail']
 export type StoredChatMessage = OrchestratorSchemas['StoredChatMessage']
 export type ChatStreamRequest = OrchestratorSchemas['ChatStreamRequest']
+/**
+ * A chat turn as the dashboard sends it. `research` (nova_contracts.chat.ChatStreamRequest.research) also
+ * offers the turn the web_search and web_fetch tools; declared here until the generated types carry it.
+ */
+export type ChatTurnRequest = ChatStreamRequest & { research?: boolean }
 
 /**
  * One SSE event of `/api/v1/chat/stream` (nova_contracts.chat.ChatStreamEvent). Written here because an SSE
@@ -48,7 +53,7 @@ export const chatApi = {
  * the AbortError. Returns the session the server answered in (the X-Session-Id header).
  */
 export async function streamChat(
-  request: ChatStreamRequest,
+  request: ChatTurnRequest,
   { signal, onEvent }: { signal: AbortSignal; onEvent: (event: ChatStreamEvent) => void },
 ): Promise<{ sessionId: string | null }> {
   const response = await apiResponse('/api/v1/chat/stream', {

@@ -38,7 +38,8 @@ export const notificationQueries = {
             apiFetch<PipelineTaskPage>(`${BASE}/tasks${queryString({ status, limit: 1 })}`, { signal }),
           ),
         )
-        return pages.reduce((sum, page) => sum + page.total, 0)
+        // A number whatever the answer: NaN would never equal itself and keep the badge re-rendering.
+        return pages.reduce((sum, page) => sum + (Number.isFinite(page?.total) ? page.total : 0), 0)
       },
       // The stream keeps it current; this catches what no notification announces (a task answered elsewhere).
       refetchInterval: 60_000,

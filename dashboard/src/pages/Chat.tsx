@@ -46,6 +46,8 @@ export function Component() {
 
   // In the Journal the person writes to cortex, which reads it on its next cycle: no agent answers there.
   const journal = conversation.data?.session_id === JOURNAL_SESSION_ID
+  // Research mode stays on for the following turns until switched off: a person researching asks several questions.
+  const [research, setResearch] = useState(false)
   const queryClient = useQueryClient()
   const writeJournal = useMutation({
     mutationFn: journalApi.write,
@@ -61,7 +63,7 @@ export function Component() {
       if (text && !writeJournal.isPending) writeJournal.mutate(text)
       return
     }
-    void chat.send(conversation.data?.session_id ?? null, model, spoken)
+    void chat.send(conversation.data?.session_id ?? null, model, spoken, research)
   }
 
   const messages = conversation.data?.messages ?? []
@@ -145,6 +147,8 @@ export function Component() {
               placeholder={journal ? 'Write to cortex; it reads this on its next cycle…' : `Message ${name}…`}
               voice={voice.available}
               onSpoken={(text) => send(text)}
+              research={research}
+              onResearchChange={journal ? undefined : setResearch}
             />
           </div>
         </div>
@@ -203,7 +207,7 @@ function useChatTurn(conversationId: string | null, openConversation: (id: strin
   }, [])
 
   /** Send the draft; `spoken` (hold-to-talk) is added after whatever is already typed. */
-  async function send(sessionId: string | null, model: string | null, spoken?: string) {
+  async function send(sessionId: string | null, model: string | null, spoken?: string, research = false) {
     const typed = draft.trim()
     const message = spoken ? [typed, spoken.trim()].filter(Boolean).join(' ') : typed
     if (!message || controller.current) return
@@ -243,7 +247,7 @@ function useChatTurn(conversationId: string | null, openConversation: (id: strin
 
     let stopped = false
     try {
-      await streamChat({ message, session_id: sessionId, model }, { signal: abort.signal, onEvent })
+      await streamChat({ message, session_id: sessionId, model, ...(research ? { research } : {}) }, { signal: abort.signal, onEvent })
     } catch (caught) {
       if (abort.signal.aborted) {
         stopped = true

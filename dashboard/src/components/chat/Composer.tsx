@@ -1,4 +1,4 @@
-import { Mic, MicOff, Send, Square } from 'lucide-react'
+import { Globe, Mic, MicOff, Send, Square } from 'lucide-react'
 import { useEffect, useRef, type FormEvent, type KeyboardEvent } from 'react'
 
 import { useSpeechInput } from '../../speech'
@@ -20,10 +20,24 @@ interface ComposerProps {
   voice?: boolean
   /** What hold-to-talk heard; the chat sends it. */
   onSpoken?: (text: string) => void
+  /** Research mode: the turn may also search and fetch the web. The toggle shows only with `onResearchChange`. */
+  research?: boolean
+  onResearchChange?: (on: boolean) => void
 }
 
 /** The message box: Enter sends, Shift+Enter starts a new line, the microphone dictates into it. */
-export function Composer({ value, onChange, onSend, onStop, streaming, placeholder, voice = false, onSpoken }: ComposerProps) {
+export function Composer({
+  value,
+  onChange,
+  onSend,
+  onStop,
+  streaming,
+  placeholder,
+  voice = false,
+  onSpoken,
+  research = false,
+  onResearchChange,
+}: ComposerProps) {
   const textarea = useRef<HTMLTextAreaElement>(null)
   const valueRef = useRef(value)
   valueRef.current = value
@@ -83,6 +97,18 @@ export function Composer({ value, onChange, onSend, onStop, streaming, placehold
               : (speech.error ?? (speech.listening ? 'Listening… speak, then press the microphone again.' : 'Enter to send, Shift+Enter for a new line.'))}
         </p>
         <div className="flex shrink-0 gap-1">
+          {onResearchChange && (
+            <Button
+              variant="ghost"
+              onClick={() => onResearchChange(!research)}
+              aria-pressed={research}
+              title={research ? 'Research on: the answer may search and read the web' : 'Research: let the answer search and read the web'}
+              className={research ? 'bg-accent-soft text-accent-text' : ''}
+            >
+              <Globe className="h-4 w-4" aria-hidden />
+              Research
+            </Button>
+          )}
           {holdToTalk && <TalkButton talk={talk} disabled={streaming} />}
           {!holdToTalk && speech.supported && (
             <Button
