@@ -4,7 +4,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 
 from nova_common.config import DatabaseSettings
 
@@ -40,8 +40,30 @@ class Settings(DatabaseSettings):
     # The local model server's name to the manager: `model-server` under make run, `ollama` under Compose.
     model_server_service: str = "model-server"
     inference_drain_seconds: float = Field(default=15.0, ge=0, le=600)
+    # A backend switch: how long the new server may take to answer (vLLM loads large models for minutes),
+    # and how long the gateway may keep routing from its cached config after `inference.state` changes
+    # (llm-gateway's CONFIG_REFRESH_SECONDS).
+    inference_ready_seconds: float = Field(default=900.0, gt=0)
+    gateway_config_refresh_seconds: float = Field(default=3.0, ge=0, le=60)
+    # Under `make run`: the llama.cpp server's config file (the launcher starts `llama_cpp.server
+    # --config_file` on it) and a folder of GGUF files offered besides the bundled SmolLM2.
+    model_server_config_setting: Path | None = Field(default=None, alias="NOVA_MODEL_SERVER_CONFIG")
+    gguf_dir_setting: Path | None = Field(default=None, alias="NOVA_GGUF_DIR")
+    # Under Compose: where a vLLM/SGLang container recovery starts is reached (`{service}`, `{port}`), and
+    # models offered besides the built-in list (comma-separated Ollama tags or Hugging Face ids).
+    inference_container_url: str = "http://{service}:{port}"
+    inference_extra_models: str = ""
+    hf_token: SecretStr = Field(default=SecretStr(""), alias="HF_TOKEN")
 
-    @field_validator("data_dir", "workspace", "env_file", "backup_dir_setting", "pg_bin_dir")
+    @field_validator(
+        "data_dir",
+        "workspace",
+        "env_file",
+        "backup_dir_setting",
+        "pg_bin_dir",
+        "model_server_config_setting",
+        "gguf_dir_setting",
+    )
     @classmethod
     def _expand_home(cls, value: Path | None) -> Path | None:
         return value.expanduser() if value is not None else None
@@ -49,6 +71,14 @@ class Settings(DatabaseSettings):
     @property
     def backup_dir(self) -> Path:
         return self.backup_dir_setting or self.data_dir / "backups"
+
+    @property
+    def model_server_config(self) -> Path:
+        return self.model_server_config_setting or self.data_dir / "model-server.json"
+
+    @property
+    def gguf_dir(self) -> Path:
+        return self.gguf_dir_setting or self.data_dir / "models"
 
 
 @lru_cache

@@ -23,6 +23,7 @@ from recovery.checkpoint_routes import router as checkpoint_router
 from recovery.checkpoints import Checkpoints
 from recovery.config import Settings, get_settings
 from recovery.inference_routes import router as inference_router
+from recovery.inference_switch import InferenceSwitcher
 from recovery.reset.routes import router as reset_router
 from recovery.reset.service import ResetService
 from recovery.services.managers import DockerServices, LauncherServices
@@ -44,6 +45,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.probe_client = probe_client
         app.state.background_jobs = set()
         manager = app.state.service_manager = build_manager(settings)
+        inference = app.state.inference = InferenceSwitcher(settings, manager, resources.redis, config_redis)
         backups = BackupService(settings, resources.pg, Operations(resources.redis, config_redis))
         app.state.backups = backups
         app.state.reset = ResetService(resources.pg, backups)
@@ -67,6 +69,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             yield
         finally:
             await loops.stop()
+            await inference.aclose()
             jobs: set[asyncio.Task[None]] = app.state.background_jobs
             for job in jobs:
                 job.cancel()

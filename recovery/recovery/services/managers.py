@@ -8,11 +8,13 @@ rather than re-implementing Compose.
 """
 
 import asyncio
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import docker
 import httpx
-from docker.errors import DockerException
+from docker.errors import DockerException, ImageNotFound
+from docker.types import DeviceRequest
 
 from nova_common.auth import SERVICE_HEADER
 from nova_common.errors import BadRequest, Conflict, NotFound, UpstreamUnavailable
@@ -51,6 +53,22 @@ class ServiceManager(Protocol):
     async def stop_profile(self, profile: str) -> ServiceAction: ...
 
     async def logs(self, name: str, lines: int) -> ServiceLogs: ...
+
+
+@dataclass(frozen=True)
+class ContainerRun:
+    """A container recovery creates itself (an inference server Compose does not define), labelled as one of
+    the project's services so it is listed, restarted and removed like the others."""
+
+    service: str
+    image: str
+    command: list[str]
+    network: str
+    labels: dict[str, str] = field(default_factory=dict)
+    environment: dict[str, str] = field(default_factory=dict)
+    volumes: dict[str, dict[str, str]] = field(default_factory=dict)
+    gpus: bool = False
+    ipc_host: bool = False
 
 
 class DockerServices:
@@ -144,6 +162,57 @@ class DockerServices:
 
     async def stop_profile(self, profile: str) -> ServiceAction:
         return await self._profile(profile, "stop")
+
+    async def running(self, name: str) -> bool:
+        """Whether any container of Compose service `name` runs (False when it has none)."""
+        containers = await self._call(self._containers, name)
+        return any(c.status == "running" for c in containers)
+
+    async def pull_image(self, image: str) -> None:
+        """Pull `image` (repository:tag) unless the Engine has it already."""
+
+        def pull() -> None:
+            client = self._docker()
+            try:
+                client.images.get(image)
+            except ImageNotFound:
+                repository, _, tag = image.rpartition(":") if ":" in image.split("/")[-1] else (image, "", "")
+                client.images.pull(repository, tag=tag or "latest")
+
+        await self._call(pull)
+
+    async def remove_service(self, name: str) -> list[str]:
+        """Stop and remove every container of service `name`; the names removed."""
+        containers = await self._call(self._containers, name)
+        for container in containers:
+            await self._call(lambda c=container: c.remove(force=True))
+        return [c.name for c in containers]
+
+    async def run_container(self, run: ContainerRun) -> str:
+        """Create and start `run` as `<project>-<service>` on the project's network, reachable by its
+        service name as Compose's own containers are. Returns the container's name."""
+        name = f"{self.project}-{run.service}"
+        labels = {PROJECT_LABEL: self.project, SERVICE_LABEL: run.service, **run.labels}
+
+        def create() -> None:
+            client = self._docker()
+            client.containers.run(
+                run.image,
+                run.command,
+                name=name,
+                detach=True,
+                labels=labels,
+                environment=run.environment,
+                volumes=run.volumes,
+                network=run.network,
+                networking_config={run.network: client.api.create_endpoint_config(aliases=[run.service])},
+                device_requests=([DeviceRequest(count=-1, capabilities=[["gpu"]])] if run.gpus else None),
+                ipc_mode="host" if run.ipc_host else None,
+                restart_policy={"Name": "unless-stopped"},
+            )
+
+        await self._call(create)
+        return name
 
     async def logs(self, name: str, lines: int) -> ServiceLogs:
         containers = await self._one(name)
