@@ -1,5 +1,5 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
-import { FlaskConical, RefreshCw } from 'lucide-react'
+import { FlaskConical, Play, RefreshCw, Square } from 'lucide-react'
 import { useState, type FormEvent } from 'react'
 
 import { errorMessage } from '../api/client'
@@ -16,7 +16,9 @@ import {
   type ProviderTestResult,
   type RoutingStrategy,
 } from '../api/models'
+import { recoveryApi, recoveryQueries, type BackendState, type Hardware } from '../api/recovery'
 import { Button } from '../components/Button'
+import { ConfirmDialog } from '../components/ConfirmDialog'
 import { FormError, SelectField, TextField } from '../components/Field'
 import { Page, PageHeader, Panel } from '../components/Page'
 import { ProviderKeyForm } from '../components/ProviderKeyForm'
@@ -54,6 +56,7 @@ export function Component() {
           {gateway.data && <LocalInferenceForm config={gateway.data} />}
           <InferenceStatsView />
         </Panel>
+        <ModelServerPanel />
         <Providers />
       </div>
     </Page>
@@ -208,6 +211,123 @@ function LocalInferenceForm({ config }: { config: GatewayConfig }) {
         Save local inference
       </Button>
     </form>
+  )
+}
+
+/** Megabytes (as recovery reports memory and disk) in the unit people read them in. */
+function megabytes(mb: number | null | undefined): string {
+  if (mb == null) return '—'
+  return mb >= 1024 ? `${(mb / 1024).toFixed(1)} GB` : `${mb} MB`
+}
+
+/**
+ * The machine the local model runs on (recovery's view: CPU, RAM, disk, GPUs), the backend and model that
+ * fit it, and the local model server's start/stop. Stopping waits for the gateway's in-flight local
+ * requests to finish first (bounded), so nobody's answer is cut off.
+ */
+function ModelServerPanel() {
+  const queryClient = useQueryClient()
+  const hardware = useQuery(recoveryQueries.hardware())
+  const recommendation = useQuery(recoveryQueries.recommendation())
+  const [confirmStop, setConfirmStop] = useState(false)
+  const [last, setLast] = useState<BackendState | null>(null)
+  const onChanged = (state: BackendState) => {
+    setLast(state)
+    setConfirmStop(false)
+    toast.success(state.running ? `${state.service} started` : `${state.service} stopped`)
+    // The gateway notices the slot's new state at its next probe; ask it again after that.
+    setTimeout(() => void queryClient.invalidateQueries({ queryKey: modelsQueries.all }), 4_000)
+  }
+  const start = useMutation({ mutationFn: recoveryApi.startBackend, meta: { errorToast: false }, onSuccess: onChanged })
+  const stop = useMutation({ mutationFn: recoveryApi.stopBackend, meta: { errorToast: false }, onSuccess: onChanged })
+  const failure = start.error ?? stop.error
+
+  return (
+    <Panel
+      title="Local model server"
+      actions={
+        <div className="flex gap-2">
+          <Button size="sm" onClick={() => start.mutate()} busy={start.isPending} disabled={stop.isPending}>
+            <Play className="h-3.5 w-3.5" aria-hidden /> Start model server
+          </Button>
+          <Button size="sm" onClick={() => setConfirmStop(true)} busy={stop.isPending} disabled={start.isPending}>
+            <Square className="h-3.5 w-3.5" aria-hidden /> Stop model server
+          </Button>
+        </div>
+      }
+    >
+      {last && (
+        <p role="status" className="mb-3 rounded-md bg-sunken px-3 py-2 text-sm">
+          {last.service} is {last.running ? 'running' : 'stopped'}
+          {!last.running && (last.drained ? ' after its requests finished' : '')}
+          {last.detail ? `: ${last.detail}` : '.'}
+        </p>
+      )}
+      {!confirmStop && failure && (
+        <p role="alert" className="mb-3 text-sm text-rose-700 dark:text-rose-300">
+          {errorMessage(failure)}
+        </p>
+      )}
+      {hardware.isPending && <Loading label="Looking at this machine…" />}
+      {hardware.isError && <ErrorNotice title="Could not read this machine's hardware" error={hardware.error} onRetry={() => void hardware.refetch()} />}
+      {hardware.data && <HardwareView hardware={hardware.data} />}
+      {recommendation.data && (
+        <p className="mt-3 text-sm" data-testid="backend-recommendation">
+          Recommended here: <span className="font-medium">{recommendation.data.backend}</span> with <span className="font-mono text-xs">{recommendation.data.model}</span>{' '}
+          <span className="text-muted">({recommendation.data.reason})</span>
+        </p>
+      )}
+      {confirmStop && (
+        <ConfirmDialog
+          title="Stop the local model server?"
+          confirmLabel="Stop model server"
+          busy={stop.isPending}
+          error={stop.error ? errorMessage(stop.error) : null}
+          onConfirm={() => stop.mutate()}
+          onCancel={() => {
+            setConfirmStop(false)
+            stop.reset()
+          }}
+        >
+          Requests it is answering are given time to finish first. Until it is started again, requests for the local model go to cloud providers or fail, as the
+          routing strategy says.
+        </ConfirmDialog>
+      )}
+    </Panel>
+  )
+}
+
+function HardwareView({ hardware }: { hardware: Hardware }) {
+  const figures: [string, string][] = [
+    ['CPU', `${hardware.cpu_count} cores${hardware.cpu_model ? ` · ${hardware.cpu_model}` : ''}`],
+    ['RAM free', `${megabytes(hardware.ram_available_mb)} of ${megabytes(hardware.ram_total_mb)}`],
+    ['Disk free', `${megabytes(hardware.disk_free_mb)} of ${megabytes(hardware.disk_total_mb)}`],
+  ]
+  return (
+    <div>
+      <dl className="grid gap-2 sm:grid-cols-3" aria-label="Hardware">
+        {figures.map(([label, value]) => (
+          <div key={label} className="min-w-0 rounded-md bg-sunken px-3 py-2">
+            <dt className="text-xs text-muted">{label}</dt>
+            <dd className="text-sm font-semibold break-words">{value}</dd>
+          </div>
+        ))}
+      </dl>
+      <ul className="mt-2 space-y-1 text-sm" aria-label="GPUs">
+        {hardware.gpus.length === 0 && <li className="text-muted">No GPU found (nvidia-smi and rocm-smi answer nothing here).</li>}
+        {hardware.gpus.map((gpu, index) => (
+          <li key={`${gpu.name}-${index}`}>
+            <Badge className={badgeTone.accent}>{gpu.vendor}</Badge> {gpu.name}
+            {gpu.memory_total_mb != null && (
+              <span className="text-muted">
+                {' '}
+                · {megabytes(gpu.memory_total_mb)} memory{gpu.memory_used_mb != null ? `, ${megabytes(gpu.memory_used_mb)} used` : ''}
+              </span>
+            )}
+          </li>
+        ))}
+      </ul>
+    </div>
   )
 }
 
