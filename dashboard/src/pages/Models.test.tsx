@@ -3,6 +3,7 @@ import userEvent from '@testing-library/user-event'
 import { describe, expect, it } from 'vitest'
 
 import type { GatewayConfig, InferenceStats, ProviderStatus } from '../api/models'
+import type { Hardware } from '../api/recovery'
 import { json, notFound, stubApi, type Call } from '../test/fetch'
 import { renderPage } from '../test/render'
 import { Component as ModelsPage } from './Models'
@@ -32,6 +33,16 @@ const stats: InferenceStats = {
   cache_hits: 1,
   cache_misses: 3,
 }
+const RECOVERY = '/recovery-api/api/v1/recovery'
+const hardware: Hardware = {
+  cpu_model: 'AMD Ryzen 7 7840U',
+  cpu_count: 16,
+  ram_total_mb: 32_768,
+  ram_available_mb: 20_480,
+  disk_free_mb: 512,
+  disk_total_mb: 1_024_000,
+  gpus: [{ vendor: 'nvidia', name: 'RTX 4060', memory_total_mb: 8192, memory_used_mb: 1024 }],
+}
 const config = [
   { key: 'llm.routing_strategy', value: 'local-first', is_secret: false, is_set: false },
   { key: 'llm.default_chat_model', value: null, is_secret: false, is_set: false },
@@ -46,6 +57,8 @@ function api(extra: (call: Call) => unknown = () => undefined) {
     if (call.url === '/llm-api/models') return [{ id: 'smollm2-135m', provider: 'local', capabilities: ['chat'], context_window: 4096, max_output_tokens: 4096 }]
     if (call.url === '/v1/inference/stats') return stats
     if (call.url === '/api/v1/config') return config
+    if (call.url === `${RECOVERY}/inference/hardware`) return hardware
+    if (call.url === `${RECOVERY}/inference/recommendation`) return { backend: 'ollama', model: 'qwen2.5:7b', reason: 'GPU with 8192 MB' }
     if (call.method === 'PATCH' && call.url.startsWith('/api/v1/config/')) return { key: 'x', value: null, is_secret: false, is_set: true }
     return notFound(call)
   })
@@ -206,5 +219,55 @@ describe('Models page provider keys', () => {
     expect(await screen.findByText('OpenAI is not available: OPENAI_API_KEY is not set.')).toBeTruthy()
     expect(screen.getByTestId('provider-key-openai').textContent).toContain('No key saved in Nova')
     expect(calls.find((c) => c.method === 'PATCH')?.body).toEqual({ value: null })
+  })
+})
+
+describe('Models page local model server', () => {
+  it("shows this machine's CPU, RAM, disk and GPUs and the backend recommended for it", async () => {
+    api()
+    renderPage(<ModelsPage />, { path: '/models' })
+
+    const figures = await screen.findByLabelText('Hardware')
+    expect(within(figures).getByText('16 cores · AMD Ryzen 7 7840U')).toBeTruthy()
+    expect(within(figures).getByText('20.0 GB of 32.0 GB')).toBeTruthy()
+    expect(within(figures).getByText('512 MB of 1000.0 GB')).toBeTruthy()
+    expect(screen.getByRole('list', { name: 'GPUs' }).textContent).toContain('RTX 4060 · 8.0 GB memory, 1.0 GB used')
+    expect((await screen.findByTestId('backend-recommendation')).textContent).toBe('Recommended here: ollama with qwen2.5:7b (GPU with 8192 MB)')
+  })
+
+  it('stops the model server only after confirming, says whether its requests drained, and starts it again', async () => {
+    const calls = api((call) => {
+      if (call.url === `${RECOVERY}/inference/backend/stop`)
+        return { service: 'llama-server', running: false, drained: false, inflight_at_stop: 2, detail: 'stopped with 2 request(s) still running after the drain timeout' }
+      if (call.url === `${RECOVERY}/inference/backend/start`) return { service: 'llama-server', running: true, drained: true }
+      return undefined
+    })
+    renderPage(<ModelsPage />, { path: '/models' })
+
+    await userEvent.click(await screen.findByRole('button', { name: 'Stop model server' }))
+    const dialog = await screen.findByRole('dialog', { name: 'Stop the local model server?' })
+    await userEvent.click(within(dialog).getByRole('button', { name: 'Cancel' }))
+    expect(calls.some((c) => c.url.includes('/inference/backend/'))).toBe(false)
+
+    await userEvent.click(screen.getByRole('button', { name: 'Stop model server' }))
+    await userEvent.click(within(await screen.findByRole('dialog')).getByRole('button', { name: 'Stop model server' }))
+    expect(await screen.findByText('llama-server is stopped: stopped with 2 request(s) still running after the drain timeout')).toBeTruthy()
+
+    await userEvent.click(screen.getByRole('button', { name: 'Start model server' }))
+    expect(await screen.findByText('llama-server is running.')).toBeTruthy()
+    expect(calls.filter((c) => c.url.includes('/inference/backend/')).map((c) => [c.method, c.url.split('/').pop()])).toEqual([
+      ['POST', 'stop'],
+      ['POST', 'start'],
+    ])
+  })
+
+  it('shows why the model server cannot be started here', async () => {
+    api((call) =>
+      call.url === `${RECOVERY}/inference/backend/start` ? json({ detail: 'no service manager here: run under `make run`' }, 503) : undefined,
+    )
+    renderPage(<ModelsPage />, { path: '/models' })
+
+    await userEvent.click(await screen.findByRole('button', { name: 'Start model server' }))
+    expect(await screen.findByText('no service manager here: run under `make run`')).toBeTruthy()
   })
 })
