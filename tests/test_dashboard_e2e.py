@@ -29,6 +29,7 @@ from tests.fakes import LiveServer, serve_in_thread
 from tests.fakes.openai_fake import FakeOpenAI
 from tests.fakes.pipeline_model import PipelineModel
 from tests.fakes.script import Reply
+from tests.fakes.web_sites import SiteState, feed_site
 
 from nova_common.testing import eventually
 
@@ -54,6 +55,21 @@ PORTS = {
 }
 POSTGRES_PORT = 5432
 DEAD_LETTER_GOAL = "E2E dead letter: list the services that answer on loopback."
+# The orchestrator's digest prompt opens with this sentence (orchestrator/intel/service.py); the fake model
+# answers it with one recommendation drawn from the fake feed's items, which the Sources page approves.
+INTEL_DIGEST_MARKER = "You read new items from technology feeds"
+INTEL_RECOMMENDATION = "E2E: evaluate speculative decoding on the local backend"
+INTEL_DIGEST = {
+    "recommendations": [
+        {
+            "theme": "efficient inference",
+            "title": INTEL_RECOMMENDATION,
+            "summary": "TGI reports 2.3x throughput with a draft model; a distilled 8B could be the drafter.",
+            "relevance": 0.8,
+            "items": [1, 2],
+        }
+    ]
+}
 
 
 def _url(service: str) -> str:
@@ -102,9 +118,9 @@ def _wait_ready(stack: Stack) -> None:
         raise AssertionError(f"not ready after {READY_TIMEOUT}s: {sorted(pending)}\n{stack.log()}") from None
 
 
-def by_purpose(chat: ASGIApp, pipeline: ASGIApp) -> ASGIApp:
-    """One model server for both: pipeline stages (they ask for a `<role>_output` JSON schema) get the
-    role-aware fake, everything else (chat, streamed) the scripted one."""
+def by_purpose(chat: ASGIApp, pipeline: ASGIApp, digest: ASGIApp) -> ASGIApp:
+    """One model server for all: pipeline stages (they ask for a `<role>_output` JSON schema) get the
+    role-aware fake, intel digests the recommendation JSON, everything else (chat, streamed) the scripted one."""
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] != "/v1/chat/completions":
@@ -117,9 +133,11 @@ def by_purpose(chat: ASGIApp, pipeline: ASGIApp) -> ASGIApp:
             if not message.get("more_body"):
                 break
         body = b"".join(chunks)
-        schema = ((json.loads(body or b"{}").get("response_format") or {}).get("json_schema") or {}).get(
-            "name", ""
-        )
+        request = json.loads(body or b"{}")
+        schema = ((request.get("response_format") or {}).get("json_schema") or {}).get("name", "")
+        target = pipeline if str(schema).endswith("_output") else chat
+        if any(INTEL_DIGEST_MARKER in str(m.get("content")) for m in request.get("messages") or []):
+            target = digest
         replayed = False
 
         async def replay() -> Message:
@@ -129,7 +147,7 @@ def by_purpose(chat: ASGIApp, pipeline: ASGIApp) -> ASGIApp:
             replayed = True
             return {"type": "http.request", "body": body, "more_body": False}
 
-        await (pipeline if str(schema).endswith("_output") else chat)(scope, replay, send)
+        await target(scope, replay, send)
 
     return app
 
@@ -138,7 +156,16 @@ def by_purpose(chat: ASGIApp, pipeline: ASGIApp) -> ASGIApp:
 def fake_llm() -> Iterator[LiveServer]:
     chat = FakeOpenAI(models=["fake-local-model"])
     chat.script.default = FAKE_ANSWER
-    with serve_in_thread(by_purpose(chat.app, PipelineModel("fake-local-model").app)) as server:
+    digest = FakeOpenAI(models=["fake-local-model"])
+    digest.script.default = Reply(content=json.dumps(INTEL_DIGEST))
+    with serve_in_thread(by_purpose(chat.app, PipelineModel("fake-local-model").app, digest.app)) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def rss_site() -> Iterator[LiveServer]:
+    """A recorded RSS 2.0 feed on loopback (ETag and Last-Modified honoured), for the Sources page's feed."""
+    with serve_in_thread(feed_site(SiteState())) as server:
         yield server
 
 
@@ -162,6 +189,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory, fake_llm: LiveServer) -> Ite
         # The reaper dead-letters the task `dead_lettered_task` strands; sweeping every 2 s instead of every
         # minute lets the browser find it without waiting.
         "PIPELINE_REAPER_SECONDS": "2",
+        # The Sources page adds a feed served on 127.0.0.1: the SSRF guard's test-only loopback allowance (the
+        # orchestrator checks the URL, intel-worker fetches it), and a poll every 2 s instead of every minute.
+        "SSRF_ALLOW_LOOPBACK_FOR_TESTS": "true",
+        "POLL_INTERVAL_SECONDS": "2",
     }
     with (workdir / "launcher.log").open("wb") as log:
         proc = subprocess.Popen(
@@ -224,7 +255,7 @@ def dead_lettered_task(stack: Stack) -> str:
 
 
 def test_dashboard_works_end_to_end_in_a_real_browser(
-    stack: Stack, dead_lettered_task: str, tmp_path_factory: pytest.TempPathFactory
+    stack: Stack, dead_lettered_task: str, rss_site: LiveServer, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     artifacts = Path(
         os.environ.get("NOVA_E2E_ARTIFACTS") or tmp_path_factory.mktemp("dashboard-e2e-artifacts")
@@ -240,6 +271,8 @@ def test_dashboard_works_end_to_end_in_a_real_browser(
         "NOVA_E2E_MCP_COMMAND": sys.executable,
         "NOVA_E2E_MCP_ARGS": json.dumps([str(MCP_SERVER), "echo"]),
         "NOVA_E2E_DEAD_LETTER_GOAL": dead_lettered_task,
+        "NOVA_E2E_FEED_URL": f"{rss_site.url}/f/rss2.xml",
+        "NOVA_E2E_RECOMMENDATION": INTEL_RECOMMENDATION,
         "CHROMIUM_PATH": CHROMIUM,
     }
     node = shutil.which("node")

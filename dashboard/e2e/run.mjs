@@ -13,6 +13,7 @@ import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
 
 import { launchBrowser, watchConsole } from './browser.mjs'
+import { sourcesSteps } from './sources.mjs'
 
 const config = {
   base: requireEnv('NOVA_DASHBOARD_URL').replace(/\/$/, ''),
@@ -376,6 +377,9 @@ await step('keyboard', async () => {
   await page.keyboard.press('Enter')
   await page.waitForURL('**/memory')
 })
+
+// 10b. Sources: a feed on a loopback fake server is added and checked, its recommendation approved into a goal.
+await sourcesSteps({ page, step, url, expectVisible, screenshot, screenshotBothWidths })
 
 // 11. Admin secret: changed from Settings for every service; this browser stays signed in, the old one is refused.
 // Last, because every request after it needs the new secret.
