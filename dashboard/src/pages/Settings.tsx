@@ -12,6 +12,7 @@ import { Button } from '../components/Button'
 import { FormError, SelectField, TextArea, TextField } from '../components/Field'
 import { Page, PageHeader, Panel } from '../components/Page'
 import { Badge, badgeTone } from '../components/StateBadge'
+import { SkillsRulesSettings } from '../components/SkillsRulesSettings'
 import { ErrorNotice, Loading } from '../components/States'
 import { VoiceSection } from '../components/VoiceSettings'
 import { toast } from '../toast'
@@ -50,6 +51,7 @@ export function Component() {
         </div>
       )}
       <div className="mt-6 space-y-6">
+        <SkillsRulesSettings />
         <AdminSecretSection />
         <ServicesSection />
       </div>
