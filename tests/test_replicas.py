@@ -32,9 +32,10 @@ from tests.fakes.pipeline_model import PipelineModel
 from tests.stack import STACK_ADMIN_SECRET, STACK_SERVICE_TOKEN, ServiceProcess, orchestrator_env
 
 from nova_common.embedded import free_port
+from nova_contracts.llm import UsageRecord
 
 HEADERS = {"X-Admin-Secret": STACK_ADMIN_SECRET}
-TASKS = 300
+TASKS = 2_000
 # The reaper's clocks shortened (as orchestrator/tests/test_pipeline_support.py does) so a dead worker's
 # tasks are queued again within seconds instead of minutes.
 FAST_LOOPS = {
@@ -132,7 +133,7 @@ async def submit(urls: list[str], pod_id: str, count: int) -> list[str]:
             await client.aclose()
 
 
-@pytest.mark.timeout(420)
+@pytest.mark.timeout(900)
 def test_two_api_and_three_worker_processes_complete_every_task_once_when_a_worker_is_killed(
     start_orchestrator: Callable[[bool], tuple[subprocess.Popen[bytes], str]],
     run_sql: Callable[..., list[Any]],
@@ -164,7 +165,7 @@ def test_two_api_and_three_worker_processes_complete_every_task_once_when_a_work
         rows = run_sql("SELECT count(*) AS n FROM pipeline_tasks WHERE status IN ('complete', 'failed')")
         return bool(rows[0]["n"] == TASKS)
 
-    wait_until(finished, timeout=300, interval=0.5)
+    wait_until(finished, timeout=780, interval=0.5)
     statuses = run_sql("SELECT status, count(*) AS n FROM pipeline_tasks GROUP BY 1")
     assert {r["status"]: r["n"] for r in statuses} == {"complete": TASKS}
     # Taken over from the killed worker: claimed again, yet completed once with its stage recorded once.
@@ -306,3 +307,44 @@ async def test_a_chat_session_resumes_on_another_chat_api_replica(
     assert any("my name is Ada" in p and "what is my name?" in p and "Hello Ada." in p for p in prompts), (
         prompts
     )
+
+
+@pytest.mark.timeout(300)
+def test_two_orchestrators_persist_every_usage_record_once_between_them(
+    database_url: str, redis_base_url: str, tmp_path: Path, run_sql: Callable[..., list[Any]],
+    wait_until: Callable[..., Any],
+) -> None:  # fmt: skip
+    """The usage stream's consumer runs in every orchestrator replica: the consumer group hands each record to
+    one of them, so the gateway's records land in `usage_events` once, whichever replica reads them."""
+    # No gateway is needed to consume what a gateway wrote.
+    nowhere = f"http://127.0.0.1:{free_port()}"
+    env = orchestrator_env(database_url, redis_base_url, gateway_url=nowhere, workspace=tmp_path)
+    replicas = [ServiceProcess("orchestrator", {**env, "USAGE_BLOCK_MS": "50"}, tmp_path) for _ in range(2)]
+    db1 = redis.Redis.from_url(f"{redis_base_url.rsplit('/', 1)[0]}/1", decode_responses=True)
+    try:
+        for replica in replicas:
+            replica.start()
+        records = [
+            UsageRecord(provider="openai", model="gpt-4o-mini", input_tokens=i, output_tokens=1, latency_ms=5)
+            for i in range(600)
+        ]
+        # In bursts, as a busy gateway writes them, so both replicas are reading while records arrive.
+        for start in range(0, len(records), 50):
+            pipe = db1.pipeline()
+            for record in records[start : start + 50]:
+                pipe.xadd("nova:usage:events", {"record": record.model_dump_json()})
+            pipe.execute()
+
+        def persisted() -> int:
+            return int(run_sql("SELECT count(*) AS n FROM usage_events")[0]["n"])
+
+        wait_until(lambda: persisted() >= len(records), timeout=120)
+        rows = run_sql("SELECT id FROM usage_events")
+        assert sorted(str(r["id"]) for r in rows) == sorted(str(r.id) for r in records)
+        consumers = db1.xinfo_consumers("nova:usage:events", "orchestrator-usage")
+        assert len(consumers) == 2, consumers
+        assert db1.xpending("nova:usage:events", "orchestrator-usage")["pending"] == 0
+    finally:
+        db1.close()
+        for replica in replicas:
+            replica.stop()
