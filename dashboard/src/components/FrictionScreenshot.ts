@@ -17,6 +17,7 @@ const ATTEMPTS: { scale: number; quality: number }[] = [
  * friction report needs. `exclude` marks elements to leave out (the report dialog itself).
  */
 export async function captureVisiblePage({ exclude = '[data-friction-exclude]' }: { exclude?: string } = {}): Promise<string> {
+  if (!document.createElement('canvas').getContext('2d')) throw new Error('this browser cannot draw a screenshot')
   const width = window.innerWidth
   const height = window.innerHeight
   const svg = pageAsSvg(width, height, exclude)
@@ -102,11 +103,21 @@ function escapeXmlText(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
 }
 
+// A browser that neither loads nor refuses the image must not leave the button spinning.
+const LOAD_TIMEOUT_MS = 10_000
+
 function loadImage(src: string): Promise<HTMLImageElement> {
   return new Promise((resolve, reject) => {
     const image = new Image()
-    image.onload = () => resolve(image)
-    image.onerror = () => reject(new Error('the page could not be drawn'))
+    const timer = setTimeout(() => reject(new Error('drawing the page took too long')), LOAD_TIMEOUT_MS)
+    image.onload = () => {
+      clearTimeout(timer)
+      resolve(image)
+    }
+    image.onerror = () => {
+      clearTimeout(timer)
+      reject(new Error('the page could not be drawn'))
+    }
     image.src = src
   })
 }

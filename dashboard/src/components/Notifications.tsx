@@ -158,18 +158,21 @@ export function NeedsYouBadge() {
       title={`${total} ${total === 1 ? 'task needs' : 'tasks need'} you`}
       className="ml-auto inline-flex min-w-5 items-center justify-center rounded-full bg-amber-500 px-1.5 text-xs font-semibold text-white tabular-nums"
     >
-      {total}
-      <span className="sr-only"> {total === 1 ? 'task needs' : 'tasks need'} you</span>
+      <span aria-hidden>{total}</span>
+      <span className="sr-only">{`${total} ${total === 1 ? 'task needs' : 'tasks need'} you`}</span>
     </span>
   )
 }
 
+/** Wait `ms`, or less if `signal` aborts; the abort listener goes with the wait (a long session waits often). */
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms)
-    signal.addEventListener('abort', () => {
+    const done = () => {
       clearTimeout(timer)
+      signal.removeEventListener('abort', done)
       resolve()
-    }, { once: true })
+    }
+    const timer = setTimeout(done, ms)
+    signal.addEventListener('abort', done, { once: true })
   })
 }
