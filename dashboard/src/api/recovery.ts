@@ -41,6 +41,41 @@ export interface BackupProgress {
   detail?: string | null
 }
 
+// The inference switch's models live in recovery (recovery/inference_switch.py), added after the generated
+// types were last made; written out here until `make openapi` regenerates them.
+export type InferenceSwitchPhase = 'pulling' | 'draining' | 'stopping' | 'starting' | 'loading' | 'ready' | 'rolling_back' | 'failed'
+
+export interface InferenceSwitchProgress {
+  backend: string
+  model: string
+  phase: InferenceSwitchPhase
+  url?: string | null
+  served_model?: string | null
+  drained?: boolean | null
+  inflight_at_stop?: number | null
+  detail?: string | null
+  started_at: string
+  finished_at?: string | null
+}
+
+export interface InferenceBackendOption {
+  backend: string
+  models: string[]
+  /** Also takes the absolute path of a .gguf file on the machine. */
+  accepts_path?: boolean
+}
+
+export interface InferenceBackendStatus {
+  manager: 'launcher' | 'docker' | null
+  backend: string
+  state: string
+  url: string | null
+  model: string | null
+  switching: boolean
+  last_switch: InferenceSwitchProgress | null
+  options: InferenceBackendOption[]
+}
+
 // recovery's routes sit behind the dashboard's /recovery-api/ prefix (stripped by the proxy).
 const BASE = '/recovery-api/api/v1/recovery'
 const backup = (name: string) => `${BASE}/backups/${encodeURIComponent(name)}`
@@ -107,6 +142,14 @@ export const recoveryQueries = {
       staleTime: 60_000,
     }),
 
+  /** The backend the gateway routes local requests to, the last switch, what can be chosen; polled while a switch runs. */
+  backend: () =>
+    queryOptions({
+      queryKey: [...recoveryQueries.all, 'backend'] as const,
+      queryFn: ({ signal }) => apiFetch<InferenceBackendStatus>(`${BASE}/inference/backend`, { signal }),
+      refetchInterval: (query) => (query.state.data?.switching ? 1_500 : false),
+    }),
+
   recommendation: () =>
     queryOptions({
       queryKey: [...recoveryQueries.all, 'recommendation'] as const,
@@ -132,6 +175,9 @@ export const recoveryApi = {
   updateEnv: (updates: Record<string, string | null>) =>
     apiFetch<EnvUpdateResult>(`${BASE}/env`, { method: 'PATCH', json: { updates } }),
   startBackend: () => apiFetch<BackendState>(`${BASE}/inference/backend/start`, { method: 'POST' }),
+  /** Starts a switch in the background (202); follow it with `recoveryQueries.backend()`. */
+  switchBackend: (backend: string, model: string) =>
+    apiFetch<InferenceSwitchProgress>(`${BASE}/inference/backend/switch`, { method: 'POST', json: { backend, model } }),
   stopBackend: () => apiFetch<BackendState>(`${BASE}/inference/backend/stop`, { method: 'POST' }),
 }
 

@@ -3,7 +3,7 @@ import userEvent from '@testing-library/user-event'
 import { describe, expect, it } from 'vitest'
 
 import type { GatewayConfig, InferenceStats, ProviderStatus } from '../api/models'
-import type { Hardware } from '../api/recovery'
+import type { Hardware, InferenceBackendStatus } from '../api/recovery'
 import { json, notFound, stubApi, type Call } from '../test/fetch'
 import { renderPage } from '../test/render'
 import { Component as ModelsPage } from './Models'
@@ -43,6 +43,16 @@ const hardware: Hardware = {
   disk_total_mb: 1_024_000,
   gpus: [{ vendor: 'nvidia', name: 'RTX 4060', memory_total_mb: 8192, memory_used_mb: 1024 }],
 }
+const backendStatus: InferenceBackendStatus = {
+  manager: 'launcher',
+  backend: 'llamacpp',
+  state: 'ready',
+  url: 'http://127.0.0.1:8080',
+  model: 'smollm2-135m',
+  switching: false,
+  last_switch: null,
+  options: [{ backend: 'llamacpp', models: ['smollm2-135m', 'qwen2.5-1.5b-instruct-q4_k_m.gguf'], accepts_path: true }],
+}
 const config = [
   { key: 'llm.routing_strategy', value: 'local-first', is_secret: false, is_set: false },
   { key: 'llm.default_chat_model', value: null, is_secret: false, is_set: false },
@@ -58,6 +68,7 @@ function api(extra: (call: Call) => unknown = () => undefined) {
     if (call.url === '/v1/inference/stats') return stats
     if (call.url === '/api/v1/config') return config
     if (call.url === `${RECOVERY}/inference/hardware`) return hardware
+    if (call.url === `${RECOVERY}/inference/backend`) return backendStatus
     if (call.url === `${RECOVERY}/inference/recommendation`) return { backend: 'ollama', model: 'qwen2.5:7b', reason: 'GPU with 8192 MB' }
     if (call.method === 'PATCH' && call.url.startsWith('/api/v1/config/')) return { key: 'x', value: null, is_secret: false, is_set: true }
     return notFound(call)
@@ -269,5 +280,48 @@ describe('Models page local model server', () => {
 
     await userEvent.click(await screen.findByRole('button', { name: 'Start model server' }))
     expect(await screen.findByText('no service manager here: run under `make run`')).toBeTruthy()
+  })
+
+  it('switches the local backend to another model and follows the switch until it is ready', async () => {
+    let phase: 'none' | 'loading' | 'ready' = 'none'
+    const progress = (p: 'loading' | 'ready') => ({ backend: 'llamacpp', model: 'qwen2.5-1.5b-instruct-q4_k_m.gguf', phase: p, started_at: '2026-12-04T22:00:00Z' })
+    const calls = api((call) => {
+      if (call.url === `${RECOVERY}/inference/backend/switch`) {
+        phase = 'loading'
+        return json(progress('loading'), 202)
+      }
+      if (call.url === `${RECOVERY}/inference/backend` && phase !== 'none') {
+        const now = phase
+        // The next poll finds the switch finished.
+        phase = 'ready'
+        return { ...backendStatus, switching: now === 'loading', last_switch: progress(now), model: now === 'ready' ? 'qwen2.5-1.5b-instruct-q4_k_m.gguf' : 'smollm2-135m' }
+      }
+      return undefined
+    })
+    renderPage(<ModelsPage />, { path: '/models' })
+
+    expect((await screen.findByTestId('backend-status')).textContent).toContain('llamacpp')
+    await userEvent.selectOptions(screen.getByLabelText('Model'), 'qwen2.5-1.5b-instruct-q4_k_m.gguf')
+    await userEvent.click(screen.getByRole('button', { name: 'Switch' }))
+
+    const last = await screen.findByRole('status', { name: 'Last switch' })
+    expect(last.textContent).toContain('Switching to llamacpp with qwen2.5-1.5b-instruct-q4_k_m.gguf: Loading the model')
+    await waitFor(() => expect(screen.getByRole('status', { name: 'Last switch' }).textContent).toContain('Last switch to llamacpp'), { timeout: 8_000 })
+    expect(screen.getByRole('status', { name: 'Last switch' }).textContent).toContain('Ready')
+    expect(calls.find((c) => c.url.endsWith('/backend/switch'))).toMatchObject({ method: 'POST', body: { backend: 'llamacpp', model: 'qwen2.5-1.5b-instruct-q4_k_m.gguf' } })
+  })
+
+  it("sends a .gguf path typed instead of a listed model, and shows recovery's refusal", async () => {
+    const calls = api((call) =>
+      call.url === `${RECOVERY}/inference/backend/switch` ? json({ detail: "unknown model '/tmp/x.gguf' for llamacpp; valid: smollm2-135m" }, 400) : undefined,
+    )
+    renderPage(<ModelsPage />, { path: '/models' })
+
+    await userEvent.type(await screen.findByLabelText('Or a .gguf file'), '/tmp/x.gguf')
+    expect((screen.getByLabelText('Model') as HTMLSelectElement).disabled).toBe(true)
+    await userEvent.click(screen.getByRole('button', { name: 'Switch' }))
+
+    expect(await screen.findByText("unknown model '/tmp/x.gguf' for llamacpp; valid: smollm2-135m")).toBeTruthy()
+    expect(calls.find((c) => c.url.endsWith('/backend/switch'))?.body).toEqual({ backend: 'llamacpp', model: '/tmp/x.gguf' })
   })
 })

@@ -16,7 +16,7 @@ import {
   type ProviderTestResult,
   type RoutingStrategy,
 } from '../api/models'
-import { recoveryApi, recoveryQueries, type BackendState, type Hardware } from '../api/recovery'
+import { recoveryApi, recoveryQueries, type BackendState, type Hardware, type InferenceBackendStatus, type InferenceSwitchPhase } from '../api/recovery'
 import { Button } from '../components/Button'
 import { ConfirmDialog } from '../components/ConfirmDialog'
 import { FormError, SelectField, TextField } from '../components/Field'
@@ -235,6 +235,7 @@ function ModelServerPanel() {
     setLast(state)
     setConfirmStop(false)
     toast.success(state.running ? `${state.service} started` : `${state.service} stopped`)
+    void queryClient.invalidateQueries({ queryKey: recoveryQueries.backend().queryKey })
     // The gateway notices the slot's new state at its next probe; ask it again after that.
     setTimeout(() => void queryClient.invalidateQueries({ queryKey: modelsQueries.all }), 4_000)
   }
@@ -268,6 +269,7 @@ function ModelServerPanel() {
           {errorMessage(failure)}
         </p>
       )}
+      <BackendSwitch />
       {hardware.isPending && <Loading label="Looking at this machine…" />}
       {hardware.isError && <ErrorNotice title="Could not read this machine's hardware" error={hardware.error} onRetry={() => void hardware.refetch()} />}
       {hardware.data && <HardwareView hardware={hardware.data} />}
@@ -294,6 +296,113 @@ function ModelServerPanel() {
         </ConfirmDialog>
       )}
     </Panel>
+  )
+}
+
+const SWITCH_PHASE: Record<InferenceSwitchPhase, string> = {
+  pulling: 'Downloading the model',
+  draining: 'Letting running requests finish',
+  stopping: 'Stopping the old server',
+  starting: 'Starting the new server',
+  loading: 'Loading the model',
+  ready: 'Ready',
+  rolling_back: 'Failed; putting the previous backend back',
+  failed: 'Failed',
+}
+
+/**
+ * What the gateway routes local requests to, and a switch to another backend or model: recovery drains the
+ * running requests, stops the old server, starts the new one and publishes it to the gateway, in the
+ * background; the status is polled while it runs.
+ */
+function BackendSwitch() {
+  const status = useQuery(recoveryQueries.backend())
+  if (status.isPending) return <Loading label="Asking recovery about the model server…" />
+  if (status.isError) return <ErrorNotice title="Could not read the local backend's state" error={status.error} onRetry={() => void status.refetch()} />
+  return <BackendSwitchForm status={status.data} />
+}
+
+function BackendSwitchForm({ status }: { status: InferenceBackendStatus }) {
+  const queryClient = useQueryClient()
+  const options = status.options
+  const [backend, setBackend] = useState(() => (options.some((o) => o.backend === status.backend) ? status.backend : (options[0]?.backend ?? '')))
+  const option = options.find((o) => o.backend === backend)
+  const [model, setModel] = useState(() => (status.model && option?.models.includes(status.model) ? status.model : (option?.models[0] ?? '')))
+  const [path, setPath] = useState('')
+  const switching = useMutation({
+    mutationFn: ({ to, name }: { to: string; name: string }) => recoveryApi.switchBackend(to, name),
+    meta: { errorToast: false },
+    onSuccess: () => void queryClient.invalidateQueries({ queryKey: recoveryQueries.backend().queryKey }),
+  })
+  const last = status.last_switch
+
+  function submit(event: FormEvent) {
+    event.preventDefault()
+    const name = path.trim() || model
+    if (backend && name) switching.mutate({ to: backend, name })
+  }
+
+  return (
+    <div className="mb-4 space-y-3">
+      <p className="flex flex-wrap items-center gap-2 text-sm" data-testid="backend-status">
+        The gateway routes local requests to <span className="font-medium">{status.backend}</span>
+        <Badge className={status.state === 'ready' ? badgeTone.good : badgeTone.warn}>{status.state}</Badge>
+        {status.model && <span className="font-mono text-xs">{status.model}</span>}
+        {status.url && <span className="text-muted">at {status.url}</span>}
+      </p>
+      {last && (
+        <p role="status" aria-label="Last switch" className="rounded-md bg-sunken px-3 py-2 text-sm">
+          {status.switching ? 'Switching' : 'Last switch'} to {last.backend} with <span className="font-mono text-xs">{last.model}</span>: {SWITCH_PHASE[last.phase]}
+          {status.switching && '…'}
+          {last.detail ? ` (${last.detail})` : ''}
+        </p>
+      )}
+      {status.manager === null ? (
+        <p className="text-sm text-muted">Recovery manages no model server here: run Nova with `make run`, or give recovery the Docker socket under Compose.</p>
+      ) : options.length > 0 ? (
+        <form onSubmit={submit} className="grid items-end gap-3 sm:grid-cols-[10rem_1fr_auto]" noValidate>
+          <SelectField
+            label="Switch to backend"
+            value={backend}
+            onChange={(event) => {
+              const next = options.find((o) => o.backend === event.target.value)
+              setBackend(event.target.value)
+              setModel(next?.models[0] ?? '')
+            }}
+          >
+            {options.map((o) => (
+              <option key={o.backend} value={o.backend}>
+                {o.backend}
+              </option>
+            ))}
+          </SelectField>
+          {option?.accepts_path ? (
+            <div className="grid gap-3 sm:grid-cols-2">
+              <SelectField label="Model" value={model} disabled={Boolean(path.trim())} onChange={(event) => setModel(event.target.value)}>
+                {option.models.map((name) => (
+                  <option key={name} value={name}>
+                    {name}
+                  </option>
+                ))}
+              </SelectField>
+              <TextField label="Or a .gguf file" placeholder="/models/qwen2.5-1.5b-q4_k_m.gguf" value={path} onChange={(event) => setPath(event.target.value)} />
+            </div>
+          ) : (
+            <SelectField label="Model" value={model} onChange={(event) => setModel(event.target.value)}>
+              {(option?.models ?? []).map((name) => (
+                <option key={name} value={name}>
+                  {name}
+                </option>
+              ))}
+            </SelectField>
+          )}
+          <Button type="submit" variant="primary" busy={switching.isPending || status.switching} disabled={!backend || !(path.trim() || model)}>
+            Switch
+          </Button>
+        </form>
+      ) : null}
+      <FormError message={switching.error ? errorMessage(switching.error) : null} />
+    </div>
   )
 }
 
