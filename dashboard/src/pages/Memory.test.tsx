@@ -1,5 +1,6 @@
 import { screen, waitFor, within } from '@testing-library/react'
 import userEvent from '@testing-library/user-event'
+import { Route, Routes, useLocation } from 'react-router'
 import { describe, expect, it } from 'vitest'
 
 import type { Memory as MemoryRecord, MemorySearchResponse } from '../api/memory'
@@ -8,6 +9,10 @@ import { renderPage } from '../test/render'
 import { Component as MemoryPage } from './Memory'
 
 const BASE = '/memory-api/api/v1/memories'
+
+function Location() {
+  return <p data-testid="location">{useLocation().search}</p>
+}
 
 function memory(overrides: Partial<MemoryRecord> & Pick<MemoryRecord, 'id' | 'content'>): MemoryRecord {
   return {
@@ -169,5 +174,58 @@ describe('Memory page', () => {
 
     await waitFor(() => expect(screen.queryByText('Deploys go out on Tuesdays')).toBeNull())
     expect(calls.find((c) => c.method === 'DELETE')?.url).toBe(`${BASE}/m-2`)
+  })
+
+  it('switches between its views with the tabs, the arrow keys included, keeping the view in the address', async () => {
+    const calls = stubApi((call) => {
+      if (call.url.startsWith(`${BASE}/browse`)) return { items: [auth], total: 1, offset: 0, limit: 25 }
+      if (call.url.startsWith(`${BASE}/profile`)) return { owner: 'admin', facts: [], preferences: [] }
+      if (call.url.startsWith(`${BASE}/sources`)) return { items: [], total: 0, offset: 0, limit: 25 }
+      return notFound(call)
+    })
+    renderPage(
+      <Routes>
+        <Route path="/memory" element={<><MemoryPage /><Location /></>} />
+      </Routes>,
+      { path: '/memory' },
+    )
+    expect(await screen.findByText('The auth module hashes passwords with bcrypt')).toBeTruthy()
+    expect(screen.getByRole('tab', { name: 'Memories' }).getAttribute('aria-selected')).toBe('true')
+
+    await userEvent.click(screen.getByRole('tab', { name: 'Profile' }))
+    expect(await screen.findByText('No facts')).toBeTruthy()
+    expect(screen.getByTestId('location').textContent).toBe('?view=profile')
+
+    await userEvent.keyboard('{ArrowRight}')
+    expect(await screen.findByText('No sources yet')).toBeTruthy()
+    expect(document.activeElement).toBe(screen.getByRole('tab', { name: 'Sources' }))
+    expect(screen.getByTestId('location').textContent).toBe('?view=sources')
+    expect(calls.some((c) => c.url.startsWith(`${BASE}/sources`))).toBe(true)
+  })
+
+  it("shows where a memory came from in its detail, looking the source up by id when the list did not send it", async () => {
+    const formed = memory({ id: 'm-3', content: 'The user lives in Lisbon', source_id: 's-fix' })
+    const calls = stubApi((call) => {
+      if (call.url === `${BASE}/sources/s-fix`) {
+        return { id: 's-fix', kind: 'correction', title: 'Profile correction', content_hash: 'c0', trust: 1, owner: 'admin', ingested_at: '2026-11-27T05:00:00Z', memory_count: 1 }
+      }
+      if (call.url.startsWith(`${BASE}/browse`)) return { items: [formed, auth], total: 2, offset: 0, limit: 25 }
+      if (call.url.endsWith('/history')) return { memory_id: 'm-3', revisions: [], merges: [] }
+      return notFound(call)
+    })
+    renderPage(<MemoryPage />, { path: '/memory' })
+
+    await userEvent.click(await screen.findByRole('button', { name: 'View memory m-3' }))
+
+    const dialog = screen.getByRole('dialog', { name: 'Memory' })
+    const link = await within(dialog).findByRole('link', { name: 'Profile correction' })
+    expect(link.getAttribute('href')).toBe('/memory?view=sources&source=s-fix')
+    expect(within(dialog).getByText('trust 1.00')).toBeTruthy()
+    // Reading the memory itself would count as an access; the source is asked for instead.
+    expect(calls.some((c) => c.url === `${BASE}/m-3`)).toBe(false)
+
+    await userEvent.click(within(dialog).getByRole('button', { name: 'Close' }))
+    await userEvent.click(screen.getByRole('button', { name: 'View memory m-1' }))
+    expect(await within(screen.getByRole('dialog', { name: 'Memory' })).findByText(/not recorded/)).toBeTruthy()
   })
 })

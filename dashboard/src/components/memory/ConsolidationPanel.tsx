@@ -2,23 +2,29 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
 import { Combine } from 'lucide-react'
 import { useState } from 'react'
 
+import { errorMessage } from '../../api/client'
 import { memoryApi, memoryQueries, type ConsolidationRun } from '../../api/memory'
 import { count, dateTime, milliseconds } from '../../format'
 import { toast } from '../../toast'
 import { Button } from '../Button'
+import { FormError } from '../Field'
 import { Badge, badgeTone } from '../StateBadge'
 import { EmptyState, ErrorNotice, Loading } from '../States'
 import { Pager } from './SourcesPanel'
 
 const PAGE_SIZE = 20
 
-/** "merged 2, summarised 1 cluster …": a run's counts in words, the ones that did nothing left out. */
+const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`
+
+/** "merged 2 near-duplicates, decayed 5 unused memories": a run's counts in words, the ones that did nothing left out. */
 export function describeRun(run: ConsolidationRun): string {
   const parts = [
-    run.merged ? `merged ${run.merged} near-duplicates` : null,
-    run.summarised_clusters ? `summarised ${run.summarised_clusters} clusters into ${run.summaries_created ?? 0} memories` : null,
-    run.decayed ? `decayed ${run.decayed} unused` : null,
-    run.contradictions_resolved ? `resolved ${run.contradictions_resolved} contradictions` : null,
+    run.merged ? `merged ${plural(run.merged, 'near-duplicate', 'near-duplicates')}` : null,
+    run.summarised_clusters
+      ? `summarised ${plural(run.summarised_clusters, 'cluster', 'clusters')} into ${plural(run.summaries_created ?? 0, 'memory', 'memories')}`
+      : null,
+    run.decayed ? `decayed ${plural(run.decayed, 'unused memory', 'unused memories')}` : null,
+    run.contradictions_resolved ? `resolved ${plural(run.contradictions_resolved, 'contradiction', 'contradictions')}` : null,
   ].filter(Boolean)
   return parts.length ? parts.join(', ') : 'nothing to do'
 }
@@ -30,6 +36,7 @@ export function ConsolidationPanel() {
   const log = useQuery(memoryQueries.consolidationLog({ offset, limit: PAGE_SIZE }))
   const run = useMutation({
     mutationFn: memoryApi.consolidate,
+    meta: { errorToast: false },
     onSuccess: (result) => {
       if (result.error) toast.error(`Consolidation failed: ${result.error}`)
       else toast.success(`Consolidation finished: ${describeRun(result)}.`)
@@ -51,6 +58,11 @@ export function ConsolidationPanel() {
           Run now
         </Button>
       </div>
+      {run.isError && (
+        <div className="mb-4">
+          <FormError message={`Could not run consolidation: ${errorMessage(run.error)}`} />
+        </div>
+      )}
       {log.isPending && <Loading label="Loading the consolidation log…" />}
       {log.isError && <ErrorNotice title="Could not load the consolidation log" error={log.error} onRetry={() => void log.refetch()} />}
       {log.isSuccess && items.length === 0 && <EmptyState title="No consolidation runs yet">Run one now, or wait for Nova to be idle.</EmptyState>}

@@ -8,6 +8,7 @@ import { count, dateTime, timeAgo } from '../../format'
 import { toast } from '../../toast'
 import { Button } from '../Button'
 import { ConfirmDialog } from '../ConfirmDialog'
+import { FormError } from '../Field'
 import { Panel } from '../Page'
 import { Badge, badgeTone } from '../StateBadge'
 import { EmptyState, ErrorNotice, Loading } from '../States'
@@ -57,6 +58,7 @@ function DeadLetters() {
 
   const requeue = useMutation({
     mutationFn: (letter: IngestDeadLetter) => memoryApi.requeueDeadLetter(letter.id),
+    meta: { errorToast: false },
     onSuccess: () => {
       toast.success('Put back in the queue with a fresh set of attempts')
       refresh()
@@ -83,6 +85,11 @@ function DeadLetters() {
       }
     >
       <p className="mb-3 text-sm text-muted">Items that failed every attempt, with their last error. Re-queue one once the cause is fixed.</p>
+      {requeue.isError && (
+        <div className="mb-3">
+          <FormError message={`Could not re-queue ${requeue.variables?.id ?? 'it'}: ${errorMessage(requeue.error)}`} />
+        </div>
+      )}
       {letters.isPending && <Loading label="Loading dead letters…" />}
       {letters.isError && <ErrorNotice title="Could not load the dead letters" error={letters.error} onRetry={() => void letters.refetch()} />}
       {letters.isSuccess && items.length === 0 && <EmptyState title="No dead letters">Every item was formed or is still being tried.</EmptyState>}
