@@ -51,6 +51,10 @@ class Settings(NovaSettings):
     telegram_allowed_user_ids: IdList = Field(default_factory=list)
     telegram_allowed_chat_ids: IdList = Field(default_factory=list)
 
+    # Voice messages larger than this are refused before download (Telegram's Bot API serves at most 20 MB;
+    # voice-service takes up to VOICE_MAX_UPLOAD_BYTES, 25 MB by default).
+    voice_max_clip_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+
     slack_bot_token: SecretStr = SecretStr("")
     # An app-level token (xapp-…) selects Socket Mode; otherwise the Events API is served over HTTP.
     slack_app_token: SecretStr = SecretStr("")

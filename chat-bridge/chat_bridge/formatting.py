@@ -3,7 +3,8 @@
 Models answer in CommonMark-ish Markdown. Telegram's legacy `Markdown` mode knows `*bold*`, `_italic_`,
 `` `code` ``, fenced blocks and `[text](url)`; Slack's mrkdwn knows `*bold*`, `_italic_`, `~strike~`,
 `` `code` ``, fenced blocks and `<url|text>`. Code is never rewritten. Neither knows tables or headings,
-so tables become monospaced blocks and headings bold lines.
+so tables become monospaced blocks and headings bold lines. A reply read aloud (`to_speech`) keeps the
+words only: no markers, and code is named rather than spelled out.
 """
 
 import re
@@ -124,6 +125,30 @@ def _slack_prose(text: str) -> str:
 
 def to_slack_mrkdwn(text: str) -> str:
     return _outside_code(text, _slack_prose)
+
+
+def _speech_prose(text: str) -> str:
+    text = _LINK.sub(r"\1", text)
+    text = re.sub(r"^\s{0,3}#{1,6}\s+", "", text, flags=re.MULTILINE)
+    text = re.sub(r"^\s*(?:[-*+•]|\d+[.)])\s+", "", text, flags=re.MULTILINE)
+    text = re.sub(r"^\s*>\s?", "", text, flags=re.MULTILINE)
+    text = re.sub(r"(?<!\w)_+|_+(?!\w)", "", text)  # emphasis, not snake_case
+    return re.sub(r"[*~`|#]+", "", text)
+
+
+def to_speech(text: str, limit: int) -> str:
+    """What a voice reads aloud: the prose of the reply without Markdown, code blocks and tables named in
+    a few words, at most `limit` characters, cut at the end of a sentence when there is one."""
+    spoken = "\n".join(
+        "(code shown in the text reply)" if is_code else _speech_prose(segment)
+        for is_code, segment in _segments(text)
+    )
+    spoken = re.sub(r"[ \t]+", " ", re.sub(r"\n{2,}", "\n", spoken)).strip()
+    if len(spoken) <= limit:
+        return spoken
+    window = spoken[:limit]
+    end = max(window.rfind(". "), window.rfind("! "), window.rfind("? "), window.rfind("\n"))
+    return window[: end + 1].strip() if end > limit // 2 else window.rsplit(" ", 1)[0]
 
 
 def utf16_len(text: str) -> int:

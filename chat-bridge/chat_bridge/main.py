@@ -10,11 +10,13 @@ from chat_bridge import __doc__ as description
 from chat_bridge import __version__
 from chat_bridge.adapters.manager import AdapterManager
 from chat_bridge.clients.orchestrator import BridgeOrchestratorClient
+from chat_bridge.clients.voice import BridgeVoiceClient
 from chat_bridge.config import Settings, get_settings
 from chat_bridge.conversations import Conversations
 from chat_bridge.platform_settings import PlatformSettings
 from chat_bridge.routes import router
 from chat_bridge.sessions import BridgeSessionStore
+from chat_bridge.voice_notes import VoiceNotes
 from nova_common.app import create_service_app
 from nova_common.redis import create_redis
 from nova_common.resources import open_resources
@@ -23,7 +25,8 @@ from nova_common.resources import open_resources
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
-    async with open_resources(app, peers=("orchestrator",)) as resources:
+    # voice-service is opt-in (profile `voice`): reported on readiness, never required.
+    async with open_resources(app, peers=("orchestrator", "voice-service")) as resources:
         orchestrator = BridgeOrchestratorClient(
             resources.peers["orchestrator"],
             api_key=settings.nova_api_key.get_secret_value(),
@@ -36,17 +39,24 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             service_token=settings.service_token.get_secret_value() if settings.service_token_usable else "",
             cache_seconds=settings.platform_config_cache_seconds,
         )
+        sessions = BridgeSessionStore(resources.redis, ttl_seconds=settings.session_ttl_seconds)
         conversations = Conversations(
-            sessions=BridgeSessionStore(resources.redis, ttl_seconds=settings.session_ttl_seconds),
+            sessions=sessions,
             orchestrator=orchestrator,
             agent_name=settings.default_agent_name,
             model=settings.default_model,
             agent_tools=settings.bridge_agent_tools,
             refusal_repeat_seconds=settings.refusal_repeat_seconds,
         )
+        voice = VoiceNotes(
+            client=BridgeVoiceClient(resources.peers["voice-service"]),
+            sessions=sessions,
+            max_clip_bytes=settings.voice_max_clip_bytes,
+        )
         manager = AdapterManager(
             platform_settings=platform_settings,
             conversations=conversations,
+            voice=voice,
             telegram_poll_timeout=settings.telegram_poll_timeout_seconds,
         )
         app.state.adapters = manager
@@ -56,6 +66,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             yield
         finally:
             await manager.stop()
+            await voice.aclose()
             await config_redis.aclose()
 
 

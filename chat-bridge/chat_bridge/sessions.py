@@ -1,7 +1,7 @@
 """Session mapping in Redis DB 4: `nova:bridge:{platform}:{platform_id}` → the Nova session of a chat.
 
 A mapping lives 7 days after the last message (each turn refreshes it); `/new` deletes it, so the next
-message starts a fresh session.
+message starts a fresh session. A chat's wish for spoken replies (`/voice on`) is kept until it is turned off.
 """
 
 import uuid
@@ -22,6 +22,10 @@ def mapping_key(platform: str, platform_id: str) -> str:
 
 def history_key(session_id: str) -> str:
     return f"nova:bridge:history:{session_id}"
+
+
+def voice_replies_key(platform: str, chat_id: str) -> str:
+    return f"nova:bridge:voice:{platform}:{chat_id}"
 
 
 def refusal_key(platform: str, platform_id: str) -> str:
@@ -82,6 +86,16 @@ class BridgeSessionStore:
         """True if the chat has not been told it is not allowed within `every_seconds`: a stranger gets one
         explanation, not one per message (the bot must not become a spam amplifier)."""
         return bool(await self.redis.set(refusal_key(platform, platform_id), "1", nx=True, ex=every_seconds))
+
+    async def voice_replies(self, platform: str, chat_id: str) -> bool:
+        return bool(await self.redis.exists(voice_replies_key(platform, chat_id)))
+
+    async def set_voice_replies(self, platform: str, chat_id: str, on: bool) -> None:
+        # Not tied to the session: `/new` starts a fresh conversation, not a silent chat.
+        if on:
+            await self.redis.set(voice_replies_key(platform, chat_id), "1")
+        else:
+            await self.redis.delete(voice_replies_key(platform, chat_id))
 
     async def bridge_agent_id(self) -> str | None:
         value = await self.redis.get(AGENT_KEY)

@@ -1,9 +1,11 @@
-"""Markdown conversion for Telegram and Slack, and splitting replies at Telegram's 4,096-unit limit."""
+"""Markdown conversion for Telegram and Slack (and for a voice reading a reply aloud), and splitting replies at
+Telegram's 4,096-unit limit."""
 
 import pytest
 from tests.fakes.telegram_fake import markdown_error
 
-from chat_bridge.formatting import split_message, to_slack_mrkdwn, to_telegram_markdown, utf16_len
+from chat_bridge.formatting import split_message, to_slack_mrkdwn, to_speech, to_telegram_markdown, utf16_len
+from chat_bridge.voice_notes import echo
 
 MODEL_ANSWER = """# Plan
 Use **bold**, *italic* and `snake_case` code; keep my_variable_name as is.
@@ -77,3 +79,26 @@ def test_a_code_block_cut_in_two_is_closed_and_reopened(lines: int) -> None:
     for part in parts:
         assert part.count("```") == 2
         assert markdown_error(part) is None
+
+
+def test_a_reply_read_aloud_keeps_the_words_and_names_code_instead_of_spelling_it():
+    reply = "# Plan\nHere is **bold**, _it_ and a [link](https://x.test).\n\n- one\n```python\nprint(1)\n```\nsnake_case stays."
+
+    assert to_speech(reply, 4096) == (
+        "Plan\nHere is bold, it and a link.\none\n(code shown in the text reply)\nsnake_case stays."
+    )
+
+
+def test_a_long_reply_read_aloud_stops_at_a_sentence_end_within_the_limit():
+    reply = "First sentence is here. " * 10 + "And a last one that runs on"
+
+    spoken = to_speech(reply, 100)
+
+    assert len(spoken) <= 100
+    assert spoken.endswith("here.")
+
+
+def test_the_transcript_is_shown_back_briefly():
+    assert echo("hello there") == "🎤 hello there"
+    long = echo("word " * 100)
+    assert long.startswith("🎤 word") and long.endswith("…") and len(long) < 210

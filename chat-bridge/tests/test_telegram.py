@@ -57,7 +57,7 @@ def test_unknown_command_and_photo_get_a_clear_answer(telegram, bridge_settings)
         fake.push_update(fake.photo_update())
 
         texts = wait_for(lambda: len(_texts(fake)) == 2 and _texts(fake), what="a reply to the photo")
-    assert texts == ["Unknown command /frobnicate. Try /start, /new or /status.", NON_TEXT]
+    assert texts == ["Unknown command /frobnicate. Try /start, /new, /status or /voice.", NON_TEXT]
 
 
 def test_a_message_while_nova_is_down_shows_typing_then_says_so(telegram, bridge_settings) -> None:

@@ -4,6 +4,11 @@ Events API requests signed exactly as Slack signs them.
 Web API methods answer `{"ok": …}` JSON and check the bot token in the `Authorization` header
 (`invalid_auth` otherwise). `apps.connections.open` hands out a WebSocket URL of this server, where
 envelopes are pushed to a Socket Mode client and its acknowledgements collected.
+
+Files as Slack serves them: `files.info` answers the whole file object, whose `url_private_download` gives
+the bytes only with the bot token (without it, Slack's sign-in page, 200 text/html, as the real one does);
+uploads follow the `files_upload_v2` flow: `files.getUploadURLExternal`, a POST of the bytes to the upload
+URL, then `files.completeUploadExternal` sharing them into a channel or thread.
 """
 
 import asyncio
@@ -44,6 +49,17 @@ class PostedMessage:
 
 
 @dataclass
+class SharedFile:
+    """A file the app uploaded and shared with files.completeUploadExternal."""
+
+    channel: str
+    thread_ts: str | None
+    filename: str
+    title: str
+    data: bytes
+
+
+@dataclass
 class FakeSlack:
     bot_token: str
     app_token: str = ""
@@ -51,6 +67,11 @@ class FakeSlack:
     posted: list[PostedMessage] = field(default_factory=list)
     responses: list[dict[str, Any]] = field(default_factory=list)  # bodies posted to response_url
     socket_acks: list[dict[str, Any]] = field(default_factory=list)
+    shared_files: list[SharedFile] = field(default_factory=list)
+    file_downloads: list[str] = field(default_factory=list)  # file ids fetched with the bot token
+    files_info_calls: list[str] = field(default_factory=list)
+    _files: dict[str, tuple[dict[str, Any], bytes]] = field(default_factory=dict)
+    _uploads: dict[str, dict[str, Any]] = field(default_factory=dict)  # file id -> {filename, length, data}
     _ts: "itertools.count[int]" = field(default_factory=lambda: itertools.count(1))
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _sockets: list[WebSocket] = field(default_factory=list)
@@ -61,6 +82,8 @@ class FakeSlack:
             routes=[
                 Route("/api/{method}", self._web_api, methods=["POST", "GET"]),
                 Route("/respond/{hook}", self._response_url, methods=["POST"]),
+                Route("/files-pri/{ref}/download/{name}", self._download, methods=["GET"]),
+                Route("/upload/v1/{file_id}", self._upload, methods=["POST"]),
                 WebSocketRoute("/socket", self._socket_mode),
             ]
         )
@@ -83,7 +106,13 @@ class FakeSlack:
         }
 
     def mention(
-        self, text: str, *, channel: str = "C0GENERAL", user: str = "U0ADA", team_id: str = TEAM_ID
+        self,
+        text: str,
+        *,
+        channel: str = "C0GENERAL",
+        user: str = "U0ADA",
+        team_id: str = TEAM_ID,
+        **extra: Any,
     ) -> dict:
         ts = self.next_ts()
         event = {
@@ -92,6 +121,7 @@ class FakeSlack:
             "text": f"<@{BOT_USER_ID}> {text}",
             "ts": ts,
             "channel": channel,
+            **extra,
         }
         return self.event_body({**event, "team": team_id}, team_id=team_id)
 
@@ -106,6 +136,44 @@ class FakeSlack:
             "channel": channel,
         }
         return self.event_body({**event, "team": TEAM_ID, **extra})
+
+    def add_file(
+        self,
+        data: bytes,
+        *,
+        name: str = "audio_message.webm",
+        mimetype: str = "audio/webm",
+        filetype: str = "webm",
+        subtype: str | None = "slack_audio",
+        declared_size: int | None = None,
+    ) -> dict[str, Any]:
+        """A file in the workspace (an audio clip recorded in Slack by default); returns its whole object."""
+        file_id = f"F{next(self._ts):08d}"
+        file: dict[str, Any] = {
+            "id": file_id,
+            "created": int(time.time()),
+            "name": name,
+            "title": name,
+            "mimetype": mimetype,
+            "filetype": filetype,
+            "user": "U0ADA",
+            "size": len(data) if declared_size is None else declared_size,
+            "mode": "hosted",
+            "is_external": False,
+            "url_private": f"{self.url}/files-pri/{TEAM_ID}-{file_id}/{name}",
+            "url_private_download": f"{self.url}/files-pri/{TEAM_ID}-{file_id}/download/{name}",
+        }
+        if subtype:
+            file["subtype"] = subtype
+            file["media_display_type"] = "audio"
+        with self._lock:
+            self._files[file_id] = (file, data)
+        return file
+
+    @staticmethod
+    def partial(file: dict[str, Any]) -> dict[str, Any]:
+        """The file as some events carry it: only its id, and a hint to call files.info."""
+        return {"id": file["id"], "mode": "hosted", "file_access": "check_file_info"}
 
     def slash_command(
         self, text: str, *, channel: str = "C0GENERAL", user: str = "U0ADA", team_id: str = TEAM_ID
@@ -201,9 +269,75 @@ class FakeSlack:
                 "ts": ts,
             }
             return JSONResponse({"ok": True, "channel": params["channel"], "ts": ts, "message": message})
+        if method == "files.info":
+            file_id = str(params.get("file", ""))
+            with self._lock:
+                self.files_info_calls.append(file_id)
+                found = self._files.get(file_id)
+            if found is None:
+                return JSONResponse({"ok": False, "error": "file_not_found"})
+            return JSONResponse({"ok": True, "file": found[0], "comments": [], "response_metadata": {}})
+        if method == "files.getUploadURLExternal":
+            if not params.get("filename") or not str(params.get("length", "")).isdigit():
+                return JSONResponse({"ok": False, "error": "invalid_arguments"})
+            file_id = f"F{next(self._ts):08d}"
+            with self._lock:
+                self._uploads[file_id] = {"filename": params["filename"], "length": int(params["length"])}
+            return JSONResponse(
+                {"ok": True, "upload_url": f"{self.url}/upload/v1/{file_id}", "file_id": file_id}
+            )
+        if method == "files.completeUploadExternal":
+            return self._complete_upload(params)
         if method == "apps.connections.open":
             return JSONResponse({"ok": True, "url": self.url.replace("http://", "ws://") + "/socket"})
         return JSONResponse({"ok": False, "error": "unknown_method"})
+
+    def _complete_upload(self, params: dict[str, Any]) -> Response:
+        files = json.loads(params.get("files") or "[]")
+        channel = params.get("channel_id")
+        shared: list[dict[str, Any]] = []
+        with self._lock:
+            for item in files:
+                upload = self._uploads.pop(item.get("id", ""), None)
+                if upload is None or "data" not in upload:
+                    return JSONResponse({"ok": False, "error": "file_not_found"})
+                title = item.get("title") or upload["filename"]
+                if channel:
+                    self.shared_files.append(
+                        SharedFile(
+                            channel, params.get("thread_ts"), upload["filename"], title, upload["data"]
+                        )
+                    )
+                shared.append({"id": item["id"], "name": upload["filename"], "title": title})
+        return JSONResponse({"ok": True, "files": shared})
+
+    async def _download(self, request: Request) -> Response:
+        file_id = request.path_params["ref"].removeprefix(f"{TEAM_ID}-")
+        token = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        if token != self.bot_token:
+            # Slack answers a request without a valid token with its sign-in page, not an error status.
+            return Response(
+                "<!DOCTYPE html><html><body>Sign in to Slack</body></html>", media_type="text/html"
+            )
+        with self._lock:
+            found = self._files.get(file_id)
+            if found is not None:
+                self.file_downloads.append(file_id)
+        if found is None:
+            return Response("Not Found", status_code=404)
+        return Response(found[1], media_type=found[0]["mimetype"])
+
+    async def _upload(self, request: Request) -> Response:
+        file_id = request.path_params["file_id"]
+        data = await request.body()
+        with self._lock:
+            upload = self._uploads.get(file_id)
+            if upload is None:
+                return Response("invalid upload", status_code=404)
+            if len(data) != upload["length"]:
+                return Response(f"length mismatch: {len(data)} != {upload['length']}", status_code=400)
+            upload["data"] = data
+        return Response(f"OK - {len(data)}")
 
     async def _response_url(self, request: Request) -> Response:
         with self._lock:

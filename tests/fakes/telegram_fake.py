@@ -3,8 +3,10 @@
 Serves `/bot<token>/<method>` like api.telegram.org: form-encoded or JSON parameters in, `{"ok": …,
 "result": …}` out, `getUpdates` long polling with offsets, webhooks (it POSTs updates with the
 `X-Telegram-Bot-Api-Secret-Token` header, as Telegram does), and `sendMessage` refusing badly formed
-legacy Markdown with Telegram's own "can't parse entities" error. Tests push updates in and read what the
-bot sent out.
+legacy Markdown with Telegram's own "can't parse entities" error. Files: `getFile` answers a `file_path`
+served under `/file/bot<token>/<file_path>` (refusing files past the Bot API's 20 MB download limit, as
+Telegram does), and `sendVoice` takes the multipart upload a voice note is. Tests push updates in and read
+what the bot sent out.
 """
 
 import asyncio
@@ -17,12 +19,15 @@ from typing import Any
 
 import httpx
 from starlette.applications import Starlette
+from starlette.datastructures import UploadFile
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 BOT_USER = {"id": 7000001, "is_bot": True, "first_name": "Nova", "username": "nova_test_bot"}
 MESSAGE_LIMIT = 4096
+# The Bot API's getFile refuses files larger than this ("file is too big").
+DOWNLOAD_LIMIT = 20 * 1024 * 1024
 
 
 def markdown_error(text: str) -> str | None:
@@ -67,6 +72,21 @@ class SentMessage:
 
 
 @dataclass
+class SentVoice:
+    chat_id: int
+    data: bytes
+    filename: str
+    content_type: str
+
+
+@dataclass
+class UploadedFile:
+    filename: str
+    content_type: str
+    data: bytes
+
+
+@dataclass
 class FakeTelegram:
     token: str
     sent: list[SentMessage] = field(default_factory=list)
@@ -75,6 +95,9 @@ class FakeTelegram:
     webhook: dict[str, Any] = field(default_factory=dict)
     commands: list[dict[str, Any]] = field(default_factory=list)
     get_updates_calls: int = 0
+    voices: list[SentVoice] = field(default_factory=list)
+    file_downloads: list[str] = field(default_factory=list)  # file paths fetched from the file endpoint
+    _files: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # file_id -> (file_path, data)
     _updates: list[dict[str, Any]] = field(default_factory=list)
     _update_ids: "itertools.count[int]" = field(default_factory=lambda: itertools.count(1))
     _message_ids: "itertools.count[int]" = field(default_factory=lambda: itertools.count(1))
@@ -129,6 +152,48 @@ class FakeTelegram:
             }
         }
 
+    def voice_update(
+        self,
+        audio: bytes,
+        *,
+        chat_id: int = 111,
+        user_id: int = 111,
+        kind: str = "voice",
+        mime_type: str = "audio/ogg",
+        declared_size: int | None = -1,
+        duration: int = 2,
+    ) -> dict[str, Any]:
+        """A voice note (`kind="voice"`) or an audio file (`"audio"`) whose bytes getFile will serve.
+        `declared_size` is the `file_size` the message claims (-1: the real size; None: left out)."""
+        number = next(self._message_ids)
+        file_id = f"{kind}-file-{number}"
+        extension = {"audio/ogg": "oga", "audio/mpeg": "mp3", "audio/mp4": "m4a"}.get(mime_type, "bin")
+        with self._lock:
+            self._files[file_id] = (f"{kind}/file_{number}.{extension}", audio)
+        media: dict[str, Any] = {
+            "file_id": file_id,
+            "file_unique_id": f"u-{file_id}",
+            "duration": duration,
+            "mime_type": mime_type,
+        }
+        if declared_size is not None:
+            media["file_size"] = len(audio) if declared_size == -1 else declared_size
+        if kind == "audio":
+            media["file_name"] = f"recording.{extension}"
+        return {
+            "message": {
+                "message_id": number,
+                "date": int(time.time()),
+                "chat": {"id": chat_id, "type": "private", "first_name": "Ada"},
+                "from": {"id": user_id, "is_bot": False, "first_name": "Ada"},
+                kind: media,
+            }
+        }
+
+    def voices_to(self, chat_id: int) -> list[SentVoice]:
+        with self._lock:
+            return [v for v in self.voices if v.chat_id == chat_id]
+
     def unconfirmed(self) -> int:
         """Updates the bot has not confirmed yet: 0 once it fetched everything pushed (and asked for more)."""
         with self._lock:
@@ -141,7 +206,24 @@ class FakeTelegram:
     # The Bot API.
 
     def app(self) -> Starlette:
-        return Starlette(routes=[Route("/bot{token}/{method}", self._dispatch, methods=["GET", "POST"])])
+        return Starlette(
+            routes=[
+                Route("/bot{token}/{method}", self._dispatch, methods=["GET", "POST"]),
+                Route("/file/bot{token}/{file_path:path}", self._download, methods=["GET"]),
+            ]
+        )
+
+    async def _download(self, request: Request) -> Response:
+        if request.path_params["token"] != self.token:
+            return _error(401, "Unauthorized")
+        path = request.path_params["file_path"]
+        with self._lock:
+            found = next((data for p, data in self._files.values() if p == path), None)
+            if found is not None:
+                self.file_downloads.append(path)
+        if found is None:
+            return _error(404, "Not Found")
+        return Response(found, media_type="application/octet-stream")
 
     async def _dispatch(self, request: Request) -> JSONResponse:
         if request.path_params["token"] != self.token:
@@ -205,6 +287,44 @@ class FakeTelegram:
                 return ready
             await asyncio.sleep(0.05)
 
+    async def _m_getFile(self, params: dict[str, Any]) -> Any:
+        with self._lock:
+            found = self._files.get(str(params.get("file_id", "")))
+        if found is None:
+            return self._reject("getFile", "Bad Request: invalid file_id")
+        path, data = found
+        if len(data) > DOWNLOAD_LIMIT:
+            return self._reject("getFile", "Bad Request: file is too big")
+        file_id = str(params["file_id"])
+        return {
+            "file_id": file_id,
+            "file_unique_id": f"u-{file_id}",
+            "file_size": len(data),
+            "file_path": path,
+        }
+
+    async def _m_sendVoice(self, params: dict[str, Any]) -> Any:
+        voice = params.get("voice")
+        if not isinstance(voice, UploadedFile):
+            return self._reject("sendVoice", "Bad Request: there is no voice in the request")
+        chat_id = int(params["chat_id"])
+        with self._lock:
+            self.voices.append(SentVoice(chat_id, voice.data, voice.filename, voice.content_type))
+        file_id = f"sent-voice-{next(self._message_ids)}"
+        return {
+            "message_id": next(self._message_ids),
+            "date": int(time.time()),
+            "chat": {"id": chat_id, "type": "private"},
+            "from": BOT_USER,
+            "voice": {
+                "file_id": file_id,
+                "file_unique_id": f"u-{file_id}",
+                "duration": 1,
+                "mime_type": "audio/ogg",
+                "file_size": len(voice.data),
+            },
+        }
+
     async def _m_sendChatAction(self, params: dict[str, Any]) -> Any:
         with self._lock:
             self.chat_actions.append((int(params["chat_id"]), str(params.get("action"))))
@@ -242,12 +362,19 @@ def _error(code: int, description: str) -> JSONResponse:
 
 
 async def _params(request: Request) -> dict[str, Any]:
-    """Bot API parameters from the query string, a JSON body, or a form body (what python-telegram-bot sends)."""
+    """Bot API parameters from the query string, a JSON body, or a form body (what python-telegram-bot sends);
+    a multipart upload's file parts arrive as `UploadedFile`."""
     params: dict[str, Any] = dict(request.query_params)
     if request.method == "POST":
         content_type = request.headers.get("content-type", "")
         if content_type.startswith("application/json"):
             params.update(await request.json())
         else:
-            params.update({k: v for k, v in (await request.form()).items() if isinstance(v, str)})
+            async with request.form() as form:
+                for key, value in form.items():
+                    if isinstance(value, UploadFile):
+                        data = await value.read()
+                        params[key] = UploadedFile(value.filename or "", value.content_type or "", data)
+                    else:
+                        params[key] = value
     return params

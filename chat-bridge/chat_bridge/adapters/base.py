@@ -7,7 +7,7 @@ from typing import ClassVar
 from nova_contracts.chat import AdapterState, BridgeAdapterStatus
 
 NOT_ALLOWED = "Sorry, this Nova assistant is private and its owner has not allowed this chat yet."
-NON_TEXT = "I can only read text messages for now. Please type your question."
+NON_TEXT = "I can read text and voice messages only. Please type your question or send it as a voice message."
 
 
 class PlatformAdapter(ABC):

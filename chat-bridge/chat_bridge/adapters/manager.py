@@ -12,6 +12,7 @@ from chat_bridge.adapters.slack import SlackAdapter
 from chat_bridge.adapters.telegram import TelegramAdapter
 from chat_bridge.conversations import Conversations
 from chat_bridge.platform_settings import PlatformSettings
+from chat_bridge.voice_notes import VoiceNotes
 from nova_contracts.chat import BridgeStatus
 
 log = structlog.get_logger("chat_bridge.adapters")
@@ -23,10 +24,12 @@ class AdapterManager:
         *,
         platform_settings: PlatformSettings,
         conversations: Conversations,
+        voice: VoiceNotes,
         telegram_poll_timeout: float,
     ) -> None:
         self.platform_settings = platform_settings
         self.conversations = conversations
+        self.voice = voice
         self.telegram_poll_timeout = telegram_poll_timeout
         self.telegram: TelegramAdapter | None = None
         self.slack: SlackAdapter | None = None
@@ -45,10 +48,14 @@ class AdapterManager:
                 config.telegram,
                 conversations=self.conversations,
                 platform_settings=self.platform_settings,
+                voice=self.voice,
                 poll_timeout=self.telegram_poll_timeout,
             )
             self.slack = SlackAdapter(
-                config.slack, conversations=self.conversations, platform_settings=self.platform_settings
+                config.slack,
+                conversations=self.conversations,
+                platform_settings=self.platform_settings,
+                voice=self.voice,
             )
             for adapter in self.adapters:
                 try:

@@ -1,7 +1,9 @@
 """Telegram on python-telegram-bot: long polling by default, or a webhook at `POST /webhook/telegram`.
 
-Commands: /start (and /help), /new (fresh session), /status. Any other text goes to Nova; the reply is sent in
-parts of at most 4,096 characters, as Markdown first and as plain text when Telegram refuses the formatting.
+Commands: /start (and /help), /new (fresh session), /status, /voice on|off. Any other text goes to Nova; the
+reply is sent in parts of at most 4,096 characters, as Markdown first and as plain text when Telegram refuses
+the formatting. Voice messages and audio files are fetched with getFile, heard by voice-service and answered
+like text (the transcript shown first); with /voice on each reply also comes as a voice note (OGG/Opus).
 Only allowed chats are served (`telegram.allowed_chat_ids` / `telegram.allowed_user_ids`); any other chat is
 told once how its owner can allow it, and nothing it sends reaches Nova.
 """
@@ -12,11 +14,12 @@ import hmac
 import json
 import re
 from datetime import timedelta
+from pathlib import PurePosixPath
 from typing import Any
 
 import structlog
 from starlette.requests import Request
-from telegram import Bot, BotCommand, Update
+from telegram import Audio, Bot, BotCommand, Document, Update, Voice
 from telegram.constants import ChatAction, ParseMode
 from telegram.error import BadRequest as TelegramBadRequest
 from telegram.error import TelegramError
@@ -33,7 +36,9 @@ from chat_bridge.adapters.base import NON_TEXT, NOT_ALLOWED, PlatformAdapter
 from chat_bridge.conversations import Conversations
 from chat_bridge.formatting import split_message, to_telegram_markdown
 from chat_bridge.platform_settings import PlatformSettings, TelegramConfig
+from chat_bridge.voice_notes import AudioClip, VoiceNotes, VoiceProblem, echo
 from nova_common.errors import BadRequest, Forbidden, NotFound
+from nova_contracts.voice import AudioFormat
 
 log = structlog.get_logger("chat_bridge.telegram")
 
@@ -43,14 +48,16 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
 # Telegram shows "typing…" for 5 seconds after each chat action.
 TYPING_REFRESH_SECONDS = 4.5
 HELP = (
-    "Hi, I'm Nova. Send me a message and I'll answer.\n\n"
+    "Hi, I'm Nova. Send me a message (typed or a voice message) and I'll answer.\n\n"
     "/new: start a fresh conversation\n"
     "/status: check the connection and this conversation\n"
+    "/voice on or /voice off: also answer with voice notes\n"
     "/start: show this help"
 )
 BOT_COMMANDS = [
     BotCommand("new", "Start a fresh conversation"),
     BotCommand("status", "Check the connection"),
+    BotCommand("voice", "Voice replies: on or off"),
     BotCommand("start", "Show help"),
 ]
 _ESCAPED = re.compile(r"\\([_*`\[])")
@@ -82,11 +89,13 @@ class TelegramAdapter(PlatformAdapter):
         *,
         conversations: Conversations,
         platform_settings: PlatformSettings,
+        voice: VoiceNotes,
         poll_timeout: float = 10.0,
     ) -> None:
         super().__init__()
         self.config = config
         self.conversations = conversations
+        self.voice = voice
         self.platform_settings = platform_settings
         self.poll_timeout = poll_timeout
         self._app: Application[Any, Any, Any, Any, Any, Any] | None = None
@@ -116,8 +125,12 @@ class TelegramAdapter(PlatformAdapter):
         app.add_handler(CommandHandler(["start", "help"], self._on_start))
         app.add_handler(CommandHandler("new", self._on_new))
         app.add_handler(CommandHandler("status", self._on_status))
+        app.add_handler(CommandHandler("voice", self._on_voice_command))
         app.add_handler(MessageHandler(filters.COMMAND, self._on_unknown_command))
         app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, self._on_text))
+        app.add_handler(
+            MessageHandler(filters.VOICE | filters.AUDIO | filters.Document.AUDIO, self._on_voice_message)
+        )
         app.add_handler(
             MessageHandler(filters.ALL & ~filters.TEXT & ~filters.StatusUpdate.ALL, self._on_non_text)
         )
@@ -212,12 +225,20 @@ class TelegramAdapter(PlatformAdapter):
             session = await self.conversations.describe(PLATFORM, str(chat.id))
             await self._send(chat.id, f"{state}\n{session}", markdown=False)
 
+    async def _on_voice_command(self, update: Update, context: Context) -> None:
+        chat = update.effective_chat
+        if chat and await self._allowed(update):
+            word = context.args[0] if context.args else None
+            await self._send(
+                chat.id, await self.voice.command(PLATFORM, str(chat.id), word, how="/voice"), False
+            )
+
     async def _on_unknown_command(self, update: Update, context: Context) -> None:
         chat, message = update.effective_chat, update.effective_message
         if chat and message and await self._allowed(update):
             command = (message.text or "").split()[0]
             await self._send(
-                chat.id, f"Unknown command {command}. Try /start, /new or /status.", markdown=False
+                chat.id, f"Unknown command {command}. Try /start, /new, /status or /voice.", markdown=False
             )
 
     async def _on_non_text(self, update: Update, context: Context) -> None:
@@ -228,14 +249,61 @@ class TelegramAdapter(PlatformAdapter):
         chat, message = update.effective_chat, update.effective_message
         if chat is None or message is None or not message.text or not await self._allowed(update):
             return
+        await self._answer(chat.id, message.text)
+
+    async def _on_voice_message(self, update: Update, context: Context) -> None:
+        chat, message = update.effective_chat, update.effective_message
+        if chat is None or message is None or not await self._allowed(update):
+            return
+        media = message.voice or message.audio or message.document
+        if media is None:
+            return
         stop_typing = asyncio.Event()
         typing = asyncio.create_task(self._keep_typing(chat.id, stop_typing))
         try:
-            reply = await self.conversations.ask(PLATFORM, str(chat.id), message.text)
+            text = await self.voice.hear(await self._fetch_clip(media))
+        except VoiceProblem as exc:
+            await self._send(chat.id, exc.detail, markdown=False)
+            return
         finally:
             stop_typing.set()
             await typing
-        await self._send(chat.id, reply.text, markdown=reply.ok)
+        await self._send(chat.id, echo(text), markdown=False)
+        await self._answer(chat.id, text)
+
+    async def _fetch_clip(self, media: Voice | Audio | Document) -> AudioClip:
+        """The clip through getFile and the file endpoint; its declared size is checked before either."""
+        self.voice.check_size(media.file_size)
+        try:
+            file = await media.get_file()
+        except TelegramBadRequest as exc:  # "file is too big": the Bot API serves at most 20 MB
+            log.info("telegram_get_file_refused", detail=str(exc))
+            raise VoiceProblem(f"Telegram would not hand me that voice message ({exc.message}).") from exc
+        self.voice.check_size(file.file_size)
+        if not file.file_path:
+            raise VoiceProblem("Telegram gave me no way to download that voice message.")
+        data = await self.voice.download(file.file_path)
+        name = getattr(media, "file_name", None) or PurePosixPath(file.file_path).name or "voice.ogg"
+        return AudioClip(data=data, filename=name, media_type=media.mime_type or "audio/ogg")
+
+    async def _answer(self, chat_id: int, text: str) -> None:
+        """One turn: Nova's reply as text, and as a voice note too when the chat asked for them."""
+        stop_typing = asyncio.Event()
+        typing = asyncio.create_task(self._keep_typing(chat_id, stop_typing))
+        try:
+            reply = await self.conversations.ask(PLATFORM, str(chat_id), text)
+        finally:
+            stop_typing.set()
+            await typing
+        await self._send(chat_id, reply.text, markdown=reply.ok)
+        if await self.voice.replies_wanted(PLATFORM, str(chat_id)):
+            try:
+                # sendVoice shows OGG/Opus as a playable voice note (other formats arrive as files).
+                audio = await self.voice.speak(reply.text, AudioFormat.OPUS)
+            except VoiceProblem as exc:
+                await self._send(chat_id, exc.detail, markdown=False)
+                return
+            await self._bot().send_voice(chat_id, voice=audio, filename="nova-reply.ogg")
 
     async def _on_error(self, update: object, context: Context) -> None:
         log.error("telegram_handler_failed", error=repr(context.error))
