@@ -13,6 +13,7 @@ import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
 
 import { launchBrowser, watchConsole } from './browser.mjs'
+import { recoverySteps } from './recovery.mjs'
 import { sourcesSteps } from './sources.mjs'
 
 const config = {
@@ -361,6 +362,9 @@ await step('pages', async () => {
   }
   await page.getByLabel('Light').check({ force: true })
 })
+
+// 9b. Recovery: backup → change → restore brings it back; a factory reset of memories keeps everything else.
+await recoverySteps({ page, step, url, api, config, expectVisible, screenshot, screenshotBothWidths })
 
 // 10. Keyboard: the skip link and the sidebar are reachable with Tab, and Enter follows a link.
 await step('keyboard', async () => {

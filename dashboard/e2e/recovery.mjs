@@ -1,0 +1,94 @@
+// The Recovery page against the real stack: a backup made from the page (live progress), a change after it,
+// a restore from the page (pre-check, confirmation, comparison) that brings the old data back; then a factory
+// reset of one category (memories) that removes that category's data and leaves the rest (an API key).
+// Called from run.mjs with its helpers; each scenario is one or more `step`s.
+
+const RESTORE_MARKER = 'E2E restore marker: the nightly build runs at 02:30 UTC.'
+const RESET_MARKER = 'E2E reset marker: this memory goes with a factory reset of memories.'
+const KEPT_KEY = 'e2e-kept-through-reset'
+
+export async function recoverySteps({ page, step, url, api, config, expectVisible, screenshot, screenshotBothWidths }) {
+  let backupName = null
+  let markerId = null
+
+  async function storeMemory(content) {
+    const stored = await api(config.memory, '/api/v1/memories', { method: 'POST', body: JSON.stringify({ content, tier: 'semantic' }) })
+    if (stored.status !== 201) throw new Error(`could not store a memory: ${stored.status} ${JSON.stringify(stored.body)}`)
+    return stored.body.id
+  }
+
+  /** The Memory page lists `content` (or, with `present` false, has finished loading without it). */
+  async function expectMemoryListed(content, present) {
+    await page.goto(url('/memory'))
+    await expectVisible(page.getByRole('heading', { name: 'Memory', exact: true }))
+    await page.waitForLoadState('networkidle')
+    if (present) return expectVisible(page.getByText(content))
+    if (await page.getByText(content).count()) throw new Error(`the Memory page still lists "${content}"`)
+  }
+
+  await step('recovery-backup', async () => {
+    markerId = await storeMemory(RESTORE_MARKER)
+    await page.goto(url('/recovery'))
+    await expectVisible(page.getByRole('heading', { name: 'Recovery', exact: true }))
+    await expectVisible(page.getByLabel('Recovery overview'))
+    await page.getByRole('button', { name: 'Back up now' }).click()
+    const progress = page.getByRole('status', { name: 'Backup progress' })
+    await expectVisible(progress)
+    await expectVisible(progress.filter({ hasText: /^Done/ }), 45_000)
+    backupName = /nova-backup-\S+?\.tar/.exec(await progress.textContent())?.[0] ?? null
+    if (!backupName) throw new Error(`the finished backup is not named: ${await progress.textContent()}`)
+    await expectVisible(page.getByRole('list', { name: 'Backups' }).getByRole('listitem').filter({ hasText: backupName }))
+    await screenshotBothWidths('recovery')
+  })
+
+  await step('recovery-restore', async () => {
+    if (!backupName || !markerId) throw new Error('no backup from the step before')
+    // The change the restore must undo.
+    const removed = await api(config.memory, `/api/v1/memories/${markerId}`, { method: 'DELETE' })
+    if (removed.status !== 204) throw new Error(`could not delete the marker memory: ${removed.status}`)
+    await expectMemoryListed(RESTORE_MARKER, false)
+
+    await page.goto(url('/recovery'))
+    await page.getByRole('button', { name: `Restore ${backupName}` }).click()
+    const dialog = page.getByRole('dialog', { name: 'Restore this backup?' })
+    await expectVisible(dialog.getByText('Pre-check passed', { exact: false }))
+    await screenshot('recovery-restore-precheck', { fullPage: false })
+    await dialog.getByRole('button', { name: 'Restore backup' }).click()
+    await expectVisible(dialog.getByText(/^Restored: all \d+ tables and \d+ Redis databases match the backup\.$/), 50_000)
+    await screenshot('recovery-restore-report', { fullPage: false })
+    await dialog.getByRole('button', { name: 'Close' }).click()
+
+    await expectMemoryListed(RESTORE_MARKER, true)
+  })
+
+  await step('recovery-reset', async () => {
+    await storeMemory(RESET_MARKER)
+    const key = await api(config.orchestrator, '/api/v1/keys', { method: 'POST', body: JSON.stringify({ name: KEPT_KEY }) })
+    if (key.status !== 201) throw new Error(`could not create an API key: ${key.status} ${JSON.stringify(key.body)}`)
+
+    await page.goto(url('/recovery'))
+    const categories = page.getByRole('list', { name: 'Reset categories' })
+    const memories = categories.getByRole('listitem').filter({ hasText: 'Every memory and fact' })
+    await expectVisible(memories.getByText(/Tables: .*\bmemories\b/))
+    await memories.getByRole('checkbox').check()
+    const reset = page.getByRole('button', { name: 'Reset 1 category' })
+    if (!(await reset.isDisabled())) throw new Error('the reset can be pressed before RESET is typed')
+    if (!(await page.getByRole('checkbox', { name: 'Back up first (recommended)' }).isChecked())) throw new Error('"Back up first" is not on by default')
+    await page.getByLabel('Type RESET to confirm').fill('RESET')
+    await memories.scrollIntoViewIfNeeded()
+    await screenshot('recovery-reset-chosen', { fullPage: false })
+    await reset.click()
+    const result = page.getByRole('region', { name: 'Reset result' })
+    await expectVisible(result, 45_000)
+    const text = await result.textContent()
+    if (!/before-reset/.test(text)) throw new Error(`the reset took no backup first: ${text}`)
+    await result.scrollIntoViewIfNeeded()
+    await screenshot('recovery-reset-done', { fullPage: false })
+
+    // Inside the category: gone. Outside it: the API key is still there.
+    await expectMemoryListed(RESET_MARKER, false)
+    await expectMemoryListed(RESTORE_MARKER, false)
+    await page.goto(url('/keys'))
+    await expectVisible(page.getByRole('row').filter({ hasText: KEPT_KEY }))
+  })
+}
