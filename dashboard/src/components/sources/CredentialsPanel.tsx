@@ -144,7 +144,7 @@ function AddCredential() {
 
   return (
     <form onSubmit={submit} className="space-y-3" noValidate aria-label="Add a credential">
-      <div className="grid gap-3 sm:grid-cols-[2fr_1fr_3fr]">
+      <div className="grid gap-3 sm:grid-cols-[2fr_minmax(7rem,1fr)_3fr]">
         <TextField label="Credential name" value={name} error={errors.name} placeholder="github-personal" onChange={(event) => setName(event.target.value)} />
         <SelectField label="Platform" value={platform} onChange={(event) => setPlatform(event.target.value as Credential['platform'])}>
           {(Object.keys(PLATFORM_LABELS) as Credential['platform'][]).map((value) => (

@@ -94,9 +94,9 @@ function FeedCard({ feed, onRemove }: { feed: Feed; onRemove: () => void }) {
   return (
     <article aria-labelledby={titleId} className="rounded-md border border-line p-3">
       <div className="flex flex-wrap items-start justify-between gap-2">
-        <div className="min-w-0 flex-1">
+        <div className="min-w-0 flex-1 basis-60">
           <h3 id={titleId} className="flex flex-wrap items-center gap-2 font-medium">
-            <span className="break-all">{feed.name}</span>
+            <span className="break-words">{feed.name}</span>
             <Badge className={health.tone}>{health.label}</Badge>
           </h3>
           <p className="mt-0.5 font-mono text-xs break-all text-muted">{feed.url}</p>

@@ -111,9 +111,9 @@ function SourceCard({ source, onRemove }: { source: KnowledgeSource; onRemove: (
   return (
     <article aria-labelledby={titleId} className="rounded-md border border-line p-3">
       <div className="flex flex-wrap items-start justify-between gap-2">
-        <div className="min-w-0 flex-1">
+        <div className="min-w-0 flex-1 basis-60">
           <h3 id={titleId} className="flex flex-wrap items-center gap-2 font-medium">
-            <span className="break-all">{source.name}</span>
+            <span className="break-words">{source.name}</span>
             <Badge className={statusTone[source.status]}>{source.status}</Badge>
             {!source.enabled && <Badge className={badgeTone.neutral}>paused</Badge>}
           </h3>

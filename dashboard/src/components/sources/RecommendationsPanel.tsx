@@ -64,9 +64,9 @@ export function RecommendationsPanel() {
           {approved.map((rec) => (
             <li
               key={rec.id}
-              className="flex flex-wrap items-center justify-between gap-2 rounded-md border border-emerald-300 bg-emerald-50 px-3 py-2 text-sm text-emerald-900 dark:border-emerald-800 dark:bg-emerald-950 dark:text-emerald-100"
+              className="flex items-start justify-between gap-2 rounded-md border border-emerald-300 bg-emerald-50 px-3 py-2 text-sm text-emerald-900 dark:border-emerald-800 dark:bg-emerald-950 dark:text-emerald-100"
             >
-              <span className="min-w-0 break-words">
+              <span className="min-w-0 flex-1 break-words">
                 Approved “{rec.title}”: it is a goal now.{' '}
                 {rec.goal_id && (
                   <Link to={`/goals/${rec.goal_id}`} className="font-medium underline">
@@ -128,7 +128,7 @@ function RecommendationCard({ rec, onApproved }: { rec: Recommendation; onApprov
   return (
     <article aria-labelledby={titleId} className="rounded-md border border-line p-3">
       <div className="flex flex-wrap items-start justify-between gap-2">
-        <div className="min-w-0 flex-1">
+        <div className="min-w-0 flex-1 basis-60">
           <h3 id={titleId} className="font-medium break-words">
             {rec.title}
           </h3>
