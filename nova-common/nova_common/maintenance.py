@@ -72,6 +72,13 @@ class MaintenanceFlag:
         self._active, self._read_at = active, now
         return active
 
+    async def holding(self) -> bool:
+        """`active()` for a loop that skips its iteration while in maintenance (counted in `held`)."""
+        if await self.active():
+            self.held += 1
+            return True
+        return False
+
     async def wait_until_clear(self) -> None:
         """Return at once outside maintenance; otherwise when the flag has gone."""
         while await self.active():

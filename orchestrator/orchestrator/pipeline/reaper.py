@@ -6,6 +6,7 @@ import json
 
 import structlog
 
+from nova_common.maintenance import MaintenanceFlag
 from nova_contracts.base import utc_now
 from nova_contracts.orchestrator import PipelineTaskState
 from orchestrator.pipeline.events import ProgressPublisher
@@ -26,14 +27,19 @@ class Reaper:
         settings: PipelineSettings,
         *,
         owner: str,
+        maintenance: MaintenanceFlag | None = None,
     ) -> None:
         self.repository = repository
+        self.maintenance = maintenance
         self.queue = queue
         self.publisher = publisher
         self.settings = settings
         self.owner = owner
 
     async def sweep(self) -> dict[str, int]:
+        # During a restore heartbeats stop and the tables are replaced: nothing found then is really stale.
+        if self.maintenance is not None and await self.maintenance.holding():
+            return {}
         if not await self.queue.acquire_reaper_lock(self.owner, self.settings.reaper_seconds * 0.9):
             return {}
         return {**await self.reap_stale_tasks(), "repushed": await self.repush_lost_tasks()}

@@ -11,6 +11,7 @@ import structlog
 from fastapi import FastAPI
 
 from nova_common.loops import BackgroundLoops
+from nova_common.maintenance import MaintenanceFlag
 from nova_contracts.goals import StimulusType
 from orchestrator.clients.llm_gateway import LlmGatewayClient
 from orchestrator.clients.memory_service import MemoryServiceClient
@@ -120,10 +121,21 @@ async def pipeline_runtime(
         recall=ContextRecall(memory, repository),
         toolbox=toolbox,
     )
+    # recovery's flag during a restore: the worker claims nothing and the reaper skips until it goes.
+    maintenance = MaintenanceFlag.for_stack(app.state.settings.redis_url)
     worker = (
-        PipelineWorker(repository, queue, executor, publisher, settings) if settings.workers_enabled else None
+        PipelineWorker(repository, queue, executor, publisher, settings, maintenance=maintenance)
+        if settings.workers_enabled
+        else None
     )
-    reaper = Reaper(repository, queue, publisher, settings, owner=worker.worker_id if worker else "api-only")
+    reaper = Reaper(
+        repository,
+        queue,
+        publisher,
+        settings,
+        owner=worker.worker_id if worker else "api-only",
+        maintenance=maintenance,
+    )
     runtime = PipelineRuntime(
         service=PipelineService(repository, queue, pods, publisher, settings),
         pods=pods,
@@ -145,3 +157,4 @@ async def pipeline_runtime(
         if worker is not None:
             await worker.stop()
         await writer.aclose()
+        await maintenance.aclose()

@@ -12,6 +12,7 @@ from typing import Any
 
 import structlog
 
+from nova_common.maintenance import MaintenanceFlag
 from nova_contracts.orchestrator import PipelineTaskState
 from orchestrator.pipeline.events import ProgressPublisher
 from orchestrator.pipeline.executor import PipelineExecutor, claim_target
@@ -49,8 +50,10 @@ class PipelineWorker:
         settings: PipelineSettings,
         *,
         worker_id: str | None = None,
+        maintenance: MaintenanceFlag | None = None,
     ) -> None:
         self.repository = repository
+        self.maintenance = maintenance
         self.queue = queue
         self.executor = executor
         self.publisher = publisher
@@ -69,6 +72,8 @@ class PipelineWorker:
     async def fetch_forever(self) -> None:
         await self.queue.mark_alive(self.worker_id, int(self.settings.stale_seconds) + 1)
         while not self._stopping:
+            if self.maintenance is not None:
+                await self.maintenance.wait_until_clear()  # a restore is replacing the data: claim nothing
             slots = await self._free_slots()
             try:
                 task_ids = await self.queue.take_waiting(self.worker_id, slots)
@@ -87,6 +92,9 @@ class PipelineWorker:
                 # The same id pushed twice (the reaper re-pushes generously): one copy is enough.
                 await self.queue.done(self.worker_id, *_repeats(task_ids))
             if unique:
+                if self.maintenance is not None:
+                    # Taken while blocked before the flag went up: it waits here, in this worker's list.
+                    await self.maintenance.wait_until_clear()
                 handler = asyncio.create_task(self._claim_and_run(unique))
                 self._handlers.add(handler)
                 handler.add_done_callback(self._handlers.discard)
