@@ -71,6 +71,26 @@ INTEL_DIGEST = {
     ]
 }
 
+# memory-service's extraction prompt names a profile correction's source kind (formation/extraction.py); the
+# fake model reads the Memory page's correction "I moved to Lisbon last month." as this fact.
+CORRECTION_MARKER = "Source: correction"
+CORRECTION_EXTRACTION = {
+    "facts": [
+        {
+            "subject": "user",
+            "attribute": "lives_in",
+            "value": "Lisbon",
+            "statement": "The user lives in Lisbon",
+            "confidence": 0.95,
+            "importance": 0.7,
+        }
+    ],
+    "preferences": [],
+    "entities": [],
+    "summary": "The user moved to Lisbon.",
+    "summary_importance": 0.5,
+}
+
 
 def _url(service: str) -> str:
     return f"http://127.0.0.1:{PORTS[service] + OFFSET}"
@@ -118,9 +138,10 @@ def _wait_ready(stack: Stack) -> None:
         raise AssertionError(f"not ready after {READY_TIMEOUT}s: {sorted(pending)}\n{stack.log()}") from None
 
 
-def by_purpose(chat: ASGIApp, pipeline: ASGIApp, digest: ASGIApp) -> ASGIApp:
+def by_purpose(chat: ASGIApp, pipeline: ASGIApp, digest: ASGIApp, correction: ASGIApp) -> ASGIApp:
     """One model server for all: pipeline stages (they ask for a `<role>_output` JSON schema) get the
-    role-aware fake, intel digests the recommendation JSON, everything else (chat, streamed) the scripted one."""
+    role-aware fake, intel digests the recommendation JSON, memory extraction of a profile correction the
+    corrected fact, everything else (chat, streamed) the scripted one."""
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] != "/v1/chat/completions":
@@ -138,6 +159,10 @@ def by_purpose(chat: ASGIApp, pipeline: ASGIApp, digest: ASGIApp) -> ASGIApp:
         target = pipeline if str(schema).endswith("_output") else chat
         if any(INTEL_DIGEST_MARKER in str(m.get("content")) for m in request.get("messages") or []):
             target = digest
+        if schema == "memory_extraction" and any(
+            CORRECTION_MARKER in str(m.get("content")) for m in request.get("messages") or []
+        ):
+            target = correction
         replayed = False
 
         async def replay() -> Message:
@@ -158,7 +183,10 @@ def fake_llm() -> Iterator[LiveServer]:
     chat.script.default = FAKE_ANSWER
     digest = FakeOpenAI(models=["fake-local-model"])
     digest.script.default = Reply(content=json.dumps(INTEL_DIGEST))
-    with serve_in_thread(by_purpose(chat.app, PipelineModel("fake-local-model").app, digest.app)) as server:
+    correction = FakeOpenAI(models=["fake-local-model"])
+    correction.script.default = Reply(content=json.dumps(CORRECTION_EXTRACTION))
+    pipeline = PipelineModel("fake-local-model").app
+    with serve_in_thread(by_purpose(chat.app, pipeline, digest.app, correction.app)) as server:
         yield server
 
 

@@ -13,6 +13,7 @@ import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
 
 import { launchBrowser, watchConsole } from './browser.mjs'
+import { memorySteps } from './memory.mjs'
 import { recoverySteps } from './recovery.mjs'
 import { sourcesSteps } from './sources.mjs'
 
@@ -384,6 +385,7 @@ await step('keyboard', async () => {
 
 // 10b. Sources: a feed on a loopback fake server is added and checked, its recommendation approved into a goal.
 await sourcesSteps({ page, step, url, expectVisible, screenshot, screenshotBothWidths })
+await memorySteps({ page, step, url, expectVisible, screenshot, screenshotBothWidths, api, memoryUrl: config.memory })
 
 // 11. Admin secret: changed from Settings for every service; this browser stays signed in, the old one is refused.
 // Last, because every request after it needs the new secret.
