@@ -5,12 +5,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Self
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, IPvAnyNetwork, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from nova_common.config import DatabaseSettings
 from nova_contracts.orchestrator import SandboxTier
 from orchestrator.pipeline.settings import PipelineSettings
+from orchestrator.tools.web_search import SearchBackendKind
 
 
 class Settings(DatabaseSettings):
@@ -37,6 +38,13 @@ class Settings(DatabaseSettings):
     tool_output_max_chars: int = Field(default=16_000, ge=100, le=1_000_000)
     web_fetch_timeout_seconds: float = Field(default=15.0, gt=0, le=300)
     web_fetch_max_bytes: int = Field(default=1_000_000, ge=1000)
+    # web_search's backend: off until the operator picks one. A SearXNG instance on a private network needs
+    # its network in WEB_SEARCH_ALLOWED_NETWORKS (the SSRF guard refuses private addresses otherwise).
+    web_search_backend: SearchBackendKind | None = None
+    web_search_searxng_url: str | None = None
+    web_search_html_url: str = "https://html.duckduckgo.com/html/"
+    web_search_max_results: int = Field(default=8, ge=1, le=20)
+    web_search_allowed_networks: list[IPvAnyNetwork] = Field(default_factory=list)
 
     # One agent turn: at most this many tool rounds and this much wall time.
     agent_max_tool_rounds: int = Field(default=5, ge=0, le=50)
@@ -73,6 +81,8 @@ class Settings(DatabaseSettings):
             )
             if "default_sandbox" not in self.model_fields_set:
                 self.default_sandbox = self.deprecated_shell_sandbox
+        if self.web_search_backend is SearchBackendKind.SEARXNG and not self.web_search_searxng_url:
+            raise ValueError("WEB_SEARCH_BACKEND=searxng needs WEB_SEARCH_SEARXNG_URL, the instance's URL")
         return self
 
     @field_validator("workspace", "nova_root")

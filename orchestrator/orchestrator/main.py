@@ -57,6 +57,7 @@ from orchestrator.tasks.service import TaskService
 from orchestrator.tools.routes import router as tools_router
 from orchestrator.tools.service import ToolService
 from orchestrator.tools.web import SsrfGuard, WebFetcher
+from orchestrator.tools.web_search import build_web_searcher
 from orchestrator.usage.consumer import UsageConsumer
 from orchestrator.usage.repository import UsageRepository
 from orchestrator.usage.routes import router as usage_router
@@ -94,6 +95,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             timeout=settings.web_fetch_timeout_seconds,
             max_bytes=settings.web_fetch_max_bytes,
         )
+        searcher = build_web_searcher(settings)
         mcp = McpManager(
             connect_timeout=settings.mcp_connect_timeout_seconds,
             call_timeout=settings.mcp_call_timeout_seconds,
@@ -134,6 +136,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 web_fetch=web.fetch,
                 service_health=_service_health(health),
                 goals=goals,
+                web_search=searcher.search if searcher is not None else None,
             )
             usage_repository = UsageRepository(pg)
             services = Services(
@@ -183,6 +186,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                     log.exception("api_key_last_used_flush_failed")
             await mcp.close()
             await web.aclose()
+            if searcher is not None:
+                await searcher.aclose()
             await config_redis.aclose()
             await stimuli_redis.aclose()
 

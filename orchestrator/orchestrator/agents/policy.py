@@ -25,6 +25,7 @@ SAFE_KEY_TOOLS: tuple[str, ...] = (
     "search_memory",
     "save_fact",
     "web_fetch",
+    "web_search",  # offered in research turns only
     "list_agents",
     "create_task",
     "create_goal",

@@ -20,7 +20,7 @@ import anyio
 import structlog
 from pydantic import ValidationError
 
-from nova_common.errors import Conflict, NovaError, UpstreamUnavailable
+from nova_common.errors import Conflict, Forbidden, NovaError, UpstreamUnavailable
 from nova_contracts.chat import ChatStreamEvent
 from nova_contracts.goals import GoalCreator
 from nova_contracts.llm import CallMetadata, CompleteRequest, Message, StreamChunk, ToolCall
@@ -45,9 +45,10 @@ from orchestrator.config import Settings
 from orchestrator.goals.service import GoalService, goal_card, parse_goal
 from orchestrator.keys.tenant import Tenant
 from orchestrator.platform_config.service import PlatformConfigService
-from orchestrator.tools.registry import ToolContext, ToolError
+from orchestrator.tools.registry import RESEARCH_TOOLS, ToolContext, ToolError
 from orchestrator.tools.sandbox import SandboxViolation, build_sandbox, narrower
-from orchestrator.tools.service import ToolService
+from orchestrator.tools.service import ToolService, switched_off_message
+from orchestrator.tools.web_search import NOT_CONFIGURED
 
 log = structlog.get_logger("orchestrator.turn")
 
@@ -77,6 +78,8 @@ class TurnInput:
     tools_ceiling: frozenset[str] | None = None
     # Streaming callers get each round through /stream, so text reaches them as it is generated.
     stream: bool = False
+    # A research turn is also given web_search and web_fetch (checked first with `check_research`).
+    research: bool = False
 
 
 @dataclass(frozen=True)
@@ -148,6 +151,12 @@ def _distinctive_words(text: str) -> set[str]:
     return {w.lower() for w in _WORD.findall(text)}
 
 
+def _held_to_policy(tenant: Tenant, agent: AgentInfo) -> bool:
+    """A turn for a caller without the admin's view, or of an agent such a caller owns, is held to the
+    API keys' default agent policy."""
+    return not (tenant.sees_everything and Tenant.from_owner(agent.owner).sees_everything)
+
+
 def _session_uri(session_id: str | None) -> str | None:
     return f"nova:session:{session_id}"[:2000] if session_id else None
 
@@ -165,6 +174,7 @@ class AgentRunner:
         web_fetch: Callable[[str, int], Awaitable[str]],
         service_health: Callable[[], Awaitable[dict[str, str]]],
         goals: GoalService | None = None,
+        web_search: Callable[[str, int], Awaitable[str]] | None = None,
     ) -> None:
         self.settings = settings
         self.agents = agents
@@ -175,6 +185,7 @@ class AgentRunner:
         self.web_fetch = web_fetch
         self.service_health = service_health
         self.goals = goals
+        self.web_search = web_search
 
     async def _create_goal(self, tenant: Tenant, args: dict[str, Any]) -> str:
         """The `create_goal` tool: a goal owned by the turn's caller, validated like an API request."""
@@ -226,7 +237,10 @@ class AgentRunner:
         """
         agent, tier = turn.agent, await self._sandbox_tier(turn)
         tools = agent.config.tools
-        if not (turn.tenant.sees_everything and Tenant.from_owner(agent.owner).sees_everything):
+        if turn.research and tools:
+            # For this turn only; an empty list already means every tool.
+            tools = sorted(expand(tools) | RESEARCH_TOOLS)
+        if _held_to_policy(turn.tenant, agent):
             policy = await key_policy(self.config)
             tier = narrower(tier, policy.tier)
             tools = policy.narrow_tools(tools)
@@ -235,6 +249,21 @@ class AgentRunner:
         if tools != agent.config.tools:
             agent = agent.model_copy(update={"config": agent.config.model_copy(update={"tools": tools})})
         return agent, tier
+
+    async def check_research(self, agent: AgentInfo, tenant: Tenant) -> None:
+        """Refuse a research turn before it starts: 403 when the caller's tool policy leaves out the web
+        tools, 409 when the administrator switched them off or no search backend is configured."""
+        if _held_to_policy(tenant, agent):
+            missing = sorted(RESEARCH_TOOLS - (await key_policy(self.config)).tools)
+            if missing:
+                raise Forbidden(
+                    f"research needs the web tools ({', '.join(missing)}), which the API keys' tool policy "
+                    "(agents.key_default_tools) does not allow; ask the administrator"
+                )
+        if not (await self.tools.permissions()).groups["web"]:
+            raise Conflict(f"research needs the web tools, but {switched_off_message('web')}")
+        if self.web_search is None:
+            raise Conflict(f"research needs a search backend, and {NOT_CONFIGURED}")
 
     async def _run(self, turn: TurnInput) -> AsyncGenerator[TurnEvent, None]:
         settings = self.settings
@@ -277,7 +306,7 @@ class AgentRunner:
                 yield Meta({"memories": len(context.items), "memory_tokens": context.total_tokens})
 
         offered = await self.tools.offered(
-            agent, has_filesystem=sandbox.has_filesystem, delegated=turn.delegated
+            agent, has_filesystem=sandbox.has_filesystem, delegated=turn.delegated, research=turn.research
         )
         tools, left_out = fit_tools(offered[:128], budget.tools)
         if left_out:
@@ -311,6 +340,8 @@ class AgentRunner:
             create_goal=None if self.goals is None else functools.partial(self._create_goal, turn.tenant),
             # The memory tools write and search as the turn's owner.
             extra={"memory_owner": turn.tenant.owner},
+            web_search=self.web_search,
+            research=turn.research,
         )
         outcome = TurnOutcome(model=model)
         spoken: list[str] = []

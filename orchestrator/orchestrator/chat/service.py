@@ -67,6 +67,8 @@ class ChatService:
     ) -> tuple[str, AsyncIterator[ChatStreamEvent]]:
         """Resolve the agent and conversation (404s happen here), then the turn's events."""
         agent = await self._agent(request.agent_id, tenant)
+        if request.research:
+            await self.runner.check_research(agent, tenant)
         session_id = session_header or request.session_id
         conversation = (await self.repository.by_session(session_id)) if session_id else None
         if conversation is None:
@@ -119,6 +121,7 @@ class ChatService:
                 session_id=conversation["session_id"],
                 metadata={"conversation_id": str(conversation_id)},
                 stream=True,
+                research=request.research,
             )
             try:
                 # Closed explicitly, so the turn's own cleanup runs even when our caller stops early.

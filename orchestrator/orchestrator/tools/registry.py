@@ -15,12 +15,15 @@ GROUPS: dict[str, str] = {
     "git": "Git status, diff, log and commit in a sandboxed repository, jailed; off until enabled",
     "memory": "Search long-term memory and save facts",
     "platform": "List agents, delegate a task to another agent, check service health",
-    "web": "Fetch public web pages (private and internal addresses are refused)",
+    "web": "Fetch public web pages, and search the web in research turns (private addresses are refused)",
 }
 # Groups whose tools touch the filesystem or run processes: not offered in the isolated sandbox.
 FILESYSTEM_GROUPS = frozenset({"files", "shell", "git"})
 # Groups that run processes stay off until the admin sets them true in `tool_permissions`; others default on.
 OFF_UNTIL_ENABLED = frozenset({"shell", "git"})
+# A research turn (the dashboard chat's toggle) is given these for that turn; web_search is offered only there.
+RESEARCH_TOOLS = frozenset({"web_search", "web_fetch"})
+RESEARCH_ONLY_TOOLS = frozenset({"web_search"})
 
 
 class ToolError(Exception):
@@ -42,6 +45,9 @@ class ToolContext:
     run_subtask: Callable[[str, str], Awaitable[str]] | None = None
     # Set by the turn runner: creates a goal owned by the turn's caller and describes it (None: no goals here).
     create_goal: Callable[[dict[str, Any]], Awaitable[str]] | None = None
+    # The configured search backend (None: web search is not configured), and whether this is a research turn.
+    web_search: Callable[[str, int], Awaitable[str]] | None = None
+    research: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -28,6 +28,7 @@ from orchestrator.tools.registry import (
     FILESYSTEM_GROUPS,
     GROUPS,
     OFF_UNTIL_ENABLED,
+    RESEARCH_ONLY_TOOLS,
     Tool,
     ToolContext,
     ToolError,
@@ -35,11 +36,21 @@ from orchestrator.tools.registry import (
 from orchestrator.tools.sandbox import SandboxViolation
 from orchestrator.tools.shell import SHELL_TOOLS
 from orchestrator.tools.web import WEB_TOOLS
+from orchestrator.tools.web_search import WEB_SEARCH_TOOLS
 
 log = structlog.get_logger("orchestrator.tools")
 
 BUILTIN_TOOLS: dict[str, Tool] = {
-    t.name: t for t in (*FILE_TOOLS, *SHELL_TOOLS, *GIT_TOOLS, *MEMORY_TOOLS, *PLATFORM_TOOLS, *WEB_TOOLS)
+    t.name: t
+    for t in (
+        *FILE_TOOLS,
+        *SHELL_TOOLS,
+        *GIT_TOOLS,
+        *MEMORY_TOOLS,
+        *PLATFORM_TOOLS,
+        *WEB_TOOLS,
+        *WEB_SEARCH_TOOLS,
+    )
 }
 MCP_PREFIX = "mcp__"
 
@@ -138,7 +149,7 @@ class ToolService:
         return groups
 
     async def offered(
-        self, agent: AgentInfo, *, has_filesystem: bool, delegated: bool
+        self, agent: AgentInfo, *, has_filesystem: bool, delegated: bool, research: bool = False
     ) -> list[ToolDefinition]:
         enabled = (await self.permissions()).groups
         offered = [
@@ -147,6 +158,7 @@ class ToolService:
             if enabled[tool.group]
             and (has_filesystem or tool.group not in FILESYSTEM_GROUPS)
             and not (delegated and tool.name == "create_task")
+            and (research or tool.name not in RESEARCH_ONLY_TOOLS)
             and _allowed_by_agent(agent, tool.name, tool.group)
         ]
         offered += [
@@ -199,6 +211,8 @@ class ToolService:
             raise ToolError(switched_off_message(tool.group))
         if not _allowed_by_agent(ctx.agent, tool.name, tool.group):
             raise ToolError(f"{call.name} is not among this agent's tools")
+        if tool.name in RESEARCH_ONLY_TOOLS and not ctx.research:
+            raise ToolError(f"{call.name} is offered in research turns only")
         if tool.group in FILESYSTEM_GROUPS:
             ctx.sandbox.require_root()
         arguments: dict[str, Any] = dict(call.arguments)
