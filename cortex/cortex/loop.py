@@ -23,6 +23,7 @@ from cortex.clients import GatewayClient, MemoryClient, OrchestratorClient
 from cortex.config import Settings
 from cortex.drives import CRITICAL_PEERS, Perception, evaluate, winner
 from cortex.state import CortexState, Lease
+from nova_common.maintenance import MaintenanceFlag
 from nova_contracts.cortex import (
     BudgetStatus,
     BudgetTier,
@@ -97,6 +98,7 @@ class Cortex:
         self.lease = lease
         self.stimuli = stimuli
         self.config_redis = config_redis
+        self.maintenance = MaintenanceFlag(config_redis)
         self.timeout = settings.cortex_active_interval
         self.tier: BudgetTier | None = None
         self.reconciled = False  # set once this replica has looked for attempts a crash left unnoted
@@ -110,6 +112,8 @@ class Cortex:
             # A replica without the lease leaves the stimuli to the one that holds it.
             await asyncio.sleep(self.settings.cortex_lease_seconds / 3)
             return
+        # recovery is restoring (its maintenance flag): no cycle; the stimuli wait in their list.
+        await self.maintenance.wait_until_clear()
         if not self.reconciled:
             await self.reconcile()
             self.reconciled = True
