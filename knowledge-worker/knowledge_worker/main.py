@@ -12,6 +12,7 @@ from knowledge_worker.documents import DocumentSink
 from knowledge_worker.worker import KnowledgeWorker
 from nova_common.app import create_service_app
 from nova_common.loops import BackgroundLoops
+from nova_common.maintenance import MaintenanceFlag
 from nova_common.resources import Resources, open_resources
 from nova_common.ssrf import SsrfGuard
 
@@ -32,14 +33,21 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     loops = BackgroundLoops()
     async with open_resources(app, peers=("orchestrator", "llm-gateway", "memory-service")) as resources:
         worker = build_worker(settings, resources)
-        loops.every("crawl-due-sources", settings.poll_interval_seconds, worker.crawl_due)
+        # recovery's maintenance flag (a restore): no crawl and no credential check until it goes.
+        maintenance = app.state.maintenance = MaintenanceFlag.for_stack(settings.redis_url)
         loops.every(
-            "validate-credentials", settings.credential_check_interval_seconds, worker.validate_credentials
+            "crawl-due-sources", settings.poll_interval_seconds, maintenance.skipping(worker.crawl_due)
+        )
+        loops.every(
+            "validate-credentials",
+            settings.credential_check_interval_seconds,
+            maintenance.skipping(worker.validate_credentials),
         )
         try:
             yield
         finally:
             await loops.stop()
+            await maintenance.aclose()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

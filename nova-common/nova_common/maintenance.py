@@ -8,7 +8,7 @@ stack for a minute at most. Reads are cached for a second: a loop may ask before
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Final
 
 import redis.asyncio as aioredis
@@ -84,3 +84,13 @@ class MaintenanceFlag:
         while await self.active():
             self.held += 1
             await asyncio.sleep(self.poll_seconds)
+
+    def skipping(self, iteration: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[object]]:
+        """`iteration` skipped (and counted in `held`) while in maintenance: for `BackgroundLoops.every`."""
+
+        async def unless_in_maintenance() -> object:
+            if await self.holding():
+                return None
+            return await iteration()
+
+        return unless_in_maintenance

@@ -56,3 +56,22 @@ async def test_wait_until_clear_holds_a_loop_until_the_flag_goes(config_db: aior
     assert not waiter.done()
     await config_db.delete(MAINTENANCE_KEY)
     await asyncio.wait_for(waiter, timeout=10)
+
+
+async def test_a_skipping_iteration_does_nothing_during_maintenance_and_runs_again_after(
+    config_db: aioredis.Redis,
+) -> None:
+    flag = MaintenanceFlag(config_db, cache_seconds=0)
+    runs: list[int] = []
+
+    async def poll() -> None:
+        runs.append(1)
+
+    iteration = flag.skipping(poll)
+    await iteration()
+    await config_db.set(MAINTENANCE_KEY, "{}")
+    await iteration()
+    assert runs == [1] and flag.held == 1
+    await config_db.delete(MAINTENANCE_KEY)
+    await iteration()
+    assert runs == [1, 1]
