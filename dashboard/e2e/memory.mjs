@@ -49,6 +49,7 @@ export async function memorySteps({ page, step, url, expectVisible, screenshot, 
     await page.getByRole('list', { name: 'Sources' }).getByRole('button', { name: 'Open source profile correction' }).first().click()
     const dialog = page.getByRole('dialog', { name: 'Source' })
     await expectVisible(dialog.getByText('correction', { exact: true }).first())
+    await expectVisible(dialog.getByRole('list', { name: 'Memories from this source' }).getByText(NEW_BELIEF, { exact: true }))
     await screenshot('memory-source', { fullPage: false })
     await dialog.getByRole('button', { name: 'Close' }).click()
   })

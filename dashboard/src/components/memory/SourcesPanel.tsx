@@ -130,7 +130,7 @@ function SourceBody({ source }: { source: Source }) {
       ),
     ],
     ['Author', source.author || '—'],
-    ['Trust', score(source.trust)],
+    ['Trust', source.trust.toFixed(2)],
     ['Owner', source.owner],
     ['Fetched', dateTime(source.fetched_at)],
     ['Ingested', dateTime(source.ingested_at)],

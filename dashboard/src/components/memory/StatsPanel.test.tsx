@@ -10,7 +10,7 @@ const BASE = '/memory-api/api/v1/memories'
 
 const stats: MemoryStats = {
   by_tier: { semantic: 120, episodic: 40 },
-  by_source_kind: { chat: 90, feed: 70 },
+  by_source_kind: { chat: 90, feed: 70, none: 5 },
   unextracted: 2,
   queue: { queued: 3, processing: 1, dead_letters: 0 },
   last_consolidation: {
@@ -43,6 +43,7 @@ describe('Memory page, Stats tab', () => {
     expect(row(tiers, 'semantic')).toBe('120')
     expect(row(tiers, 'working')).toBe('0')
     expect(row(screen.getByLabelText('Memories by source kind'), 'chat')).toBe('90')
+    expect(row(screen.getByLabelText('Memories by source kind'), 'no source recorded')).toBe('5')
     expect(row(screen.getByLabelText('Ingestion queue'), 'waiting')).toBe('3')
     expect(screen.getByText('38% of recalled memories were used')).toBeTruthy()
     expect(screen.getByText(/merged 2 near-duplicates, resolved 1 contradiction\b/)).toBeTruthy()

@@ -16,7 +16,10 @@ export function StatsPanel() {
   const byTier = data.by_tier ?? {}
   // The four tiers always, in their usual order, then any the service adds.
   const tiers = [...MEMORY_TIERS, ...Object.keys(byTier).filter((tier) => !MEMORY_TIERS.includes(tier as never))]
-  const kinds = Object.entries(data.by_source_kind ?? {}).sort((a, b) => b[1] - a[1])
+  // Memories stored before sources were kept (or by hand) are counted under "none".
+  const kinds = Object.entries(data.by_source_kind ?? {})
+    .sort((a, b) => b[1] - a[1])
+    .map(([kind, n]): [string, number] => [kind === 'none' ? 'no source recorded' : kind, n])
   const last = data.last_consolidation
   return (
     <div className="grid gap-4 md:grid-cols-2">
@@ -73,7 +76,7 @@ function Counts({ label, rows }: { label: string; rows: [string, number][] }) {
     <dl aria-label={label} className="grid grid-cols-[1fr_auto] gap-x-4 gap-y-1 text-sm">
       {rows.map(([name, value]) => (
         <div key={name} className="contents">
-          <dt className="text-muted capitalize">{name}</dt>
+          <dt className="text-muted">{name}</dt>
           <dd className="text-right font-mono tabular-nums">{count(value)}</dd>
         </div>
       ))}
