@@ -13,6 +13,8 @@ _NEXT_CHECK = f"""CASE WHEN f.last_checked_at IS NULL OR f.check_requested THEN 
     ELSE f.last_checked_at + make_interval(secs => GREATEST(f.check_interval_seconds,
          LEAST(f.check_interval_seconds * power(2, LEAST(f.error_count, 20)), {BACKOFF_CAP_SECONDS})))
     END"""
+_UNCLAIMED_DUE = f"""f.enabled AND (f.claimed_until IS NULL OR f.claimed_until <= now())
+    AND {_NEXT_CHECK} <= now()"""
 _FEED_SELECT = f"""SELECT f.*, {_NEXT_CHECK} AS next_check_at,
     (SELECT count(*) FROM intel_items i WHERE i.feed_id = f.id) AS items_total FROM intel_feeds f"""  # noqa: S608 - constants
 
@@ -49,11 +51,30 @@ class IntelRepository:
         return [dict(r) for r in rows]
 
     async def due_feeds(self, limit: int) -> list[dict[str, Any]]:
+        """Enabled feeds due now and not leased to a worker, oldest first (a read: nothing is claimed)."""
         rows = await self.pool.fetch(
-            f"""SELECT * FROM ({_FEED_SELECT} WHERE f.enabled) due WHERE next_check_at <= now()
+            f"""SELECT * FROM ({_FEED_SELECT} WHERE {_UNCLAIMED_DUE}) due
                 ORDER BY next_check_at LIMIT $1""",  # noqa: S608
             limit,
         )
+        return [dict(r) for r in rows]
+
+    async def claim_due_feeds(self, limit: int, lease_seconds: int) -> list[dict[str, Any]]:
+        """Take the feeds to poll now and lease them for `lease_seconds`, in one statement: rows another
+        replica is claiming are skipped (SKIP LOCKED), so two workers never poll one feed at once."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            claimed = await conn.fetch(
+                f"""UPDATE intel_feeds SET claimed_until = now() + make_interval(secs => $2)
+                    WHERE id IN (SELECT f.id FROM intel_feeds f WHERE {_UNCLAIMED_DUE}
+                                 ORDER BY {_NEXT_CHECK} LIMIT $1 FOR UPDATE SKIP LOCKED)
+                    RETURNING id""",  # noqa: S608 - constants
+                limit,
+                lease_seconds,
+            )
+            rows = await conn.fetch(
+                f"{_FEED_SELECT} WHERE f.id = ANY($1::uuid[]) ORDER BY next_check_at",
+                [r["id"] for r in claimed],
+            )
         return [dict(r) for r in rows]
 
     async def update_feed(self, feed_id: uuid.UUID, values: dict[str, Any]) -> dict[str, Any] | None:
@@ -92,7 +113,7 @@ class IntelRepository:
         # A 304 sends no validators: the ones stored stay (COALESCE), so the next request stays conditional.
         status = await self.pool.execute(
             """UPDATE intel_feeds SET last_checked_at = now(), last_success_at = now(), error_count = 0,
-                      last_error = NULL, check_requested = false, etag = COALESCE($2, etag),
+                      last_error = NULL, check_requested = false, claimed_until = NULL, etag = COALESCE($2, etag),
                       last_modified = COALESCE($3, last_modified),
                       last_content_hash = COALESCE($4, last_content_hash), updated_at = now()
                WHERE id = $1""",
@@ -106,7 +127,7 @@ class IntelRepository:
     async def record_failure(self, feed_id: uuid.UUID, error: str) -> bool:
         status = await self.pool.execute(
             """UPDATE intel_feeds SET last_checked_at = now(), error_count = error_count + 1, last_error = $2,
-                      check_requested = false, updated_at = now()
+                      check_requested = false, claimed_until = NULL, updated_at = now()
                WHERE id = $1""",
             feed_id,
             error,

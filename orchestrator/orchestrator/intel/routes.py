@@ -65,8 +65,19 @@ async def list_feeds(
 async def list_due_feeds(
     _: ServiceAuth, intel: Intel, limit: Annotated[int, Query(ge=1, le=200)] = 50
 ) -> list[Feed]:
-    """For intel-worker: enabled feeds due now (interval * 2^errors, capped at a day), oldest first."""
+    """Enabled feeds due now (interval * 2^errors, capped at a day) and not being polled, oldest first."""
     return await intel.due_feeds(limit)
+
+
+@router.post("/feeds/claim", response_model=list[Feed])
+async def claim_due_feeds(
+    _: ServiceAuth,
+    intel: Intel,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    lease_seconds: Annotated[int, Query(ge=30, le=3600)] = 600,
+) -> list[Feed]:
+    """For intel-worker: take the due feeds, leased until each is reported, so no other replica polls them."""
+    return await intel.claim_due_feeds(limit, lease_seconds)
 
 
 @router.get("/feeds/{feed_id}", response_model=Feed)

@@ -168,6 +168,10 @@ class IntelService:
     async def due_feeds(self, limit: int) -> list[Feed]:
         return [Feed.model_validate(r) for r in await self.repository.due_feeds(limit)]
 
+    async def claim_due_feeds(self, limit: int, lease_seconds: int) -> list[Feed]:
+        """Due feeds leased to the caller until it reports each one (or the lease runs out)."""
+        return [Feed.model_validate(r) for r in await self.repository.claim_due_feeds(limit, lease_seconds)]
+
     async def report_check(self, feed_id: uuid.UUID, report: FeedCheckReport) -> Feed:
         if report.ok:
             found = await self.repository.record_success(
