@@ -13,6 +13,7 @@ import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
 
 import { launchBrowser, watchConsole } from './browser.mjs'
+import { runNotificationsFriction } from './notifications-friction.mjs'
 import { memorySteps } from './memory.mjs'
 import { recoverySteps } from './recovery.mjs'
 import { sourcesSteps } from './sources.mjs'
@@ -342,6 +343,9 @@ await step('provider-key', async () => {
   await expectVisible(card.getByText(/No key saved in Nova/))
   await expectVisible(card.getByText(/Groq is not available/), 20_000)
 })
+
+// 8c. Task notifications (toasts, the "needs you" count) and the friction log.
+await runNotificationsFriction({ page, step, url, api, config, expectVisible, screenshot })
 
 // 9. The remaining pages render without errors at both widths, in light and dark.
 await step('pages', async () => {

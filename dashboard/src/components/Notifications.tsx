@@ -22,8 +22,10 @@ const LIFETIME_MS: Record<PipelineNotificationKind, number> = {
 }
 const MAX_VISIBLE = 4
 const MAX_BACKOFF_MS = 30_000
-// How often a stream the server refused (401) looks for a different admin secret in storage: no request is sent.
+// A stream the server refused (401) looks for a different admin secret in storage this often (no request is
+// sent), and asks again after the longer wait anyway: a rotated secret may take services a few seconds to accept.
 const SECRET_CHECK_MS = 2_000
+const REFUSED_RETRY_MS = 5 * 60_000
 
 const HEADLINES: Record<PipelineNotificationKind, string> = {
   completed: 'Task completed',
@@ -79,8 +81,11 @@ export function TaskNotifications() {
         } catch (error) {
           if (abort.signal.aborted) return
           if (error instanceof ApiError && (error.status === 401 || error.status === 403)) {
-            // Not signed in: asking again with the same secret would only be refused again.
-            while (!abort.signal.aborted && getAdminSecret() === secret) await sleep(SECRET_CHECK_MS, abort.signal)
+            // Not signed in: asking again at once with the same secret would only be refused again.
+            const refusedAt = Date.now()
+            while (!abort.signal.aborted && getAdminSecret() === secret && Date.now() - refusedAt < REFUSED_RETRY_MS) {
+              await sleep(SECRET_CHECK_MS, abort.signal)
+            }
             delay = 1_000
             continue
           }

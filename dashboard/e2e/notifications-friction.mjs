@@ -1,0 +1,108 @@
+// Notifications and the friction log in the browser, against the running stack: called from run.mjs with its
+// helpers. Everything it needs is staged through the public API (a pod that asks for a human review), so the
+// browser only watches: toasts and the "needs you" count appear on whatever page is open.
+import { randomBytes } from 'node:crypto'
+
+/** `ctx`: run.mjs's page, step runner and helpers. */
+export async function runNotificationsFriction({ page, step, url, api, config, expectVisible, screenshot }) {
+  const orchestrator = (path, init) => api(config.orchestrator, path, init)
+  const runId = randomBytes(3).toString('hex')
+
+  async function submit(goal, podId) {
+    const submitted = await orchestrator('/api/v1/pipeline/tasks', { method: 'POST', body: JSON.stringify({ goal, ...(podId ? { pod_id: podId } : {}) }) })
+    if (submitted.status !== 202) throw new Error(`could not submit a task: ${submitted.status} ${JSON.stringify(submitted.body)}`)
+    return submitted.body.id
+  }
+
+  async function needsYouCount() {
+    const badge = page.getByRole('navigation', { name: 'Main' }).getByTestId('needs-you-count')
+    if (!(await badge.isVisible())) return 0
+    return Number((await badge.getAttribute('title')).split(' ')[0])
+  }
+
+  async function waitForCount(expected) {
+    for (let i = 0; i < 40; i++) {
+      if ((await needsYouCount()) === expected) return
+      await page.waitForTimeout(500)
+    }
+    throw new Error(`the "needs you" count is ${await needsYouCount()}, not ${expected}`)
+  }
+
+  const notification = (headline, goal) =>
+    page.getByTestId('task-notification').filter({ hasText: headline }).filter({ hasText: goal })
+
+  // A task waiting for review shows up as a toast and in the count; rejecting it (from a script) makes it a
+  // failed toast and takes the count back; a task of the default pod completes with a toast that opens it.
+  await step('notifications', async () => {
+    const pods = await orchestrator('/api/v1/pods')
+    const template = pods.body.find((pod) => pod.is_default) ?? pods.body[0]
+    if (!template) throw new Error('the stack has no pod to copy')
+    const pod = await orchestrator('/api/v1/pods', {
+      method: 'POST',
+      body: JSON.stringify({ name: `e2e-review-${runId}`, require_human_review: true, agents: template.agents }),
+    })
+    if (pod.status !== 201) throw new Error(`could not create the review pod: ${pod.status} ${JSON.stringify(pod.body)}`)
+
+    await page.goto(url('/keys'))
+    await expectVisible(page.getByRole('heading', { name: 'API keys' }))
+    const before = await needsYouCount()
+
+    const reviewGoal = `E2E review ${runId}: rename the settings page`
+    const reviewId = await submit(reviewGoal, pod.body.id)
+    const waiting = await expectVisible(notification('Task needs your review', reviewGoal), 60_000)
+    await waitForCount(before + 1)
+    await screenshot('notification-needs-review', { fullPage: false })
+    const link = await waiting.getByRole('link', { name: 'Open task' }).getAttribute('href')
+    if (link !== `/tasks?task=${reviewId}`) throw new Error(`the toast links to ${link}`)
+
+    const rejected = await orchestrator(`/api/v1/pipeline/tasks/${reviewId}/review`, {
+      method: 'POST',
+      body: JSON.stringify({ decision: 'reject', comment: 'e2e' }),
+    })
+    if (rejected.status !== 200) throw new Error(`could not reject the review: ${rejected.status} ${JSON.stringify(rejected.body)}`)
+    await expectVisible(notification('Task failed', reviewGoal), 30_000)
+    await waitForCount(before)
+    await screenshot('notification-failed', { fullPage: false })
+
+    const doneGoal = `E2E notification ${runId}: one line about Nova`
+    const doneId = await submit(doneGoal)
+    const done = await expectVisible(notification('Task completed', doneGoal), 60_000)
+    await done.getByRole('link', { name: 'Open task' }).click()
+    await page.waitForURL((u) => u.pathname === '/tasks' && u.searchParams.get('task') === doneId)
+    await expectVisible(page.getByRole('dialog', { name: 'Task' }).getByText('complete', { exact: true }))
+    for (const card of await page.getByTestId('task-notification').all()) await card.getByRole('button', { name: 'Dismiss' }).click()
+  })
+
+  // "Something went wrong here" from the Usage page: the report carries the page and a screenshot the browser
+  // drew, is listed on the Friction page, and "Fix this" turns it into a pipeline task.
+  await step('friction', async () => {
+    const text = `E2E friction ${runId}: the chart has no labels`
+    await page.goto(url('/usage'))
+    await expectVisible(page.getByRole('heading', { name: 'Usage', exact: true }))
+    await page.getByRole('button', { name: 'Something went wrong here' }).click()
+    const dialog = page.getByRole('dialog', { name: 'Something went wrong here' })
+    await expectVisible(dialog.getByAltText('Screenshot attached to the report'))
+    await dialog.getByLabel('What went wrong?').fill(text)
+    await screenshot('friction-report', { fullPage: false })
+    await dialog.getByRole('button', { name: 'Send report' }).click()
+    await expectVisible(page.getByText('Thanks: the report is filed under Friction.'))
+
+    const listed = await orchestrator('/api/v1/friction')
+    const report = listed.body.find((r) => r.text === text)
+    if (!report) throw new Error('the orchestrator does not list the report')
+    if (report.page !== '/usage' || !report.has_screenshot) throw new Error(`the report was filed as ${JSON.stringify(report)}`)
+    const full = await orchestrator(`/api/v1/friction/${report.id}`)
+    if (!/^data:image\/jpeg;base64,/.test(full.body.screenshot || '')) throw new Error('the screenshot is not a JPEG data URL')
+
+    await page.goto(url('/friction'))
+    const item = page.getByRole('list', { name: 'Friction reports' }).getByRole('listitem').filter({ hasText: text })
+    await expectVisible(item)
+    await expectVisible(item.getByText('open', { exact: true }))
+    await item.getByRole('button', { name: 'Fix this' }).click()
+    await expectVisible(item.getByRole('link', { name: 'Open fix task' }))
+    await expectVisible(item.getByText('fixing', { exact: true }))
+    await screenshot('friction-list', { fullPage: false })
+    const fixed = await orchestrator(`/api/v1/friction/${report.id}`)
+    if (!fixed.body.task_id) throw new Error('"Fix this" left the report without a task')
+  })
+}
