@@ -33,6 +33,7 @@ from memory_service.routes import router
 from nova_common.app import create_service_app
 from nova_common.health import HealthRegistry
 from nova_common.loops import BackgroundLoops
+from nova_common.maintenance import MaintenanceFlag
 from nova_common.resources import open_resources
 
 # How long startup waits for the gateway to say which embedding model it serves. A gateway that is
@@ -122,6 +123,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             for task in tasks:
                 task.start()
             loops = BackgroundLoops()
+            # recovery's maintenance flag (a restore): ingestion and consolidation hold until it goes.
+            maintenance = app.state.maintenance = MaintenanceFlag.for_stack(settings.redis_url)
+            formation.worker.maintenance = maintenance
             try:
                 if settings.ingest_enabled:
                     await formation.worker.start(loops)
@@ -129,11 +133,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                     loops.every(
                         "consolidation",
                         settings.consolidation_check_interval_seconds,
-                        formation.consolidator.tick,
+                        maintenance.skipping(formation.consolidator.tick),
                     )
                 yield
             finally:
                 await loops.stop()
+                await maintenance.aclose()
                 for task in tasks:
                     await task.stop()
     finally:

@@ -9,12 +9,16 @@ from pydantic import ValidationError
 from memory_service.formation.queue import IngestQueue, Taken
 from memory_service.formation.service import FormationService
 from nova_common.loops import BackgroundLoops
+from nova_common.maintenance import MaintenanceFlag
 from nova_contracts.memory import IngestItem
 
 log = structlog.get_logger("memory_service.ingestion")
 
 
 class IngestWorker:
+    # Set by the lifespan: recovery's maintenance flag, which holds every consumer during a restore.
+    maintenance: MaintenanceFlag | None = None
+
     def __init__(
         self, queue: IngestQueue, formation: FormationService, *, concurrency: int, wait_seconds: float = 1.0
     ) -> None:
@@ -38,6 +42,8 @@ class IngestWorker:
 
     async def step(self) -> bool:
         """Take and form one item; False when the queue stayed empty for `wait_seconds`."""
+        if self.maintenance is not None:
+            await self.maintenance.wait_until_clear()  # a restore is replacing the data: take nothing
         taken = await self.queue.take(self.wait_seconds)
         if taken is None:
             return False
