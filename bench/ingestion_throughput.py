@@ -7,10 +7,20 @@ the queue is drained.
 
     fake extractor   extraction and embeddings answered in-process (a fixed extraction, hash vectors):
                      what is left is the pipeline's own overhead per item. Target: under 5 ms per item.
+                     Measured twice in the same run on emptied tables: item by item (batch size 1, the
+                     baseline: one embedding call, one transaction and the queue moves per item) and in
+                     batches (--batch-size, the service's INGEST_BATCH_SIZE), with the ratio of the two,
+                     so a busy machine moves both numbers rather than the comparison.
     --gateway URL    the same through a running llm-gateway (its local model extracts, MiniLM embeds):
                      what a real deployment with the local model manages.
 
-    uv run python bench/ingestion_throughput.py [--items 2000] [--concurrency 4] [--gateway http://127.0.0.1:8001]
+The breakdown splits each run's time per item into the fake model's own share (extraction and hash
+vectors: not the pipeline's), the queue (Redis moves, acknowledgements) and formation's database work
+(everything else of `form_batch`); with concurrency above 1 the stages overlap, so they add up to more
+than the wall time.
+
+    uv run python bench/ingestion_throughput.py [--items 2000] [--concurrency 2] [--batch-size 32]
+        [--gateway http://127.0.0.1:8001]
 """
 
 import argparse
@@ -21,42 +31,81 @@ import os
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import redis.asyncio as aioredis
+from sqlalchemy import text
 
-from memory_service.clients.llm_gateway import LlmGatewayClient
+from memory_service.clients.llm_gateway import MemoryGatewayClient
 from memory_service.config import Settings
 from memory_service.db.engine import create_engine, session_factory
 from memory_service.db.schema import apply_schema_migrations, ensure_vector_index
 from memory_service.embeddings.repository import EmbeddingTarget
-from memory_service.embeddings.service import EmbeddedText, EmbeddingService
+from memory_service.embeddings.service import EmbeddedText, MemoryEmbedder
 from memory_service.formation.extraction import (
     ExtractedEntity,
     ExtractedFact,
     Extraction,
     Extractor,
 )
-from memory_service.formation.queue import IngestQueue
+from memory_service.formation.queue import IngestQueue, Taken
 from memory_service.formation.service import FormationService
 from memory_service.formation.worker import IngestWorker
 from memory_service.memories.service import MemoryService
 from nova_common.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
 from nova_common.http import ServiceClient
 from nova_common.loops import BackgroundLoops
-from nova_contracts.memory import IngestItem, SourceInfo, SourceKind
+from nova_contracts.memory import FormationResult, IngestItem, SourceInfo, SourceKind
 
 DIM = 384
 FAKE_MODEL = "bench-hash-vectors"
+
+
+class Stopwatch:
+    """Seconds spent per stage, summed over the worker's concurrent loops."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    def add(self, stage: str, started: float) -> None:
+        self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - started
+
+
+WATCH = Stopwatch()
+
+
+class TimedQueue(IngestQueue):
+    async def take_batch(self, wait_seconds: float, size: int) -> list[Taken]:
+        started = time.perf_counter()
+        taken = await super().take_batch(wait_seconds, size)
+        if taken:  # an empty take is the worker waiting, not work
+            WATCH.add("queue", started)
+        return taken
+
+    async def done(self, *taken: Taken) -> None:
+        started = time.perf_counter()
+        await super().done(*taken)
+        WATCH.add("queue", started)
+
+
+class TimedFormation(FormationService):
+    async def form_batch(self, items: list[IngestItem]) -> list[FormationResult | Exception]:
+        started = time.perf_counter()
+        results = await super().form_batch(items)
+        WATCH.add("formation", started)
+        return results
 
 
 class FakeExtractor(Extractor):
     """A fixed-shape extraction derived from the text: one fact, one entity and the summary."""
 
     async def extract(self, content: str, *, source_kind: str, title: str | None) -> Extraction:
+        started = time.perf_counter()
         n = content.rsplit(" ", 1)[-1]
+        WATCH.add("fake model", started)
         return Extraction(
             facts=[ExtractedFact(subject="user", attribute=f"visited_place_{n}", value=f"City {n}")],
             entities=[ExtractedEntity(name=f"City {n}", kind="city")],
@@ -64,11 +113,14 @@ class FakeExtractor(Extractor):
         )
 
 
-class HashEmbeddings(EmbeddingService):
+class HashEmbeddings(MemoryEmbedder):
     """Deterministic unit vectors from a text's hash: no model, so only the pipeline is timed."""
 
     async def embed(self, texts: list[str]) -> list[EmbeddedText]:
-        return [EmbeddedText(vector=_vector(t), model=FAKE_MODEL, dim=DIM) for t in texts]
+        started = time.perf_counter()
+        vectors = [EmbeddedText(vector=_vector(t), model=FAKE_MODEL, dim=DIM) for t in texts]
+        WATCH.add("fake model", started)
+        return vectors
 
 
 def _vector(text: str) -> list[float]:
@@ -92,7 +144,24 @@ async def drained(queue: IngestQueue) -> bool:
     return depth.queued == 0 and depth.processing == 0
 
 
-async def run(pg_url: str, redis_url: str, args: argparse.Namespace, *, fake: bool) -> None:
+@dataclass
+class Measured:
+    label: str
+    items: int
+    wall: float
+    cpu: float
+    stages: dict[str, float]
+
+    @property
+    def overhead_ms(self) -> float:
+        """Wall time per item without the fake model's share: the pipeline's own cost."""
+        fake_share = self.stages.get("fake model", 0.0) / max(sum(self.stages.values()), 1e-9)
+        return self.wall * (1.0 - fake_share) / self.items * 1000
+
+
+async def run(
+    pg_url: str, redis_url: str, args: argparse.Namespace, *, fake: bool, batch_size: int
+) -> Measured:
     settings = Settings.model_validate(
         {
             "DATABASE_URL": pg_url,
@@ -102,15 +171,17 @@ async def run(pg_url: str, redis_url: str, args: argparse.Namespace, *, fake: bo
     )
     await apply_schema_migrations(pg_url)
     engine = create_engine(pg_url, pool_size=args.concurrency + 4)
+    async with engine.begin() as conn:  # each run starts from the same empty tables
+        await conn.execute(text("TRUNCATE memories, sources, ingestions, contradictions CASCADE"))
     sessions = session_factory(engine)
     redis = aioredis.Redis.from_url(redis_url, decode_responses=True)
     await redis.flushdb()
     http = ServiceClient(
         "llm-gateway", args.gateway or "http://127.0.0.1:9", service_token=args.service_token
     )
-    gateway = LlmGatewayClient(http, timeout=120)
+    gateway = MemoryGatewayClient(http, timeout=120)
     options = {"model": None, "dimensions": None, "batch_size": 64, "ttl_seconds": 3600}
-    embeddings_class = HashEmbeddings if fake else EmbeddingService
+    embeddings_class = HashEmbeddings if fake else MemoryEmbedder
     embeddings = embeddings_class(sessions, redis, gateway, **options)  # type: ignore[arg-type]
     if fake:
         await ensure_vector_index(engine, FAKE_MODEL, DIM, m=16, ef_construction=64)
@@ -118,14 +189,15 @@ async def run(pg_url: str, redis_url: str, args: argparse.Namespace, *, fake: bo
     memories = MemoryService(sessions, embeddings, settings)
     extractor_class = FakeExtractor if fake else Extractor
     extractor = extractor_class(gateway, model=None, timeout=120, max_input_chars=12_000)
-    queue = IngestQueue(redis, max_length=10**9, max_attempts=3)
-    formation = FormationService(sessions, memories, extractor, settings)
-    worker = IngestWorker(queue, formation, concurrency=args.concurrency)
+    queue = TimedQueue(redis, max_length=10**9, max_attempts=3)
+    formation = TimedFormation(sessions, memories, extractor, settings)
+    worker = IngestWorker(queue, formation, concurrency=args.concurrency, batch_size=batch_size)
     count = args.items if fake else min(args.items, args.model_items)
     for start in range(0, count, 500):
         batch = [item(n).model_dump_json() for n in range(start, min(count, start + 500))]
         await redis.lpush("nova:memory:ingest:queue", *batch)
     loops = BackgroundLoops()
+    WATCH.seconds.clear()
     cpu_started = time.process_time()
     started = time.perf_counter()
     await worker.start(loops)
@@ -135,16 +207,26 @@ async def run(pg_url: str, redis_url: str, args: argparse.Namespace, *, fake: bo
     elapsed = time.perf_counter() - started
     cpu = time.process_time() - cpu_started
     await loops.stop()
-    label = "fake extractor" if fake else f"gateway {args.gateway}"
+    stages = dict(WATCH.seconds)
+    # The database's share: formation's time without the fake model's extraction and vectors.
+    stages["database"] = stages.pop("formation", 0.0) - stages.get("fake model", 0.0)
+    label = ("fake extractor" if fake else f"gateway {args.gateway}") + f", batch {batch_size}"
+    measured = Measured(label, count, elapsed, cpu, stages)
     print(
         f"{label:>40}: {count} items in {elapsed:.2f}s = {count / elapsed:,.1f} items/s,"
         f" {elapsed / count * 1000:.2f} ms/item wall, {cpu / count * 1000:.2f} ms/item CPU in this process,"
         f" concurrency {args.concurrency}; formed {worker.formed}, failed {worker.failed}"
     )
+    breakdown = ", ".join(f"{k} {v / count * 1000:.2f}" for k, v in sorted(stages.items()))
+    print(f"{'':>40}  per item (ms, summed over loops): {breakdown}")
+    print(
+        f"{'':>40}  pipeline overhead {measured.overhead_ms:.2f} ms/item (wall without the fake model's share)"
+    )
     print(f"{'':>40}  (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs while measuring)")
     await redis.aclose()
     await http.aclose()
     await engine.dispose()
+    return measured
 
 
 async def main() -> None:
@@ -153,7 +235,8 @@ async def main() -> None:
     )
     parser.add_argument("--items", type=int, default=2000)
     parser.add_argument("--model-items", type=int, default=20, help="items through the real model")
-    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--concurrency", type=int, default=2, help="the service's INGEST_CONCURRENCY")
+    parser.add_argument("--batch-size", type=int, default=32, help="the service's INGEST_BATCH_SIZE")
     parser.add_argument("--gateway", help="a running llm-gateway; without it only the fake extractor runs")
     parser.add_argument("--service-token", default=os.environ.get("NOVA_SERVICE_TOKEN", ""))
     args = parser.parse_args()
@@ -163,7 +246,13 @@ async def main() -> None:
     pg.start()
     redis_server.start()
     try:
-        await run(pg.url, redis_server.url, args, fake=True)
+        baseline = await run(pg.url, redis_server.url, args, fake=True, batch_size=1)
+        batched = await run(pg.url, redis_server.url, args, fake=True, batch_size=args.batch_size)
+        print(
+            f"\npipeline overhead per item: {batched.overhead_ms:.2f} ms in batches of {args.batch_size}"
+            f" vs {baseline.overhead_ms:.2f} ms item by item (baseline, same run):"
+            f" {baseline.overhead_ms / max(batched.overhead_ms, 1e-9):.1f}x less; target < 5 ms"
+        )
         if args.gateway:
             try:
                 async with httpx.AsyncClient(timeout=3) as client:
@@ -171,7 +260,7 @@ async def main() -> None:
             except httpx.HTTPError as exc:
                 print(f"gateway {args.gateway} not reachable ({exc}); local-model run skipped")
             else:
-                await run(pg.url, redis_server.url, args, fake=False)
+                await run(pg.url, redis_server.url, args, fake=False, batch_size=args.batch_size)
         else:
             print(
                 "local model: not measured (pass --gateway URL of a running llm-gateway with a local model)"

@@ -67,6 +67,15 @@ class Settings(DatabaseSettings):
     # Memory formation (formation/): the ingestion queue in Redis DB 0 and its consumers.
     ingest_enabled: bool = True
     ingest_concurrency: int = Field(default=2, ge=1, le=32)
+    # Items a consumer takes and forms together (one embedding call, one transaction): per-item round
+    # trips were most of the pipeline's own cost (bench/ingestion_throughput.py).
+    ingest_batch_size: int = Field(default=32, ge=1, le=500)
+    # Several memory-service processes may consume the queue: each has its own processing list and a
+    # heartbeat; a consumer silent this long is presumed dead and its list is re-queued by the others.
+    ingest_consumer_ttl_seconds: float = Field(default=30.0, ge=1.0, le=3600.0)
+    # A stable id (e.g. the pod's name) lets a restarted process take back its own list at once;
+    # None: a fresh id per process, whose leftovers are re-queued after the TTL.
+    ingest_consumer_id: str | None = Field(default=None, min_length=1, max_length=100)
     # A full queue answers 429: producers back off instead of Redis growing without bound.
     ingest_queue_max_length: int = Field(default=10_000, ge=1)
     # Attempts before an item goes to the dead letters (counted when taken, so crashes count too).
@@ -75,6 +84,9 @@ class Settings(DatabaseSettings):
     extraction_model: str | None = None
     extraction_timeout_seconds: float = Field(default=120.0, gt=0)
     extraction_max_input_chars: int = Field(default=12_000, ge=500, le=200_000)
+    # Extraction calls in flight per process (a batch's items are extracted concurrently): a local model
+    # answers one at a time, and a batch of queued calls would outlive the timeout.
+    extraction_concurrency: int = Field(default=4, ge=1, le=64)
     # Cosine at or above which a formed memory reinforces the owner's existing one instead of being added.
     # MiniLM puts paraphrases of one statement around 0.85-0.95 and related but different ones below 0.8.
     formation_dedup_similarity: float = Field(default=0.9, gt=0.0, le=1.0)

@@ -160,13 +160,19 @@ def build_formation(
         max_input_chars=settings.extraction_max_input_chars,
     )
     queue = IngestQueue(
-        redis, max_length=settings.ingest_queue_max_length, max_attempts=settings.ingest_max_attempts
+        redis,
+        max_length=settings.ingest_queue_max_length,
+        max_attempts=settings.ingest_max_attempts,
+        consumer_id=settings.ingest_consumer_id,
+        consumer_ttl_seconds=settings.ingest_consumer_ttl_seconds,
     )
     service = FormationService(sessions, memories, extractor, settings)
     return Formation(
         queue=queue,
         service=service,
-        worker=IngestWorker(queue, service, concurrency=settings.ingest_concurrency),
+        worker=IngestWorker(
+            queue, service, concurrency=settings.ingest_concurrency, batch_size=settings.ingest_batch_size
+        ),
         learning=LearningService(sessions, settings),
         consolidator=Consolidator(sessions, compactor, service, extractor, settings),
         profiles=ProfileService(sessions, service, queue),

@@ -215,7 +215,7 @@ def test_the_same_new_fact_from_two_items_formed_at_once_is_one_memory(
         queue.lpush(QUEUE_KEY, json.dumps(item))
     try:
         # Two consumers take one item each as soon as the service starts.
-        with make_service(gateway_url, INGEST_CONCURRENCY=2) as client:
+        with make_service(gateway_url, INGEST_CONCURRENCY=2, INGEST_BATCH_SIZE=1) as client:
             wait_until(lambda: all(formed(run_sql, i) for i in ids))
             assert drained(client)
             facts = [m for m in browse(client, tier="semantic") if m["key"] == "lives_in"]
@@ -425,10 +425,14 @@ def test_an_owners_ingested_memories_stay_that_owners(
     assert service.get(f"{BASE}/sources", params={"owner": "admin"}).json()["total"] == 0
 
 
-# A process killed with SIGKILL while it forms an item loses nothing: the item waits in the processing
-# list, and the next process re-queues and forms it once.
+# A process killed with SIGKILL while it forms an item loses nothing: the item waits in the consumer's
+# processing list, and once its heartbeat has expired another process re-queues and forms it once.
 HEADERS = {"X-Service-Token": "test-service-token-0123456789"}
-PROCESSING_KEY = "nova:memory:ingest:processing"
+PROCESSING_PATTERN = "nova:memory:ingest:processing:*"
+
+
+def in_processing(queue: "redis.Redis[str]") -> int:
+    return sum(int(queue.llen(key)) for key in queue.scan_iter(PROCESSING_PATTERN))
 
 
 @contextmanager
@@ -484,6 +488,7 @@ def test_a_worker_killed_with_sigkill_mid_ingestion_loses_nothing(
         "LLM_GATEWAY_URL": gateway_url,
         "CONSOLIDATION_ENABLED": "false",
         "COMPACTION_ENABLED": "false",
+        "INGEST_CONSUMER_TTL_SECONDS": "2",
     }
     queue = redis.Redis.from_url(redis_base_url, db=0, decode_responses=True)
     log_path = tmp_path / "memory-service.log"
@@ -496,11 +501,11 @@ def test_a_worker_killed_with_sigkill_mid_ingestion_loses_nothing(
             )
             assert response.status_code == 202, response.text
             item_id = response.json()["id"]
-            wait_until(lambda: len(fake_model.script.requests) == 1 and queue.llen(PROCESSING_KEY) == 1)
+            wait_until(lambda: len(fake_model.script.requests) == 1 and in_processing(queue) == 1)
             process.kill()
             process.wait(timeout=15)
 
-        assert queue.llen(PROCESSING_KEY) == 1
+        assert in_processing(queue) == 1
         assert run_sql("SELECT item_id FROM ingestions") == []
 
         with memory_service(env, log_path) as (url, _):

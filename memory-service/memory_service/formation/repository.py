@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from pgvector.sqlalchemy import VECTOR
-from sqlalchemy import Float, bindparam, cast, func, literal_column, select, update
+from sqlalchemy import Float, bindparam, cast, func, insert, literal_column, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -67,6 +67,123 @@ async def upsert_source(session: AsyncSession, values: dict[str, Any]) -> uuid.U
     ).returning(SourceRow.id)
     source_id: uuid.UUID = (await session.execute(upsert)).scalar_one()
     return source_id
+
+
+async def claim_ingestions(session: AsyncSession, item_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+    """`claim_ingestion` for a batch in one statement: the ids no earlier delivery has formed."""
+    rows = await session.execute(_CLAIM_MANY, {"ids": list(item_ids)})
+    return {item_id for (item_id,) in rows}
+
+
+async def insert_memory_rows(session: AsyncSession, values: list[dict[str, Any]]) -> None:
+    """Insert memories given as attribute dicts (ids included) without reading them back."""
+    await session.execute(insert(MemoryRow), values)
+
+
+async def finish_ingestions(session: AsyncSession, finished: list[dict[str, Any]]) -> None:
+    """`finish_ingestion` for a batch: dicts of item_id, source_id, unextracted and result."""
+    if finished:
+        await session.execute(update(IngestionRow), finished)
+
+
+async def upsert_sources(
+    session: AsyncSession, values: list[dict[str, Any]]
+) -> dict[tuple[str, str], uuid.UUID]:
+    """`upsert_source` for a batch in one statement, keyed by (owner, content hash). A batch names each
+    source once (ON CONFLICT cannot update one row twice in a statement): the caller merges repeats."""
+    columns = ("owner", "kind", "uri", "title", "author", "content_hash", "trust", "fetched_at")
+    # Sorted so two batches upserting overlapping sources lock them in the same order.
+    ordered = sorted(values, key=lambda v: (v["owner"], v["content_hash"]))
+    params: dict[str, Any] = {"ids": [uuid.uuid4() for _ in ordered]}
+    params.update({f"{c}s": [v[c] for v in ordered] for c in columns})
+    rows = await session.execute(_UPSERT_SOURCES, params)
+    return {(owner, digest): source_id for source_id, owner, digest in rows}
+
+
+async def facts_for_update(
+    session: AsyncSession, keys: Sequence[tuple[str, str, str, str]]
+) -> dict[tuple[str, str, str, str], MemoryRow]:
+    """The facts with these (owner, project, category, key) keys, locked like `fact_for_update`."""
+    if not keys:
+        return {}
+    stmt = (
+        select(MemoryRow)
+        .where(
+            MemoryRow.tier == "semantic",
+            tuple_(MemoryRow.owner, MemoryRow.project_id, MemoryRow.category, MemoryRow.key).in_(
+                sorted(set(keys))
+            ),
+        )
+        .order_by(MemoryRow.id)
+        .with_for_update(of=MemoryRow)
+    )
+    rows = (await session.scalars(stmt)).unique()
+    return {(r.owner, r.project_id or "", r.category or "", r.key or ""): r for r in rows}
+
+
+async def nearest_many(
+    session: AsyncSession, probes: Sequence[tuple[EmbeddedText, str, str]]
+) -> list[tuple[uuid.UUID, float] | None]:
+    """`nearest` for many (vector, owner, tier) probes in one statement per embedding model, in order."""
+    found: list[tuple[uuid.UUID, float] | None] = [None] * len(probes)
+    by_model: dict[tuple[str, int], list[int]] = {}
+    for i, (embedded, _, _) in enumerate(probes):
+        by_model.setdefault((embedded.model, embedded.dim), []).append(i)
+    for (model, dim), indexes in by_model.items():
+        # The dimension is part of the SQL (not a parameter) so the partial HNSW index's expression matches.
+        sql = _NEAREST_MANY.replace(":dim_literal", str(int(dim)))
+        rows = await session.execute(
+            text(sql),
+            {
+                "positions": indexes,
+                "owners": [probes[i][1] for i in indexes],
+                "tiers": [probes[i][2] for i in indexes],
+                "vectors": [_vector_text(probes[i][0].vector) for i in indexes],
+                "model": model,
+                "dim": dim,
+            },
+        )
+        for position, memory_id, distance in rows:
+            found[position] = (memory_id, 1.0 - float(distance))
+    return found
+
+
+def _vector_text(vector: list[float]) -> str:
+    return "[" + ",".join(map(str, vector)) + "]"
+
+
+_CLAIM_MANY = text(
+    "INSERT INTO ingestions (item_id) SELECT unnest(CAST(:ids AS uuid[])) "
+    "ON CONFLICT DO NOTHING RETURNING item_id"
+)
+_UPSERT_SOURCES = text(
+    """
+    INSERT INTO sources (id, owner, kind, uri, title, author, content_hash, trust, fetched_at)
+    SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:owners AS text[]), CAST(:kinds AS text[]),
+        CAST(:uris AS text[]), CAST(:titles AS text[]), CAST(:authors AS text[]),
+        CAST(:content_hashs AS text[]), CAST(:trusts AS float8[]), CAST(:fetched_ats AS timestamptz[]))
+    ON CONFLICT ON CONSTRAINT sources_owner_content_unique DO UPDATE SET
+        ingested_at = now(),
+        trust = greatest(sources.trust, excluded.trust),
+        uri = coalesce(sources.uri, excluded.uri),
+        title = coalesce(sources.title, excluded.title),
+        author = coalesce(sources.author, excluded.author)
+    RETURNING id, owner, content_hash
+    """
+)
+_NEAREST_MANY = """
+    SELECT p.position, n.id, n.distance
+    FROM unnest(CAST(:positions AS int[]), CAST(:owners AS text[]), CAST(:tiers AS text[]),
+                CAST(:vectors AS text[])) AS p(position, owner, tier, vector)
+    CROSS JOIN LATERAL (
+        SELECT m.id, m.embedding::vector(:dim_literal) <=> CAST(p.vector AS vector(:dim_literal)) AS distance
+        FROM memories m
+        WHERE m.embedding_model = :model AND m.embedding_dim = :dim AND m.owner = p.owner
+          AND m.tier = p.tier AND m.key IS NULL AND (m.expires_at IS NULL OR m.expires_at > now())
+        ORDER BY distance
+        LIMIT 1
+    ) n
+"""
 
 
 async def sources_by_id(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, SourceRow]:

@@ -1,6 +1,5 @@
-"""The consumer of the ingestion queue: takes an item, forms it, and tells the queue how it went."""
+"""The consumer of the ingestion queue: takes a batch, forms it, and tells the queue how each item went."""
 
-import asyncio
 from typing import Any
 
 import structlog
@@ -20,44 +19,74 @@ class IngestWorker:
     maintenance: MaintenanceFlag | None = None
 
     def __init__(
-        self, queue: IngestQueue, formation: FormationService, *, concurrency: int, wait_seconds: float = 1.0
+        self,
+        queue: IngestQueue,
+        formation: FormationService,
+        *,
+        concurrency: int,
+        batch_size: int = 1,
+        wait_seconds: float = 1.0,
     ) -> None:
         self.queue = queue
         self.formation = formation
         self.concurrency = concurrency
+        self.batch_size = batch_size
         self.wait_seconds = wait_seconds
         self.formed = 0
         self.failed = 0
         self.dead_lettered = 0
+        self.reclaimed = 0
         self.last_error: str | None = None
 
     async def start(self, loops: BackgroundLoops) -> dict[str, int]:
-        """Re-queue what a previous process left half-done, then start the consumers."""
+        """Announce this consumer, re-queue what stopped consumers left half-done, then start consuming."""
         recovered = await self.queue.recover()
         if any(recovered.values()):
-            log.warning("ingestion_recovered", **recovered)
+            log.warning("ingestion_recovered", consumer=self.queue.consumer_id, **recovered)
+        # Beating three times per TTL: one late beat does not get a live consumer reclaimed.
+        loops.every("ingestion:heartbeat", self.queue.consumer_ttl_ms / 3000, self.beat)
         for n in range(self.concurrency):
             loops.forever(f"ingestion:{n}", self.step)
         return recovered
 
+    async def beat(self) -> None:
+        """Refresh this consumer's heartbeat and take back the lists of consumers that stopped beating."""
+        await self.queue.heartbeat()
+        reclaimed = await self.queue.reclaim()
+        if reclaimed["requeued"] or reclaimed["consumers_reclaimed"]:
+            self.reclaimed += reclaimed["requeued"]
+            log.warning("ingestion_reclaimed", consumer=self.queue.consumer_id, **reclaimed)
+
     async def step(self) -> bool:
-        """Take and form one item; False when the queue stayed empty for `wait_seconds`."""
+        """Take and form a batch; False when the queue stayed empty for `wait_seconds`."""
         if self.maintenance is not None:
             await self.maintenance.wait_until_clear()  # a restore is replacing the data: take nothing
-        taken = await self.queue.take(self.wait_seconds)
-        if taken is None:
+        batch = await self.queue.take_batch(self.wait_seconds, self.batch_size)
+        if not batch:
             return False
-        try:
-            item = IngestItem.model_validate_json(taken.raw)
-            await self.formation.form(item)
-        except asyncio.CancelledError:
-            # Shutdown mid-item: it stays in the processing list and the next start re-queues it.
-            raise
-        except Exception as exc:
-            await self._failed(taken, exc)
-        else:
-            await self.queue.done(taken)
-            self.formed += 1
+        items: list[tuple[Taken, IngestItem]] = []
+        for taken in batch:
+            if self.queue.exhausted(taken):
+                await self._failed(taken, RuntimeError("the worker stopped while forming it"))
+                continue
+            try:
+                items.append((taken, IngestItem.model_validate_json(taken.raw)))
+            except ValidationError as exc:
+                await self._failed(taken, exc)
+        if not items:
+            return True
+        # Cancelled (shutdown) mid-batch: the items stay in the processing list and are re-queued.
+        results = await self.formation.form_batch([item for _, item in items])
+        formed: list[Taken] = []
+        for (taken, _), result in zip(items, results, strict=True):
+            if isinstance(result, Exception):
+                await self._failed(taken, result)
+            else:
+                formed.append(taken)
+        # Only now, after the batch's transaction committed, do its items leave the processing list.
+        if formed:
+            await self.queue.done(*formed)
+            self.formed += len(formed)
         return True
 
     async def _failed(self, taken: Taken, exc: Exception) -> None:
@@ -73,10 +102,13 @@ class IngestWorker:
 
     def details(self) -> dict[str, Any]:
         return {
+            "consumer": self.queue.consumer_id,
             "consumers": self.concurrency,
+            "batch_size": self.batch_size,
             "formed": self.formed,
             "failed": self.failed,
             "dead_lettered": self.dead_lettered,
+            "reclaimed": self.reclaimed,
             "last_error": self.last_error,
         }
 
