@@ -29,7 +29,7 @@ from tests.fakes import LiveServer, serve_in_thread
 from tests.fakes.openai_fake import FakeOpenAI
 from tests.fakes.pipeline_model import PipelineModel
 from tests.fakes.script import Reply
-from tests.fakes.web_sites import SiteState, feed_site
+from tests.fakes.web_sites import SiteState, crawl_site, feed_site
 
 from nova_common.testing import eventually
 
@@ -198,6 +198,13 @@ def rss_site() -> Iterator[LiveServer]:
 
 
 @pytest.fixture(scope="module")
+def docs_site() -> Iterator[LiveServer]:
+    """A small website on loopback (robots.txt disallows, an off-host link) the Sources page has crawled."""
+    with serve_in_thread(crawl_site(SiteState(), off_host="http://elsewhere.invalid/page")) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory, fake_llm: LiveServer) -> Iterator[Stack]:
     if not (DASHBOARD / "dist" / "index.html").exists():
         pytest.fail("the dashboard is not built: run `make test` (it builds it) or `make dashboard`")
@@ -221,6 +228,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory, fake_llm: LiveServer) -> Ite
         # orchestrator checks the URL, intel-worker fetches it), and a poll every 2 s instead of every minute.
         "SSRF_ALLOW_LOOPBACK_FOR_TESTS": "true",
         "POLL_INTERVAL_SECONDS": "2",
+        # knowledge-worker too, so the Sources page watches a real crawl's progress.
+        "COMPOSE_PROFILES": "knowledge",
     }
     with (workdir / "launcher.log").open("wb") as log:
         proc = subprocess.Popen(
@@ -283,7 +292,11 @@ def dead_lettered_task(stack: Stack) -> str:
 
 
 def test_dashboard_works_end_to_end_in_a_real_browser(
-    stack: Stack, dead_lettered_task: str, rss_site: LiveServer, tmp_path_factory: pytest.TempPathFactory
+    stack: Stack,
+    dead_lettered_task: str,
+    rss_site: LiveServer,
+    docs_site: LiveServer,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     artifacts = Path(
         os.environ.get("NOVA_E2E_ARTIFACTS") or tmp_path_factory.mktemp("dashboard-e2e-artifacts")
@@ -301,6 +314,7 @@ def test_dashboard_works_end_to_end_in_a_real_browser(
         "NOVA_E2E_DEAD_LETTER_GOAL": dead_lettered_task,
         "NOVA_E2E_FEED_URL": f"{rss_site.url}/f/rss2.xml",
         "NOVA_E2E_RECOMMENDATION": INTEL_RECOMMENDATION,
+        "NOVA_E2E_SITE_URL": docs_site.url,
         "CHROMIUM_PATH": CHROMIUM,
     }
     node = shutil.which("node")

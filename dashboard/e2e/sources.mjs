@@ -3,8 +3,15 @@
 // llm-gateway (the fake model answers the digest with one recommendation), and the recommendation approved
 // into a goal the page links to.
 //
-// Needs NOVA_E2E_FEED_URL (the fake feed; the stack must allow loopback fetches for tests) and
-// NOVA_E2E_RECOMMENDATION (the title the fake model's digest gives); tests/test_dashboard_e2e.py sets both.
+// Then a credential is saved and shown only masked, and a site on loopback is crawled by the real
+// knowledge-worker while the page shows the crawl's live progress and then its history.
+//
+// Needs NOVA_E2E_FEED_URL (the fake feed; the stack must allow loopback fetches for tests),
+// NOVA_E2E_RECOMMENDATION (the title the fake model's digest gives) and NOVA_E2E_SITE_URL (the fake website,
+// crawled by knowledge-worker: the stack runs with COMPOSE_PROFILES=knowledge); tests/test_dashboard_e2e.py
+// sets them.
+
+import { randomBytes } from 'node:crypto'
 
 const FEED_NAME = 'E2E Hugging Face blog'
 
@@ -22,6 +29,7 @@ async function reloadUntilVisible(page, locator, timeout) {
 export async function sourcesSteps({ page, step, url, expectVisible, screenshot, screenshotBothWidths }) {
   const feedUrl = process.env.NOVA_E2E_FEED_URL || ''
   const recommendation = process.env.NOVA_E2E_RECOMMENDATION || ''
+  const siteUrl = (process.env.NOVA_E2E_SITE_URL || '').replace(/\/$/, '')
 
   // 1. Add the feed with its type detected, ask for a check now, and see intel-worker's report: ok, 3 items.
   await step('sources-feed', async () => {
@@ -62,5 +70,51 @@ export async function sourcesSteps({ page, step, url, expectVisible, screenshot,
     await page.waitForURL(/\/goals\/[0-9a-f-]{36}$/)
     await expectVisible(page.getByRole('heading', { name: recommendation }))
     await screenshot('sources-goal')
+  })
+
+  // 3. A token is stored and shown only by its last four characters, on the page and in the API's answer.
+  await step('sources-credential', async () => {
+    const token = `ghp_e2e${randomBytes(12).toString('hex')}`
+    await page.goto(url('/sources'))
+    await page.getByLabel('Credential name').fill('e2e-github')
+    await page.getByLabel('Token', { exact: true }).fill(token)
+    await page.getByRole('button', { name: 'Save credential' }).click()
+    const row = page.getByRole('table', { name: 'Credentials' }).getByRole('row').filter({ hasText: 'e2e-github' })
+    await expectVisible(row.getByTestId('credential-masked').filter({ hasText: `••••${token.slice(-4)}` }))
+    if ((await page.content()).includes(token)) throw new Error('the page shows the token itself')
+    const listed = await page.evaluate(async () => {
+      const response = await fetch('/api/v1/knowledge/credentials', { headers: { 'X-Admin-Secret': localStorage.getItem('nova.adminSecret') ?? '' } })
+      return response.text()
+    })
+    if (listed.includes(token)) throw new Error('the orchestrator answers with the token itself')
+    await row.scrollIntoViewIfNeeded()
+    await screenshot('sources-credential', { fullPage: false })
+  })
+
+  // 4. A site is added and crawled by knowledge-worker: its progress shows live, then the crawl is in the history.
+  await step('sources-crawl', async () => {
+    if (!siteUrl) throw new Error('NOVA_E2E_SITE_URL is not set')
+    await page.goto(url('/sources'))
+    await page.getByRole('button', { name: 'Add source' }).click()
+    const dialog = page.getByRole('dialog', { name: 'Add knowledge source' })
+    await dialog.getByLabel('Name', { exact: true }).fill('E2E docs site')
+    await dialog.getByLabel('Start page URL').fill(`${siteUrl}/`)
+    await dialog.getByLabel('Max pages').fill('6')
+    await dialog.getByRole('button', { name: 'Add source' }).click()
+    await dialog.waitFor({ state: 'detached' })
+
+    const card = page.getByRole('article', { name: /E2E docs site/ })
+    // Queued at once; knowledge-worker claims it within its 2 s poll and crawls at one request a second.
+    const live = await expectVisible(card.getByTestId('live-crawl'), 30_000)
+    await expectVisible(live.getByText(/^Crawling: \d+ of at most 6 pages/))
+    await card.scrollIntoViewIfNeeded()
+    await screenshot('sources-crawl-live', { fullPage: false })
+    await card.getByTestId('live-crawl').waitFor({ state: 'detached', timeout: 45_000 })
+    await card.getByText('Crawl history').click()
+    const history = card.getByRole('list', { name: 'Crawls of E2E docs site' })
+    const finished = await expectVisible(history.getByRole('listitem').first().filter({ hasText: /complete|partial/ }))
+    const text = await finished.innerText()
+    if (!/Fetched\s*[1-6]\b/.test(text)) throw new Error(`the crawl fetched nothing or too much: ${text}`)
+    await screenshot('sources-crawl-history', { fullPage: false })
   })
 }

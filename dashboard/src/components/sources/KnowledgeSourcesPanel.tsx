@@ -1,6 +1,6 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
 import { Pause, Play, Plus, RefreshCw, Trash } from 'lucide-react'
-import { useState, type FormEvent } from 'react'
+import { useEffect, useRef, useState, type FormEvent } from 'react'
 
 import { errorMessage } from '../../api/client'
 import {
@@ -107,6 +107,14 @@ function SourceCard({ source, onRemove }: { source: KnowledgeSource; onRemove: (
   })
   const active = isCrawlActive(source)
   const titleId = `source-${source.id}`
+  // The crawl just ended: its record in the cache still says running, so the history would show it so.
+  const wasActive = useRef(active)
+  useEffect(() => {
+    if (wasActive.current && !active) {
+      void queryClient.invalidateQueries({ queryKey: knowledgeQueries.crawls(source.id, false).queryKey })
+    }
+    wasActive.current = active
+  }, [active, queryClient, source.id])
 
   return (
     <article aria-labelledby={titleId} className="rounded-md border border-line p-3">
