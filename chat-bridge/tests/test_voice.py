@@ -6,12 +6,14 @@ test is the way there and back (download, transcript shown, reply, voice note), 
 """
 
 import io
+import json
 import os
 from collections.abc import Iterator
 
 import av
 import httpx
 import pytest
+import redis
 from tests.fakes.slack_fake import FakeSlack
 from tests.fakes.telegram_fake import FakeTelegram
 from tests.stack import STACK_ADMIN_SECRET, ServiceProcess
@@ -215,8 +217,6 @@ def test_a_voice_message_from_a_stranger_is_refused_and_never_downloaded(
 
 
 def _deliver(fake: FakeSlack, bridge_url: str, body: dict) -> httpx.Response:
-    import json
-
     return fake.deliver(f"{bridge_url}/slack/events", json.dumps(body).encode(), SLACK_SIGNING_SECRET)
 
 
@@ -276,3 +276,40 @@ def test_a_slack_audio_clip_over_the_cap_is_refused_before_download(
         replies = wait_for(lambda: fake.replies_in("D0ADA"), within=30, what="the refusal")
     assert [r.text for r in replies] == ["That voice message is too large for me: I take clips up to 2 KB."]
     assert fake.file_downloads == []
+
+
+def test_a_mention_carrying_an_audio_clip_is_heard_and_answered_in_its_thread(
+    slack, bridge_settings, voice_service, spoken_question
+) -> None:
+    fake, server = slack
+    clip = fake.add_file(_as_webm(spoken_question))
+    settings = bridge_settings(**slack_settings(server.url), **_voice_settings(voice_service))
+    with running_bridge(settings) as bridge:
+        body = fake.mention("", channel="C0GENERAL", files=[clip])
+        _deliver(fake, bridge.url, body)
+
+        replies = wait_for(
+            lambda: len(fake.replies_in("C0GENERAL")) >= 2 and fake.replies_in("C0GENERAL"),
+            within=90,
+            what="replies in the channel",
+        )
+    assert replies[0].text.startswith(f"{TRANSCRIPT_MARK} ")
+    assert replies[1].text == UNREACHABLE
+    assert {r.thread_ts for r in replies} == {body["event"]["ts"]}
+
+
+def test_the_slash_command_turns_voice_replies_on_for_its_channel_privately(
+    slack, bridge_settings, voice_service, redis_base_url
+) -> None:
+    fake, server = slack
+    settings = bridge_settings(**slack_settings(server.url), **_voice_settings(voice_service))
+    with running_bridge(settings) as bridge:
+        fake.deliver(
+            f"{bridge.url}/slack/events", fake.slash_command("voice on"), SLACK_SIGNING_SECRET, form=True
+        )
+
+        responses = wait_for(lambda: fake.responses, what="a response_url post")
+    db4 = redis.Redis.from_url(redis_base_url.rsplit("/", 1)[0] + "/4")
+    assert responses[0]["response_type"] == "ephemeral"
+    assert responses[0]["text"].startswith("Voice replies are on")
+    assert db4.exists("nova:bridge:voice:slack:T0NOVA:C0GENERAL")
