@@ -46,7 +46,7 @@ export function FrictionReportButton() {
         onClick={() => void open()}
         disabled={capturing}
         aria-busy={capturing || undefined}
-        className="flex w-full items-center gap-2 rounded-md px-2 py-1.5 text-sm text-muted hover:bg-sunken hover:text-fg disabled:opacity-60"
+        className="flex w-full items-center gap-2 rounded-md px-2 py-1.5 text-left text-sm text-muted hover:bg-sunken hover:text-fg disabled:opacity-60"
       >
         <MessageCircleExclamationPoint className="h-4 w-4" aria-hidden />
         Something went wrong here
