@@ -25,7 +25,7 @@ def _settings(request: Request) -> Settings:
     return settings
 
 
-def _switcher(request: Request) -> InferenceSwitcher:
+async def _switcher(request: Request) -> InferenceSwitcher:
     switcher: InferenceSwitcher = request.app.state.inference
     return switcher
 
