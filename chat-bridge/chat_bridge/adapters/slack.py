@@ -315,8 +315,8 @@ class SlackAdapter(PlatformAdapter):
         if not text or word == "help":
             return HELP, None
         first, _, rest = word.partition(" ")
-        if first == VOICE_WORD and len(rest.split()) <= 1:
-            return await self.voice.command(PLATFORM, chat, rest or None, how="`voice`"), None
+        if first == VOICE_WORD and rest.strip() in ("", "on", "off"):  # "voice mail?" is a question
+            return await self.voice.command(PLATFORM, chat, rest.strip() or None, how="`voice`"), None
         if word in RESET_WORDS:
             had = await self.conversations.reset(PLATFORM, platform_id)
             return ("Started a fresh conversation." if had else "This is already a fresh conversation."), None
