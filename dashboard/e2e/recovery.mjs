@@ -1,7 +1,8 @@
-// The Recovery page against the real stack: a backup made from the page (live progress), a change after it,
-// a restore from the page (pre-check, confirmation, comparison) that brings the old data back; then a factory
-// reset of one category (memories) that removes that category's data and leaves the rest (an API key).
-// Called from run.mjs with its helpers; each scenario is one or more `step`s.
+// The Recovery page against the real stack: data seeded, a backup made from the page (live progress), a change
+// after it, and a restore from the page (pre-check, confirmation, comparison) that brings the old data back;
+// the services still take writes after the restore; then a factory reset of one category (memories) removes
+// that category's data and leaves the rest (an API key).
+// Called from run.mjs with its helpers; each part is its own `step`, so a failure names what broke.
 
 const RESTORE_MARKER = 'E2E restore marker: the nightly build runs at 02:30 UTC.'
 const RESET_MARKER = 'E2E reset marker: this memory goes with a factory reset of memories.'
@@ -17,17 +18,25 @@ export async function recoverySteps({ page, step, url, api, config, expectVisibl
     return stored.body.id
   }
 
+  async function createKey(name) {
+    const key = await api(config.orchestrator, '/api/v1/keys', { method: 'POST', body: JSON.stringify({ name }) })
+    if (key.status !== 201) throw new Error(`could not create an API key: ${key.status} ${JSON.stringify(key.body)}`)
+  }
+
   /** The Memory page lists `content` (or, with `present` false, has finished loading without it). */
   async function expectMemoryListed(content, present) {
     await page.goto(url('/memory'))
     await expectVisible(page.getByRole('heading', { name: 'Memory', exact: true }))
-    await page.waitForLoadState('networkidle')
     if (present) return expectVisible(page.getByText(content))
+    // The list has loaded once its pager ("1–3 of 3") or its empty state is on screen; the page keeps polling.
+    await expectVisible(page.getByText(/^\d+–\d+ of \d+$|^No memories yet$/))
     if (await page.getByText(content).count()) throw new Error(`the Memory page still lists "${content}"`)
   }
 
   await step('recovery-backup', async () => {
     markerId = await storeMemory(RESTORE_MARKER)
+    await storeMemory(RESET_MARKER)
+    await createKey(KEPT_KEY)
     await page.goto(url('/recovery'))
     await expectVisible(page.getByRole('heading', { name: 'Recovery', exact: true }))
     await expectVisible(page.getByLabel('Recovery overview'))
@@ -56,16 +65,21 @@ export async function recoverySteps({ page, step, url, api, config, expectVisibl
     await dialog.getByRole('button', { name: 'Restore backup' }).click()
     await expectVisible(dialog.getByText(/^Restored: all \d+ tables and \d+ Redis databases match the backup\.$/), 50_000)
     await screenshot('recovery-restore-report', { fullPage: false })
-    await dialog.getByRole('button', { name: 'Close' }).click()
+    await dialog.getByRole('button', { name: 'Done' }).click()
 
     await expectMemoryListed(RESTORE_MARKER, true)
   })
 
-  await step('recovery-reset', async () => {
-    await storeMemory(RESET_MARKER)
-    const key = await api(config.orchestrator, '/api/v1/keys', { method: 'POST', body: JSON.stringify({ name: KEPT_KEY }) })
-    if (key.status !== 201) throw new Error(`could not create an API key: ${key.status} ${JSON.stringify(key.body)}`)
+  // The restore replaced every table under the running services; their next writes must still succeed.
+  await step('recovery-writes-after-restore', async () => {
+    const refused = []
+    for (const write of [() => storeMemory('E2E: a memory stored right after a restore.'), () => createKey('e2e-after-restore')]) {
+      await write().catch((error) => refused.push(error.message))
+    }
+    if (refused.length) throw new Error(`after the restore: ${refused.join('; ')}`)
+  })
 
+  await step('recovery-reset', async () => {
     await page.goto(url('/recovery'))
     const categories = page.getByRole('list', { name: 'Reset categories' })
     const memories = categories.getByRole('listitem').filter({ hasText: 'Every memory and fact' })

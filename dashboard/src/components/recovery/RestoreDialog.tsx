@@ -129,7 +129,7 @@ function RestoreResult({ report, onClose }: { report: RestoreReport; onClose: ()
       {(report.restart_needed ?? []).length > 0 && <p>Restart these services to read the restored .env keys: {(report.restart_needed ?? []).join(', ')}.</p>}
       <div className="flex justify-end">
         <Button variant="primary" onClick={onClose}>
-          Close
+          Done
         </Button>
       </div>
     </section>
