@@ -1,13 +1,11 @@
 """Fetching a feed politely and safely: every request through the kit's SSRF guard, conditional when the
 feed gave validators, paced per host, with a timeout and a size cap."""
 
-import asyncio
-import time
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 import httpx
 
+from nova_common.pacing import PerHostPacer
 from nova_common.ssrf import SsrfGuard, SsrfRefused, guarded_client
 
 
@@ -24,26 +22,9 @@ class Fetched:
     last_modified: str | None
 
 
-class HostPacer:
-    """At most one request per `interval` seconds to each host: feeds on one site wait for each other."""
-
-    def __init__(self, interval: float) -> None:
-        self.interval = interval
-        self._next_at: dict[str, float] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
-
-    async def wait(self, host: str) -> None:
-        lock = self._locks.setdefault(host, asyncio.Lock())
-        async with lock:
-            delay = self._next_at.get(host, 0.0) - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            self._next_at[host] = time.monotonic() + self.interval
-
-
 class FeedFetcher:
     def __init__(
-        self, guard: SsrfGuard, *, timeout: float, max_bytes: int, pacer: HostPacer, user_agent: str
+        self, guard: SsrfGuard, *, timeout: float, max_bytes: int, pacer: PerHostPacer, user_agent: str
     ) -> None:
         self.max_bytes = max_bytes
         self.pacer = pacer
@@ -55,7 +36,7 @@ class FeedFetcher:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
-        await self.pacer.wait(urlsplit(url).netloc.lower())
+        await self.pacer.wait_for_url(url)
         try:
             async with self.http.stream("GET", url, headers=headers) as response:
                 if response.status_code == 304:

@@ -8,14 +8,21 @@ from fastapi import FastAPI
 from intel_worker import __doc__ as description
 from intel_worker import __version__
 from intel_worker.config import Settings, get_settings
-from intel_worker.fetch import FeedFetcher, HostPacer
+from intel_worker.fetch import FeedFetcher
 from intel_worker.poller import FeedPoller
 from nova_common.app import create_service_app
 from nova_common.http import ServiceClient
 from nova_common.loops import BackgroundLoops
-from nova_common.maintenance import MaintenanceFlag
 from nova_common.resources import open_resources
+from nova_common.pacing import PerHostPacer
 from nova_common.ssrf import SsrfGuard
+
+
+def feed_lease_seconds(settings: Settings) -> int:
+    """How long a claimed batch stays ours: each fetch may wait for its host, then time out; within the
+    30 s to 1 h the orchestrator accepts."""
+    batch = settings.feeds_per_poll * (settings.fetch_timeout_seconds + settings.per_host_interval_seconds)
+    return int(min(3600, max(60, batch + 60)))
 
 
 def build_poller(settings: Settings, peers: dict[str, ServiceClient], fetcher: FeedFetcher) -> FeedPoller:
@@ -26,6 +33,7 @@ def build_poller(settings: Settings, peers: dict[str, ServiceClient], fetcher: F
         feeds_per_poll=settings.feeds_per_poll,
         max_items_per_feed=settings.max_items_per_feed,
         digest_after_poll=settings.digest_after_poll,
+        lease_seconds=feed_lease_seconds(settings),
     )
 
 
@@ -34,7 +42,7 @@ def build_fetcher(settings: Settings) -> FeedFetcher:
         SsrfGuard.from_settings(settings),
         timeout=settings.fetch_timeout_seconds,
         max_bytes=settings.fetch_max_bytes,
-        pacer=HostPacer(settings.per_host_interval_seconds),
+        pacer=PerHostPacer(settings.per_host_interval_seconds),
         user_agent=settings.user_agent,
     )
 
@@ -46,15 +54,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     async with open_resources(app, peers=("orchestrator", "memory-service")) as resources:
         fetcher = build_fetcher(settings)
         poller = build_poller(settings, resources.peers, fetcher)
-        # recovery's maintenance flag (a restore): no poll until it goes.
-        maintenance = app.state.maintenance = MaintenanceFlag.for_stack(settings.redis_url)
-        loops.every("feed-poll", settings.poll_interval_seconds, maintenance.skipping(poller.poll_once))
+        loops.every("feed-poll", settings.poll_interval_seconds, poller.poll_once)
         try:
             yield
         finally:
             await loops.stop()
             await fetcher.aclose()
-            await maintenance.aclose()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

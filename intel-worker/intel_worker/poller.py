@@ -63,6 +63,7 @@ class FeedPoller:
         feeds_per_poll: int,
         max_items_per_feed: int,
         digest_after_poll: bool,
+        lease_seconds: int = 600,
     ) -> None:
         self.orchestrator = orchestrator
         self.memory = memory
@@ -70,10 +71,13 @@ class FeedPoller:
         self.feeds_per_poll = feeds_per_poll
         self.max_items = max_items_per_feed
         self.digest_after_poll = digest_after_poll
+        self.lease_seconds = lease_seconds
 
     async def poll_once(self) -> PollSummary:
-        response = await self.orchestrator.get(
-            "/api/v1/intel/feeds/due", params={"limit": self.feeds_per_poll}
+        # Claimed, not listed: another replica polling at the same moment is handed other feeds.
+        response = await self.orchestrator.post(
+            "/api/v1/intel/feeds/claim",
+            params={"limit": self.feeds_per_poll, "lease_seconds": self.lease_seconds},
         )
         if response.status_code != 200:
             raise peer_error("orchestrator", response)

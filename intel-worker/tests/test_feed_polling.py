@@ -9,9 +9,10 @@ import pytest
 from fakes.server import LiveServer
 from fakes.web_sites import SiteState
 
-from intel_worker.fetch import FeedFetcher, HostPacer
+from intel_worker.fetch import FeedFetcher
 from intel_worker.poller import FeedPoller, PollSummary, reddit_listing_url
 from nova_common.http import ServiceClient
+from nova_common.pacing import PerHostPacer
 from nova_common.ssrf import SsrfGuard
 
 Site = tuple[LiveServer, SiteState]
@@ -31,7 +32,7 @@ def run_poll(
             SsrfGuard(allow_loopback_for_tests=loopback),
             timeout=10,
             max_bytes=max_bytes,
-            pacer=HostPacer(per_host_interval),
+            pacer=PerHostPacer(per_host_interval),
             user_agent="Nova-Intel-test",
         )
         poller = FeedPoller(

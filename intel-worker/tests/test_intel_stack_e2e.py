@@ -15,10 +15,11 @@ from fakes import FakeOpenAI, Reply, serve_in_thread
 from fakes.web_sites import SiteState, feed_site
 from stack import STACK_ADMIN_SECRET, STACK_SERVICE_TOKEN, ServiceProcess, orchestrator_env
 
-from intel_worker.fetch import FeedFetcher, HostPacer
+from intel_worker.fetch import FeedFetcher
 from intel_worker.poller import FeedPoller, PollSummary
 from nova_common.embedded import EmbeddedRedis
 from nova_common.http import ServiceClient
+from nova_common.pacing import PerHostPacer
 from nova_common.ssrf import SsrfGuard
 from nova_common.testing import create_database
 
@@ -92,7 +93,7 @@ def poll(orchestrator_url: str, memory_url: str) -> PollSummary:
             SsrfGuard(allow_loopback_for_tests=True),
             timeout=10,
             max_bytes=1 << 20,
-            pacer=HostPacer(0),
+            pacer=PerHostPacer(0),
             user_agent="t",
         )
         poller = FeedPoller(

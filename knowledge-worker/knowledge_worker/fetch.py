@@ -2,13 +2,12 @@
 size cap, redirects returned to the crawler (so it re-checks hosts and robots.txt for the target) and
 non-HTML answers refused before their body is read."""
 
-import asyncio
-import time
 from dataclasses import dataclass, field
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import httpx
 
+from nova_common.pacing import PerHostPacer
 from nova_common.ssrf import SsrfGuard, SsrfRefused, guarded_client
 
 
@@ -29,33 +28,16 @@ class Page:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-class CrawlPacer:
-    """At most one request per `interval` seconds to each host. (intel-worker's `HostPacer` is the same
-    mechanism; it belongs in the kit once the kit takes it.)"""
-
-    def __init__(self, interval: float) -> None:
-        self.interval = interval
-        self._next_at: dict[str, float] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
-
-    async def wait(self, host: str) -> None:
-        async with self._locks.setdefault(host, asyncio.Lock()):
-            delay = self._next_at.get(host, 0.0) - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            self._next_at[host] = time.monotonic() + self.interval
-
-
 class PageFetcher:
     def __init__(
-        self, guard: SsrfGuard, *, timeout: float, max_bytes: int, pacer: CrawlPacer, user_agent: str
+        self, guard: SsrfGuard, *, timeout: float, max_bytes: int, pacer: PerHostPacer, user_agent: str
     ) -> None:
         self.max_bytes = max_bytes
         self.pacer = pacer
         self.http = guarded_client(guard, timeout=timeout, headers={"User-Agent": user_agent})
 
     async def get(self, url: str, *, html_only: bool = True, headers: dict[str, str] | None = None) -> Page:
-        await self.pacer.wait(urlsplit(url).netloc.lower())
+        await self.pacer.wait_for_url(url)
         try:
             async with self.http.stream("GET", url, headers=headers, follow_redirects=False) as response:
                 if response.is_redirect:

@@ -9,12 +9,13 @@ import structlog
 from knowledge_worker.config import Settings
 from knowledge_worker.crawler import ProgressReport, SiteCrawler
 from knowledge_worker.documents import DocumentSink
-from knowledge_worker.fetch import CrawlPacer, PageFetcher, Skip
+from knowledge_worker.fetch import PageFetcher, Skip
 from knowledge_worker.github import GitHubExtractor
 from knowledge_worker.progress import Progress
 from knowledge_worker.robots import RobotsCache
 from knowledge_worker.scorer import LinkScorer
 from nova_common.http import ServiceClient, peer_error
+from nova_common.pacing import PerHostPacer
 from nova_common.ssrf import SsrfGuard
 from nova_contracts.knowledge import (
     Crawl,
@@ -53,7 +54,7 @@ class KnowledgeWorker:
             self.guard,
             timeout=self.settings.fetch_timeout_seconds,
             max_bytes=self.settings.max_page_bytes,
-            pacer=CrawlPacer(self.settings.per_host_interval_seconds),
+            pacer=PerHostPacer(self.settings.per_host_interval_seconds),
             user_agent=self.settings.user_agent,
         )
 
