@@ -171,3 +171,22 @@ def test_the_models_search_reaches_the_configured_searxng_and_its_results_come_b
     assert len(tool_results) == 1 and tool_results[0]["tool_call_id"] == "call_s"
     assert "https://docs.python.org/3/library/asyncio.html" in tool_results[0]["content"]
     assert "".join(e.get("delta") or "" for e in events[:-1]).endswith("library for concurrent code.")
+
+
+def test_a_model_naming_web_search_outside_a_research_turn_is_refused_and_nothing_is_searched(
+    stack: ResearchStack, model: FakeOpenAI
+) -> None:
+    # An agent with every tool (an empty list): only the research flag stands between it and web_search.
+    config = {"name": "all-tools", "tools": [], "memory_tiers": [], "max_context_tokens": 32_768}
+    agent = httpx.post(f"{stack.url}/api/v1/agents", json={"config": config}, headers=ADMIN)
+    assert agent.status_code == 201, agent.text
+    model.script.push(
+        Reply(tool_calls=[ToolCallSpec("web_search", {"query": "anything"}, "call_s")]),
+        Reply(content="I could not search."),
+    )
+    _chat(stack, "Search for anything", ADMIN, agent_id=agent.json()["id"])
+
+    assert "web_search" not in _tool_names(model.script.requests[0])
+    tool_results = [m for m in model.script.last_request["messages"] if m["role"] == "tool"]
+    assert [m["content"] for m in tool_results] == ["web_search is offered in research turns only"]
+    assert stack.search.queries == []
