@@ -26,9 +26,14 @@ _RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpi
 
 
 class Operations:
-    def __init__(self, recovery_redis: aioredis.Redis, config_redis: aioredis.Redis) -> None:
+    def __init__(
+        self, recovery_redis: aioredis.Redis, config_redis: aioredis.Redis, *, settle_seconds: float = 1.5
+    ) -> None:
         self.redis = recovery_redis
         self.config_redis = config_redis
+        # The writers read the flag through a cache of up to a second (nova_common.maintenance): the
+        # operation starts once they have all had the chance to see it and go quiet.
+        self.settle_seconds = settle_seconds
 
     async def running(self) -> dict[str, str] | None:
         raw = await self.redis.get(LOCK_KEY)
@@ -77,6 +82,7 @@ class Operations:
         await self.redis.set(MAINTENANCE_KEY, flag, px=LEASE_MS)
         await self.config_redis.set(MAINTENANCE_KEY, flag, px=LEASE_MS)
         try:
+            await asyncio.sleep(self.settle_seconds)
             yield
         finally:
             await self.redis.delete(MAINTENANCE_KEY)

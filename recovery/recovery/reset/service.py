@@ -59,8 +59,9 @@ class ResetService:
             backup = None
             if request.backup_first:
                 backup = (await self.backups.create(BackupReason.BEFORE_RESET, locked=True)).name
-            rows = await self._delete_rows(chosen, existing)
-            keys = await self._delete_keys(chosen)
+            async with self.backups.operations.maintenance("factory reset"):
+                rows = await self._delete_rows(chosen, existing)
+                keys = await self._delete_keys(chosen)
             files = await asyncio.to_thread(self._delete_backups, chosen, backup)
         log.warning("factory_reset", categories=[c.name.value for c in chosen], backup=backup)
         return ResetReport(
