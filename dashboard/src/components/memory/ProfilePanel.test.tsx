@@ -65,7 +65,28 @@ describe('Memory page, Profile tab', () => {
     expect(within(preferences).getByText('Prefers green tea')).toBeTruthy()
     expect(within(preferences).getByText('source unknown')).toBeTruthy()
     expect(screen.getByRole('tab', { name: 'Profile' }).getAttribute('aria-selected')).toBe('true')
-    expect(calls[0]?.url).toBe(`${BASE}/profile?owner=admin`)
+    expect(calls.find((c) => c.url.startsWith(`${BASE}/profile`))?.url).toBe(`${BASE}/profile?owner=admin`)
+  })
+
+  it("shows and corrects what Nova learnt from one API key's callers when that key is picked", async () => {
+    const key = { id: '0B7E3F0E-5F0C-4C1E-9A4E-2F1D9C3B8A71', name: 'laptop', key_prefix: 'nova_ab', rate_limit_rpm: 60, created_at: '2026-11-27T05:00:00Z' }
+    const owner = 'key:0b7e3f0e-5f0c-4c1e-9a4e-2f1d9c3b8a71'
+    const calls = stubApi((call) => {
+      if (call.url === '/api/v1/keys') return [key]
+      if (call.method === 'POST') return { item_id: 'i-1', source_id: 's-fix', created: ['m-1'] }
+      if (call.url.startsWith(`${BASE}/profile`)) return call.url.includes('owner=key') ? { owner, facts: [], preferences: [] } : profile('Porto')
+      return notFound(call)
+    })
+    renderPage(<MemoryPage />, { path: '/memory?view=profile' })
+    await screen.findByText('The user lives in Porto')
+
+    await userEvent.selectOptions(screen.getByLabelText('Whose profile'), await screen.findByRole('option', { name: 'API key laptop (nova_ab…)' }))
+
+    expect(await screen.findByText('No facts')).toBeTruthy()
+    expect(calls.at(-1)?.url).toBe(`${BASE}/profile?owner=${encodeURIComponent(owner)}`)
+    await userEvent.type(screen.getByLabelText('What is true'), 'I work from Berlin')
+    await userEvent.click(screen.getByRole('button', { name: 'Save correction' }))
+    await waitFor(() => expect(calls.find((c) => c.method === 'POST')?.body).toEqual({ correction: 'I work from Berlin', owner }))
   })
 
   it('corrects a belief in plain words and shows the profile as it is afterwards', async () => {

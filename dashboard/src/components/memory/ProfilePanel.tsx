@@ -3,11 +3,12 @@ import { MessageSquareWarning } from 'lucide-react'
 import { useState, type FormEvent } from 'react'
 
 import { errorMessage } from '../../api/client'
+import { keysQueries } from '../../api/keys'
 import { memoryApi, memoryQueries, type FormationResult, type ProfileBelief } from '../../api/memory'
 import { timeAgo } from '../../format'
 import { toast } from '../../toast'
 import { Button } from '../Button'
-import { FormError, TextArea } from '../Field'
+import { FormError, SelectField, TextArea } from '../Field'
 import { Modal } from '../Modal'
 import { Panel } from '../Page'
 import { EmptyState, ErrorNotice, Loading } from '../States'
@@ -15,18 +16,20 @@ import { SourceLabel } from './SourceLabel'
 
 // ProfileCorrection.correction's limit in nova_contracts.memory.
 const MAX_CORRECTION = 5000
-// The dashboard signs in with the admin secret, so the profile it shows and corrects is the admin's.
-const OWNER = 'admin'
+// memory-service's owners: the admin (this dashboard's user), callers with no key, and each API key.
+const ADMIN = 'admin'
 
 /** What Nova believes about its user (facts and preferences, each with confidence and source), and a way to fix it. */
 export function ProfilePanel() {
-  const profile = useQuery(memoryQueries.profile(OWNER))
+  const [owner, setOwner] = useState(ADMIN)
+  const profile = useQuery(memoryQueries.profile(owner))
   const [correcting, setCorrecting] = useState<ProfileBelief | null>(null)
 
   return (
     <div className="space-y-4">
+      <OwnerPicker value={owner} onChange={setOwner} />
       <Panel title="Correct something">
-        <CorrectionForm />
+        <CorrectionForm key={owner} owner={owner} />
       </Panel>
       {profile.isPending && <Loading label="Loading the profile…" />}
       {profile.isError && <ErrorNotice title="Could not load the profile" error={profile.error} onRetry={() => void profile.refetch()} />}
@@ -50,7 +53,7 @@ export function ProfilePanel() {
         <Modal title="Correct this belief" onClose={() => setCorrecting(null)} size="lg">
           <p className="mb-1 text-sm text-muted">Nova believes:</p>
           <blockquote className="mb-4 rounded-md bg-sunken p-3 text-sm break-words whitespace-pre-wrap">{correcting.content}</blockquote>
-          <CorrectionForm onDone={() => setCorrecting(null)} autoFocus />
+          <CorrectionForm owner={owner} onDone={() => setCorrecting(null)} autoFocus />
         </Modal>
       )}
     </div>
@@ -132,12 +135,29 @@ export function describeCorrection(result: FormationResult): string {
   return parts.length ? `Correction saved: ${parts.join(', ')}.` : 'Correction saved; it matched nothing Nova believed.'
 }
 
-function CorrectionForm({ onDone, autoFocus = false }: { onDone?: () => void; autoFocus?: boolean }) {
+/** Whose beliefs to show: the admin's by default, or what Nova learnt from the callers of one API key. */
+function OwnerPicker({ value, onChange }: { value: string; onChange: (owner: string) => void }) {
+  // Without the key list (orchestrator down, or not allowed) the admin's and local profiles still work.
+  const keys = useQuery(keysQueries.list())
+  return (
+    <SelectField label="Whose profile" className="w-72" value={value} onChange={(event) => onChange(event.target.value)}>
+      <option value={ADMIN}>Yours (admin)</option>
+      <option value="local">Local callers without a key</option>
+      {(keys.data ?? []).map((key) => (
+        <option key={key.id} value={`key:${key.id.toLowerCase()}`}>
+          API key {key.name} ({key.key_prefix}…)
+        </option>
+      ))}
+    </SelectField>
+  )
+}
+
+function CorrectionForm({ owner, onDone, autoFocus = false }: { owner: string; onDone?: () => void; autoFocus?: boolean }) {
   const queryClient = useQueryClient()
   const [text, setText] = useState('')
   const [error, setError] = useState<string | null>(null)
   const correct = useMutation({
-    mutationFn: (correction: string) => memoryApi.correctProfile({ correction, owner: OWNER }),
+    mutationFn: (correction: string) => memoryApi.correctProfile({ correction, owner }),
     meta: { errorToast: false },
     onSuccess: (result) => {
       toast.success(describeCorrection(result))
