@@ -207,21 +207,27 @@ class LlamaCppSlot:
             return (BUNDLED_MODEL, str(bundled)) if bundled else None
 
     def _config(self, alias: str, path: Path) -> str:
+        """The config file naming `path`; host, port and the server's other settings (context, threads) are
+        kept from the file the launcher wrote."""
+        try:
+            current = json.loads(self.settings.model_server_config.read_text())
+            kept = dict(current["models"][0])
+        except (OSError, ValueError, KeyError, IndexError, TypeError):
+            current, kept = {}, {}
         parts = urlsplit(self.url)
+        entry = {
+            "n_ctx": 4096,
+            "n_threads": 2,
+            "verbose": False,
+            **kept,
+            "model": str(path),
+            "model_alias": alias,
+        }
         return json.dumps(
             {
-                "host": parts.hostname or "127.0.0.1",
-                "port": parts.port or 11434,
-                # The launcher's settings for the bundled model: a 2-core machine is the one to fit.
-                "models": [
-                    {
-                        "model": str(path),
-                        "model_alias": alias,
-                        "n_ctx": 4096,
-                        "n_threads": max(1, min(os.cpu_count() or 2, 8) // 2),
-                        "verbose": False,
-                    }
-                ],
+                "host": current.get("host") or parts.hostname or "127.0.0.1",
+                "port": current.get("port") or parts.port or 11434,
+                "models": [entry],
             },
             indent=2,
         )

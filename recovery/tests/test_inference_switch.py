@@ -427,5 +427,8 @@ def test_switching_the_launchers_llama_cpp_to_another_gguf_restarts_it_on_that_m
     assert status["last_switch"]["phase"] == "ready", status["last_switch"]
     assert status["model"] == "tiny" and gateway.asked == 2
     assert _served(model_url) == ["tiny"]
-    assert json.loads(config.read_text())["models"][0]["model_alias"] == "tiny"
+    written = json.loads(config.read_text())
+    # The launcher's choices (port, context size) are kept; only the model changed.
+    assert written["models"][0]["model_alias"] == "tiny" and written["models"][0]["n_ctx"] == 512
+    assert f"http://127.0.0.1:{written['port']}" == model_url
     assert _published(config_db) == {"backend": "llamacpp", "state": "ready", "url": model_url}
