@@ -14,11 +14,13 @@ import av
 import httpx
 import pytest
 import redis
+from tests.fakes import FakeOpenAI, Reply, serve_in_thread
 from tests.fakes.slack_fake import FakeSlack
 from tests.fakes.telegram_fake import FakeTelegram
-from tests.stack import STACK_ADMIN_SECRET, ServiceProcess
+from tests.stack import STACK_ADMIN_SECRET, ServiceProcess, orchestrator_env, service_process
 
 from chat_bridge.adapters.telegram import refusal
+from chat_bridge.config import SAFE_BRIDGE_TOOLS
 from chat_bridge.conversations import UNREACHABLE
 from chat_bridge.voice_notes import NOTHING_HEARD, TRANSCRIPT_MARK, VOICE_DISABLED
 from nova_common.embedded import EmbeddedRedis, free_port
@@ -313,3 +315,68 @@ def test_the_slash_command_turns_voice_replies_on_for_its_channel_privately(
     assert responses[0]["response_type"] == "ephemeral"
     assert responses[0]["text"].startswith("Voice replies are on")
     assert db4.exists("nova:bridge:voice:slack:T0NOVA:C0GENERAL")
+
+
+def test_a_voice_question_reaches_the_model_as_the_users_words_and_its_answer_comes_back_spoken(
+    telegram, bridge_settings, voice_service, spoken_question, database_url, redis_base_url, tmp_path
+) -> None:
+    """The whole way: voice note → voice-service → orchestrator → llm-gateway → model → text and voice note."""
+    fake, server = telegram
+    model = FakeOpenAI(models=["gpt-4o-mini"])
+    model.script.default = Reply(content="It is **sunny** and warm today.")
+    (tmp_path / "workspace").mkdir()
+    with serve_in_thread(model.app) as upstream:
+        gateway_env = {
+            "REDIS_URL": redis_base_url,
+            "OPENAI_API_KEY": "sk-fake",
+            "OPENAI_BASE_URL": f"{upstream.url}/v1",
+            "DEFAULT_CHAT_MODEL": "openai/gpt-4o-mini",
+            "RESPONSE_CACHE_TTL": "0",
+        }
+        with service_process("llm_gateway", gateway_env, tmp_path) as gateway:
+            env = orchestrator_env(
+                database_url, redis_base_url, gateway_url=gateway.url, workspace=tmp_path / "workspace"
+            )
+            with service_process("orchestrator", env, tmp_path) as orchestrator:
+                # The bridge's agent, made ahead with no memory recall (memory-service is not part of this).
+                agent = httpx.post(
+                    f"{orchestrator.url}/api/v1/agents",
+                    json={"config": {"name": "Nova", "memory_tiers": [], "tools": SAFE_BRIDGE_TOOLS}},
+                    headers={"X-Admin-Secret": STACK_ADMIN_SECRET},
+                )
+                agent.raise_for_status()
+                db4 = redis.Redis.from_url(redis_base_url.rsplit("/", 1)[0] + "/4")
+                db4.set("nova:bridge:agent_id", agent.json()["id"])
+                settings = bridge_settings(
+                    **telegram_settings(server.url),
+                    **_voice_settings(voice_service),
+                    orchestrator_url=orchestrator.url,
+                )
+                with running_bridge(settings):
+                    fake.push_update(fake.text_update("/voice on"))
+                    wait_for(lambda: _texts(fake), what="the answer to /voice on")
+                    fake.push_update(fake.voice_update(spoken_question))
+
+                    voices = wait_for(lambda: fake.voices_to(111), within=120, what="the spoken answer")
+    texts = _texts(fake)
+    asked = model.script.last_request["messages"][-1]["content"]
+    assert texts[1].startswith(f"{TRANSCRIPT_MARK} ")
+    # The model was asked the transcript itself, as the user's words.
+    assert texts[1].removeprefix(f"{TRANSCRIPT_MARK} ") in str(asked)
+    assert texts[2] == "It is *sunny* and warm today."
+    assert len(voices) == 1 and _is_ogg_opus(voices[0].data)
+
+
+def test_a_bridge_with_the_wrong_service_token_is_refused_by_voice_service_and_says_so(
+    telegram, bridge_settings, voice_service, spoken_question, monkeypatch
+) -> None:
+    fake, server = telegram
+    monkeypatch.setenv("NOVA_SERVICE_TOKEN", "another-stacks-service-token-0123")
+    settings = bridge_settings(**telegram_settings(server.url), **_voice_settings(voice_service))
+    with running_bridge(settings):
+        fake.push_update(fake.voice_update(spoken_question))
+
+        texts = wait_for(lambda: _texts(fake), within=60, what="a reply")
+    assert texts == [
+        "This bridge is not allowed to use Nova's voice service; an admin needs to check NOVA_SERVICE_TOKEN."
+    ]
