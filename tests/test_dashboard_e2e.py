@@ -3,7 +3,8 @@
 Starts `make run`'s launcher on shifted ports (its own data folder and .env), with LOCAL_MODEL_URL pointing
 the stack's model slot at the fake OpenAI-compatible provider, then runs `dashboard/e2e/run.mjs`
 (playwright-core driving the system's Chromium). The Node script does the clicking and asserting; this test
-owns the processes, stages what a browser cannot (a dead-lettered task) and reports the measurements.
+owns the processes, stages what a browser cannot (a dead-lettered task; the loopback feed and website the
+Sources page reads, with the fake model's digest of the feed) and reports the measurements.
 Screenshots land in NOVA_E2E_ARTIFACTS (default: a temp folder, printed at the end).
 """
 
@@ -291,6 +292,9 @@ def dead_lettered_task(stack: Stack) -> str:
     return DEAD_LETTER_GOAL
 
 
+# The stack's start, the staged dead letter and the browser's own 900 s, on a machine that may be busy: the
+# kit's 300 s default is too short for the whole run.
+@pytest.mark.timeout(1500)
 def test_dashboard_works_end_to_end_in_a_real_browser(
     stack: Stack,
     dead_lettered_task: str,
