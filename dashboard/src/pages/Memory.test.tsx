@@ -218,6 +218,7 @@ describe('Memory page', () => {
     await userEvent.click(await screen.findByRole('button', { name: 'View memory m-3' }))
 
     const dialog = screen.getByRole('dialog', { name: 'Memory' })
+    expect(screen.getByRole('link', { name: 'Source of memory m-3' }).getAttribute('href')).toBe('/memory?view=sources&source=s-fix')
     const link = await within(dialog).findByRole('link', { name: 'Profile correction' })
     expect(link.getAttribute('href')).toBe('/memory?view=sources&source=s-fix')
     expect(within(dialog).getByText('trust 1.00')).toBeTruthy()

@@ -1,7 +1,7 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
 import { ChevronLeft, ChevronRight, Eye, Pencil, Search, Trash, X } from 'lucide-react'
 import { useState, type FormEvent, type KeyboardEvent } from 'react'
-import { useSearchParams } from 'react-router'
+import { Link, useSearchParams } from 'react-router'
 
 import { errorMessage } from '../api/client'
 import {
@@ -25,7 +25,7 @@ import { ConsolidationPanel } from '../components/memory/ConsolidationPanel'
 import { ContradictionsPanel } from '../components/memory/ContradictionsPanel'
 import { IngestionPanel } from '../components/memory/IngestionPanel'
 import { ProfilePanel } from '../components/memory/ProfilePanel'
-import { SourceLabel } from '../components/memory/SourceLabel'
+import { SourceLabel, sourceHref } from '../components/memory/SourceLabel'
 import { SourcesPanel } from '../components/memory/SourcesPanel'
 import { StatsPanel } from '../components/memory/StatsPanel'
 import { Badge, badgeTone } from '../components/StateBadge'
@@ -401,6 +401,11 @@ function MemoryCard({ memory, hit, onView, onEdit, onDelete }: { memory: Memory;
       <div className="mt-2 flex flex-wrap items-center justify-between gap-2">
         <p className="text-xs text-muted">
           {[memory.project_id, memory.category, memory.key].filter(Boolean).join(' / ')}
+          {memory.source_id && (
+            <Link to={sourceHref(memory.source_id)} className="ml-2 text-accent-text hover:underline" aria-label={`Source of memory ${memory.id}`}>
+              {memory.source ? `from ${memory.source.kind}` : 'source'}
+            </Link>
+          )}
         </p>
         <div className="flex gap-1">
           <Button size="sm" variant="ghost" onClick={() => onView(memory)} aria-label={`View memory ${memory.id}`}>
