@@ -100,10 +100,6 @@ class InferenceSwitchProgress(ResponseModel):
     started_at: datetime
     finished_at: datetime | None = None
 
-    @property
-    def running(self) -> bool:
-        return self.phase not in (InferenceSwitchPhase.READY, InferenceSwitchPhase.FAILED)
-
 
 class InferenceBackendOption(ResponseModel):
     backend: str
