@@ -13,8 +13,9 @@ from intel_worker.poller import FeedPoller
 from nova_common.app import create_service_app
 from nova_common.http import ServiceClient
 from nova_common.loops import BackgroundLoops
-from nova_common.resources import open_resources
+from nova_common.maintenance import MaintenanceFlag
 from nova_common.pacing import PerHostPacer
+from nova_common.resources import open_resources
 from nova_common.ssrf import SsrfGuard
 
 
@@ -54,12 +55,15 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     async with open_resources(app, peers=("orchestrator", "memory-service")) as resources:
         fetcher = build_fetcher(settings)
         poller = build_poller(settings, resources.peers, fetcher)
-        loops.every("feed-poll", settings.poll_interval_seconds, poller.poll_once)
+        # recovery's maintenance flag (a restore): no poll until it goes.
+        maintenance = app.state.maintenance = MaintenanceFlag.for_stack(settings.redis_url)
+        loops.every("feed-poll", settings.poll_interval_seconds, maintenance.skipping(poller.poll_once))
         try:
             yield
         finally:
             await loops.stop()
             await fetcher.aclose()
+            await maintenance.aclose()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
