@@ -44,3 +44,36 @@ export function watchConsole(page, problems) {
   })
   page.on('pageerror', (error) => problems.push(`uncaught exception on ${page.url()}: ${error.message}`))
 }
+
+/**
+ * Returns `networkQuiet()`: resolves once the page has loaded and no request has been in flight for `quietMs`,
+ * not counting the event streams the dashboard keeps open (task notifications on every page, the Tasks page's
+ * progress events). Playwright's own 'networkidle' counts an open stream as a page still loading, forever.
+ */
+export function trackNetwork(page, { streams = [/\/notifications\/stream$/, /\/pipeline\/events$/] } = {}) {
+  const inflight = new Set()
+  let lastChange = Date.now()
+  const isStream = (request) => request.resourceType() === 'eventsource' || streams.some((p) => p.test(new URL(request.url()).pathname))
+  page.on('request', (request) => {
+    if (isStream(request)) return
+    inflight.add(request)
+    lastChange = Date.now()
+  })
+  const settle = (request) => {
+    if (inflight.delete(request)) lastChange = Date.now()
+  }
+  page.on('requestfinished', settle)
+  page.on('requestfailed', settle)
+  // A navigation abandons the previous document's requests, whether or not an event says so.
+  page.on('framenavigated', (frame) => {
+    if (frame === page.mainFrame()) inflight.clear()
+  })
+  return async function networkQuiet({ quietMs = 500, timeout = 20_000 } = {}) {
+    await page.waitForLoadState('load')
+    const deadline = Date.now() + timeout
+    while (inflight.size > 0 || Date.now() - lastChange < quietMs) {
+      if (Date.now() > deadline) throw new Error(`the network never went quiet: ${[...inflight].map((r) => r.url()).join(', ')}`)
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+  }
+}

@@ -9,7 +9,7 @@
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 
-import { launchBrowser } from './browser.mjs'
+import { launchBrowser, trackNetwork } from './browser.mjs'
 
 function requireEnv(name) {
   const value = process.env[name]
@@ -63,6 +63,8 @@ page.on('console', (message) => {
   else consoleProblems.push(`console error on ${page.url()}: ${message.text()} ${where}`)
 })
 page.on('pageerror', (error) => consoleProblems.push(`uncaught exception on ${page.url()}: ${error.message}`))
+// Instead of waitForLoadState('networkidle'), which every page's open notification stream would hold off forever.
+const networkQuiet = trackNetwork(page)
 
 const failures = []
 const observed = {}
@@ -196,7 +198,7 @@ await step('phone-width', async () => {
   await page.setViewportSize({ width: 390, height: 844 })
   for (const path of ['/goals', `/goals/${config.reviewGoalId}`, '/']) {
     await page.goto(url(path))
-    await page.waitForLoadState('networkidle')
+    await networkQuiet()
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
     await screenshot(`phone${path.replaceAll('/', '-')}`)
     if (overflow > 1) throw new Error(`${path} is ${overflow}px wider than a 390px phone screen`)

@@ -12,7 +12,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
 
-import { launchBrowser, watchConsole } from './browser.mjs'
+import { launchBrowser, trackNetwork, watchConsole } from './browser.mjs'
 import { runNotificationsFriction } from './notifications-friction.mjs'
 import { memorySteps } from './memory.mjs'
 import { recoverySteps } from './recovery.mjs'
@@ -52,6 +52,8 @@ const page = await browser.context.newPage()
 page.setDefaultTimeout(20_000)
 const consoleProblems = []
 watchConsole(page, consoleProblems)
+// Instead of waitForLoadState('networkidle'), which every page's open notification stream would hold off forever.
+const networkQuiet = trackNetwork(page)
 const failures = []
 const measurements = {}
 let shot = 0
@@ -158,7 +160,7 @@ await step('measure', async () => {
   page.on('response', onResponse)
   await page.goto(url('/'), { waitUntil: 'load' })
   await expectVisible(page.getByLabel('Message', { exact: true }))
-  await page.waitForLoadState('networkidle')
+  await networkQuiet()
   page.off('response', onResponse)
   const timing = await page.evaluate(() => {
     const nav = performance.getEntriesByType('navigation')[0]
@@ -241,7 +243,7 @@ await step('tasks', async () => {
   await screenshotBothWidths('tasks')
   await page.goto(url('/pods'))
   await expectVisible(page.getByRole('heading', { name: 'Pods', exact: true }))
-  await page.waitForLoadState('networkidle')
+  await networkQuiet()
   await screenshotBothWidths('pods')
 })
 
@@ -356,13 +358,13 @@ await step('pages', async () => {
   ]) {
     await page.goto(url(path))
     await expectVisible(page.getByRole('heading', { name: heading, exact: true }))
-    await page.waitForLoadState('networkidle')
+    await networkQuiet()
     await screenshotBothWidths(path.slice(1))
   }
   await page.getByLabel('Dark').check({ force: true })
   for (const path of ['/', '/usage', '/keys']) {
     await page.goto(url(path))
-    await page.waitForLoadState('networkidle')
+    await networkQuiet()
     await screenshot(`dark${path.replace('/', '-') || '-chat'}`)
   }
   await page.getByLabel('Light').check({ force: true })
@@ -405,7 +407,7 @@ await step('admin-secret', async () => {
   // Pages that call other services right away do not ask for the secret while those services catch up.
   await page.goto(url('/models'))
   await expectVisible(page.getByRole('heading', { name: 'Providers' }))
-  await page.waitForLoadState('networkidle')
+  await networkQuiet()
   if (await page.getByRole('dialog', { name: 'Admin secret' }).isVisible()) throw new Error('the page asked for the secret after the change')
   // Every service follows within seconds: llm-gateway's admin-only config route takes the new one and refuses the old.
   let probe = { old: 0, fresh: 0 }

@@ -1,7 +1,6 @@
 import { queryOptions } from '@tanstack/react-query'
 
-import { ApiError, apiFetch, apiResponse, getAdminSecret, queryString } from './client'
-import type { NotificationWorkerMessage, NotificationWorkerRequest } from './notificationsWorker'
+import { apiFetch, apiResponse, queryString } from './client'
 import type { PipelineTaskPage, PipelineTaskState } from './pipeline'
 import { readServerSentEvents } from './sse'
 
@@ -50,59 +49,27 @@ export const notificationQueries = {
 
 /**
  * Follow the caller's task notifications until `signal` aborts; `onOpen` runs once the server has accepted the
- * stream. Throws an ApiError when the server refuses it, an Error when it fails or ends. Read in a worker where
- * the browser has workers (see notificationsWorker.ts), on the page otherwise.
+ * stream. Throws an ApiError when the server refuses it, an Error when it fails or ends. (fetch, not
+ * EventSource: EventSource cannot send the admin secret.)
  */
 export async function followNotifications(
   signal: AbortSignal,
   onNotification: (notification: PipelineNotification) => void,
   onOpen?: () => void,
 ): Promise<void> {
-  const deliver = (data: string) => {
-    try {
-      onNotification(JSON.parse(data) as PipelineNotification)
-    } catch {
-      // An event this version cannot read is skipped; the count's next refresh catches up.
-    }
-  }
-  if (typeof Worker === 'undefined') return followOnPage(signal, deliver, onOpen)
-  return followInWorker(signal, deliver, onOpen)
-}
-
-async function followOnPage(signal: AbortSignal, deliver: (data: string) => void, onOpen?: () => void): Promise<void> {
   const response = await apiResponse(STREAM, { signal, headers: { Accept: 'text/event-stream' } })
   if (!response.body) throw new Error('the notification stream has no body')
   onOpen?.()
   for await (const event of readServerSentEvents(response.body, signal)) {
     if (event.data === '[DONE]') break
-    deliver(event.data)
+    try {
+      onNotification(JSON.parse(event.data) as PipelineNotification)
+    } catch {
+      // An event this version cannot read is skipped; the count's next refresh catches up.
+    }
   }
   signal.throwIfAborted()
   throw new Error('the notification stream ended')
-}
-
-function followInWorker(signal: AbortSignal, deliver: (data: string) => void, onOpen?: () => void): Promise<void> {
-  signal.throwIfAborted()
-  const worker = new Worker(new URL('./notificationsWorker.ts', import.meta.url), { type: 'module', name: 'nova-notifications' })
-  return new Promise<void>((_, reject) => {
-    const finish = (error: unknown) => {
-      worker.terminate()
-      signal.removeEventListener('abort', onAbort)
-      reject(error)
-    }
-    const onAbort = () => finish(signal.reason)
-    signal.addEventListener('abort', onAbort, { once: true })
-    worker.onerror = () => finish(new Error('the notification worker failed'))
-    worker.onmessage = (event: MessageEvent<NotificationWorkerMessage>) => {
-      const message = event.data
-      if (message.type === 'open') onOpen?.()
-      else if (message.type === 'event') deliver(message.data)
-      else if (message.type === 'refused') finish(new ApiError(message.status, message.detail))
-      else finish(new Error(message.reason))
-    }
-    const request: NotificationWorkerRequest = { url: STREAM, secret: getAdminSecret() }
-    worker.postMessage(request)
-  })
 }
 
 /** The Tasks page with the task open. */
