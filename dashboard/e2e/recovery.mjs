@@ -2,7 +2,11 @@
 // after it, and a restore from the page (pre-check, confirmation, comparison) that brings the old data back;
 // the services still take writes after the restore; then a factory reset of one category (memories) removes
 // that category's data and leaves the rest (an API key).
+// The archive also goes out and back through the browser: downloaded, deleted, uploaded again, then restored.
 // Called from run.mjs with its helpers; each part is its own `step`, so a failure names what broke.
+
+import { statSync } from 'node:fs'
+import { join } from 'node:path'
 
 const RESTORE_MARKER = 'E2E restore marker: the nightly build runs at 02:30 UTC.'
 const RESET_MARKER = 'E2E reset marker: this memory goes with a factory reset of memories.'
@@ -48,6 +52,28 @@ export async function recoverySteps({ page, step, url, api, config, expectVisibl
     if (!backupName) throw new Error(`the finished backup is not named: ${await progress.textContent()}`)
     await expectVisible(page.getByRole('list', { name: 'Backups' }).getByRole('listitem').filter({ hasText: backupName }))
     await screenshotBothWidths('recovery')
+  })
+
+  await step('recovery-download-upload', async () => {
+    if (!backupName) throw new Error('no backup from the step before')
+    await page.goto(url('/recovery'))
+    const list = page.getByRole('list', { name: 'Backups' })
+    const row = list.getByRole('listitem').filter({ hasText: backupName })
+    const [download] = await Promise.all([page.waitForEvent('download'), row.getByRole('button', { name: `Download ${backupName}` }).click()])
+    if (download.suggestedFilename() !== backupName) throw new Error(`the download is named ${download.suggestedFilename()}`)
+    const saved = join(config.artifacts, backupName)
+    await download.saveAs(saved)
+    const listed = await api(config.base, '/recovery-api/api/v1/recovery/backups')
+    const size = listed.body.backups.find((b) => b.name === backupName)?.size_bytes
+    if (statSync(saved).size !== size) throw new Error(`downloaded ${statSync(saved).size} bytes of a ${size}-byte archive`)
+
+    await row.getByRole('button', { name: `Delete ${backupName}` }).click()
+    await page.getByRole('dialog', { name: 'Delete this backup?' }).getByRole('button', { name: 'Delete backup' }).click()
+    await row.waitFor({ state: 'detached' })
+
+    await page.getByLabel('Backup archive to upload').setInputFiles(saved)
+    await expectVisible(page.getByText(`Backup ${backupName} uploaded and verified`), 30_000)
+    await expectVisible(row)
   })
 
   await step('recovery-restore', async () => {
