@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 
 from nova_common.auth import AdminAuth
+from nova_contracts.llm import InferenceState
 from nova_contracts.recovery import BackendState, Hardware, InferenceRecommendation
 from recovery import inference
 from recovery.config import Settings
@@ -51,14 +52,19 @@ async def get_recommendation(_: AdminAuth, request: Request) -> InferenceRecomme
 async def stop_backend(_: AdminAuth, manager: Manager, switcher: Switcher, request: Request) -> BackendState:
     """Wait for the gateway's local requests to finish (bounded), then stop the local model server."""
     switcher.ensure_idle()
-    return await inference.stop_backend(_settings(request), manager)
+    state = await inference.stop_backend(_settings(request), manager)
+    await switcher.publish_state(InferenceState.STOPPED)
+    return state
 
 
 @router.post("/backend/start", response_model=BackendState)
 async def start_backend(_: AdminAuth, manager: Manager, switcher: Switcher, request: Request) -> BackendState:
     """Start the local model server."""
     switcher.ensure_idle()
-    return await inference.start_backend(_settings(request), manager)
+    state = await inference.start_backend(_settings(request), manager)
+    # The gateway probes the server itself and reports it unavailable until it answers.
+    await switcher.publish_state(InferenceState.READY)
+    return state
 
 
 @router.get("/backend", response_model=InferenceBackendStatus)

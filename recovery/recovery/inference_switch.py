@@ -429,6 +429,10 @@ class InferenceSwitcher:
         )
         return f"a backend switch to {target} is running; try again when it has finished"
 
+    async def publish_state(self, state: InferenceState) -> None:
+        """For the plain stop/start routes: the gateway stops routing to a stopped server at once."""
+        await self._publish(state=state.value)
+
     def ensure_idle(self) -> None:
         """For the plain stop/start routes: they must not race a switch."""
         if self.switching:

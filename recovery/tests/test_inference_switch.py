@@ -297,6 +297,20 @@ def test_an_ollama_model_it_lacks_is_pulled_and_the_slot_stays_on_ollama(
     assert _published(config_db) == {"backend": "ollama", "state": "ready", "url": url}
 
 
+def test_a_plain_stop_and_start_publish_the_slots_state_to_the_gateway(
+    recovery_settings: Settings,
+    engine: CreatingDockerEngine,
+    model_server: tuple[ModelServerFake, str],
+    admin: dict[str, str],
+    config_db: redis.Redis,
+) -> None:
+    with _compose_client(recovery_settings, engine, model_server[1], InflightGateway([0])) as client:
+        assert client.post("/api/v1/recovery/inference/backend/stop", headers=admin).status_code == 200
+        assert _published(config_db) == {"state": "stopped"}
+        assert client.post("/api/v1/recovery/inference/backend/start", headers=admin).status_code == 200
+        assert _published(config_db) == {"state": "ready"}
+
+
 def test_a_backend_that_never_serves_its_model_is_rolled_back_to_the_previous_one(
     recovery_settings: Settings,
     engine: CreatingDockerEngine,
