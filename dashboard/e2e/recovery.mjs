@@ -5,7 +5,7 @@
 // The archive also goes out and back through the browser: downloaded, deleted, uploaded again, then restored.
 // Called from run.mjs with its helpers; each part is its own `step`, so a failure names what broke.
 
-import { statSync } from 'node:fs'
+import { readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 
 const RESTORE_MARKER = 'E2E restore marker: the nightly build runs at 02:30 UTC.'
@@ -130,5 +130,29 @@ export async function recoverySteps({ page, step, url, api, config, expectVisibl
     await expectMemoryListed(RESTORE_MARKER, false)
     await page.goto(url('/keys'))
     await expectVisible(page.getByRole('row').filter({ hasText: KEPT_KEY }))
+  })
+
+  await step('recovery-diagnostics', async () => {
+    await page.goto(url('/recovery'))
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download diagnostics' }).click()])
+    if (!/^nova-diagnostics-.*\.json$/.test(download.suggestedFilename())) throw new Error(`the bundle is named ${download.suggestedFilename()}`)
+    const saved = join(config.artifacts, download.suggestedFilename())
+    await download.saveAs(saved)
+    const text = readFileSync(saved, 'utf8')
+    JSON.parse(text)
+    if (text.includes(config.secret)) throw new Error('the diagnostics bundle holds the admin secret')
+  })
+
+  // The Models page's view of this machine, from recovery: hardware, the recommendation, the local backend.
+  await step('models-hardware', async () => {
+    await page.goto(url('/models'))
+    const hardware = page.getByLabel('Hardware')
+    await expectVisible(hardware.getByText(/\d+ cores/))
+    await expectVisible(hardware.getByText(/ of /).first())
+    const recommended = await expectVisible(page.getByTestId('backend-recommendation'))
+    if (!/^Recommended here: \S+ with \S+/.test(await recommended.textContent())) throw new Error(`no recommendation: ${await recommended.textContent()}`)
+    await expectVisible(page.getByTestId('backend-status'))
+    await page.getByRole('heading', { name: 'Local model server' }).scrollIntoViewIfNeeded()
+    await screenshot('models-hardware', { fullPage: false })
   })
 }
