@@ -24,7 +24,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from nova_common.testing import STACK_SERVICE_TOKEN as SERVICE_TOKEN
-from nova_common.testing import eventually
+from nova_common.testing import eventually, service_process
 from recovery.config import Settings
 from recovery.inference_switch import bundled_gguf
 from recovery.main import create_app
@@ -446,3 +446,54 @@ def test_switching_the_launchers_llama_cpp_to_another_gguf_restarts_it_on_that_m
     assert written["models"][0]["model_alias"] == "tiny" and written["models"][0]["n_ctx"] == 512
     assert f"http://127.0.0.1:{written['port']}" == model_url
     assert _published(config_db) == {"backend": "llamacpp", "state": "ready", "url": model_url}
+
+
+def test_the_real_gateway_routes_to_the_new_backend_without_a_restart(
+    recovery_settings: Settings,
+    engine: CreatingDockerEngine,
+    admin: dict[str, str],
+    redis_base_url: str,
+    tmp_path: Path,
+) -> None:
+    ollama, vllm = ModelServerFake(), ModelServerFake()
+    vllm.openai_models = ["Qwen/Qwen2.5-7B-Instruct"]
+    service = {"X-Service-Token": SERVICE_TOKEN}
+    with (
+        serve_in_thread(ollama.app) as live_ollama,
+        serve_in_thread(vllm.app) as live_vllm,
+        serve_in_thread(engine.app) as live_engine,
+        service_process(
+            "llm_gateway",
+            {
+                "REDIS_URL": redis_base_url,
+                "LOCAL_MODEL_URL": live_ollama.url,
+                "CONFIG_REFRESH_SECONDS": "0.5",
+            },
+            tmp_path,
+        ) as gateway,
+    ):
+        before = httpx.get(f"{gateway.url}/config", headers=service, timeout=10).json()
+        assert before["inference_url"] == live_ollama.url and before["inference_state"] == "ready"
+        update = {
+            "docker_host": live_engine.url,
+            "service_manager": "docker",
+            "model_server_service": "ollama",
+            "local_model_url": live_ollama.url,
+            "inference_container_url": live_vllm.url,
+            "llm_gateway_url": gateway.url,  # the real /health/inflight
+            "gateway_config_refresh_seconds": 0.5,
+            "inference_ready_seconds": 30,
+        }
+        with TestClient(create_app(recovery_settings.model_copy(update=update))) as client:
+            body = {"backend": "vllm", "model": "Qwen/Qwen2.5-7B-Instruct"}
+            assert client.post(SWITCH, json=body, headers=admin).status_code == 202
+            assert _finished(client, admin)["last_switch"]["phase"] == "ready"
+
+        def routed() -> dict[str, Any] | None:
+            config: dict[str, Any] = httpx.get(f"{gateway.url}/config", headers=service, timeout=10).json()
+            return config if config["inference_url"] == live_vllm.url else None
+
+        config = eventually(routed, timeout=30, what="the gateway following the switch")
+        assert config["inference_backend"] == "vllm" and config["inference_state"] == "ready"
+        models = httpx.get(f"{gateway.url}/models", headers=service, timeout=10).json()
+        assert any("Qwen/Qwen2.5-7B-Instruct" in m["id"] for m in models), models
