@@ -343,10 +343,18 @@ describe('Recovery page settings and services', () => {
     expect(await screen.findByText('no service manager here: run under `make run`')).toBeTruthy()
   })
 
-  it('edits .env without ever showing a secret, and says which services need a restart', async () => {
-    const { calls } = api((call) =>
-      call.method === 'PATCH' && call.url === `${R}/env` ? { changed: ['LOG_LEVEL', 'OPENAI_API_KEY'], restart_needed: ['llm-gateway'] } : undefined,
-    )
+  it('edits .env without ever showing a secret, says which services need a restart, and restarts them from there', async () => {
+    let saved = false
+    const { calls } = api((call) => {
+      if (call.method === 'PATCH' && call.url === `${R}/env`) {
+        saved = true
+        return { changed: ['LOG_LEVEL', 'OPENAI_API_KEY'], restart_needed: ['llm-gateway'] }
+      }
+      // The file as it reads after the save: the form starts again from it.
+      if (call.url === `${R}/env` && saved) return { ...env, entries: [{ ...env.entries[0]!, value: 'DEBUG' }, { ...env.entries[1]!, value: '••••-key' }] }
+      if (call.url === `${R}/services/llm-gateway/restart`) return { action: 'restart', services: ['llm-gateway'] }
+      return undefined
+    })
     renderPage(<RecoveryPage />, { path: '/recovery' })
 
     const secret = (await screen.findByLabelText('OPENAI_API_KEY')) as HTMLInputElement
@@ -365,7 +373,15 @@ describe('Recovery page settings and services', () => {
     await userEvent.type(secret, 'sk-new-key')
     await userEvent.click(screen.getByRole('button', { name: 'Save .env' }))
 
-    expect(await screen.findByText('Changed LOG_LEVEL, OPENAI_API_KEY. Restart llm-gateway to apply it.')).toBeTruthy()
+    const result = await screen.findByRole('status', { name: 'Saved .env' })
+    expect(result.textContent).toContain('Changed LOG_LEVEL, OPENAI_API_KEY. Restart llm-gateway to apply it.')
     expect(calls.find((c) => c.method === 'PATCH')?.body).toEqual({ updates: { LOG_LEVEL: 'DEBUG', OPENAI_API_KEY: 'sk-new-key' } })
+    await waitFor(() => expect((screen.getByLabelText('OPENAI_API_KEY') as HTMLInputElement).placeholder).toContain('••••-key'))
+    expect((screen.getByLabelText('OPENAI_API_KEY') as HTMLInputElement).value).toBe('')
+
+    await userEvent.click(within(screen.getByRole('status', { name: 'Saved .env' })).getByRole('button', { name: 'Restart llm-gateway' }))
+    await userEvent.click(within(await screen.findByRole('dialog', { name: 'Restart llm-gateway?' })).getByRole('button', { name: 'Restart service' }))
+    expect(await screen.findByText('llm-gateway is restarting')).toBeTruthy()
+    expect(calls.some((c) => c.method === 'POST' && c.url === `${R}/services/llm-gateway/restart`)).toBe(true)
   })
 })

@@ -8,6 +8,7 @@ import { Button } from '../Button'
 import { FormError, TextField } from '../Field'
 import { Panel } from '../Page'
 import { ErrorNotice, Loading } from '../States'
+import { RestartServiceDialog } from './ManagedServicesPanel'
 
 /**
  * The whitelisted `.env` keys. Secrets are never sent back by recovery: their box starts empty and only a
@@ -15,25 +16,45 @@ import { ErrorNotice, Loading } from '../States'
  */
 export function EnvFileEditor() {
   const env = useQuery(recoveryQueries.env())
+  // Kept here: the form below starts afresh from the saved file, the services to restart stay on screen.
+  const [result, setResult] = useState<EnvUpdateResult | null>(null)
+  const [restarting, setRestarting] = useState<string | null>(null)
   return (
     <Panel title=".env file">
       {env.isPending && <Loading />}
       {env.isError && <ErrorNotice title="Could not read the .env file" error={env.error} onRetry={() => void env.refetch()} />}
-      {env.data && <EnvForm key={JSON.stringify(env.data.entries)} path={env.data.path} entries={env.data.entries} />}
+      {env.data && <EnvForm key={JSON.stringify(env.data.entries)} path={env.data.path} entries={env.data.entries} onSaved={setResult} />}
+      {result && (
+        <div role="status" aria-label="Saved .env" className="mt-4 space-y-2 rounded-md bg-sunken px-3 py-2 text-sm">
+          <p>
+            Changed {result.changed.join(', ') || 'nothing'}.{' '}
+            {result.restart_needed.length ? `Restart ${result.restart_needed.join(', ')} to apply it.` : 'No restart is needed.'}
+          </p>
+          {result.restart_needed.length > 0 && (
+            <div className="flex flex-wrap gap-2">
+              {result.restart_needed.map((service) => (
+                <Button key={service} size="sm" onClick={() => setRestarting(service)}>
+                  Restart {service}
+                </Button>
+              ))}
+            </div>
+          )}
+        </div>
+      )}
+      {restarting && <RestartServiceDialog name={restarting} onDone={() => setRestarting(null)} />}
     </Panel>
   )
 }
 
-function EnvForm({ path, entries }: { path: string; entries: EnvEntry[] }) {
+function EnvForm({ path, entries, onSaved }: { path: string; entries: EnvEntry[]; onSaved: (result: EnvUpdateResult) => void }) {
   const queryClient = useQueryClient()
   // Only keys the user touched: a string sets the key, null removes it.
   const [edits, setEdits] = useState<Record<string, string | null>>({})
-  const [result, setResult] = useState<EnvUpdateResult | null>(null)
   const save = useMutation({
     mutationFn: recoveryApi.updateEnv,
     meta: { errorToast: false },
     onSuccess: (saved) => {
-      setResult(saved)
+      onSaved(saved)
       toast.success(`Saved ${saved.changed.length} ${saved.changed.length === 1 ? 'key' : 'keys'} to .env`)
       void queryClient.invalidateQueries({ queryKey: recoveryQueries.env().queryKey })
     },
@@ -103,12 +124,6 @@ function EnvForm({ path, entries }: { path: string; entries: EnvEntry[] }) {
         })}
       </div>
       <FormError message={save.error ? errorMessage(save.error) : null} />
-      {result && (
-        <p role="status" className="rounded-md bg-sunken px-3 py-2 text-sm">
-          Changed {result.changed.join(', ') || 'nothing'}.{' '}
-          {result.restart_needed.length ? `Restart ${result.restart_needed.join(', ')} to apply it.` : 'No restart is needed.'}
-        </p>
-      )}
       <Button type="submit" variant="primary" busy={save.isPending}>
         Save .env
       </Button>

@@ -36,7 +36,7 @@ export function ManagedServicesPanel() {
           ))}
         </ul>
       )}
-      {restarting && <RestartConfirm name={restarting} onDone={() => setRestarting(null)} />}
+      {restarting && <RestartServiceDialog name={restarting} onDone={() => setRestarting(null)} />}
     </Panel>
   )
 }
@@ -93,7 +93,8 @@ function ServiceLogView({ name }: { name: string }) {
   )
 }
 
-function RestartConfirm({ name, onDone }: { name: string; onDone: () => void }) {
+/** Asks before restarting one service through the process manager. */
+export function RestartServiceDialog({ name, onDone }: { name: string; onDone: () => void }) {
   const queryClient = useQueryClient()
   const restart = useMutation({
     mutationFn: () => recoveryApi.restartService(name),
