@@ -464,11 +464,7 @@ class InferenceSwitcher:
         try:
             await self._switch(backend, model, previous)
         except asyncio.CancelledError:
-            await asyncio.shield(
-                self._step(
-                    InferenceSwitchPhase.FAILED, detail="recovery stopped mid-switch", finished_at=utc_now()
-                )
-            )
+            await asyncio.shield(self._abandon())
             raise
         except Exception as exc:
             log.exception("inference_switch_failed", backend=backend.value, model=model)
@@ -478,6 +474,27 @@ class InferenceSwitcher:
             await self._step(
                 InferenceSwitchPhase.FAILED, detail=f"{type(exc).__name__}: {exc}", finished_at=utc_now()
             )
+
+    async def _abandon(self) -> None:
+        """The switch stopped with recovery: hand the slot back to the gateway's own probing (`ready`; it
+        reports the slot unavailable if nothing answers) and record why."""
+        assert self._progress is not None
+        phase = self._progress.phase
+        await self._publish(state=InferenceState.READY.value)
+        await self._step(
+            InferenceSwitchPhase.FAILED,
+            detail=f"recovery stopped during the {phase.value} phase; switch again if the slot does not answer",
+            finished_at=utc_now(),
+        )
+
+    async def resume_interrupted(self) -> None:
+        """At startup: a switch recorded as running died with the previous recovery process (kill -9)."""
+        last = await self.last_switch()
+        if last is None or last.phase in (InferenceSwitchPhase.READY, InferenceSwitchPhase.FAILED):
+            return
+        self._progress = last
+        log.warning("inference_switch_interrupted", backend=last.backend, model=last.model, phase=last.phase)
+        await self._abandon()
 
     async def _switch(
         self, backend: InferenceBackend, model: str, previous: tuple[InferenceBackend, str | None]

@@ -46,6 +46,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.background_jobs = set()
         manager = app.state.service_manager = build_manager(settings)
         inference = app.state.inference = InferenceSwitcher(settings, manager, resources.redis, config_redis)
+        try:
+            await inference.resume_interrupted()
+        except Exception:
+            log.exception("interrupted_inference_switch_not_resolved")
         backups = BackupService(settings, resources.pg, Operations(resources.redis, config_redis))
         app.state.backups = backups
         app.state.reset = ResetService(resources.pg, backups)

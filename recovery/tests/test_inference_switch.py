@@ -311,6 +311,32 @@ def test_a_plain_stop_and_start_publish_the_slots_state_to_the_gateway(
         assert _published(config_db) == {"state": "ready"}
 
 
+def test_a_switch_killed_with_recovery_is_marked_failed_at_the_next_start_and_the_slot_handed_back(
+    recovery_settings: Settings,
+    engine: CreatingDockerEngine,
+    model_server: tuple[ModelServerFake, str],
+    admin: dict[str, str],
+    config_db: redis.Redis,
+    redis_base_url: str,
+) -> None:
+    # What a recovery killed with -9 while draining leaves behind: its record, and the slot closed to traffic.
+    running = {
+        "backend": "vllm",
+        "model": "Qwen/Qwen2.5-7B-Instruct",
+        "phase": "draining",
+        "started_at": "2026-01-01T00:00:00Z",
+    }
+    recovery_db = redis.Redis.from_url(redis_base_url.rsplit("/", 1)[0] + "/7")
+    recovery_db.set("nova:recovery:inference", json.dumps(running))
+    recovery_db.close()
+    config_db.set("nova:config:inference.state", json.dumps("draining"))
+    with _compose_client(recovery_settings, engine, model_server[1], InflightGateway([0])) as client:
+        status = client.get(STATUS, headers=admin).json()
+    assert status["switching"] is False and status["last_switch"]["phase"] == "failed"
+    assert "during the draining phase" in status["last_switch"]["detail"]
+    assert _published(config_db) == {"state": "ready"}
+
+
 def test_a_backend_that_never_serves_its_model_is_rolled_back_to_the_previous_one(
     recovery_settings: Settings,
     engine: CreatingDockerEngine,
