@@ -280,7 +280,7 @@ CALL_GRAPH: dict[str, set[str]] = {
     "llm-gateway": {"ollama", "orchestrator"},
     "memory-service": {"llm-gateway"},
     "chat-api": {"orchestrator"},
-    "chat-bridge": {"orchestrator", "llm-gateway"},
+    "chat-bridge": {"orchestrator", "llm-gateway", "voice-service"},
     "cortex": {"orchestrator", "llm-gateway", "memory-service"},
     "intel-worker": {"orchestrator", "llm-gateway", "memory-service"},
     "knowledge-worker": {"orchestrator", "llm-gateway", "memory-service"},
