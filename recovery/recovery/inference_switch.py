@@ -410,7 +410,9 @@ class InferenceSwitcher:
         if self.switching:
             raise Conflict(self._busy())
         backend = await self._validate(request)
-        if self.switching:  # another request got in while this one validated
+        previous = await self._current()
+        # No await from this check to the job's creation: a request that came in meanwhile is refused here.
+        if self.switching:
             raise Conflict(self._busy())
         self._progress = InferenceSwitchProgress(
             backend=backend.value,
@@ -418,7 +420,6 @@ class InferenceSwitcher:
             phase=InferenceSwitchPhase.STARTING,
             started_at=utc_now(),
         )
-        previous = await self._current()
         self._job = asyncio.create_task(self._run(backend, request.model, previous), name="inference-switch")
         return self._progress
 
