@@ -12,6 +12,7 @@ export type BackupCreate = Schemas['BackupCreate']
 export type ArchiveCheck = Schemas['ArchiveCheck']
 export type RestoreReport = Schemas['RestoreReport']
 export type ResetCategory = Schemas['ResetCategory']
+export type ResetCategories = Schemas['ResetCategories']
 export type ResetCategoryName = Schemas['ResetCategoryName']
 export type ResetRequest = Schemas['ResetRequest']
 export type ResetReport = Schemas['ResetReport']
@@ -102,11 +103,20 @@ export const recoveryQueries = {
       queryFn: ({ signal }) => apiFetch<BackupList>(`${BASE}/backups${queryString({ limit: 200 })}`, { signal }),
     }),
 
+  /** recovery's pre-check of one archive (manifest, checksums, version); asked afresh each time a restore is considered. */
+  check: (name: string) =>
+    queryOptions({
+      queryKey: [...recoveryQueries.all, 'check', name] as const,
+      queryFn: ({ signal }) => apiFetch<ArchiveCheck>(`${backup(name)}/check`, { signal }),
+      staleTime: 0,
+      gcTime: 0,
+    }),
+
   /** What each reset category removes (public: it names no data). */
   resetCategories: () =>
     queryOptions({
       queryKey: [...recoveryQueries.all, 'reset-categories'] as const,
-      queryFn: ({ signal }) => apiFetch<{ categories: ResetCategory[] }>(`${BASE}/reset/categories`, { signal }),
+      queryFn: ({ signal }) => apiFetch<ResetCategories>(`${BASE}/reset/categories`, { signal }),
       staleTime: Infinity,
     }),
 
@@ -159,7 +169,6 @@ export const recoveryQueries = {
 }
 
 export const recoveryApi = {
-  check: (name: string) => apiFetch<ArchiveCheck>(`${backup(name)}/check`),
   restore: (name: string, restoreEnv = false) =>
     apiFetch<RestoreReport>(`${backup(name)}/restore`, { method: 'POST', json: { restore_env: restoreEnv } }),
   remove: (name: string) => apiFetch<void>(backup(name), { method: 'DELETE' }),

@@ -2,7 +2,7 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
 import { useState } from 'react'
 
 import { errorMessage } from '../../api/client'
-import { recoveryApi, type RestoreReport } from '../../api/recovery'
+import { recoveryApi, recoveryQueries, type RestoreReport } from '../../api/recovery'
 import { count, dateTime } from '../../format'
 import { toast } from '../../toast'
 import { Button } from '../Button'
@@ -17,12 +17,7 @@ import { ErrorNotice, Loading } from '../States'
 export function RestoreDialog({ name, onClose }: { name: string; onClose: () => void }) {
   const queryClient = useQueryClient()
   const [restoreEnv, setRestoreEnv] = useState(false)
-  const check = useQuery({
-    queryKey: ['recovery', 'check', name],
-    queryFn: () => recoveryApi.check(name),
-    staleTime: 0,
-    gcTime: 0,
-  })
+  const check = useQuery(recoveryQueries.check(name))
   const restore = useMutation({
     mutationFn: () => recoveryApi.restore(name, restoreEnv),
     meta: { errorToast: false },
