@@ -293,9 +293,10 @@ class ContainerSlot:
         if backend in self.SERVERS:
             await self.manager.pull_image(self.SERVERS[backend][0])
 
-    async def take_down(self) -> None:
+    async def take_down(self, next_backend: InferenceBackend) -> None:
+        """Stop whatever serves the slot, except an Ollama that is to serve next (it holds many models)."""
         service = self.settings.model_server_service
-        if await self.manager.running(service):
+        if next_backend is not InferenceBackend.OLLAMA and await self.manager.running(service):
             await self.manager.stop_service(service)
         for backend in self.SERVERS:
             await self.manager.remove_service(backend.value)
@@ -535,7 +536,7 @@ class InferenceSwitcher:
             await self._step(InferenceSwitchPhase.STARTING)
             return self.llamacpp.url, await self.llamacpp.bring_up(model)
         assert self.containers is not None
-        await self.containers.take_down()
+        await self.containers.take_down(backend)
         await self._step(InferenceSwitchPhase.STARTING)
         await self.containers.bring_up(backend, model)
         return self.containers.url(backend), model

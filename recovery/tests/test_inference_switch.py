@@ -293,7 +293,8 @@ def test_an_ollama_model_it_lacks_is_pulled_and_the_slot_stays_on_ollama(
         status = _finished(client, admin)
     assert status["last_switch"]["phase"] == "ready", status["last_switch"]
     assert fake.pulled == ["qwen2.5:7b"]
-    assert engine.by_service("ollama").running
+    # Ollama holds many models: it kept serving, nothing was stopped.
+    assert engine.by_service("ollama").running and ("stop", "ollama") not in engine.calls
     assert _published(config_db) == {"backend": "ollama", "state": "ready", "url": url}
 
 
