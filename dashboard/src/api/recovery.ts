@@ -83,6 +83,12 @@ const backup = (name: string) => `${BASE}/backups/${encodeURIComponent(name)}`
 
 /** The word a factory reset must be confirmed with (nova_contracts.recovery.ResetRequest.confirm). */
 export const RESET_CONFIRMATION = 'RESET'
+/** The optional profiles and their services (nova_common.stack.SERVICES), started and stopped as one. */
+export const OPTIONAL_PROFILES: { name: string; title: string; services: string[] }[] = [
+  { name: 'bridges', title: 'Chat bridges (Telegram, Slack)', services: ['chat-bridge'] },
+  { name: 'knowledge', title: 'Knowledge crawler', services: ['knowledge-worker'] },
+  { name: 'voice', title: 'Voice (speech to text, text to speech)', services: ['voice-service'] },
+]
 /** How many recent log lines the services panel shows. */
 export const LOG_LINES = 200
 
@@ -180,6 +186,8 @@ export const recoveryApi = {
   reset: (body: ResetRequest) => apiFetch<ResetReport>(`${BASE}/reset`, { method: 'POST', json: body }),
   updateCheckpoints: (patch: CheckpointScheduleUpdate) =>
     apiFetch<CheckpointSchedule>(`${BASE}/checkpoints`, { method: 'PATCH', json: patch }),
+  startProfile: (profile: string) => apiFetch<ServiceAction>(`${BASE}/profiles/${encodeURIComponent(profile)}/start`, { method: 'POST' }),
+  stopProfile: (profile: string) => apiFetch<ServiceAction>(`${BASE}/profiles/${encodeURIComponent(profile)}/stop`, { method: 'POST' }),
   restartService: (name: string) => apiFetch<ServiceAction>(`${BASE}/services/${encodeURIComponent(name)}/restart`, { method: 'POST' }),
   updateEnv: (updates: Record<string, string | null>) =>
     apiFetch<EnvUpdateResult>(`${BASE}/env`, { method: 'PATCH', json: { updates } }),

@@ -336,6 +336,27 @@ describe('Recovery page settings and services', () => {
     expect(calls.find((c) => c.url.endsWith('/restart'))?.method).toBe('POST')
   })
 
+  it('starts an optional profile that is off and stops one that runs', async () => {
+    const { calls } = api((call) => {
+      if (call.url === `${R}/managed-services`)
+        return { manager: 'launcher', services: [{ name: 'voice-service', running: true, pid: 7, restarts: 0 }, { name: 'chat-bridge', running: false, restarts: 0 }] }
+      if (call.url === `${R}/profiles/bridges/start`) return { action: 'start', services: ['chat-bridge'] }
+      if (call.url === `${R}/profiles/voice/stop`) return { action: 'stop', services: ['voice-service'] }
+      return undefined
+    })
+    renderPage(<RecoveryPage />, { path: '/recovery' })
+
+    const profiles = await screen.findByRole('list', { name: 'Optional profiles' })
+    await userEvent.click(within(profiles).getByRole('button', { name: 'Start bridges' }))
+    expect(await screen.findByText('Starting chat-bridge')).toBeTruthy()
+    await userEvent.click(within(profiles).getByRole('button', { name: 'Stop voice' }))
+    expect(await screen.findByText('Stopping voice-service')).toBeTruthy()
+    expect(calls.filter((c) => c.url.includes('/profiles/')).map((c) => [c.method, c.url])).toEqual([
+      ['POST', `${R}/profiles/bridges/start`],
+      ['POST', `${R}/profiles/voice/stop`],
+    ])
+  })
+
   it('says so when recovery has no service manager here', async () => {
     api((call) => (call.url === `${R}/managed-services` ? json({ detail: 'no service manager here: run under `make run`' }, 503) : undefined))
     renderPage(<RecoveryPage />, { path: '/recovery' })

@@ -3,7 +3,7 @@ import { RotateCw, ScrollText } from 'lucide-react'
 import { useState } from 'react'
 
 import { errorMessage } from '../../api/client'
-import { LOG_LINES, recoveryApi, recoveryQueries, type ManagedService } from '../../api/recovery'
+import { LOG_LINES, OPTIONAL_PROFILES, recoveryApi, recoveryQueries, type ManagedService } from '../../api/recovery'
 import { count } from '../../format'
 import { toast } from '../../toast'
 import { Button } from '../Button'
@@ -36,8 +36,43 @@ export function ManagedServicesPanel() {
           ))}
         </ul>
       )}
+      {services.data && <ProfileSwitches running={new Set(services.data.services.filter((s) => s.running).map((s) => s.name))} />}
       {restarting && <RestartServiceDialog name={restarting} onDone={() => setRestarting(null)} />}
     </Panel>
+  )
+}
+
+/** The optional profiles: each starts or stops its services together (what COMPOSE_PROFILES picks at `make run`). */
+function ProfileSwitches({ running }: { running: Set<string> }) {
+  const queryClient = useQueryClient()
+  const change = useMutation({
+    mutationFn: ({ profile, start }: { profile: string; start: boolean }) => (start ? recoveryApi.startProfile(profile) : recoveryApi.stopProfile(profile)),
+    onSuccess: (action) => {
+      toast.success(`${action.action === 'start' ? 'Starting' : 'Stopping'} ${action.services.join(', ')}`)
+      void queryClient.invalidateQueries({ queryKey: recoveryQueries.all })
+    },
+  })
+  return (
+    <div className="mt-4 border-t border-line pt-3">
+      <h3 className="mb-2 text-sm font-medium">Optional profiles</h3>
+      <ul className="space-y-2" aria-label="Optional profiles">
+        {OPTIONAL_PROFILES.map((profile) => {
+          const on = profile.services.every((name) => running.has(name))
+          const busy = change.isPending && change.variables?.profile === profile.name
+          return (
+            <li key={profile.name} className="flex flex-wrap items-center justify-between gap-2 text-sm">
+              <span>
+                {profile.title} <span className="font-mono text-xs text-muted">{profile.name}</span>{' '}
+                <Badge className={on ? badgeTone.good : badgeTone.neutral}>{on ? 'running' : 'off'}</Badge>
+              </span>
+              <Button size="sm" busy={busy} aria-label={`${on ? 'Stop' : 'Start'} ${profile.name}`} onClick={() => change.mutate({ profile: profile.name, start: !on })}>
+                {on ? 'Stop' : 'Start'}
+              </Button>
+            </li>
+          )
+        })}
+      </ul>
+    </div>
   )
 }
 
