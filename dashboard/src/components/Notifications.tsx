@@ -104,7 +104,7 @@ export function TaskNotifications() {
   const dismiss = (key: number) => setShown((current) => current.filter((n) => n.key !== key))
 
   return (
-    <div className="pointer-events-none fixed inset-x-0 top-0 z-50 flex flex-col items-center gap-2 p-4 sm:items-end" aria-label="Task notifications">
+    <div className="pointer-events-none fixed inset-x-0 top-[53px] z-50 flex flex-col items-center gap-2 p-4 sm:items-end md:top-0" aria-label="Task notifications">
       <div aria-live="polite" className="contents">
         {shown.map((notification) => (
           <NotificationCard key={notification.key} notification={notification} onDismiss={() => dismiss(notification.key)} />
