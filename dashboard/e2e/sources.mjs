@@ -79,6 +79,7 @@ export async function sourcesSteps({ page, step, url, expectVisible, screenshot,
     await page.getByLabel('Credential name').fill('e2e-github')
     await page.getByLabel('Token', { exact: true }).fill(token)
     await page.getByRole('button', { name: 'Save credential' }).click()
+    await expectVisible(page.getByText(`Saved “e2e-github” (••••${token.slice(-4)})`))
     const row = page.getByRole('table', { name: 'Credentials' }).getByRole('row').filter({ hasText: 'e2e-github' })
     await expectVisible(row.getByTestId('credential-masked').filter({ hasText: `••••${token.slice(-4)}` }))
     if ((await page.content()).includes(token)) throw new Error('the page shows the token itself')
