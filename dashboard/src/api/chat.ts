@@ -10,9 +10,10 @@ export type StoredChatMessage = OrchestratorSchemas['StoredChatMessage']
 export type ChatStreamRequest = OrchestratorSchemas['ChatStreamRequest']
 /**
  * A chat turn as the dashboard sends it. `research` (nova_contracts.chat.ChatStreamRequest.research) also
- * offers the turn the web_search and web_fetch tools; declared here until the generated types carry it.
+ * offers the turn the web_search and web_fetch tools. Optional here whether or not the generated types carry it
+ * yet (they would make a defaulted field required): a plain turn leaves it out.
  */
-export type ChatTurnRequest = ChatStreamRequest & { research?: boolean }
+export type ChatTurnRequest = Omit<ChatStreamRequest, 'research'> & { research?: boolean }
 
 /**
  * One SSE event of `/api/v1/chat/stream` (nova_contracts.chat.ChatStreamEvent). Written here because an SSE
