@@ -16,7 +16,7 @@ from memory_service.db.schema import apply_schema_migrations
 from memory_service.embeddings.backlog import EmbeddingBacklog
 from memory_service.embeddings.service import MemoryEmbedder
 from memory_service.formation import Formation
-from memory_service.formation.consolidation import Consolidator
+from memory_service.formation.consolidation import ConsolidationLease, Consolidator
 from memory_service.formation.extraction import Extractor
 from memory_service.formation.learning import LearningService
 from memory_service.formation.profile import ProfileService
@@ -174,7 +174,9 @@ def build_formation(
             queue, service, concurrency=settings.ingest_concurrency, batch_size=settings.ingest_batch_size
         ),
         learning=LearningService(sessions, settings),
-        consolidator=Consolidator(sessions, compactor, service, extractor, settings),
+        consolidator=Consolidator(
+            sessions, compactor, service, extractor, settings, ConsolidationLease(redis)
+        ),
         profiles=ProfileService(sessions, service, queue),
     )
 

@@ -183,3 +183,44 @@ def make_service(nova_env: dict[str, str], database_url: str, redis_base_url: st
 def service(make_service: ServiceFactory, gateway_url: str) -> Iterator[TestClient]:
     with make_service(gateway_url) as client:
         yield client
+
+
+@contextmanager
+def _memory_process(env: dict[str, str], log_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`python -m memory_service` with `env`, until the block ends; yields its URL and process."""
+    port = free_port()
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "memory_service"],
+            env={**os.environ, **env, "PORT": str(port), "HOST": "127.0.0.1"},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"memory-service exited:\n{log_path.read_text()[-3000:]}")
+            try:
+                if httpx.get(f"{url}/health/live", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"memory-service did not start:\n{log_path.read_text()[-3000:]}")
+            time.sleep(0.1)
+        yield url, process
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+@pytest.fixture
+def memory_process() -> Callable[..., AbstractContextManager[tuple[str, subprocess.Popen[bytes]]]]:
+    """Start memory-service as a real process (one that a test can kill with SIGKILL)."""
+    return _memory_process

@@ -2,12 +2,7 @@
 fake model (scripted JSON) for the extraction, and the memories land in real PostgreSQL."""
 
 import json
-import os
-import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +11,6 @@ import pytest
 import redis
 from fakes import FakeOpenAI, Reply
 from fastapi.testclient import TestClient
-
-from nova_common.embedded import free_port
 
 # make_service (conftest): start the app with setting overrides, as a context manager.
 ServiceFactory = Callable[..., Any]
@@ -435,40 +428,6 @@ def in_processing(queue: "redis.Redis[str]") -> int:
     return sum(int(queue.llen(key)) for key in queue.scan_iter(PROCESSING_PATTERN))
 
 
-@contextmanager
-def memory_service(env: dict[str, str], log_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    port = free_port()
-    with log_path.open("ab") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "memory_service"],
-            env={**os.environ, **env, "PORT": str(port), "HOST": "127.0.0.1"},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"memory-service exited:\n{log_path.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{url}/health/live", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"memory-service did not start:\n{log_path.read_text()[-3000:]}")
-            time.sleep(0.1)
-        yield url, process
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-
-
 def test_a_worker_killed_with_sigkill_mid_ingestion_loses_nothing(
     nova_env: dict[str, str],
     database_url: str,
@@ -478,6 +437,7 @@ def test_a_worker_killed_with_sigkill_mid_ingestion_loses_nothing(
     run_sql: Callable[..., list[Any]],
     wait_until: Any,
     tmp_path: Path,
+    memory_process: Callable[..., Any],
 ) -> None:
     # The first extraction hangs long enough to kill the process in the middle of it.
     fake_model.script.push(Reply(content=LISBON.content, delay=60), LISBON)
@@ -493,7 +453,7 @@ def test_a_worker_killed_with_sigkill_mid_ingestion_loses_nothing(
     queue = redis.Redis.from_url(redis_base_url, db=0, decode_responses=True)
     log_path = tmp_path / "memory-service.log"
     try:
-        with memory_service(env, log_path) as (url, process):
+        with memory_process(env, log_path) as (url, process):
             response = httpx.post(
                 f"{url}/api/v1/memories/ingest",
                 json={"content": TURN, "source": {"kind": "chat"}},
@@ -508,7 +468,7 @@ def test_a_worker_killed_with_sigkill_mid_ingestion_loses_nothing(
         assert in_processing(queue) == 1
         assert run_sql("SELECT item_id FROM ingestions") == []
 
-        with memory_service(env, log_path) as (url, _):
+        with memory_process(env, log_path) as (url, _):
             wait_until(lambda: run_sql("SELECT 1 FROM ingestions WHERE source_id IS NOT NULL"))
             depth = httpx.get(f"{url}/api/v1/memories/ingest/queue", headers=HEADERS).json()
             assert depth == {"queued": 0, "processing": 0, "dead_letters": 0}

@@ -9,14 +9,23 @@
                 contradicts has lost enough confidence, or rejected after `contradiction_review_days`
 
 Runs on `POST /consolidate`, when ingestion has been idle for a while after new memories, and nightly.
-Every run is logged with its counts (`GET /consolidation-log`).
+Every run is logged with its counts (`GET /consolidation-log`). With several memory-service processes,
+one run at a time cluster-wide: a run holds a lease in Redis (renewed while it works), and a scheduled
+run decides again, under the lease, from the log in PostgreSQL whether it is still due, so the nightly
+run happens once per night whichever replica checks first. (A lease rather than a PostgreSQL advisory
+lock: a session lock would pin a pooled connection for the whole run, and does not survive PgBouncer's
+transaction mode.)
 """
 
 import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
+import redis.asyncio as aioredis
 import structlog
 
 from memory_service.config import Settings
@@ -26,6 +35,7 @@ from memory_service.formation.extraction import Extractor
 from memory_service.formation.service import FormationService
 from memory_service.maintenance.compaction import Compactor
 from memory_service.memories import repository as memories_repository
+from nova_common.errors import Conflict
 from nova_contracts.memory import (
     ConsolidationLog,
     ConsolidationRun,
@@ -36,6 +46,56 @@ from nova_contracts.memory import (
 
 log = structlog.get_logger("memory_service.consolidation")
 EPISODES_PER_OWNER = 500
+LEASE_KEY = "nova:memory:consolidation:lease"
+# How long a manual run waits for another replica's run to finish before answering 409.
+MANUAL_WAIT_SECONDS = 30.0
+
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+class ConsolidationLease:
+    """The right to consolidate, one holder cluster-wide. Renewed while held; a holder that dies loses
+    it after `seconds` and the next scheduled check elsewhere takes over."""
+
+    def __init__(self, redis: aioredis.Redis, seconds: float = 60.0) -> None:
+        self.redis = redis
+        self.ttl_ms = int(seconds * 1000)
+        self._renew = redis.register_script(_RENEW)
+        self._release = redis.register_script(_RELEASE)
+
+    @asynccontextmanager
+    async def held(self, *, wait_seconds: float = 0.0) -> AsyncIterator[bool]:
+        """True inside if this caller holds the lease (after waiting up to `wait_seconds` for it)."""
+        token = uuid.uuid4().hex
+        deadline = asyncio.get_running_loop().time() + wait_seconds
+        while not await self.redis.set(LEASE_KEY, token, nx=True, px=self.ttl_ms):
+            if asyncio.get_running_loop().time() >= deadline:
+                yield False
+                return
+            await asyncio.sleep(0.5)
+        renewal = asyncio.create_task(self._keep(token))
+        try:
+            yield True
+        finally:
+            renewal.cancel()
+            with suppress(asyncio.CancelledError):
+                await renewal
+            await self._release(keys=[LEASE_KEY], args=[token])
+
+    async def _keep(self, token: str) -> None:
+        while True:
+            await asyncio.sleep(self.ttl_ms / 3000)
+            try:
+                await self._renew(keys=[LEASE_KEY], args=[token, self.ttl_ms])
+            except aioredis.RedisError:
+                log.warning("consolidation_lease_renewal_failed", exc_info=True)
 
 
 def clusters(vectors: list[list[float]], threshold: float, min_size: int) -> list[list[int]]:
@@ -84,35 +144,41 @@ class Consolidator:
         formation: FormationService,
         extractor: Extractor,
         settings: Settings,
+        lease: ConsolidationLease,
     ) -> None:
         self.sessions = sessions
         self.compactor = compactor
         self.formation = formation
         self.extractor = extractor
         self.settings = settings
-        # One run at a time: a manual run during a scheduled one waits for it.
-        self._lock = asyncio.Lock()
-        self._last_nightly: datetime | None = None
+        self.lease = lease
 
     async def run(self, trigger: ConsolidationTrigger) -> ConsolidationRun:
-        async with self._lock:
-            async with self.sessions.begin() as session:
-                run_id = await repository.start_run(session, trigger.value)
-            counts: dict[str, Any] = {}
-            try:
-                counts["merged"] = await self._merge()
-                counts["summarised_clusters"], counts["summaries_created"] = await self._summarise()
-                # Decay is per day, not per run: idle runs can follow each other within hours.
-                if trigger is not ConsolidationTrigger.IDLE:
-                    counts["decayed"] = await self._decay()
-                counts["contradictions_resolved"] = await self._resolve()
-            except Exception as exc:
-                counts["error"] = f"{type(exc).__name__}: {exc}"[:2000]
-                log.exception("consolidation_failed", run=str(run_id))
-            async with self.sessions.begin() as session:
-                await repository.finish_run(session, run_id, counts)
-                rows, _ = await repository.runs(session, offset=0, limit=1)
-            return to_run(rows[0])
+        """Run now; a run elsewhere in the cluster is waited for, briefly, then answered with 409."""
+        async with self.lease.held(wait_seconds=MANUAL_WAIT_SECONDS) as held:
+            if not held:
+                raise Conflict("a consolidation is already running on another replica; retry later")
+            return await self._run_held(trigger)
+
+    async def _run_held(self, trigger: ConsolidationTrigger) -> ConsolidationRun:
+        """One run; the caller holds the lease."""
+        async with self.sessions.begin() as session:
+            run_id = await repository.start_run(session, trigger.value)
+        counts: dict[str, Any] = {}
+        try:
+            counts["merged"] = await self._merge()
+            counts["summarised_clusters"], counts["summaries_created"] = await self._summarise()
+            # Decay is per day, not per run: idle runs can follow each other within hours.
+            if trigger is not ConsolidationTrigger.IDLE:
+                counts["decayed"] = await self._decay()
+            counts["contradictions_resolved"] = await self._resolve()
+        except Exception as exc:
+            counts["error"] = f"{type(exc).__name__}: {exc}"[:2000]
+            log.exception("consolidation_failed", run=str(run_id))
+        async with self.sessions.begin() as session:
+            await repository.finish_run(session, run_id, counts)
+            rows, _ = await repository.runs(session, offset=0, limit=1)
+        return to_run(rows[0])
 
     async def _merge(self) -> int:
         merged = 0
@@ -201,23 +267,30 @@ class Consolidator:
     async def tick(self) -> ConsolidationRun | None:
         """The scheduler's check (every minute): run nightly at the configured hour, or once ingestion
         has been idle for `consolidation_idle_minutes` after forming something since the last run."""
+        trigger = await self._due()
+        if trigger is None:
+            return None
+        async with self.lease.held() as held:
+            # Decided again under the lease: another replica may have run it a moment ago.
+            if not held or await self._due() is not trigger:
+                return None
+            return await self._run_held(trigger)
+
+    async def _due(self) -> ConsolidationTrigger | None:
         now = datetime.now(UTC)
         hour = self.settings.consolidation_nightly_hour
-        if (
-            hour is not None
-            and now.hour == hour
-            and (self._last_nightly is None or self._last_nightly.date() != now.date())
-        ):
-            self._last_nightly = now
-            return await self.run(ConsolidationTrigger.NIGHTLY)
-        idle = self.settings.consolidation_idle_minutes
-        if idle is None:
-            return None
         async with self.sessions() as session:
+            if hour is not None and now.hour == hour:
+                nightly = await repository.last_run(session, trigger=ConsolidationTrigger.NIGHTLY.value)
+                if nightly is None or nightly.started_at.astimezone(UTC).date() != now.date():
+                    return ConsolidationTrigger.NIGHTLY
+            idle = self.settings.consolidation_idle_minutes
+            if idle is None:
+                return None
             last_formed = await repository.last_ingestion_at(session)
             last = await repository.last_run(session)
         if last_formed is None or now - last_formed < timedelta(minutes=idle):
             return None
         if last is not None and last.started_at >= last_formed:
             return None
-        return await self.run(ConsolidationTrigger.IDLE)
+        return ConsolidationTrigger.IDLE

@@ -525,9 +525,8 @@ async def last_ingestion_at(session: AsyncSession) -> datetime | None:
     return value
 
 
-async def last_run(session: AsyncSession) -> ConsolidationRunRow | None:
-    return (
-        await session.scalars(
-            select(ConsolidationRunRow).order_by(ConsolidationRunRow.started_at.desc()).limit(1)
-        )
-    ).first()
+async def last_run(session: AsyncSession, *, trigger: str | None = None) -> ConsolidationRunRow | None:
+    stmt = select(ConsolidationRunRow).order_by(ConsolidationRunRow.started_at.desc()).limit(1)
+    if trigger is not None:
+        stmt = stmt.where(ConsolidationRunRow.trigger == trigger)
+    return (await session.scalars(stmt)).first()
