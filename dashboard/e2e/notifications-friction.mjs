@@ -105,4 +105,43 @@ export async function runNotificationsFriction({ page, step, url, api, config, e
     const fixed = await orchestrator(`/api/v1/friction/${report.id}`)
     if (!fixed.body.task_id) throw new Error('"Fix this" left the report without a task')
   })
+
+  // Tools: the groups the orchestrator reports, switched as the API says; a switch changes the permission.
+  await step('tools', async () => {
+    const permissions = await orchestrator('/api/v1/tool-permissions')
+    await page.goto(url('/tools'))
+    await expectVisible(page.getByRole('heading', { name: 'Tools', exact: true }))
+    for (const [group, on] of Object.entries(permissions.body.groups)) {
+      const toggle = page.getByRole('region', { name: group, exact: true }).getByRole('switch', { name: `${group} tools enabled` })
+      if ((await toggle.isChecked()) !== on) throw new Error(`the ${group} switch says ${!on}, the orchestrator ${on}`)
+    }
+    const web = page.getByRole('region', { name: 'web', exact: true }).getByRole('switch', { name: 'web tools enabled' })
+    const was = await web.isChecked()
+    await web.click()
+    await expectVisible(page.getByText(`web tools ${was ? 'switched off' : 'switched on'}`))
+    const after = await orchestrator('/api/v1/tool-permissions')
+    if (after.body.groups.web === was) throw new Error('the web group did not change')
+    await screenshot('tools', { fullPage: false })
+    await web.click()
+    await expectVisible(page.getByText(`web tools ${was ? 'switched on' : 'switched off'}`))
+  })
+
+  // Settings: a rule written in the panel is stored with its patterns, then deleted again.
+  await step('skills-rules', async () => {
+    const name = `e2e-no-force-push-${runId}`
+    await page.goto(url('/settings'))
+    await page.getByRole('button', { name: 'New rule' }).click()
+    const dialog = page.getByRole('dialog', { name: 'New rule' })
+    await dialog.getByLabel('Name', { exact: true }).fill(name)
+    await dialog.getByLabel('Rule', { exact: true }).fill('Never force-push to main.')
+    await dialog.getByLabel('Argument pattern (optional)').fill('--force')
+    await dialog.getByRole('button', { name: 'Create rule' }).click()
+    const rules = page.getByRole('list', { name: 'Rules' })
+    await expectVisible(rules.getByText(name))
+    const stored = (await orchestrator('/api/v1/rules')).body.find((rule) => rule.name === name)
+    if (stored?.argument_pattern !== '--force') throw new Error(`the rule was stored as ${JSON.stringify(stored)}`)
+    await page.getByRole('button', { name: `Delete ${name}` }).click()
+    await page.getByRole('dialog', { name: `Delete the rule “${name}”?` }).getByRole('button', { name: 'Delete rule' }).click()
+    await rules.getByText(name).waitFor({ state: 'detached' })
+  })
 }
