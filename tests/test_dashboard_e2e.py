@@ -38,7 +38,8 @@ pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[1]
 DASHBOARD = ROOT / "dashboard"
-OFFSET = int(os.environ.get("NOVA_E2E_PORT_OFFSET", "30000"))  # distinct per concurrent run
+# Below the kernel's ephemeral range (32768+), so no outgoing connection holds one of the stack's ports.
+OFFSET = int(os.environ.get("NOVA_E2E_PORT_OFFSET", "21500"))  # distinct per concurrent run
 READY_TIMEOUT = 240
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 MCP_SERVER = ROOT / "orchestrator" / "tests" / "mcp_fixtures" / "tool_server.py"
