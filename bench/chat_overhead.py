@@ -66,10 +66,14 @@ def start(package_or_code: list[str], env: dict[str, str], health: str, log: Pat
     raise RuntimeError(f"{health} did not come up; see {log}")
 
 
+PHASES: dict[str, list[dict[str, float]]] = {}
+
+
 async def timed_stream(
-    client: httpx.AsyncClient, url: str, body: dict[str, object], headers: dict[str, str]
+    client: httpx.AsyncClient, url: str, body: dict[str, object], headers: dict[str, str], label: str = ""
 ) -> tuple[float, float]:
-    """(time to first text delta, total time) in milliseconds."""
+    """(time to first text delta, total time) in milliseconds; the orchestrator's own per-phase timings
+    (`meta.timings_ms`, sent just before its model call) are kept in PHASES[label]."""
     started = time.perf_counter()
     first: float | None = None
     async with client.stream("POST", url, json=body, headers=headers) as response:
@@ -83,6 +87,8 @@ async def timed_stream(
             event = json.loads(payload)
             if event.get("error"):
                 raise RuntimeError(f"{url}: {event['error']}")
+            if label and (event.get("meta") or {}).get("timings_ms"):
+                PHASES.setdefault(label, []).append(event["meta"]["timings_ms"])
             if first is None and event.get("delta"):
                 first = time.perf_counter()
     total = time.perf_counter()
@@ -110,19 +116,22 @@ async def measure(
     async with httpx.AsyncClient(timeout=60) as client:
         for i in range(turns + 5):
             gateway_time = await timed_stream(client, f"{gateway}/stream", gateway_body, service)
+            warm = i >= 5  # the first turns warm caches, pools and the embedding model
             chat_time = await timed_stream(
                 client,
                 f"{orchestrator}/api/v1/chat/stream",
                 {"message": MESSAGE},
                 {**admin, "X-Session-Id": f"bench-{uuid.uuid4().hex}"},
+                "primary agent" if warm else "",
             )
             bare_time = await timed_stream(
                 client,
                 f"{orchestrator}/api/v1/chat/stream",
                 {"message": MESSAGE, "agent_id": forgetful_agent},
                 {**admin, "X-Session-Id": f"bench-{uuid.uuid4().hex}"},
+                "agent without memory" if warm else "",
             )
-            if i >= 5:  # the first turns warm caches, pools and the embedding model
+            if warm:
                 results["gateway"].append(gateway_time)
                 results["chat"].append(chat_time)
                 results["chat_no_memory"].append(bare_time)
@@ -224,6 +233,30 @@ def main() -> None:
         print(row("added by the orchestrator (primary agent)", added))
         print(row("added by the orchestrator (without memory)", added_bare))
         print()
+    print_phases(chat_times, bare_times)
+
+
+def print_phases(chat_times: list[tuple[float, float]], bare_times: list[tuple[float, float]]) -> None:
+    """Median milliseconds per phase before the model call, as the orchestrator measured them; what the
+    phases leave of the client's time to first token is the HTTP hops, auth, the SSE framing and the gateway."""
+    print("where the orchestrator's time before the model call goes (median ms per phase, server-side):")
+    for label, times in (("primary agent", chat_times), ("agent without memory", bare_times)):
+        samples = PHASES.get(label, [])
+        if not samples:
+            print(f"  {label}: no timings reported")
+            continue
+        names = list(dict.fromkeys(name for sample in samples for name in sample))
+        parts = [f"{name} {statistics.median(s.get(name, 0.0) for s in samples):.2f}" for name in names]
+        phase_total = statistics.median(
+            sum(v for k, v in s.items() if not k.startswith("recall_")) for s in samples
+        )
+        first_token = statistics.median(t[0] for t in times)
+        print(f"  {label}: " + ", ".join(parts))
+        print(
+            f"    phases {phase_total:.1f} ms of a {first_token:.1f} ms first token (the rest: hops, auth, SSE, gateway)"
+        )
+    TARGETS = "targets (issue 22): added first token p50 <= 15 ms with memory recall, <= 3 ms without"
+    print(f"\n{TARGETS}")
 
 
 if __name__ == "__main__":

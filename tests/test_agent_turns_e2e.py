@@ -247,7 +247,22 @@ def test_memory_written_after_one_chat_is_recalled_in_the_next(stack: Stack, mod
 
     system_prompt = model.script.last_request["messages"][0]["content"]
     assert "What you remember" in system_prompt and "Miso" in system_prompt
-    assert any(e.get("meta", {}).get("memories") for e in events[:-1] if isinstance(e, dict))
+    metas = [e["meta"] for e in events[:-1] if isinstance(e, dict) and e.get("meta")]
+    # Why each memory was recalled: its fused score and the arms behind it, beside its (shortened) text.
+    recalled = next(m["recalled"] for m in metas if m.get("memories"))
+    miso = next(r for r in recalled if "Miso" in r["content"])
+    assert miso["score"] is not None and (
+        miso["vector_score"] is not None or miso["keyword_score"] is not None
+    )
+    # Where the time before the model call went, phase by phase, recall included.
+    timings = next(m["timings_ms"] for m in metas if "timings_ms" in m)
+    assert {"agent_and_conversation", "user_message", "history", "recall", "prompt"} <= set(timings)
+    assert {"recall_embed", "recall_search"} <= set(timings)
+    # The explanation is stored with the answer, so it is still there after a reload.
+    stored = httpx.get(
+        f"{stack.url}/api/v1/conversations/{metas[0]['conversation_id']}", headers=ADMIN
+    ).json()
+    assert [r["id"] for r in stored["messages"][1]["metadata"]["recalled"]] == [r["id"] for r in recalled]
 
 
 def test_an_mcp_server_is_called_by_the_agent_and_survives_a_peers_crash(

@@ -321,8 +321,11 @@ class ContextItem(ResponseModel):
     content: str
     confidence: Confidence | None = None
     tokens: int = Field(ge=0)
-    # Why it was recalled: its fused search score (0..1) and where it came from.
+    # Why it was recalled: its fused search score (0..1), the two arms behind it (meaning, words; None when
+    # that arm did not find it), and where it came from.
     score: float | None = None
+    vector_score: float | None = None
+    keyword_score: float | None = None
     source_id: UUID | None = None
 
 
@@ -334,6 +337,9 @@ class ContextResponse(ResponseModel):
     memory_ids: list[UUID] = Field(default_factory=list)
     # The record of this assembly: send it back with `POST /feedback` to say which memories helped.
     retrieval_id: UUID | None = None
+    # Where the assembly's time went, in milliseconds per step (embed, search, fit, record): for the
+    # caller's latency breakdown (the chat stream's `meta.timings_ms`).
+    timings_ms: dict[str, float] = Field(default_factory=dict)
 
 
 class ReembedStatus(ResponseModel):

@@ -119,6 +119,29 @@ describe('Chat page', () => {
     expect(calls.find((c) => c.url === '/api/v1/chat/stream')?.body).toEqual({ message: 'What is 2+2?', session_id: null, model: null })
   })
 
+  it('says which memories the streaming turn recalled, and why, before the answer is stored', async () => {
+    const stream = controlledStream()
+    api((call) => (call.url === '/api/v1/chat/stream' ? stream.response : undefined))
+    renderChat()
+    await screen.findByText("Hello! I'm Orion.")
+    await userEvent.type(screen.getByLabelText('Message'), 'What is my cat called?{Enter}')
+
+    stream.send({ meta: { conversation_id: 'c-1', session_id: 's-1', user_message_id: 'u-1' } })
+    stream.send({
+      meta: {
+        memories: 1,
+        memory_tokens: 12,
+        recalled: [{ id: 'm-1', tier: 'episodic', content: 'The cat is called Miso.', score: 0.91, vector_score: 0.8, keyword_score: 0.4 }],
+      },
+    })
+    stream.send({ delta: 'Miso.' })
+    const recalled = await screen.findByTestId('recalled-memories')
+    expect(within(recalled).getByText('Recalled 1 memory')).toBeTruthy()
+    expect(within(recalled).getByText(/The cat is called Miso/)).toBeTruthy()
+    stream.send('[DONE]')
+    stream.close()
+  })
+
   it('sends the model picked in the switcher, which offers chat models only', async () => {
     const calls = api((call) => (call.url === '/api/v1/chat/stream' ? controlledStream().response : undefined))
     renderChat()

@@ -11,6 +11,7 @@ import { Composer } from '../components/chat/Composer'
 import { ConversationList, conversationTitle } from '../components/chat/ConversationList'
 import { MessageList, type PendingTurn } from '../components/chat/MessageList'
 import { ModelSwitcher } from '../components/chat/ModelSwitcher'
+import { recallFromMeta } from '../components/memory/RecalledMemories'
 import { ErrorNotice, Loading } from '../components/States'
 import { useReadAloud, useSpeaker, useVoiceAvailable } from '../voice'
 
@@ -230,6 +231,8 @@ function useChatTurn(conversationId: string | null, openConversation: (id: strin
         const id = meta.user_message_id
         setPending((turn) => turn && { ...turn, userMessageId: id })
       }
+      const recall = recallFromMeta(meta)
+      if (recall) setPending((turn) => turn && { ...turn, recall })
       if (event.delta) {
         const delta = event.delta
         answer += delta

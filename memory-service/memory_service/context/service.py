@@ -10,6 +10,7 @@ The block it renders is meant to be pasted into a prompt as is:
 
 import asyncio
 import re
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -43,6 +44,8 @@ class Candidate:
     confidence: float | None
     tokens: int
     score: float | None = None
+    vector_score: float | None = None
+    keyword_score: float | None = None
     source_id: uuid.UUID | None = None
 
 
@@ -104,6 +107,24 @@ def fit_to_budget(
         skipped = True
 
 
+def _rounded(score: float | None) -> float | None:
+    return round(score, 4) if score is not None else None
+
+
+def _fit_and_count(
+    facts: list[Candidate], others: list[Candidate], budget: int
+) -> tuple[str, list[Candidate], bool, int]:
+    text, chosen, truncated = fit_to_budget(facts, others, budget)
+    return text, chosen, truncated, count_tokens(text)
+
+
+def _lap(timings: dict[str, float], step: str, since: float) -> float:
+    """Record the milliseconds of `step` since `since`; the new starting point."""
+    now = time.perf_counter()
+    timings[step] = (now - since) * 1000
+    return now
+
+
 def _render(chosen: list[tuple[str, Candidate]]) -> str:
     lines: list[str] = []
     current = None
@@ -150,17 +171,24 @@ class ContextService:
             project_id=request.project_id,
             owner=request.owner,
         )
-        hits, _, _, _ = await self.memories.ranked(search, filters, touch=False)
+        timings: dict[str, float] = {}
+        hits, _, _, _ = await self.memories.ranked(search, filters, touch=False, timings=timings)
+        step = time.perf_counter()
         hits = self._deduplicated(hits, await self.memories.vectors([h.row.id for h in hits]))
+        step = _lap(timings, "dedup", step)
         facts, others = self._candidates(hits)
-        text, chosen, truncated = await asyncio.to_thread(fit_to_budget, facts, others, request.token_budget)
-        total = await asyncio.to_thread(count_tokens, text)
-        await self.memories.touch([c.id for c in chosen])
-        # The record feedback refers to (`POST /feedback`): which memories this turn was shown.
+        # Tokenizing is CPU work: one trip to a thread for both steps.
+        text, chosen, truncated, total = await asyncio.to_thread(
+            _fit_and_count, facts, others, request.token_budget
+        )
+        step = _lap(timings, "fit", step)
+        # The record feedback refers to (`POST /feedback`): which memories this turn was shown (and touched).
         retrieval_id = await self.learning.record_retrieval(
             owner=request.owner, agent_id=agent_id, query=request.query, surfaced=[c.id for c in chosen]
         )
+        _lap(timings, "record", step)
         return ContextResponse(
+            timings_ms={name: round(ms, 3) for name, ms in timings.items()},
             retrieval_id=retrieval_id,
             context=text,
             total_tokens=total,
@@ -171,7 +199,9 @@ class ContextService:
                     content=c.content,
                     confidence=c.confidence,
                     tokens=c.tokens,
-                    score=round(c.score, 4) if c.score is not None else None,
+                    score=_rounded(c.score),
+                    vector_score=_rounded(c.vector_score),
+                    keyword_score=_rounded(c.keyword_score),
                     source_id=c.source_id,
                 )
                 for c in chosen
@@ -216,6 +246,8 @@ class ContextService:
                 confidence=confidence,
                 tokens=count_tokens(line),
                 score=hit.score,
+                vector_score=hit.vector_score,
+                keyword_score=hit.keyword_score,
                 source_id=row.source_id,
             )
             (facts if is_fact else others).append(candidate)

@@ -416,10 +416,16 @@ class MemoryService:
         )
 
     async def ranked(
-        self, request: MemorySearchRequest, filters: SearchFilters, *, touch: bool = True
+        self,
+        request: MemorySearchRequest,
+        filters: SearchFilters,
+        *,
+        touch: bool = True,
+        timings: dict[str, float] | None = None,
     ) -> tuple[list[ScoredMemory], FusionMethod, bool, EmbeddingTarget | None]:
         """The hits (counted as accessed if `touch`), the fusion used, whether it fell back to keywords,
-        and the embedding model of the query vector."""
+        and the embedding model of the query vector. `timings` receives the embed and search milliseconds."""
+        started = time.perf_counter()
         fusion = request.fusion or self.settings.fusion_default
         plan = self.search_plan(request, fusion)
         fallback = False
@@ -432,10 +438,14 @@ class MemoryService:
             else:
                 target = EmbeddingTarget(query_vector.model, query_vector.dim)
                 plan = replace(plan, vector=query_vector.vector, target=target)
+        embedded = time.perf_counter()
         async with self.sessions.begin() as session:
             hits = await hybrid_search(session, plan, filters)
             if touch:
                 await repository.touch(session, [hit.row.id for hit in hits])
+        if timings is not None:
+            timings["embed"] = (embedded - started) * 1000
+            timings["search"] = (time.perf_counter() - embedded) * 1000
         return hits, fusion, fallback, plan.target
 
     async def search(self, request: MemorySearchRequest) -> MemorySearchResponse:

@@ -60,6 +60,45 @@ FINAL_ANSWER_NOTE = (
 )
 
 
+RECALL_QUERY_CHARS = 10_000
+
+
+@dataclass(frozen=True)
+class EarlyRecall:
+    """Memory recall begun before the turn, so it overlaps the caller's own steps (storing the user's message,
+    reading the history). The caller owns the task: it cancels it if the turn never awaits it."""
+
+    query: str
+    task: "asyncio.Task[ContextResponse]"
+
+    async def discard(self) -> None:
+        """Cancel the recall if still running, and consume its outcome either way (no orphaned error)."""
+        self.task.cancel()
+        await asyncio.gather(self.task, return_exceptions=True)
+
+
+@dataclass
+class PhaseClock:
+    """Where a turn's time goes before its first model call: milliseconds per phase, in the order they ran.
+
+    The chat stream reports it (`meta.timings_ms`) just before the model is called, so a client, the
+    dashboard or `bench/chat_overhead.py` can see which step of a slow first token was slow.
+    """
+
+    phases: dict[str, float] = field(default_factory=dict)
+    _last: float = field(default_factory=time.perf_counter)
+
+    def mark(self, phase: str) -> None:
+        now = time.perf_counter()
+        self.phases[phase] = round(self.phases.get(phase, 0.0) + (now - self._last) * 1000, 3)
+        self._last = now
+
+    def add(self, phases: dict[str, float]) -> None:
+        """Phases measured elsewhere (memory-service's own split of a recall)."""
+        for name, ms in phases.items():
+            self.phases[name] = round(ms, 3)
+
+
 @dataclass(frozen=True)
 class TurnInput:
     agent: AgentInfo
@@ -76,6 +115,10 @@ class TurnInput:
     delegated: bool = False
     # A delegated turn may use no tool its parent could not (None: no ceiling).
     tools_ceiling: frozenset[str] | None = None
+    # Set by callers that report where the time before the first model call went (the chat stream).
+    clock: PhaseClock | None = None
+    # A recall the caller started before the turn (`AgentRunner.start_recall`), used if its query is the turn's.
+    early_recall: "EarlyRecall | None" = None
     # Streaming callers get each round through /stream, so text reaches them as it is generated.
     stream: bool = False
     # A research turn is also given web_search and web_fetch (checked first with `check_research`).
@@ -116,6 +159,8 @@ class TurnOutcome:
     input_tokens: int = 0
     output_tokens: int = 0
     memory_saved: bool | None = None
+    # The memories recalled for the turn and why (scores, source): shown beside the answer.
+    recalled: list[dict[str, object]] = field(default_factory=list)
 
     @property
     def tool_calls(self) -> list[ToolCall]:
@@ -204,6 +249,8 @@ class AgentRunner:
         if agent.status in (AgentStatus.PAUSED, AgentStatus.STOPPED):
             raise Conflict(f"agent {agent.config.name} is {agent.status.value}")
         await self.agents.mark(agent.id, AgentStatus.RUNNING)
+        if turn.clock is not None:
+            turn.clock.mark("agent_status")
         final_status = AgentStatus.IDLE
         try:
             # Every nested generator is closed explicitly: a client that leaves closes the gateway stream now.
@@ -250,6 +297,25 @@ class AgentRunner:
             agent = agent.model_copy(update={"config": agent.config.model_copy(update={"tools": tools})})
         return agent, tier
 
+    def start_recall(self, agent: AgentInfo, tenant: Tenant, query: str) -> EarlyRecall | None:
+        """Begin the recall a turn of `agent` on `query` will need, when it needs one."""
+        if not agent.config.memory_tiers or not query.strip():
+            return None
+        task = asyncio.create_task(self._recall(agent, tenant, query), name=f"recall:{agent.id}")
+        return EarlyRecall(query[:RECALL_QUERY_CHARS], task)
+
+    async def _recall(self, agent: AgentInfo, tenant: Tenant, query: str) -> ContextResponse:
+        budget = await self.config.context_budget(agent.config.max_context_tokens)
+        return await self.memory.context(
+            str(agent.id),
+            ContextRequest(
+                query=query[:RECALL_QUERY_CHARS],
+                token_budget=max(64, budget.memory),
+                tiers=list(agent.config.memory_tiers),
+                owner=tenant.owner,
+            ),
+        )
+
     async def check_research(self, agent: AgentInfo, tenant: Tenant) -> None:
         """Refuse a research turn before it starts: 403 when the caller's tool policy leaves out the web
         tools, 409 when the administrator switched them off or no search backend is configured."""
@@ -267,10 +333,12 @@ class AgentRunner:
 
     async def _run(self, turn: TurnInput) -> AsyncGenerator[TurnEvent, None]:
         settings = self.settings
+        clock = turn.clock or PhaseClock()
         agent, tier = await self._held(turn)
         deadline = time.monotonic() + settings.agent_turn_timeout_seconds
         model = turn.model or agent.config.model or await self.config.value("llm.default_chat_model")
         budget = await self.config.context_budget(agent.config.max_context_tokens)
+        clock.mark("config")
         try:
             # mkdir and realpath touch the disk: off the event loop.
             sandbox = await asyncio.to_thread(
@@ -282,6 +350,7 @@ class AgentRunner:
             )
         except SandboxViolation as exc:
             raise Conflict(f"agent {agent.config.name}: {exc}") from exc
+        clock.mark("sandbox")
 
         history, caller_instructions = conversation_history(turn.messages, budget.history)
         if not history or history[-1].role != "user":
@@ -292,23 +361,28 @@ class AgentRunner:
         recalled: ContextResponse | None = None
         if agent.config.memory_tiers and query.strip():
             yield Status("recalling memories")
-            context = recalled = await self.memory.context(
-                str(agent.id),
-                ContextRequest(
-                    query=query[:10_000],
-                    token_budget=max(64, budget.memory),
-                    tiers=list(agent.config.memory_tiers),
-                    owner=turn.tenant.owner,
-                ),
-            )
+            early = turn.early_recall
+            if early is not None and early.query == query[:RECALL_QUERY_CHARS]:
+                context = recalled = await early.task
+            else:
+                context = recalled = await self._recall(agent, turn.tenant, query)
             memory_context = context.context
+            clock.mark("recall")
+            clock.add({f"recall_{name}": ms for name, ms in context.timings_ms.items()})
             if context.items:
-                yield Meta({"memories": len(context.items), "memory_tokens": context.total_tokens})
+                yield Meta(
+                    {
+                        "memories": len(context.items),
+                        "memory_tokens": context.total_tokens,
+                        "recalled": recalled_summary(context),
+                    }
+                )
 
         offered = await self.tools.offered(
             agent, has_filesystem=sandbox.has_filesystem, delegated=turn.delegated, research=turn.research
         )
         tools, left_out = fit_tools(offered[:128], budget.tools)
+        clock.mark("tools")
         if left_out:
             log.warning("tools_left_out_of_context", agent_id=str(agent.id), tools=left_out)
             yield Meta({"tools_left_out": left_out})
@@ -325,6 +399,9 @@ class AgentRunner:
             system_budget=budget.system,
         )
         conversation = [Message(role="system", content=prompt), *history]
+        clock.mark("prompt")
+        if turn.clock is not None:
+            yield Meta({"timings_ms": dict(clock.phases)})
         metadata: CallMetadata = {**turn.metadata, "agent_id": str(agent.id)}
         if turn.session_id:
             metadata["session_id"] = turn.session_id
@@ -343,7 +420,7 @@ class AgentRunner:
             web_search=self.web_search,
             research=turn.research,
         )
-        outcome = TurnOutcome(model=model)
+        outcome = TurnOutcome(model=model, recalled=recalled_summary(recalled) if recalled else [])
         spoken: list[str] = []
         round_number = 0
         while True:
@@ -551,6 +628,20 @@ class AgentRunner:
                 if isinstance(event, Done):
                     outcome = event.outcome
         return outcome
+
+
+RECALLED_CONTENT_CHARS = 300
+
+
+def recalled_summary(context: ContextResponse) -> list[dict[str, object]]:
+    """Each recalled memory with why it was recalled (fused and per-arm scores, source), its text shortened."""
+    return [
+        {
+            **item.model_dump(mode="json", exclude={"content"}),
+            "content": item.content[:RECALLED_CONTENT_CHARS],
+        }
+        for item in context.items
+    ]
 
 
 def as_stream_event(event: TurnEvent) -> ChatStreamEvent | None:

@@ -90,25 +90,25 @@ class ConversationRepository:
         metadata: dict[str, Any] | None = None,
         title: str | None = None,
     ) -> dict[str, Any]:
-        async with self.pool.acquire() as conn, conn.transaction():
-            row = await conn.fetchrow(
-                """INSERT INTO messages (conversation_id, role, content, model, metadata)
-                   VALUES ($1, $2, $3, $4, $5::jsonb)
-                   RETURNING id, role, content, model, metadata::text AS metadata, created_at""",
-                conversation_id,
-                role,
-                content,
-                model,
-                json.dumps(metadata or {}, default=str),
-            )
-            await conn.execute(
-                """UPDATE conversations SET last_message_at = $2, updated_at = now(),
-                          title = COALESCE(title, $3)
-                   WHERE id = $1""",
-                conversation_id,
-                row["created_at"],
-                title,
-            )
+        # One statement, so one round trip and atomic: the message and its conversation's timestamps.
+        row = await self.pool.fetchrow(
+            """WITH added AS (
+                 INSERT INTO messages (conversation_id, role, content, model, metadata)
+                 VALUES ($1, $2, $3, $4, $5::jsonb)
+                 RETURNING id, role, content, model, metadata::text AS metadata, created_at
+               ), touched AS (
+                 UPDATE conversations c SET last_message_at = added.created_at, updated_at = now(),
+                        title = COALESCE(c.title, $6)
+                 FROM added WHERE c.id = $1
+               )
+               SELECT * FROM added""",
+            conversation_id,
+            role,
+            content,
+            model,
+            json.dumps(metadata or {}, default=str),
+            title,
+        )
         assert row is not None
         return _message(row)
 

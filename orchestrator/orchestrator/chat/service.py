@@ -5,6 +5,7 @@ Conversations belong to their caller (keys are tenants): the admin sees all of t
 own, and another tenant's conversation is "not found".
 """
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import aclosing
@@ -25,7 +26,7 @@ from nova_contracts.chat import (
 from nova_contracts.llm import Message
 from nova_contracts.orchestrator import AgentInfo
 from orchestrator.agents.service import AgentService
-from orchestrator.agents.turn import AgentRunner, Delta, Done, TurnInput, as_stream_event
+from orchestrator.agents.turn import AgentRunner, Delta, Done, PhaseClock, TurnInput, as_stream_event
 from orchestrator.chat.repository import ConversationRepository
 from orchestrator.keys.tenant import Tenant
 
@@ -34,6 +35,10 @@ TITLE_CHARS = 60
 # Longer than any turn, so a crashed process cannot keep a conversation locked for long.
 STREAM_LOCK_SECONDS = 300
 CLEANUP_SECONDS = 5.0
+
+
+async def _nothing() -> None:
+    return None
 
 
 def _title(text: str) -> str:
@@ -66,11 +71,16 @@ class ChatService:
         self, request: ChatStreamRequest, session_header: str | None, *, tenant: Tenant
     ) -> tuple[str, AsyncIterator[ChatStreamEvent]]:
         """Resolve the agent and conversation (404s happen here), then the turn's events."""
-        agent = await self._agent(request.agent_id, tenant)
+        clock = PhaseClock()
+        session_id = session_header or request.session_id
+        # Independent reads, so at once: the agent (Redis) and the session's conversation (PostgreSQL).
+        agent, conversation = await asyncio.gather(
+            self._agent(request.agent_id, tenant),
+            self.repository.by_session(session_id) if session_id else _nothing(),
+        )
+        clock.mark("agent_and_conversation")
         if request.research:
             await self.runner.check_research(agent, tenant)
-        session_id = session_header or request.session_id
-        conversation = (await self.repository.by_session(session_id)) if session_id else None
         if conversation is None:
             conversation = await self.repository.create(
                 session_id=session_id,
@@ -81,14 +91,25 @@ class ChatService:
         if not tenant.may_see(_owner(conversation)):
             # Session ids are unique across tenants; continuing someone else's is refused without showing it.
             raise Conflict(f"session id {session_id} is taken; start a new session or choose another id")
-        return conversation["session_id"], self._events(request, agent, conversation, tenant)
+        clock.mark("new_conversation")
+        return conversation["session_id"], self._events(request, agent, conversation, tenant, clock)
 
     async def _events(
-        self, request: ChatStreamRequest, agent: AgentInfo, conversation: dict[str, Any], tenant: Tenant
+        self,
+        request: ChatStreamRequest,
+        agent: AgentInfo,
+        conversation: dict[str, Any],
+        tenant: Tenant,
+        clock: PhaseClock,
     ) -> AsyncIterator[ChatStreamEvent]:
         conversation_id = UUID(conversation["id"])
         lock = f"nova:chat:streaming:{conversation_id}"
+        # The recall needs only the agent and the message: it runs while the message is stored and the history
+        # read, instead of after them.
+        early_recall = self.runner.start_recall(agent, tenant, request.message)
         if not await self.redis.set(lock, uuid.uuid4().hex, nx=True, ex=STREAM_LOCK_SECONDS):
+            if early_recall is not None:
+                await early_recall.discard()
             yield ChatStreamEvent(
                 error="a reply in this conversation is still being written; try again shortly"
             )
@@ -96,9 +117,11 @@ class ChatService:
         answer: list[str] = []
         finished = False
         try:
+            clock.mark("stream_start_and_lock")
             user_message = await self.repository.add_message(
                 conversation_id, role="user", content=request.message, title=_title(request.message)
             )
+            clock.mark("user_message")
             yield ChatStreamEvent(
                 meta={
                     "session_id": conversation["session_id"],
@@ -113,6 +136,7 @@ class ChatService:
                 for m in stored
                 if m["role"] in ("user", "assistant")
             ]
+            clock.mark("history")
             turn = TurnInput(
                 agent=agent,
                 messages=history,
@@ -122,6 +146,8 @@ class ChatService:
                 metadata={"conversation_id": str(conversation_id)},
                 stream=True,
                 research=request.research,
+                clock=clock,
+                early_recall=early_recall,
             )
             try:
                 # Closed explicitly, so the turn's own cleanup runs even when our caller stops early.
@@ -138,6 +164,8 @@ class ChatService:
                                     "steps": [s.model_dump(mode="json") for s in outcome.steps],
                                     "input_tokens": outcome.input_tokens,
                                     "output_tokens": outcome.output_tokens,
+                                    # Kept with the answer, so "why these memories" survives a reload.
+                                    **({"recalled": outcome.recalled} if outcome.recalled else {}),
                                 },
                             )
                             finished = True
@@ -172,6 +200,9 @@ class ChatService:
                         metadata={"interrupted": True},
                     )
                 await self.redis.delete(lock)
+                if early_recall is not None:
+                    # Awaited by the turn unless it failed first; then it must not outlive the request.
+                    await early_recall.discard()
 
     async def recent(self, *, limit: int, offset: int, tenant: Tenant) -> list[ConversationSummary]:
         return [
