@@ -41,7 +41,7 @@ function IntelSummary() {
     ['failing', s.feeds_failing, s.feeds_failing > 0],
     ['items today', s.items_last_24h],
     ['waiting for a digest', s.undigested_items],
-    ['new recommendations', s.recommendations_by_status.new ?? 0],
+    ['new recommendations', s.recommendations_by_status?.new ?? 0],
   ]
   return (
     <dl className="mb-6 flex flex-wrap gap-x-6 gap-y-2 text-sm" aria-label="Intel summary">
