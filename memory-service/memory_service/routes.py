@@ -90,17 +90,21 @@ async def browse_memories(
     owner: Annotated[
         Owner | None, Query(description="only this owner's memories and the shared ones")
     ] = None,
+    source_id: Annotated[
+        uuid.UUID | None, Query(description="only the memories formed from this source")
+    ] = None,
     sort: MemorySort = MemorySort.CREATED_AT,
     order: SortOrder = SortOrder.DESC,
     offset: Offset = 0,
     limit: Limit = 50,
 ) -> MemoryPage:
-    """Page through memories, optionally of one tier, agent or project."""
+    """Page through memories, optionally of one tier, agent, project or source."""
     query = BrowseQuery(
         tier=tier,
         agent_id=agent_id,
         project_id=project_id,
         owner=owner,
+        source_id=source_id,
         sort=sort,
         order=order,
         offset=offset,

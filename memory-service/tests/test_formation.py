@@ -2,6 +2,7 @@
 fake model (scripted JSON) for the extraction, and the memories land in real PostgreSQL."""
 
 import json
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -107,6 +108,10 @@ def test_moving_to_lisbon_supersedes_lives_in_porto_with_the_old_value_kept_in_h
     [episode] = browse(service, tier="episodic")
     assert episode["content"] == "The user said they moved to Lisbon last month."
     assert episode["source_id"] == fact["source_id"]
+    # A source lists the memories formed from it, and no others.
+    from_source = {m["id"] for m in browse(service, source_id=fact["source_id"])}
+    assert from_source == {fact["id"], episode["id"]}
+    assert browse(service, source_id=str(uuid.uuid4())) == []
     # The extraction asked for a JSON schema.
     request = fake_model.script.last_request
     assert request["response_format"]["type"] == "json_schema"

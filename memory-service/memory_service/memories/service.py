@@ -126,6 +126,7 @@ class BrowseQuery:
     agent_id: str | None = None
     project_id: str | None = None
     owner: str | None = None
+    source_id: uuid.UUID | None = None
     sort: MemorySort = MemorySort.CREATED_AT
     order: SortOrder = SortOrder.DESC
     offset: int = 0
@@ -315,6 +316,8 @@ class MemoryService:
             conditions.append(MemoryRow.project_id == query.project_id)
         if query.owner is not None:
             conditions.append(visible_to(query.owner))
+        if query.source_id is not None:
+            conditions.append(MemoryRow.source_id == query.source_id)
         column = _SORT_COLUMNS[query.sort]
         order = column.asc().nulls_last() if query.order is SortOrder.ASC else column.desc().nulls_last()
         async with self.sessions() as session:
