@@ -40,11 +40,6 @@ NOT_RUN: dict[tuple[str, str], str] = {
         "/api/v1/mcp-servers",
     ): "Nova lists MCP servers to the admin only (their commands and environment "
     "are configuration); an API key gets 401",
-    (
-        "POST",
-        "/api/v1/memories/{agent_id}/context",
-    ): "memory-service names the budget `token_budget`; accepting "
-    "`max_tokens` is a change to the memory contract (nova_contracts/memory.py), not made here",
     ("POST", "/api/v1/mcp-servers"): "starts `npx @modelcontextprotocol/server-filesystem`, a download",
     ("POST", "/api/v1/mcp-servers/{id}/reload"): "needs the server registered by the example above",
 }
