@@ -550,7 +550,12 @@ class AgentRunner:
             await self.memory.ingest(
                 IngestRequest(
                     content=content,
-                    source=SourceInfo(kind=SourceKind.CHAT, uri=_session_uri(turn.session_id)),
+                    # A turn outside a session (POST /tasks) is still traceable: to the agent it ran on.
+                    source=SourceInfo(
+                        kind=SourceKind.CHAT,
+                        uri=_session_uri(turn.session_id) or f"nova:agent:{turn.agent.id}",
+                        title=f"Chat with {turn.agent.config.name}"[:200],
+                    ),
                     owner=turn.tenant.owner,
                     agent_id=str(turn.agent.id),
                     metadata=metadata,

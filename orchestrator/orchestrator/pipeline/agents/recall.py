@@ -118,7 +118,11 @@ class ContextRecall:
             await self.memory.ingest(
                 IngestRequest(
                     content=content,
-                    source=SourceInfo(kind=SourceKind.TASK, uri=f"nova:pipeline-task:{task['id']}"),
+                    source=SourceInfo(
+                        kind=SourceKind.TASK,
+                        uri=f"nova:pipeline-task:{task['id']}",
+                        title=" ".join(str(task["goal"]).split())[:200] or None,
+                    ),
                     owner=Tenant.from_columns(task["owner_kind"], task["api_key_id"]).owner,
                     metadata={"task_id": str(task["id"])},
                 )
