@@ -8,7 +8,7 @@ import redis.asyncio as aioredis
 from nova_common.auth import ApiKeyRecord
 from nova_common.credentials import KeyRateLimiter, key_window
 from nova_common.errors import RateLimited
-from nova_common.ratelimit import SlidingWindowLimiter
+from nova_common.ratelimit import SlidingWindowLimiter, Window
 
 
 async def test_limiter_is_a_sliding_window_not_a_fixed_bucket(redis_base_url: str) -> None:
@@ -62,3 +62,61 @@ async def test_a_keys_limit_is_one_window_whichever_limiter_counts_it(redis_base
     finally:
         for client in clients:
             await client.aclose()
+
+
+async def test_joint_admission_refused_by_the_second_window_counts_nothing_in_the_first(
+    redis_base_url: str,
+) -> None:
+    redis = aioredis.Redis.from_url(redis_base_url, decode_responses=True)
+    limiter = SlidingWindowLimiter(redis)
+    key = Window(f"test:key:{uuid.uuid4().hex}", limit=10, window_seconds=60)
+    quota = Window(f"test:quota:{uuid.uuid4().hex}", limit=1, window_seconds=600)
+    try:
+        assert (await limiter.admit_all([key, quota])).admitted
+        refused = await limiter.admit_all([key, quota])
+        assert not refused.admitted and refused.refused_by == quota
+        assert 1 <= refused.retry_after_seconds <= 600
+        # The key's window holds only the admitted request: the quota's refusal did not spend its slot.
+        assert await limiter.used(key.key, window_seconds=60) == 1
+        assert await limiter.used(quota.key, window_seconds=600) == 1
+    finally:
+        await redis.aclose()
+
+
+async def test_joint_admission_refused_by_the_first_window_counts_nothing_in_the_second(
+    redis_base_url: str,
+) -> None:
+    redis = aioredis.Redis.from_url(redis_base_url, decode_responses=True)
+    limiter = SlidingWindowLimiter(redis)
+    key = Window(f"test:key:{uuid.uuid4().hex}", limit=1, window_seconds=60)
+    quota = Window(f"test:quota:{uuid.uuid4().hex}", limit=10, window_seconds=600)
+    try:
+        assert (await limiter.admit_all([key, quota])).admitted
+        for _ in range(3):
+            refused = await limiter.admit_all([key, quota])
+            assert not refused.admitted and refused.refused_by == key
+        assert await limiter.used(quota.key, window_seconds=600) == 1
+        assert await limiter.used(key.key, window_seconds=60) == 1
+    finally:
+        await redis.aclose()
+
+
+async def test_joint_admission_shares_the_window_that_single_admissions_count(redis_base_url: str) -> None:
+    # The gateway counts a key jointly with a quota; the orchestrator counts the same key alone.
+    redis = aioredis.Redis.from_url(redis_base_url, decode_responses=True)
+    limiter, key_id = SlidingWindowLimiter(redis), str(uuid.uuid4())
+    key = Window(key_window(key_id), limit=2, window_seconds=60)
+    quota = Window(f"test:quota:{uuid.uuid4().hex}", limit=100, window_seconds=600)
+    record = ApiKeyRecord(id=key_id, name="k", key_prefix="sk-nova-abc", rate_limit_rpm=2)
+    try:
+        await KeyRateLimiter(redis).admit(record)
+        assert (await limiter.admit_all([key, quota])).admitted
+        assert (await limiter.admit_all([key, quota])).refused_by == key
+        try:
+            await KeyRateLimiter(redis).admit(record)
+        except RateLimited:
+            pass
+        else:
+            raise AssertionError("the key's window was not shared")
+    finally:
+        await redis.aclose()
