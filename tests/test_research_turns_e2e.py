@@ -17,7 +17,7 @@ from tests.fakes.search_fake import FakeSearchBackend
 from tests.stack import STACK_ADMIN_SECRET, ServiceProcess, orchestrator_env
 
 from nova_common.embedded import EmbeddedRedis
-from nova_common.testing import create_database
+from nova_common.testing import create_database, fake_model_gateway_env
 
 ADMIN = {"X-Admin-Secret": STACK_ADMIN_SECRET}
 
@@ -51,14 +51,7 @@ def stack(
         try:
             gateway = ServiceProcess(
                 "llm_gateway",
-                {
-                    "REDIS_URL": redis_url,
-                    "OPENAI_API_KEY": "sk-fake",
-                    "OPENAI_BASE_URL": f"{upstream.url}/v1",
-                    "DEFAULT_CHAT_MODEL": "openai/gpt-4o-mini",
-                    "INFERENCE_BACKEND": "none",
-                    "LLM_ROUTING_STRATEGY": "cloud-only",
-                },
+                fake_model_gateway_env(redis_url, upstream.url),
                 logs,
             ).start(ready_within=180)
             processes.append(gateway)

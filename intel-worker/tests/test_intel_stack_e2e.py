@@ -21,7 +21,7 @@ from nova_common.embedded import EmbeddedRedis
 from nova_common.http import ServiceClient
 from nova_common.pacing import PerHostPacer
 from nova_common.ssrf import SsrfGuard
-from nova_common.testing import create_database
+from nova_common.testing import create_database, fake_model_gateway_env
 
 ADMIN = {"X-Admin-Secret": STACK_ADMIN_SECRET}
 SERVICE = {"X-Service-Token": STACK_SERVICE_TOKEN}
@@ -55,14 +55,7 @@ def services(
         try:
             gateway = ServiceProcess(
                 "llm_gateway",
-                {
-                    "REDIS_URL": redis_url,
-                    "OPENAI_API_KEY": "sk-fake",
-                    "OPENAI_BASE_URL": f"{upstream.url}/v1",
-                    "DEFAULT_CHAT_MODEL": "openai/gpt-4o-mini",
-                    "INFERENCE_BACKEND": "none",
-                    "LLM_ROUTING_STRATEGY": "cloud-only",
-                },
+                fake_model_gateway_env(redis_url, upstream.url),
                 logs,
             ).start(ready_within=240)
             processes.append(gateway)

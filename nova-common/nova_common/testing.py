@@ -36,6 +36,20 @@ STACK_ADMIN_SECRET = "test-admin-secret-0123456789"  # noqa: S105 - tests only
 STACK_SERVICE_TOKEN = "test-service-token-0123456789"  # noqa: S105 - tests only
 
 
+def fake_model_gateway_env(redis_url: str, upstream_url: str, **extra: str) -> dict[str, str]:
+    """llm-gateway's environment for a test stack whose only model is a loopback fake OpenAI-compatible server
+    at `upstream_url` (cloud-only routing, no local model server); `extra` adds or overrides variables."""
+    return {
+        "REDIS_URL": redis_url,
+        "OPENAI_API_KEY": "sk-fake",
+        "OPENAI_BASE_URL": f"{upstream_url}/v1",
+        "DEFAULT_CHAT_MODEL": "openai/gpt-4o-mini",
+        "INFERENCE_BACKEND": "none",
+        "LLM_ROUTING_STRATEGY": "cloud-only",
+        **extra,
+    }
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """In-process apps of a test session answer to the TestClient's host name too.
 
