@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader
 
+from llm_gateway.completions.service import key_limit_reached
 from llm_gateway.services import GatewayServices
 from nova_common.auth import (
     API_KEY_PREFIX,
@@ -22,7 +23,8 @@ from nova_common.auth import (
 )
 from nova_common.config import NovaSettings
 from nova_common.credentials import RATE_WINDOW_SECONDS, key_window
-from nova_common.errors import RateLimited, Unauthorized
+from nova_common.errors import Unauthorized
+from nova_common.ratelimit import Window
 from nova_contracts.llm import CALLER_HEADER, CORTEX_CALLER
 
 
@@ -44,9 +46,21 @@ _api_key_scheme = APIKeyHeader(name="X-API-Key", auto_error=False, scheme_name="
 V1_SECURITY: dict[str, Any] = {"security": [{"ApiKey": []}]}
 
 
-async def check_v1_caller(request: Request, services: GatewayServices) -> Principal:
+def key_window_of(principal: Principal) -> Window | None:
+    """The key's one requests-per-minute window for the whole stack (the orchestrator counts into it too)."""
+    if principal.key is None or principal.key.rate_limit_rpm <= 0:
+        return None
+    return Window(key_window(principal.key.id), principal.key.rate_limit_rpm, RATE_WINDOW_SECONDS)
+
+
+async def check_v1_caller(
+    request: Request, services: GatewayServices, *, count_key: bool = True
+) -> Principal:
     """`/v1/*`: an `sk-nova` key (unless REQUIRE_AUTH=false and the caller is local), held to its own
-    requests-per-minute. Another Nova service may call with its service token instead (cortex does)."""
+    requests-per-minute. Another Nova service may call with its service token instead (cortex does).
+
+    `count_key=False` leaves the key's window to the caller: chat completions count it together with the
+    provider's quota in one Redis round trip (`ChatCall.pending_key`)."""
     settings: NovaSettings = request.app.state.settings
     if request.headers.get(SERVICE_HEADER) is not None and settings.service_token_usable:
         if service_token_ok(request):
@@ -59,18 +73,11 @@ async def check_v1_caller(request: Request, services: GatewayServices) -> Princi
         # caller gets that far: through a proxy or by another Host name a real key is needed.
         return Principal(kind="anonymous")
     principal = await require_api_key(request)
-    if principal.key is not None and principal.key.rate_limit_rpm > 0:
-        # The key's one window for the whole stack (the orchestrator counts into the same one).
-        admission = await services.limiter.admit(
-            key_window(principal.key.id),
-            limit=principal.key.rate_limit_rpm,
-            window_seconds=RATE_WINDOW_SECONDS,
-        )
+    window = key_window_of(principal) if count_key else None
+    if window is not None:
+        admission = await services.limiter.admit_all([window])
         if not admission.admitted:
-            raise RateLimited(
-                f"API key rate limit of {principal.key.rate_limit_rpm} requests/minute reached",
-                retry_after=admission.retry_after_seconds,
-            )
+            raise key_limit_reached(window, admission.retry_after_seconds)
     return principal
 
 

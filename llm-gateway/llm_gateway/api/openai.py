@@ -13,7 +13,15 @@ from starlette.responses import Response
 
 from llm_gateway.api.openai_errors import OPENAI_ERROR_RESPONSES, OpenAIRoute, error_payload
 from llm_gateway.completions.service import ChatCall, StreamEnd, StreamFailure
-from llm_gateway.deps import V1_SECURITY, Services, V1Caller, check_v1_caller, is_cortex_call, services_of
+from llm_gateway.deps import (
+    V1_SECURITY,
+    Services,
+    V1Caller,
+    check_v1_caller,
+    is_cortex_call,
+    key_window_of,
+    services_of,
+)
 from llm_gateway.embeddings.minilm import MODEL_NAME as LOCAL_EMBED_MODEL
 from llm_gateway.openai_compat.schemas import OpenAIChatCompletionRequest, OpenAIEmbeddingRequest
 from nova_common.auth import Principal
@@ -42,6 +50,7 @@ def _chat_call(body: OpenAIChatCompletionRequest, request: Request, caller: Prin
         metadata=_usage_tags(body.metadata),
         api_key_id=caller.key.id if caller.key else None,
         budget_bound=is_cortex_call(request, caller),
+        pending_key=key_window_of(caller),
     )
 
 
@@ -50,7 +59,7 @@ async def create_chat_completion(body: OpenAIChatCompletionRequest, request: Req
     """OpenAI chat completions (streaming or not, tools, response_format); `model` is the model that answered."""
     # The gateway's hottest route resolves its services and caller itself (see llm_gateway/deps.py).
     services = services_of(request)
-    call = _chat_call(body, request, await check_v1_caller(request, services))
+    call = _chat_call(body, request, await check_v1_caller(request, services, count_key=False))
     if not body.stream:
         result = await services.completions.complete(call)
         headers = {"X-Nova-Provider": result.provider, "X-Nova-Cache": "hit" if result.cached else "miss"}

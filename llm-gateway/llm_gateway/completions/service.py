@@ -20,7 +20,7 @@ from llm_gateway.routing.plan import Planner
 from llm_gateway.usage.recorder import UsageRecorder
 from llm_gateway.usage.stats import LocalInferenceStats
 from nova_common.errors import BadRequest, NovaError, RateLimited, UpstreamUnavailable
-from nova_common.ratelimit import SlidingWindowLimiter
+from nova_common.ratelimit import SlidingWindowLimiter, Window
 from nova_contracts.llm import ProviderType, Tier, UsageRecord
 
 log = structlog.get_logger("llm_gateway.completions")
@@ -39,6 +39,16 @@ class ChatCall:
     task_type: str | None = None
     # cortex's own call (X-Nova-Caller: cortex with the service token): held to its budget tier.
     budget_bound: bool = False
+    # The caller's key window while the request is not yet counted in it: it is counted together with the
+    # first provider quota that admits the request (one Redis round trip for both), then set to None.
+    pending_key: Window | None = None
+
+
+def key_limit_reached(window: Window, retry_after: int) -> RateLimited:
+    """The 429 of a key over its requests per minute (never a provider fallback: the caller is refused)."""
+    return RateLimited(
+        f"API key rate limit of {window.limit} requests/minute reached", retry_after=retry_after
+    )
 
 
 @dataclass
@@ -115,12 +125,13 @@ class CompletionService:
         if key is not None:
             hit = await self.cache.get(key)
             if hit is not None:
+                await self._count_key(call)
                 return self._from_cache(call, hit)
         if targets is None:
             targets = await self._targets(call)
         failures: list[ProviderCallError] = []
         for target in targets:
-            if not await self._admit(target, failures):
+            if not await self._admit(call, target, failures):
                 continue
             started = time.perf_counter()
             try:
@@ -186,12 +197,20 @@ class CompletionService:
         failure is reported in-band. Closing the generator (client gone) closes the upstream call.
         """
         targets = await self._targets(call)
-        return self._stream(call, targets)
-
-    async def _stream(self, call: ChatCall, targets: list[Target]) -> AsyncGenerator[StreamItem, None]:
+        # The first admission happens before the stream starts, so a key over its limit is an HTTP 429 like on
+        # every other route, not an error inside a 200 stream.
         failures: list[ProviderCallError] = []
-        for target in targets:
-            if not await self._admit(target, failures):
+        for index, target in enumerate(targets):
+            if await self._admit(call, target, failures):
+                return self._stream(call, targets[index:], failures)
+        return self._stream(call, [], failures)
+
+    async def _stream(
+        self, call: ChatCall, targets: list[Target], failures: list[ProviderCallError]
+    ) -> AsyncGenerator[StreamItem, None]:
+        """`targets[0]`, if any, is already admitted; the others are admitted when their turn comes."""
+        for position, target in enumerate(targets):
+            if position > 0 and not await self._admit(call, target, failures):
                 continue
             started = time.perf_counter()
             upstream = self.transport_for(target).stream(target, call.body)
@@ -317,20 +336,41 @@ class CompletionService:
             )
         return fitting
 
-    async def _admit(self, target: Target, failures: list[ProviderCallError]) -> bool:
-        if not target.daily_quota:
+    async def _count_key(self, call: ChatCall) -> None:
+        """Count the request in its key's window alone (an answer that needs no provider: a cache hit)."""
+        if call.pending_key is None:
+            return
+        admission = await self.limiter.admit_all([call.pending_key])
+        if not admission.admitted:
+            raise key_limit_reached(call.pending_key, admission.retry_after_seconds)
+        call.pending_key = None
+
+    async def _admit(self, call: ChatCall, target: Target, failures: list[ProviderCallError]) -> bool:
+        """Count the request in `target`'s daily quota and, the first time, in its key's window: one round trip,
+        counted in both or in neither. A full key window refuses the request (429); a full quota skips
+        `target` (the fallback chain goes on, the key's slot unspent)."""
+        key = call.pending_key
+        quota = (
+            Window(f"nova:ratelimit:{target.provider}", target.daily_quota, self.quota_window_seconds)
+            if target.daily_quota
+            else None
+        )
+        windows = [w for w in (key, quota) if w is not None]
+        if not windows:
             return True
         try:
-            admission = await self.limiter.admit(
-                f"nova:ratelimit:{target.provider}",
-                limit=target.daily_quota,
-                window_seconds=self.quota_window_seconds,
-            )
-        except Exception as exc:  # a quota we cannot check must not take the provider down: fail open
+            admission = await self.limiter.admit_all(windows)
+        except Exception as exc:
+            if key is not None:
+                raise  # a key's limit is never waived
+            # A quota we cannot check must not take the provider down: fail open.
             log.warning("quota_check_failed", provider=target.provider, error=type(exc).__name__)
             return True
         if admission.admitted:
+            call.pending_key = None  # counted: later fallbacks check their own quota only
             return True
+        if key is not None and admission.refused_by is key:
+            raise key_limit_reached(key, admission.retry_after_seconds)
         failures.append(
             ProviderCallError(
                 target.provider,
