@@ -683,6 +683,23 @@ class PipelineTaskSubmit(RequestModel):
     goal_id: UUID | None = Field(default=None, description="the cortex goal this task is an attempt at")
 
 
+# Tasks one batch submission may carry: a 1 MiB body holds several hundred typical goals.
+MAX_PIPELINE_BATCH = 500
+
+
+class PipelineTaskBatchSubmit(RequestModel):
+    """Several goals for the pipeline, queued together in one transaction: all of them or none."""
+
+    tasks: list[PipelineTaskSubmit] = Field(min_length=1, max_length=MAX_PIPELINE_BATCH)
+
+
+class PipelineTaskBatchAccepted(ResponseModel):
+    """The queued tasks' ids, in the order of the submitted `tasks`."""
+
+    ids: list[UUID]
+    status: PipelineTaskState = PipelineTaskState.QUEUED
+
+
 # `running`: the earlier implementation's filter for a task in any running stage.
 RUNNING_FILTER = "running"
 PipelineStatusFilter = PipelineTaskState | Literal["running"]

@@ -246,6 +246,23 @@ class Claim:
     attempts: int
 
 
+@dataclass(frozen=True)
+class NewTask:
+    """A task to persist at submission; `entry` is the state and stage its first claim moves it to while its
+    checkpoint is empty."""
+
+    goal: str
+    pod_id: uuid.UUID | None
+    pod: dict[str, Any]
+    tags: list[str]
+    metadata: dict[str, Any]
+    max_retries: int
+    owner_kind: str
+    api_key_id: str | None
+    entry: tuple[S, str]
+    goal_id: uuid.UUID | None = None
+
+
 @dataclass
 class StageRecords:
     """What a finished stage leaves behind besides its checkpoint entry."""
@@ -388,45 +405,77 @@ class PipelineRepository:
         api_key_id: str | None,
         entry: tuple[S, str],
         goal_id: uuid.UUID | None = None,
-        on_committed: Callable[[dict[str, Any]], Awaitable[object]] | None = None,
+        on_committed: Callable[[list[dict[str, Any]]], Awaitable[object]] | None = None,
     ) -> dict[str, Any]:
-        """Persist a task as `queued`, with its `submitted` and `submitted → queued` timeline rows.
+        """Persist one task as `queued` (see `insert_tasks`)."""
+        new = NewTask(goal, pod_id, pod, tags, metadata, max_retries, owner_kind, api_key_id, entry, goal_id)
+        return (await self.insert_tasks([new], on_committed=on_committed))[0]
 
-        `entry` is the state and stage its first claim moves it to while its checkpoint is empty.
-        `on_committed` runs once the task is committed (and its connection is back in the pool)."""
-        check_transition(S.QUEUED, entry[0])
+    async def insert_tasks(
+        self,
+        tasks: Sequence[NewTask],
+        *,
+        on_committed: Callable[[list[dict[str, Any]]], Awaitable[object]] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Persist tasks as `queued`, each with its `submitted` and `submitted → queued` timeline rows, in one
+        statement and one commit (all or none); returned in the order given.
+
+        `on_committed` runs once they are committed (and the connection is back in the pool): only then may
+        their ids be pushed, or a worker could look for a task that a rollback never let exist."""
+        for task in tasks:
+            check_transition(S.QUEUED, task.entry[0])
+        # Ids are chosen here so the rows come back in the caller's order (RETURNING has no order).
+        ids = [uuid.uuid4() for _ in tasks]
         async with self.pool.acquire() as conn:
-            record = await conn.fetchrow(
+            records = await conn.fetch(
                 """WITH task AS (
-                   INSERT INTO pipeline_tasks (goal, status, pod_id, pod, tags, metadata, max_retries, api_key_id,
+                   INSERT INTO pipeline_tasks (id, goal, status, pod_id, pod, tags, metadata, max_retries, api_key_id,
                                                queued_at, entry_status, entry_stage, owner_kind, goal_id)
-                   VALUES ($1, 'queued', $2, $3::jsonb, $4::jsonb, $5::jsonb, $6, $7::uuid, clock_timestamp(), $8, $9,
-                           $10, $11)
+                   SELECT n.id, n.goal, 'queued', n.pod_id, n.pod::jsonb, n.tags::jsonb, n.metadata::jsonb,
+                          n.max_retries, n.api_key_id, clock_timestamp(), n.entry_status, n.entry_stage,
+                          n.owner_kind, n.goal_id
+                   FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::int[],
+                               $8::uuid[], $9::text[], $10::text[], $11::text[], $12::uuid[]) WITH ORDINALITY
+                        AS n(id, goal, pod_id, pod, tags, metadata, max_retries, api_key_id, entry_status,
+                             entry_stage, owner_kind, goal_id, ord)
+                   ORDER BY n.ord
                    RETURNING *
                ), logged AS (
                    INSERT INTO pipeline_task_events (task_id, kind, from_status, to_status, detail)
-                   SELECT id, 'transition', NULL, 'submitted', 'persisted' FROM task
-                   UNION ALL
-                   SELECT id, 'transition', 'submitted', 'queued', NULL FROM task
+                   SELECT n.id, 'transition', e.from_status, e.to_status, e.detail
+                   FROM unnest($1::uuid[]) WITH ORDINALITY AS n(id, ord),
+                        (VALUES (1, NULL, 'submitted', 'persisted'), (2, 'submitted', 'queued', NULL))
+                        AS e(step, from_status, to_status, detail)
+                   ORDER BY n.ord, e.step
                )
                SELECT * FROM task""",
-                goal,
-                pod_id,
-                json.dumps(pod),
-                json.dumps(tags),
-                json.dumps(metadata),
-                max_retries,
-                api_key_id,
-                entry[0].value,
-                entry[1],
-                owner_kind,
-                goal_id,
+                ids,
+                [t.goal for t in tasks],
+                [t.pod_id for t in tasks],
+                [json.dumps(t.pod) for t in tasks],
+                [json.dumps(t.tags) for t in tasks],
+                [json.dumps(t.metadata) for t in tasks],
+                [t.max_retries for t in tasks],
+                [t.api_key_id for t in tasks],
+                [t.entry[0].value for t in tasks],
+                [t.entry[1] for t in tasks],
+                [t.owner_kind for t in tasks],
+                [t.goal_id for t in tasks],
             )
-        assert record is not None
-        task = task_dict(record)
+        by_id = {record["id"]: record for record in records}
+        created = [task_dict(by_id[task_id]) for task_id in ids]
         if on_committed is not None:
-            await on_committed(task)
-        return task
+            await on_committed(created)
+        return created
+
+    async def goal_owners(
+        self, goal_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, tuple[str, uuid.UUID | None]]:
+        """The owner columns of each of `goal_ids` that exists."""
+        rows = await self.pool.fetch(
+            "SELECT id, owner_kind, api_key_id FROM goals WHERE id = ANY($1::uuid[])", list(goal_ids)
+        )
+        return {row["id"]: (row["owner_kind"], row["api_key_id"]) for row in rows}
 
     async def goal_owner(self, goal_id: uuid.UUID) -> tuple[str, uuid.UUID | None] | None:
         """The owner columns of the goal a task would be an attempt at; None when there is no such goal."""

@@ -21,6 +21,8 @@ from nova_contracts.orchestrator import (
     PipelineReview,
     PipelineStats,
     PipelineStatusFilter,
+    PipelineTaskBatchAccepted,
+    PipelineTaskBatchSubmit,
     PipelineTaskInfo,
     PipelineTaskPage,
     PipelineTasksDeleted,
@@ -54,6 +56,14 @@ Pipeline = Annotated[PipelineService, Depends(get_pipeline)]
 async def submit_task(body: PipelineTaskSubmit, caller: CallerAuth, service: Pipeline) -> PipelineTaskInfo:
     """Persist a goal and queue it; it is routed to a pod unless `pod_id` names one."""
     return await service.submit(body, caller)
+
+
+@pipeline.post("/tasks/batch", response_model=PipelineTaskBatchAccepted, status_code=status.HTTP_202_ACCEPTED)
+async def submit_task_batch(
+    body: PipelineTaskBatchSubmit, caller: CallerAuth, service: Pipeline
+) -> PipelineTaskBatchAccepted:
+    """Persist and queue up to 500 goals at once, all or none; the ids come back in the order sent."""
+    return await service.submit_batch(body, caller)
 
 
 @pipeline.get("/tasks", response_model=PipelineTaskPage)

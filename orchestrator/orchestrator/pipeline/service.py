@@ -7,11 +7,12 @@ tenant's task is "not found". Human review releases what the guardrail withheld,
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
 
 import asyncpg
+import structlog
 
 from nova_common.auth import Principal
 from nova_common.errors import BadRequest, Conflict, NotFound
@@ -29,6 +30,8 @@ from nova_contracts.orchestrator import (
     PipelineReview,
     PipelineStats,
     PipelineStatusFilter,
+    PipelineTaskBatchAccepted,
+    PipelineTaskBatchSubmit,
     PipelineTaskInfo,
     PipelineTaskPage,
     PipelineTasksDeleted,
@@ -43,11 +46,12 @@ from orchestrator.pipeline.events import ProgressPublisher
 from orchestrator.pipeline.executor import claim_target
 from orchestrator.pipeline.pods.service import PodService
 from orchestrator.pipeline.queue import CANCEL_CHANNEL, TaskQueue
-from orchestrator.pipeline.repository import PipelineRepository
+from orchestrator.pipeline.repository import Hop, NewTask, PipelineRepository
 from orchestrator.pipeline.settings import PipelineSettings
 from orchestrator.pipeline.state import RUNNING_STATES, is_terminal
 
 S = PipelineTaskState
+log = structlog.get_logger("orchestrator.pipeline.service")
 # How many task ids a caller's event stream remembers as its own or not before it looks them up again.
 VISIBILITY_CACHE = 10_000
 
@@ -56,6 +60,18 @@ def entry_of(pod: dict[str, Any], tags: list[str]) -> tuple[S, str]:
     """The state and stage a new task of `pod` starts in once claimed."""
     stage, state = claim_target({"pod": pod, "tags": tags, "checkpoint": {}})
     return state, stage
+
+
+def _item(index: int, itemised: bool) -> str:
+    """How an error names the item of a batch it is about."""
+    return f"tasks[{index}]: " if itemised else ""
+
+
+def _key_of(detail: str | None) -> str:
+    """The value in a foreign-key violation's detail (`Key (goal_id)=(…) is not present…`)."""
+    if detail and "=(" in detail:
+        return detail.split("=(", 1)[1].split(")", 1)[0]
+    return "of this submission"
 
 
 def task_info(task: dict[str, Any]) -> PipelineTaskInfo:
@@ -88,48 +104,86 @@ class PipelineService:
 
     async def submit(self, body: PipelineTaskSubmit, caller: Principal) -> PipelineTaskInfo:
         """Queue a goal for `caller` (a service submits for the platform, as the admin's)."""
-        if body.goal_id is not None:
-            owner = await self.repository.goal_owner(body.goal_id)
+        return task_info((await self._submit_all([body], caller))[0])
+
+    async def submit_batch(
+        self, body: PipelineTaskBatchSubmit, caller: Principal
+    ) -> PipelineTaskBatchAccepted:
+        """Queue several goals for `caller` in one transaction and one push: all of them, or none with the
+        first item that cannot be queued named (`tasks[i]`)."""
+        tasks = await self._submit_all(body.tasks, caller, itemised=True)
+        return PipelineTaskBatchAccepted(ids=[task["id"] for task in tasks])
+
+    async def _submit_all(
+        self, items: Sequence[PipelineTaskSubmit], caller: Principal, *, itemised: bool = False
+    ) -> list[dict[str, Any]]:
+        tenant = Tenant.of(caller)
+        goal_ids = {item.goal_id for item in items if item.goal_id is not None}
+        owners = await self.repository.goal_owners(list(goal_ids)) if goal_ids else {}
+        for i, item in enumerate(items):
+            owner = owners.get(item.goal_id) if item.goal_id is not None else None
             # Another tenant's goal is "not found", as everywhere: a key cannot file work under it.
-            if owner is None or not Tenant.of(caller).may_see(Tenant.from_columns(*owner)):
-                raise NotFound(f"goal {body.goal_id} not found")
+            if item.goal_id is not None and (
+                owner is None or not tenant.may_see(Tenant.from_columns(*owner))
+            ):
+                raise NotFound(_item(i, itemised) + f"goal {item.goal_id} not found")
         try:
-            task = await self._insert(body, caller, await self.pods.choose(body.goal, body.pod_id))
+            return await self.repository.insert_tasks(
+                await self._new_tasks(items, tenant, itemised), on_committed=self._announce
+            )
         except asyncpg.ForeignKeyViolationError as exc:
-            if "goal_id" in (exc.constraint_name or ""):  # the goal was deleted a moment ago
-                raise NotFound(f"goal {body.goal_id} not found") from exc
-            # The pod was deleted through another orchestrator a moment ago and our cache still had it.
+            if "goal_id" in (exc.constraint_name or ""):  # a goal was deleted a moment ago
+                raise NotFound(f"goal {_key_of(exc.detail)} not found") from exc
+            # A pod was deleted through another orchestrator a moment ago and our cache still had it.
             self.pods.forget_cached()
-            task = await self._insert(body, caller, await self.pods.choose(body.goal, body.pod_id))
-        return task_info(task)
+            return await self.repository.insert_tasks(
+                await self._new_tasks(items, tenant, itemised), on_committed=self._announce
+            )
 
-    async def _announce(self, task: dict[str, Any]) -> None:
-        # After the commit: if this push is lost (crash, Redis down) the reaper pushes the task again.
-        await asyncio.gather(
-            self.queue.push(task["id"]), self.publisher.publish(task["id"], S.QUEUED, previous=S.SUBMITTED)
-        )
+    async def _new_tasks(
+        self, items: Sequence[PipelineTaskSubmit], tenant: Tenant, itemised: bool
+    ) -> list[NewTask]:
+        new: list[NewTask] = []
+        for i, item in enumerate(items):
+            try:
+                pod = await self.pods.choose(item.goal, item.pod_id)
+            except (NotFound, Conflict) as exc:
+                if not itemised:
+                    raise
+                raise type(exc)(_item(i, itemised) + exc.detail) from exc
+            snapshot = {
+                k: (str(v) if isinstance(v, uuid.UUID) else v)
+                for k, v in pod.items()
+                if k not in ("created_at", "updated_at")
+            }
+            new.append(
+                NewTask(
+                    goal=item.goal,
+                    pod_id=pod["id"],
+                    pod=snapshot,
+                    tags=item.tags,
+                    metadata=item.metadata,
+                    max_retries=self.settings.max_retries if item.max_retries is None else item.max_retries,
+                    owner_kind=tenant.kind,
+                    api_key_id=tenant.api_key_id,
+                    entry=entry_of(snapshot, item.tags),
+                    goal_id=item.goal_id,
+                )
+            )
+        return new
 
-    async def _insert(
-        self, body: PipelineTaskSubmit, caller: Principal, pod: dict[str, Any]
-    ) -> dict[str, Any]:
-        snapshot = {
-            k: (str(v) if isinstance(v, uuid.UUID) else v)
-            for k, v in pod.items()
-            if k not in ("created_at", "updated_at")
-        }
-        return await self.repository.insert_task(
-            goal=body.goal,
-            pod_id=pod["id"],
-            pod=snapshot,
-            tags=body.tags,
-            metadata=body.metadata,
-            max_retries=self.settings.max_retries if body.max_retries is None else body.max_retries,
-            owner_kind=Tenant.of(caller).kind,
-            api_key_id=Tenant.of(caller).api_key_id,
-            entry=entry_of(snapshot, body.tags),
-            goal_id=body.goal_id,
-            on_committed=self._announce,
+    async def _announce(self, tasks: list[dict[str, Any]]) -> None:
+        """Push the committed tasks' ids (one LPUSH) and say they are queued; both after the commit."""
+        ids = [task["id"] for task in tasks]
+        pushed, _ = await asyncio.gather(
+            self.queue.push(*ids),
+            self.publisher.publish_many([(task_id, S.SUBMITTED, [Hop(S.QUEUED)]) for task_id in ids]),
+            return_exceptions=True,
         )
+        if isinstance(pushed, BaseException):
+            # The tasks are committed, so the caller gets its 202: the reaper pushes a task `queued` in
+            # Postgres but missing from Redis again (requeue_after_seconds), as after a crash right here.
+            log.warning("pipeline_ids_not_pushed", tasks=len(ids), error=type(pushed).__name__)
 
     async def _task(self, task_id: uuid.UUID, tenant: Tenant) -> dict[str, Any]:
         task = await self.repository.get(task_id)
