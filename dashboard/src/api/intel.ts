@@ -10,6 +10,7 @@ export type FeedType = OrchestratorSchemas['FeedType']
 export type IntelStats = OrchestratorSchemas['IntelStats']
 export type Recommendation = OrchestratorSchemas['Recommendation']
 export type RecommendationStatus = OrchestratorSchemas['RecommendationStatus']
+export type DigestResult = OrchestratorSchemas['DigestResult']
 
 /** How many feeds and recommendations the page lists; the API caps a page at 200. */
 export const INTEL_PAGE = 200
@@ -57,6 +58,8 @@ export const intelApi = {
   /** `dismissed`, or `new` to bring a dismissed one back. */
   setStatus: (id: string, status: 'new' | 'dismissed') =>
     apiFetch<Recommendation>(recommendation(id), { method: 'PATCH', json: { status } }),
+  /** Group the items waiting for a digest into recommendations now (intel-worker does it after each poll). */
+  digest: () => apiFetch<DigestResult>(`${BASE}/recommendations/digest`, { method: 'POST' }),
   comment: (id: string, body: string) =>
     apiFetch<Recommendation>(`${recommendation(id)}/comments`, { method: 'POST', json: { body } }),
 }

@@ -267,6 +267,30 @@ describe('Sources page', () => {
     expect(within(approved).queryByRole('button', { name: /Approve/ })).toBeNull()
   })
 
+  it('digests the waiting items on request, and says why when the model could not', async () => {
+    const calls = stubSources({
+      'GET /api/v1/intel/stats': () => ({ ...stats, undigested_items: 3 }),
+      // An unusable answer is reported in the body (200); the items wait for the next digest.
+      'POST /api/v1/intel/recommendations/digest': () => ({
+        items_considered: 3,
+        recommendations: [],
+        error: "the model's answer was not usable: no JSON object in the answer",
+      }),
+    })
+    renderWithAppClient()
+
+    await userEvent.click(await screen.findByRole('button', { name: 'Digest 3 waiting items' }))
+    expect(await screen.findByText(/The digest did not work: the model's answer was not usable/)).toBeTruthy()
+    expect(calls.filter((c) => c.method === 'POST').map((c) => c.url)).toEqual(['/api/v1/intel/recommendations/digest'])
+  })
+
+  it('offers no digest while nothing waits for one', async () => {
+    stubSources({ 'GET /api/v1/intel/stats': () => ({ ...stats, undigested_items: 0 }) })
+    renderPage(<SourcesPage />, { path: '/sources' })
+    await screen.findByLabelText('Intel summary')
+    expect(screen.queryByRole('button', { name: /^Digest/ })).toBeNull()
+  })
+
   it('dismisses a recommendation and comments on one', async () => {
     let rec = recommendation({ id: 'r-1', title: 'Try the new reranker' })
     const calls = stubSources({

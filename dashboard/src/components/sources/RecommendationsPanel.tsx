@@ -1,5 +1,5 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
-import { Check, Target, Undo2, X } from 'lucide-react'
+import { Check, Sparkles, Target, Undo2, X } from 'lucide-react'
 import { useState, type FormEvent } from 'react'
 import { Link } from 'react-router'
 
@@ -40,20 +40,23 @@ export function RecommendationsPanel() {
     <Panel
       title={<span id="recommendations-title">Recommendations</span>}
       actions={
-        <label className="flex items-center gap-2 text-sm">
-          <span className="text-muted">Show</span>
-          <select
-            value={filter}
-            onChange={(event) => setFilter(event.target.value as typeof filter)}
-            className="rounded-md border border-line-strong bg-panel px-2 py-1 text-sm text-fg focus:border-teal-500 focus:outline-none"
-          >
-            {FILTERS.map((option) => (
-              <option key={option.value} value={option.value}>
-                {option.label}
-              </option>
-            ))}
-          </select>
-        </label>
+        <div className="flex flex-wrap items-center gap-2">
+          <DigestNow />
+          <label className="flex items-center gap-2 text-sm">
+            <span className="text-muted">Show</span>
+            <select
+              value={filter}
+              onChange={(event) => setFilter(event.target.value as typeof filter)}
+              className="rounded-md border border-line-strong bg-panel px-2 py-1 text-sm text-fg focus:border-teal-500 focus:outline-none"
+            >
+              {FILTERS.map((option) => (
+                <option key={option.value} value={option.value}>
+                  {option.label}
+                </option>
+              ))}
+            </select>
+          </label>
+        </div>
       }
     >
       <p className="mb-3 text-sm text-muted">
@@ -100,6 +103,31 @@ export function RecommendationsPanel() {
         </ul>
       )}
     </Panel>
+  )
+}
+
+/** Digest the items waiting for one now: shown only while some wait (a digest the model could not do, say). */
+function DigestNow() {
+  const queryClient = useQueryClient()
+  const stats = useQuery(intelQueries.stats())
+  const waiting = stats.data?.undigested_items ?? 0
+  const digest = useMutation({
+    mutationFn: intelApi.digest,
+    onSuccess: (result) => {
+      void queryClient.invalidateQueries({ queryKey: intelQueries.all })
+      if (result.error) toast.error(`The digest did not work: ${result.error}`)
+      else {
+        const made = result.recommendations.length
+        toast.success(`${result.items_considered} items digested into ${made} ${made === 1 ? 'recommendation' : 'recommendations'}`)
+      }
+    },
+  })
+  if (waiting === 0) return null
+  return (
+    <Button size="sm" onClick={() => digest.mutate()} busy={digest.isPending}>
+      <Sparkles className="h-3.5 w-3.5" aria-hidden />
+      Digest {waiting} waiting {waiting === 1 ? 'item' : 'items'}
+    </Button>
   )
 }
 
