@@ -1,18 +1,25 @@
 """Batch submission (`POST /api/v1/pipeline/tasks/batch`, issue 22): one transaction and one push for many
 tasks, with the single submission's validation, tenancy and limits, and the item at fault named."""
 
+import asyncio
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 import redis
 from fastapi.testclient import TestClient
 
+from nova_common.postgres import create_pool
 from nova_contracts.orchestrator import MAX_PIPELINE_BATCH
+from nova_contracts.orchestrator import PipelineTaskState as S
 from orchestrator.config import Settings
+from orchestrator.db.migrations import apply_migrations
+from orchestrator.pipeline.repository import NewTask, PipelineRepository
+from orchestrator.pipeline.submissions import SubmissionCommitter
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_pipeline_support import (
@@ -151,3 +158,55 @@ def test_a_batch_counts_against_the_keys_rate_limit_like_a_single_submission(
     )
     refused = client.post(BATCH, json={"tasks": [{"goal": "b", "pod_id": pod["id"]}]}, headers=key)
     assert refused.status_code == 429 and "requests/minute" in refused.json()["detail"]
+
+
+@pytest.fixture
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    conn = await asyncpg.connect(database_url)
+    try:
+        await apply_migrations(conn)
+    finally:
+        await conn.close()
+    pool = await create_pool(database_url, max_size=4)
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+def _new(goal: str, goal_id: uuid.UUID | None = None) -> NewTask:
+    pod = {"name": "noop", "agents": [{"name": "noop", "role": "passthrough"}]}
+    return NewTask(goal, None, pod, [], {}, 3, "admin", None, (S.TASK_RUNNING, "noop"), goal_id)
+
+
+async def test_single_submissions_arriving_together_are_committed_and_announced_as_one_group(
+    pool: asyncpg.Pool,
+) -> None:
+    announced: list[list[str]] = []
+
+    async def announce(tasks: list[dict[str, Any]]) -> None:
+        announced.append([t["goal"] for t in tasks])
+
+    committer = SubmissionCommitter(PipelineRepository(pool), announce)
+    rows = await asyncio.gather(*(committer.insert(_new(f"g{i}")) for i in range(10)))
+    assert [r["goal"] for r in rows] == [f"g{i}" for i in range(10)]
+    assert announced == [[f"g{i}" for i in range(10)]]
+    stored = await pool.fetchval("SELECT count(*) FROM pipeline_tasks WHERE status = 'queued'")
+    assert stored == 10
+
+
+async def test_a_failing_submission_in_a_group_fails_alone_and_is_never_announced(pool: asyncpg.Pool) -> None:
+    announced: list[str] = []
+
+    async def announce(tasks: list[dict[str, Any]]) -> None:
+        announced.extend(t["goal"] for t in tasks)
+
+    committer = SubmissionCommitter(PipelineRepository(pool), announce)
+    results = await asyncio.gather(
+        *(committer.insert(_new(f"g{i}", uuid.uuid4() if i == 3 else None)) for i in range(6)),
+        return_exceptions=True,
+    )
+    assert isinstance(results[3], asyncpg.ForeignKeyViolationError)
+    assert sorted(announced) == ["g0", "g1", "g2", "g4", "g5"]
+    goals = {r["goal"] for r in await pool.fetch("SELECT goal FROM pipeline_tasks")}
+    assert goals == {"g0", "g1", "g2", "g4", "g5"}

@@ -49,6 +49,7 @@ from orchestrator.pipeline.queue import CANCEL_CHANNEL, TaskQueue
 from orchestrator.pipeline.repository import Hop, NewTask, PipelineRepository
 from orchestrator.pipeline.settings import PipelineSettings
 from orchestrator.pipeline.state import RUNNING_STATES, is_terminal
+from orchestrator.pipeline.submissions import SubmissionCommitter
 
 S = PipelineTaskState
 log = structlog.get_logger("orchestrator.pipeline.service")
@@ -101,6 +102,7 @@ class PipelineService:
         self.pods = pods
         self.publisher = publisher
         self.settings = settings
+        self.committer = SubmissionCommitter(repository, self._announce)
 
     async def submit(self, body: PipelineTaskSubmit, caller: Principal) -> PipelineTaskInfo:
         """Queue a goal for `caller` (a service submits for the platform, as the admin's)."""
@@ -128,17 +130,19 @@ class PipelineService:
             ):
                 raise NotFound(_item(i, itemised) + f"goal {item.goal_id} not found")
         try:
-            return await self.repository.insert_tasks(
-                await self._new_tasks(items, tenant, itemised), on_committed=self._announce
-            )
+            return await self._insert(await self._new_tasks(items, tenant, itemised))
         except asyncpg.ForeignKeyViolationError as exc:
             if "goal_id" in (exc.constraint_name or ""):  # a goal was deleted a moment ago
                 raise NotFound(f"goal {_key_of(exc.detail)} not found") from exc
             # A pod was deleted through another orchestrator a moment ago and our cache still had it.
             self.pods.forget_cached()
-            return await self.repository.insert_tasks(
-                await self._new_tasks(items, tenant, itemised), on_committed=self._announce
-            )
+            return await self._insert(await self._new_tasks(items, tenant, itemised))
+
+    async def _insert(self, tasks: list[NewTask]) -> list[dict[str, Any]]:
+        if len(tasks) == 1:
+            # Single submissions arriving together share one statement, commit and push.
+            return [await self.committer.insert(tasks[0])]
+        return await self.repository.insert_tasks(tasks, on_committed=self._announce)
 
     async def _new_tasks(
         self, items: Sequence[PipelineTaskSubmit], tenant: Tenant, itemised: bool
