@@ -5,6 +5,7 @@ import asyncio
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +50,7 @@ def api_only_client(settings: Settings) -> Iterator[TestClient]:
 
 def _queue(redis_base_url: str) -> list[str]:
     db2 = redis.Redis.from_url(redis_base_url.rsplit("/", 1)[0] + "/2", decode_responses=True)
-    return list(reversed(db2.lrange("nova:pipeline:queue", 0, -1)))  # oldest first, as workers take them
+    return [str(i) for i in reversed(db2.lrange("nova:pipeline:queue", 0, -1))]  # oldest first, as taken
 
 
 def _key(client: TestClient, name: str = "k", **fields: Any) -> dict[str, str]:
@@ -69,7 +70,7 @@ def test_a_batch_is_queued_in_order_and_every_task_runs_to_complete_with_its_tim
     body = response.json()
     assert body["status"] == "queued" and len(body["ids"]) == 20
     for i, task_id in enumerate(body["ids"]):
-        done = wait_for(lambda t=task_id: task_in(client, t, "complete"), what=f"{task_id} complete")
+        done = wait_for(partial(task_in, client, task_id, "complete"), what=f"{task_id} complete")
         assert done["output"] == f"echo {i}" and done["tags"] == [f"t{i}"] and done["pod_name"] == "noop"
         assert transitions(client, task_id)[:3] == [
             (None, "submitted"), ("submitted", "queued"), ("queued", "task_running"),
