@@ -223,6 +223,68 @@ def test_the_same_new_fact_from_two_items_formed_at_once_is_one_memory(
         queue.close()
 
 
+PORTO = extraction(
+    [
+        {
+            "subject": "user",
+            "attribute": "lives_in",
+            "value": "Porto",
+            "statement": "The user lives in Porto.",
+            "confidence": 0.9,
+            "importance": 0.8,
+        }
+    ],
+    summary="The user said they live in Porto.",
+)
+
+
+def test_items_formed_in_one_batch_end_as_if_formed_one_after_the_other(
+    make_service: ServiceFactory,
+    gateway_url: str,
+    redis_base_url: str,
+    fake_model: FakeOpenAI,
+    run_sql: Callable[..., list[Any]],
+    wait_until: Any,
+) -> None:
+    # Porto, then Lisbon, then Lisbon again, queued before the service starts: one batch takes all three.
+    fake_model.script.push(PORTO, LISBON, LISBON)
+    queue = redis.Redis.from_url(redis_base_url, db=0, decode_responses=True)
+    ids = [f"6f9c1a52-0000-4000-8000-0000000000b{n}" for n in range(3)]
+    for n, item_id in enumerate(ids):
+        item = {
+            "id": item_id,
+            "enqueued_at": "2026-01-01T00:00:00Z",
+            "content": f"{TURN} ({n})",
+            "source": {"kind": "chat"},
+        }
+        queue.lpush(QUEUE_KEY, json.dumps(item))
+    try:
+        # One extraction at a time, in queue order: the scripted replies meet the items in order.
+        with make_service(
+            gateway_url, INGEST_BATCH_SIZE=32, INGEST_CONCURRENCY=1, EXTRACTION_CONCURRENCY=1
+        ) as client:
+            wait_until(lambda: all(formed(run_sql, i) for i in ids))
+            [fact] = [m for m in browse(client, tier="semantic") if m["key"] == "lives_in"]
+            assert fact["content"] == "The user lives in Lisbon."
+            [revision] = client.get(f"{BASE}/{fact['id']}/history").json()["revisions"]
+            assert revision["content"] == "The user lives in Porto."
+            [contradiction] = client.get(f"{BASE}/contradictions").json()["items"]
+            assert contradiction["state"] == "superseded"
+            # The third item repeats the second: its fact and its summary reinforce what the batch made.
+            episodes = {m["content"]: m["id"] for m in browse(client, tier="episodic")}
+            assert set(episodes) == {
+                "The user said they live in Porto.",
+                "The user said they moved to Lisbon last month.",
+            }
+            [third] = run_sql("SELECT result FROM ingestions WHERE item_id = $1", ids[2])
+            result = json.loads(third["result"])
+            assert result["created"] == []
+            lisbon_episode = episodes["The user said they moved to Lisbon last month."]
+            assert sorted(result["reinforced"]) == sorted([fact["id"], lisbon_episode])
+    finally:
+        queue.close()
+
+
 def test_a_full_ingestion_queue_answers_429(make_service: ServiceFactory, gateway_url: str) -> None:
     with make_service(gateway_url, INGEST_ENABLED=False, INGEST_QUEUE_MAX_LENGTH=1) as client:
         ingest(client)

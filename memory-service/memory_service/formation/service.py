@@ -265,6 +265,9 @@ class FormationService:
                         fact_key = (item.owner, project, candidate.category or "", candidate.key)
                         if fact_key in pending.fact_keys:  # a second value for a fact of this batch
                             await pending.flush(session)
+                            if (stale := facts.get(fact_key)) is not None:
+                                # Changed by SQL updates since it was read: the lookup below reloads it.
+                                session.expire(stale)
                             await self._form_fact(session, item, candidate, embedded, source_id, outcome)
                         elif (existing := facts.get(fact_key)) is not None:
                             pending.fact_keys.add(fact_key)
