@@ -16,9 +16,22 @@ async def _keep_session(_: asyncpg.Connection) -> None:
     """
 
 
-async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+def application_name(service: str) -> str:
+    """How a service's sessions are named in `pg_stat_activity` (recovery tells its own apart by it)."""
+    return f"nova-{service}"
+
+
+async def create_pool(
+    dsn: str, *, min_size: int = 1, max_size: int = 10, service: str | None = None
+) -> asyncpg.Pool:
     pool = await asyncpg.create_pool(
-        dsn, min_size=min_size, max_size=max_size, command_timeout=60, timeout=5, reset=_keep_session
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        command_timeout=60,
+        timeout=5,
+        reset=_keep_session,
+        server_settings={"application_name": application_name(service)} if service else None,
     )
     if pool is None:  # asyncpg types it optional; a pool that is awaited is always created
         raise RuntimeError("asyncpg returned no pool")

@@ -54,6 +54,7 @@ async def open_resources(
                 settings.database_url,
                 min_size=settings.database_pool_min,
                 max_size=settings.database_pool_max,
+                service=settings.service_name,
             )
             health.add_check("postgres", postgres_check(resources.pg))
         token = settings.service_token.get_secret_value()

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import pytest
 import redis
 from fastapi.testclient import TestClient
 
@@ -76,6 +77,35 @@ def test_round_trip_brings_back_every_row_redis_key_and_workspace_file(
     workspace = recovery_settings.workspace
     assert (workspace / "project" / "notes.md").read_text() == "# notes\n"
     assert not (workspace / "new.txt").exists()
+
+
+def test_restore_disconnects_other_services_sessions_so_none_keeps_plans_of_the_old_tables(
+    client: TestClient, make_backup: Callable[..., str], admin: dict[str, str], recovery_settings: Settings
+) -> None:
+    """A service's pooled connection caches prepared statements; after the restore recreated the tables they
+    would fail (memory-service's first write answered 500). The restore ends such sessions; recovery's own
+    pool goes on working."""
+    name = make_backup()
+    loop = asyncio.new_event_loop()
+    try:
+        service_session = loop.run_until_complete(
+            asyncpg.connect(
+                recovery_settings.database_url, server_settings={"application_name": "nova-memory-service"}
+            )
+        )
+        assert loop.run_until_complete(service_session.fetchval("SELECT count(*) FROM memories")) == 20
+
+        response = client.post(f"/api/v1/recovery/backups/{name}/restore", headers=admin)
+        assert response.status_code == 200, response.text
+        assert response.json()["matches"] is True
+
+        with pytest.raises((asyncpg.PostgresError, asyncpg.InterfaceError, OSError)):
+            loop.run_until_complete(service_session.fetchval("SELECT count(*) FROM memories"))
+        # Recovery itself still answers from its pool.
+        assert client.get("/api/v1/recovery/backups", headers=admin).status_code == 200
+        loop.run_until_complete(service_session.close())
+    finally:
+        loop.close()
 
 
 def test_backup_streams_progress_phases_and_lists_the_archive(

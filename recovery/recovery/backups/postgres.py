@@ -19,6 +19,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 import asyncpg
 
 from nova_common.errors import NotConfigured, UpstreamUnavailable
+from nova_common.postgres import application_name
 from nova_contracts.recovery import TableStats
 
 # Text forms that do not depend on the session, so a checksum taken before a backup and after a restore
@@ -88,6 +89,19 @@ async def table_stats(
         if on_table is not None:
             on_table()
     return stats
+
+
+async def end_other_sessions(conn: asyncpg.Connection) -> int:
+    """Disconnect every session on this database but recovery's own: after a restore replaced the tables, a
+    service's cached prepared statements name the old ones (memory-service's next write failed with
+    InvalidCachedStatementError); reconnected, the services plan against the restored schema."""
+    count: int = await conn.fetchval(
+        """SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity
+           WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'
+             AND application_name IS DISTINCT FROM $1""",
+        application_name("recovery"),
+    )
+    return count
 
 
 async def server_version(conn: asyncpg.Connection) -> str:

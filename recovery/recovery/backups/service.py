@@ -472,6 +472,9 @@ class BackupService:
                     ),
                     timeout=self.settings.restore_timeout_seconds,
                 )
+                async with self.pool.acquire() as conn:
+                    ended = await postgres.end_other_sessions(conn)
+                log.info("restore_sessions_ended", sessions=ended)
                 if archive.REDIS in parts:
                     await redis_state.restore_redis(self.settings.redis_url, parts[archive.REDIS])
                 workspace_files = 0
