@@ -13,6 +13,7 @@ NOVA_PORT_OFFSET shifts every port (a second stack beside the first, as the end-
 
 import argparse
 import importlib.util
+import json
 import os
 import shlex
 import signal
@@ -81,29 +82,38 @@ def smollm2_gguf() -> Path | None:
     return files[0] if files else None
 
 
+def model_server_config(stack: Stack, spec: ServiceSpec, gguf: Path) -> Path:
+    """The llama.cpp server's config file (`NOVA_MODEL_SERVER_CONFIG`, default `data/model-server.json`).
+
+    The server reads its model from it, so recovery switches the model by rewriting `models` and restarting
+    the process. Host and port are the stack's, written at every start; a model file that is gone (or no
+    file yet) means the bundled SmolLM2.
+    """
+    path = Path(stack.env.get("NOVA_MODEL_SERVER_CONFIG") or stack.data_dir / "model-server.json")
+    bundled = {
+        "model": str(gguf),
+        "model_alias": "smollm2-135m",
+        "n_ctx": 4096,
+        "n_threads": 2,
+        "verbose": False,
+    }
+    try:
+        models = json.loads(path.read_text())["models"]
+        if not (isinstance(models, list) and models and Path(models[0]["model"]).is_file()):
+            models = [bundled]
+    except (OSError, ValueError, KeyError, TypeError):
+        models = [bundled]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"host": "127.0.0.1", "port": stack.port(spec), "models": models}, indent=2))
+    return path
+
+
 def model_server_command(stack: Stack, spec: ServiceSpec) -> list[str] | None:
     gguf = smollm2_gguf()
     if gguf is None or importlib.util.find_spec("llama_cpp") is None:
         return None
-    return [
-        sys.executable,
-        "-m",
-        "llama_cpp.server",
-        "--model",
-        str(gguf),
-        "--model_alias",
-        "smollm2-135m",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(stack.port(spec)),
-        "--n_ctx",
-        "4096",
-        "--n_threads",
-        "2",
-        "--verbose",
-        "False",
-    ]
+    config = model_server_config(stack, spec, gguf)
+    return [sys.executable, "-m", "llama_cpp.server", "--config_file", str(config)]
 
 
 def process_commands(stack: Stack) -> dict[str, tuple[list[str], Path]]:
