@@ -2,7 +2,7 @@
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -316,3 +316,58 @@ class BackendState(ResponseModel):
     drained: bool
     inflight_at_stop: int | None = None
     detail: str | None = None
+
+
+# Switching the local model server (recovery's `/inference/backend`).
+
+
+class InferenceSwitchPhase(StrEnum):
+    PULLING = "pulling"
+    DRAINING = "draining"
+    STOPPING = "stopping"
+    STARTING = "starting"
+    LOADING = "loading"
+    READY = "ready"
+    ROLLING_BACK = "rolling_back"
+    FAILED = "failed"
+
+
+class InferenceSwitchRequest(RequestModel):
+    backend: str = Field(min_length=1, max_length=40, description="llamacpp, ollama, vllm or sglang")
+    model: str = Field(
+        min_length=1,
+        max_length=500,
+        description="a model the backend offers here (see GET .../inference/backend), or a .gguf path for llamacpp",
+    )
+
+
+class InferenceSwitchProgress(ResponseModel):
+    backend: str
+    model: str
+    phase: InferenceSwitchPhase
+    url: str | None = None
+    served_model: str | None = Field(default=None, description="the name the server lists the model under")
+    drained: bool | None = None
+    inflight_at_stop: int | None = None
+    detail: str | None = None
+    started_at: datetime
+    finished_at: datetime | None = None
+
+
+class InferenceBackendOption(ResponseModel):
+    backend: str
+    models: list[str]
+    accepts_path: bool = Field(
+        default=False, description="also accepts the absolute path of a .gguf file on this machine"
+    )
+
+
+class InferenceBackendStatus(ResponseModel):
+    manager: Literal["launcher", "docker"] | None
+    backend: str = Field(description="what llm-gateway routes local requests to (`inference.backend`)")
+    state: str = Field(description="the gateway's `inference.state`: only `ready` receives traffic")
+    url: str | None
+    model: str | None = Field(description="the model the last switch started, when recovery knows it")
+    switching: bool
+    last_switch: InferenceSwitchProgress | None
+    options: list[InferenceBackendOption]

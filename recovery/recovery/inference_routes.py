@@ -7,15 +7,17 @@ from fastapi import APIRouter, Depends, Request
 
 from nova_common.auth import AdminAuth
 from nova_contracts.llm import InferenceState
-from nova_contracts.recovery import BackendState, Hardware, InferenceRecommendation
-from recovery import inference
-from recovery.config import Settings
-from recovery.inference_switch import (
+from nova_contracts.recovery import (
+    BackendState,
+    Hardware,
     InferenceBackendStatus,
-    InferenceSwitcher,
+    InferenceRecommendation,
     InferenceSwitchProgress,
     InferenceSwitchRequest,
 )
+from recovery import inference
+from recovery.config import Settings
+from recovery.inference_switch import InferenceSwitcher
 from recovery.services.routes import Manager
 
 router = APIRouter(prefix="/api/v1/recovery/inference", tags=["inference"])

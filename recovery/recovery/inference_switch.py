@@ -18,8 +18,6 @@ import json
 import os
 import re
 import tempfile
-from datetime import datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
@@ -27,12 +25,18 @@ from urllib.parse import urlsplit
 import httpx
 import redis.asyncio as aioredis
 import structlog
-from pydantic import Field
 
 from nova_common.errors import BadRequest, Conflict, NotConfigured
-from nova_contracts.base import RequestModel, ResponseModel, utc_now
+from nova_contracts.base import utc_now
 from nova_contracts.llm import InferenceBackend, InferenceState
 from nova_contracts.orchestrator import config_redis_key
+from nova_contracts.recovery import (
+    InferenceBackendOption,
+    InferenceBackendStatus,
+    InferenceSwitchPhase,
+    InferenceSwitchProgress,
+    InferenceSwitchRequest,
+)
 from recovery import inference
 from recovery.config import Settings
 from recovery.services.managers import ContainerRun, DockerServices, LauncherServices, ServiceManager
@@ -66,58 +70,6 @@ HF_MODELS = (
 )
 _OLLAMA_TAG = re.compile(r"^[a-z0-9][a-z0-9._/-]{0,100}(:[A-Za-z0-9._-]{1,60})?$")
 _HF_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
-
-
-class InferenceSwitchPhase(StrEnum):
-    PULLING = "pulling"
-    DRAINING = "draining"
-    STOPPING = "stopping"
-    STARTING = "starting"
-    LOADING = "loading"
-    READY = "ready"
-    ROLLING_BACK = "rolling_back"
-    FAILED = "failed"
-
-
-class InferenceSwitchRequest(RequestModel):
-    backend: str = Field(min_length=1, max_length=40, description="llamacpp, ollama, vllm or sglang")
-    model: str = Field(
-        min_length=1,
-        max_length=500,
-        description="a model the backend offers here (see GET .../inference/backend), or a .gguf path for llamacpp",
-    )
-
-
-class InferenceSwitchProgress(ResponseModel):
-    backend: str
-    model: str
-    phase: InferenceSwitchPhase
-    url: str | None = None
-    served_model: str | None = Field(default=None, description="the name the server lists the model under")
-    drained: bool | None = None
-    inflight_at_stop: int | None = None
-    detail: str | None = None
-    started_at: datetime
-    finished_at: datetime | None = None
-
-
-class InferenceBackendOption(ResponseModel):
-    backend: str
-    models: list[str]
-    accepts_path: bool = Field(
-        default=False, description="also accepts the absolute path of a .gguf file on this machine"
-    )
-
-
-class InferenceBackendStatus(ResponseModel):
-    manager: Literal["launcher", "docker"] | None
-    backend: str = Field(description="what llm-gateway routes local requests to (`inference.backend`)")
-    state: str = Field(description="the gateway's `inference.state`: only `ready` receives traffic")
-    url: str | None
-    model: str | None = Field(description="the model the last switch started, when recovery knows it")
-    switching: bool
-    last_switch: InferenceSwitchProgress | None
-    options: list[InferenceBackendOption]
 
 
 def bundled_gguf() -> Path | None:
