@@ -6,10 +6,12 @@ from contextlib import asynccontextmanager
 
 import httpx
 from fastapi import FastAPI
+from starlette.middleware import Middleware
 
 from llm_gateway import __doc__ as description
 from llm_gateway import __version__
 from llm_gateway.api import health, internal, openai
+from llm_gateway.api.chat_fast_path import ChatCompletionFastPath
 from llm_gateway.completions.cache import ResponseCache
 from llm_gateway.completions.service import CompletionService
 from llm_gateway.config import Settings, get_settings
@@ -123,6 +125,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Images (data: URLs) and long contexts: the kit's 1 MiB default would refuse ordinary /v1 requests.
         body_limits={"/v1/": V1_BODY_LIMIT_BYTES},
     )
+    # Innermost of the middleware (appended, where add_middleware would put it outermost): the kit's request
+    # id, Host check, body cap and CORS see these requests first. The FastAPI route stays for the docs.
+    app.user_middleware.append(Middleware(ChatCompletionFastPath))
     # The OpenAI-compatible routes first: routes are matched in order, and these take the most traffic.
     app.include_router(openai.router)
     app.include_router(internal.router)

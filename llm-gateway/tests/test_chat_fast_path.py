@@ -1,0 +1,51 @@
+"""`/v1/chat/completions` is served ahead of FastAPI's router (api/chat_fast_path.py): the kit's middleware
+still applies, and input the fast path does not take is answered by the FastAPI route, as before."""
+
+import json
+from typing import Any
+
+USER = [{"role": "user", "content": "hello fast path"}]
+
+
+async def test_a_chat_completion_carries_the_request_id_and_cors_headers_of_the_kit(
+    gateway_factory: Any, wired: dict[str, Any], fake_local: Any
+) -> None:
+    gateway = await gateway_factory(**wired, cors_allowed_origins="http://localhost:5173")
+    response = await gateway.client.post(
+        "/v1/chat/completions",
+        json={"model": "smollm2-135m", "messages": USER},
+        headers={"X-Request-ID": "req-fast-path-1", "Origin": "http://localhost:5173"},
+    )
+    assert response.status_code == 200, response.text
+    assert response.headers["X-Request-ID"] == "req-fast-path-1"
+    assert response.headers["access-control-allow-origin"] == "http://localhost:5173"
+    assert response.json()["model"] == "smollm2-135m"
+
+
+async def test_a_body_that_is_not_json_is_answered_by_the_route_in_the_openai_error_shape(
+    gateway: Any,
+) -> None:
+    for content, content_type in ((b"{not json", "application/json"), (b"model=x", "text/plain")):
+        response = await gateway.client.post(
+            "/v1/chat/completions", content=content, headers={"Content-Type": content_type}
+        )
+        assert response.status_code == 422, response.text
+        assert response.json()["error"]["type"] == "invalid_request_error"
+
+
+async def test_an_unknown_model_is_refused_in_the_openai_error_shape_with_400(
+    gateway_factory: Any, wired: dict[str, Any]
+) -> None:
+    gateway = await gateway_factory(**wired)
+    response = await gateway.client.post(
+        "/v1/chat/completions", content=json.dumps({"model": "no-such-model", "messages": USER})
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["type"] == "invalid_request_error"
+
+
+async def test_the_route_stays_in_the_openapi_document(gateway: Any) -> None:
+    spec = (await gateway.client.get("/openapi.json")).json()
+    operation = spec["paths"]["/v1/chat/completions"]["post"]
+    assert operation["security"] == [{"ApiKey": []}]
+    assert "OpenAIChatCompletionRequest" in json.dumps(operation["requestBody"])
