@@ -15,8 +15,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import numpy as np
-
 from memory_service.context.tokens import count_tokens
 from memory_service.formation.learning import LearningService
 from memory_service.memories.decay import effective_confidence
@@ -55,22 +53,16 @@ def _line(hit: ScoredMemory, confidence: float | None) -> str:
     return f"- [{hit.row.id}] ({label}) {content}"
 
 
-def near_duplicates(
-    order: list[uuid.UUID], vectors: dict[uuid.UUID, tuple[str, list[float]]], threshold: float
-) -> set[uuid.UUID]:
-    """Ids to drop: each memory whose cosine to a better-ranked kept one (same model) reaches `threshold`."""
-    kept: dict[str, list[np.ndarray]] = {}
+def near_duplicates(hits: list[ScoredMemory]) -> set[uuid.UUID]:
+    """Ids to drop: each memory whose vector nearly repeats a better-ranked kept one's (the search compared
+    them: `duplicates_of`)."""
+    kept: set[uuid.UUID] = set()
     dropped: set[uuid.UUID] = set()
-    for memory_id in order:
-        if memory_id not in vectors:
-            continue
-        tag, vector = vectors[memory_id]
-        unit = np.asarray(vector, dtype=np.float32)
-        unit /= max(float(np.linalg.norm(unit)), 1e-12)
-        if any(float(unit @ other) >= threshold for other in kept.get(tag, [])):
-            dropped.add(memory_id)
+    for hit in hits:
+        if any(better in kept for better in hit.duplicates_of):
+            dropped.add(hit.row.id)
         else:
-            kept.setdefault(tag, []).append(unit)
+            kept.add(hit.row.id)
     return dropped
 
 
@@ -172,9 +164,11 @@ class ContextService:
             owner=request.owner,
         )
         timings: dict[str, float] = {}
-        hits, _, _, _ = await self.memories.ranked(search, filters, touch=False, timings=timings)
+        hits, _, _, _ = await self.memories.ranked(
+            search, filters, touch=False, duplicate_similarity=self.dedup_similarity, timings=timings
+        )
         step = time.perf_counter()
-        hits = self._deduplicated(hits, await self.memories.vectors([h.row.id for h in hits]))
+        hits = self._deduplicated(hits)
         step = _lap(timings, "dedup", step)
         facts, others = self._candidates(hits)
         # Tokenizing is CPU work: one trip to a thread for both steps.
@@ -210,10 +204,8 @@ class ContextService:
             memory_ids=[c.id for c in chosen],
         )
 
-    def _deduplicated(
-        self, hits: list[ScoredMemory], vectors: dict[uuid.UUID, tuple[str, list[float]]]
-    ) -> list[ScoredMemory]:
-        dropped = near_duplicates([h.row.id for h in hits], vectors, self.dedup_similarity)
+    def _deduplicated(self, hits: list[ScoredMemory]) -> list[ScoredMemory]:
+        dropped = near_duplicates(hits)
         seen_hashes: set[str] = set()
         unique: list[ScoredMemory] = []
         for hit in hits:

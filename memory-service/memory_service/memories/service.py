@@ -297,10 +297,6 @@ class MemoryService:
         async with self.sessions.begin() as session:
             await repository.touch(session, ids)
 
-    async def vectors(self, ids: list[uuid.UUID]) -> dict[uuid.UUID, tuple[str, list[float]]]:
-        async with self.sessions() as session:
-            return await repository.vectors_of(session, ids)
-
     async def delete(self, memory_id: uuid.UUID) -> None:
         async with self.sessions.begin() as session:
             if not await repository.delete_memory(session, memory_id):
@@ -424,28 +420,33 @@ class MemoryService:
         filters: SearchFilters,
         *,
         touch: bool = True,
+        duplicate_similarity: float | None = None,
         timings: dict[str, float] | None = None,
     ) -> tuple[list[ScoredMemory], FusionMethod, bool, EmbeddingTarget | None]:
         """The hits (counted as accessed if `touch`), the fusion used, whether it fell back to keywords,
-        and the embedding model of the query vector. `timings` receives the embed and search milliseconds."""
+        and the embedding model of the query vector. `duplicate_similarity`: each hit lists the better
+        ranked hits its vector is that similar to. `timings` receives the embed and search milliseconds."""
         started = time.perf_counter()
         fusion = request.fusion or self.settings.fusion_default
-        plan = self.search_plan(request, fusion)
+        plan = replace(self.search_plan(request, fusion), duplicate_similarity=duplicate_similarity)
         fallback = False
         if fusion is not FusionMethod.KEYWORD:
             try:
                 [query_vector] = await self.embeddings.embed([request.query])
             except EmbeddingUnavailable:
                 fusion, fallback = FusionMethod.KEYWORD, True
-                plan = self.search_plan(request, fusion)
+                plan = replace(plan, fusion=fusion)
             else:
                 target = EmbeddingTarget(query_vector.model, query_vector.dim)
                 plan = replace(plan, vector=query_vector.vector, target=target)
         embedded = time.perf_counter()
-        async with self.sessions.begin() as session:
-            hits = await hybrid_search(session, plan, filters)
-            if touch:
+        if touch:
+            async with self.sessions.begin() as session:
+                hits = await hybrid_search(session, plan, filters)
                 await repository.touch(session, [hit.row.id for hit in hits])
+        else:
+            async with self.sessions() as session:
+                hits = await hybrid_search(session, plan, filters)
         if timings is not None:
             timings["embed"] = (embedded - started) * 1000
             timings["search"] = (time.perf_counter() - embedded) * 1000
