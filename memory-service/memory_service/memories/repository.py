@@ -6,7 +6,6 @@ from typing import Any
 
 from sqlalchemy import Select, delete, func, insert, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import contains_eager
 from sqlalchemy.orm.attributes import set_committed_value
@@ -46,23 +45,21 @@ async def touch(session: AsyncSession, ids: Sequence[uuid.UUID]) -> None:
     of overlapping results cannot deadlock."""
     if not ids:
         return
+    # FOR KEY SHARE: a memory deleted (e.g. merged by compaction) since the read is skipped rather than
+    # failing the foreign key, and one still here cannot be deleted before this write commits. That replaces
+    # a savepoint around the write (two round trips on every chat turn's recall).
     existing = (
         select(MemoryRow.id, literal(1), func.now())
         .where(MemoryRow.id.in_(sorted(set(ids))))
         .order_by(MemoryRow.id)
+        .with_for_update(key_share=True)
     )
     stmt = pg_insert(MemoryAccessRow).from_select(["memory_id", "access_count", "last_accessed_at"], existing)
     stmt = stmt.on_conflict_do_update(
         index_elements=[MemoryAccessRow.memory_id],
         set_={"access_count": MemoryAccessRow.access_count + 1, "last_accessed_at": func.now()},
     )
-    # A memory deleted (e.g. merged by compaction) between the read and this write fails the foreign
-    # key; its access no longer matters, and the read itself must not fail for it.
-    try:
-        async with session.begin_nested():
-            await session.execute(stmt)
-    except IntegrityError:
-        pass
+    await session.execute(stmt)
 
 
 async def set_access(
