@@ -9,11 +9,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Float, case, func
+from sqlalchemy.orm import QueryableAttribute
 from sqlalchemy.sql.elements import ColumnElement
 
-from memory_service.db.models import MemoryAccessRow, MemoryRow
-
 SECONDS_PER_DAY = 86_400.0
+Column = ColumnElement[Any] | QueryableAttribute[Any]
 DECAYING_TIER = "semantic"
 
 
@@ -26,9 +26,16 @@ def effective_confidence(
     return float(confidence * days**-exponent)
 
 
-def effective_confidence_sql(exponent: float) -> ColumnElement[Any]:
-    """Needs `memory_access` outer-joined to `memories`."""
-    last_access = func.coalesce(MemoryAccessRow.last_accessed_at, MemoryRow.created_at)
+def effective_confidence_sql(
+    exponent: float,
+    *,
+    tier: Column,
+    confidence: Column,
+    created_at: Column,
+    last_accessed_at: Column,
+) -> ColumnElement[Any]:
+    """Of a memory's columns as a query read them (`last_accessed_at` is NULL if it was never accessed)."""
+    last_access = func.coalesce(last_accessed_at, created_at)
     days = func.greatest(func.extract("epoch", func.now() - last_access) / SECONDS_PER_DAY, 1.0)
-    decayed = MemoryRow.confidence * func.power(days, -exponent)
-    return case((MemoryRow.tier == DECAYING_TIER, decayed), else_=MemoryRow.confidence).cast(Float)
+    decayed = confidence * func.power(days, -exponent)
+    return case((tier == DECAYING_TIER, decayed), else_=confidence).cast(Float)

@@ -199,6 +199,17 @@ def _tsquery(mode: KeywordQuery) -> ColumnElement[Any]:
     return cast(func.replace(cast(anded, Text), " & ", " | "), TSQUERY)
 
 
+# What the final score needs of a memory besides its arm scores. Each arm reads these with the row it
+# already visits, so only the final `limit` rows are looked up again for their whole content.
+_RANKING_COLUMNS = ("tier", "confidence", "created_at", "importance")
+
+
+def _ranking_columns(source: Any) -> list[ColumnElement[Any]]:
+    return [
+        source.c[name] if source is not MemoryRow else getattr(MemoryRow, name) for name in _RANKING_COLUMNS
+    ]
+
+
 def _candidates(plan: SearchPlan, depth: int) -> int:
     return max(depth, plan.limit)
 
@@ -213,7 +224,7 @@ def _dense(plan: SearchPlan, conditions: list[ColumnElement[bool]]) -> Select[An
         cast(bindparam("query_vector", type_=Text), VECTOR(dim))
     )
     nearest = (
-        select(MemoryRow.id, distance.label("distance"))
+        select(MemoryRow.id, distance.label("distance"), *_ranking_columns(MemoryRow))
         .where(
             MemoryRow.embedding_model == bindparam("query_model", type_=Text),
             MemoryRow.embedding_dim == dim,
@@ -232,6 +243,7 @@ def _dense(plan: SearchPlan, conditions: list[ColumnElement[bool]]) -> Select[An
         func.min(similarity).over().label("vmin"),
         func.max(similarity).over().label("vmax"),
         func.count().over().label("vcount"),
+        *_ranking_columns(nearest),
     )
 
 
@@ -280,7 +292,7 @@ def _sparse(plan: SearchPlan, conditions: list[ColumnElement[bool]]) -> Select[A
         rank, source = _ts_rank(plan, tsquery)
     labelled = rank.label("rank")
     matches = (
-        select(MemoryRow.id, labelled)
+        select(MemoryRow.id, labelled, *_ranking_columns(MemoryRow))
         .select_from(source)
         .where(MemoryRow.search_tsv.op("@@")(tsquery), *conditions)
         .order_by(labelled.desc(), MemoryRow.id)
@@ -296,6 +308,7 @@ def _sparse(plan: SearchPlan, conditions: list[ColumnElement[bool]]) -> Select[A
         func.min(matches_cte.c.rank).over().label("kmin"),
         func.max(matches_cte.c.rank).over().label("kmax"),
         func.count().over().label("kcount"),
+        *_ranking_columns(matches_cte),
     )
 
 
@@ -350,12 +363,17 @@ def _fused(plan: SearchPlan, conditions: list[ColumnElement[bool]]) -> Any:
             func.greatest(dense.c.vscore, 0.0).label("fscore"),
             dense.c.vscore,
             literal(None, Float).label("kscore"),
+            *_ranking_columns(dense),
         ).cte("fused")
     if plan.fusion is FusionMethod.KEYWORD:
         sparse = _sparse(plan, conditions).cte("sparse")
         normalised = case((sparse.c.kmax > 0, sparse.c.kscore / sparse.c.kmax), else_=0.0)
         return select(
-            sparse.c.id, normalised.label("fscore"), literal(None, Float).label("vscore"), sparse.c.kscore
+            sparse.c.id,
+            normalised.label("fscore"),
+            literal(None, Float).label("vscore"),
+            sparse.c.kscore,
+            *_ranking_columns(sparse),
         ).cte("fused")
 
     dense = _dense(plan, conditions).cte("dense")
@@ -374,6 +392,7 @@ def _fused(plan: SearchPlan, conditions: list[ColumnElement[bool]]) -> Any:
             fscore.label("fscore"),
             dense.c.vscore,
             sparse.c.kscore,
+            *(func.coalesce(dense.c[name], sparse.c[name]).label(name) for name in _RANKING_COLUMNS),
         )
         .select_from(dense.join(sparse, dense.c.id == sparse.c.id, full=True))
         .cte("fused")
@@ -418,38 +437,55 @@ def _statement(shape: _StatementShape) -> Select[Any]:
         target=EmbeddingTarget("", shape.dim) if shape.dim is not None else None,
     )
     fused = _fused(plan, _filter_conditions(shape.filters))
-    # least(): float4 ts_rank divided in float8 can overshoot 1 by a rounding error.
-    ranked = fused.c.fscore * effective_confidence_sql(plan.tuning.decay_exponent)
+    ranked = fused.c.fscore * effective_confidence_sql(
+        plan.tuning.decay_exponent,
+        tier=fused.c.tier,
+        confidence=fused.c.confidence,
+        created_at=fused.c.created_at,
+        last_accessed_at=MemoryAccessRow.last_accessed_at,
+    )
     w = plan.tuning.importance_weight
     if w > 0:
         # Neutral at importance 0.5; at most doubles (or zeroes, at w = 1) a memory's score.
-        ranked = ranked * ((1.0 - w) + 2.0 * w * MemoryRow.importance)
+        ranked = ranked * ((1.0 - w) + 2.0 * w * fused.c.importance)
+    # least(): float4 ts_rank divided in float8 can overshoot 1 by a rounding error.
     score = func.least(ranked, 1.0)
+    best = (
+        select(
+            fused.c.id,
+            score.label("score"),
+            fused.c.vscore,
+            fused.c.kscore,
+            MemoryAccessRow.access_count,
+            MemoryAccessRow.last_accessed_at,
+        )
+        .select_from(fused.outerjoin(MemoryAccessRow, MemoryAccessRow.memory_id == fused.c.id))
+        .order_by(score.desc(), fused.c.id)
+        .limit(plan.limit)
+    )
+    if shape.min_score:
+        best = best.where(score >= bindparam("min_score", type_=Float))
+    scored = best.cte("scored")
     columns = [column.label(key) for key, column in _MEMORY_COLUMNS]
     stmt = (
         select(
             *columns,
-            MemoryAccessRow.access_count.label("access__count"),
-            MemoryAccessRow.last_accessed_at.label("access__last_accessed_at"),
-            score.label("score"),
-            fused.c.vscore,
-            fused.c.kscore,
+            scored.c.access_count.label("access__count"),
+            scored.c.last_accessed_at.label("access__last_accessed_at"),
+            scored.c.score,
+            scored.c.vscore,
+            scored.c.kscore,
         )
-        .select_from(MemoryRow)
-        .join(fused, MemoryRow.id == fused.c.id)
-        .outerjoin(MemoryAccessRow, MemoryAccessRow.memory_id == MemoryRow.id)
-        .order_by(score.desc(), MemoryRow.id)
-        .limit(plan.limit)
+        .select_from(scored.join(MemoryRow, MemoryRow.id == scored.c.id))
+        .order_by(scored.c.score.desc(), scored.c.id)
     )
-    if shape.min_score:
-        stmt = stmt.where(score >= bindparam("min_score", type_=Float))
     if shape.duplicate_similarity is None:
         return stmt
     # Near-duplicate removal needs the hits' vectors; comparing them here saves a second query that would
     # fetch 40 vectors of 1.5 kB: each hit lists the better-ranked hits its vector nearly repeats.
     top = stmt.add_columns(
         MemoryRow.embedding.label("embedding"),
-        func.row_number().over(order_by=(score.desc(), MemoryRow.id)).label("position"),
+        func.row_number().over(order_by=(scored.c.score.desc(), scored.c.id)).label("position"),
     ).cte("top")
     better = top.alias("better")
     # Only vectors of one model and dimension compare; the CASE keeps <=> from ever seeing two dimensions.
