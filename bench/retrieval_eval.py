@@ -27,6 +27,14 @@ Tuning uses SciFact's *training* queries only:
 3. the winners are re-run through the API, so every number reported comes from the service itself.
 SciFact's test queries and Cranfield (held out, graded qrels) are only ever scored, never tuned on.
 
+Importance (what feedback teaches) as a ranking signal, after the rows above: simulated usage gives feedback
+through the service's own API (`POST /{agent}/context`, then `POST /feedback`: the surfaced memories that are
+relevant were used in a good turn; when none was, the turn went badly with all of them), then the same
+queries are scored with IMPORTANCE_WEIGHT 0 and each weight in IMPORTANCE_WEIGHTS. SciFact gives feedback on
+its training queries and is scored on its test queries; Cranfield, which has one split, gives feedback on
+half its queries (odd positions by id) and is scored on the other half. Importance is reset to its default
+before and after, so the stored collection stays as loaded.
+
 nDCG@10 (linear gains, as trec_eval) comes from requests with limit=10 and recall@100 from requests with
 limit=100, because the service reads each arm max(depth, limit) deep, as a client asking for 10 would.
 """
@@ -37,6 +45,7 @@ import heapq
 import json
 import math
 import os
+import secrets
 import statistics
 import subprocess
 import sys
@@ -95,7 +104,9 @@ KEYWORD_VARIANTS: dict[str, dict[str, str]] = {
 }
 QUICK_KEYWORD_VARIANTS = ("ts_rank n=1", "ts_rank n=1 websearch", "bm25 k1=0.9 b=0.4", "bm25 k1=1.2 b=0.75")
 FUSION_FAMILIES = ("rrf", "weighted min_max", "weighted z_score", "weighted rank")
-FUSION_KEYWORD_ARMS = 3  # the best keyword variants (by nDCG@10 alone) that the fusion grid combines
+FUSION_KEYWORD_ARMS = 3
+IMPORTANCE_WEIGHTS = (0.05, 0.1, 0.2, 0.3)
+CONTEXT_TOKENS = 2000  # what a chat turn's context holds: a handful of abstracts  # the best keyword variants (by nDCG@10 alone) that the fusion grid combines
 
 
 @dataclass
@@ -153,7 +164,13 @@ async def infrastructure(workdir: Path) -> AsyncIterator[tuple[str, str]]:
     with ExitStack() as stack:
         pg_url = os.environ.get("DATABASE_URL")
         if not pg_url:
-            pg = EmbeddedPostgres(data_dir=workdir / "pg", port=free_port())
+            # The cluster keeps the password it was created with: a random one per run could never reopen it.
+            password_file = workdir / "pg-password"
+            if not password_file.exists():
+                password_file.touch(mode=0o600)
+                password_file.write_text(secrets.token_urlsafe(24))
+            password = password_file.read_text().strip()
+            pg = EmbeddedPostgres(data_dir=workdir / "pg", port=free_port(), password=password)
             pg.start()
             stack.callback(pg.stop)
             pg_url = pg.url
@@ -562,6 +579,95 @@ async def report(services: Services, split: str, tuned: Tuned | None) -> list[Ro
     return rows
 
 
+async def reset_importance(db_url: str) -> None:
+    conn = await asyncpg.connect(db_url)
+    try:
+        await conn.execute("UPDATE memories SET importance = 0.5 WHERE importance <> 0.5")
+        await conn.execute("DELETE FROM retrievals")
+    finally:
+        await conn.close()
+
+
+async def give_feedback(
+    client: httpx.AsyncClient, db_url: str, queries: dict[str, str], qrels: dict[str, dict[str, int]]
+) -> tuple[int, int]:
+    """One simulated turn per query through the API; returns (good turns, bad turns)."""
+    conn = await asyncpg.connect(db_url)
+    try:
+        doc_of = {
+            str(r["id"]): r["d"]
+            for r in await conn.fetch("SELECT id, metadata->>'doc_id' AS d FROM memories")
+        }
+    finally:
+        await conn.close()
+    semaphore = asyncio.Semaphore(CONCURRENCY)
+    outcomes = {"success": 0, "failure": 0}
+
+    async def turn(qid: str, text: str) -> None:
+        async with semaphore:
+            response = await client.post(
+                "/api/v1/memories/bench/context",
+                json={"query": text[:10_000], "token_budget": CONTEXT_TOKENS},
+            )
+            response.raise_for_status()
+            context = response.json()
+            surfaced = [str(i) for i in context["memory_ids"]]
+            if not surfaced or context["retrieval_id"] is None:
+                return
+            used = [m for m in surfaced if doc_of.get(m) in qrels.get(qid, {})]
+            outcome = "success" if used else "failure"
+            body = {
+                "retrieval_id": context["retrieval_id"],
+                "used_memory_ids": used or surfaced,
+                "outcome": outcome,
+            }
+            (await client.post("/api/v1/memories/feedback", json=body)).raise_for_status()
+            outcomes[outcome] += 1
+
+    await asyncio.gather(*(turn(qid, text) for qid, text in queries.items()))
+    return outcomes["success"], outcomes["failure"]
+
+
+async def importance_report(services: Services, db_url: str) -> list[Row]:
+    """nDCG@10 with and without the importance signal after simulated feedback (see the top of the file)."""
+    collection = services.collection
+    if "train" in collection.qrels:
+        feedback_queries, feedback_qrels = collection.split("train")
+        scored = collection
+        split = "test"
+    else:
+        queries, qrels = collection.split("test")
+        ids = sorted(qrels, key=lambda q: (len(q), q))
+        feedback_ids, scored_ids = set(ids[1::2]), set(ids[0::2])
+        feedback_queries = {q: queries[q] for q in feedback_ids if q in queries}
+        feedback_qrels = {q: qrels[q] for q in feedback_ids}
+        split = "held-out half"
+        scored = Collection(
+            collection.name,
+            collection.corpus,
+            collection.queries,
+            {**collection.qrels, split: {q: qrels[q] for q in scored_ids}},
+        )
+    rows: list[Row] = []
+    await reset_importance(db_url)
+    try:
+        async with services.run({}) as client:
+            good, bad = await give_feedback(client, db_url, feedback_queries, feedback_qrels)
+        print(f"  feedback: {good} good and {bad} bad turns from {len(feedback_queries)} queries", flush=True)
+        for weight in (0.0, *IMPORTANCE_WEIGHTS):
+            async with services.run({"IMPORTANCE_WEIGHT": str(weight)}) as client:
+                row = await measure(client, scored, split, {})
+            row.label = f"service default, importance weight {weight}" + (" (today)" if weight == 0 else "")
+            rows.append(row)
+            print(f"  {row.label:<66} nDCG@10 {row.ndcg:.4f}  R@100 {row.recall:.4f}", flush=True)
+    finally:
+        await reset_importance(db_url)
+    print_table(
+        f"{collection.name} {split} ({len(scored.qrels[split])} queries), importance after feedback", rows
+    )
+    return rows
+
+
 async def evaluate(args: argparse.Namespace) -> None:
     args.workdir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
@@ -604,6 +710,8 @@ async def evaluate(args: argparse.Namespace) -> None:
                 print(f"\n-- {name} {split} ({len(collection.qrels[split])} queries)", flush=True)
                 rows = await report(services, split, tuned)
                 print_table(f"{name} {split} ({len(collection.qrels[split])} queries)", rows)
+                if not args.no_importance:
+                    await importance_report(services, db_url)
                 print(f"  {name}: {time.perf_counter() - collection_started:.0f}s wall")
     print(f"\ntotal wall time {time.perf_counter() - started:.0f}s")
 
@@ -615,6 +723,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer keyword variants, coarser fusion grid")
     parser.add_argument("--no-tune", action="store_true", help="report with the service's defaults only")
     parser.add_argument("--only", choices=["scifact", "cranfield"], help="evaluate one collection")
+    parser.add_argument(
+        "--no-importance", action="store_true", help="skip the rows with and without the importance signal"
+    )
     parser.add_argument(
         "--workdir",
         type=Path,
