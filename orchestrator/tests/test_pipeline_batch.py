@@ -183,24 +183,24 @@ def _new(goal: str, goal_id: uuid.UUID | None = None) -> NewTask:
 async def test_single_submissions_arriving_together_are_committed_and_announced_as_one_group(
     pool: asyncpg.Pool,
 ) -> None:
-    announced: list[list[str]] = []
+    announced: list[list[uuid.UUID]] = []
 
-    async def announce(tasks: list[dict[str, Any]]) -> None:
-        announced.append([t["goal"] for t in tasks])
+    async def announce(ids: list[uuid.UUID]) -> None:
+        announced.append(ids)
 
     committer = SubmissionCommitter(PipelineRepository(pool), announce)
     rows = await asyncio.gather(*(committer.insert(_new(f"g{i}")) for i in range(10)))
     assert [r["goal"] for r in rows] == [f"g{i}" for i in range(10)]
-    assert announced == [[f"g{i}" for i in range(10)]]
+    assert announced == [[r["id"] for r in rows]]
     stored = await pool.fetchval("SELECT count(*) FROM pipeline_tasks WHERE status = 'queued'")
     assert stored == 10
 
 
 async def test_a_failing_submission_in_a_group_fails_alone_and_is_never_announced(pool: asyncpg.Pool) -> None:
-    announced: list[str] = []
+    announced: list[uuid.UUID] = []
 
-    async def announce(tasks: list[dict[str, Any]]) -> None:
-        announced.extend(t["goal"] for t in tasks)
+    async def announce(ids: list[uuid.UUID]) -> None:
+        announced.extend(ids)
 
     committer = SubmissionCommitter(PipelineRepository(pool), announce)
     results = await asyncio.gather(
@@ -208,6 +208,6 @@ async def test_a_failing_submission_in_a_group_fails_alone_and_is_never_announce
         return_exceptions=True,
     )
     assert isinstance(results[3], asyncpg.ForeignKeyViolationError)
-    assert sorted(announced) == ["g0", "g1", "g2", "g4", "g5"]
+    assert announced == [r["id"] for i, r in enumerate(results) if i != 3]  # type: ignore[index]
     goals = {r["goal"] for r in await pool.fetch("SELECT goal FROM pipeline_tasks")}
     assert goals == {"g0", "g1", "g2", "g4", "g5"}

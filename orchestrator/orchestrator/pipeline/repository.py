@@ -405,7 +405,7 @@ class PipelineRepository:
         api_key_id: str | None,
         entry: tuple[S, str],
         goal_id: uuid.UUID | None = None,
-        on_committed: Callable[[list[dict[str, Any]]], Awaitable[object]] | None = None,
+        on_committed: Callable[[list[uuid.UUID]], Awaitable[object]] | None = None,
     ) -> dict[str, Any]:
         """Persist one task as `queued` (see `insert_tasks`)."""
         new = NewTask(goal, pod_id, pod, tags, metadata, max_retries, owner_kind, api_key_id, entry, goal_id)
@@ -415,20 +415,40 @@ class PipelineRepository:
         self,
         tasks: Sequence[NewTask],
         *,
-        on_committed: Callable[[list[dict[str, Any]]], Awaitable[object]] | None = None,
+        on_committed: Callable[[list[uuid.UUID]], Awaitable[object]] | None = None,
     ) -> list[dict[str, Any]]:
         """Persist tasks as `queued`, each with its `submitted` and `submitted → queued` timeline rows, in one
-        statement and one commit (all or none); returned in the order given.
+        statement and one commit (all or none); the stored rows, in the order given.
 
-        `on_committed` runs once they are committed (and the connection is back in the pool): only then may
-        their ids be pushed, or a worker could look for a task that a rollback never let exist."""
+        `on_committed` gets their ids once they are committed (and the connection is back in the pool): only
+        then may the ids be pushed, or a worker could look for a task that a rollback never let exist."""
+        records = await self._insert(tasks, "*", on_committed)
+        return [task_dict(record) for record in records]
+
+    async def insert_task_ids(
+        self,
+        tasks: Sequence[NewTask],
+        *,
+        on_committed: Callable[[list[uuid.UUID]], Awaitable[object]] | None = None,
+    ) -> list[uuid.UUID]:
+        """`insert_tasks` answering only the ids: a batch's caller needs no rows (nor their JSON decoded)."""
+        return [record["id"] for record in await self._insert(tasks, "id", on_committed)]
+
+    async def _insert(
+        self,
+        tasks: Sequence[NewTask],
+        columns: str,
+        on_committed: Callable[[list[uuid.UUID]], Awaitable[object]] | None,
+    ) -> list[asyncpg.Record]:
         for task in tasks:
             check_transition(S.QUEUED, task.entry[0])
         # Ids are chosen here so the rows come back in the caller's order (RETURNING has no order).
         ids = [uuid.uuid4() for _ in tasks]
+        # The tasks of a batch mostly share a pod snapshot (one dict): it is serialised once.
+        pods: dict[int, str] = {}
         async with self.pool.acquire() as conn:
             records = await conn.fetch(
-                """WITH task AS (
+                f"""WITH task AS (
                    INSERT INTO pipeline_tasks (id, goal, status, pod_id, pod, tags, metadata, max_retries, api_key_id,
                                                queued_at, entry_status, entry_stage, owner_kind, goal_id)
                    SELECT n.id, n.goal, 'queued', n.pod_id, n.pod::jsonb, n.tags::jsonb, n.metadata::jsonb,
@@ -448,11 +468,11 @@ class PipelineRepository:
                         AS e(step, from_status, to_status, detail)
                    ORDER BY n.ord, e.step
                )
-               SELECT * FROM task""",
+               SELECT {columns} FROM task""",  # noqa: S608 - `columns` is one of two constants
                 ids,
                 [t.goal for t in tasks],
                 [t.pod_id for t in tasks],
-                [json.dumps(t.pod) for t in tasks],
+                [pods.get(id(t.pod)) or pods.setdefault(id(t.pod), json.dumps(t.pod)) for t in tasks],
                 [json.dumps(t.tags) for t in tasks],
                 [json.dumps(t.metadata) for t in tasks],
                 [t.max_retries for t in tasks],
@@ -463,10 +483,9 @@ class PipelineRepository:
                 [t.goal_id for t in tasks],
             )
         by_id = {record["id"]: record for record in records}
-        created = [task_dict(by_id[task_id]) for task_id in ids]
         if on_committed is not None:
-            await on_committed(created)
-        return created
+            await on_committed(ids)
+        return [by_id[task_id] for task_id in ids]
 
     async def goal_owners(
         self, goal_ids: Sequence[uuid.UUID]

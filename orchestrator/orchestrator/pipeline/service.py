@@ -7,9 +7,9 @@ tenant's task is "not found". Human review releases what the guardrail withheld,
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 import structlog
@@ -52,6 +52,7 @@ from orchestrator.pipeline.state import RUNNING_STATES, is_terminal
 from orchestrator.pipeline.submissions import SubmissionCommitter
 
 S = PipelineTaskState
+T = TypeVar("T")
 log = structlog.get_logger("orchestrator.pipeline.service")
 # How many task ids a caller's event stream remembers as its own or not before it looks them up again.
 VISIBILITY_CACHE = 10_000
@@ -106,19 +107,33 @@ class PipelineService:
 
     async def submit(self, body: PipelineTaskSubmit, caller: Principal) -> PipelineTaskInfo:
         """Queue a goal for `caller` (a service submits for the platform, as the admin's)."""
-        return task_info((await self._submit_all([body], caller))[0])
+
+        async def store(tasks: list[NewTask]) -> dict[str, Any]:
+            # Single submissions arriving together share one statement, commit and push.
+            return await self.committer.insert(tasks[0])
+
+        return task_info(await self._submit_all([body], caller, store, itemised=False))
 
     async def submit_batch(
         self, body: PipelineTaskBatchSubmit, caller: Principal
     ) -> PipelineTaskBatchAccepted:
         """Queue several goals for `caller` in one transaction and one push: all of them, or none with the
         first item that cannot be queued named (`tasks[i]`)."""
-        tasks = await self._submit_all(body.tasks, caller, itemised=True)
-        return PipelineTaskBatchAccepted(ids=[task["id"] for task in tasks])
+
+        async def store(tasks: list[NewTask]) -> list[uuid.UUID]:
+            return await self.repository.insert_task_ids(tasks, on_committed=self._announce)
+
+        return PipelineTaskBatchAccepted(ids=await self._submit_all(body.tasks, caller, store, itemised=True))
 
     async def _submit_all(
-        self, items: Sequence[PipelineTaskSubmit], caller: Principal, *, itemised: bool = False
-    ) -> list[dict[str, Any]]:
+        self,
+        items: Sequence[PipelineTaskSubmit],
+        caller: Principal,
+        store: Callable[[list[NewTask]], Awaitable[T]],
+        *,
+        itemised: bool,
+    ) -> T:
+        """Check `items` (goals the caller may file under, pods), then persist and queue them with `store`."""
         tenant = Tenant.of(caller)
         goal_ids = {item.goal_id for item in items if item.goal_id is not None}
         owners = await self.repository.goal_owners(list(goal_ids)) if goal_ids else {}
@@ -130,24 +145,21 @@ class PipelineService:
             ):
                 raise NotFound(_item(i, itemised) + f"goal {item.goal_id} not found")
         try:
-            return await self._insert(await self._new_tasks(items, tenant, itemised))
+            return await store(await self._new_tasks(items, tenant, itemised))
         except asyncpg.ForeignKeyViolationError as exc:
             if "goal_id" in (exc.constraint_name or ""):  # a goal was deleted a moment ago
                 raise NotFound(f"goal {_key_of(exc.detail)} not found") from exc
             # A pod was deleted through another orchestrator a moment ago and our cache still had it.
             self.pods.forget_cached()
-            return await self._insert(await self._new_tasks(items, tenant, itemised))
-
-    async def _insert(self, tasks: list[NewTask]) -> list[dict[str, Any]]:
-        if len(tasks) == 1:
-            # Single submissions arriving together share one statement, commit and push.
-            return [await self.committer.insert(tasks[0])]
-        return await self.repository.insert_tasks(tasks, on_committed=self._announce)
+            return await store(await self._new_tasks(items, tenant, itemised))
 
     async def _new_tasks(
         self, items: Sequence[PipelineTaskSubmit], tenant: Tenant, itemised: bool
     ) -> list[NewTask]:
         new: list[NewTask] = []
+        # A batch's items mostly go to the same pod: its snapshot and entry stage are worked out once.
+        snapshots: dict[uuid.UUID, dict[str, Any]] = {}
+        entries: dict[tuple[uuid.UUID, tuple[str, ...]], tuple[S, str]] = {}
         for i, item in enumerate(items):
             try:
                 pod = await self.pods.choose(item.goal, item.pod_id)
@@ -155,11 +167,17 @@ class PipelineService:
                 if not itemised:
                     raise
                 raise type(exc)(_item(i, itemised) + exc.detail) from exc
-            snapshot = {
-                k: (str(v) if isinstance(v, uuid.UUID) else v)
-                for k, v in pod.items()
-                if k not in ("created_at", "updated_at")
-            }
+            snapshot = snapshots.get(pod["id"])
+            if snapshot is None:
+                snapshot = snapshots[pod["id"]] = {
+                    k: (str(v) if isinstance(v, uuid.UUID) else v)
+                    for k, v in pod.items()
+                    if k not in ("created_at", "updated_at")
+                }
+            entry_key = (pod["id"], tuple(item.tags))
+            entry = entries.get(entry_key)
+            if entry is None:
+                entry = entries[entry_key] = entry_of(snapshot, item.tags)
             new.append(
                 NewTask(
                     goal=item.goal,
@@ -170,15 +188,14 @@ class PipelineService:
                     max_retries=self.settings.max_retries if item.max_retries is None else item.max_retries,
                     owner_kind=tenant.kind,
                     api_key_id=tenant.api_key_id,
-                    entry=entry_of(snapshot, item.tags),
+                    entry=entry,
                     goal_id=item.goal_id,
                 )
             )
         return new
 
-    async def _announce(self, tasks: list[dict[str, Any]]) -> None:
+    async def _announce(self, ids: list[uuid.UUID]) -> None:
         """Push the committed tasks' ids (one LPUSH) and say they are queued; both after the commit."""
-        ids = [task["id"] for task in tasks]
         pushed, _ = await asyncio.gather(
             self.queue.push(*ids),
             self.publisher.publish_many([(task_id, S.SUBMITTED, [Hop(S.QUEUED)]) for task_id in ids]),

@@ -10,10 +10,14 @@ class PipelineSettings(BaseModel):
     # False turns this process into an API-only orchestrator: it accepts tasks, others run them.
     workers_enabled: bool = True
     # Tasks one worker process runs at once. Stages wait on model calls and share one writer connection
-    # (writer.py), so this bounds open work (concurrent model calls), not CPU or connections. The default
-    # suits one local model or a provider's rate limit; raise it for many short tasks (the queue bench
-    # runs 256: a short task's throughput is about this many per claim-and-write cycle).
-    worker_concurrency: int = Field(default=32, ge=1, le=4096)
+    # (writer.py), so this bounds open work (concurrent model calls), not CPU or connections. Chosen by
+    # `bench/queue_throughput.py`'s interleaved sweep (2-core host): no-op tasks end to end rise from ~580/s
+    # at 16 and ~700/s at 32 to ~1,000/s at 128, then stay within the noise up to 512 and fall at 1,024;
+    # and with 64 one-second model calls queued first, 16 or 32 slots are all held by those long tasks, so
+    # short ones behind them crawl (~275/s at 32, ~780/s at 128), while the long tasks' own end-to-end p50
+    # is lowest at 128 (1.4-1.7 s for a 1 s call) and grows past it. 128 is the smallest value on the plateau:
+    # lower it for a provider's rate limit or a local model with few parallel slots.
+    worker_concurrency: int = Field(default=128, ge=1, le=4096)
     # Queued ids one worker takes in one Redis call and claims in one statement. Smaller than the
     # concurrency, so the next claim overlaps the writes of the tasks claimed before it.
     claim_batch: int = Field(default=64, ge=1, le=1024)

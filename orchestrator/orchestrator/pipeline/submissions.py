@@ -9,6 +9,7 @@ once, so an idle orchestrator adds no latency.
 """
 
 import asyncio
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -16,7 +17,7 @@ import asyncpg
 
 from orchestrator.pipeline.repository import NewTask, PipelineRepository
 
-Announce = Callable[[list[dict[str, Any]]], Awaitable[None]]
+Announce = Callable[[list[uuid.UUID]], Awaitable[None]]
 
 
 class SubmissionCommitter:
