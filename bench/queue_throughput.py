@@ -166,6 +166,20 @@ async def end_to_end(
     return len(rows) / span, rows
 
 
+async def http_floor(url: str, n: int) -> float:
+    """Requests/s of `GET /health/live` from 32 clients: what the HTTP stack alone allows one process."""
+    async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+        pending = iter(range(n))
+
+        async def one_client() -> None:
+            for _ in pending:
+                (await client.get("/health/live")).raise_for_status()
+
+        started = time.perf_counter()
+        await asyncio.gather(*(one_client() for _ in range(32)))
+        return n / (time.perf_counter() - started)
+
+
 async def pickup_latency(conn: asyncpg.Connection, url: str, pod_id: str, n: int) -> tuple[float, float]:
     async with httpx.AsyncClient(base_url=url, headers=HEADERS, timeout=30) as client:
         ids = []
@@ -330,12 +344,17 @@ async def main() -> None:
         noop, _ = _pods(url)
         goals = [{"goal": f"t{i}", "pod_id": noop} for i in range(args.tasks)]
         await end_to_end(conn, url, goals[:200], batch=True)  # warm up: connections, caches, JIT of the plans
+        floor = await http_floor(url, args.tasks)
         single, _ = await end_to_end(conn, url, goals, batch=False)
         batch, _ = await end_to_end(conn, url, goals, batch=True)
         p50, p95 = await pickup_latency(conn, url, noop, 200)
         print("end to end, HTTP submission → completed, one orchestrator with the default settings:")
         print(f"  single submissions (32 clients):                 {single:,.0f} tasks/s")
         print(f"  batch submissions ({BATCH_SIZE} per request, 4 clients): {batch:,.0f} tasks/s")
+        print(
+            f"  the same process answers GET /health/live (32 clients) at {floor:,.0f} req/s: a single submission, "
+            f"work included, costs {floor / single:.1f} such requests"
+        )
         print(f"  pickup with an idle worker: p50 {p50:.1f} ms  p95 {p95:.1f} ms")
         # Issue 22's figures from a quiet run of the previous bench, for a regression check by eye.
         print(

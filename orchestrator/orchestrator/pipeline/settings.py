@@ -11,13 +11,14 @@ class PipelineSettings(BaseModel):
     workers_enabled: bool = True
     # Tasks one worker process runs at once. Stages wait on model calls and share one writer connection
     # (writer.py), so this bounds open work (concurrent model calls), not CPU or connections. Chosen by
-    # `bench/queue_throughput.py`'s interleaved sweep (2-core host): no-op tasks end to end rise from ~580/s
-    # at 16 and ~700/s at 32 to ~1,000/s at 128, then stay within the noise up to 512 and fall at 1,024;
-    # and with 64 one-second model calls queued first, 16 or 32 slots are all held by those long tasks, so
-    # short ones behind them crawl (~275/s at 32, ~780/s at 128), while the long tasks' own end-to-end p50
-    # is lowest at 128 (1.4-1.7 s for a 1 s call) and grows past it. 128 is the smallest value on the plateau:
-    # lower it for a provider's rate limit or a local model with few parallel slots.
-    worker_concurrency: int = Field(default=128, ge=1, le=4096)
+    # `bench/queue_throughput.py`'s interleaved sweep (2-core host, four runs): no-op tasks end to end rise
+    # from ~800/s at 16-32 to a plateau of ~1,100-1,200/s from 128 on. With 64 one-second model calls
+    # queued first, those long tasks hold every slot at 16-32 and the short ones behind them crawl (~170-290/s);
+    # the short ones' rate grows with the slots left free (~860/s at 128, ~980/s at 256, ~1,170/s at 512),
+    # while the long tasks' own p50 stays 1.3-1.6 s up to 512 and degrades at 1,024 (2.2 s). 256 is on the
+    # plateau for both, with half the concurrent model calls of 512; lower it for a provider's rate limit or a
+    # local model with few parallel slots.
+    worker_concurrency: int = Field(default=256, ge=1, le=4096)
     # Queued ids one worker takes in one Redis call and claims in one statement. Smaller than the
     # concurrency, so the next claim overlaps the writes of the tasks claimed before it.
     claim_batch: int = Field(default=64, ge=1, le=1024)
