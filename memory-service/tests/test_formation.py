@@ -491,7 +491,7 @@ HEADERS = {"X-Service-Token": "test-service-token-0123456789"}
 PROCESSING_PATTERN = "nova:memory:ingest:processing:*"
 
 
-def in_processing(queue: "redis.Redis[str]") -> int:
+def in_processing(queue: redis.Redis) -> int:
     return sum(int(queue.llen(key)) for key in queue.scan_iter(PROCESSING_PATTERN))
 
 

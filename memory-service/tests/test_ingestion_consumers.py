@@ -20,7 +20,7 @@ QUEUE_KEY = "nova:memory:ingest:queue"
 ITEMS = 40
 
 
-def in_processing(queue: "redis.Redis[str]", consumer: str) -> int:
+def in_processing(queue: redis.Redis, consumer: str) -> int:
     return int(queue.llen(f"nova:memory:ingest:processing:{consumer}"))
 
 

@@ -78,7 +78,7 @@ def client(settings: Settings, gateway_url: str, memory_url: str) -> Iterator[Te
 
 
 @pytest.fixture
-def queue(redis_base_url: str) -> Iterator["redis.Redis[str]"]:
+def queue(redis_base_url: str) -> Iterator[redis.Redis]:
     # memory-service's Redis DB 0, where its ingestion queue lives.
     connection = redis.Redis.from_url(redis_base_url, db=0, decode_responses=True)
     try:
@@ -87,7 +87,7 @@ def queue(redis_base_url: str) -> Iterator["redis.Redis[str]"]:
         connection.close()
 
 
-def queued(queue: "redis.Redis[str]") -> list[dict[str, Any]]:
+def queued(queue: redis.Redis) -> list[dict[str, Any]]:
     return [json.loads(raw) for raw in queue.lrange(QUEUE_KEY, 0, -1)]
 
 
@@ -108,7 +108,7 @@ def chat_turn(client: TestClient, headers: dict[str, str], text: str) -> dict[st
 
 @pytest.mark.parametrize("caller", ["admin", "api_key"])
 def test_a_finished_chat_turn_queues_one_ingestion_item_with_its_source_and_owner(
-    client: TestClient, queue: "redis.Redis[str]", caller: str
+    client: TestClient, queue: redis.Redis, caller: str
 ) -> None:
     key_id, headers = api_key(client) if caller == "api_key" else ("", ADMIN)
     agent = chat_turn(client, headers, "I moved to Lisbon last month.")
@@ -125,7 +125,7 @@ def test_a_finished_chat_turn_queues_one_ingestion_item_with_its_source_and_owne
 
 @pytest.mark.parametrize("caller", ["admin", "api_key"])
 def test_a_finished_pipeline_task_queues_one_ingestion_item_with_its_source_and_owner(
-    client: TestClient, queue: "redis.Redis[str]", caller: str
+    client: TestClient, queue: redis.Redis, caller: str
 ) -> None:
     key_id, headers = api_key(client) if caller == "api_key" else ("", ADMIN)
     response = client.post("/api/v1/pipeline/tasks", json={"goal": "write an add function"}, headers=headers)
