@@ -254,7 +254,9 @@ async def measure(
     sequential_latencies: dict[str, list[float]] = {name: [] for name in targets}
     loaded_latencies: dict[str, list[float]] = {name: [] for name in targets}
     loaded_seconds: dict[str, float] = dict.fromkeys(targets, 0.0)
-    connector = aiohttp.TCPConnector(limit=concurrency * 2)
+    # Idle connections are dropped after 2 s, before the servers' own 5 s keep-alive timeout: a connection a
+    # target sat idle on while the others took their turn is otherwise reused just as the server closes it.
+    connector = aiohttp.TCPConnector(limit=concurrency * 2, keepalive_timeout=2)
     per_round = max(1, requests // rounds)
     async with aiohttp.ClientSession(connector=connector) as session:
 
