@@ -76,7 +76,10 @@ class IngestWorker:
         if not items:
             return True
         # Cancelled (shutdown) mid-batch: the items stay in the processing list and are re-queued.
-        results = await self.formation.form_batch([item for _, item in items])
+        try:
+            results = await self.formation.form_batch([item for _, item in items])
+        except Exception as exc:  # the batch as a whole (embedding it, say): each item failed this attempt
+            results = [exc] * len(items)
         formed: list[Taken] = []
         for (taken, _), result in zip(items, results, strict=True):
             if isinstance(result, Exception):
