@@ -49,3 +49,24 @@ async def test_the_route_stays_in_the_openapi_document(gateway: Any) -> None:
     operation = spec["paths"]["/v1/chat/completions"]["post"]
     assert operation["security"] == [{"ApiKey": []}]
     assert "OpenAIChatCompletionRequest" in json.dumps(operation["requestBody"])
+
+
+async def test_internal_complete_keeps_the_kit_error_shape_and_its_refusals(
+    gateway_factory: Any, wired: dict[str, Any], fake_local: Any, service_headers: dict[str, str]
+) -> None:
+    gateway = await gateway_factory(**wired)
+    body = {"model": "smollm2-135m", "messages": USER}
+    refused = await gateway.client.post("/complete", json=body, headers={"X-Request-ID": "req-fast-path-2"})
+    assert refused.status_code == 401
+    assert refused.json()["request_id"] == "req-fast-path-2" and "internal" in refused.json()["detail"]
+    unknown = await gateway.client.post(
+        "/complete", json={**body, "model": "no-such-model"}, headers=service_headers
+    )
+    assert unknown.status_code == 400 and "no-such-model" in unknown.json()["detail"]
+    malformed = await gateway.client.post(
+        "/complete", json={"messages": "not a list"}, headers=service_headers
+    )
+    assert malformed.status_code == 422 and malformed.json()["code"] == "validation_error"
+    answered = await gateway.client.post("/complete", json=body, headers=service_headers)
+    assert answered.status_code == 200, answered.text
+    assert answered.json()["model"] == "smollm2-135m"
