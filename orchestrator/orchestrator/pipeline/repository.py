@@ -496,11 +496,6 @@ class PipelineRepository:
         )
         return {row["id"]: (row["owner_kind"], row["api_key_id"]) for row in rows}
 
-    async def goal_owner(self, goal_id: uuid.UUID) -> tuple[str, uuid.UUID | None] | None:
-        """The owner columns of the goal a task would be an attempt at; None when there is no such goal."""
-        row = await self.pool.fetchrow("SELECT owner_kind, api_key_id FROM goals WHERE id = $1", goal_id)
-        return (row["owner_kind"], row["api_key_id"]) if row else None
-
     async def finished_goal_tasks(self, task_ids: Sequence[uuid.UUID]) -> list[asyncpg.Record]:
         """Those of `task_ids` that belong to a goal, with their final status and cost."""
         return await self.pool.fetch(
