@@ -17,7 +17,7 @@ import httpx
 import redis.asyncio as aioredis
 
 from nova_common.auth import ApiKeyRecord, hash_api_key
-from nova_common.errors import RateLimited, UpstreamUnavailable
+from nova_common.errors import BadRequest, RateLimited, UpstreamUnavailable
 from nova_common.http import ServiceClient
 from nova_common.ratelimit import SlidingWindowLimiter
 from nova_contracts.orchestrator import ApiKeyValidation
@@ -105,12 +105,18 @@ class KeyRateLimiter:
     def __init__(self, config_redis: aioredis.Redis) -> None:
         self.window = SlidingWindowLimiter(config_redis)
 
-    async def admit(self, key: ApiKeyRecord) -> None:
-        """Count one request of `key`; `RateLimited` (429 with Retry-After) when its window is full."""
+    async def admit(self, key: ApiKeyRecord, *, cost: int = 1) -> None:
+        """Count `cost` requests of `key` (a batch counts one per item); `RateLimited` (429 with Retry-After)
+        when its window has no room for all of them, `BadRequest` when they could never fit."""
         if key.rate_limit_rpm <= 0:
             return
+        if cost > key.rate_limit_rpm:
+            raise BadRequest(
+                f"this counts as {cost} requests, more than API key {key.key_prefix or key.name or key.id}…'s "
+                f"{key.rate_limit_rpm} requests/minute: send fewer at once"
+            )
         admission = await self.window.admit(
-            key_window(key.id), limit=key.rate_limit_rpm, window_seconds=RATE_WINDOW_SECONDS
+            key_window(key.id), limit=key.rate_limit_rpm, window_seconds=RATE_WINDOW_SECONDS, cost=cost
         )
         if not admission.admitted:
             raise RateLimited(

@@ -13,24 +13,27 @@ from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 
-# KEYS[1] zset; ARGV: limit, window (ms), member suffix.
-# Returns {admitted (0/1), count after the call, ms until the oldest entry leaves the window}.
+# KEYS[1] zset; ARGV: limit, window (ms), member suffix, cost (how many requests this call counts as).
+# Returns {admitted (0/1), count after the call, ms until enough of the oldest entries leave the window}.
 _ADMIT = """
 if redis.replicate_commands then redis.replicate_commands() end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local limit = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
+local cost = tonumber(ARGV[4] or '1')
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
 local count = redis.call('ZCARD', KEYS[1])
-if count < limit then
-  redis.call('ZADD', KEYS[1], now, now .. '-' .. ARGV[3])
+if count + cost <= limit then
+  for i = 1, cost do
+    redis.call('ZADD', KEYS[1], now, now .. '-' .. ARGV[3] .. '-' .. i)
+  end
   redis.call('PEXPIRE', KEYS[1], window + 60000)
-  return {1, count + 1, 0}
+  return {1, count + cost, 0}
 end
-local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+local freed = redis.call('ZRANGE', KEYS[1], count + cost - limit - 1, count + cost - limit - 1, 'WITHSCORES')
 local wait = window
-if oldest[2] then wait = tonumber(oldest[2]) + window - now end
+if freed[2] then wait = tonumber(freed[2]) + window - now end
 return {0, count, wait}
 """
 
@@ -101,9 +104,10 @@ class SlidingWindowLimiter:
         self._peek = redis.register_script(_PEEK)
         self._admit_all = redis.register_script(_ADMIT_ALL)
 
-    async def admit(self, key: str, *, limit: int, window_seconds: int) -> Admission:
+    async def admit(self, key: str, *, limit: int, window_seconds: int, cost: int = 1) -> Admission:
+        """Count `cost` requests (a batch of that many) at once, or none when they do not all fit."""
         admitted, count, wait_ms = await self._admit(
-            keys=[key], args=[limit, window_seconds * 1000, secrets.token_hex(6)]
+            keys=[key], args=[limit, window_seconds * 1000, secrets.token_hex(6), cost]
         )
         return Admission(bool(admitted), int(count), max(1, -(-int(wait_ms) // 1000)) if not admitted else 0)
 

@@ -161,6 +161,26 @@ def test_a_batch_counts_against_the_keys_rate_limit_like_a_single_submission(
     assert refused.status_code == 429 and "requests/minute" in refused.json()["detail"]
 
 
+def test_each_task_of_a_batch_counts_as_one_request_of_the_key(api_only_client: TestClient) -> None:
+    client = api_only_client
+    pod = create_pod(client, "noop", NOOP)
+    key = _key(client, "five", rate_limit_rpm=5)
+    tasks = [{"goal": f"five-{i}", "pod_id": pod["id"]} for i in range(6)]
+    # A batch larger than the whole limit could never pass: said plainly, not "retry later".
+    too_big = client.post(BATCH, json={"tasks": tasks}, headers=key)
+    assert too_big.status_code == 400 and "at most 5" in too_big.json()["detail"]
+    # One of five used by the refusal above; three more fit, then a batch of two no longer does.
+    assert client.post(BATCH, json={"tasks": tasks[:3]}, headers=key).status_code == 202
+    refused = client.post(BATCH, json={"tasks": tasks[3:5]}, headers=key)
+    assert refused.status_code == 429 and "requests/minute" in refused.json()["detail"]
+    listed = client.get("/api/v1/pipeline/tasks", params={"limit": 200}, headers=ADMIN).json()
+    assert sorted(t["goal"] for t in listed["items"] if t["goal"].startswith("five-")) == [
+        "five-0",
+        "five-1",
+        "five-2",
+    ]
+
+
 @pytest.fixture
 async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
     conn = await asyncpg.connect(database_url)

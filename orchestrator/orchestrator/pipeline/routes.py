@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from sse_starlette import EventSourceResponse
 
 from nova_common.auth import require_admin
-from nova_common.errors import Forbidden
+from nova_common.errors import BadRequest, Forbidden
 from nova_common.sse import json_event_stream
 from nova_contracts.orchestrator import (
     ClarifyRequest,
@@ -32,7 +32,7 @@ from nova_contracts.orchestrator import (
     StatsWindowHours,
     TimelineEntry,
 )
-from orchestrator.deps import MAX_PAGE_SIZE, CallerAuth, CallerTenant
+from orchestrator.deps import MAX_PAGE_SIZE, CallerAuth, CallerTenant, ServicesDep
 from orchestrator.pipeline.pods.routes import router as pods_router
 from orchestrator.pipeline.service import PipelineService
 
@@ -60,9 +60,18 @@ async def submit_task(body: PipelineTaskSubmit, caller: CallerAuth, service: Pip
 
 @pipeline.post("/tasks/batch", response_model=PipelineTaskBatchAccepted, status_code=status.HTTP_202_ACCEPTED)
 async def submit_task_batch(
-    body: PipelineTaskBatchSubmit, caller: CallerAuth, service: Pipeline
+    body: PipelineTaskBatchSubmit, caller: CallerAuth, service: Pipeline, services: ServicesDep
 ) -> PipelineTaskBatchAccepted:
-    """Persist and queue up to 500 goals at once, all or none; the ids come back in the order sent."""
+    """Persist and queue up to 500 goals at once, all or none; the ids come back in the order sent. Each task
+    counts as one request against an API key's rate limit."""
+    if caller.key is not None and len(body.tasks) > 1:
+        limit = caller.key.rate_limit_rpm
+        if 0 < limit < len(body.tasks):
+            raise BadRequest(
+                f"a batch of {len(body.tasks)} tasks counts as {len(body.tasks)} requests, more than this API "
+                f"key's {limit} requests/minute: send at most {limit} at once"
+            )
+        await services.limiter.admit(caller.key, cost=len(body.tasks) - 1)  # the auth counted the first
     return await service.submit_batch(body, caller)
 
 
