@@ -40,21 +40,22 @@ class ConversationRepository:
     ) -> dict[str, Any]:
         """A new conversation, or the one that already has `session_id` (whoever owns it: the caller checks)."""
         # A new conversation without a client-chosen session id uses its own id as the session id.
+        # One round trip: the row comes back as `_SUMMARY` reads it (an existing one with its message count).
         row = await self.pool.fetchrow(
             """WITH new AS (SELECT gen_random_uuid() AS id)
-               INSERT INTO conversations (id, session_id, agent_id, owner_kind, api_key_id)
+               INSERT INTO conversations AS c (id, session_id, agent_id, owner_kind, api_key_id)
                SELECT new.id, COALESCE($1, new.id::text), $2, $3, $4::uuid FROM new
-               ON CONFLICT (session_id) DO UPDATE SET updated_at = conversations.updated_at
-               RETURNING id""",
+               ON CONFLICT (session_id) DO UPDATE SET updated_at = c.updated_at
+               RETURNING c.id, c.session_id, c.title, c.agent_id, c.created_at, c.updated_at, c.last_message_at,
+                         c.owner_kind, c.api_key_id,
+                         (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id) AS message_count""",
             session_id,
             agent_id,
             owner_kind,
             api_key_id,
         )
         assert row is not None
-        created = await self.get(row["id"])
-        assert created is not None
-        return created
+        return _conversation(row)
 
     async def recent(
         self, *, limit: int, offset: int, owner: tuple[str | None, str | None] = (None, None)

@@ -118,10 +118,15 @@ class ChatService:
         finished = False
         try:
             clock.mark("stream_start_and_lock")
-            user_message = await self.repository.add_message(
-                conversation_id, role="user", content=request.message, title=_title(request.message)
+            # Storing the message and reading the earlier ones are independent: both at once. The read may or
+            # may not see the new message (it commits meanwhile), so it is left out there and put last here.
+            user_message, earlier = await asyncio.gather(
+                self.repository.add_message(
+                    conversation_id, role="user", content=request.message, title=_title(request.message)
+                ),
+                self.repository.messages(conversation_id, limit=HISTORY_MESSAGES),
             )
-            clock.mark("user_message")
+            clock.mark("user_message_and_history")
             yield ChatStreamEvent(
                 meta={
                     "session_id": conversation["session_id"],
@@ -130,13 +135,12 @@ class ChatService:
                     "user_message_id": user_message["id"],
                 }
             )
-            stored = await self.repository.messages(conversation_id, limit=HISTORY_MESSAGES)
+            stored = [m for m in earlier if m["id"] != user_message["id"]][-(HISTORY_MESSAGES - 1) :]
             history = [
                 Message(role=m["role"], content=m["content"])
-                for m in stored
+                for m in [*stored, user_message]
                 if m["role"] in ("user", "assistant")
             ]
-            clock.mark("history")
             turn = TurnInput(
                 agent=agent,
                 messages=history,
