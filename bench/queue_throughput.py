@@ -89,9 +89,16 @@ async def fake_gateway(delay: float) -> tuple[asyncio.Server, str]:
 
 
 def start_orchestrator(
-    pg_url: str, redis_url: str, gateway_url: str, workdir: Path, *, worker_concurrency: int | None
+    pg_url: str,
+    redis_url: str,
+    gateway_url: str,
+    workdir: Path,
+    *,
+    worker_concurrency: int | None,
+    workers: bool = True,
 ) -> tuple[subprocess.Popen[bytes], str]:
-    """An orchestrator with the defaults (only where to find its stores, its secrets and the gateway set)."""
+    """An orchestrator with the defaults (only where to find its stores, its secrets and the gateway set);
+    `workers=False` is an API-only one (the production overlay's `orchestrator` Deployment)."""
     port = free_port()
     env = {
         **os.environ, "PORT": str(port), "HOST": "127.0.0.1", "DATABASE_URL": pg_url, "REDIS_URL": redis_url,
@@ -100,6 +107,7 @@ def start_orchestrator(
         "NOVA_WORKSPACE": str(workdir), "LOG_LEVEL": "warning",
     }  # fmt: skip
     env.pop("PIPELINE_WORKER_CONCURRENCY", None)
+    env["PIPELINE_WORKERS_ENABLED"] = str(workers).lower()
     if worker_concurrency is not None:
         env["PIPELINE_WORKER_CONCURRENCY"] = str(worker_concurrency)
     log = (workdir / f"orchestrator-{port}.log").open("wb")
