@@ -22,7 +22,8 @@ from cortex.budget import budget_status, publish_tier
 from cortex.clients import GatewayClient, MemoryClient, OrchestratorClient
 from cortex.config import Settings
 from cortex.drives import CRITICAL_PEERS, Perception, evaluate, winner
-from cortex.state import CortexState, Lease
+from cortex.state import CortexState
+from nova_common.lease import RedisLease
 from nova_common.maintenance import MaintenanceFlag
 from nova_contracts.cortex import (
     BudgetStatus,
@@ -86,7 +87,7 @@ class Cortex:
         gateway: GatewayClient,
         memory: MemoryClient,
         state: CortexState,
-        lease: Lease,
+        lease: RedisLease,
         stimuli: aioredis.Redis,
         config_redis: aioredis.Redis,
     ) -> None:
@@ -669,7 +670,7 @@ class Cortex:
             log.warning("journal_entry_not_written", error=str(exc)[:200])
 
 
-async def renew_lease(lease: Lease) -> None:
+async def renew_lease(lease: RedisLease) -> None:
     try:
         await lease.renew()
     except (RedisError, OSError):

@@ -12,8 +12,9 @@ from cortex.clients import GatewayClient, MemoryClient, OrchestratorClient
 from cortex.config import Settings, get_settings
 from cortex.loop import Cortex, renew_lease
 from cortex.routes import router
-from cortex.state import CortexState, Lease
+from cortex.state import LEASE_KEY, CortexState
 from nova_common.app import create_service_app
+from nova_common.lease import RedisLease
 from nova_common.loops import BackgroundLoops
 from nova_common.redis import create_redis
 from nova_common.resources import Resources, open_resources
@@ -33,7 +34,7 @@ def build_cortex(settings: Settings, resources: Resources) -> tuple[Cortex, list
         gateway=GatewayClient(resources.peers["llm-gateway"], settings.cortex_llm_timeout_seconds),
         memory=MemoryClient(resources.peers["memory-service"] if settings.cortex_memory_enabled else None),
         state=CortexState(resources.redis),
-        lease=Lease(resources.redis, settings.cortex_lease_seconds),
+        lease=RedisLease(resources.redis, LEASE_KEY, settings.cortex_lease_seconds),
         stimuli=stimuli,
         config_redis=config_redis,
     )

@@ -5,7 +5,6 @@ re-attaches to the attempts it had in flight instead of starting them again.
 """
 
 import json
-import uuid
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -29,41 +28,6 @@ _DRIVES = TypeAdapter(list[DriveUrgency])
 def _text(value: bytes | str) -> str:
     """The client decodes responses (decode_responses=True); the types cannot say so."""
     return value.decode() if isinstance(value, bytes) else value
-
-
-# Renew only a lease this replica still holds; another replica's lease is left alone.
-_RENEW = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-    return redis.call('PEXPIRE', KEYS[1], ARGV[2])
-end
-return redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) and 1 or 0
-"""
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
-
-
-class Lease:
-    """Only one cortex acts cluster-wide: the holder of this key. A replica that stops renewing loses it
-    after `seconds`, and another takes over."""
-
-    def __init__(self, redis: aioredis.Redis, seconds: float) -> None:
-        self.redis = redis
-        self.ttl_ms = int(seconds * 1000)
-        self.holder = uuid.uuid4().hex
-        self.held = False
-        self._renew = redis.register_script(_RENEW)
-        self._release = redis.register_script(_RELEASE)
-
-    async def renew(self) -> bool:
-        self.held = bool(await self._renew(keys=[LEASE_KEY], args=[self.holder, self.ttl_ms]))
-        return self.held
-
-    async def release(self) -> None:
-        if self.held:
-            await self._release(keys=[LEASE_KEY], args=[self.holder])
-            self.held = False
 
 
 class CortexState:

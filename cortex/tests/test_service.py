@@ -8,8 +8,9 @@ from fastapi.testclient import TestClient
 
 from cortex.config import Settings
 from cortex.main import create_app
-from cortex.state import Lease
+from cortex.state import LEASE_KEY
 from nova_common.embedded import free_port
+from nova_common.lease import RedisLease
 from nova_common.redis import create_redis
 
 ADMIN = {"X-Admin-Secret": "test-admin-secret-0123456789"}
@@ -83,7 +84,7 @@ async def test_only_one_replica_holds_the_lease_until_it_lets_go(redis_base_url:
     connection: aioredis.Redis = create_redis("cortex", redis_base_url)
     try:
         await connection.delete("nova:cortex:lease")
-        first, second = Lease(connection, 5), Lease(connection, 5)
+        first, second = RedisLease(connection, LEASE_KEY, 5), RedisLease(connection, LEASE_KEY, 5)
         assert await first.renew() is True
         assert await second.renew() is False
         assert await first.renew() is True  # renewing one's own lease keeps it

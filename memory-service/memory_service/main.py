@@ -16,7 +16,8 @@ from memory_service.db.schema import apply_schema_migrations
 from memory_service.embeddings.backlog import EmbeddingBacklog
 from memory_service.embeddings.service import MemoryEmbedder
 from memory_service.formation import Formation
-from memory_service.formation.consolidation import ConsolidationLease, Consolidator
+from memory_service.formation.consolidation import LEASE_KEY as CONSOLIDATION_LEASE_KEY
+from memory_service.formation.consolidation import Consolidator
 from memory_service.formation.extraction import Extractor
 from memory_service.formation.learning import LearningService
 from memory_service.formation.profile import ProfileService
@@ -32,6 +33,7 @@ from memory_service.memories.service import MemoryService
 from memory_service.routes import router
 from nova_common.app import create_service_app
 from nova_common.health import HealthRegistry
+from nova_common.lease import RedisLease
 from nova_common.loops import BackgroundLoops
 from nova_common.maintenance import MaintenanceFlag
 from nova_common.resources import open_resources
@@ -39,6 +41,9 @@ from nova_common.resources import open_resources
 # How long startup waits for the gateway to say which embedding model it serves. A gateway that is
 # still loading is not waited for: the first embedding it does answer tells the same thing.
 PROBE_TIMEOUT_SECONDS = 5.0
+
+# A maintenance lease is renewed while its job runs; a replica that dies frees it after this long.
+MAINTENANCE_LEASE_SECONDS = 60.0
 
 
 @asynccontextmanager
@@ -87,9 +92,19 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 similarity=settings.compaction_similarity,
                 batch_size=settings.compaction_batch_size,
             )
+
+            def one_replica(job: str) -> RedisLease:
+                """Re-embedding, the BM25 statistics and merging duplicates run in one replica at a time."""
+                return RedisLease(
+                    resources.redis, f"nova:memory:maintenance:{job}", MAINTENANCE_LEASE_SECONDS
+                )
+
             tasks = [
                 PeriodicTask(
-                    "embedding_backlog", settings.embedding_backlog_interval_seconds, backlog.run_once
+                    "embedding_backlog",
+                    settings.embedding_backlog_interval_seconds,
+                    backlog.run_once,
+                    lease=one_replica("embedding_backlog"),
                 ),
                 PeriodicTask(
                     "working_memory_expiry", settings.expiry_interval_seconds, expire_working_memory
@@ -98,11 +113,17 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                     "keyword_statistics",
                     settings.keyword_statistics_interval_seconds,
                     lambda: refresh_keyword_statistics(sessions),
+                    lease=one_replica("keyword_statistics"),
                 ),
             ]
             if settings.compaction_enabled:
                 tasks.append(
-                    PeriodicTask("compaction", settings.compaction_interval_seconds, compactor.run_once)
+                    PeriodicTask(
+                        "compaction",
+                        settings.compaction_interval_seconds,
+                        compactor.run_once,
+                        lease=one_replica("compaction"),
+                    )
                 )
             backlog.wake = tasks[0].wake
             health.add_details("maintenance", lambda: {task.name: task.details() for task in tasks})
@@ -175,7 +196,12 @@ def build_formation(
         ),
         learning=LearningService(sessions, settings),
         consolidator=Consolidator(
-            sessions, compactor, service, extractor, settings, ConsolidationLease(redis)
+            sessions,
+            compactor,
+            service,
+            extractor,
+            settings,
+            RedisLease(redis, CONSOLIDATION_LEASE_KEY, MAINTENANCE_LEASE_SECONDS),
         ),
         profiles=ProfileService(sessions, service, queue),
     )

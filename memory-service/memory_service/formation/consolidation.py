@@ -17,15 +17,10 @@ lock: a session lock would pin a pooled connection for the whole run, and does n
 transaction mode.)
 """
 
-import asyncio
-import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
-import redis.asyncio as aioredis
 import structlog
 
 from memory_service.config import Settings
@@ -36,6 +31,7 @@ from memory_service.formation.service import FormationService
 from memory_service.maintenance.compaction import Compactor
 from memory_service.memories import repository as memories_repository
 from nova_common.errors import Conflict
+from nova_common.lease import RedisLease
 from nova_contracts.memory import (
     ConsolidationLog,
     ConsolidationRun,
@@ -49,53 +45,6 @@ EPISODES_PER_OWNER = 500
 LEASE_KEY = "nova:memory:consolidation:lease"
 # How long a manual run waits for another replica's run to finish before answering 409.
 MANUAL_WAIT_SECONDS = 30.0
-
-_RENEW = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 0
-"""
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
-
-
-class ConsolidationLease:
-    """The right to consolidate, one holder cluster-wide. Renewed while held; a holder that dies loses
-    it after `seconds` and the next scheduled check elsewhere takes over."""
-
-    def __init__(self, redis: aioredis.Redis, seconds: float = 60.0) -> None:
-        self.redis = redis
-        self.ttl_ms = int(seconds * 1000)
-        self._renew = redis.register_script(_RENEW)
-        self._release = redis.register_script(_RELEASE)
-
-    @asynccontextmanager
-    async def held(self, *, wait_seconds: float = 0.0) -> AsyncIterator[bool]:
-        """True inside if this caller holds the lease (after waiting up to `wait_seconds` for it)."""
-        token = uuid.uuid4().hex
-        deadline = asyncio.get_running_loop().time() + wait_seconds
-        while not await self.redis.set(LEASE_KEY, token, nx=True, px=self.ttl_ms):
-            if asyncio.get_running_loop().time() >= deadline:
-                yield False
-                return
-            await asyncio.sleep(0.5)
-        renewal = asyncio.create_task(self._keep(token))
-        try:
-            yield True
-        finally:
-            renewal.cancel()
-            with suppress(asyncio.CancelledError):
-                await renewal
-            await self._release(keys=[LEASE_KEY], args=[token])
-
-    async def _keep(self, token: str) -> None:
-        while True:
-            await asyncio.sleep(self.ttl_ms / 3000)
-            try:
-                await self._renew(keys=[LEASE_KEY], args=[token, self.ttl_ms])
-            except aioredis.RedisError:
-                log.warning("consolidation_lease_renewal_failed", exc_info=True)
 
 
 def clusters(vectors: list[list[float]], threshold: float, min_size: int) -> list[list[int]]:
@@ -144,7 +93,7 @@ class Consolidator:
         formation: FormationService,
         extractor: Extractor,
         settings: Settings,
-        lease: ConsolidationLease,
+        lease: RedisLease,
     ) -> None:
         self.sessions = sessions
         self.compactor = compactor
@@ -155,7 +104,7 @@ class Consolidator:
 
     async def run(self, trigger: ConsolidationTrigger) -> ConsolidationRun:
         """Run now; a run elsewhere in the cluster is waited for, briefly, then answered with 409."""
-        async with self.lease.held(wait_seconds=MANUAL_WAIT_SECONDS) as held:
+        async with self.lease.holding(wait_seconds=MANUAL_WAIT_SECONDS) as held:
             if not held:
                 raise Conflict("a consolidation is already running on another replica; retry later")
             return await self._run_held(trigger)
@@ -270,7 +219,7 @@ class Consolidator:
         trigger = await self._due()
         if trigger is None:
             return None
-        async with self.lease.held() as held:
+        async with self.lease.holding() as held:
             # Decided again under the lease: another replica may have run it a moment ago.
             if not held or await self._due() is not trigger:
                 return None

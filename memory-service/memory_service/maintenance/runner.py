@@ -9,6 +9,8 @@ from typing import Any
 
 import structlog
 
+from nova_common.lease import RedisLease
+
 log = structlog.get_logger("memory_service.maintenance")
 
 Job = Callable[[], Awaitable[dict[str, Any]]]
@@ -32,10 +34,13 @@ class PeriodicTask:
     logged and recorded, and the loop waits for the next tick as usual.
     """
 
-    def __init__(self, name: str, interval: float, job: Job) -> None:
+    def __init__(self, name: str, interval: float, job: Job, *, lease: RedisLease | None = None) -> None:
         self.name = name
         self.interval = interval
         self.job = job
+        # With several memory-service replicas, a job that must not run twice at once runs under a lease:
+        # the replica that does not get it skips this tick.
+        self.lease = lease
         self.status = RunStatus()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -60,7 +65,7 @@ class PeriodicTask:
         self.status.runs += 1
         self.status.last_run_at = datetime.now(UTC)
         try:
-            result = await self.job()
+            result = await self._run_job()
         except Exception as exc:
             self.status.failures += 1
             self.status.last_error = f"{type(exc).__name__}: {exc}"[:500]
@@ -72,6 +77,12 @@ class PeriodicTask:
             self.status.last_error = None
         self.status.last_duration_ms = round((time.perf_counter() - started) * 1000, 2)
         return result
+
+    async def _run_job(self) -> dict[str, Any]:
+        if self.lease is None:
+            return await self.job()
+        async with self.lease.holding() as held:
+            return await self.job() if held else {"skipped": "another replica is running it"}
 
     async def _loop(self) -> None:
         while True:
