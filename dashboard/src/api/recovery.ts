@@ -42,40 +42,11 @@ export interface BackupProgress {
   detail?: string | null
 }
 
-// The inference switch's models live in recovery (recovery/inference_switch.py), added after the generated
-// types were last made; written out here until `make openapi` regenerates them.
-export type InferenceSwitchPhase = 'pulling' | 'draining' | 'stopping' | 'starting' | 'loading' | 'ready' | 'rolling_back' | 'failed'
-
-export interface InferenceSwitchProgress {
-  backend: string
-  model: string
-  phase: InferenceSwitchPhase
-  url?: string | null
-  served_model?: string | null
-  drained?: boolean | null
-  inflight_at_stop?: number | null
-  detail?: string | null
-  started_at: string
-  finished_at?: string | null
-}
-
-export interface InferenceBackendOption {
-  backend: string
-  models: string[]
-  /** Also takes the absolute path of a .gguf file on the machine. */
-  accepts_path?: boolean
-}
-
-export interface InferenceBackendStatus {
-  manager: 'launcher' | 'docker' | null
-  backend: string
-  state: string
-  url: string | null
-  model: string | null
-  switching: boolean
-  last_switch: InferenceSwitchProgress | null
-  options: InferenceBackendOption[]
-}
+export type InferenceSwitchPhase = Schemas['InferenceSwitchPhase']
+export type InferenceSwitchProgress = Schemas['InferenceSwitchProgress']
+export type InferenceBackendOption = Schemas['InferenceBackendOption']
+export type InferenceBackendStatus = Schemas['InferenceBackendStatus']
+export type InferenceSwitchRequest = Schemas['InferenceSwitchRequest']
 
 // recovery's routes sit behind the dashboard's /recovery-api/ prefix (stripped by the proxy).
 const BASE = '/recovery-api/api/v1/recovery'

@@ -415,7 +415,7 @@ export interface paths {
         };
         /**
          * Browse Memories
-         * @description Page through memories, optionally of one tier, agent or project.
+         * @description Page through memories, optionally of one tier, agent, project or source.
          */
         get: operations["browse_memories_api_v1_memories_browse_get"];
         put?: never;
@@ -594,6 +594,10 @@ export interface components {
             tokens: number;
             /** Score */
             score?: number | null;
+            /** Vector Score */
+            vector_score?: number | null;
+            /** Keyword Score */
+            keyword_score?: number | null;
             /** Source Id */
             source_id?: string | null;
         };
@@ -638,6 +642,10 @@ export interface components {
             memory_ids?: string[];
             /** Retrieval Id */
             retrieval_id?: string | null;
+            /** Timings Ms */
+            timings_ms?: {
+                [key: string]: number;
+            };
         };
         /**
          * Contradiction
@@ -2074,6 +2082,8 @@ export interface operations {
                 project_id?: string | null;
                 /** @description only this owner's memories and the shared ones */
                 owner?: string | null;
+                /** @description only the memories formed from this source */
+                source_id?: string | null;
                 sort?: components["schemas"]["MemorySort"];
                 order?: components["schemas"]["SortOrder"];
                 offset?: number;

@@ -679,6 +679,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/pipeline/tasks/batch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Submit Task Batch
+         * @description Persist and queue up to 500 goals at once, all or none; the ids come back in the order sent. Each task
+         *     counts as one request against an API key's rate limit.
+         */
+        post: operations["submit_task_batch_api_v1_pipeline_tasks_batch_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/pipeline/tasks/{task_id}": {
         parameters: {
             query?: never;
@@ -1497,11 +1518,31 @@ export interface paths {
         };
         /**
          * List Due Feeds
-         * @description For intel-worker: enabled feeds due now (interval * 2^errors, capped at a day), oldest first.
+         * @description Enabled feeds due now (interval * 2^errors, capped at a day) and not being polled, oldest first.
          */
         get: operations["list_due_feeds_api_v1_intel_feeds_due_get"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/intel/feeds/claim": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Claim Due Feeds
+         * @description For intel-worker: take the due feeds, leased until each is reported, so no other replica polls them.
+         */
+        post: operations["claim_due_feeds_api_v1_intel_feeds_claim_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2388,6 +2429,11 @@ export interface components {
             model?: string | null;
             /** Agent Id */
             agent_id?: string | null;
+            /**
+             * Research
+             * @default false
+             */
+            research: boolean;
         };
         /**
          * CheckStatus
@@ -3920,6 +3966,24 @@ export interface components {
             avg_duration_seconds?: number | null;
             /** Needs Attention */
             needs_attention: number;
+        };
+        /**
+         * PipelineTaskBatchAccepted
+         * @description The queued tasks' ids, in the order of the submitted `tasks`.
+         */
+        PipelineTaskBatchAccepted: {
+            /** Ids */
+            ids: string[];
+            /** @default queued */
+            status: components["schemas"]["PipelineTaskState"];
+        };
+        /**
+         * PipelineTaskBatchSubmit
+         * @description Several goals for the pipeline, queued together in one transaction: all of them or none.
+         */
+        PipelineTaskBatchSubmit: {
+            /** Tasks */
+            tasks: components["schemas"]["PipelineTaskSubmit"][];
         };
         /** PipelineTaskInfo */
         PipelineTaskInfo: {
@@ -6377,6 +6441,39 @@ export interface operations {
             };
         };
     };
+    submit_task_batch_api_v1_pipeline_tasks_batch_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PipelineTaskBatchSubmit"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PipelineTaskBatchAccepted"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     get_task_api_v1_pipeline_tasks__task_id__get: {
         parameters: {
             query?: never;
@@ -7994,6 +8091,38 @@ export interface operations {
         parameters: {
             query?: {
                 limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Feed"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    claim_due_feeds_api_v1_intel_feeds_claim_post: {
+        parameters: {
+            query?: {
+                limit?: number;
+                lease_seconds?: number;
             };
             header?: never;
             path?: never;

@@ -482,6 +482,47 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/recovery/inference/backend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Backend
+         * @description The backend and model the gateway routes local requests to, the last switch, and what can be chosen.
+         */
+        get: operations["get_backend_api_v1_recovery_inference_backend_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/recovery/inference/backend/switch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Switch Backend
+         * @description Switch the local model slot to another backend or model (drain, stop, start, publish), in the
+         *     background: follow it on GET /backend. 409 while a switch runs; 400 names the valid backends/models.
+         */
+        post: operations["switch_backend_api_v1_recovery_inference_backend_switch_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -775,6 +816,46 @@ export interface components {
             /** Gpus */
             gpus: components["schemas"]["Gpu"][];
         };
+        /** InferenceBackendOption */
+        InferenceBackendOption: {
+            /** Backend */
+            backend: string;
+            /** Models */
+            models: string[];
+            /**
+             * Accepts Path
+             * @description also accepts the absolute path of a .gguf file on this machine
+             * @default false
+             */
+            accepts_path: boolean;
+        };
+        /** InferenceBackendStatus */
+        InferenceBackendStatus: {
+            /** Manager */
+            manager: ("launcher" | "docker") | null;
+            /**
+             * Backend
+             * @description what llm-gateway routes local requests to (`inference.backend`)
+             */
+            backend: string;
+            /**
+             * State
+             * @description the gateway's `inference.state`: only `ready` receives traffic
+             */
+            state: string;
+            /** Url */
+            url: string | null;
+            /**
+             * Model
+             * @description the model the last switch started, when recovery knows it
+             */
+            model: string | null;
+            /** Switching */
+            switching: boolean;
+            last_switch: components["schemas"]["InferenceSwitchProgress"] | null;
+            /** Options */
+            options: components["schemas"]["InferenceBackendOption"][];
+        };
         /** InferenceRecommendation */
         InferenceRecommendation: {
             /** Backend */
@@ -783,6 +864,52 @@ export interface components {
             model: string;
             /** Reason */
             reason: string;
+        };
+        /**
+         * InferenceSwitchPhase
+         * @enum {string}
+         */
+        InferenceSwitchPhase: "pulling" | "draining" | "stopping" | "starting" | "loading" | "ready" | "rolling_back" | "failed";
+        /** InferenceSwitchProgress */
+        InferenceSwitchProgress: {
+            /** Backend */
+            backend: string;
+            /** Model */
+            model: string;
+            phase: components["schemas"]["InferenceSwitchPhase"];
+            /** Url */
+            url?: string | null;
+            /**
+             * Served Model
+             * @description the name the server lists the model under
+             */
+            served_model?: string | null;
+            /** Drained */
+            drained?: boolean | null;
+            /** Inflight At Stop */
+            inflight_at_stop?: number | null;
+            /** Detail */
+            detail?: string | null;
+            /**
+             * Started At
+             * Format: date-time
+             */
+            started_at: string;
+            /** Finished At */
+            finished_at?: string | null;
+        };
+        /** InferenceSwitchRequest */
+        InferenceSwitchRequest: {
+            /**
+             * Backend
+             * @description llamacpp, ollama, vllm or sglang
+             */
+            backend: string;
+            /**
+             * Model
+             * @description a model the backend offers here (see GET .../inference/backend), or a .gguf path for llamacpp
+             */
+            model: string;
         };
         /** Liveness */
         Liveness: {
@@ -1772,6 +1899,59 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["BackendState"];
+                };
+            };
+        };
+    };
+    get_backend_api_v1_recovery_inference_backend_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InferenceBackendStatus"];
+                };
+            };
+        };
+    };
+    switch_backend_api_v1_recovery_inference_backend_switch_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["InferenceSwitchRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InferenceSwitchProgress"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
