@@ -67,8 +67,9 @@ status: install-uv ## print every service's health
 	@$(UV) run --frozen python -m nova_common.launcher status
 
 # The quick checks (generated files, lint, the dashboard's own tests) run beside pytest: two jobs for two cores.
+# Their output is not held back (make -O would hold pytest's until it ends), so the first lines interleave.
 test: install install-sandbox install-browser ## install what is needed, lint, and run every test
-	@$(MAKE) --no-print-directory -j2 --output-sync=line checks test-python
+	@$(MAKE) --no-print-directory -j2 checks test-python
 
 checks: openapi-check lint test-dashboard ## generated files up to date, lint, the dashboard's typecheck and tests
 
