@@ -10,7 +10,7 @@ Renewal and release only ever touch a lease this holder still owns.
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 
 import redis.asyncio as aioredis
 import structlog
@@ -67,8 +67,10 @@ class RedisLease:
             yield True
         finally:
             renewal.cancel()
-            with suppress(asyncio.CancelledError):
-                await renewal
+            # Not `suppress(CancelledError)`: that would also swallow a cancellation of this task arriving
+            # here, and a job's loop being stopped would run on (a lifespan shutdown hung on it). gather
+            # returns the renewal's own cancellation and still raises ours.
+            await asyncio.gather(renewal, return_exceptions=True)
             await self._release(keys=[self.key], args=[token])
 
     async def _keep(self, token: str) -> None:
