@@ -1,8 +1,10 @@
 """Nova Memory Service: `create_app()` and the lifespan that owns the service's resources."""
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 
+import structlog
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
@@ -44,6 +46,9 @@ PROBE_TIMEOUT_SECONDS = 5.0
 
 # A maintenance lease is renewed while its job runs; a replica that dies frees it after this long.
 MAINTENANCE_LEASE_SECONDS = 60.0
+SHUTDOWN_STEP_SECONDS = 10.0
+
+log = structlog.get_logger("memory_service.main")
 
 
 @asynccontextmanager
@@ -158,12 +163,21 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                     )
                 yield
             finally:
-                await loops.stop()
-                await maintenance.aclose()
+                await _bounded("background loops", loops.stop())
+                await _bounded("maintenance flag", maintenance.aclose())
                 for task in tasks:
-                    await task.stop()
+                    await _bounded(f"maintenance task {task.name}", task.stop())
     finally:
-        await engine.dispose()
+        await _bounded("database connections", engine.dispose())
+
+
+async def _bounded(step: str, stopping: Awaitable[object]) -> None:
+    """A shutdown step that does not finish in time is logged and left: the process must still exit (a
+    stuck step once held a whole test run's lifespan shutdown until its timeout)."""
+    try:
+        await asyncio.wait_for(stopping, SHUTDOWN_STEP_SECONDS)
+    except TimeoutError:
+        log.warning("shutdown_step_timed_out", step=step, seconds=SHUTDOWN_STEP_SECONDS)
 
 
 def build_formation(
