@@ -140,7 +140,9 @@ def _wait_ready(stack: Stack) -> None:
         raise AssertionError(f"not ready after {READY_TIMEOUT}s: {sorted(pending)}\n{stack.log()}") from None
 
 
-def by_purpose(chat: ASGIApp, pipeline: ASGIApp, digest: ASGIApp, correction: ASGIApp) -> ASGIApp:
+def by_purpose(
+    chat: ASGIApp, pipeline: ASGIApp, digest: ASGIApp | None = None, correction: ASGIApp | None = None
+) -> ASGIApp:
     """One model server for all: pipeline stages (they ask for a `<role>_output` JSON schema) get the
     role-aware fake, intel digests the recommendation JSON, memory extraction of a profile correction the
     corrected fact, everything else (chat, streamed) the scripted one."""
@@ -159,10 +161,14 @@ def by_purpose(chat: ASGIApp, pipeline: ASGIApp, digest: ASGIApp, correction: AS
         request = json.loads(body or b"{}")
         schema = ((request.get("response_format") or {}).get("json_schema") or {}).get("name", "")
         target = pipeline if str(schema).endswith("_output") else chat
-        if any(INTEL_DIGEST_MARKER in str(m.get("content")) for m in request.get("messages") or []):
+        if digest is not None and any(
+            INTEL_DIGEST_MARKER in str(m.get("content")) for m in request.get("messages") or []
+        ):
             target = digest
-        if schema == "memory_extraction" and any(
-            CORRECTION_MARKER in str(m.get("content")) for m in request.get("messages") or []
+        if (
+            correction is not None
+            and schema == "memory_extraction"
+            and any(CORRECTION_MARKER in str(m.get("content")) for m in request.get("messages") or [])
         ):
             target = correction
         replayed = False
