@@ -39,7 +39,7 @@ pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[1]
 DASHBOARD = ROOT / "dashboard"
 # Below the kernel's ephemeral range (32768+), so no outgoing connection holds one of the stack's ports.
-OFFSET = int(os.environ.get("NOVA_E2E_PORT_OFFSET", "21500"))  # distinct per concurrent run
+OFFSET = int(os.environ.get("NOVA_E2E_PORT_OFFSET", "18000"))  # distinct per concurrent run
 READY_TIMEOUT = 240
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 MCP_SERVER = ROOT / "orchestrator" / "tests" / "mcp_fixtures" / "tool_server.py"

@@ -32,7 +32,7 @@ pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[1]
 DASHBOARD = ROOT / "dashboard"
-# Apart from test_dashboard_e2e (21500) and test_launcher_e2e (20000), so they can run side by side.
+# Apart from the other e2e stacks (tests/test_service_conventions.py checks all four), so they can run side by side.
 OFFSET = 19000  # below the ephemeral port range, apart from the other e2e stacks
 READY_TIMEOUT = 240
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")

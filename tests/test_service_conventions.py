@@ -110,3 +110,37 @@ def test_pending_renames_are_still_duplicated() -> None:
     places = _class_places()
     done = sorted(name for name in PENDING_RENAMES if len(places.get(name, ())) < 2)
     assert not done, f"no longer duplicated, remove from PENDING_RENAMES: {done}"
+
+
+E2E_STACKS = [
+    "tests/test_dashboard_e2e.py",
+    "tests/test_dashboard_goals_voice_e2e.py",
+    "tests/test_launcher_e2e.py",
+    "recovery/tests/test_supervisor_e2e.py",
+]
+
+
+def test_e2e_stacks_listen_below_the_ephemeral_range_and_apart_from_each_other() -> None:
+    """A stack port inside the kernel's ephemeral range can be taken by any outgoing connection of the
+    machine, which fails the launcher's start ("these ports are already in use"); two stacks sharing a port
+    cannot run side by side."""
+    import re
+
+    from nova_common.launcher import POSTGRES_PORT, REDIS_PORT
+
+    root = Path(__file__).resolve().parents[1]
+    base_ports = {spec.port for spec in SERVICES} | {POSTGRES_PORT, REDIS_PORT}
+    ephemeral_start = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    taken: dict[int, str] = {}
+    for path in E2E_STACKS:
+        match = re.search(
+            r'^OFFSET = (?:int\(os\.environ\.get\("\w+", "(\d+)"\)\)|(\d+))', (root / path).read_text(), re.M
+        )
+        assert match, f"{path} has no OFFSET"
+        offset = int(match[1] or match[2])
+        for port in sorted(base_ports):
+            assert port + offset < ephemeral_start, f"{path}: port {port + offset} is in the ephemeral range"
+            assert port + offset not in taken, (
+                f"{path} and {taken[port + offset]} both use port {port + offset}"
+            )
+            taken[port + offset] = path

@@ -15,13 +15,18 @@ import { randomBytes } from 'node:crypto'
 
 const FEED_NAME = 'E2E Hugging Face blog'
 
-/** Reload until `locator` shows up: the page polls every 15 s, a reload every 2 s finds it sooner. */
+/** Reload until `locator` shows up: the page polls every 15 s, a reload every few seconds finds it sooner.
+ * Each load is given a few seconds to fetch its data before the next reload (checked right after a reload,
+ * the page has not fetched yet, and on a busy machine it never would have). */
 async function reloadUntilVisible(page, locator, timeout) {
   const deadline = Date.now() + timeout
   for (;;) {
-    if (await locator.first().isVisible().catch(() => false)) return locator.first()
-    if (Date.now() > deadline) throw new Error(`not visible within ${timeout / 1000}s: ${locator}`)
-    await page.waitForTimeout(2_000)
+    try {
+      await locator.first().waitFor({ state: 'visible', timeout: 4_000 })
+      return locator.first()
+    } catch {
+      if (Date.now() > deadline) throw new Error(`not visible within ${timeout / 1000}s: ${locator}`)
+    }
     await page.reload()
   }
 }

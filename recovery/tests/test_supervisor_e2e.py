@@ -14,7 +14,7 @@ from dotenv import dotenv_values
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
-OFFSET = 23000  # beside tests/test_launcher_e2e.py's 20000, so both can run
+OFFSET = 21000  # apart from the other e2e stacks (tests/test_launcher_e2e.py checks all four)
 
 
 def _url(port: int) -> str:
@@ -40,7 +40,7 @@ def test_recovery_restarts_cortex_of_a_running_launcher_stack_and_reads_its_logs
         "NOVA_PORT_OFFSET": str(OFFSET),
         "NOVA_DATA_DIR": str(tmp_path / "data"),
         "NOVA_ENV_FILE": str(tmp_path / ".env"),
-        "NOVA_PROFILES": "",
+        "COMPOSE_PROFILES": "",
     }
     log = tmp_path / "launcher.log"
     with log.open("wb") as out:
