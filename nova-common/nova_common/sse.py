@@ -1,5 +1,7 @@
 """Server-Sent Events the Nova way: one JSON object per `data:` line, then `data: [DONE]`."""
 
+import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterable, AsyncIterator
 from typing import Any
@@ -9,6 +11,9 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.requests import Request
 
 DONE = "[DONE]"
+# Reading past `[DONE]` to the end of the body: a peer that goes on streaming is left after this many lines.
+_TAIL_LINES = 16
+_TAIL_SECONDS = 1.0
 
 
 class StreamEndedEarly(Exception):
@@ -26,10 +31,25 @@ async def sse_data(lines: AsyncIterable[str], *, require_done: bool = False) -> 
             continue
         payload = line[5:].strip()
         if payload == DONE:
+            await _read_tail(lines)
             return
         yield payload
     if require_done:
         raise StreamEndedEarly("the stream ended before [DONE]")
+
+
+async def _read_tail(lines: AsyncIterable[str]) -> None:
+    """Read what follows `[DONE]` (a Nova peer ends its body right after it). An HTTP client pools a
+    connection again only when its body was read to the end: stopping at `[DONE]` made every streamed call
+    (orchestrator → llm-gateway on each chat turn) open a new TCP connection."""
+    # The answer is complete: failing to read its tail costs only the connection, never the caller's result.
+    with contextlib.suppress(Exception):
+        async with asyncio.timeout(_TAIL_SECONDS):
+            count = 0
+            async for _ in lines:
+                count += 1
+                if count >= _TAIL_LINES:
+                    break
 
 
 def _encode(item: BaseModel | dict[str, Any] | str) -> str:
@@ -47,13 +67,16 @@ def json_event_stream(
     headers: dict[str, str] | None = None,
     ping_seconds: int = 15,
 ) -> EventSourceResponse:
-    """Stream `items` as SSE. When the client disconnects the generator is closed, which cancels upstream work."""
+    """Stream `items` as SSE. When the client disconnects the generator is closed, which cancels upstream work.
+
+    `request` is kept for the callers; the disconnect is seen by the response's own listener, which cancels
+    the stream at once (asking `request.is_disconnected()` before every event as well cost a receive and a
+    cancel scope per event, on every chat turn).
+    """
 
     async def events() -> AsyncIterator[ServerSentEvent]:
         try:
             async for item in items:
-                if await request.is_disconnected():
-                    break
                 yield ServerSentEvent(data=_encode(item))
             else:
                 yield ServerSentEvent(data=DONE)

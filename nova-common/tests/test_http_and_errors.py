@@ -65,6 +65,11 @@ def _app() -> FastAPI:
 
         return json_event_stream(request, items())
 
+    @app.get("/peer-port")
+    async def peer_port(request: Request) -> int:
+        assert request.client is not None
+        return request.client.port
+
     return app
 
 
@@ -217,6 +222,19 @@ async def test_sse_data_yields_payloads_up_to_done_and_skips_the_rest() -> None:
         ": ping", "event: chunk", 'data: {"n":1}', "", 'data:{"n":2}', "data: [DONE]", 'data: {"n":3}'
     )
     assert [p async for p in sse_data(lines)] == ['{"n":1}', '{"n":2}']
+
+
+async def test_a_stream_read_to_done_leaves_its_connection_pooled_for_the_next_call(server: str) -> None:
+    # Each chat turn streams from llm-gateway: a connection dropped after [DONE] meant a new TCP connect per turn.
+    from nova_common.sse import sse_data
+
+    async with httpx.AsyncClient(base_url=server, limits=httpx.Limits(max_connections=1)) as client:
+        before = (await client.get("/peer-port")).json()
+        async with client.stream("GET", "/events") as response:
+            payloads = [p async for p in sse_data(response.aiter_lines(), require_done=True)]
+        after = (await client.get("/peer-port")).json()
+    assert len(payloads) == 2
+    assert after == before
 
 
 async def test_sse_data_can_require_done_to_tell_a_dead_peer_from_a_finished_one() -> None:
