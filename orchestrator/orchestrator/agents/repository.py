@@ -19,6 +19,14 @@ AGENTS_SET = "nova:agents"
 PRIMARY_POINTER = "nova:agent:primary"
 
 
+_SET_IF_EXISTS = """
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  return redis.call('HSET', KEYS[1], unpack(ARGV))
+end
+return 0
+"""
+
+
 def agent_key(agent_id: UUID | str) -> str:
     return f"nova:agent:{agent_id}"
 
@@ -77,9 +85,10 @@ class AgentRepository:
         fields: dict[RedisValue, RedisValue] = {"status": status.value}
         if active:
             fields["last_active"] = datetime.now(UTC).isoformat()
-        # Only an agent that still exists: a turn finishing after a delete must not resurrect a stub.
-        if await self.redis.exists(agent_key(agent_id)):
-            await self.redis.hset(agent_key(agent_id), mapping=fields)
+        # Only an agent that still exists: a turn finishing after a delete must not resurrect a stub. Checked
+        # and written in one script, so one round trip (twice a turn) and no delete slipping in between.
+        arguments = [part for pair in fields.items() for part in pair]
+        await self.redis.eval(_SET_IF_EXISTS, 1, agent_key(agent_id), *arguments)
 
     async def set_primary_flag(self, agent_id: UUID, primary: bool) -> None:
         await self.redis.hset(agent_key(agent_id), "primary", "1" if primary else "0")

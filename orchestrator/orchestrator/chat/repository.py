@@ -57,6 +57,59 @@ class ConversationRepository:
         assert row is not None
         return _conversation(row)
 
+    async def start_with_message(
+        self,
+        conversation_id: UUID,
+        *,
+        session_id: str | None,
+        agent_id: str,
+        owner_kind: str,
+        api_key_id: str | None,
+        content: str,
+        title: str | None,
+    ) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """A new conversation with its first message, the user's: one statement, so one round trip and one
+        commit for the two. None when `session_id` is taken by then (another request started it meanwhile)."""
+        row = await self.pool.fetchrow(
+            """WITH stamp AS (SELECT clock_timestamp() AS at),
+               new AS (
+                 INSERT INTO conversations AS c
+                   (id, session_id, agent_id, owner_kind, api_key_id, title, last_message_at)
+                 SELECT $1::uuid, COALESCE($2, $1::uuid::text), $3, $4, $5::uuid, $7, stamp.at FROM stamp
+                 ON CONFLICT (session_id) DO NOTHING
+                 RETURNING c.id, c.session_id, c.title, c.agent_id, c.created_at, c.updated_at,
+                           c.last_message_at, c.owner_kind, c.api_key_id
+               ), added AS (
+                 INSERT INTO messages (conversation_id, role, content, created_at)
+                 SELECT new.id, 'user', $6, stamp.at FROM new, stamp
+                 RETURNING id, role, content, model, metadata::text AS metadata, created_at
+               )
+               SELECT new.*, 1::bigint AS message_count, added.id AS message_id, added.role, added.content,
+                      added.model, added.metadata, added.created_at AS message_created_at
+               FROM new, added""",
+            conversation_id,
+            session_id,
+            agent_id,
+            owner_kind,
+            api_key_id,
+            content,
+            title,
+        )
+        if row is None:
+            return None
+        fields = dict(row)
+        message = {
+            "id": str(fields.pop("message_id")),
+            "role": fields.pop("role"),
+            "content": fields.pop("content"),
+            "model": fields.pop("model"),
+            "metadata": json.loads(fields.pop("metadata")),
+            "created_at": fields.pop("message_created_at"),
+        }
+        key_id = fields["api_key_id"]
+        conversation = {**fields, "id": str(fields["id"]), "api_key_id": str(key_id) if key_id else None}
+        return conversation, message
+
     async def recent(
         self, *, limit: int, offset: int, owner: tuple[str | None, str | None] = (None, None)
     ) -> list[dict[str, Any]]:

@@ -9,6 +9,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import aclosing
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -35,10 +36,24 @@ TITLE_CHARS = 60
 # Longer than any turn, so a crashed process cannot keep a conversation locked for long.
 STREAM_LOCK_SECONDS = 300
 CLEANUP_SECONDS = 5.0
+STILL_WRITING = "a reply in this conversation is still being written; try again shortly"
 
 
 async def _nothing() -> None:
     return None
+
+
+@dataclass(frozen=True)
+class NewConversation:
+    """A conversation the turn is about to create: its id is chosen here, so it is locked before it exists."""
+
+    id: UUID
+    session_id: str | None
+
+    @property
+    def session(self) -> str:
+        """What clients send back in X-Session-Id (a new conversation without one uses its own id)."""
+        return self.session_id or str(self.id)
 
 
 def _title(text: str) -> str:
@@ -70,7 +85,7 @@ class ChatService:
     async def stream(
         self, request: ChatStreamRequest, session_header: str | None, *, tenant: Tenant
     ) -> tuple[str, AsyncIterator[ChatStreamEvent]]:
-        """Resolve the agent and conversation (404s happen here), then the turn's events."""
+        """Resolve the agent and conversation (404s and 409s happen here), then the turn's events."""
         clock = PhaseClock()
         session_id = session_header or request.session_id
         # Independent reads, so at once: the agent (Redis) and the session's conversation (PostgreSQL).
@@ -82,27 +97,53 @@ class ChatService:
         if request.research:
             await self.runner.check_research(agent, tenant)
         if conversation is None:
-            conversation = await self.repository.create(
-                session_id=session_id,
-                agent_id=str(agent.id),
-                owner_kind=tenant.kind,
-                api_key_id=tenant.api_key_id,
-            )
+            # A new conversation is created in the stream, together with the user's message (one commit).
+            opening = NewConversation(id=uuid.uuid4(), session_id=session_id)
+            return opening.session, self._events(request, agent, opening, tenant, clock)
         if not tenant.may_see(_owner(conversation)):
             # Session ids are unique across tenants; continuing someone else's is refused without showing it.
             raise Conflict(f"session id {session_id} is taken; start a new session or choose another id")
-        clock.mark("new_conversation")
         return conversation["session_id"], self._events(request, agent, conversation, tenant, clock)
+
+    async def _store_user_message(
+        self,
+        request: ChatStreamRequest,
+        agent: AgentInfo,
+        conversation: "dict[str, Any] | NewConversation",
+        tenant: Tenant,
+    ) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]] | None:
+        """The conversation, the user's message (committed) and the earlier messages; None when a new
+        conversation's session id was taken meanwhile."""
+        title = _title(request.message)
+        if isinstance(conversation, NewConversation):
+            started = await self.repository.start_with_message(
+                conversation.id,
+                session_id=conversation.session_id,
+                agent_id=str(agent.id),
+                owner_kind=tenant.kind,
+                api_key_id=tenant.api_key_id,
+                content=request.message,
+                title=title,
+            )
+            return None if started is None else (*started, [])
+        conversation_id = UUID(conversation["id"])
+        # Storing the message and reading the earlier ones are independent: both at once. The read may or may
+        # not see the new message (it commits meanwhile), so it is left out there and put last by the caller.
+        user_message, earlier = await asyncio.gather(
+            self.repository.add_message(conversation_id, role="user", content=request.message, title=title),
+            self.repository.messages(conversation_id, limit=HISTORY_MESSAGES),
+        )
+        return conversation, user_message, earlier
 
     async def _events(
         self,
         request: ChatStreamRequest,
         agent: AgentInfo,
-        conversation: dict[str, Any],
+        opening: "dict[str, Any] | NewConversation",
         tenant: Tenant,
         clock: PhaseClock,
     ) -> AsyncIterator[ChatStreamEvent]:
-        conversation_id = UUID(conversation["id"])
+        conversation_id = opening.id if isinstance(opening, NewConversation) else UUID(opening["id"])
         lock = f"nova:chat:streaming:{conversation_id}"
         # The recall needs only the agent and the message: it runs while the message is stored and the history
         # read, instead of after them.
@@ -110,23 +151,20 @@ class ChatService:
         if not await self.redis.set(lock, uuid.uuid4().hex, nx=True, ex=STREAM_LOCK_SECONDS):
             if early_recall is not None:
                 await early_recall.discard()
-            yield ChatStreamEvent(
-                error="a reply in this conversation is still being written; try again shortly"
-            )
+            yield ChatStreamEvent(error=STILL_WRITING)
             return
         answer: list[str] = []
         finished = False
         try:
             clock.mark("stream_start_and_lock")
-            # Storing the message and reading the earlier ones are independent: both at once. The read may or
-            # may not see the new message (it commits meanwhile), so it is left out there and put last here.
-            user_message, earlier = await asyncio.gather(
-                self.repository.add_message(
-                    conversation_id, role="user", content=request.message, title=_title(request.message)
-                ),
-                self.repository.messages(conversation_id, limit=HISTORY_MESSAGES),
-            )
+            stored_turn = await self._store_user_message(request, agent, opening, tenant)
             clock.mark("user_message_and_history")
+            if stored_turn is None:
+                # Another request started the same new session id at this moment and is answering in it: the
+                # same answer as a turn that finds the conversation's lock taken.
+                yield ChatStreamEvent(error=STILL_WRITING)
+                return
+            conversation, user_message, earlier = stored_turn
             yield ChatStreamEvent(
                 meta={
                     "session_id": conversation["session_id"],

@@ -1,0 +1,83 @@
+"""A chat turn that starts a conversation stores it and the user's message together, before the model call."""
+
+import json
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+
+def _events(response: Any) -> list[Any]:
+    return [
+        json.loads(line[5:]) if line[5:].strip() != "[DONE]" else "[DONE]"
+        for line in response.text.splitlines()
+        if line.startswith("data:")
+    ]
+
+
+def test_a_new_conversation_holds_the_users_message_stamped_as_its_last_message(
+    client: TestClient, admin: dict[str, str]
+) -> None:
+    # llm-gateway is down here: what the turn stored before calling it is all there is.
+    response = client.post(
+        "/api/v1/chat/stream",
+        json={"message": "What  is the\ttide  table for Brest?"},
+        headers={**admin, "X-Session-Id": "bench:brest"},
+    )
+    assert response.headers["X-Session-Id"] == "bench:brest"
+    meta = _events(response)[0]["meta"]
+    assert meta["session_id"] == "bench:brest"
+    stored = client.get(f"/api/v1/conversations/{meta['conversation_id']}", headers=admin).json()
+    assert stored["session_id"] == "bench:brest"
+    assert stored["title"] == "What is the tide table for Brest?"
+    assert stored["message_count"] == 1
+    assert [(m["id"], m["role"]) for m in stored["messages"]] == [(meta["user_message_id"], "user")]
+    assert stored["last_message_at"] == stored["messages"][0]["created_at"]
+
+
+def test_a_new_conversation_without_a_session_id_is_continued_by_its_own_id(
+    client: TestClient, admin: dict[str, str]
+) -> None:
+    first = client.post("/api/v1/chat/stream", json={"message": "one"}, headers=admin)
+    session_id = first.headers["X-Session-Id"]
+    assert _events(first)[0]["meta"]["conversation_id"] == session_id
+    second = client.post(
+        "/api/v1/chat/stream", json={"message": "two"}, headers={**admin, "X-Session-Id": session_id}
+    )
+    assert _events(second)[0]["meta"]["conversation_id"] == session_id
+    messages = client.get(f"/api/v1/conversations/{session_id}/messages", headers=admin).json()
+    assert [m["content"] for m in messages] == ["one", "two"]
+
+
+async def test_marking_an_agent_running_changes_its_status_but_never_recreates_a_deleted_one(
+    redis_base_url: str,
+) -> None:
+    # A turn marks its agent running, then idle, each in one Redis round trip; a turn that ends after its agent
+    # was deleted must not leave a stub hash behind.
+    from datetime import UTC, datetime
+    from uuid import uuid4
+
+    import redis.asyncio as aioredis
+
+    from nova_contracts.orchestrator import AgentConfig, AgentInfo, AgentStatus
+    from orchestrator.agents.repository import AgentRepository, agent_key
+
+    redis = aioredis.from_url(f"{redis_base_url}/2", decode_responses=True)
+    try:
+        agents = AgentRepository(redis)
+        agent = AgentInfo(
+            id=uuid4(),
+            config=AgentConfig(name="marked"),
+            status=AgentStatus.IDLE,
+            created_at=datetime.now(UTC),
+        )
+        await agents.save(agent)
+        await agents.set_status(agent.id, AgentStatus.RUNNING, active=True)
+        marked = await agents.get(agent.id)
+        assert marked is not None and marked.status is AgentStatus.RUNNING and marked.last_active is not None
+        assert marked.config.name == "marked"
+
+        await agents.delete(agent.id)
+        await agents.set_status(agent.id, AgentStatus.IDLE)
+        assert await redis.exists(agent_key(agent.id)) == 0
+    finally:
+        await redis.aclose()
