@@ -22,6 +22,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    PrimaryKeyConstraint,
     SmallInteger,
     Text,
     UniqueConstraint,
@@ -206,6 +207,27 @@ class KeywordLexemeRow(Base):
     documents: Mapped[int] = mapped_column(Integer, nullable=False)
 
     __table_args__ = (CheckConstraint("documents > 0", name="keyword_lexemes_documents_positive"),)
+
+
+class MemoryTermRow(Base):
+    """BM25's inverted index: one row per (lexeme, memory), kept by triggers on `memories` (migration 004).
+
+    A keyword search reads its lexemes' rows from the covering primary key alone, never the memories
+    that merely match, so its cost follows the posting lists' length rather than the matched rows'."""
+
+    __tablename__ = "memory_terms"
+
+    lexeme: Mapped[str] = mapped_column(Text)
+    memory_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    # Positions of the lexeme in the memory's tsvector, and the tsvector's distinct lexemes.
+    tf: Mapped[int] = mapped_column(Integer, nullable=False)
+    doc_length: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __table_args__ = (
+        PrimaryKeyConstraint(
+            "lexeme", "memory_id", name="memory_terms_pkey", postgresql_include=["tf", "doc_length"]
+        ),
+    )
 
 
 class KeywordCorpusRow(Base):

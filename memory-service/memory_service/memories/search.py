@@ -1,7 +1,8 @@
 """Hybrid retrieval: vector and full-text candidates fused and ranked in one SQL statement.
 
     dense   top-k by cosine over the HNSW index of the query vector's (model, dimension)
-    sparse  top-k by BM25 (or ts_rank, ts_rank_cd) over the GIN index, the query's terms ORed by default
+    sparse  top-k by BM25 over the posting lists in `memory_terms` (or ts_rank, ts_rank_cd over the GIN
+            index), the query's terms ORed by default
     fused   FULL OUTER JOIN of the two lists, scored by the chosen fusion method,
             then multiplied by the memory's (decayed) confidence
 
@@ -45,6 +46,7 @@ from memory_service.db.models import (
     KeywordLexemeRow,
     MemoryAccessRow,
     MemoryRow,
+    MemoryTermRow,
 )
 from memory_service.embeddings.repository import EmbeddingTarget
 from memory_service.memories.decay import effective_confidence_sql
@@ -120,8 +122,8 @@ class KeywordQuery(StrEnum):
 
 
 class KeywordRank(StrEnum):
-    # Okapi BM25 over the tsvector: IDF from the `keyword_lexemes` snapshot, tf saturated by k1, document
-    # length (distinct lexemes) normalised by b. ts_rank has no IDF, so a common word counts as much
+    # Okapi BM25 over the tsvector's lexemes, read from their postings (`memory_terms`): IDF from the
+    # `keyword_lexemes` snapshot, tf saturated by k1, document length (distinct lexemes) normalised by b. ts_rank has no IDF, so a common word counts as much
     # as a rare one; on SciFact that costs it about 0.08 nDCG@10 against BM25.
     BM25 = "bm25"
     TS_RANK = "ts_rank"
@@ -247,60 +249,80 @@ def _dense(plan: SearchPlan, conditions: list[ColumnElement[bool]]) -> Select[An
     )
 
 
-def _ts_rank(plan: SearchPlan, tsquery: ColumnElement[Any]) -> tuple[ColumnElement[Any], Any]:
-    """ts_rank or ts_rank_cd of each memory, and its FROM clause."""
+def _ts_rank(plan: SearchPlan, tsquery: ColumnElement[Any]) -> ColumnElement[Any]:
+    """ts_rank or ts_rank_cd of each memory."""
     rank_function = getattr(func, plan.tuning.keyword_rank.value)
-    rank = rank_function(MemoryRow.search_tsv, tsquery, plan.tuning.rank_normalization)
-    return cast(rank, Float), MemoryRow
+    return cast(rank_function(MemoryRow.search_tsv, tsquery, plan.tuning.rank_normalization), Float)
 
 
-def _bm25(plan: SearchPlan) -> tuple[ColumnElement[Any], Any]:
-    """BM25 of each memory, and its FROM clause: one row per query lexeme found in the memory, scored
-    idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * length / average length)); the caller groups by memory."""
+def _bm25_matches(
+    plan: SearchPlan, tsquery: ColumnElement[Any], conditions: list[ColumnElement[bool]]
+) -> Select[Any]:
+    """The memories matching the query, best BM25 first: idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b *
+    length / average length)) summed over the query's lexemes found in the memory.
+
+    tf and length come from the postings in `memory_terms` (an index-only scan of the query's lexemes),
+    not from the memories: only the best-ranked ones are then read, in rank order, to apply the tsquery
+    and the filters, until enough have passed. Before the postings every matching memory was read and its
+    tsvector unnested, which was most of a hybrid search's time at 100k memories (bench/memory_scale.py)."""
     k1, b = plan.tuning.bm25_k1, plan.tuning.bm25_b
-    config = _regconfig()
-    # A scalar subquery is evaluated once per statement, not once per memory.
-    lexemes = select(func.tsvector_to_array(func.to_tsvector(config, _query_text()))).scalar_subquery()
+    lexeme = (
+        func.unnest(func.tsvector_to_array(func.to_tsvector(_regconfig(), _query_text())))
+        .table_valued("lexeme")
+        .render_derived(name="query_lexeme")
+    )
     # Before the first snapshot every lexeme is equally rare and every memory of average length.
+    # A scalar subquery is evaluated once per statement, not once per memory.
     documents = func.coalesce(select(KeywordCorpusRow.documents).scalar_subquery(), 0)
     average_length = func.coalesce(select(KeywordCorpusRow.average_length).scalar_subquery(), 0.0)
     df = func.coalesce(KeywordLexemeRow.documents, 0)
     # greatest(): a snapshot older than a deletion may count a lexeme in more memories than now exist.
     idf = func.ln(1.0 + (func.greatest(documents - df, 0) + 0.5) / (df + 0.5))
-    # Only the query's lexemes are unnested: setweight marks them 'A' and ts_filter keeps the 'A's.
-    # Unnesting whole tsvectors instead is about three times slower on SciFact.
-    marked = func.ts_filter(
-        func.setweight(MemoryRow.search_tsv, literal_column("'A'"), lexemes), literal_column("'{a}'")
+    terms = (
+        select(lexeme.c.lexeme, idf.label("idf"))
+        .select_from(lexeme.outerjoin(KeywordLexemeRow, KeywordLexemeRow.lexeme == lexeme.c.lexeme))
+        .cte("query_terms")
     )
-    term = func.unnest(marked).table_valued("lexeme", "positions", "weights").lateral("term")
-    tf = cast(func.coalesce(func.array_length(term.c.positions, 1), 1), Float)
-    length = cast(func.length(MemoryRow.search_tsv), Float)
+    tf = cast(MemoryTermRow.tf, Float)
+    length = cast(MemoryTermRow.doc_length, Float)
     relative_length = case((average_length > 0, length / average_length), else_=1.0)
-    score = func.sum(idf * tf * (k1 + 1.0) / (tf + k1 * (1.0 - b + b * relative_length)))
-    source = MemoryRow.__table__.join(term, true()).outerjoin(
-        KeywordLexemeRow, KeywordLexemeRow.lexeme == term.c.lexeme
+    score = func.sum(terms.c.idf * tf * (k1 + 1.0) / (tf + k1 * (1.0 - b + b * relative_length)))
+    ranked = (
+        select(MemoryTermRow.memory_id, score.label("rank"))
+        .select_from(terms.join(MemoryTermRow, MemoryTermRow.lexeme == terms.c.lexeme))
+        .group_by(MemoryTermRow.memory_id)
+        .order_by(score.desc(), MemoryTermRow.memory_id)
+        .subquery("ranked")
     )
-    return score, source
+    # LIMIT 1 (the id is unique anyway) keeps the planner from flattening the lookup into a join that it
+    # would drive from the GIN index, visiting every matching memory again; looked up in rank order,
+    # the reading stops once the outer LIMIT has its candidates.
+    memory = (
+        select(*_ranking_columns(MemoryRow))
+        .where(MemoryRow.id == ranked.c.memory_id, MemoryRow.search_tsv.op("@@")(tsquery), *conditions)
+        .limit(1)
+        .lateral("memory")
+    )
+    return (
+        select(ranked.c.memory_id.label("id"), ranked.c.rank, *_ranking_columns(memory))
+        .select_from(ranked.join(memory, true()))
+        .order_by(ranked.c.rank.desc(), ranked.c.memory_id)
+    )
 
 
 def _sparse(plan: SearchPlan, conditions: list[ColumnElement[bool]]) -> Select[Any]:
     tuning = plan.tuning
     tsquery = _tsquery(tuning.keyword_query)
     if tuning.keyword_rank is KeywordRank.BM25:
-        rank, source = _bm25(plan)
+        matches = _bm25_matches(plan, tsquery, conditions)
     else:
-        rank, source = _ts_rank(plan, tsquery)
-    labelled = rank.label("rank")
-    matches = (
-        select(MemoryRow.id, labelled, *_ranking_columns(MemoryRow))
-        .select_from(source)
-        .where(MemoryRow.search_tsv.op("@@")(tsquery), *conditions)
-        .order_by(labelled.desc(), MemoryRow.id)
-        .limit(_candidates(plan, tuning.keyword_candidates))
-    )
-    if tuning.keyword_rank is KeywordRank.BM25:
-        matches = matches.group_by(MemoryRow.id)
-    matches_cte = matches.cte("matches")
+        rank = _ts_rank(plan, tsquery).label("rank")
+        matches = (
+            select(MemoryRow.id, rank, *_ranking_columns(MemoryRow))
+            .where(MemoryRow.search_tsv.op("@@")(tsquery), *conditions)
+            .order_by(rank.desc(), MemoryRow.id)
+        )
+    matches_cte = matches.limit(_candidates(plan, tuning.keyword_candidates)).cte("matches")
     return select(
         matches_cte.c.id,
         matches_cte.c.rank.label("kscore"),
