@@ -81,3 +81,29 @@ async def test_marking_an_agent_running_changes_its_status_but_never_recreates_a
         assert await redis.exists(agent_key(agent.id)) == 0
     finally:
         await redis.aclose()
+
+
+def _stream_locks(redis_base_url: str) -> list[str]:
+    import redis
+
+    found: list[str] = []
+    for db in range(16):
+        client = redis.Redis.from_url(f"{redis_base_url}/{db}", decode_responses=True)
+        try:
+            found += list(client.scan_iter("nova:chat:streaming:*"))
+        finally:
+            client.close()
+    return found
+
+
+def test_turns_leave_no_conversation_lock_behind_whether_new_continued_or_refused(
+    client: TestClient, admin: dict[str, str], redis_base_url: str
+) -> None:
+    # A new conversation's lock is taken before the session is known to be new; a continued or refused
+    # turn must drop that spare lock, not leave it for its five minutes.
+    first = client.post("/api/v1/chat/stream", json={"message": "one"}, headers=admin)
+    session = {**admin, "X-Session-Id": first.headers["X-Session-Id"]}
+    client.post("/api/v1/chat/stream", json={"message": "two"}, headers=session)
+    unknown_agent = {"message": "three", "agent_id": "00000000-0000-4000-8000-000000000000"}
+    assert client.post("/api/v1/chat/stream", json=unknown_agent, headers=admin).status_code == 404
+    assert _stream_locks(redis_base_url) == []

@@ -6,6 +6,7 @@ own, and another tenant's conversation is "not found".
 """
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import aclosing
@@ -88,22 +89,35 @@ class ChatService:
         """Resolve the agent and conversation (404s and 409s happen here), then the turn's events."""
         clock = PhaseClock()
         session_id = session_header or request.session_id
-        # Independent reads, so at once: the agent (Redis) and the session's conversation (PostgreSQL).
-        agent, conversation = await asyncio.gather(
-            self._agent(request.agent_id, tenant),
-            self.repository.by_session(session_id) if session_id else _nothing(),
-        )
-        clock.mark("agent_and_conversation")
-        if request.research:
-            await self.runner.check_research(agent, tenant)
+        opening = NewConversation(id=uuid.uuid4(), session_id=session_id)
+        # Independent, so at once: the agent (Redis), the session's conversation (PostgreSQL), and the lock of
+        # the conversation this turn creates if the session is new. That id is chosen here, so no other turn can
+        # hold its lock; when the session turns out to exist, the spare lock is dropped by the stream (or
+        # expires, if the stream never starts: it guards a conversation that was never created).
+        try:
+            agent, conversation, locked = await asyncio.gather(
+                self._agent(request.agent_id, tenant),
+                self.repository.by_session(session_id) if session_id else _nothing(),
+                self.redis.set(_stream_lock(opening.id), uuid.uuid4().hex, nx=True, ex=STREAM_LOCK_SECONDS),
+            )
+            clock.mark("agent_and_conversation")
+            if request.research:
+                await self.runner.check_research(agent, tenant)
+            if conversation is not None and not tenant.may_see(_owner(conversation)):
+                # Session ids are unique across tenants; continuing someone else's is refused without showing it.
+                raise Conflict(f"session id {session_id} is taken; start a new session or choose another id")
+        except Exception:
+            # A 404 or 409 leaves no lock behind (a Redis failure would have failed the reads already).
+            with contextlib.suppress(Exception):
+                await self.redis.delete(_stream_lock(opening.id))
+            raise
         if conversation is None:
             # A new conversation is created in the stream, together with the user's message (one commit).
-            opening = NewConversation(id=uuid.uuid4(), session_id=session_id)
-            return opening.session, self._events(request, agent, opening, tenant, clock)
-        if not tenant.may_see(_owner(conversation)):
-            # Session ids are unique across tenants; continuing someone else's is refused without showing it.
-            raise Conflict(f"session id {session_id} is taken; start a new session or choose another id")
-        return conversation["session_id"], self._events(request, agent, conversation, tenant, clock)
+            return opening.session, self._events(request, agent, opening, tenant, clock, locked=bool(locked))
+        spare = _stream_lock(opening.id)
+        return conversation["session_id"], self._events(
+            request, agent, conversation, tenant, clock, spare=spare
+        )
 
     async def _store_user_message(
         self,
@@ -142,13 +156,23 @@ class ChatService:
         opening: "dict[str, Any] | NewConversation",
         tenant: Tenant,
         clock: PhaseClock,
+        *,
+        locked: bool = False,
+        spare: str | None = None,
     ) -> AsyncIterator[ChatStreamEvent]:
+        """`locked`: the conversation's lock is held already; `spare`: a lock taken for nothing, to drop."""
         conversation_id = opening.id if isinstance(opening, NewConversation) else UUID(opening["id"])
-        lock = f"nova:chat:streaming:{conversation_id}"
+        lock = _stream_lock(conversation_id)
         # The recall needs only the agent and the message: it runs while the message is stored and the history
         # read, instead of after them.
         early_recall = self.runner.start_recall(agent, tenant, request.message)
-        if not await self.redis.set(lock, uuid.uuid4().hex, nx=True, ex=STREAM_LOCK_SECONDS):
+        if not locked:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.set(lock, uuid.uuid4().hex, nx=True, ex=STREAM_LOCK_SECONDS)
+                if spare is not None:
+                    pipe.delete(spare)
+                locked = bool((await pipe.execute())[0])
+        if not locked:
             if early_recall is not None:
                 await early_recall.discard()
             yield ChatStreamEvent(error=STILL_WRITING)
@@ -283,6 +307,11 @@ class ChatService:
         await self._conversation(conversation_id, tenant)
         if not await self.repository.delete(conversation_id):
             raise NotFound(f"conversation {conversation_id} not found")
+
+
+def _stream_lock(conversation_id: UUID) -> str:
+    """Held while a turn writes in the conversation, so two turns never interleave their messages."""
+    return f"nova:chat:streaming:{conversation_id}"
 
 
 def _owner(conversation: dict[str, Any]) -> Tenant:
