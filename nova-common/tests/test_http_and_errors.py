@@ -65,6 +65,13 @@ def _app() -> FastAPI:
 
         return json_event_stream(request, items())
 
+    @app.get("/events-multiline")
+    async def multiline_events(request: Request):  # type: ignore[no-untyped-def]
+        async def items() -> AsyncIterator[str]:
+            yield "one\ntwo"
+
+        return json_event_stream(request, items())
+
     @app.get("/peer-port")
     async def peer_port(request: Request) -> int:
         assert request.client is not None
@@ -170,6 +177,17 @@ async def test_sse_stream_sends_json_lines_then_done(server: str) -> None:
     payloads = [line.removeprefix("data:").strip() for line in lines]
     assert [json.loads(p) for p in payloads[:-1]] == [{"text": "hi"}, {"n": 2}]
     assert payloads[-1] == "[DONE]"
+
+
+async def test_sse_stream_frames_each_event_as_one_data_line_and_a_multiline_text_as_several(
+    server: str,
+) -> None:
+    # Events are framed by hand on the hot path: the bytes must stay those sse-starlette writes.
+    async with httpx.AsyncClient(base_url=server) as client:
+        body = (await client.get("/events")).content
+        multiline = (await client.get("/events-multiline")).content
+    assert body == b'data: {"text":"hi"}\r\n\r\ndata: {"n":2}\r\n\r\ndata: [DONE]\r\n\r\n'
+    assert multiline == b"data: one\r\ndata: two\r\n\r\ndata: [DONE]\r\n\r\n"
 
 
 async def test_sse_stream_closes_the_generator_when_the_client_leaves(server: str) -> None:
