@@ -1,11 +1,70 @@
 """`python -m <service>`: configure logging and serve the app factory with uvicorn."""
 
+import asyncio
 from typing import Any
 
 import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from nova_common.config import NovaSettings
 from nova_common.logging import configure_logging
+
+
+class CoalescingTransport:
+    """A connection's transport whose writes reach the socket once per event-loop turn, joined.
+
+    Uvicorn writes a response's status line and headers, then its body, each with its own `send()` system
+    call. A system call is the dearest step of a small response here (tens of microseconds on a quiet
+    machine, far more under load), so a whole small answer (or the headers and an event that is ready with
+    them) now leaves in one. Nothing waits longer than the end of the current loop turn.
+    """
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self.inner = transport
+        self._loop = loop
+        self._pending: list[bytes] = []
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if not self._pending:
+            self._loop.call_soon(self.flush)
+        self._pending.append(bytes(data))
+
+    def writelines(self, lines: Any) -> None:
+        for data in lines:
+            self.write(data)
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        data = self._pending[0] if len(self._pending) == 1 else b"".join(self._pending)
+        self._pending = []
+        self.inner.write(data)
+
+    def close(self) -> None:
+        self.flush()  # a refusal closes right after its answer: the answer goes first
+        self.inner.close()
+
+    def abort(self) -> None:
+        self._pending = []
+        self.inner.abort()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+class CoalescingHttpToolsProtocol(HttpToolsProtocol):
+    """Uvicorn's httptools protocol over a `CoalescingTransport`."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(CoalescingTransport(transport, self.loop))  # type: ignore[arg-type]
+
+    def handle_websocket_upgrade(self) -> None:
+        # The WebSocket protocol takes the connection over and writes its frames itself: hand it the socket's
+        # own transport, after whatever is still pending.
+        if isinstance(self.transport, CoalescingTransport):
+            self.transport.flush()
+            self.transport = self.transport.inner
+        super().handle_websocket_upgrade()
 
 
 def uvicorn_options(settings: NovaSettings) -> dict[str, Any]:
@@ -21,6 +80,7 @@ def uvicorn_options(settings: NovaSettings) -> dict[str, Any]:
         "proxy_headers": False,
         "server_header": False,
         "timeout_graceful_shutdown": 10,
+        "http": CoalescingHttpToolsProtocol,
     }
 
 

@@ -20,6 +20,7 @@ from nova_common.embedded import free_port
 from nova_common.errors import NotFound, RateLimited, UpstreamUnavailable
 from nova_common.http import ServiceClient
 from nova_common.logging import request_id_var
+from nova_common.server import CoalescingHttpToolsProtocol, CoalescingTransport
 from nova_common.sse import json_event_stream
 from nova_common.testing import eventually
 
@@ -84,7 +85,10 @@ def _app() -> FastAPI:
 def server() -> Iterator[str]:
     """The app served by a real uvicorn on loopback, so httpx goes over a socket."""
     port = free_port()
-    config = uvicorn.Config(_app(), host="127.0.0.1", port=port, log_config=None, lifespan="on")
+    # The services' own HTTP protocol (nova_common.server), so every test below also exercises its writes.
+    config = uvicorn.Config(
+        _app(), host="127.0.0.1", port=port, log_config=None, lifespan="on", http=CoalescingHttpToolsProtocol
+    )
     instance = uvicorn.Server(config)
     thread = threading.Thread(target=instance.run, daemon=True)
     thread.start()
@@ -211,7 +215,9 @@ async def test_sse_stream_closes_the_generator_when_the_client_leaves(server: st
         return json_event_stream(request, endless())
 
     port = free_port()
-    instance = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None))
+    instance = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, http=CoalescingHttpToolsProtocol)
+    )
     task = asyncio.create_task(instance.serve())
     while not instance.started:
         await asyncio.sleep(0.02)
@@ -281,3 +287,27 @@ def test_peer_errors_keep_the_status_meaning_and_the_detail() -> None:
     assert isinstance(peer_error("x", answer(429, {})), RateLimited)
     other = peer_error("orchestrator", answer(409, {"detail": "already running"}))
     assert type(other) is NovaError and other.status_code == 409 and "already running" in other.detail
+
+
+async def test_a_responses_writes_leave_together_once_the_event_loop_turns() -> None:
+    # Headers and body used to be two send() system calls; held until the loop turns, they are one.
+    loop = asyncio.get_running_loop()
+    ours, theirs = socket.socketpair()
+    theirs.setblocking(False)
+    transport, _ = await loop.create_connection(asyncio.Protocol, sock=ours)
+    coalescing = CoalescingTransport(transport, loop)  # type: ignore[arg-type]
+    try:
+        coalescing.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n")
+        coalescing.write(b"{}")
+        with pytest.raises(BlockingIOError):
+            theirs.recv(1024)  # nothing sent yet: the loop has not turned
+        await asyncio.sleep(0)
+        assert theirs.recv(1024) == b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}"
+        coalescing.write(b"last words")
+        coalescing.close()  # closing sends what is pending first
+        await asyncio.sleep(0.05)
+        theirs.setblocking(True)
+        assert theirs.recv(1024) == b"last words"
+        assert theirs.recv(1024) == b""
+    finally:
+        theirs.close()
