@@ -311,3 +311,30 @@ async def test_a_responses_writes_leave_together_once_the_event_loop_turns() -> 
         assert theirs.recv(1024) == b""
     finally:
         theirs.close()
+
+
+async def test_a_service_requests_head_and_body_leave_in_one_write_once_its_answer_is_read() -> None:
+    # httpcore writes a request's head and its body separately: two send() calls on every hop between services.
+    import httpcore
+
+    from nova_common.http import _JoinedWritesBackend
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    stream = await _JoinedWritesBackend(httpcore.AnyIOBackend()).connect_tcp("127.0.0.1", port)
+    peer, _ = listener.accept()
+    peer.setblocking(False)
+    try:
+        head = b"POST /x HTTP/1.1\r\nhost: peer\r\ncontent-length: 2\r\n\r\n"
+        await stream.write(head)
+        await stream.write(b"{}")
+        with pytest.raises(BlockingIOError):
+            peer.recv(1024)  # held until the answer is read
+        peer.sendall(b"HTTP/1.1 204 No Content\r\n\r\n")
+        assert await stream.read(1024) == b"HTTP/1.1 204 No Content\r\n\r\n"
+        peer.setblocking(True)
+        assert peer.recv(1024) == head + b"{}"
+    finally:
+        await stream.aclose()
+        peer.close()
+        listener.close()
