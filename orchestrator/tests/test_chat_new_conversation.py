@@ -107,3 +107,34 @@ def test_turns_leave_no_conversation_lock_behind_whether_new_continued_or_refuse
     unknown_agent = {"message": "three", "agent_id": "00000000-0000-4000-8000-000000000000"}
     assert client.post("/api/v1/chat/stream", json=unknown_agent, headers=admin).status_code == 404
     assert _stream_locks(redis_base_url) == []
+
+
+async def test_the_primary_agent_is_read_with_its_pointer_and_a_dangling_pointer_reads_as_none(
+    redis_base_url: str,
+) -> None:
+    from datetime import UTC, datetime
+    from uuid import uuid4
+
+    import redis.asyncio as aioredis
+
+    from nova_contracts.orchestrator import AgentConfig, AgentInfo, AgentStatus
+    from orchestrator.agents.repository import AgentRepository
+
+    redis = aioredis.from_url(f"{redis_base_url}/2", decode_responses=True)
+    try:
+        agents = AgentRepository(redis)
+        assert await agents.primary() is None
+        agent = AgentInfo(
+            id=uuid4(),
+            config=AgentConfig(name="primary"),
+            status=AgentStatus.IDLE,
+            created_at=datetime.now(UTC),
+            primary=True,
+        )
+        await agents.save(agent)
+        await agents.set_primary_pointer(agent.id)
+        assert await agents.primary() == agent
+        await agents.delete(agent.id)
+        assert await agents.primary() is None
+    finally:
+        await redis.aclose()

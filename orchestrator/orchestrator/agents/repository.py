@@ -27,6 +27,18 @@ return 0
 """
 
 
+# KEYS[1] the primary pointer; ARGV[1] the agent hash keys' prefix. Returns {id, field, value, ...} or nil.
+_PRIMARY = """
+local agent_id = redis.call('GET', KEYS[1])
+if not agent_id then
+  return nil
+end
+local fields = redis.call('HGETALL', ARGV[1] .. agent_id)
+table.insert(fields, 1, agent_id)
+return fields
+"""
+
+
 def agent_key(agent_id: UUID | str) -> str:
     return f"nova:agent:{agent_id}"
 
@@ -99,6 +111,16 @@ class AgentRepository:
             pipe.srem(AGENTS_SET, str(agent_id))
             deleted, _ = await pipe.execute()
         return bool(deleted)
+
+    async def primary(self) -> AgentInfo | None:
+        """The agent the primary pointer names, read with the pointer in one round trip (every dashboard chat
+        turn and OpenAI-compatible call starts here)."""
+        found = cast(list[str] | None, await self.redis.eval(_PRIMARY, 1, PRIMARY_POINTER, agent_key("")))
+        if not found:
+            return None
+        agent_id, *pairs = found
+        fields = dict(zip(pairs[::2], pairs[1::2], strict=True))
+        return _parse(agent_id, fields) if fields.get("config") else None
 
     async def primary_pointer(self) -> str | None:
         return cast(str | None, await self.redis.get(PRIMARY_POINTER))

@@ -132,11 +132,9 @@ class AgentService:
         await self.repository.set_status(agent_id, status, active=True)
 
     async def primary(self) -> AgentInfo:
-        pointer = await self.repository.primary_pointer()
-        if pointer:
-            agent = await self.repository.get(UUID(pointer))
-            if agent is not None:
-                return agent
+        agent = await self.repository.primary()
+        if agent is not None:
+            return agent
         raise NotFound("no primary agent: the orchestrator creates one at startup")
 
     async def recover_after_crash(self) -> int:
