@@ -28,7 +28,15 @@ from nova_contracts.chat import (
 from nova_contracts.llm import Message
 from nova_contracts.orchestrator import AgentInfo
 from orchestrator.agents.service import AgentService
-from orchestrator.agents.turn import AgentRunner, Delta, Done, PhaseClock, TurnInput, as_stream_event
+from orchestrator.agents.turn import (
+    AgentRunner,
+    Delta,
+    Done,
+    EarlyRecall,
+    PhaseClock,
+    TurnInput,
+    as_stream_event,
+)
 from orchestrator.chat.repository import ConversationRepository
 from orchestrator.keys.tenant import Tenant
 
@@ -111,13 +119,19 @@ class ChatService:
             with contextlib.suppress(Exception):
                 await self.redis.delete(_stream_lock(opening.id))
             raise
+        # The recall needs only the agent and the message: it starts now and runs while the response starts,
+        # the message is stored and the history read, instead of after them.
+        early_recall = self.runner.start_recall(agent, tenant, request.message)
+        if early_recall is not None:
+            # Consumed by the stream; should the stream never start, its outcome must not be left unretrieved.
+            early_recall.task.add_done_callback(_retrieve_outcome)
         if conversation is None:
             # A new conversation is created in the stream, together with the user's message (one commit).
-            return opening.session, self._events(request, agent, opening, tenant, clock, locked=bool(locked))
+            events = self._events(request, agent, opening, tenant, clock, early_recall, locked=bool(locked))
+            return opening.session, events
         spare = _stream_lock(opening.id)
-        return conversation["session_id"], self._events(
-            request, agent, conversation, tenant, clock, spare=spare
-        )
+        events = self._events(request, agent, conversation, tenant, clock, early_recall, spare=spare)
+        return conversation["session_id"], events
 
     async def _store_user_message(
         self,
@@ -156,6 +170,7 @@ class ChatService:
         opening: "dict[str, Any] | NewConversation",
         tenant: Tenant,
         clock: PhaseClock,
+        early_recall: EarlyRecall | None,
         *,
         locked: bool = False,
         spare: str | None = None,
@@ -163,9 +178,6 @@ class ChatService:
         """`locked`: the conversation's lock is held already; `spare`: a lock taken for nothing, to drop."""
         conversation_id = opening.id if isinstance(opening, NewConversation) else UUID(opening["id"])
         lock = _stream_lock(conversation_id)
-        # The recall needs only the agent and the message: it runs while the message is stored and the history
-        # read, instead of after them.
-        early_recall = self.runner.start_recall(agent, tenant, request.message)
         if not locked:
             async with self.redis.pipeline(transaction=False) as pipe:
                 pipe.set(lock, uuid.uuid4().hex, nx=True, ex=STREAM_LOCK_SECONDS)
@@ -307,6 +319,11 @@ class ChatService:
         await self._conversation(conversation_id, tenant)
         if not await self.repository.delete(conversation_id):
             raise NotFound(f"conversation {conversation_id} not found")
+
+
+def _retrieve_outcome(task: "asyncio.Task[Any]") -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 def _stream_lock(conversation_id: UUID) -> str:
