@@ -123,8 +123,9 @@ class KeywordQuery(StrEnum):
 
 class KeywordRank(StrEnum):
     # Okapi BM25 over the tsvector's lexemes, read from their postings (`memory_terms`): IDF from the
-    # `keyword_lexemes` snapshot, tf saturated by k1, document length (distinct lexemes) normalised by b. ts_rank has no IDF, so a common word counts as much
-    # as a rare one; on SciFact that costs it about 0.08 nDCG@10 against BM25.
+    # `keyword_lexemes` snapshot, tf saturated by k1, document length (distinct lexemes) normalised by b.
+    # ts_rank has no IDF, so a common word counts as much as a rare one; on SciFact that costs it about
+    # 0.08 nDCG@10 against BM25.
     BM25 = "bm25"
     TS_RANK = "ts_rank"
     TS_RANK_CD = "ts_rank_cd"  # cover density: rewards query terms that occur close together
@@ -609,16 +610,20 @@ async def hybrid_search(
         settings = (
             f"SET LOCAL hnsw.ef_search = {int(ef_search)}; SET LOCAL hnsw.iterative_scan = relaxed_order"
         )
-    if connection.is_in_transaction():
-        if settings:
-            await connection.execute(settings)
+    if not settings:
+        # One statement is atomic on its own: no transaction to open for it.
+        records = await connection.fetch(compiled.sql, *arguments)
+    elif connection.is_in_transaction():
+        await connection.execute(settings)
         records = await connection.fetch(compiled.sql, *arguments)
     else:
         # SET LOCAL needs a transaction; a read-only one of our own, so the session's is not opened for it.
-        async with connection.transaction(readonly=True):
-            if settings:
-                await connection.execute(settings)
+        # Begun in the same round trip as the settings: on a busy host each round trip costs.
+        await connection.execute(f"BEGIN READ ONLY; {settings}")
+        try:
             records = await connection.fetch(compiled.sql, *arguments)
+        finally:
+            await connection.execute("ROLLBACK")
     return [
         ScoredMemory(
             row=_memory_row(record),
