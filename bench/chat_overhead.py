@@ -67,17 +67,28 @@ def start(package_or_code: list[str], env: dict[str, str], health: str, log: Pat
 
 
 PHASES: dict[str, list[dict[str, float]]] = {}
+# Client-side arrival times (ms after the request was sent) of the stream's landmarks, per label.
+TIMELINES: dict[str, list[dict[str, float]]] = {}
+LANDMARKS = {
+    "headers": "response headers (auth, agent and session read, lock)",
+    "user_message": "user message committed (meta)",
+    "prompt_ready": "prompt built, model called next (meta.timings_ms)",
+    "first_token": "first text delta",
+}
 
 
 async def timed_stream(
     client: httpx.AsyncClient, url: str, body: dict[str, object], headers: dict[str, str], label: str = ""
 ) -> tuple[float, float]:
     """(time to first text delta, total time) in milliseconds; the orchestrator's own per-phase timings
-    (`meta.timings_ms`, sent just before its model call) are kept in PHASES[label]."""
+    (`meta.timings_ms`, sent just before its model call) are kept in PHASES[label], and when each landmark of
+    the stream arrived in TIMELINES[label]."""
     started = time.perf_counter()
     first: float | None = None
+    marks: dict[str, float] = {}
     async with client.stream("POST", url, json=body, headers=headers) as response:
         response.raise_for_status()
+        marks["headers"] = time.perf_counter()
         async for line in response.aiter_lines():
             if not line.startswith("data:"):
                 continue
@@ -87,13 +98,19 @@ async def timed_stream(
             event = json.loads(payload)
             if event.get("error"):
                 raise RuntimeError(f"{url}: {event['error']}")
-            if label and (event.get("meta") or {}).get("timings_ms"):
-                PHASES.setdefault(label, []).append(event["meta"]["timings_ms"])
+            meta = event.get("meta") or {}
+            if "user_message_id" in meta:
+                marks.setdefault("user_message", time.perf_counter())
+            if label and meta.get("timings_ms"):
+                PHASES.setdefault(label, []).append(meta["timings_ms"])
+                marks.setdefault("prompt_ready", time.perf_counter())
             if first is None and event.get("delta"):
-                first = time.perf_counter()
+                first = marks["first_token"] = time.perf_counter()
     total = time.perf_counter()
     if first is None:
         raise RuntimeError(f"{url} streamed no text")
+    if label:
+        TIMELINES.setdefault(label, []).append({k: (v - started) * 1000 for k, v in marks.items()})
     return (first - started) * 1000, (total - started) * 1000
 
 
@@ -111,12 +128,17 @@ async def measure(
 ) -> dict[str, list[tuple[float, float]]]:
     service = {"X-Service-Token": SERVICE_TOKEN}
     admin = {"X-Admin-Secret": ADMIN_SECRET}
-    gateway_body = {"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": MESSAGE}]}
+    gateway_body: dict[str, object] = {
+        "model": "openai/gpt-4o-mini",
+        "messages": [{"role": "user", "content": MESSAGE}],
+    }
     results: dict[str, list[tuple[float, float]]] = {"gateway": [], "chat": [], "chat_no_memory": []}
     async with httpx.AsyncClient(timeout=60) as client:
         for i in range(turns + 5):
-            gateway_time = await timed_stream(client, f"{gateway}/stream", gateway_body, service)
             warm = i >= 5  # the first turns warm caches, pools and the embedding model
+            gateway_time = await timed_stream(
+                client, f"{gateway}/stream", gateway_body, service, "gateway alone" if warm else ""
+            )
             chat_time = await timed_stream(
                 client,
                 f"{orchestrator}/api/v1/chat/stream",
@@ -255,8 +277,42 @@ def print_phases(chat_times: list[tuple[float, float]], bare_times: list[tuple[f
         print(
             f"    phases {phase_total:.1f} ms of a {first_token:.1f} ms first token (the rest: hops, auth, SSE, gateway)"
         )
+    print_timelines()
     TARGETS = "targets (issue 22): added first token p50 <= 15 ms with memory recall, <= 3 ms without"
     print(f"\n{TARGETS}")
+
+
+def print_timelines() -> None:
+    """When each landmark of the stream reached the client (median ms after the request was sent), so the part
+    no server-side phase covers (HTTP hops, auth, routing, SSE framing, the hop to the gateway) shows too."""
+    print(
+        "\nwhen the stream's landmarks reach the client (median ms after sending; gaps = the step between):"
+    )
+    for label in ("gateway alone", "agent without memory", "primary agent"):
+        samples = TIMELINES.get(label, [])
+        if not samples:
+            continue
+        print(f"  {label}:")
+        previous = 0.0
+        for name, meaning in LANDMARKS.items():
+            values = [s[name] for s in samples if name in s]
+            if not values:
+                continue
+            at = statistics.median(values)
+            print(f"    {at:7.2f} ms  (+{at - previous:5.2f})  {meaning}")
+            previous = at
+    gateway = [s["first_token"] for s in TIMELINES.get("gateway alone", []) if "first_token" in s]
+    for label in ("agent without memory", "primary agent"):
+        model_call = [
+            s["first_token"] - s["prompt_ready"]
+            for s in TIMELINES.get(label, [])
+            if "first_token" in s and "prompt_ready" in s
+        ]
+        if gateway and model_call:
+            print(
+                f"  {label}: the model call through the gateway takes {statistics.median(model_call):.2f} ms to "
+                f"its first token, the gateway alone {statistics.median(gateway):.2f} ms"
+            )
 
 
 if __name__ == "__main__":
