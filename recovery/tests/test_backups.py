@@ -319,3 +319,44 @@ async def _execute(url: str, statement: str) -> None:
         await conn.execute(statement)
     finally:
         await conn.close()
+
+
+def test_an_archive_checksummed_by_row_text_as_the_first_backups_were_still_restores_and_verifies(
+    client: TestClient,
+    make_backup: Callable[..., str],
+    snapshot: Snapshot,
+    admin: dict[str, str],
+    recovery_settings: Settings,
+    tmp_path: Path,
+) -> None:
+    """New backups hash each row's binary form; an archive written before that has text checksums and no
+    `table_checksum` in its manifest, and its restore must compare by the text method, not report a mismatch."""
+    from recovery.backups import archive, postgres
+
+    before = snapshot()
+    name = make_backup()
+    path = recovery_settings.backup_dir / name
+    manifest = archive.read_manifest(path)
+    assert manifest.table_checksum == "row-binary"
+
+    async def text_checksums() -> list[Any]:
+        conn = await asyncpg.connect(recovery_settings.database_url)
+        try:
+            async with conn.transaction(isolation="repeatable_read", readonly=True):
+                return await postgres.table_stats(conn, method=postgres.TableChecksum.ROW_TEXT)
+        finally:
+            await conn.close()
+
+    legacy = manifest.model_dump(mode="json", exclude={"table_checksum"})
+    legacy["tables"] = [t.model_dump(mode="json") for t in asyncio.run(text_checksums())]
+    assert legacy["tables"] != [t.model_dump(mode="json") for t in manifest.tables]
+    (tmp_path / "parts").mkdir()
+    parts = archive.extract_parts(path, [m.name for m in manifest.members], tmp_path / "parts")
+    archive.write_archive(path, type(manifest).model_validate(legacy), parts)
+
+    _wipe(recovery_settings.database_url, recovery_settings.redis_url, recovery_settings.workspace)
+    response = client.post(f"/api/v1/recovery/backups/{name}/restore", headers=admin)
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert report["matches"] is True, report
+    assert snapshot() == before

@@ -46,9 +46,11 @@ BEGIN
     RETURN NULL;
 END $$;
 
+-- DELETE, not TRUNCATE: `TRUNCATE memories, memory_terms` (as a test's or a tool's wipe of every table does)
+-- would otherwise fail, memory_terms being truncated by the same statement ("in use by active queries").
 CREATE FUNCTION memory_terms_after_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    TRUNCATE memory_terms;
+    DELETE FROM memory_terms;
     RETURN NULL;
 END $$;
 

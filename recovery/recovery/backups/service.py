@@ -36,6 +36,7 @@ from nova_contracts.recovery import (
     EnvSection,
     RedisComparison,
     RestoreReport,
+    TableChecksum,
     TableComparison,
 )
 from recovery import __version__
@@ -47,6 +48,8 @@ log = structlog.get_logger("recovery.backups")
 
 ProgressSink = Callable[[BackupProgress], None]
 RESTORE_MARKER = "restore-in-progress.json"
+# How new backups checksum their tables (a restore uses whatever its manifest says).
+CHECKSUM = TableChecksum.ROW_BINARY
 # Services that read the restored `.env` keys only at start.
 _ENV_READERS = [
     "orchestrator",
@@ -240,7 +243,7 @@ class BackupService:
                         connection,
                         on_stderr_line=dumped,
                     )
-                    tables, _ = await asyncio.gather(postgres.table_stats(conn), dump)
+                    tables, _ = await asyncio.gather(postgres.table_stats(conn, method=CHECKSUM), dump)
                     server_version = await postgres.server_version(conn)
             finally:
                 await conn.close()
@@ -291,6 +294,7 @@ class BackupService:
                 pg_dump_version=tools.version,
                 redis_version=await self._redis_version(),
                 tables=tables,
+                table_checksum=CHECKSUM,
                 redis=redis_stats,
                 workspace_files=workspace_files,
                 env=env_section,
@@ -490,7 +494,7 @@ class BackupService:
         self, name: str, manifest: BackupManifest, safety_backup: str | None, workspace_files: int
     ) -> RestoreReport:
         async with self.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-            now = {t.name: t for t in await postgres.table_stats(conn)}
+            now = {t.name: t for t in await postgres.table_stats(conn, method=manifest.table_checksum)}
         tables = [
             TableComparison(
                 name=t.name,

@@ -642,6 +642,8 @@ export interface components {
             redis_version: string;
             /** Tables */
             tables: components["schemas"]["TableStats"][];
+            /** @default row-text */
+            table_checksum: components["schemas"]["TableChecksum"];
             /** Redis */
             redis: components["schemas"]["RedisDbStats"][];
             /** Workspace Files */
@@ -1151,6 +1153,12 @@ export interface components {
              */
             checked_at?: string;
         };
+        /**
+         * TableChecksum
+         * @description How the tables' checksums of a manifest were taken: a restore re-takes them the same way.
+         * @enum {string}
+         */
+        TableChecksum: "row-text" | "row-binary";
         /** TableComparison */
         TableComparison: {
             /** Name */
@@ -1164,7 +1172,7 @@ export interface components {
         };
         /**
          * TableStats
-         * @description One table as it was (or is): row count and an order-independent checksum of its rows' text.
+         * @description One table as it was (or is): row count and an order-independent checksum of its rows.
          */
         TableStats: {
             /** Name */
