@@ -138,3 +138,25 @@ async def test_the_primary_agent_is_read_with_its_pointer_and_a_dangling_pointer
         assert await agents.primary() is None
     finally:
         await redis.aclose()
+
+
+def test_a_turn_whose_model_call_fails_reports_its_stored_message_first(
+    client: TestClient, admin: dict[str, str]
+) -> None:
+    # The new conversation's row is written while the turn prepares; it is committed, and announced, before
+    # the model is called (llm-gateway is down here, so the call fails).
+    agent_id = client.post(
+        "/api/v1/agents", json={"config": {"name": "no-memory", "memory_tiers": []}}, headers=admin
+    ).json()["id"]
+    response = client.post(
+        "/api/v1/chat/stream", json={"message": "hello there", "agent_id": agent_id}, headers=admin
+    )
+    events = _events(response)
+    assert "user_message_id" in events[0]["meta"]
+    errors = [e["error"] for e in events if isinstance(e, dict) and "error" in e]
+    assert len(errors) == 1 and "llm-gateway" in errors[0]
+    assert events[-1] == "[DONE]"
+    stored = client.get(f"/api/v1/conversations/{events[0]['meta']['conversation_id']}", headers=admin).json()
+    assert [(m["id"], m["content"]) for m in stored["messages"]] == [
+        (events[0]["meta"]["user_message_id"], "hello there")
+    ]

@@ -7,6 +7,7 @@ own, and another tenant's conversation is "not found".
 
 import asyncio
 import contextlib
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import aclosing
@@ -50,6 +51,24 @@ STILL_WRITING = "a reply in this conversation is still being written; try again 
 
 async def _nothing() -> None:
     return None
+
+
+# The conversation, the user's message and the earlier messages, as stored.
+StoredTurn = tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]
+
+
+def _user_meta(
+    conversation: dict[str, Any], user_message: dict[str, Any], agent: AgentInfo
+) -> ChatStreamEvent:
+    """The stream's first event: where the user's (stored) message went."""
+    return ChatStreamEvent(
+        meta={
+            "session_id": conversation["session_id"],
+            "conversation_id": conversation["id"],
+            "agent_id": str(agent.id),
+            "user_message_id": user_message["id"],
+        }
+    )
 
 
 @dataclass(frozen=True)
@@ -139,7 +158,7 @@ class ChatService:
         agent: AgentInfo,
         conversation: "dict[str, Any] | NewConversation",
         tenant: Tenant,
-    ) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]] | None:
+    ) -> "StoredTurn | None":
         """The conversation, the user's message (committed) and the earlier messages; None when a new
         conversation's session id was taken meanwhile."""
         title = _title(request.message)
@@ -162,6 +181,20 @@ class ChatService:
             self.repository.messages(conversation_id, limit=HISTORY_MESSAGES),
         )
         return conversation, user_message, earlier
+
+    async def _timed_store(
+        self,
+        request: ChatStreamRequest,
+        agent: AgentInfo,
+        opening: NewConversation,
+        tenant: Tenant,
+        clock: PhaseClock,
+    ) -> StoredTurn | None:
+        started = time.perf_counter()
+        stored = await self._store_user_message(request, agent, opening, tenant)
+        # Not a phase of its own: it runs under the turn's preparation.
+        clock.add({"user_message_overlapped": (time.perf_counter() - started) * 1000})
+        return stored
 
     async def _events(
         self,
@@ -191,36 +224,36 @@ class ChatService:
             return
         answer: list[str] = []
         finished = False
+        storing: asyncio.Task[StoredTurn | None] | None = None
         try:
             clock.mark("stream_start_and_lock")
-            stored_turn = await self._store_user_message(request, agent, opening, tenant)
-            clock.mark("user_message_and_history")
-            if stored_turn is None:
-                # Another request started the same new session id at this moment and is answering in it: the
-                # same answer as a turn that finds the conversation's lock taken.
-                yield ChatStreamEvent(error=STILL_WRITING)
-                return
-            conversation, user_message, earlier = stored_turn
-            yield ChatStreamEvent(
-                meta={
-                    "session_id": conversation["session_id"],
-                    "conversation_id": str(conversation_id),
-                    "agent_id": str(agent.id),
-                    "user_message_id": user_message["id"],
-                }
-            )
-            stored = [m for m in earlier if m["id"] != user_message["id"]][-(HISTORY_MESSAGES - 1) :]
-            history = [
-                Message(role=m["role"], content=m["content"])
-                for m in [*stored, user_message]
-                if m["role"] in ("user", "assistant")
-            ]
+            if isinstance(opening, NewConversation):
+                # A new conversation's turn needs the message, not its row: the row is written while the turn
+                # prepares (agent status, config, sandbox, tools, prompt), and awaited before the first event
+                # the turn yields. With a clock the turn yields its timings just before it calls the model, so
+                # the message is committed before the model is called, as before.
+                storing = asyncio.create_task(self._timed_store(request, agent, opening, tenant, clock))
+                session_id = opening.session
+                history = [Message(role="user", content=request.message)]
+            else:
+                stored_turn = await self._store_user_message(request, agent, opening, tenant)
+                clock.mark("user_message_and_history")
+                assert stored_turn is not None  # only a new conversation can find its session id taken
+                conversation, user_message, earlier = stored_turn
+                yield _user_meta(conversation, user_message, agent)
+                session_id = conversation["session_id"]
+                stored = [m for m in earlier if m["id"] != user_message["id"]][-(HISTORY_MESSAGES - 1) :]
+                history = [
+                    Message(role=m["role"], content=m["content"])
+                    for m in [*stored, user_message]
+                    if m["role"] in ("user", "assistant")
+                ]
             turn = TurnInput(
                 agent=agent,
                 messages=history,
                 tenant=tenant,
                 model=request.model,
-                session_id=conversation["session_id"],
+                session_id=session_id,
                 metadata={"conversation_id": str(conversation_id)},
                 stream=True,
                 research=request.research,
@@ -231,6 +264,14 @@ class ChatService:
                 # Closed explicitly, so the turn's own cleanup runs even when our caller stops early.
                 async with aclosing(self.runner.run(turn)) as turn_events:
                     async for event in turn_events:
+                        if storing is not None:
+                            started, storing = await storing, None
+                            if started is None:
+                                # Another request started this session id at this moment and answers in it:
+                                # as for a turn that finds the conversation's lock taken.
+                                yield ChatStreamEvent(error=STILL_WRITING)
+                                return
+                            yield _user_meta(started[0], started[1], agent)
                         if isinstance(event, Done):
                             outcome = event.outcome
                             reply = await self.repository.add_message(
@@ -265,10 +306,18 @@ class ChatService:
                             yield rendered
             except NovaError as exc:
                 finished = True
+                if storing is not None:
+                    # The turn failed before its first event: the message is stored all the same, and said so.
+                    started, storing = await storing, None
+                    if started is not None:
+                        yield _user_meta(started[0], started[1], agent)
                 yield ChatStreamEvent(error=exc.detail)
         finally:
             # Runs also when the client left: the stream's task is then cancelled, so shield the cleanup.
             with anyio.CancelScope(shield=True), anyio.move_on_after(CLEANUP_SECONDS):
+                if storing is not None:
+                    # The client left before the turn's first event: the message is still written whole.
+                    await asyncio.gather(storing, return_exceptions=True)
                 # A client that left mid-answer still finds what was written so far.
                 if not finished and answer:
                     await self.repository.add_message(
