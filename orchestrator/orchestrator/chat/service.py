@@ -192,8 +192,8 @@ class ChatService:
     ) -> StoredTurn | None:
         started = time.perf_counter()
         stored = await self._store_user_message(request, agent, opening, tenant)
-        # Not a phase of its own: it runs under the turn's preparation.
-        clock.add({"user_message_overlapped": (time.perf_counter() - started) * 1000})
+        # The same phase as for a continued conversation, though it runs under the turn's preparation here.
+        clock.add({"user_message_and_history": (time.perf_counter() - started) * 1000})
         return stored
 
     async def _events(
