@@ -38,7 +38,10 @@ class CoalescingTransport:
             return
         data = self._pending[0] if len(self._pending) == 1 else b"".join(self._pending)
         self._pending = []
-        self.inner.write(data)
+        # The client may have gone since the writes (uvicorn checks before each write, this runs later);
+        # uvloop raises on a write to a closed connection.
+        if not self.inner.is_closing():
+            self.inner.write(data)
 
     def close(self) -> None:
         self.flush()  # a refusal closes right after its answer: the answer goes first
