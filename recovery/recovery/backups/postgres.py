@@ -11,7 +11,8 @@ import os
 import re
 import shutil
 import signal
-from collections.abc import Awaitable, Callable
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -28,10 +29,10 @@ _STABLE_SESSION = (
     "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, MDY'; SET IntervalStyle = 'postgres'; "
     "SET extra_float_digits = 1; SET bytea_output = 'hex'"
 )
-_TABLES_SQL = """
+_TABLES_BY_SIZE_SQL = """
 SELECT schemaname, tablename FROM pg_tables
 WHERE schemaname NOT IN ('pg_catalog', 'information_schema') AND schemaname NOT LIKE 'pg_toast%'
-ORDER BY schemaname, tablename
+ORDER BY pg_table_size(format('%I.%I', schemaname, tablename)::regclass) DESC, schemaname, tablename
 """
 _VERSION = re.compile(r"(\d+)(?:\.(\d+))?")
 
@@ -99,30 +100,55 @@ async def _row_hash(conn: asyncpg.Connection, qualified: str, method: TableCheck
     return f"('x' || left(md5(record_send(ROW({', '.join(columns)}))), 16))::bit(64)::bigint"
 
 
+async def _one_table(conn: asyncpg.Connection, schema: str, table: str, method: TableChecksum) -> TableStats:
+    qualified = await conn.fetchval("SELECT quote_ident($1) || '.' || quote_ident($2)", schema, table)
+    # The name is quoted by quote_ident above; identifiers cannot be bind parameters.
+    rows_hash = f"coalesce(sum({await _row_hash(conn, qualified, method)}::numeric), 0)::text"
+    row = await conn.fetchrow(f"SELECT count(*) AS n, {rows_hash} AS checksum FROM {qualified} t")  # noqa: S608
+    return TableStats(name=table_label(schema, table), rows=row["n"], checksum=row["checksum"])
+
+
 async def table_stats(
     conn: asyncpg.Connection,
     on_table: Callable[[], None] | None = None,
     method: TableChecksum = TableChecksum.ROW_BINARY,
+    helpers: Sequence[asyncpg.Connection] = (),
 ) -> list[TableStats]:
-    """Row count and checksum of every table, in the connection's current transaction.
+    """Row count and checksum of every table, in the connection's current transaction (and in `helpers`,
+    connections whose transactions read the same snapshot: the tables are shared out among them, largest
+    first, so each core hashes one).
 
     The checksum is the exact sum of a 64-bit hash of each row: independent of physical row order (which a
     restore changes), with nothing to sort. `method` says what is hashed: the row's binary form (what new
     backups use) or its text (what the first archives used; a restore compares with the manifest's method).
     """
-    await conn.execute(_STABLE_SESSION)
-    stats = []
-    for record in await conn.fetch(_TABLES_SQL):
-        schema, table = record["schemaname"], record["tablename"]
-        qualified = await conn.fetchval("SELECT quote_ident($1) || '.' || quote_ident($2)", schema, table)
-        # The name is quoted by quote_ident above; identifiers cannot be bind parameters.
-        rows_hash = f"coalesce(sum({await _row_hash(conn, qualified, method)}::numeric), 0)::text"
-        query = f"SELECT count(*) AS n, {rows_hash} AS checksum FROM {qualified} t"  # noqa: S608
-        row = await conn.fetchrow(query)
-        stats.append(TableStats(name=table_label(schema, table), rows=row["n"], checksum=row["checksum"]))
-        if on_table is not None:
-            on_table()
-    return stats
+    connections = [conn, *helpers]
+    for each in connections:
+        await each.execute(_STABLE_SESSION)
+    tables = deque((r["schemaname"], r["tablename"]) for r in await conn.fetch(_TABLES_BY_SIZE_SQL))
+    found: dict[str, TableStats] = {}
+
+    async def work(each: asyncpg.Connection) -> None:
+        while tables:
+            stats = await _one_table(each, *tables.popleft(), method)
+            found[stats.name] = stats
+            if on_table is not None:
+                on_table()
+
+    await asyncio.gather(*(work(each) for each in connections))
+    return [found[name] for name in sorted(found)]
+
+
+async def table_stats_now(pool: asyncpg.Pool, method: TableChecksum) -> list[TableStats]:
+    """`table_stats` of the database as it is now: on two of the pool's connections reading one snapshot,
+    unless the pool holds only one."""
+    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        if pool.get_max_size() < 2:
+            return await table_stats(conn, method=method)
+        snapshot = await conn.fetchval("SELECT pg_export_snapshot()")
+        async with pool.acquire() as helper, helper.transaction(isolation="repeatable_read", readonly=True):
+            await helper.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+            return await table_stats(conn, method=method, helpers=[helper])
 
 
 async def end_other_sessions(conn: asyncpg.Connection) -> int:

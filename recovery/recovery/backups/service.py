@@ -454,10 +454,12 @@ class BackupService:
     ) -> RestoreReport:
         tools = await self.tools()
         staging = _private_dir(self.directory / f".restore-{uuid.uuid4().hex}")
+        names = [m.name for m in manifest.members if m.name != archive.ENV]
+        # The parts are copied out while the writers settle into maintenance, not before.
+        extracting = asyncio.ensure_future(asyncio.to_thread(archive.extract_parts, path, names, staging))
         try:
-            names = [m.name for m in manifest.members if m.name != archive.ENV]
-            parts = await asyncio.to_thread(archive.extract_parts, path, names, staging)
             async with self.operations.maintenance("restore"):
+                parts = await extracting
                 connection = postgres.Connection.from_url(await self._db_url())
                 await asyncio.wait_for(
                     postgres.run_tool(
@@ -488,13 +490,13 @@ class BackupService:
                     )
             return await self._compare(path.name, manifest, safety_backup, workspace_files)
         finally:
+            await asyncio.gather(extracting, return_exceptions=True)  # done writing before its folder goes
             await asyncio.to_thread(shutil.rmtree, staging, True)
 
     async def _compare(
         self, name: str, manifest: BackupManifest, safety_backup: str | None, workspace_files: int
     ) -> RestoreReport:
-        async with self.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-            now = {t.name: t for t in await postgres.table_stats(conn, method=manifest.table_checksum)}
+        now = {t.name: t for t in await postgres.table_stats_now(self.pool, manifest.table_checksum)}
         tables = [
             TableComparison(
                 name=t.name,
