@@ -153,6 +153,8 @@ def test_a_turn_whose_model_call_fails_reports_its_stored_message_first(
     )
     events = _events(response)
     assert "user_message_id" in events[0]["meta"]
+    timings = next(e["meta"]["timings_ms"] for e in events if "timings_ms" in (e.get("meta") or {}))
+    assert "user_message_and_history" in timings  # measured although it ran during the turn's preparation
     errors = [e["error"] for e in events if isinstance(e, dict) and "error" in e]
     assert len(errors) == 1 and "llm-gateway" in errors[0]
     assert events[-1] == "[DONE]"

@@ -34,6 +34,7 @@ from orchestrator.agents.turn import (
     Delta,
     Done,
     EarlyRecall,
+    Meta,
     PhaseClock,
     TurnInput,
     as_stream_event,
@@ -272,6 +273,10 @@ class ChatService:
                                 yield ChatStreamEvent(error=STILL_WRITING)
                                 return
                             yield _user_meta(started[0], started[1], agent)
+                            timings = event.data.get("timings_ms") if isinstance(event, Meta) else None
+                            if isinstance(timings, dict):
+                                # The turn took its timings before the write ended; it ended by now.
+                                timings.update(_phase(clock, "user_message_and_history"))
                         if isinstance(event, Done):
                             outcome = event.outcome
                             reply = await self.repository.add_message(
@@ -368,6 +373,10 @@ class ChatService:
         await self._conversation(conversation_id, tenant)
         if not await self.repository.delete(conversation_id):
             raise NotFound(f"conversation {conversation_id} not found")
+
+
+def _phase(clock: PhaseClock, name: str) -> dict[str, float]:
+    return {name: clock.phases[name]} if name in clock.phases else {}
 
 
 def _retrieve_outcome(task: "asyncio.Task[Any]") -> None:
