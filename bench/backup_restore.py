@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from retrieval_eval import fresh_database, infrastructure
 
 from nova_common.migrations import MigrationSet, migrate
+from nova_common.postgres import create_pool
 from nova_common.redis import create_redis
 from nova_contracts.recovery import BackupReason
 from recovery.backups import postgres
@@ -76,7 +77,8 @@ async def run_size(admin_url: str, redis_url: str, count: int, workdir: Path) ->
             "NOVA_ENV_FILE": str(workdir / "none.env"),
         }
     )
-    pool = await asyncpg.create_pool(url, min_size=1, max_size=4)
+    # As recovery's own pool: named, so the restore's end of other sessions spares it.
+    pool = await create_pool(url, min_size=1, max_size=4, service="recovery")
     recovery_redis = create_redis("recovery", redis_url)
     config_redis = create_redis("llm-gateway", redis_url)
     try:
