@@ -4,9 +4,17 @@ the feed and crawl workers, memory ingestion and consolidation) hold back until 
 
 The flag expires by itself unless recovery keeps renewing it, so a recovery killed mid-restore pauses the
 stack for a minute at most. Reads are cached for a second: a loop may ask before every item.
+
+Each read also tells recovery how long this reader may go on trusting what it read (`nova:system:maintenance:
+readers`, in Redis's own clock) and, once it has seen the flag, that it has (`…:seen`). recovery starts the
+operation as soon as no reader can still be acting on an earlier "clear" answer (`stale_readers`), instead of
+waiting a fixed time for caches it cannot see.
 """
 
 import asyncio
+import itertools
+import os
+import socket
 import time
 from collections.abc import Awaitable, Callable
 from typing import Final
@@ -19,6 +27,45 @@ from nova_common.redis import create_redis
 log = structlog.get_logger("nova.maintenance")
 
 MAINTENANCE_KEY: Final = "nova:system:maintenance"
+# reader id -> Redis time (ms) until which its cached answer holds; reader id -> the flag value it has seen.
+READERS_KEY: Final = "nova:system:maintenance:readers"
+SEEN_KEY: Final = "nova:system:maintenance:seen"
+_reader_numbers = itertools.count(1)
+
+# One round trip: read the flag, say until when this answer may be trusted, and that the flag was seen.
+_READ = """
+local flag = redis.call('get', KEYS[1])
+local now = redis.call('time')
+local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+redis.call('hset', KEYS[2], ARGV[1], now_ms + tonumber(ARGV[2]))
+if flag then redis.call('hset', KEYS[3], ARGV[1], flag) end
+return flag
+"""
+# The readers that may still act on a "clear" read from before the flag `ARGV[1]` was raised: their cache has
+# not run out and they have not seen the flag since. Readers whose cache ran out are forgotten.
+_STALE = """
+local now = redis.call('time')
+local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+local readers = redis.call('hgetall', KEYS[1])
+local stale = {}
+for i = 1, #readers, 2 do
+  local reader, until_ms = readers[i], tonumber(readers[i + 1])
+  if until_ms <= now_ms then
+    redis.call('hdel', KEYS[1], reader)
+    redis.call('hdel', KEYS[2], reader)
+  elseif redis.call('hget', KEYS[2], reader) ~= ARGV[1] then
+    table.insert(stale, reader)
+  end
+end
+return stale
+"""
+
+
+async def stale_readers(config_redis: aioredis.Redis, flag: str) -> list[str]:
+    """The services' readers that may still be acting on a "clear" answer while `flag` (the raised flag's
+    value) is up: an operation that replaces data waits until there are none."""
+    stale = await config_redis.register_script(_STALE)(keys=[READERS_KEY, SEEN_KEY], args=[flag])
+    return [r.decode() if isinstance(r, bytes) else str(r) for r in stale]
 
 
 class MaintenanceFlag:
@@ -41,6 +88,8 @@ class MaintenanceFlag:
         self._owns_client = False
         # How many times a caller was held back: tests wait on it to know a loop looked and declined.
         self.held = 0
+        self.reader_id = f"{socket.gethostname()}:{os.getpid()}:{next(_reader_numbers)}"
+        self._read = config_redis.register_script(_READ)
 
     @classmethod
     def for_stack(
@@ -62,7 +111,9 @@ class MaintenanceFlag:
         if self._read_at is not None and now - self._read_at < self.cache_seconds:
             return self._active
         try:
-            active = bool(await self.redis.exists(MAINTENANCE_KEY))
+            cache_ms = max(1, int(self.cache_seconds * 1000))
+            read = self._read(keys=[MAINTENANCE_KEY, READERS_KEY, SEEN_KEY], args=[self.reader_id, cache_ms])
+            active = await read is not None
         except Exception as exc:
             # Redis away: keep the last answer; the caller's own Redis work fails and is retried anyway.
             log.warning("maintenance_flag_unreadable", error=type(exc).__name__)

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as aioredis
 
-from nova_common.maintenance import MAINTENANCE_KEY, MaintenanceFlag
+from nova_common.maintenance import MAINTENANCE_KEY, READERS_KEY, SEEN_KEY, MaintenanceFlag, stale_readers
 from nova_common.redis import create_redis
 from nova_common.testing import eventually_async
 
@@ -75,3 +75,28 @@ async def test_a_skipping_iteration_does_nothing_during_maintenance_and_runs_aga
     await config_db.delete(MAINTENANCE_KEY)
     await iteration()
     assert runs == [1, 1]
+
+
+async def test_a_reader_is_stale_while_its_clear_answer_may_still_be_trusted_and_not_once_it_saw_the_flag(
+    config_db: aioredis.Redis,
+) -> None:
+    """recovery starts a restore once no writer can still act on a "clear" read before the flag went up:
+    a reader whose cached answer has run out is not waited for, one still trusting it is until it reads again."""
+    await config_db.delete(READERS_KEY, SEEN_KEY)
+    now = [100.0]
+    trusting = MaintenanceFlag(config_db, cache_seconds=30, clock=lambda: now[0])
+    brief = MaintenanceFlag(config_db, cache_seconds=0.001)
+    assert await trusting.active() is False
+    assert await brief.active() is False
+    await asyncio.sleep(0.05)  # brief's answer (1 ms, in Redis's clock) has run out
+    flag = '{"operation": "restore", "started_at": "2026-12-05T02:30:00+00:00"}'
+    await config_db.set(MAINTENANCE_KEY, flag)
+    assert await stale_readers(config_db, flag) == [trusting.reader_id]
+    now[0] += 31  # its cache runs out: the next read goes to Redis and sees the flag
+    assert await trusting.active() is True
+    assert await stale_readers(config_db, flag) == []
+    # A later operation's flag is another value: having seen the first one does not count for it.
+    second = '{"operation": "factory reset", "started_at": "2026-12-05T02:31:00+00:00"}'
+    await config_db.set(MAINTENANCE_KEY, second)
+    assert await stale_readers(config_db, second) == [trusting.reader_id]
+    await config_db.delete(MAINTENANCE_KEY)

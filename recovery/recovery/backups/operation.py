@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 import redis.asyncio as aioredis
 
 from nova_common.errors import Conflict
-from nova_common.maintenance import MAINTENANCE_KEY
+from nova_common.maintenance import MAINTENANCE_KEY, stale_readers
 
 LOCK_KEY = "nova:recovery:operation"
 # MAINTENANCE_KEY is published in DB 7 (recovery's) and DB 1 (shared config, where the services' writers read
@@ -32,7 +32,7 @@ class Operations:
         self.redis = recovery_redis
         self.config_redis = config_redis
         # The writers read the flag through a cache of up to a second (nova_common.maintenance): the
-        # operation starts once they have all had the chance to see it and go quiet.
+        # operation starts once none of them can still be acting on an earlier answer, or after this long.
         self.settle_seconds = settle_seconds
 
     async def running(self) -> dict[str, str] | None:
@@ -82,8 +82,18 @@ class Operations:
         await self.redis.set(MAINTENANCE_KEY, flag, px=LEASE_MS)
         await self.config_redis.set(MAINTENANCE_KEY, flag, px=LEASE_MS)
         try:
-            await asyncio.sleep(self.settle_seconds)
+            await self._settle(flag)
             yield
         finally:
             await self.redis.delete(MAINTENANCE_KEY)
             await self.config_redis.delete(MAINTENANCE_KEY)
+
+    async def _settle(self, flag: str) -> None:
+        """Wait until no writer can still act on a "clear" it read before `flag` went up (each has seen the
+        flag, or its cached answer has run out), at most `settle_seconds`."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settle_seconds
+        while loop.time() < deadline:
+            if not await stale_readers(self.config_redis, flag):
+                return
+            await asyncio.sleep(0.05)
