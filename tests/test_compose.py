@@ -413,3 +413,18 @@ def test_build_context_excludes_secrets_and_local_state() -> None:
     ):
         assert required in patterns, required
     assert not patterns & {"uv.lock", "pyproject.toml", "*.toml"}
+
+
+def test_postgres_has_the_shared_buffers_of_the_embedded_server_in_compose_and_kubernetes(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    from nova_common.embedded import SHARED_BUFFERS
+
+    setting = f"shared_buffers={SHARED_BUFFERS}"
+    assert services["postgres"]["command"] == ["postgres", "-c", setting]
+    documents = yaml.safe_load_all(
+        (REPO / "deploy/kubernetes/components/datastores/postgres.yaml").read_text()
+    )
+    [statefulset] = [d for d in documents if d and d["kind"] == "StatefulSet"]
+    [container] = statefulset["spec"]["template"]["spec"]["containers"]
+    assert container["args"] == ["postgres", "-c", setting]
