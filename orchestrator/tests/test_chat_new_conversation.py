@@ -1,6 +1,8 @@
 """A chat turn that starts a conversation stores it and the user's message together, before the model call."""
 
 import json
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -162,3 +164,63 @@ def test_a_turn_whose_model_call_fails_reports_its_stored_message_first(
     assert [(m["id"], m["content"]) for m in stored["messages"]] == [
         (events[0]["meta"]["user_message_id"], "hello there")
     ]
+
+
+def test_the_users_message_is_committed_before_the_model_is_called_for_a_new_and_a_continued_conversation(
+    database_url: str, redis_base_url: str, workspace: Path, admin: dict[str, str]
+) -> None:
+    """The issue's durability rule: whatever the turn prepares alongside, the message the model is asked about
+    is already stored (a crash during the model call loses no message)."""
+    import asyncpg
+    from fastapi import FastAPI, Request
+    from fastapi.responses import StreamingResponse
+    from tests.fakes import serve_in_thread
+
+    from orchestrator.main import create_app
+
+    from .conftest import make_settings
+
+    seen: list[list[str]] = []
+    gateway = FastAPI()
+
+    @gateway.post("/stream")
+    async def stream(request: Request) -> StreamingResponse:
+        body = await request.json()
+        conn = await asyncpg.connect(database_url)
+        try:
+            rows = await conn.fetch(
+                "SELECT content FROM messages WHERE conversation_id = $1::uuid ORDER BY created_at",
+                body["metadata"]["conversation_id"],
+            )
+        finally:
+            await conn.close()
+        seen.append([r["content"] for r in rows])
+
+        async def chunks() -> AsyncIterator[bytes]:
+            yield b'data: {"delta": "noted"}\n\n'
+            yield b'data: {"finish_reason": "stop", "input_tokens": 1, "output_tokens": 1}\n\n'
+            yield b"data: [DONE]\n\n"
+
+        return StreamingResponse(chunks(), media_type="text/event-stream")
+
+    with serve_in_thread(gateway) as live:
+        settings = make_settings(database_url, redis_base_url, workspace, LLM_GATEWAY_URL=live.url)
+        with TestClient(create_app(settings)) as client:
+            # No memory: nothing else the turn yields stands between the message's write and the model call.
+            agent = client.post(
+                "/api/v1/agents", json={"config": {"name": "no-recall", "memory_tiers": []}}, headers=admin
+            ).json()
+            turn = {"agent_id": agent["id"]}
+            first = client.post(
+                "/api/v1/chat/stream",
+                json={**turn, "message": "first words"},
+                headers={**admin, "X-Session-Id": "durable"},
+            )
+            assert first.status_code == 200, first.text
+            second = client.post(
+                "/api/v1/chat/stream",
+                json={**turn, "message": "second words"},
+                headers={**admin, "X-Session-Id": "durable"},
+            )
+            assert second.status_code == 200, second.text
+    assert seen == [["first words"], ["first words", "noted", "second words"]]

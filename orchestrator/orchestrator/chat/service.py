@@ -7,6 +7,7 @@ own, and another tenant's conversation is "not found".
 
 import asyncio
 import contextlib
+import functools
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -260,6 +261,8 @@ class ChatService:
                 research=request.research,
                 clock=clock,
                 early_recall=early_recall,
+                # The user's message is committed before the model is called, whatever the turn yields first.
+                before_model=None if storing is None else functools.partial(asyncio.wait, [storing]),
             )
             try:
                 # Closed explicitly, so the turn's own cleanup runs even when our caller stops early.
