@@ -251,9 +251,9 @@ class AgentRunner:
         agent = turn.agent
         if agent.status in (AgentStatus.PAUSED, AgentStatus.STOPPED):
             raise Conflict(f"agent {agent.config.name} is {agent.status.value}")
-        await self.agents.mark(agent.id, AgentStatus.RUNNING)
-        if turn.clock is not None:
-            turn.clock.mark("agent_status")
+        # Marked running while the turn prepares, not before it (a Redis round trip on every turn's path); the
+        # final mark waits for it, so the two always land in order.
+        running = asyncio.ensure_future(self.agents.mark(agent.id, AgentStatus.RUNNING))
         final_status = AgentStatus.IDLE
         try:
             # Every nested generator is closed explicitly: a client that leaves closes the gateway stream now.
@@ -266,6 +266,9 @@ class AgentRunner:
         finally:
             # Also when the caller went away mid-turn (its task cancelled): the agent must not stay running.
             with anyio.CancelScope(shield=True), anyio.move_on_after(5):
+                [marked] = await asyncio.gather(running, return_exceptions=True)
+                if isinstance(marked, Exception):
+                    log.warning("agent_status_not_marked", agent_id=str(agent.id), error=str(marked))
                 await self.agents.mark(agent.id, final_status)
 
     async def _sandbox_tier(self, turn: TurnInput) -> SandboxTier:
