@@ -51,6 +51,7 @@ const goodCheck: ArchiveCheck = {
       { name: 'memories', rows: 1000, checksum: 'x' },
       { name: 'api_keys', rows: 200, checksum: 'y' },
     ],
+    table_checksum: 'row-binary',
     redis: [{ db: 1, keys: 40, checksum: 'z' }],
     workspace_files: 3,
     env: { included: true, keys: ['OPENAI_API_KEY'] },
