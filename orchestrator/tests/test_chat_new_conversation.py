@@ -2,10 +2,17 @@
 
 import json
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
+import pytest
+import redis.asyncio as aioredis
 from fastapi.testclient import TestClient
+
+from nova_contracts.orchestrator import AgentConfig, AgentInfo, AgentStatus
+from orchestrator.agents.repository import AgentRepository, agent_key
 
 
 def _events(response: Any) -> list[Any]:
@@ -50,39 +57,40 @@ def test_a_new_conversation_without_a_session_id_is_continued_by_its_own_id(
     assert [m["content"] for m in messages] == ["one", "two"]
 
 
+@pytest.fixture
+async def agent_redis(redis_base_url: str) -> AsyncIterator[aioredis.Redis]:
+    """The orchestrator's agents DB (2)."""
+    redis = aioredis.from_url(f"{redis_base_url}/2", decode_responses=True)
+    yield redis
+    await redis.aclose()
+
+
+def _agent(name: str, *, primary: bool = False) -> AgentInfo:
+    return AgentInfo(
+        id=uuid4(),
+        config=AgentConfig(name=name),
+        status=AgentStatus.IDLE,
+        created_at=datetime.now(UTC),
+        primary=primary,
+    )
+
+
 async def test_marking_an_agent_running_changes_its_status_but_never_recreates_a_deleted_one(
-    redis_base_url: str,
+    agent_redis: aioredis.Redis,
 ) -> None:
     # A turn marks its agent running, then idle, each in one Redis round trip; a turn that ends after its agent
     # was deleted must not leave a stub hash behind.
-    from datetime import UTC, datetime
-    from uuid import uuid4
+    agents = AgentRepository(agent_redis)
+    agent = _agent("marked")
+    await agents.save(agent)
+    await agents.set_status(agent.id, AgentStatus.RUNNING, active=True)
+    marked = await agents.get(agent.id)
+    assert marked is not None and marked.status is AgentStatus.RUNNING and marked.last_active is not None
+    assert marked.config.name == "marked"
 
-    import redis.asyncio as aioredis
-
-    from nova_contracts.orchestrator import AgentConfig, AgentInfo, AgentStatus
-    from orchestrator.agents.repository import AgentRepository, agent_key
-
-    redis = aioredis.from_url(f"{redis_base_url}/2", decode_responses=True)
-    try:
-        agents = AgentRepository(redis)
-        agent = AgentInfo(
-            id=uuid4(),
-            config=AgentConfig(name="marked"),
-            status=AgentStatus.IDLE,
-            created_at=datetime.now(UTC),
-        )
-        await agents.save(agent)
-        await agents.set_status(agent.id, AgentStatus.RUNNING, active=True)
-        marked = await agents.get(agent.id)
-        assert marked is not None and marked.status is AgentStatus.RUNNING and marked.last_active is not None
-        assert marked.config.name == "marked"
-
-        await agents.delete(agent.id)
-        await agents.set_status(agent.id, AgentStatus.IDLE)
-        assert await redis.exists(agent_key(agent.id)) == 0
-    finally:
-        await redis.aclose()
+    await agents.delete(agent.id)
+    await agents.set_status(agent.id, AgentStatus.IDLE)
+    assert await agent_redis.exists(agent_key(agent.id)) == 0
 
 
 def _stream_locks(redis_base_url: str) -> list[str]:
@@ -112,34 +120,16 @@ def test_turns_leave_no_conversation_lock_behind_whether_new_continued_or_refuse
 
 
 async def test_the_primary_agent_is_read_with_its_pointer_and_a_dangling_pointer_reads_as_none(
-    redis_base_url: str,
+    agent_redis: aioredis.Redis,
 ) -> None:
-    from datetime import UTC, datetime
-    from uuid import uuid4
-
-    import redis.asyncio as aioredis
-
-    from nova_contracts.orchestrator import AgentConfig, AgentInfo, AgentStatus
-    from orchestrator.agents.repository import AgentRepository
-
-    redis = aioredis.from_url(f"{redis_base_url}/2", decode_responses=True)
-    try:
-        agents = AgentRepository(redis)
-        assert await agents.primary() is None
-        agent = AgentInfo(
-            id=uuid4(),
-            config=AgentConfig(name="primary"),
-            status=AgentStatus.IDLE,
-            created_at=datetime.now(UTC),
-            primary=True,
-        )
-        await agents.save(agent)
-        await agents.set_primary_pointer(agent.id)
-        assert await agents.primary() == agent
-        await agents.delete(agent.id)
-        assert await agents.primary() is None
-    finally:
-        await redis.aclose()
+    agents = AgentRepository(agent_redis)
+    assert await agents.primary() is None
+    agent = _agent("primary", primary=True)
+    await agents.save(agent)
+    await agents.set_primary_pointer(agent.id)
+    assert await agents.primary() == agent
+    await agents.delete(agent.id)
+    assert await agents.primary() is None
 
 
 def test_a_turn_whose_model_call_fails_reports_its_stored_message_first(
