@@ -3,6 +3,7 @@
 import ast
 import importlib
 import inspect
+import re
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -12,6 +13,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute
 
+from nova_common.launcher import POSTGRES_PORT, REDIS_PORT
 from nova_common.stack import SERVICES
 
 PACKAGES = [spec.package for spec in SERVICES if spec.package is not None]
@@ -124,10 +126,6 @@ def test_e2e_stacks_listen_below_the_ephemeral_range_and_apart_from_each_other()
     """A stack port inside the kernel's ephemeral range can be taken by any outgoing connection of the
     machine, which fails the launcher's start ("these ports are already in use"); two stacks sharing a port
     cannot run side by side."""
-    import re
-
-    from nova_common.launcher import POSTGRES_PORT, REDIS_PORT
-
     root = Path(__file__).resolve().parents[1]
     base_ports = {spec.port for spec in SERVICES} | {POSTGRES_PORT, REDIS_PORT}
     ephemeral_start = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])

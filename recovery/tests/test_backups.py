@@ -13,6 +13,8 @@ import pytest
 import redis
 from fastapi.testclient import TestClient
 
+from nova_contracts.recovery import TableChecksum
+from recovery.backups import archive, postgres
 from recovery.config import Settings
 
 Snapshot = Callable[[], tuple[Any, Any]]
@@ -331,8 +333,6 @@ def test_an_archive_checksummed_by_row_text_as_the_first_backups_were_still_rest
 ) -> None:
     """New backups hash each row's binary form; an archive written before that has text checksums and no
     `table_checksum` in its manifest, and its restore must compare by the text method, not report a mismatch."""
-    from recovery.backups import archive, postgres
-
     before = snapshot()
     name = make_backup()
     path = recovery_settings.backup_dir / name
@@ -343,7 +343,7 @@ def test_an_archive_checksummed_by_row_text_as_the_first_backups_were_still_rest
         conn = await asyncpg.connect(recovery_settings.database_url)
         try:
             async with conn.transaction(isolation="repeatable_read", readonly=True):
-                return await postgres.table_stats(conn, method=postgres.TableChecksum.ROW_TEXT)
+                return await postgres.table_stats(conn, method=TableChecksum.ROW_TEXT)
         finally:
             await conn.close()
 

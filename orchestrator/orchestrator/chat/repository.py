@@ -14,12 +14,12 @@ _SUMMARY = """
 """
 
 
-def _conversation(row: asyncpg.Record) -> dict[str, Any]:
+def _conversation(row: asyncpg.Record | dict[str, Any]) -> dict[str, Any]:
     key_id = row["api_key_id"]
     return {**dict(row), "id": str(row["id"]), "api_key_id": str(key_id) if key_id else None}
 
 
-def _message(row: asyncpg.Record) -> dict[str, Any]:
+def _message(row: asyncpg.Record | dict[str, Any]) -> dict[str, Any]:
     return {**dict(row), "id": str(row["id"]), "metadata": json.loads(row["metadata"])}
 
 
@@ -34,28 +34,6 @@ class ConversationRepository:
     async def get(self, conversation_id: UUID) -> dict[str, Any] | None:
         row = await self.pool.fetchrow(_SUMMARY + " WHERE c.id = $1", conversation_id)
         return _conversation(row) if row else None
-
-    async def create(
-        self, *, session_id: str | None, agent_id: str, owner_kind: str, api_key_id: str | None
-    ) -> dict[str, Any]:
-        """A new conversation, or the one that already has `session_id` (whoever owns it: the caller checks)."""
-        # A new conversation without a client-chosen session id uses its own id as the session id.
-        # One round trip: the row comes back as `_SUMMARY` reads it (an existing one with its message count).
-        row = await self.pool.fetchrow(
-            """WITH new AS (SELECT gen_random_uuid() AS id)
-               INSERT INTO conversations AS c (id, session_id, agent_id, owner_kind, api_key_id)
-               SELECT new.id, COALESCE($1, new.id::text), $2, $3, $4::uuid FROM new
-               ON CONFLICT (session_id) DO UPDATE SET updated_at = c.updated_at
-               RETURNING c.id, c.session_id, c.title, c.agent_id, c.created_at, c.updated_at, c.last_message_at,
-                         c.owner_kind, c.api_key_id,
-                         (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id) AS message_count""",
-            session_id,
-            agent_id,
-            owner_kind,
-            api_key_id,
-        )
-        assert row is not None
-        return _conversation(row)
 
     async def start_with_message(
         self,
@@ -99,16 +77,11 @@ class ConversationRepository:
             return None
         fields = dict(row)
         message = {
-            "id": str(fields.pop("message_id")),
-            "role": fields.pop("role"),
-            "content": fields.pop("content"),
-            "model": fields.pop("model"),
-            "metadata": json.loads(fields.pop("metadata")),
+            "id": fields.pop("message_id"),
+            **{name: fields.pop(name) for name in ("role", "content", "model", "metadata")},
             "created_at": fields.pop("message_created_at"),
         }
-        key_id = fields["api_key_id"]
-        conversation = {**fields, "id": str(fields["id"]), "api_key_id": str(key_id) if key_id else None}
-        return conversation, message
+        return _conversation(fields), _message(message)
 
     async def recent(
         self, *, limit: int, offset: int, owner: tuple[str | None, str | None] = (None, None)
