@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from nova_common.app import create_service_app
 from nova_common.credentials import KeyRateLimiter
+from nova_common.fast_path import install_fast_path
 from nova_common.health import HealthRegistry
 from nova_common.loops import BackgroundLoops
 from nova_common.redis import create_redis
@@ -19,6 +20,7 @@ from orchestrator.agents.routes import router as agents_router
 from orchestrator.agents.service import AgentService
 from orchestrator.agents.turn import AgentRunner
 from orchestrator.chat.repository import ConversationRepository
+from orchestrator.chat.routes import FAST_ROUTES as CHAT_FAST_ROUTES
 from orchestrator.chat.routes import router as chat_router
 from orchestrator.chat.service import ChatService
 from orchestrator.clients.llm_gateway import LlmGatewayClient
@@ -220,4 +222,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         friction_router,
     ):
         app.include_router(router)
+    install_fast_path(app, CHAT_FAST_ROUTES)
     return app

@@ -214,3 +214,34 @@ def test_the_users_message_is_committed_before_the_model_is_called_for_a_new_and
             )
             assert second.status_code == 200, second.text
     assert seen == [["first words"], ["first words", "noted", "second words"]]
+
+
+@pytest.mark.parametrize(
+    ("session_id", "accepted"),
+    [
+        ("telegram:42", True),
+        ("slack/T1/C2@u.3-x_y", True),
+        ("x" * 128, True),
+        ("x" * 129, False),
+        ("with space", False),
+        ("semi;colon", False),
+        ("", False),
+        ("caf\u00e9", False),
+    ],
+)
+def test_the_chat_routes_fast_path_takes_exactly_the_session_ids_the_route_accepts(
+    client: TestClient, admin: dict[str, str], session_id: str, accepted: bool
+) -> None:
+    # The fast path (served ahead of FastAPI's router) hands a session id it does not take to the route, whose
+    # 422 names the header; one it takes starts the conversation under that id.
+    response = client.post(
+        "/api/v1/chat/stream",
+        json={"message": "hello"},
+        headers={**admin, "X-Session-Id": session_id.encode()},
+    )
+    if accepted:
+        assert response.status_code == 200, response.text
+        assert response.headers["X-Session-Id"] == session_id
+    else:
+        assert response.status_code == 422, response.text
+        assert response.json()["detail"][0]["loc"] == ["header", "X-Session-Id"]

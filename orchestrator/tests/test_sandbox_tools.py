@@ -2,6 +2,7 @@
 shell and git run jailed, off until the admin enables them, and never run a repository's own programs."""
 
 import os
+import shutil
 import subprocess
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -411,3 +412,13 @@ def test_tool_definitions_lose_prose_before_tools_are_left_out() -> None:
 
     kept, left_out = fit_tools(verbose, 60)
     assert left_out and [t.name for t in kept] + left_out == ["tool_0", "tool_1", "tool_2", "tool_3"]
+
+
+def test_a_turn_recreates_a_workspace_removed_since_the_last_turn(
+    client: TestClient, admin: dict[str, str], workspace: Path
+) -> None:
+    # The sandbox of a tier is built once and reused; a root that vanished meanwhile is created again.
+    for _ in range(2):
+        shutil.rmtree(workspace, ignore_errors=True)
+        client.post("/api/v1/chat/stream", json={"message": "hello"}, headers=admin)
+        assert workspace.is_dir()

@@ -1,11 +1,14 @@
 """Chat (SSE) and its conversations: the dashboard (admin) sees every conversation, an API key its own."""
 
+import re
 from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Header, Query, Request, Response, status
 from sse_starlette import EventSourceResponse
+from starlette.types import Scope
 
+from nova_common.fast_path import FastRoute, header
 from nova_common.sse import json_event_stream
 from nova_contracts.chat import (
     ChatStreamRequest,
@@ -14,16 +17,21 @@ from nova_contracts.chat import (
     ConversationUpdate,
     StoredChatMessage,
 )
-from orchestrator.deps import MAX_PAGE_SIZE, CallerTenant, ChatServiceDep, Page
+from orchestrator.deps import MAX_PAGE_SIZE, CallerTenant, ChatServiceDep, Page, Services, require_caller
+from orchestrator.keys.tenant import Tenant
 
 router = APIRouter(prefix="/api/v1", tags=["chat"])
+
+SESSION_ID_CHARS = 128
+SESSION_ID_PATTERN = r"^[A-Za-z0-9_.:\-/@]+$"
+_SESSION_ID = re.compile(SESSION_ID_PATTERN)
 
 SessionHeader = Annotated[
     str | None,
     Header(
         alias="X-Session-Id",
-        max_length=128,
-        pattern=r"^[A-Za-z0-9_.:\-/@]+$",
+        max_length=SESSION_ID_CHARS,
+        pattern=SESSION_ID_PATTERN,
         description="continue this session",
     ),
 ]
@@ -41,6 +49,28 @@ async def stream_chat(
     [DONE]); the `X-Session-Id` response header names the conversation to continue."""
     session, events = await chat.stream(body, session_id, tenant=tenant)
     return json_event_stream(request, events, headers={"X-Session-Id": session})
+
+
+def _session_header_valid(scope: Scope) -> bool:
+    """What `SessionHeader` accepts (anything else goes to the FastAPI route, which answers its 422)."""
+    value = header(scope, b"x-session-id")
+    if value is None:
+        return True
+    text = value.decode("latin-1")  # as Starlette decodes headers
+    return len(text) <= SESSION_ID_CHARS and _SESSION_ID.fullmatch(text) is not None
+
+
+async def _fast_stream_chat(body: ChatStreamRequest, request: Request) -> Response:
+    """`stream_chat` with its dependencies resolved directly: the caller check, then the route itself."""
+    services: Services = request.app.state.services
+    tenant = Tenant.of(await require_caller(request, services))
+    return await stream_chat(body, request, tenant, services.chat, request.headers.get("x-session-id"))
+
+
+# Every dashboard chat turn takes this route: served ahead of FastAPI's router (nova_common.fast_path).
+FAST_ROUTES = {
+    "/api/v1/chat/stream": FastRoute(ChatStreamRequest, _fast_stream_chat, accepts=_session_header_valid)
+}
 
 
 @router.get("/conversations", response_model=list[ConversationSummary])

@@ -147,8 +147,16 @@ class ChatService:
             # Consumed by the stream; should the stream never start, its outcome must not be left unretrieved.
             early_recall.task.add_done_callback(_retrieve_outcome)
         if conversation is None:
-            # A new conversation is created in the stream, together with the user's message (one commit).
-            events = self._events(request, agent, opening, tenant, clock, early_recall, locked=bool(locked))
+            # A new conversation is created together with the user's message (one commit), from now on: while
+            # the response starts and the turn prepares. The stream awaits it before the model is called. (Not
+            # locked cannot really happen, the id being new; the stream then refuses, and nothing is written.)
+            storing = None
+            if locked:
+                storing = asyncio.create_task(self._timed_store(request, agent, opening, tenant, clock))
+                storing.add_done_callback(_retrieve_outcome)
+            events = self._events(
+                request, agent, opening, tenant, clock, early_recall, locked=bool(locked), storing=storing
+            )
             return opening.session, events
         spare = _stream_lock(opening.id)
         events = self._events(request, agent, conversation, tenant, clock, early_recall, spare=spare)
@@ -209,8 +217,10 @@ class ChatService:
         *,
         locked: bool = False,
         spare: str | None = None,
+        storing: "asyncio.Task[StoredTurn | None] | None" = None,
     ) -> AsyncIterator[ChatStreamEvent]:
-        """`locked`: the conversation's lock is held already; `spare`: a lock taken for nothing, to drop."""
+        """`locked`: the conversation's lock is held already; `spare`: a lock taken for nothing, to drop;
+        `storing`: a new conversation's first message being written."""
         conversation_id = opening.id if isinstance(opening, NewConversation) else UUID(opening["id"])
         lock = _stream_lock(conversation_id)
         if not locked:
@@ -226,15 +236,12 @@ class ChatService:
             return
         answer: list[str] = []
         finished = False
-        storing: asyncio.Task[StoredTurn | None] | None = None
         try:
             clock.mark("stream_start_and_lock")
             if isinstance(opening, NewConversation):
                 # A new conversation's turn needs the message, not its row: the row is written while the turn
                 # prepares (agent status, config, sandbox, tools, prompt), and awaited before the first event
-                # the turn yields. With a clock the turn yields its timings just before it calls the model, so
-                # the message is committed before the model is called, as before.
-                storing = asyncio.create_task(self._timed_store(request, agent, opening, tenant, clock))
+                # the turn yields, and in any case before the model is called (`before_model`).
                 session_id = opening.session
                 history = [Message(role="user", content=request.message)]
             else:
