@@ -70,3 +70,22 @@ async def test_internal_complete_keeps_the_kit_error_shape_and_its_refusals(
     answered = await gateway.client.post("/complete", json=body, headers=service_headers)
     assert answered.status_code == 200, answered.text
     assert answered.json()["model"] == "smollm2-135m"
+
+
+async def test_a_body_the_fast_json_parser_refuses_but_json_takes_is_still_served_and_forwarded_as_sent(
+    gateway_factory: Any, wired: dict[str, Any], fake_openai: Any, service_headers: dict[str, str]
+) -> None:
+    # Bodies are parsed and re-encoded by pydantic's Rust JSON code, which refuses a UTF-8 byte-order mark that
+    # json.loads accepts: such a body must be served as before, and its text (non-ASCII, now sent upstream as
+    # UTF-8 rather than escaped) must reach the provider unchanged.
+    gateway = await gateway_factory(**wired)
+    text = "café 😀 — ünïcode"
+    body = {"model": "groq/llama-3.3-70b-versatile", "messages": [{"role": "user", "content": text}]}
+    for path, headers in (("/v1/chat/completions", {}), ("/complete", service_headers)):
+        response = await gateway.client.post(
+            path,
+            content=b"\xef\xbb\xbf" + json.dumps(body).encode(),
+            headers={"Content-Type": "application/json", **headers},
+        )
+        assert response.status_code == 200, response.text
+        assert fake_openai.script.last_request["messages"][-1]["content"] == text

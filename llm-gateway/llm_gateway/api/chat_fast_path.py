@@ -3,14 +3,14 @@
 FastAPI's routing, request wrapping and dependency solving cost about 0.2 ms a request on a 2-core machine,
 as much as the rest of the hop (bench/gateway_overhead.py). This ASGI layer sits inside the kit's middleware
 (request id, Host check, body cap, CORS still apply) and in front of the router; it parses and validates the
-body exactly as FastAPI would (`json.loads`, then the same pydantic model in Python mode), then calls the
+body as FastAPI would (into the same Python values as `json.loads`, then the same pydantic model in Python
+mode), then calls the
 route's own function with the dependencies it declares, so auth, limits and answers are the route's, and
 renders errors as the route would (OpenAI's shape under `/v1`, the kit's `{"detail"}` elsewhere). Anything else goes to the FastAPI route,
 which also stays the route's documentation: a body that does not validate, or a content type FastAPI would
 treat otherwise, is replayed to it, so malformed input gets exactly the errors it always got.
 """
 
-import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +27,7 @@ from llm_gateway.api.openai import create_chat_completion
 from llm_gateway.api.openai_errors import openai_error
 from llm_gateway.deps import services_of
 from llm_gateway.openai_compat.schemas import OpenAIChatCompletionRequest
+from llm_gateway.providers.transports import parse_json
 from nova_common.auth import require_service
 from nova_common.errors import NovaError, error_response
 from nova_contracts.llm import CompleteRequest
@@ -119,7 +120,7 @@ def _parse(scope: Scope, body: bytes, model: type[BaseModel]) -> BaseModel | Non
     if content_type is not None and not content_type.lower().startswith(b"application/json"):
         return None
     try:
-        data: Any = json.loads(body)
+        data: Any = parse_json(body)
         return model.model_validate(data)
     except (ValueError, ValidationError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         return None
