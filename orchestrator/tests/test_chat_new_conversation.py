@@ -1,18 +1,21 @@
 """A chat turn that starts a conversation stores it and the user's message together, before the model call."""
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 import redis.asyncio as aioredis
 from fastapi.testclient import TestClient
 
+from nova_common.postgres import create_pool
 from nova_contracts.orchestrator import AgentConfig, AgentInfo, AgentStatus
 from orchestrator.agents.repository import AgentRepository, agent_key
+from orchestrator.chat.repository import ConversationRepository
 
 
 def _events(response: Any) -> list[Any]:
@@ -135,8 +138,8 @@ async def test_the_primary_agent_is_read_with_its_pointer_and_a_dangling_pointer
 def test_a_turn_whose_model_call_fails_reports_its_stored_message_first(
     client: TestClient, admin: dict[str, str]
 ) -> None:
-    # The new conversation's row is written while the turn prepares; it is committed, and announced, before
-    # the model is called (llm-gateway is down here, so the call fails).
+    # The new conversation and its first message are committed before the response starts, and announced
+    # first (llm-gateway is down here, so the model call fails).
     agent_id = client.post(
         "/api/v1/agents", json={"config": {"name": "no-memory", "memory_tiers": []}}, headers=admin
     ).json()["id"]
@@ -146,7 +149,7 @@ def test_a_turn_whose_model_call_fails_reports_its_stored_message_first(
     events = _events(response)
     assert "user_message_id" in events[0]["meta"]
     timings = next(e["meta"]["timings_ms"] for e in events if "timings_ms" in (e.get("meta") or {}))
-    assert "user_message_and_history" in timings  # measured although it ran during the turn's preparation
+    assert "conversation" in timings  # the one round trip that found no conversation and started this one
     errors = [e["error"] for e in events if isinstance(e, dict) and "error" in e]
     assert len(errors) == 1 and "llm-gateway" in errors[0]
     assert events[-1] == "[DONE]"
@@ -245,3 +248,63 @@ def test_the_chat_routes_fast_path_takes_exactly_the_session_ids_the_route_accep
     else:
         assert response.status_code == 422, response.text
         assert response.json()["detail"][0]["loc"] == ["header", "X-Session-Id"]
+
+
+def _open(repository: ConversationRepository, session_id: str | None, content: str) -> Any:
+    return repository.open_session(
+        uuid4(),
+        session_id=session_id,
+        agent_id="agent-1",
+        owner_kind="admin",
+        api_key_id=None,
+        content=content,
+        title=content,
+    )
+
+
+async def test_opening_a_session_returns_an_existing_conversation_untouched_or_starts_a_new_one_with_its_message(
+    database_url: str, client: TestClient
+) -> None:
+    # `client` has applied the migrations.
+    pool = await create_pool(database_url, min_size=1, max_size=4)
+    try:
+        repository = ConversationRepository(pool)
+        started = await _open(repository, "open:one", "first")
+        assert started is not None and started.user_message is not None
+        assert started.conversation["session_id"] == "open:one"
+        assert started.conversation["message_count"] == 1
+        assert started.user_message["content"] == "first"
+
+        again = await _open(repository, "open:one", "second")
+        assert again is not None and again.user_message is None  # found, and nothing written
+        assert again.conversation["id"] == started.conversation["id"]
+        assert again.conversation["message_count"] == 1
+        assert [
+            m["content"] for m in await repository.messages(UUID(again.conversation["id"]), limit=10)
+        ] == ["first"]
+
+        anonymous = await _open(repository, None, "no session id")
+        assert anonymous is not None and anonymous.user_message is not None
+        assert anonymous.conversation["session_id"] == anonymous.conversation["id"]
+    finally:
+        await pool.close()
+
+
+async def test_requests_opening_the_same_new_session_at_once_start_one_conversation_with_one_message(
+    database_url: str, client: TestClient
+) -> None:
+    pool = await create_pool(database_url, min_size=8, max_size=8)
+    try:
+        repository = ConversationRepository(pool)
+        opened = await asyncio.gather(*(_open(repository, "open:race", f"message {i}") for i in range(8)))
+        starters = [o for o in opened if o is not None and o.user_message is not None]
+        assert len(starters) == 1
+        # The others found it (or met it mid-start: None, answered "still being written"); none wrote.
+        assert all(o is None or o.conversation["id"] == starters[0].conversation["id"] for o in opened)
+        count = await pool.fetchval(
+            "SELECT count(*) FROM messages m JOIN conversations c ON c.id = m.conversation_id"
+            " WHERE c.session_id = 'open:race'"
+        )
+        assert count == 1
+    finally:
+        await pool.close()

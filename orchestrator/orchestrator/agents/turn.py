@@ -123,9 +123,6 @@ class TurnInput:
     stream: bool = False
     # A research turn is also given web_search and web_fetch (checked first with `check_research`).
     research: bool = False
-    # Awaited just before the first model call: what must be durable by then (the chat stream's user message,
-    # written while the turn prepares).
-    before_model: Callable[[], Awaitable[object]] | None = None
 
 
 @dataclass(frozen=True)
@@ -424,8 +421,6 @@ class AgentRunner:
         clock.mark("prompt")
         if turn.clock is not None:
             yield Meta({"timings_ms": dict(clock.phases)})
-        if turn.before_model is not None:
-            await turn.before_model()
         metadata: CallMetadata = {**turn.metadata, "agent_id": str(agent.id)}
         if turn.session_id:
             metadata["session_id"] = turn.session_id

@@ -1,6 +1,7 @@
 """SQL for dashboard conversations and their messages."""
 
 import json
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -23,6 +24,14 @@ def _message(row: asyncpg.Record | dict[str, Any]) -> dict[str, Any]:
     return {**dict(row), "id": str(row["id"]), "metadata": json.loads(row["metadata"])}
 
 
+@dataclass(frozen=True)
+class OpenedSession:
+    """A session's conversation; `user_message` is set when this request started it with that message."""
+
+    conversation: dict[str, Any]
+    user_message: dict[str, Any] | None
+
+
 class ConversationRepository:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
@@ -35,7 +44,7 @@ class ConversationRepository:
         row = await self.pool.fetchrow(_SUMMARY + " WHERE c.id = $1", conversation_id)
         return _conversation(row) if row else None
 
-    async def start_with_message(
+    async def open_session(
         self,
         conversation_id: UUID,
         *,
@@ -45,15 +54,24 @@ class ConversationRepository:
         api_key_id: str | None,
         content: str,
         title: str | None,
-    ) -> tuple[dict[str, Any], dict[str, Any]] | None:
-        """A new conversation with its first message, the user's: one statement, so one round trip and one
-        commit for the two. None when `session_id` is taken by then (another request started it meanwhile)."""
+    ) -> "OpenedSession | None":
+        """The session's conversation as it stands, or, when there is none, a new one (`conversation_id`) with
+        its first message, the user's: one statement, so one round trip (and one commit for a new conversation's
+        two rows) whichever it is. An existing conversation is returned untouched, its message not written:
+        the caller checks who may write there and takes its lock first. None when the session was started by
+        another request at this moment (it answers in it)."""
         row = await self.pool.fetchrow(
-            """WITH stamp AS (SELECT clock_timestamp() AS at),
+            """WITH existing AS (
+                 SELECT c.id, c.session_id, c.title, c.agent_id, c.created_at, c.updated_at,
+                        c.last_message_at, c.owner_kind, c.api_key_id,
+                        (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id) AS message_count
+                 FROM conversations c WHERE c.session_id = $2
+               ), stamp AS (SELECT clock_timestamp() AS at),
                new AS (
                  INSERT INTO conversations AS c
                    (id, session_id, agent_id, owner_kind, api_key_id, title, last_message_at)
                  SELECT $1::uuid, COALESCE($2, $1::uuid::text), $3, $4, $5::uuid, $7, stamp.at FROM stamp
+                 WHERE NOT EXISTS (SELECT 1 FROM existing)
                  ON CONFLICT (session_id) DO NOTHING
                  RETURNING c.id, c.session_id, c.title, c.agent_id, c.created_at, c.updated_at,
                            c.last_message_at, c.owner_kind, c.api_key_id
@@ -62,8 +80,12 @@ class ConversationRepository:
                  SELECT new.id, 'user', $6, stamp.at FROM new, stamp
                  RETURNING id, role, content, model, metadata::text AS metadata, created_at
                )
-               SELECT new.*, 1::bigint AS message_count, added.id AS message_id, added.role, added.content,
-                      added.model, added.metadata, added.created_at AS message_created_at
+               SELECT existing.*, NULL::uuid AS message_id, NULL::text AS role, NULL::text AS content,
+                      NULL::text AS model, NULL::text AS metadata, NULL::timestamptz AS message_created_at
+               FROM existing
+               UNION ALL
+               SELECT new.*, 1::bigint, added.id, added.role, added.content, added.model, added.metadata,
+                      added.created_at
                FROM new, added""",
             conversation_id,
             session_id,
@@ -81,7 +103,9 @@ class ConversationRepository:
             **{name: fields.pop(name) for name in ("role", "content", "model", "metadata")},
             "created_at": fields.pop("message_created_at"),
         }
-        return _conversation(fields), _message(message)
+        if message["id"] is None:
+            return OpenedSession(conversation=_conversation(fields), user_message=None)
+        return OpenedSession(conversation=_conversation(fields), user_message=_message(message))
 
     async def recent(
         self, *, limit: int, offset: int, owner: tuple[str | None, str | None] = (None, None)

@@ -7,12 +7,9 @@ own, and another tenant's conversation is "not found".
 
 import asyncio
 import contextlib
-import functools
-import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import aclosing
-from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -35,12 +32,11 @@ from orchestrator.agents.turn import (
     Delta,
     Done,
     EarlyRecall,
-    Meta,
     PhaseClock,
     TurnInput,
     as_stream_event,
 )
-from orchestrator.chat.repository import ConversationRepository
+from orchestrator.chat.repository import ConversationRepository, OpenedSession
 from orchestrator.keys.tenant import Tenant
 
 HISTORY_MESSAGES = 200
@@ -49,14 +45,6 @@ TITLE_CHARS = 60
 STREAM_LOCK_SECONDS = 300
 CLEANUP_SECONDS = 5.0
 STILL_WRITING = "a reply in this conversation is still being written; try again shortly"
-
-
-async def _nothing() -> None:
-    return None
-
-
-# The conversation, the user's message and the earlier messages, as stored.
-StoredTurn = tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]
 
 
 def _user_meta(
@@ -73,17 +61,8 @@ def _user_meta(
     )
 
 
-@dataclass(frozen=True)
-class NewConversation:
-    """A conversation the turn is about to create: its id is chosen here, so it is locked before it exists."""
-
-    id: UUID
-    session_id: str | None
-
-    @property
-    def session(self) -> str:
-        """What clients send back in X-Session-Id (a new conversation without one uses its own id)."""
-        return self.session_id or str(self.id)
+async def _refusal(error: str) -> AsyncIterator[ChatStreamEvent]:
+    yield ChatStreamEvent(error=error)
 
 
 def _title(text: str) -> str:
@@ -115,178 +94,151 @@ class ChatService:
     async def stream(
         self, request: ChatStreamRequest, session_header: str | None, *, tenant: Tenant
     ) -> tuple[str, AsyncIterator[ChatStreamEvent]]:
-        """Resolve the agent and conversation (404s and 409s happen here), then the turn's events."""
+        """Resolve the agent and the session's conversation, which a new session starts with the user's
+        message (404s and 409s happen here), then the turn's events."""
         clock = PhaseClock()
         session_id = session_header or request.session_id
-        opening = NewConversation(id=uuid.uuid4(), session_id=session_id)
-        # Independent, so at once: the agent (Redis), the session's conversation (PostgreSQL), and the lock of
-        # the conversation this turn creates if the session is new. That id is chosen here, so no other turn can
-        # hold its lock; when the session turns out to exist, the spare lock is dropped by the stream (or
-        # expires, if the stream never starts: it guards a conversation that was never created).
+        # The id of the conversation this turn starts if the session is new, chosen here so that no other turn
+        # can hold its lock: taken with the agent's read, and dropped by the stream when the session exists (or
+        # left to expire if the stream never starts: it then guards a conversation that was never created).
+        new_id = uuid.uuid4()
+        spare = _stream_lock(new_id)
+        early_recall: EarlyRecall | None = None
         try:
-            agent, conversation, locked = await asyncio.gather(
+            agent, locked = await asyncio.gather(
                 self._agent(request.agent_id, tenant),
-                self.repository.by_session(session_id) if session_id else _nothing(),
-                self.redis.set(_stream_lock(opening.id), uuid.uuid4().hex, nx=True, ex=STREAM_LOCK_SECONDS),
+                self.redis.set(spare, uuid.uuid4().hex, nx=True, ex=STREAM_LOCK_SECONDS),
             )
-            clock.mark("agent_and_conversation")
+            clock.mark("agent")
             if request.research:
                 await self.runner.check_research(agent, tenant)
-            if conversation is not None and not tenant.may_see(_owner(conversation)):
+            # The recall needs only the agent and the message: it starts now and runs while the conversation is
+            # opened, the response starts and the turn prepares, instead of after them.
+            early_recall = self.runner.start_recall(agent, tenant, request.message)
+            # One round trip: the session's conversation, or a new one holding the user's message, committed
+            # here, before the model is ever called. (Not locked cannot really happen, the id being new.)
+            opened = None
+            if locked:
+                opened = await self.repository.open_session(
+                    new_id,
+                    session_id=session_id,
+                    agent_id=str(agent.id),
+                    owner_kind=tenant.kind,
+                    api_key_id=tenant.api_key_id,
+                    content=request.message,
+                    title=_title(request.message),
+                )
+            clock.mark("conversation")
+            if (
+                opened is not None
+                and opened.user_message is None
+                and not tenant.may_see(_owner(opened.conversation))
+            ):
                 # Session ids are unique across tenants; continuing someone else's is refused without showing it.
                 raise Conflict(f"session id {session_id} is taken; start a new session or choose another id")
         except Exception:
-            # A 404 or 409 leaves no lock behind (a Redis failure would have failed the reads already).
+            # A 404 or 409 leaves no lock behind (a Redis failure would have failed the reads already), and no
+            # recall running for nothing.
             with contextlib.suppress(Exception):
-                await self.redis.delete(_stream_lock(opening.id))
+                await self.redis.delete(spare)
+            if early_recall is not None:
+                await early_recall.discard()
             raise
-        # The recall needs only the agent and the message: it starts now and runs while the response starts,
-        # the message is stored and the history read, instead of after them.
-        early_recall = self.runner.start_recall(agent, tenant, request.message)
+        if opened is None:
+            # Another request started this session id at this moment and answers in it: as for a turn that
+            # finds the conversation's lock taken.
+            await self.redis.delete(spare)
+            if early_recall is not None:
+                await early_recall.discard()
+            return session_id or str(new_id), _refusal(STILL_WRITING)
         if early_recall is not None:
             # Consumed by the stream; should the stream never start, its outcome must not be left unretrieved.
             early_recall.task.add_done_callback(_retrieve_outcome)
-        if conversation is None:
-            # A new conversation is created together with the user's message (one commit), from now on: while
-            # the response starts and the turn prepares. The stream awaits it before the model is called. (Not
-            # locked cannot really happen, the id being new; the stream then refuses, and nothing is written.)
-            storing = None
-            if locked:
-                storing = asyncio.create_task(self._timed_store(request, agent, opening, tenant, clock))
-                storing.add_done_callback(_retrieve_outcome)
-            events = self._events(
-                request, agent, opening, tenant, clock, early_recall, locked=bool(locked), storing=storing
-            )
-            return opening.session, events
-        spare = _stream_lock(opening.id)
-        events = self._events(request, agent, conversation, tenant, clock, early_recall, spare=spare)
-        return conversation["session_id"], events
+        started_here = opened.user_message is not None
+        events = self._events(
+            request,
+            agent,
+            opened,
+            tenant,
+            clock,
+            early_recall,
+            spare=None if started_here else spare,
+        )
+        return opened.conversation["session_id"], events
 
     async def _store_user_message(
-        self,
-        request: ChatStreamRequest,
-        agent: AgentInfo,
-        conversation: "dict[str, Any] | NewConversation",
-        tenant: Tenant,
-    ) -> "StoredTurn | None":
-        """The conversation, the user's message (committed) and the earlier messages; None when a new
-        conversation's session id was taken meanwhile."""
-        title = _title(request.message)
-        if isinstance(conversation, NewConversation):
-            started = await self.repository.start_with_message(
-                conversation.id,
-                session_id=conversation.session_id,
-                agent_id=str(agent.id),
-                owner_kind=tenant.kind,
-                api_key_id=tenant.api_key_id,
-                content=request.message,
-                title=title,
-            )
-            return None if started is None else (*started, [])
+        self, request: ChatStreamRequest, conversation: dict[str, Any]
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """A continued conversation: the user's message (committed) and the earlier messages."""
         conversation_id = UUID(conversation["id"])
         # Storing the message and reading the earlier ones are independent: both at once. The read may or may
         # not see the new message (it commits meanwhile), so it is left out there and put last by the caller.
         user_message, earlier = await asyncio.gather(
-            self.repository.add_message(conversation_id, role="user", content=request.message, title=title),
+            self.repository.add_message(
+                conversation_id, role="user", content=request.message, title=_title(request.message)
+            ),
             self.repository.messages(conversation_id, limit=HISTORY_MESSAGES),
         )
-        return conversation, user_message, earlier
-
-    async def _timed_store(
-        self,
-        request: ChatStreamRequest,
-        agent: AgentInfo,
-        opening: NewConversation,
-        tenant: Tenant,
-        clock: PhaseClock,
-    ) -> StoredTurn | None:
-        started = time.perf_counter()
-        stored = await self._store_user_message(request, agent, opening, tenant)
-        # The same phase as for a continued conversation, though it runs under the turn's preparation here.
-        clock.add({"user_message_and_history": (time.perf_counter() - started) * 1000})
-        return stored
+        return user_message, earlier
 
     async def _events(
         self,
         request: ChatStreamRequest,
         agent: AgentInfo,
-        opening: "dict[str, Any] | NewConversation",
+        opened: OpenedSession,
         tenant: Tenant,
         clock: PhaseClock,
         early_recall: EarlyRecall | None,
         *,
-        locked: bool = False,
-        spare: str | None = None,
-        storing: "asyncio.Task[StoredTurn | None] | None" = None,
+        spare: str | None,
     ) -> AsyncIterator[ChatStreamEvent]:
-        """`locked`: the conversation's lock is held already; `spare`: a lock taken for nothing, to drop;
-        `storing`: a new conversation's first message being written."""
-        conversation_id = opening.id if isinstance(opening, NewConversation) else UUID(opening["id"])
+        """`spare`: None when this turn started the conversation (its lock is held already); otherwise the lock
+        taken for a conversation that was not needed, dropped while the conversation's own is taken."""
+        conversation = opened.conversation
+        conversation_id = UUID(conversation["id"])
         lock = _stream_lock(conversation_id)
-        if not locked:
+        if spare is not None:
             async with self.redis.pipeline(transaction=False) as pipe:
                 pipe.set(lock, uuid.uuid4().hex, nx=True, ex=STREAM_LOCK_SECONDS)
-                if spare is not None:
-                    pipe.delete(spare)
+                pipe.delete(spare)
                 locked = bool((await pipe.execute())[0])
-        if not locked:
-            if early_recall is not None:
-                await early_recall.discard()
-            yield ChatStreamEvent(error=STILL_WRITING)
-            return
+            if not locked:
+                if early_recall is not None:
+                    await early_recall.discard()
+                yield ChatStreamEvent(error=STILL_WRITING)
+                return
         answer: list[str] = []
         finished = False
         try:
             clock.mark("stream_start_and_lock")
-            if isinstance(opening, NewConversation):
-                # A new conversation's turn needs the message, not its row: the row is written while the turn
-                # prepares (agent status, config, sandbox, tools, prompt), and awaited before the first event
-                # the turn yields, and in any case before the model is called (`before_model`).
-                session_id = opening.session
-                history = [Message(role="user", content=request.message)]
+            if opened.user_message is not None:
+                user_message, stored = opened.user_message, []
             else:
-                stored_turn = await self._store_user_message(request, agent, opening, tenant)
+                user_message, earlier = await self._store_user_message(request, conversation)
                 clock.mark("user_message_and_history")
-                assert stored_turn is not None  # only a new conversation can find its session id taken
-                conversation, user_message, earlier = stored_turn
-                yield _user_meta(conversation, user_message, agent)
-                session_id = conversation["session_id"]
                 stored = [m for m in earlier if m["id"] != user_message["id"]][-(HISTORY_MESSAGES - 1) :]
-                history = [
-                    Message(role=m["role"], content=m["content"])
-                    for m in [*stored, user_message]
-                    if m["role"] in ("user", "assistant")
-                ]
+            yield _user_meta(conversation, user_message, agent)
+            history = [
+                Message(role=m["role"], content=m["content"])
+                for m in [*stored, user_message]
+                if m["role"] in ("user", "assistant")
+            ]
             turn = TurnInput(
                 agent=agent,
                 messages=history,
                 tenant=tenant,
                 model=request.model,
-                session_id=session_id,
+                session_id=conversation["session_id"],
                 metadata={"conversation_id": str(conversation_id)},
                 stream=True,
                 research=request.research,
                 clock=clock,
                 early_recall=early_recall,
-                # The user's message is committed before the model is called, whatever the turn yields first.
-                before_model=None if storing is None else functools.partial(asyncio.wait, [storing]),
             )
             try:
                 # Closed explicitly, so the turn's own cleanup runs even when our caller stops early.
                 async with aclosing(self.runner.run(turn)) as turn_events:
                     async for event in turn_events:
-                        if storing is not None:
-                            started, storing = await storing, None
-                            if started is None:
-                                # Another request started this session id at this moment and answers in it:
-                                # as for a turn that finds the conversation's lock taken.
-                                yield ChatStreamEvent(error=STILL_WRITING)
-                                return
-                            yield _user_meta(started[0], started[1], agent)
-                            timings = event.data.get("timings_ms") if isinstance(event, Meta) else None
-                            if isinstance(timings, dict):
-                                # The turn took its timings before the write ended; it ended by now.
-                                timings.update(_phase(clock, "user_message_and_history"))
                         if isinstance(event, Done):
                             outcome = event.outcome
                             reply = await self.repository.add_message(
@@ -321,18 +273,10 @@ class ChatService:
                             yield rendered
             except NovaError as exc:
                 finished = True
-                if storing is not None:
-                    # The turn failed before its first event: the message is stored all the same, and said so.
-                    started, storing = await storing, None
-                    if started is not None:
-                        yield _user_meta(started[0], started[1], agent)
                 yield ChatStreamEvent(error=exc.detail)
         finally:
             # Runs also when the client left: the stream's task is then cancelled, so shield the cleanup.
             with anyio.CancelScope(shield=True), anyio.move_on_after(CLEANUP_SECONDS):
-                if storing is not None:
-                    # The client left before the turn's first event: the message is still written whole.
-                    await asyncio.gather(storing, return_exceptions=True)
                 # A client that left mid-answer still finds what was written so far.
                 if not finished and answer:
                     await self.repository.add_message(
@@ -383,10 +327,6 @@ class ChatService:
         await self._conversation(conversation_id, tenant)
         if not await self.repository.delete(conversation_id):
             raise NotFound(f"conversation {conversation_id} not found")
-
-
-def _phase(clock: PhaseClock, name: str) -> dict[str, float]:
-    return {name: clock.phases[name]} if name in clock.phases else {}
 
 
 def _retrieve_outcome(task: "asyncio.Task[Any]") -> None:
