@@ -7,7 +7,6 @@ import uuid
 from memory_service.config import Settings
 from memory_service.db.engine import Sessions
 from memory_service.formation import repository
-from memory_service.memories import repository as memories_repository
 from nova_common.errors import Conflict, NotFound
 from nova_contracts.memory import FeedbackOutcome, FeedbackRequest, FeedbackResult
 
@@ -20,10 +19,9 @@ class LearningService:
     async def record_retrieval(
         self, *, owner: str | None, agent_id: str | None, query: str, surfaced: list[uuid.UUID]
     ) -> uuid.UUID:
-        """Record which memories a context assembly surfaced, and count them as accessed, in one transaction
+        """Record which memories a context assembly surfaced, and count them as accessed, in one statement
         (it is on the path of every chat turn's first token)."""
-        async with self.sessions.begin() as session:
-            await memories_repository.touch(session, surfaced)
+        async with self.sessions() as session:
             return await repository.record_retrieval(
                 session, owner=owner, agent_id=agent_id, query=query[:2000], surfaced=surfaced
             )

@@ -11,6 +11,7 @@ from sqlalchemy import Float, bindparam, cast, func, insert, literal_column, sel
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from memory_service.db.engine import driver_connection
 from memory_service.db.models import (
     ConsolidationRunRow,
     ContradictionRow,
@@ -325,11 +326,42 @@ async def set_contradiction_state(session: AsyncSession, contradiction_id: uuid.
     )
 
 
-async def record_retrieval(session: AsyncSession, **values: Any) -> uuid.UUID:
-    row = RetrievalRow(id=uuid.uuid4(), **values)
-    session.add(row)
-    await session.flush()
-    return row.id
+# Counts the surfaced memories as accessed (locked in id order like `touch`, so concurrent turns cannot
+# deadlock; a memory deleted since the search is skipped) and records the retrieval, in one statement: one
+# round trip on the path of every chat turn's first token, where the ORM took four.
+# synchronous_commit is off for this statement's own transaction only: access counts and retrievals are
+# statistics and feedback bookkeeping, so after a crash of PostgreSQL the last few may be missing (never
+# half-written), and the turn does not wait for the WAL flush. The INSERT takes its row from `durability`,
+# which is what makes PostgreSQL apply the setting before the commit.
+_RECORD_RETRIEVAL = """
+WITH durability AS MATERIALIZED (
+    SELECT set_config('synchronous_commit', 'off', true)
+),
+surfaced AS (
+    SELECT id FROM memories WHERE id = ANY($1::uuid[]) ORDER BY id FOR KEY SHARE
+),
+touched AS (
+    INSERT INTO memory_access (memory_id, access_count, last_accessed_at)
+    SELECT id, 1, now() FROM surfaced
+    ON CONFLICT (memory_id) DO UPDATE
+    SET access_count = memory_access.access_count + 1, last_accessed_at = now()
+)
+INSERT INTO retrievals (id, owner, agent_id, query, surfaced)
+SELECT $2::uuid, $3::text, $4::text, $5::text, $1::uuid[] FROM durability
+"""
+
+
+async def record_retrieval(
+    session: AsyncSession, *, owner: str | None, agent_id: str | None, query: str, surfaced: list[uuid.UUID]
+) -> uuid.UUID:
+    """Record a context assembly and count what it surfaced as accessed, committed on its own (see above)."""
+    connection = await driver_connection(session)
+    if connection.is_in_transaction():
+        # The relaxed durability would extend to the caller's other writes.
+        raise RuntimeError("record_retrieval commits on its own; call it outside a transaction")
+    retrieval_id = uuid.uuid4()
+    await connection.execute(_RECORD_RETRIEVAL, surfaced, retrieval_id, owner, agent_id, query)
+    return retrieval_id
 
 
 async def retrieval_for_update(session: AsyncSession, retrieval_id: uuid.UUID) -> RetrievalRow | None:

@@ -1,0 +1,163 @@
+"""What a context assembly leaves behind on the chat turn's path: the retrieval that `POST /feedback` refers
+to and the access counts of what it surfaced, written in one statement of relaxed durability; and the pooled
+connections it runs on, checked without a round trip."""
+
+import asyncio
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from memory_service.config import Settings
+from memory_service.db.engine import create_engine, session_factory
+from memory_service.db.schema import apply_schema_migrations
+from memory_service.formation import repository
+from memory_service.formation.learning import LearningService
+from nova_common.testing import eventually
+
+ServiceFactory = Callable[..., Any]
+SqlRunner = Callable[..., list[Any]]
+BASE = "/api/v1/memories"
+BACKEND_PID = text("SELECT pg_backend_pid()")
+
+
+def access_counts(run_sql: SqlRunner, ids: list[str]) -> dict[str, int]:
+    rows = run_sql(
+        "SELECT memory_id::text AS id, access_count FROM memory_access WHERE memory_id = ANY($1::uuid[])",
+        [uuid.UUID(i) for i in ids],
+    )
+    return {row["id"]: row["access_count"] for row in rows}
+
+
+def test_each_context_assembly_counts_what_it_surfaced_once_and_records_a_retrieval_feedback_finds(
+    make_service: ServiceFactory, gateway_url: str, run_sql: SqlRunner
+) -> None:
+    with make_service(gateway_url, INGEST_ENABLED=False) as client:
+        items = [
+            {"content": "The staging cluster runs the nightly build at two."},
+            {"content": "Nightly build failures page the on-call engineer by SMS."},
+        ]
+        stored = client.post(f"{BASE}/bulk", json={"items": items}).json()
+        ids = [m["id"] for m in stored]
+
+        bodies = [
+            client.post(f"{BASE}/agent-1/context", json={"query": "nightly build"}).json() for _ in range(3)
+        ]
+
+        assert all(set(map(str, body["memory_ids"])) == set(ids) for body in bodies)
+        assert access_counts(run_sql, ids) == {i: 3 for i in ids}
+        [row] = run_sql(
+            "SELECT agent_id, query, surfaced FROM retrievals WHERE id = $1",
+            uuid.UUID(bodies[-1]["retrieval_id"]),
+        )
+        assert row["agent_id"] == "agent-1" and row["query"] == "nightly build"
+        assert [str(i) for i in row["surfaced"]] == [str(i) for i in bodies[-1]["memory_ids"]]
+        feedback = {
+            "retrieval_id": bodies[-1]["retrieval_id"],
+            "used_memory_ids": [ids[0]],
+            "outcome": "success",
+        }
+        response = client.post(f"{BASE}/feedback", json=feedback)
+        assert response.status_code == 200, response.text
+        assert ids[0] in response.json()["importance"]
+
+
+def test_a_retrieval_of_a_memory_deleted_since_the_search_is_recorded_without_counting_it(
+    database_url: str, run_sql: SqlRunner
+) -> None:
+    kept, deleted = uuid.uuid4(), uuid.uuid4()
+
+    async def scenario() -> uuid.UUID:
+        await apply_schema_migrations(database_url)
+        engine = create_engine(database_url, pool_size=1)
+        try:
+            async with engine.begin() as conn:
+                await conn.exec_driver_sql(
+                    "INSERT INTO memories (id, tier, content, content_hash) VALUES ($1, 'episodic', 'kept', 'k')",
+                    (kept,),
+                )
+            learning = LearningService(
+                session_factory(engine), Settings.model_validate({"DATABASE_URL": database_url})
+            )
+            return await learning.record_retrieval(
+                owner="admin", agent_id="agent-1", query="q", surfaced=[kept, deleted]
+            )
+        finally:
+            await engine.dispose()
+
+    retrieval_id = asyncio.run(scenario())
+
+    [row] = run_sql("SELECT surfaced FROM retrievals WHERE id = $1", retrieval_id)
+    assert row["surfaced"] == [kept, deleted]
+    assert access_counts(run_sql, [str(kept), str(deleted)]) == {str(kept): 1}
+
+
+def test_the_relaxed_durability_of_retrieval_bookkeeping_ends_with_its_own_statement(
+    database_url: str,
+) -> None:
+    async def scenario() -> tuple[str, int, int]:
+        await apply_schema_migrations(database_url)
+        engine = create_engine(database_url, pool_size=1)
+        sessions = session_factory(engine)
+        try:
+            async with sessions() as session:
+                before = (await session.execute(BACKEND_PID)).scalar_one()
+            await LearningService(
+                sessions, Settings.model_validate({"DATABASE_URL": database_url})
+            ).record_retrieval(owner=None, agent_id=None, query="q", surfaced=[])
+            async with sessions() as session:
+                after = (await session.execute(BACKEND_PID)).scalar_one()
+                setting = (await session.execute(text("SHOW synchronous_commit"))).scalar_one()
+        finally:
+            await engine.dispose()
+        return setting, before, after
+
+    setting, before, after = asyncio.run(scenario())
+
+    assert before == after  # the pool's one connection, used by the bookkeeping in between
+    assert setting == "on"
+
+
+def test_retrieval_bookkeeping_refuses_to_join_a_callers_transaction(database_url: str) -> None:
+    async def scenario() -> None:
+        await apply_schema_migrations(database_url)
+        engine = create_engine(database_url, pool_size=1)
+        try:
+            async with session_factory(engine).begin() as session:
+                await session.execute(BACKEND_PID)
+                await repository.record_retrieval(session, owner=None, agent_id=None, query="q", surfaced=[])
+        finally:
+            await engine.dispose()
+
+    with pytest.raises(RuntimeError, match="outside a transaction"):
+        asyncio.run(scenario())
+
+
+def test_pooled_connections_the_server_closed_are_replaced_before_a_request_uses_them(
+    make_service: ServiceFactory, gateway_url: str, run_sql: SqlRunner
+) -> None:
+    with make_service(gateway_url, INGEST_ENABLED=False) as client:
+        client.post(BASE, json={"content": "The release train leaves on Thursdays."})
+        assert client.post(f"{BASE}/agent-1/context", json={"query": "release train"}).status_code == 200
+
+        others = (
+            "datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+        )
+        run_sql(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE {others}")
+        eventually(
+            lambda: not run_sql(f"SELECT pid FROM pg_stat_activity WHERE {others}"),
+            timeout=30,
+            what="the service's connections closed by the server",
+        )
+
+        for _ in range(3):
+            response = client.post(f"{BASE}/agent-1/context", json={"query": "release train"})
+            assert response.status_code == 200, response.text
+            feedback = {
+                "retrieval_id": response.json()["retrieval_id"],
+                "used_memory_ids": [],
+                "outcome": "neutral",
+            }
+            assert client.post(f"{BASE}/feedback", json=feedback).status_code == 200
