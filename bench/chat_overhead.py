@@ -76,7 +76,7 @@ PHASES: dict[str, list[dict[str, float]]] = {}
 # Client-side arrival times (ms after the request was sent) of the stream's landmarks, per label.
 TIMELINES: dict[str, list[dict[str, float]]] = {}
 LANDMARKS = {
-    "headers": "response headers (auth, agent and session read, lock)",
+    "headers": "response headers (auth, agent read and lock, the session opened: a new one with the message)",
     "user_message": "user message committed (meta)",
     "prompt_ready": "prompt built, model called next (meta.timings_ms)",
     "first_token": "first text delta",
@@ -321,7 +321,7 @@ def print_phases(chat_times: list[tuple[float, float]], bare_times: list[tuple[f
         print(f"  {label}: " + ", ".join(parts))
         print(
             f"    phases {phase_total:.1f} ms of a {first_token:.1f} ms first token (the rest: hops, auth, SSE, gateway;"
-            " a new conversation's user_message_and_history runs during the phases after it, so the sum overstates)"
+            " a new conversation's message is written in `conversation`, the round trip that found no conversation)"
         )
     print_timelines()
     TARGETS = "targets (issue 22): added first token p50 <= 15 ms with memory recall, <= 3 ms without"
