@@ -19,8 +19,12 @@ from pydantic_core import from_json, to_json
 
 from llm_gateway.openai_compat.schemas import FORWARDED_CHAT_PARAMETERS
 from llm_gateway.providers.errors import RETRYABLE_STATUSES, ProviderCallError, scrub
+from llm_gateway.providers.plain_http import PlainHttpClient, PlainResponse, UseAiohttp, request_head
 
 Transport = Literal["openai", "litellm"]
+# What an SSE line may carry besides a chunk.
+_DONE = object()
+_NO_CHUNK = object()
 
 
 def parse_json(raw: bytes | str) -> Any:
@@ -99,9 +103,10 @@ def _retry_after(value: str | None) -> int | None:
 
 
 class OpenAICompatibleTransport:
-    """aiohttp straight to `{base_url}/chat/completions`: no translation, so nothing to pay for one.
+    """Straight to `{base_url}/chat/completions`: no translation, so nothing to pay for one.
 
-    aiohttp rather than httpx on this path: per request it costs a fraction of httpx's CPU, which is most of
+    Plain-http upstreams (local model servers, loopback proxies) through `plain_http` (a fraction of aiohttp's
+    CPU per request), the others through aiohttp (a fraction of httpx's): what the client costs is most of
     what a pass-through gateway adds (bench/gateway_overhead.py).
     """
 
@@ -110,6 +115,7 @@ class OpenAICompatibleTransport:
         self.read_timeout = read_timeout
         self._default_timeout = self._timeout(None)  # built once: most calls use it
         self._session: aiohttp.ClientSession | None = None
+        self.plain = PlainHttpClient()
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -128,6 +134,7 @@ class OpenAICompatibleTransport:
         )
 
     async def aclose(self) -> None:
+        await self.plain.aclose()
         if self._session is not None:
             await self._session.close()
 
@@ -138,16 +145,23 @@ class OpenAICompatibleTransport:
         headers.update(target.headers)
         return headers
 
-    async def _error(self, target: Target, response: aiohttp.ClientResponse) -> ProviderCallError:
+    async def _error(
+        self, target: Target, response: aiohttp.ClientResponse | PlainResponse
+    ) -> ProviderCallError:
         status = response.status
-        text = await response.text(errors="replace")
+        if isinstance(response, PlainResponse):
+            text = (await response.read()).decode("utf-8", errors="replace")
+        else:
+            text = await response.text(errors="replace")
         message = scrub(_provider_message(status, text), target.secrets)
         return ProviderCallError(
             target.provider,
             f"{target.provider}: {message}",
             status_code=status,
             retryable=status in RETRYABLE_STATUSES or status >= 500,
-            retry_after=_retry_after(response.headers.get("Retry-After")),
+            retry_after=_retry_after(
+                response.headers.get("Retry-After") or response.headers.get("retry-after")
+            ),
         )
 
     def _transport_error(self, target: Target, exc: Exception) -> ProviderCallError:
@@ -169,10 +183,44 @@ class OpenAICompatibleTransport:
             payload["response_format"] = {"type": "json_object", "schema": spec.get("schema", spec)}
         return payload
 
-    async def complete(
-        self, target: Target, body: dict[str, Any], read_timeout: float | None = None
-    ) -> dict[str, Any]:
-        data = dump_json(self._payload(target, body, stream=False))
+    async def _plain_post(
+        self, target: Target, data: bytes, read_timeout: float | None
+    ) -> PlainResponse | None:
+        """The request sent through `plain_http`, its status and headers in; None when it is aiohttp's."""
+        origin = self.plain.origin(target.base_url)
+        if origin is None:
+            return None
+        head = request_head(origin, "/chat/completions", self._headers(target), len(data))
+        if head is None:
+            return None
+        try:
+            return await self.plain.post(
+                origin,
+                head,
+                data,
+                connect_timeout=self.connect_timeout,
+                read_timeout=read_timeout or self.read_timeout,
+            )
+        except UseAiohttp:
+            return None
+        except OSError as exc:  # TimeoutError and connection failures
+            raise self._transport_error(target, exc) from exc
+
+    async def _read_plain(self, target: Target, response: PlainResponse) -> bytes:
+        try:
+            if response.status >= 400:
+                raise await self._error(target, response)
+            raw = await response.read()
+        except OSError as exc:
+            response.close()
+            raise self._transport_error(target, exc) from exc
+        except BaseException:
+            response.close()
+            raise
+        response.release()
+        return raw
+
+    async def _read_aiohttp(self, target: Target, data: bytes, read_timeout: float | None) -> bytes:
         try:
             async with self.session.post(
                 f"{target.base_url}/chat/completions",
@@ -182,9 +230,19 @@ class OpenAICompatibleTransport:
             ) as response:
                 if response.status >= 400:
                     raise await self._error(target, response)
-                raw = await response.read()
+                return await response.read()
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise self._transport_error(target, exc) from exc
+
+    async def complete(
+        self, target: Target, body: dict[str, Any], read_timeout: float | None = None
+    ) -> dict[str, Any]:
+        data = dump_json(self._payload(target, body, stream=False))
+        plain = await self._plain_post(target, data, read_timeout)
+        if plain is not None:
+            raw = await self._read_plain(target, plain)
+        else:
+            raw = await self._read_aiohttp(target, data, read_timeout)
         try:
             result: dict[str, Any] = parse_json(raw)
         except ValueError as exc:
@@ -193,8 +251,55 @@ class OpenAICompatibleTransport:
             ) from exc
         return result
 
+    def _chunk(self, target: Target, raw_line: bytes) -> Any:
+        """What one SSE line carries: a chunk, `_NO_CHUNK` (a comment, a blank line) or `_DONE`."""
+        line = raw_line.decode("utf-8", errors="replace").strip()
+        if not line.startswith("data:"):
+            return _NO_CHUNK
+        payload = line[5:].strip()
+        if payload == "[DONE]":
+            return _DONE
+        if not payload:
+            return _NO_CHUNK
+        chunk = parse_json(payload)
+        if isinstance(chunk, dict) and "error" in chunk and "choices" not in chunk:
+            error = chunk["error"]
+            message = error.get("message") if isinstance(error, dict) else str(error)
+            raise ProviderCallError(
+                target.provider, f"{target.provider}: {scrub(str(message), target.secrets)}"
+            )
+        return chunk
+
     async def stream(self, target: Target, body: dict[str, Any]) -> AsyncGenerator[dict[str, Any], None]:
         data = dump_json(self._payload(target, body, stream=True))
+        plain = await self._plain_post(target, data, None)
+        if plain is None:
+            async for item in self._stream_aiohttp(target, data):
+                yield item
+            return
+        finished = False
+        try:
+            if plain.status >= 400:
+                raise await self._error(target, plain)
+            async for raw_line in plain.lines():
+                chunk = self._chunk(target, raw_line)
+                if chunk is _DONE:
+                    finished = True
+                    break
+                if chunk is not _NO_CHUNK:
+                    yield chunk
+            else:
+                finished = True
+        except OSError as exc:
+            raise self._transport_error(target, exc) from exc
+        finally:
+            if finished:
+                plain.release()
+            else:
+                # Closing the connection is what tells the upstream to stop generating.
+                plain.close()
+
+    async def _stream_aiohttp(self, target: Target, data: bytes) -> AsyncGenerator[dict[str, Any], None]:
         try:
             response = await self.session.post(
                 f"{target.base_url}/chat/completions", data=data, headers=self._headers(target)
@@ -206,23 +311,12 @@ class OpenAICompatibleTransport:
             if response.status >= 400:
                 raise await self._error(target, response)
             async for raw_line in response.content:
-                line = raw_line.decode("utf-8", errors="replace").strip()
-                if not line.startswith("data:"):
-                    continue
-                payload = line[5:].strip()
-                if payload == "[DONE]":
+                chunk = self._chunk(target, raw_line)
+                if chunk is _DONE:
                     finished = True
                     break
-                if not payload:
-                    continue
-                chunk = parse_json(payload)
-                if isinstance(chunk, dict) and "error" in chunk and "choices" not in chunk:
-                    error = chunk["error"]
-                    message = error.get("message") if isinstance(error, dict) else str(error)
-                    raise ProviderCallError(
-                        target.provider, f"{target.provider}: {scrub(str(message), target.secrets)}"
-                    )
-                yield chunk
+                if chunk is not _NO_CHUNK:
+                    yield chunk
             else:
                 finished = True
         except (aiohttp.ClientError, TimeoutError) as exc:

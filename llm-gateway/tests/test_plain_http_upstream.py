@@ -1,0 +1,177 @@
+"""Plain-http upstreams are called through `providers/plain_http.py` (kept-alive connections, httptools):
+the HTTP a real server may answer with is read as aiohttp read it, and a kept-alive connection the upstream
+dropped while it sat idle does not fail the request."""
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+
+USER = [{"role": "user", "content": "hello plain http"}]
+MODEL = "groq/llama-3.3-70b-versatile"
+ANSWER = json.dumps(
+    {
+        "id": "chatcmpl-raw",
+        "object": "chat.completion",
+        "created": 0,
+        "model": "llama-3.3-70b-versatile",
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": "raw answer"}, "finish_reason": "stop"}
+        ],
+        "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5},
+    }
+).encode()
+
+# Answers one request on the connection it came on; returns False to close the connection afterwards.
+Answer = Callable[[int, asyncio.StreamWriter], Awaitable[bool]]
+
+
+class RawUpstream:
+    """An OpenAI-compatible upstream written on raw sockets, to answer in ways uvicorn never does."""
+
+    def __init__(self, answer: Answer) -> None:
+        self.answer = answer
+        self.requests = 0
+        self.connections = 0
+        self.server: asyncio.Server | None = None
+
+    @property
+    def base_url(self) -> str:
+        assert self.server is not None
+        return f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}/v1"
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        on_connection = 0
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = next(
+                    int(line.split(b":", 1)[1])
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length:")
+                )
+                await reader.readexactly(length)
+                self.requests += 1
+                on_connection += 1
+                if not await self.answer(on_connection, writer):
+                    break
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+
+@pytest.fixture
+async def raw_upstream() -> AsyncIterator[Callable[[Answer], Awaitable[RawUpstream]]]:
+    servers: list[asyncio.Server] = []
+
+    async def start(answer: Answer) -> RawUpstream:
+        upstream = RawUpstream(answer)
+        upstream.server = await asyncio.start_server(upstream._serve, "127.0.0.1", 0)
+        servers.append(upstream.server)
+        return upstream
+
+    yield start
+    for server in servers:
+        server.close()
+        await server.wait_closed()
+
+
+def _keep_alive_answer(body: bytes = ANSWER) -> bytes:
+    return (
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+    )
+
+
+async def _gateway_on(gateway_factory: Any, upstream: RawUpstream) -> Any:
+    # Groq alone: a failed call has no other provider to fall back to, so it shows as an error.
+    return await gateway_factory(
+        groq_api_key="gsk-test-groq-key-0123456789",
+        groq_base_url=upstream.base_url,
+        llm_routing_strategy="cloud-only",
+    )
+
+
+async def test_a_kept_alive_connection_the_upstream_drops_unanswered_is_retried_once_on_a_new_one(
+    gateway_factory: Any, raw_upstream: Any, service_headers: dict[str, str]
+) -> None:
+    async def answer(on_connection: int, writer: asyncio.StreamWriter) -> bool:
+        if on_connection > 1:
+            return False  # closed as a server closes an idle connection: this request is never answered
+        writer.write(_keep_alive_answer())
+        await writer.drain()
+        return True
+
+    upstream = await raw_upstream(answer)
+    gateway = await _gateway_on(gateway_factory, upstream)
+    for _ in range(3):
+        response = await gateway.client.post(
+            "/complete", json={"model": MODEL, "messages": USER}, headers=service_headers
+        )
+        assert response.status_code == 200, response.text
+        assert response.json()["content"] == "raw answer"
+    # Each later call went out on the kept-alive connection, was dropped, and was sent again on a new one.
+    assert upstream.requests == 5 and upstream.connections == 3
+
+
+async def test_an_answer_delimited_by_the_end_of_the_connection_is_read_whole(
+    gateway_factory: Any, raw_upstream: Any, service_headers: dict[str, str]
+) -> None:
+    async def answer(on_connection: int, writer: asyncio.StreamWriter) -> bool:
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n")
+        writer.write(ANSWER[:40])
+        await writer.drain()
+        writer.write(ANSWER[40:])
+        return False
+
+    upstream = await raw_upstream(answer)
+    gateway = await _gateway_on(gateway_factory, upstream)
+    for _ in range(2):
+        response = await gateway.client.post(
+            "/v1/chat/completions", json={"model": MODEL, "messages": USER}, headers=service_headers
+        )
+        assert response.status_code == 200, response.text
+        assert response.json()["choices"][0]["message"]["content"] == "raw answer"
+    assert upstream.connections == 2
+
+
+async def test_a_stream_in_chunked_pieces_split_mid_line_reaches_the_caller_whole(
+    gateway_factory: Any, raw_upstream: Any, service_headers: dict[str, str]
+) -> None:
+    events = (
+        b"".join(
+            b"data: " + json.dumps(chunk).encode() + b"\n\n"
+            for chunk in (
+                {"choices": [{"index": 0, "delta": {"content": "split "}, "finish_reason": None}]},
+                {"choices": [{"index": 0, "delta": {"content": "answer"}, "finish_reason": "stop"}]},
+                {"choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}},
+            )
+        )
+        + b"data: [DONE]\n\n"
+    )
+
+    async def answer(on_connection: int, writer: asyncio.StreamWriter) -> bool:
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+        )
+        for start in range(0, len(events), 17):  # pieces that cut lines and JSON in the middle
+            piece = events[start : start + 17]
+            writer.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+            await writer.drain()
+        writer.write(b"0\r\n\r\n")
+        return True
+
+    upstream = await raw_upstream(answer)
+    gateway = await _gateway_on(gateway_factory, upstream)
+    for _ in range(2):
+        response = await gateway.client.post(
+            "/stream", json={"model": MODEL, "messages": USER}, headers=service_headers
+        )
+        assert response.status_code == 200, response.text
+        chunks = [json.loads(line[5:]) for line in response.text.splitlines() if line.startswith("data: {")]
+        assert "".join(c["delta"] for c in chunks) == "split answer"
+        assert chunks[-1]["finish_reason"] == "stop" and chunks[-1]["output_tokens"] == 2
+    assert upstream.connections == 1  # the finished stream left its connection for the next call
