@@ -9,6 +9,9 @@ from typing import Any
 
 import pytest
 
+from llm_gateway.providers.plain_http import PlainHttpClient, request_head
+from nova_common.testing import eventually_async
+
 USER = [{"role": "user", "content": "hello plain http"}]
 MODEL = "groq/llama-3.3-70b-versatile"
 ANSWER = json.dumps(
@@ -175,3 +178,46 @@ async def test_a_stream_in_chunked_pieces_split_mid_line_reaches_the_caller_whol
         assert "".join(c["delta"] for c in chunks) == "split answer"
         assert chunks[-1]["finish_reason"] == "stop" and chunks[-1]["output_tokens"] == 2
     assert upstream.connections == 1  # the finished stream left its connection for the next call
+
+
+async def test_connections_the_upstream_closed_while_idle_leave_the_pool() -> None:
+    upstream_connections: list[asyncio.StreamWriter] = []
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        upstream_connections.append(writer)
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = next(
+            int(line.split(b":", 1)[1])
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length:")
+        )
+        await reader.readexactly(length)
+        writer.write(_keep_alive_answer())
+        await writer.drain()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    client = PlainHttpClient()
+    try:
+        origin = client.origin(f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/v1")
+        assert origin is not None
+        responses = [
+            await client.post(
+                origin,
+                request_head(origin, "/chat/completions", {}, 2) or b"",
+                b"{}",
+                connect_timeout=2,
+                read_timeout=2,
+            )
+            for _ in range(3)
+        ]
+        for response in responses:
+            assert json.loads(await response.read())["choices"][0]["message"]["content"] == "raw answer"
+            response.release()
+        assert client.idle_count(origin) == 3
+        for writer in upstream_connections:  # the upstream's keep-alive timeout runs out
+            writer.close()
+        await eventually_async(lambda: client.idle_count(origin) == 0)
+    finally:
+        await client.aclose()
+        server.close()
+        await server.wait_closed()

@@ -227,6 +227,7 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        self.client.forget(self)
         response = self.response
         if response is not None and not response.complete:
             if exc is None and response.head_received and not self._delimited:
@@ -281,6 +282,16 @@ class PlainHttpClient:
 
     def idle(self, connection: _Connection) -> None:
         self._idle.setdefault(connection.key, []).append(connection)
+
+    def idle_count(self, origin: PlainOrigin) -> int:
+        """How many kept-alive connections to `origin` wait for a request."""
+        return len(self._idle.get((origin.host, origin.port), ()))
+
+    def forget(self, connection: _Connection) -> None:
+        """A connection that closed while idle leaves the pool (the upstream's keep-alive timeout ran out)."""
+        idle = self._idle.get(connection.key)
+        if idle and connection in idle:
+            idle.remove(connection)
 
     def _idle_connection(self, key: tuple[str, int]) -> _Connection | None:
         idle = self._idle.get(key)
