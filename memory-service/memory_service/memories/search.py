@@ -17,7 +17,6 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import Any
 
-import asyncpg
 from pgvector.sqlalchemy import VECTOR
 from sqlalchemy import (
     Float,
@@ -40,6 +39,7 @@ from sqlalchemy.dialects.postgresql import asyncpg as postgresql_asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
+from memory_service.db.engine import driver_connection
 from memory_service.db.models import (
     TEXT_SEARCH_CONFIG,
     KeywordCorpusRow,
@@ -597,11 +597,7 @@ async def hybrid_search(
         **filters.parameters(),
     }
     arguments = [values[name] if name else constant for name, constant in compiled.parameters]
-    connection: asyncpg.Connection[Any] | None = (
-        await (await session.connection()).get_raw_connection()
-    ).driver_connection
-    if connection is None:
-        raise RuntimeError("the session's connection was closed")
+    connection = await driver_connection(session)
     settings = ""
     if plan.vector is not None:
         # ef_search bounds how many rows one HNSW scan returns, so it must cover the candidate depth;
