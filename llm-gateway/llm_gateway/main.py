@@ -6,12 +6,11 @@ from contextlib import asynccontextmanager
 
 import httpx
 from fastapi import FastAPI
-from starlette.middleware import Middleware
 
 from llm_gateway import __doc__ as description
 from llm_gateway import __version__
 from llm_gateway.api import health, internal, openai
-from llm_gateway.api.chat_fast_path import ChatCompletionFastPath
+from llm_gateway.api.chat_fast_path import CHAT_ROUTES
 from llm_gateway.completions.cache import ResponseCache
 from llm_gateway.completions.service import CompletionService
 from llm_gateway.config import Settings, get_settings
@@ -28,6 +27,7 @@ from llm_gateway.usage.recorder import UsageRecorder
 from llm_gateway.usage.stats import LocalInferenceStats
 from nova_common.app import create_service_app
 from nova_common.credentials import RemoteKeyStore
+from nova_common.fast_path import install_fast_path
 from nova_common.health import health_router
 from nova_common.ratelimit import SlidingWindowLimiter
 from nova_common.resources import open_resources
@@ -125,9 +125,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Images (data: URLs) and long contexts: the kit's 1 MiB default would refuse ordinary /v1 requests.
         body_limits={"/v1/": V1_BODY_LIMIT_BYTES},
     )
-    # Innermost of the middleware (appended, where add_middleware would put it outermost): the kit's request
-    # id, Host check, body cap and CORS see these requests first. The FastAPI route stays for the docs.
-    app.user_middleware.append(Middleware(ChatCompletionFastPath))
+    # The chat routes skip FastAPI's router; the kit's middleware still sees them, the routes stay for the docs.
+    install_fast_path(app, CHAT_ROUTES)
     # The OpenAI-compatible routes first: routes are matched in order, and these take the most traffic.
     app.include_router(openai.router)
     app.include_router(internal.router)

@@ -1,5 +1,5 @@
-"""`/v1/chat/completions` is served ahead of FastAPI's router (api/chat_fast_path.py): the kit's middleware
-still applies, and input the fast path does not take is answered by the FastAPI route, as before."""
+"""The chat routes are served ahead of FastAPI's router (api/chat_fast_path.py, the kit's FastPath): the kit's
+middleware still applies, and input the fast path does not take is answered by the FastAPI route, as before."""
 
 import json
 from typing import Any
@@ -72,12 +72,12 @@ async def test_internal_complete_keeps_the_kit_error_shape_and_its_refusals(
     assert answered.json()["model"] == "smollm2-135m"
 
 
-async def test_a_body_the_fast_json_parser_refuses_but_json_takes_is_still_served_and_forwarded_as_sent(
+async def test_a_body_with_a_byte_order_mark_and_non_ascii_text_is_served_and_forwarded_as_sent(
     gateway_factory: Any, wired: dict[str, Any], fake_openai: Any, service_headers: dict[str, str]
 ) -> None:
-    # Bodies are parsed and re-encoded by pydantic's Rust JSON code, which refuses a UTF-8 byte-order mark that
-    # json.loads accepts: such a body must be served as before, and its text (non-ASCII, now sent upstream as
-    # UTF-8 rather than escaped) must reach the provider unchanged.
+    # The body sent upstream is encoded by pydantic's Rust JSON code (non-ASCII as UTF-8, no longer escaped) and
+    # answers are parsed by it, with json.loads for what it refuses (a UTF-8 byte-order mark, say): the text
+    # must reach the provider unchanged either way.
     gateway = await gateway_factory(**wired)
     text = "café 😀 — ünïcode"
     body = {"model": "groq/llama-3.3-70b-versatile", "messages": [{"role": "user", "content": text}]}
