@@ -4,9 +4,10 @@ connections it runs on, checked without a round trip."""
 
 import asyncio
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+import asyncpg
 import pytest
 from sqlalchemy import text
 
@@ -118,6 +119,54 @@ def test_the_relaxed_durability_of_retrieval_bookkeeping_ends_with_its_own_state
 
     assert before == after  # the pool's one connection, used by the bookkeeping in between
     assert setting == "on"
+
+
+def test_retrieval_bookkeeping_commits_without_waiting_for_the_wal_flush_that_a_durable_commit_waits_for(
+    database_url: str,
+) -> None:
+    wal_fsyncs = "SELECT coalesce(sum(fsyncs), 0) FROM pg_stat_io WHERE object = 'wal' AND backend_type = 'client backend'"
+
+    async def scenario() -> tuple[int, int]:
+        await apply_schema_migrations(database_url)
+        engine = create_engine(database_url, pool_size=1)
+        sessions = session_factory(engine)
+        learning = LearningService(sessions, Settings.model_validate({"DATABASE_URL": database_url}))
+        monitor = await asyncpg.connect(database_url)
+
+        async def fsyncs_during(work: Callable[[], Awaitable[object]]) -> int:
+            async def flushed() -> int:
+                # The backends' I/O statistics reach the shared view when they go idle after this.
+                async with sessions() as session:
+                    await session.execute(text("SELECT pg_stat_force_next_flush()"))
+                await monitor.execute("SELECT pg_stat_force_next_flush()")
+                await asyncio.sleep(0.1)
+                await monitor.execute("SELECT pg_stat_clear_snapshot()")
+                return int(await monitor.fetchval(wal_fsyncs))
+
+            before = await flushed()
+            for _ in range(5):
+                await work()
+            return await flushed() - before
+
+        async def durable_commit() -> None:
+            async with sessions.begin() as session:
+                await session.execute(
+                    text("INSERT INTO retrievals (id, query, surfaced) VALUES (gen_random_uuid(), 'q', '{}')")
+                )
+
+        async def bookkeeping() -> None:
+            await learning.record_retrieval(owner=None, agent_id=None, query="q", surfaced=[])
+
+        try:
+            return await fsyncs_during(durable_commit), await fsyncs_during(bookkeeping)
+        finally:
+            await monitor.close()
+            await engine.dispose()
+
+    durable, relaxed = asyncio.run(scenario())
+
+    assert durable >= 5  # each durable commit waited for its WAL to reach the disk
+    assert relaxed == 0
 
 
 def test_retrieval_bookkeeping_refuses_to_join_a_callers_transaction(database_url: str) -> None:
