@@ -1,4 +1,4 @@
-"""Plain-http upstreams are called through `providers/plain_http.py` (kept-alive connections, httptools):
+"""Plain-http upstreams are called through the kit's `nova_common.plain_http` (kept-alive connections, httptools):
 the HTTP a real server may answer with is read as aiohttp read it, and a kept-alive connection the upstream
 dropped while it sat idle does not fail the request."""
 
@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from llm_gateway.providers.plain_http import PlainHttpClient, request_head
+from nova_common.plain_http import PlainHttpClient, request_head
 from nova_common.testing import eventually_async
 
 USER = [{"role": "user", "content": "hello plain http"}]

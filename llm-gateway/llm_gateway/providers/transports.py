@@ -19,7 +19,7 @@ from pydantic_core import from_json, to_json
 
 from llm_gateway.openai_compat.schemas import FORWARDED_CHAT_PARAMETERS
 from llm_gateway.providers.errors import RETRYABLE_STATUSES, ProviderCallError, scrub
-from llm_gateway.providers.plain_http import PlainHttpClient, PlainResponse, UseAiohttp, request_head
+from nova_common.plain_http import PlainHttpClient, PlainResponse, Redirected, request_head
 
 Transport = Literal["openai", "litellm"]
 # What an SSE line may carry besides a chunk.
@@ -201,7 +201,7 @@ class OpenAICompatibleTransport:
                 connect_timeout=self.connect_timeout,
                 read_timeout=read_timeout or self.read_timeout,
             )
-        except UseAiohttp:
+        except Redirected:
             return None
         except OSError as exc:  # TimeoutError and connection failures
             raise self._transport_error(target, exc) from exc

@@ -1,12 +1,13 @@
-"""A lean HTTP/1.1 client for plain-`http://` upstreams: local model servers, loopback proxies.
+"""A lean HTTP/1.1 client for plain-`http://` peers: local model servers, loopback proxies, Nova's own services.
 
-aiohttp spends about 110 µs of CPU per request on a 2-core machine (request and response objects, header
-multidicts, timers, stream readers), as much as all the rest of the gateway's hop; for a local model on the
-same machine that is most of what the gateway adds (bench/gateway_overhead.py). This client does one thing:
-POST a JSON body on a kept-alive connection and read the answer with httptools, the parser uvicorn already
-runs in every Nova service. TLS upstreams (every cloud provider) stay on aiohttp: there the handshake and the
-network dwarf its cost. Anything unusual (a redirect, credentials in the URL, a header with a line break) is
-left to aiohttp as well, so it behaves as it always did.
+httpx spends several hundred microseconds of CPU per request on a 2-core machine, aiohttp about 110 µs
+(request and response objects, header multidicts, timers, stream readers); on a hop that every chat turn or
+model call takes, that is most of what the hop adds (bench/gateway_overhead.py, bench/chat_overhead.py). This
+client does one thing: POST a body on a kept-alive connection and read the answer with httptools, the parser
+uvicorn already runs in every Nova service. TLS peers stay with the general clients: there the handshake and
+the network dwarf their cost. Anything unusual (credentials in the URL, a header with a line break, an answer
+that redirects) is left to them as well: `plain_origin`/`request_head` return None, `post` raises
+`Redirected`.
 """
 
 import asyncio
@@ -21,11 +22,19 @@ REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
 class PlainHttpError(ConnectionError):
-    """The upstream closed the connection early or answered with something that is not HTTP."""
+    """The peer closed the connection early or answered with something that is not HTTP."""
 
 
-class UseAiohttp(Exception):
-    """This request is for aiohttp (it answered with a redirect, which aiohttp follows)."""
+class ConnectFailed(PlainHttpError):
+    """No connection could be made: the request never left, so sending it again cannot repeat any work."""
+
+
+class ConnectTimedOut(ConnectFailed, TimeoutError):
+    """The connection was not made in time (a TimeoutError too)."""
+
+
+class Redirected(Exception):
+    """The peer answered with a redirect: the request is for a general client, which follows it."""
 
 
 @dataclass(frozen=True)
@@ -39,7 +48,7 @@ class PlainOrigin:
 
 
 def plain_origin(base_url: str) -> PlainOrigin | None:
-    """The origin of an `http://` base URL, or None when the URL is for aiohttp (https, credentials, odd)."""
+    """The origin of an `http://` base URL, or None when it is for a general client (https, credentials, odd)."""
     try:
         parts = urlsplit(base_url)
         port = parts.port or 80
@@ -54,7 +63,7 @@ def plain_origin(base_url: str) -> PlainOrigin | None:
 
 
 def request_head(origin: PlainOrigin, path: str, headers: dict[str, str], length: int) -> bytes | None:
-    """The request line and headers, or None when a header cannot be sent as-is (aiohttp then refuses it)."""
+    """The request line and headers, or None when a header cannot be sent as-is (a general client refuses it)."""
     lines = [
         b"POST " + origin.path_prefix + path.encode("ascii") + b" HTTP/1.1",
         b"Host: " + origin.host_header,
@@ -185,7 +194,7 @@ class PlainResponse:
         self._connection.done(reusable=self.complete and self.keep_alive and self._error is None)
 
     def close(self) -> None:
-        """Stop here: closing the connection is what tells the upstream to stop generating."""
+        """Stop here: closing the connection is what tells the peer to stop generating."""
         self._stop_timer()
         self._connection.done(reusable=False)
 
@@ -233,7 +242,7 @@ class _Connection(asyncio.Protocol):
             if exc is None and response.head_received and not self._delimited:
                 response.finish(keep_alive=False)  # an answer delimited by the end of the connection
             else:
-                response.fail(PlainHttpError("the upstream closed the connection"))
+                response.fail(PlainHttpError("the peer closed the connection"))
 
     def close(self) -> None:
         self.closed = True
@@ -269,7 +278,7 @@ class _Connection(asyncio.Protocol):
 
 
 class PlainHttpClient:
-    """Kept-alive connections per origin; a request on one the upstream closed while idle is sent again once."""
+    """Kept-alive connections per origin; a request on one the peer closed while idle is sent again once."""
 
     def __init__(self) -> None:
         self._idle: dict[tuple[str, int], list[_Connection]] = {}
@@ -288,7 +297,7 @@ class PlainHttpClient:
         return len(self._idle.get((origin.host, origin.port), ()))
 
     def forget(self, connection: _Connection) -> None:
-        """A connection that closed while idle leaves the pool (the upstream's keep-alive timeout ran out)."""
+        """A connection that closed while idle leaves the pool (the peer's keep-alive timeout ran out)."""
         idle = self._idle.get(connection.key)
         if idle and connection in idle:
             idle.remove(connection)
@@ -309,10 +318,15 @@ class PlainHttpClient:
     async def _connect(self, origin: PlainOrigin, connect_timeout: float) -> _Connection:
         key = (origin.host, origin.port)
         loop = asyncio.get_running_loop()
-        async with asyncio.timeout(connect_timeout):
-            _, connection = await loop.create_connection(
-                lambda: _Connection(self, key), origin.host, origin.port
-            )
+        try:
+            async with asyncio.timeout(connect_timeout):
+                _, connection = await loop.create_connection(
+                    lambda: _Connection(self, key), origin.host, origin.port
+                )
+        except TimeoutError as exc:
+            raise ConnectTimedOut(f"no connection to {origin.host}:{origin.port} within {connect_timeout}s") from exc
+        except OSError as exc:
+            raise ConnectFailed(f"no connection to {origin.host}:{origin.port} ({exc})") from exc
         return connection
 
     async def post(
@@ -326,7 +340,7 @@ class PlainHttpClient:
     ) -> PlainResponse:
         """Send the request; return once the status and headers are in (the body follows through the response).
 
-        Raises `UseAiohttp` for a redirect, TimeoutError, or an OSError (PlainHttpError included)."""
+        Raises `Redirected`, `ConnectFailed` (the request never left), TimeoutError, or another OSError."""
         connection = self._idle_connection((origin.host, origin.port))
         while True:
             if connection is None:
@@ -336,7 +350,7 @@ class PlainHttpClient:
                 await response.wait_head()
             except PlainHttpError:
                 response.close()
-                # A kept-alive connection the upstream closed while it sat idle: the request never reached
+                # A kept-alive connection the peer closed while it sat idle: the request never reached
                 # it (not one byte came back), so it is sent again, once, on a new connection.
                 if connection.reused and response.bytes_received == 0:
                     connection = None
@@ -347,7 +361,7 @@ class PlainHttpClient:
                 raise
             if response.status in REDIRECTS:
                 response.close()
-                raise UseAiohttp
+                raise Redirected
             return response
 
     async def aclose(self) -> None:
