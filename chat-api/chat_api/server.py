@@ -11,7 +11,7 @@ import uvicorn
 
 from chat_api.config import Settings
 from nova_common.logging import configure_logging
-from nova_common.server import uvicorn_options
+from nova_common.server import NovaServer, uvicorn_options
 
 _TOKEN_IN_QUERY = re.compile(r"(token=)[^&\s\"]+")
 
@@ -46,4 +46,4 @@ def serve(settings: Settings) -> None:
     configure_logging(settings.service_name, settings.log_level, settings.log_format)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).addFilter(RedactTokens())
-    uvicorn.Server(uvicorn_config(settings)).run()
+    NovaServer(uvicorn_config(settings)).run()

@@ -324,7 +324,9 @@ class PlainHttpClient:
                     lambda: _Connection(self, key), origin.host, origin.port
                 )
         except TimeoutError as exc:
-            raise ConnectTimedOut(f"no connection to {origin.host}:{origin.port} within {connect_timeout}s") from exc
+            raise ConnectTimedOut(
+                f"no connection to {origin.host}:{origin.port} within {connect_timeout}s"
+            ) from exc
         except OSError as exc:
             raise ConnectFailed(f"no connection to {origin.host}:{origin.port} ({exc})") from exc
         return connection

@@ -1,6 +1,8 @@
 """`python -m <service>`: configure logging and serve the app factory with uvicorn."""
 
 import asyncio
+import sys
+from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -8,6 +10,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from nova_common.config import NovaSettings
 from nova_common.logging import configure_logging
+from nova_common.sse import close_event_streams
 
 
 class CoalescingTransport:
@@ -87,6 +90,22 @@ def uvicorn_options(settings: NovaSettings) -> dict[str, Any]:
     }
 
 
+class NovaServer(uvicorn.Server):
+    """Uvicorn's server, whose shutdown also ends the open event streams: an SSE client (a dashboard tab's
+    notifications, say) would otherwise hold the shutdown for its whole grace period."""
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        super().handle_exit(sig, frame)
+        close_event_streams()
+
+
+# What `uvicorn.run` exits with when the app never started (a failing lifespan, a port in use).
+STARTUP_FAILURE = 3
+
+
 def serve(factory_path: str, settings: NovaSettings) -> None:
     configure_logging(settings.service_name, settings.log_level, settings.log_format)
-    uvicorn.run(factory_path, factory=True, **uvicorn_options(settings))
+    server = NovaServer(uvicorn.Config(factory_path, factory=True, **uvicorn_options(settings)))
+    server.run()
+    if not server.started:
+        sys.exit(STARTUP_FAILURE)

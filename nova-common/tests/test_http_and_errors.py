@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import signal
 import socket
 import threading
 from collections.abc import AsyncIterator, Iterator
@@ -338,3 +339,80 @@ async def test_a_service_requests_head_and_body_leave_in_one_write_once_its_answ
         await stream.aclose()
         peer.close()
         listener.close()
+
+
+async def _serve_app(app: FastAPI, server_class: type[uvicorn.Server] = uvicorn.Server):  # type: ignore[no-untyped-def]
+    port = free_port()
+    instance = server_class(
+        uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_config=None,
+            lifespan="off",
+            http=CoalescingHttpToolsProtocol,
+        )
+    )
+    task = asyncio.create_task(instance.serve())
+    while not instance.started:
+        await asyncio.sleep(0.02)
+    return instance, task, f"http://127.0.0.1:{port}"
+
+
+def _pausing_app(pause: float, closed: asyncio.Event | None = None) -> FastAPI:
+    """`GET /pausing`: one event, a pause, another event (and `closed` set when the source is closed)."""
+    app = create_service_app(NovaSettings(), title="t", description="", version="0", lifespan=_nothing)
+
+    async def pausing() -> AsyncIterator[dict[str, int]]:
+        try:
+            yield {"n": 1}
+            await asyncio.sleep(pause)
+            yield {"n": 2}
+        finally:
+            if closed is not None:
+                closed.set()
+
+    @app.get("/pausing")
+    async def stream(request: Request):  # type: ignore[no-untyped-def]
+        return json_event_stream(request, pausing(), ping_seconds=0.2)  # type: ignore[arg-type]
+
+    return app
+
+
+async def test_a_quiet_stream_gets_ping_comments_between_its_events() -> None:
+    instance, task, url = await _serve_app(_pausing_app(0.7))
+    try:
+        async with httpx.AsyncClient() as client:
+            body = (await client.get(f"{url}/pausing")).text
+    finally:
+        instance.should_exit = True
+        await task
+    first, rest = body.split(": ping\r\n\r\n", 1)
+    assert first == 'data: {"n":1}\r\n\r\n'
+    # Pings only while quiet, each a whole comment, and the events and [DONE] after them intact.
+    assert rest.replace(": ping\r\n\r\n", "") == 'data: {"n":2}\r\n\r\ndata: [DONE]\r\n\r\n'
+
+
+async def test_the_servers_shutdown_ends_open_streams_and_closes_their_sources() -> None:
+    # Without this, an open stream (a dashboard's notifications) holds the shutdown for its grace period.
+    from nova_common.server import NovaServer
+
+    closed = asyncio.Event()
+    instance, task, url = await _serve_app(_pausing_app(3600, closed), NovaServer)
+    lines: list[str] = []
+    try:
+        async with httpx.AsyncClient() as client:
+            async with client.stream("GET", f"{url}/pausing") as response:
+                async for line in response.aiter_lines():
+                    lines.append(line)
+                    if line.startswith("data:"):
+                        instance.handle_exit(signal.SIGTERM, None)
+                        # Uvicorn raises a captured signal again once it has shut down (the process then
+                        # ends as the signal says): not the test's process.
+                        instance._captured_signals.clear()
+            await asyncio.wait_for(task, 30)  # the stream no longer holds the shutdown
+    finally:
+        instance.force_exit = True
+    assert closed.is_set()
+    # The body ended cleanly, without [DONE]: the client knows the answer is incomplete.
+    assert [line for line in lines if line.startswith("data:")] == ['data: {"n":1}']

@@ -3,13 +3,12 @@
 from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Request
-from sse_starlette import EventSourceResponse
 
 from llm_gateway.completions.service import ChatCall, StreamEnd, StreamFailure
 from llm_gateway.deps import Services, is_cortex_call
 from llm_gateway.openai_compat.translate import StreamTranslator, to_complete_response, to_openai_body
 from nova_common.auth import Principal, ServiceAuth
-from nova_common.sse import json_event_stream
+from nova_common.sse import EventStream, json_event_stream
 from nova_contracts.llm import (
     CompleteRequest,
     CompleteResponse,
@@ -52,10 +51,10 @@ async def complete_chat(
     )
 
 
-@router.post("/stream", response_class=EventSourceResponse)
+@router.post("/stream", response_class=EventStream)
 async def stream_chat(
     body: CompleteRequest, request: Request, services: Services, caller: ServiceAuth
-) -> EventSourceResponse:
+) -> EventStream:
     """SSE: one `StreamChunk` JSON per `data:` line, then `data: [DONE]`; a failure is a final chunk with `error`."""
 
     items = await services.completions.open_stream(_call(body, request, caller))

@@ -5,11 +5,10 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Header, Query, Request, Response, status
-from sse_starlette import EventSourceResponse
 from starlette.types import Scope
 
 from nova_common.fast_path import FastRoute, header
-from nova_common.sse import json_event_stream
+from nova_common.sse import EventStream, json_event_stream
 from nova_contracts.chat import (
     ChatStreamRequest,
     ConversationDetail,
@@ -37,14 +36,14 @@ SessionHeader = Annotated[
 ]
 
 
-@router.post("/chat/stream", response_class=EventSourceResponse)
+@router.post("/chat/stream", response_class=EventStream)
 async def stream_chat(
     body: ChatStreamRequest,
     request: Request,
     tenant: CallerTenant,
     chat: ChatServiceDep,
     session_id: SessionHeader = None,
-) -> EventSourceResponse:
+) -> EventStream:
     """Chat with the primary agent as SSE (`{"delta": …}`, `{"status": …}`, `{"meta": …}`, `{"error": …}`, then
     [DONE]); the `X-Session-Id` response header names the conversation to continue."""
     session, events = await chat.stream(body, session_id, tenant=tenant)

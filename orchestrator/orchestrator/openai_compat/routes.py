@@ -3,9 +3,8 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Request
-from sse_starlette import EventSourceResponse
 
-from nova_common.sse import json_event_stream
+from nova_common.sse import EventStream, json_event_stream
 from orchestrator.deps import CallerAuth, OpenAICompatDep
 from orchestrator.openai_compat.schemas import CompatChatRequest, OpenAIChatCompletion, OpenAIModelList
 
@@ -25,7 +24,7 @@ async def create_chat_completion(
     principal: CallerAuth,
     service: OpenAICompatDep,
     session_id: Annotated[str | None, Header(alias="X-Session-Id", max_length=128)] = None,
-) -> OpenAIChatCompletion | EventSourceResponse:
+) -> OpenAIChatCompletion | EventStream:
     """Chat with the primary agent (memory and tools) in OpenAI's format; `stream: true` for SSE chunks."""
     if body.stream:
         return json_event_stream(request, await service.stream(body, principal, session_id))

@@ -6,11 +6,10 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
-from sse_starlette import EventSourceResponse
 
 from nova_common.auth import require_admin
 from nova_common.errors import BadRequest, Forbidden
-from nova_common.sse import json_event_stream
+from nova_common.sse import EventStream, json_event_stream
 from nova_contracts.orchestrator import (
     ClarifyRequest,
     DeadLetterEntry,
@@ -213,10 +212,10 @@ async def get_pipeline_latency(
     return await service.latency(window_hours, tenant)
 
 
-@pipeline.get("/notifications/stream", response_class=EventSourceResponse)
+@pipeline.get("/notifications/stream", response_class=EventStream)
 async def stream_pipeline_notifications(
     request: Request, tenant: CallerTenant, service: Pipeline
-) -> EventSourceResponse:
+) -> EventStream:
     """The caller's tasks as they complete, fail, need clarification or need review (SSE)."""
     return json_event_stream(request, service.notifications(tenant))
 
@@ -239,10 +238,10 @@ async def requeue_dead_letter(task_id: uuid.UUID, service: Pipeline) -> Pipeline
     return await service.requeue_dead_letter(task_id)
 
 
-@pipeline.get("/events", response_class=EventSourceResponse)
+@pipeline.get("/events", response_class=EventStream)
 async def stream_pipeline_events(
     request: Request, tenant: CallerTenant, service: Pipeline, task_id: uuid.UUID | None = None
-) -> EventSourceResponse:
+) -> EventStream:
     """Live progress events (SSE) of one task or of every task the caller sees."""
     return json_event_stream(request, await service.events(task_id, tenant))
 

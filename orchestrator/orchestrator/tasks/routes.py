@@ -3,9 +3,8 @@
 from uuid import UUID
 
 from fastapi import APIRouter, Request
-from sse_starlette import EventSourceResponse
 
-from nova_common.sse import json_event_stream
+from nova_common.sse import EventStream, json_event_stream
 from nova_contracts.orchestrator import SubmitTaskRequest, TaskResult
 from orchestrator.deps import CallerAuth, CallerTenant, TaskServiceDep
 
@@ -18,10 +17,10 @@ async def submit_task(body: SubmitTaskRequest, principal: CallerAuth, tasks: Tas
     return await tasks.run(body, principal)
 
 
-@router.post("/stream", response_class=EventSourceResponse)
+@router.post("/stream", response_class=EventStream)
 async def stream_task(
     body: SubmitTaskRequest, request: Request, principal: CallerAuth, tasks: TaskServiceDep
-) -> EventSourceResponse:
+) -> EventStream:
     """Run one agent turn as SSE: meta, status, delta and tool events, `{"error": …}` on failure, then [DONE]."""
     return json_event_stream(request, await tasks.stream(body, principal))
 

@@ -6,11 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse
-from sse_starlette import EventSourceResponse
 
 from nova_common.auth import AdminAuth
 from nova_common.errors import NovaError
-from nova_common.sse import json_event_stream
+from nova_common.sse import EventStream, json_event_stream
 from nova_contracts.recovery import (
     ArchiveCheck,
     BackupCreate,
@@ -38,14 +37,14 @@ Backups = Annotated[BackupService, Depends(get_backups)]
 
 @router.post(
     "",
-    response_class=EventSourceResponse,
+    response_class=EventStream,
     responses={
         200: {"content": {"text/event-stream": {}}, "description": "BackupProgress events, then [DONE]"}
     },
 )
 async def create_backup(
     _: AdminAuth, backups: Backups, request: Request, body: BackupCreate | None = None
-) -> EventSourceResponse:
+) -> EventStream:
     """Start a backup and stream its progress (SSE: phase, bytes, tables done); 409 while another runs."""
     body = body or BackupCreate()
     queue: asyncio.Queue[BackupProgress | None] = asyncio.Queue()
