@@ -100,7 +100,7 @@ async def timed_stream(
                 continue
             payload = line[5:].strip()
             if payload == "[DONE]":
-                break
+                continue  # read on to the body's end, as a browser does: the connection is then kept for the next turn
             event = json.loads(payload)
             if event.get("error"):
                 raise RuntimeError(f"{url}: {event['error']}")

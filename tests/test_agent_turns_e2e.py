@@ -249,7 +249,7 @@ def test_memory_written_after_one_chat_is_recalled_in_the_next(stack: Stack, mod
     )
     # Where the time before the model call went, phase by phase, recall included.
     timings = next(m["timings_ms"] for m in metas if "timings_ms" in m)
-    assert {"agent", "conversation", "recall", "prompt"} <= set(timings)
+    assert {"request", "auth", "agent", "conversation", "recall", "prompt"} <= set(timings)
     assert {"recall_embed", "recall_search"} <= set(timings)
     # The explanation is stored with the answer, so it is still there after a reload.
     stored = httpx.get(

@@ -88,6 +88,11 @@ class PhaseClock:
     phases: dict[str, float] = field(default_factory=dict)
     _last: float = field(default_factory=time.perf_counter)
 
+    @classmethod
+    def since(cls, started: float) -> "PhaseClock":
+        """A clock whose first phase began at `started` (a `time.perf_counter()` reading)."""
+        return cls(_last=started)
+
     def mark(self, phase: str) -> None:
         now = time.perf_counter()
         self.phases[phase] = round(self.phases.get(phase, 0.0) + (now - self._last) * 1000, 3)

@@ -16,6 +16,7 @@ from nova_contracts.chat import (
     ConversationUpdate,
     StoredChatMessage,
 )
+from orchestrator.agents.turn import PhaseClock
 from orchestrator.deps import MAX_PAGE_SIZE, CallerTenant, ChatServiceDep, Page, Services, require_caller
 from orchestrator.keys.tenant import Tenant
 
@@ -60,10 +61,18 @@ def _session_header_valid(scope: Scope) -> bool:
 
 
 async def _fast_stream_chat(body: ChatStreamRequest, request: Request) -> Response:
-    """`stream_chat` with its dependencies resolved directly: the caller check, then the route itself."""
+    """`stream_chat` with its dependencies resolved directly: the caller check, then the route itself. Its
+    timings (`meta.timings_ms`) start when the request reached the route: `request` (the body read and
+    validated) and `auth` come first."""
+    clock = PhaseClock.since(request.state.received_at)
+    clock.mark("request")
     services: Services = request.app.state.services
     tenant = Tenant.of(await require_caller(request, services))
-    return await stream_chat(body, request, tenant, services.chat, request.headers.get("x-session-id"))
+    clock.mark("auth")
+    session, events = await services.chat.stream(
+        body, request.headers.get("x-session-id"), tenant=tenant, clock=clock
+    )
+    return json_event_stream(request, events, headers={"X-Session-Id": session})
 
 
 # Every dashboard chat turn takes this route: served ahead of FastAPI's router (nova_common.fast_path).

@@ -92,11 +92,16 @@ class ChatService:
             raise NotFound(f"agent {agent_ref} not found") from exc
 
     async def stream(
-        self, request: ChatStreamRequest, session_header: str | None, *, tenant: Tenant
+        self,
+        request: ChatStreamRequest,
+        session_header: str | None,
+        *,
+        tenant: Tenant,
+        clock: PhaseClock | None = None,
     ) -> tuple[str, AsyncIterator[ChatStreamEvent]]:
         """Resolve the agent and the session's conversation, which a new session starts with the user's
-        message (404s and 409s happen here), then the turn's events."""
-        clock = PhaseClock()
+        message (404s and 409s happen here), then the turn's events. `clock`: a route's that began earlier."""
+        clock = clock or PhaseClock()
         session_id = session_header or request.session_id
         # The id of the conversation this turn starts if the session is new, chosen here so that no other turn
         # can hold its lock: taken with the agent's read, and dropped by the stream when the session exists (or
