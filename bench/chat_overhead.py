@@ -315,7 +315,9 @@ def print_phases(chat_times: list[tuple[float, float]], bare_times: list[tuple[f
         names = list(dict.fromkeys(name for sample in samples for name in sample))
         parts = [f"{name} {statistics.median(s.get(name, 0.0) for s in samples):.2f}" for name in names]
         phase_total = statistics.median(
-            sum(v for k, v in s.items() if not k.startswith("recall_")) for s in samples
+            # recall_* and preparation_* are the steps inside `recall` and `preparation`, reported besides.
+            sum(v for k, v in s.items() if not k.startswith(("recall_", "preparation_")))
+            for s in samples
         )
         first_token = statistics.median(t[0] for t in times)
         print(f"  {label}: " + ", ".join(parts))

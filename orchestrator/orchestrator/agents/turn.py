@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from nova_common.errors import Conflict, Forbidden, NovaError, UpstreamUnavailable
 from nova_contracts.chat import ChatStreamEvent
 from nova_contracts.goals import GoalCreator
-from nova_contracts.llm import CallMetadata, CompleteRequest, Message, StreamChunk, ToolCall
+from nova_contracts.llm import CallMetadata, CompleteRequest, Message, StreamChunk, ToolCall, ToolDefinition
 from nova_contracts.memory import (
     ContextRequest,
     ContextResponse,
@@ -44,7 +44,7 @@ from orchestrator.clients.memory_service import MemoryServiceClient
 from orchestrator.config import Settings
 from orchestrator.goals.service import GoalService, goal_card, parse_goal
 from orchestrator.keys.tenant import Tenant
-from orchestrator.platform_config.service import PlatformConfigService
+from orchestrator.platform_config.service import ContextBudget, PlatformConfigService
 from orchestrator.tools.registry import RESEARCH_TOOLS, ToolContext, ToolError
 from orchestrator.tools.sandbox import Sandbox, SandboxViolation, build_sandbox, narrower
 from orchestrator.tools.service import ToolService, switched_off_message
@@ -73,8 +73,32 @@ class EarlyRecall:
 
     async def discard(self) -> None:
         """Cancel the recall if still running, and consume its outcome either way (no orphaned error)."""
-        self.task.cancel()
-        await asyncio.gather(self.task, return_exceptions=True)
+        await discard(self.task)
+
+
+async def discard(task: "asyncio.Task[Any]") -> None:
+    """Cancel a task begun ahead of its turn if still running, and consume its outcome either way."""
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+@dataclass(frozen=True)
+class Preparation:
+    """What a turn needs before its prompt that owes nothing to the conversation: the agent as the turn may
+    use it, the model, the context budget, the sandbox, the tools offered, the identity. The chat starts it
+    (`AgentRunner.start_preparing`) while the conversation is being opened, so it runs in that round trip's
+    wait rather than after it."""
+
+    agent: AgentInfo
+    model: str
+    budget: ContextBudget
+    sandbox: Sandbox
+    tools: list[ToolDefinition]
+    left_out: list[str]
+    ai_name: str
+    persona: str
+    # Its own steps in milliseconds (config, sandbox, tools): reported as `preparation_*`.
+    phases: dict[str, float]
 
 
 @dataclass
@@ -124,6 +148,8 @@ class TurnInput:
     clock: PhaseClock | None = None
     # A recall the caller started before the turn (`AgentRunner.start_recall`), used if its query is the turn's.
     early_recall: "EarlyRecall | None" = None
+    # The turn's preparation, begun by the caller (`AgentRunner.start_preparing`) for this agent and tenant.
+    preparation: "asyncio.Task[Preparation] | None" = None
     # Streaming callers get each round through /stream, so text reaches them as it is generated.
     stream: bool = False
     # A research turn is also given web_search and web_fetch (checked first with `check_research`).
@@ -362,11 +388,17 @@ class AgentRunner:
         if self.web_search is None:
             raise Conflict(f"research needs a search backend, and {NOT_CONFIGURED}")
 
-    async def _run(self, turn: TurnInput) -> AsyncGenerator[TurnEvent, None]:
-        settings = self.settings
-        clock = turn.clock or PhaseClock()
+    def start_preparing(
+        self, agent: AgentInfo, tenant: Tenant, *, model: str | None, research: bool
+    ) -> "asyncio.Task[Preparation]":
+        """Begin the preparation of a turn of `agent` for `tenant` (a chat turn: no sandbox override, not
+        delegated). The caller passes it on in `TurnInput.preparation`, or discards it."""
+        turn = TurnInput(agent=agent, messages=[], tenant=tenant, model=model, research=research)
+        return asyncio.create_task(self._prepare(turn), name=f"prepare:{agent.id}")
+
+    async def _prepare(self, turn: TurnInput) -> Preparation:
+        clock = PhaseClock()
         agent, tier = await self._held(turn)
-        deadline = time.monotonic() + settings.agent_turn_timeout_seconds
         model = turn.model or agent.config.model or await self.config.value("llm.default_chat_model")
         budget = await self.config.context_budget(agent.config.max_context_tokens)
         clock.mark("config")
@@ -375,6 +407,34 @@ class AgentRunner:
         except SandboxViolation as exc:
             raise Conflict(f"agent {agent.config.name}: {exc}") from exc
         clock.mark("sandbox")
+        offered = await self.tools.offered(
+            agent, has_filesystem=sandbox.has_filesystem, delegated=turn.delegated, research=turn.research
+        )
+        tools, left_out = fit_tools(offered[:128], budget.tools)
+        identity = await self.config.identity()
+        persona = str(await self.config.value("nova.persona"))
+        clock.mark("tools")
+        return Preparation(
+            agent=agent,
+            model=model,
+            budget=budget,
+            sandbox=sandbox,
+            tools=tools,
+            left_out=left_out,
+            ai_name=identity.name,
+            persona=persona,
+            phases=clock.phases,
+        )
+
+    async def _run(self, turn: TurnInput) -> AsyncGenerator[TurnEvent, None]:
+        settings = self.settings
+        clock = turn.clock or PhaseClock()
+        deadline = time.monotonic() + settings.agent_turn_timeout_seconds
+        prepared = await (turn.preparation or self._prepare(turn))
+        # What this turn waited for its preparation (little when it ran ahead), then the preparation's own steps.
+        clock.mark("preparation")
+        clock.add({f"preparation_{name}": ms for name, ms in prepared.phases.items()})
+        agent, model, budget, sandbox = prepared.agent, prepared.model, prepared.budget, prepared.sandbox
 
         history, caller_instructions = conversation_history(turn.messages, budget.history)
         if not history or history[-1].role != "user":
@@ -402,19 +462,14 @@ class AgentRunner:
                     }
                 )
 
-        offered = await self.tools.offered(
-            agent, has_filesystem=sandbox.has_filesystem, delegated=turn.delegated, research=turn.research
-        )
-        tools, left_out = fit_tools(offered[:128], budget.tools)
-        clock.mark("tools")
+        tools, left_out = prepared.tools, prepared.left_out
         if left_out:
             log.warning("tools_left_out_of_context", agent_id=str(agent.id), tools=left_out)
             yield Meta({"tools_left_out": left_out})
-        identity = await self.config.identity()
         prompt = system_prompt(
             agent=agent,
-            ai_name=identity.name,
-            persona=str(await self.config.value("nova.persona")),
+            ai_name=prepared.ai_name,
+            persona=prepared.persona,
             model=model,
             sandbox=sandbox,
             tools=tools,

@@ -33,8 +33,10 @@ from orchestrator.agents.turn import (
     Done,
     EarlyRecall,
     PhaseClock,
+    Preparation,
     TurnInput,
     as_stream_event,
+    discard,
 )
 from orchestrator.chat.repository import ConversationRepository, OpenedSession
 from orchestrator.keys.tenant import Tenant
@@ -109,6 +111,7 @@ class ChatService:
         new_id = uuid.uuid4()
         spare = _stream_lock(new_id)
         early_recall: EarlyRecall | None = None
+        preparation: asyncio.Task[Preparation] | None = None
         try:
             agent, locked = await asyncio.gather(
                 self._agent(request.agent_id, tenant),
@@ -120,6 +123,11 @@ class ChatService:
             # The recall needs only the agent and the message: it starts now and runs while the conversation is
             # opened, the response starts and the turn prepares, instead of after them.
             early_recall = self.runner.start_recall(agent, tenant, request.message)
+            # So is the rest of the turn's preparation (config, sandbox, tools), which runs in the wait for the
+            # conversation's round trip below.
+            preparation = self.runner.start_preparing(
+                agent, tenant, model=request.model, research=request.research
+            )
             # One round trip: the session's conversation, or a new one holding the user's message, committed
             # here, before the model is ever called. (Not locked cannot really happen, the id being new.)
             opened = None
@@ -146,20 +154,20 @@ class ChatService:
             # recall running for nothing.
             with contextlib.suppress(Exception):
                 await self.redis.delete(spare)
-            if early_recall is not None:
-                await early_recall.discard()
+            await _discard_early(early_recall, preparation)
             raise
         if opened is None:
             # Another request started this session id at this moment and answers in it: as for a turn that
             # finds the conversation's lock taken.
             await self.redis.delete(spare)
-            if early_recall is not None:
-                await early_recall.discard()
+            await _discard_early(early_recall, preparation)
             return session_id or str(new_id), _refusal(STILL_WRITING)
-        if early_recall is not None:
-            # Consumed by the stream; should the stream never start, its outcome must not be left unretrieved.
-            early_recall.task.add_done_callback(_retrieve_outcome)
+        # Consumed by the stream; should the stream never start, their outcomes must not be left unretrieved.
+        for task in (early_recall.task if early_recall is not None else None, preparation):
+            if task is not None:
+                task.add_done_callback(_retrieve_outcome)
         started_here = opened.user_message is not None
+        assert preparation is not None  # begun once the agent was known, as the recall
         events = self._events(
             request,
             agent,
@@ -167,6 +175,7 @@ class ChatService:
             tenant,
             clock,
             early_recall,
+            preparation,
             spare=None if started_here else spare,
         )
         return opened.conversation["session_id"], events
@@ -194,6 +203,7 @@ class ChatService:
         tenant: Tenant,
         clock: PhaseClock,
         early_recall: EarlyRecall | None,
+        preparation: "asyncio.Task[Preparation]",
         *,
         spare: str | None,
     ) -> AsyncIterator[ChatStreamEvent]:
@@ -208,8 +218,7 @@ class ChatService:
                 pipe.delete(spare)
                 locked = bool((await pipe.execute())[0])
             if not locked:
-                if early_recall is not None:
-                    await early_recall.discard()
+                await _discard_early(early_recall, preparation)
                 yield ChatStreamEvent(error=STILL_WRITING)
                 return
         answer: list[str] = []
@@ -239,6 +248,7 @@ class ChatService:
                 research=request.research,
                 clock=clock,
                 early_recall=early_recall,
+                preparation=preparation,
             )
             try:
                 # Closed explicitly, so the turn's own cleanup runs even when our caller stops early.
@@ -291,9 +301,8 @@ class ChatService:
                         metadata={"interrupted": True},
                     )
                 await self.redis.delete(lock)
-                if early_recall is not None:
-                    # Awaited by the turn unless it failed first; then it must not outlive the request.
-                    await early_recall.discard()
+                # Awaited by the turn unless it failed first; then they must not outlive the request.
+                await _discard_early(early_recall, preparation)
 
     async def recent(self, *, limit: int, offset: int, tenant: Tenant) -> list[ConversationSummary]:
         return [
@@ -332,6 +341,16 @@ class ChatService:
         await self._conversation(conversation_id, tenant)
         if not await self.repository.delete(conversation_id):
             raise NotFound(f"conversation {conversation_id} not found")
+
+
+async def _discard_early(
+    early_recall: EarlyRecall | None, preparation: "asyncio.Task[Preparation] | None"
+) -> None:
+    """What was begun ahead of a turn that will not use it (or has used it): cancelled, its outcome consumed."""
+    if early_recall is not None:
+        await early_recall.discard()
+    if preparation is not None:
+        await discard(preparation)
 
 
 def _retrieve_outcome(task: "asyncio.Task[Any]") -> None:
