@@ -5,7 +5,7 @@ machine; on a route that every chat turn or model call takes, that is a large sh
 A service lists such routes (`FastRoute`) and installs `FastPath` innermost of its middleware
 (`install_fast_path`), so the kit's request id, Host check, body cap and CORS still see every request.
 
-For a listed route the layer parses and validates the body exactly as FastAPI would (`json.loads`, then the
+For a listed route the layer parses and validates the body exactly as FastAPI would (the same JSON, then the
 same pydantic model in Python mode) and calls the route's own function with the dependencies it declares, so
 auth, limits and answers are the route's. Anything it is not sure of goes to the FastAPI route, which also
 stays the route's documentation: a body that does not validate, a content type FastAPI would treat otherwise,
@@ -13,7 +13,6 @@ or a request the route's `accepts` check turns down (a header FastAPI validates,
 malformed input gets exactly the errors it always got.
 """
 
-import json
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -28,6 +27,8 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from nova_common.errors import NovaError, error_response
+from nova_common.json_codec import parse_json
+from nova_contracts.base import JSON_WITHOUT_NUL
 
 log = structlog.get_logger("nova_common.fast_path")
 
@@ -114,8 +115,11 @@ def _parse(scope: Scope, body: bytes, model: type[BaseModel]) -> BaseModel | Non
     if content_type is not None and not content_type.lower().startswith(b"application/json"):
         return None
     try:
-        data: Any = json.loads(body)
-        return model.model_validate(data)
+        data: Any = parse_json(body)
+        # JSON carries a NUL only as `\u0000`: a body without that sequence spares the contracts' NUL check its
+        # walk through every string (a model call's tool schemas).
+        context = None if b"\\u0000" in body else {JSON_WITHOUT_NUL: True}
+        return model.model_validate(data, context=context)
     except (ValueError, ValidationError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         return None
 

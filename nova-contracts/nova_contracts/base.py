@@ -17,6 +17,10 @@ from pydantic import (
     model_serializer,
     model_validator,
 )
+from pydantic_core import PydanticSerializationError, to_json
+
+JSON_WITHOUT_NUL = "json_without_nul"
+"""Validation context key: the JSON document being validated holds no `\\u0000`, so no value in it has a NUL."""
 
 
 def _nul_free(value: Any, depth: int = 0) -> bool:
@@ -26,6 +30,14 @@ def _nul_free(value: Any, depth: int = 0) -> bool:
     if depth > 32:  # deeper than any contract nests; the body-size cap bounds the rest
         return True
     if isinstance(value, dict):
+        if depth == 0 and value:
+            # JSON writes a NUL as \u0000: one pass in Rust clears almost every open-ended value (tool schemas,
+            # tags); only one whose JSON holds that sequence (a NUL, or those six characters as text) is walked.
+            try:
+                if b"\\u0000" not in to_json(value):
+                    return True
+            except PydanticSerializationError:
+                pass
         return all(_nul_free(k, depth + 1) and _nul_free(v, depth + 1) for k, v in value.items())
     if isinstance(value, list | tuple | set | frozenset):
         return all(_nul_free(item, depth + 1) for item in value)
@@ -40,7 +52,10 @@ class RequestModel(BaseModel):
 
     @field_validator("*", mode="after")
     @classmethod
-    def _refuse_nul(cls, value: Any) -> Any:
+    def _refuse_nul(cls, value: Any, info: ValidationInfo) -> Any:
+        # A caller that saw the raw JSON hold no `\u0000` (the only way JSON can carry a NUL) skips the walk.
+        if info.context is not None and info.context.get(JSON_WITHOUT_NUL):
+            return value
         if not _nul_free(value):
             raise ValueError("may not contain NUL (\\u0000) characters")
         return value

@@ -15,36 +15,16 @@ from typing import Any, Literal
 
 import aiohttp
 import httpx
-from pydantic_core import from_json, to_json
 
 from llm_gateway.openai_compat.schemas import FORWARDED_CHAT_PARAMETERS
 from llm_gateway.providers.errors import RETRYABLE_STATUSES, ProviderCallError, scrub
+from nova_common.json_codec import dump_json, parse_json
 from nova_common.plain_http import PlainHttpClient, PlainResponse, Redirected, request_head
 
 Transport = Literal["openai", "litellm"]
 # What an SSE line may carry besides a chunk.
 _DONE = object()
 _NO_CHUNK = object()
-
-
-def parse_json(raw: bytes | str) -> Any:
-    """`json.loads`, in a third of the time (pydantic's Rust parser; an upstream's body can be megabytes). The
-    few documents that parser refuses and `json.loads` takes (a lone UTF-16 surrogate, a BOM) go to `json.loads`,
-    so what parses, and into what, is unchanged."""
-    try:
-        return from_json(raw)
-    except ValueError:
-        return json.loads(raw)
-
-
-def dump_json(payload: Any) -> bytes:
-    """`json.dumps(...).encode()` in a third of the time (pydantic's Rust serialiser: a request's cost grows with
-    its tools and prompt). Non-ASCII text is sent as UTF-8 rather than escaped, the same JSON; text the Rust
-    side cannot encode (a lone surrogate, which `parse_json` may let through) is escaped by `json.dumps`."""
-    try:
-        return to_json(payload)
-    except ValueError:
-        return json.dumps(payload).encode()
 
 
 def forwarded(body: dict[str, Any]) -> dict[str, Any]:
