@@ -135,6 +135,23 @@ async def test_the_primary_agent_is_read_with_its_pointer_and_a_dangling_pointer
     assert await agents.primary() is None
 
 
+async def test_a_turns_agent_is_read_in_the_round_trip_that_takes_its_lock(
+    agent_redis: aioredis.Redis,
+) -> None:
+    agents = AgentRepository(agent_redis)
+    primary, other = _agent("primary", primary=True), _agent("other")
+    for agent in (primary, other):
+        await agents.save(agent)
+    await agents.set_primary_pointer(primary.id)
+    assert await agents.get_and_set(None, "turn-lock-1", "a", seconds=60) == (primary, True)
+    assert await agents.get_and_set(other.id, "turn-lock-2", "b", seconds=60) == (other, True)
+    # A lock already held is reported as such; the agent is read all the same.
+    assert await agents.get_and_set(other.id, "turn-lock-2", "c", seconds=60) == (other, False)
+    assert await agent_redis.get("turn-lock-2") == "b" and 0 < await agent_redis.ttl("turn-lock-2") <= 60
+    await agents.delete(other.id)
+    assert await agents.get_and_set(other.id, "turn-lock-3", "d", seconds=60) == (None, True)
+
+
 def test_a_turn_whose_model_call_fails_reports_its_stored_message_first(
     client: TestClient, admin: dict[str, str]
 ) -> None:

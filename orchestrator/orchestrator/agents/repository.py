@@ -56,6 +56,15 @@ def _parse(agent_id: str, fields: dict[str, str]) -> AgentInfo:
     )
 
 
+def _parse_primary(found: list[str] | None) -> AgentInfo | None:
+    """The `_PRIMARY` script's answer: the agent's id, then its hash's fields and values."""
+    if not found:
+        return None
+    agent_id, *pairs = found
+    fields = dict(zip(pairs[::2], pairs[1::2], strict=True))
+    return _parse(agent_id, fields) if fields.get("config") else None
+
+
 class AgentRepository:
     def __init__(self, redis: aioredis.Redis) -> None:
         self.redis = redis
@@ -116,11 +125,24 @@ class AgentRepository:
         """The agent the primary pointer names, read with the pointer in one round trip (every dashboard chat
         turn and OpenAI-compatible call starts here)."""
         found = cast(list[str] | None, await self.redis.eval(_PRIMARY, 1, PRIMARY_POINTER, agent_key("")))
-        if not found:
-            return None
-        agent_id, *pairs = found
-        fields = dict(zip(pairs[::2], pairs[1::2], strict=True))
-        return _parse(agent_id, fields) if fields.get("config") else None
+        return _parse_primary(found)
+
+    async def get_and_set(
+        self, agent_id: UUID | None, key: str, value: str, *, seconds: int
+    ) -> tuple[AgentInfo | None, bool]:
+        """The agent (`None`: the primary) read in the same round trip as `SET key value NX EX seconds`, a
+        caller's lock: what every chat turn starts with. Returns the agent (None when missing) and whether the
+        key was set."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.set(key, value, nx=True, ex=seconds)
+            if agent_id is None:
+                pipe.eval(_PRIMARY, 1, PRIMARY_POINTER, agent_key(""))
+            else:
+                pipe.hgetall(agent_key(agent_id))
+            was_set, found = await pipe.execute()
+        if agent_id is None:
+            return _parse_primary(found), bool(was_set)
+        return (_parse(str(agent_id), found) if found.get("config") else None), bool(was_set)
 
     async def primary_pointer(self) -> str | None:
         return cast(str | None, await self.redis.get(PRIMARY_POINTER))

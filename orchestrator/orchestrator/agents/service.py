@@ -31,6 +31,16 @@ PRIMARY_SYSTEM_PROMPT = (
 )
 
 
+NO_PRIMARY = "no primary agent: the orchestrator creates one at startup"
+
+
+def _visible(agent_id: UUID, agent: AgentInfo | None, tenant: Tenant) -> AgentInfo:
+    # Another tenant's agent is "not found": its existence is not revealed.
+    if agent is None or not (agent.primary or tenant.may_see(agent.owner)):
+        raise NotFound(f"agent {agent_id} not found")
+    return agent
+
+
 class AgentService:
     def __init__(self, repository: AgentRepository, config: PlatformConfigService) -> None:
         self.repository = repository
@@ -88,11 +98,20 @@ class AgentService:
         return visible[offset : None if limit is None else offset + limit]
 
     async def get(self, agent_id: UUID, *, tenant: Tenant) -> AgentInfo:
-        agent = await self.repository.get(agent_id)
-        # Another tenant's agent is "not found": its existence is not revealed.
-        if agent is None or not (agent.primary or tenant.may_see(agent.owner)):
-            raise NotFound(f"agent {agent_id} not found")
-        return agent
+        return _visible(agent_id, await self.repository.get(agent_id), tenant)
+
+    async def get_and_lock(
+        self, agent_id: UUID | None, *, tenant: Tenant, lock: str, token: str, seconds: int
+    ) -> tuple[AgentInfo, bool]:
+        """The agent a turn talks to (`None`: the primary), read in the same Redis round trip as the turn's
+        lock is taken (`SET lock token NX EX seconds`); whether the lock was taken. A 404 leaves the lock
+        taken: the caller releases it."""
+        agent, locked = await self.repository.get_and_set(agent_id, lock, token, seconds=seconds)
+        if agent_id is None:
+            if agent is None:
+                raise NotFound(NO_PRIMARY)
+            return agent, locked
+        return _visible(agent_id, agent, tenant), locked
 
     async def _changeable(self, agent_id: UUID, tenant: Tenant) -> AgentInfo:
         agent = await self.get(agent_id, tenant=tenant)
@@ -135,7 +154,7 @@ class AgentService:
         agent = await self.repository.primary()
         if agent is not None:
             return agent
-        raise NotFound("no primary agent: the orchestrator creates one at startup")
+        raise NotFound(NO_PRIMARY)
 
     async def recover_after_crash(self) -> int:
         """Agents left `running` by a process that died mid-turn are idle again."""

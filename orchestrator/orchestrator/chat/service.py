@@ -85,13 +85,18 @@ class ChatService:
         self.runner = runner
         self.redis = redis
 
-    async def _agent(self, agent_ref: str | None, tenant: Tenant) -> AgentInfo:
-        if agent_ref is None:
-            return await self.agents.primary()
+    async def _agent_and_lock(
+        self, agent_ref: str | None, tenant: Tenant, lock: str
+    ) -> tuple[AgentInfo, bool]:
+        """The turn's agent (the primary unless the request names one), read in the round trip that takes
+        `lock`; whether it was taken."""
         try:
-            return await self.agents.get(UUID(agent_ref), tenant=tenant)
+            agent_id = None if agent_ref is None else UUID(agent_ref)
         except ValueError as exc:
             raise NotFound(f"agent {agent_ref} not found") from exc
+        return await self.agents.get_and_lock(
+            agent_id, tenant=tenant, lock=lock, token=uuid.uuid4().hex, seconds=STREAM_LOCK_SECONDS
+        )
 
     async def stream(
         self,
@@ -113,10 +118,7 @@ class ChatService:
         early_recall: EarlyRecall | None = None
         preparation: asyncio.Task[Preparation] | None = None
         try:
-            agent, locked = await asyncio.gather(
-                self._agent(request.agent_id, tenant),
-                self.redis.set(spare, uuid.uuid4().hex, nx=True, ex=STREAM_LOCK_SECONDS),
-            )
+            agent, locked = await self._agent_and_lock(request.agent_id, tenant, spare)
             clock.mark("agent")
             if request.research:
                 await self.runner.check_research(agent, tenant)
