@@ -46,7 +46,7 @@ from orchestrator.goals.service import GoalService, goal_card, parse_goal
 from orchestrator.keys.tenant import Tenant
 from orchestrator.platform_config.service import ContextBudget, PlatformConfigService
 from orchestrator.tools.registry import RESEARCH_TOOLS, ToolContext, ToolError
-from orchestrator.tools.sandbox import Sandbox, SandboxViolation, build_sandbox, narrower
+from orchestrator.tools.sandbox import Sandbox, Sandboxes, SandboxViolation, narrower
 from orchestrator.tools.service import ToolService, switched_off_message
 from orchestrator.tools.web_search import NOT_CONFIGURED
 
@@ -262,9 +262,10 @@ class AgentRunner:
         self.service_health = service_health
         self.goals = goals
         self.web_search = web_search
-        # Built once per tier: a tier's root only needs creating once, and a thread hop per turn to check costs
-        # more than the check (see `_sandbox`).
-        self._sandboxes: dict[SandboxTier, Sandbox] = {}
+        # Shared with the pipeline's stages (`pipeline/runtime.py`).
+        self.sandboxes = Sandboxes(
+            workspace=settings.workspace, nova_root=settings.nova_root, allow_host=settings.allow_host_sandbox
+        )
 
     async def _create_goal(self, tenant: Tenant, args: dict[str, Any]) -> str:
         """The `create_goal` tool: a goal owned by the turn's caller, validated like an API request."""
@@ -334,26 +335,6 @@ class AgentRunner:
             agent = agent.model_copy(update={"config": agent.config.model_copy(update={"tools": tools})})
         return agent, tier
 
-    async def _sandbox(self, tier: SandboxTier) -> Sandbox:
-        """The tier's sandbox: built (its root created) the first time, and again should its root vanish.
-
-        A root replaced by a symlink meanwhile is harmless: every path is resolved and checked against the real
-        root recorded here, so a link out of it is refused."""
-        built = self._sandboxes.get(tier)
-        if built is not None and (built.root is None or built.root.is_dir()):
-            return built
-        settings = self.settings
-        # mkdir and realpath touch the disk: off the event loop.
-        built = await asyncio.to_thread(
-            build_sandbox,
-            tier,
-            workspace=settings.workspace,
-            nova_root=settings.nova_root,
-            allow_host=settings.allow_host_sandbox,
-        )
-        self._sandboxes[tier] = built
-        return built
-
     def start_recall(self, agent: AgentInfo, tenant: Tenant, query: str) -> EarlyRecall | None:
         """Begin the recall a turn of `agent` on `query` will need, when it needs one."""
         if not agent.config.memory_tiers or not query.strip():
@@ -403,7 +384,7 @@ class AgentRunner:
         budget = await self.config.context_budget(agent.config.max_context_tokens)
         clock.mark("config")
         try:
-            sandbox = await self._sandbox(tier)
+            sandbox = await self.sandboxes.get(tier)
         except SandboxViolation as exc:
             raise Conflict(f"agent {agent.config.name}: {exc}") from exc
         clock.mark("sandbox")

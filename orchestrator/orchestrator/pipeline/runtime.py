@@ -71,9 +71,7 @@ def toolbox_of_agent_turns(app: FastAPI) -> PipelineToolbox | None:
     return PipelineToolbox(
         tools=services.tools,
         memory=turns.memory,
-        workspace=settings.workspace,
-        nova_root=settings.nova_root,
-        allow_host_sandbox=settings.allow_host_sandbox,
+        sandboxes=turns.sandboxes,
         shell_timeout=settings.shell_timeout_seconds,
         web_fetch=turns.web_fetch,
         list_agents=services.agents.list,

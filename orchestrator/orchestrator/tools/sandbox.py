@@ -7,6 +7,7 @@ Nova's own checkout: its secrets (`.env`, `data/`, keys, repository configs that
 hidden from the file tools here and masked inside the shell and git jail (`jail.py`).
 """
 
+import asyncio
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -136,3 +137,34 @@ def build_sandbox(tier: SandboxTier, *, workspace: Path, nova_root: Path, allow_
     root = workspace if tier is SandboxTier.WORKSPACE else nova_root
     root.mkdir(parents=True, exist_ok=True)
     return Sandbox(tier, Path(os.path.realpath(root)))
+
+
+class Sandboxes:
+    """Each tier's sandbox, built (its root created) the first time a turn or a pipeline stage asks for it, and
+    again should its root vanish: a root only needs creating once, and a thread hop on every turn to check it
+    costs more than the check.
+
+    A root replaced by a symlink meanwhile is harmless: every path is resolved and checked against the real
+    root recorded here, so a link out of it is refused."""
+
+    def __init__(self, *, workspace: Path, nova_root: Path, allow_host: bool) -> None:
+        self.workspace = workspace
+        self.nova_root = nova_root
+        self.allow_host = allow_host
+        self._built: dict[SandboxTier, Sandbox] = {}
+
+    async def get(self, tier: SandboxTier) -> Sandbox:
+        """The tier's sandbox; `SandboxViolation` when the tier is off, OSError when its root cannot be made."""
+        built = self._built.get(tier)
+        if built is not None and (built.root is None or built.root.is_dir()):
+            return built
+        # mkdir and realpath touch the disk: off the event loop.
+        built = await asyncio.to_thread(
+            build_sandbox,
+            tier,
+            workspace=self.workspace,
+            nova_root=self.nova_root,
+            allow_host=self.allow_host,
+        )
+        self._built[tier] = built
+        return built

@@ -6,12 +6,10 @@ tools. `ToolService.execute` checks the same rules again at call time, so a tool
 being offered it, or a path outside the tier's root, comes back as an error result the model can read.
 """
 
-import asyncio
 import functools
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from nova_contracts.base import utc_now
 from nova_contracts.llm import ToolCall, ToolDefinition
@@ -19,7 +17,7 @@ from nova_contracts.orchestrator import AgentConfig, AgentInfo, AgentStatus, Pod
 from orchestrator.clients.memory_service import MemoryServiceClient
 from orchestrator.keys.tenant import Tenant
 from orchestrator.tools.registry import ToolContext
-from orchestrator.tools.sandbox import Sandbox, SandboxViolation, build_sandbox
+from orchestrator.tools.sandbox import Sandbox, Sandboxes, SandboxViolation
 from orchestrator.tools.service import ToolOutcome, ToolService
 
 # Pipeline agents are not chat agents; each gets a stable identity of its own (memory tools tag facts by it).
@@ -52,9 +50,7 @@ class PipelineToolbox:
 
     tools: ToolService
     memory: MemoryServiceClient
-    workspace: Path
-    nova_root: Path
-    allow_host_sandbox: bool
+    sandboxes: Sandboxes
     shell_timeout: float
     web_fetch: Callable[[str, int], Awaitable[str]]
     # The agents a tenant sees (`AgentService.list`): a stage lists only those of its task's owner.
@@ -66,14 +62,7 @@ class PipelineToolbox:
     ) -> StageTools:
         """The tools `agent` is offered under `tier`; raise `StageToolsUnavailable` if the tier is off."""
         try:
-            # mkdir and realpath touch the disk: off the event loop.
-            sandbox = await asyncio.to_thread(
-                build_sandbox,
-                tier,
-                workspace=self.workspace,
-                nova_root=self.nova_root,
-                allow_host=self.allow_host_sandbox,
-            )
+            sandbox = await self.sandboxes.get(tier)
         except (SandboxViolation, OSError) as exc:
             raise StageToolsUnavailable(f"sandbox tier {tier.value}: {exc}") from exc
         identity = AgentInfo(
