@@ -8,6 +8,7 @@ Helpers: `eventually` / `eventually_async` (poll a condition; also the `wait_unt
 """
 
 import asyncio
+import contextlib
 import inspect
 import os
 import signal
@@ -16,7 +17,7 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,9 +26,11 @@ import asyncpg
 import httpx
 import pytest
 import redis
+import uvicorn
 
 from nova_common.config import DEFAULT_ALLOWED_HOSTS
 from nova_common.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
+from nova_common.server import CoalescingHttpToolsProtocol
 
 # Starlette's TestClient addresses the app as `http://testserver`.
 TEST_CLIENT_HOST = "testserver"
@@ -211,6 +214,38 @@ def run_sql(database_url: str) -> Callable[..., list[asyncpg.Record]]:
 # cross-service ones (`tests/stack.py` re-exports it): `python -m <package>` on a free loopback port, logging
 # to a file whose path and tail are in every failure message. A `ServiceProcess` can be stopped and started
 # again on the same port, which is how tests take a service away and bring it back.
+
+
+@asynccontextmanager
+async def serving(
+    app: Any, server_class: type[uvicorn.Server] = uvicorn.Server
+) -> AsyncIterator[tuple[uvicorn.Server, str]]:
+    """`app` served on loopback by uvicorn with the services' HTTP protocol, in this event loop: the server and
+    its base URL. On exit it shuts down, without waiting long for a request still being answered."""
+    port = free_port()
+    server = server_class(
+        uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_config=None,
+            lifespan="off",
+            http=CoalescingHttpToolsProtocol,
+        )
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()  # the server could not start: say why
+        await asyncio.sleep(0.02)
+    try:
+        yield server, f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        server.force_exit = True
+        # A response still being written (a stream) can hold uvicorn's exit: given up on after a while.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(task, 10)
 
 
 @dataclass

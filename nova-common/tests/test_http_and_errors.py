@@ -23,7 +23,7 @@ from nova_common.http import ServiceClient
 from nova_common.logging import request_id_var
 from nova_common.server import CoalescingHttpToolsProtocol, CoalescingTransport
 from nova_common.sse import json_event_stream
-from nova_common.testing import eventually
+from nova_common.testing import eventually, eventually_async, serving
 
 
 @asynccontextmanager
@@ -215,23 +215,12 @@ async def test_sse_stream_closes_the_generator_when_the_client_leaves(server: st
     async def stream(request: Request):  # type: ignore[no-untyped-def]
         return json_event_stream(request, endless())
 
-    port = free_port()
-    instance = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, http=CoalescingHttpToolsProtocol)
-    )
-    task = asyncio.create_task(instance.serve())
-    while not instance.started:
-        await asyncio.sleep(0.02)
-    try:
-        async with httpx.AsyncClient() as client:
-            async with client.stream("GET", f"http://127.0.0.1:{port}/endless") as response:
-                async for line in response.aiter_lines():
-                    if line.startswith("data:") and '"n":3' in line:
-                        break
+    async with serving(app) as (_, url):
+        async with httpx.AsyncClient() as client, client.stream("GET", f"{url}/endless") as response:
+            async for line in response.aiter_lines():
+                if line.startswith("data:") and '"n":3' in line:
+                    break
         await asyncio.wait_for(closed.wait(), 10)
-    finally:
-        instance.should_exit = True
-        await task
     assert closed.is_set()
 
 
@@ -341,24 +330,6 @@ async def test_a_service_requests_head_and_body_leave_in_one_write_once_its_answ
         listener.close()
 
 
-async def _serve_app(app: FastAPI, server_class: type[uvicorn.Server] = uvicorn.Server):  # type: ignore[no-untyped-def]
-    port = free_port()
-    instance = server_class(
-        uvicorn.Config(
-            app,
-            host="127.0.0.1",
-            port=port,
-            log_config=None,
-            lifespan="off",
-            http=CoalescingHttpToolsProtocol,
-        )
-    )
-    task = asyncio.create_task(instance.serve())
-    while not instance.started:
-        await asyncio.sleep(0.02)
-    return instance, task, f"http://127.0.0.1:{port}"
-
-
 def _pausing_app(pause: float, closed: asyncio.Event | None = None) -> FastAPI:
     """`GET /pausing`: one event, a pause, another event (and `closed` set when the source is closed)."""
     app = create_service_app(NovaSettings(), title="t", description="", version="0", lifespan=_nothing)
@@ -380,13 +351,8 @@ def _pausing_app(pause: float, closed: asyncio.Event | None = None) -> FastAPI:
 
 
 async def test_a_quiet_stream_gets_ping_comments_between_its_events() -> None:
-    instance, task, url = await _serve_app(_pausing_app(0.7))
-    try:
-        async with httpx.AsyncClient() as client:
-            body = (await client.get(f"{url}/pausing")).text
-    finally:
-        instance.should_exit = True
-        await task
+    async with serving(_pausing_app(0.7)) as (_, url), httpx.AsyncClient() as client:
+        body = (await client.get(f"{url}/pausing")).text
     first, rest = body.split(": ping\r\n\r\n", 1)
     assert first == 'data: {"n":1}\r\n\r\n'
     # Pings only while quiet, each a whole comment, and the events and [DONE] after them intact.
@@ -398,21 +364,21 @@ async def test_the_servers_shutdown_ends_open_streams_and_closes_their_sources()
     from nova_common.server import NovaServer
 
     closed = asyncio.Event()
-    instance, task, url = await _serve_app(_pausing_app(3600, closed), NovaServer)
     lines: list[str] = []
-    try:
-        async with httpx.AsyncClient() as client:
-            async with client.stream("GET", f"{url}/pausing") as response:
-                async for line in response.aiter_lines():
-                    lines.append(line)
-                    if line.startswith("data:"):
-                        instance.handle_exit(signal.SIGTERM, None)
-                        # Uvicorn raises a captured signal again once it has shut down (the process then
-                        # ends as the signal says): not the test's process.
-                        instance._captured_signals.clear()
-            await asyncio.wait_for(task, 30)  # the stream no longer holds the shutdown
-    finally:
-        instance.force_exit = True
+    async with serving(_pausing_app(3600, closed), NovaServer) as (server, url):
+        async with httpx.AsyncClient() as client, client.stream("GET", f"{url}/pausing") as response:
+            async for line in response.aiter_lines():
+                lines.append(line)
+                if line.startswith("data:"):
+                    server.handle_exit(signal.SIGTERM, None)
+                    # Uvicorn raises a captured signal again once it has shut down (the process then ends as
+                    # the signal says): not the test's process.
+                    server._captured_signals.clear()
+        # What uvicorn's shutdown waits for (without a deadline: `serving` forces it only on leaving) is over.
+        state = server.server_state
+        await eventually_async(
+            lambda: not state.connections and not state.tasks, within=30, what="the shutdown's wait over"
+        )
     assert closed.is_set()
     # The body ended cleanly, without [DONE]: the client knows the answer is incomplete.
     assert [line for line in lines if line.startswith("data:")] == ['data: {"n":1}']

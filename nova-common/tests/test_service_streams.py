@@ -9,18 +9,16 @@ from contextlib import asynccontextmanager
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI, Request
 
 from nova_common.app import create_service_app
 from nova_common.auth import SERVICE_HEADER
 from nova_common.config import NovaSettings
-from nova_common.embedded import free_port
 from nova_common.errors import NotFound, UpstreamUnavailable
 from nova_common.http import ServiceClient
 from nova_common.logging import request_id_var
-from nova_common.server import CoalescingHttpToolsProtocol
 from nova_common.sse import json_event_stream, sse_data
+from nova_common.testing import serving
 
 TOKEN = "s" * 24
 JSON = {"Content-Type": "application/json"}
@@ -67,24 +65,8 @@ def _app(seen: list[dict[str, object]]) -> FastAPI:
 @pytest.fixture
 async def peer() -> AsyncIterator[tuple[str, list[dict[str, object]]]]:
     seen: list[dict[str, object]] = []
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            _app(seen),
-            host="127.0.0.1",
-            port=port,
-            log_config=None,
-            lifespan="off",
-            http=CoalescingHttpToolsProtocol,
-        )
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.02)
-    yield f"http://127.0.0.1:{port}", seen
-    server.should_exit = True
-    server.force_exit = True  # a test's `/silent` request must not hold the shutdown
-    await task
+    async with serving(_app(seen)) as (_, url):
+        yield url, seen
 
 
 async def _payloads(client: ServiceClient, body: dict[str, object], limit: int | None = None) -> list[object]:
