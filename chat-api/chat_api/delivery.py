@@ -148,6 +148,8 @@ class DeliveryService:
         self._callers: dict[str, Caller] = {}
         self._sweeper: asyncio.Task[None] | None = None
         self._agent_lock = asyncio.Lock()
+        # The turns whose clients were told they are queued (a `queued` frame), each told once.
+        self._told_queued: set[str] = set()
 
     # Lifecycle.
 
@@ -201,8 +203,22 @@ class DeliveryService:
             )
         if not self.gate.is_up:
             self.registry.broadcast(session_id, QueuedFrame(session_id=session_id, position=int(length) - 1))
+            self._told_queued.add(message.message_id)
         self.ensure_worker(session_id)
         return message
+
+    async def _tell_queued(self, session_id: str) -> None:
+        """The orchestrator is down: every turn of the session not yet told so is told it waits, and where.
+        Turns sent while the orchestrator still looked up (the one being delivered, and any sent meanwhile)
+        learn it here, not when they were sent."""
+        for position, raw in enumerate(await self.redis.lrange(pending_key(session_id), 0, -1)):
+            try:
+                message_id = PendingChatMessage.model_validate_json(raw).message_id
+            except ValueError:
+                continue  # the worker drops it when it comes to it
+            if message_id not in self._told_queued:
+                self._told_queued.add(message_id)
+                self.registry.broadcast(session_id, QueuedFrame(session_id=session_id, position=position))
 
     async def on_client_joined(self, session_id: str) -> None:
         """A client (re)connected to the session: replay held answers and resume any queued turns."""
@@ -274,6 +290,7 @@ class DeliveryService:
                 if not await self._deliver(message):
                     return  # no credentials to send it with until a client of the session authenticates
                 await self.redis.lrem(pending_key(session_id), 1, raw)
+                self._told_queued.discard(message.message_id)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -324,7 +341,6 @@ class DeliveryService:
     async def _deliver(self, message: PendingChatMessage) -> bool:
         """Send one turn and relay its answer; False when it must wait for a client's credentials."""
         session_id = message.session_id
-        told_queued = False
         agent_retried = False
         while True:
             session = await self.sessions.get(session_id)
@@ -337,9 +353,7 @@ class DeliveryService:
                 return False
             credential = self._credential(caller)
             if not self.gate.is_up:
-                if not told_queued:
-                    self.registry.broadcast(session_id, QueuedFrame(session_id=session_id, position=0))
-                    told_queued = True
+                await self._tell_queued(session_id)
                 await self.gate.wait_up()
                 continue  # the session and its clients may have changed while waiting
             try:

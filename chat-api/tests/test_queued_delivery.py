@@ -6,6 +6,7 @@ run by, the orchestrator. (tests/test_chat_stack.py repeats this with real answe
 """
 
 import asyncio
+import contextlib
 import json
 
 import redis
@@ -89,3 +90,35 @@ async def test_queued_messages_survive_a_chat_api_restart(
     assert [json.loads(p)["content"] for p in pending] == ["first", "second"]
     assert all(_answered_by_orchestrator(a) for a in answers), answers
     assert _db3(redis_base_url).llen(f"nova:chat:session:{session_id}:pending") == 0
+
+
+async def test_turns_sent_while_the_orchestrator_still_looked_up_are_each_told_they_are_queued(
+    orchestrator, chat_settings, api_key
+) -> None:
+    # The orchestrator's port answers 503 ("not started"), but only after a pause: both turns are sent while
+    # the first is still being attempted, so neither was sent to a gate already known to be down.
+    async def slow_refusal(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(Exception):
+            await reader.readuntil(b"\r\n\r\n")
+            await asyncio.sleep(0.5)
+            writer.write(
+                b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            )
+            await writer.drain()
+        writer.close()
+
+    with serve_chat_api(chat_settings(orchestrator.url)) as chat:
+        async with websockets.connect(f"{chat.ws_url}?token={api_key}") as ws:
+            session_id = (await _frame(ws))["session_id"]
+            orchestrator.stop()
+            stand_in = await asyncio.start_server(slow_refusal, "127.0.0.1", orchestrator.port)
+            try:
+                await ws.send(json.dumps({"type": "user", "content": "first"}))
+                await ws.send(json.dumps({"type": "user", "content": "second"}))
+                frames = [await _frame(ws), await _frame(ws)]
+            finally:
+                stand_in.close()
+    assert frames == [
+        {"type": "queued", "session_id": session_id, "position": 0},
+        {"type": "queued", "session_id": session_id, "position": 1},
+    ]
