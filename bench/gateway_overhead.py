@@ -186,7 +186,7 @@ def chat_turn_request() -> dict[str, Any]:
     from nova_contracts.llm import CompleteRequest, Message, ToolDefinition
     from orchestrator.tools.service import BUILTIN_TOOLS
 
-    tools = [tool.definition() for tool in BUILTIN_TOOLS.values()]
+    tools = [tool.definition for tool in BUILTIN_TOOLS.values()]
     tools += [ToolDefinition.model_validate(tool) for tool in MCP_TOOLS]
     listing = "\n".join(f"- {t.name}: {t.description.splitlines()[0]}" for t in tools)
     memories = "\n".join(

@@ -1,5 +1,6 @@
 """What a built-in tool is: a name, a group (the permission unit), a JSON Schema and an async handler."""
 
+import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -62,7 +63,9 @@ class Tool:
     parameters: dict[str, Any]
     handler: ToolHandler
 
+    @functools.cached_property
     def definition(self) -> ToolDefinition:
+        """Built once: a tool's definition is offered on every turn, and never changes."""
         return ToolDefinition(name=self.name, description=self.description, parameters=self.parameters)
 
 

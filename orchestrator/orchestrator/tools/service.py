@@ -153,7 +153,7 @@ class ToolService:
     ) -> list[ToolDefinition]:
         enabled = (await self.permissions()).groups
         offered = [
-            tool.definition()
+            tool.definition
             for tool in BUILTIN_TOOLS.values()
             if enabled[tool.group]
             and (has_filesystem or tool.group not in FILESYSTEM_GROUPS)
