@@ -117,6 +117,7 @@ class EventStream(Response):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[Any] | None = None
         self._last_sent = 0.0
+        self._streaming = False  # between the response's start and its source's end: what `stop` may cut
         self._stopped = False
 
     def stop(self) -> None:
@@ -125,7 +126,8 @@ class EventStream(Response):
             self._loop.call_soon_threadsafe(self._cancel)
 
     def _cancel(self) -> None:
-        if not self._stopped and self._task is not None and not self._task.done():
+        # Only while streaming: a stream already closing its source or ending its body is let finish.
+        if self._streaming and not self._stopped and self._task is not None:
             self._stopped = True
             self._task.cancel()
 
@@ -136,6 +138,7 @@ class EventStream(Response):
         self._last_sent = self._loop.time()
         watcher = self._loop.create_task(self._watch(receive, send))
         _open_streams.add(self)
+        self._streaming = True
         try:
             await send(start)
             async for frame in self.frames:
@@ -147,6 +150,7 @@ class EventStream(Response):
             assert self._task is not None
             self._task.uncancel()
         finally:
+            self._streaming = False
             _open_streams.discard(self)
             watcher.cancel()
             # The source is closed whatever ended the stream: that is what stops the work behind it.
