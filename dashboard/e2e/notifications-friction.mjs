@@ -14,18 +14,35 @@ export async function runNotificationsFriction({ page, step, url, api, config, e
     return submitted.body.id
   }
 
+  /** The badge's count, read in one step: the badge can go between a visibility check and a read. */
   async function needsYouCount() {
     const badge = page.getByRole('navigation', { name: 'Main' }).getByTestId('needs-you-count')
-    if (!(await badge.isVisible())) return 0
-    return Number((await badge.getAttribute('title')).split(' ')[0])
+    const titles = await badge.evaluateAll((badges) => badges.map((el) => el.getAttribute('title') ?? ''))
+    return titles.length ? Number(titles[0].split(' ')[0]) : 0
   }
 
-  async function waitForCount(expected) {
-    for (let i = 0; i < 40; i++) {
-      if ((await needsYouCount()) === expected) return
+  /** The server's count of the caller's tasks that wait for a person, as the dashboard asks for it. */
+  async function serverCount() {
+    let total = 0
+    for (const status of ['clarification_needed', 'pending_human_review']) {
+      const found = await orchestrator(`/api/v1/pipeline/tasks?status=${status}&limit=1`)
+      if (found.status !== 200) throw new Error(`could not count ${status} tasks: ${found.status}`)
+      total += found.body.total
+    }
+    return total
+  }
+
+  /** Until our task is in `status` and the badge shows the server's count. Other tasks (the cortex's goals)
+   * may enter or leave those states meanwhile, so the badge is compared with the server, not with a number. */
+  async function waitForBadge(taskId, status) {
+    let shown, expected, actual
+    for (let i = 0; i < 60; i++) {
+      actual = (await orchestrator(`/api/v1/pipeline/tasks/${taskId}`)).body?.status
+      ;[shown, expected] = [await needsYouCount(), await serverCount()]
+      if (actual === status && shown === expected) return
       await page.waitForTimeout(500)
     }
-    throw new Error(`the "needs you" count is ${await needsYouCount()}, not ${expected}`)
+    throw new Error(`the "needs you" count is ${shown}, the server's ${expected}; the task is ${actual}, not ${status}`)
   }
 
   const notification = (headline, goal) =>
@@ -45,12 +62,12 @@ export async function runNotificationsFriction({ page, step, url, api, config, e
 
     await page.goto(url('/keys'))
     await expectVisible(page.getByRole('heading', { name: 'API keys' }))
-    const before = await needsYouCount()
 
     const reviewGoal = `E2E review ${runId}: rename the settings page`
     const reviewId = await submit(reviewGoal, pod.body.id)
     const waiting = await expectVisible(notification('Task needs your review', reviewGoal), 60_000)
-    await waitForCount(before + 1)
+    await waitForBadge(reviewId, 'pending_human_review')
+    if ((await needsYouCount()) < 1) throw new Error('the "needs you" count leaves out the task waiting for review')
     await screenshot('notification-needs-review', { fullPage: false })
     const link = await waiting.getByRole('link', { name: 'Open task' }).getAttribute('href')
     if (link !== `/tasks?task=${reviewId}`) throw new Error(`the toast links to ${link}`)
@@ -61,7 +78,7 @@ export async function runNotificationsFriction({ page, step, url, api, config, e
     })
     if (rejected.status !== 200) throw new Error(`could not reject the review: ${rejected.status} ${JSON.stringify(rejected.body)}`)
     await expectVisible(notification('Task failed', reviewGoal), 30_000)
-    await waitForCount(before)
+    await waitForBadge(reviewId, 'failed')
     await screenshot('notification-failed', { fullPage: false })
 
     const doneGoal = `E2E notification ${runId}: one line about Nova`

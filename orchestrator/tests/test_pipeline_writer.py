@@ -24,7 +24,7 @@ from orchestrator.pipeline.repository import (
     TaskWrite,
 )
 from orchestrator.pipeline.state import IllegalTransition
-from orchestrator.pipeline.writer import TaskWriter
+from orchestrator.pipeline.writer import TaskWriter, _closed
 
 POD = {"name": "noop", "agents": [{"name": "noop", "role": "passthrough"}]}
 
@@ -129,6 +129,26 @@ async def test_an_illegal_transition_is_refused_before_anything_is_sent(
     assert (
         await pool.fetchval("SELECT status FROM pipeline_tasks WHERE id = $1", task["id"]) == "task_running"
     )
+
+
+async def test_a_connection_the_server_ended_between_batches_is_replaced_and_the_write_lands(
+    pool: asyncpg.Pool, writer: TaskWriter
+) -> None:
+    """A restore ends every other backend with `pg_terminate_backend`; the writer's held connection is one of
+    them, and the next stage's write must not fail because of it."""
+    repository = PipelineRepository(pool)
+    first, second = await _running_tasks(repository, 2)
+    assert await writer.write(_finish(first)) is not None
+    held = writer._conn.get_server_pid()
+    assert await pool.fetchval("SELECT pg_terminate_backend($1)", held)
+    for _ in range(100):  # asyncpg notices the closed socket on its next read
+        if _closed(writer._conn):
+            break
+        await asyncio.sleep(0.02)
+    written = await writer.write(_finish(second))
+    assert written is not None and written["status"] == "complete"
+    assert writer._conn.get_server_pid() != held
+    assert await pool.fetchval("SELECT status FROM pipeline_tasks WHERE id = $1", second["id"]) == "complete"
 
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "pipeline_write.sql"

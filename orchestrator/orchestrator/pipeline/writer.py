@@ -6,7 +6,9 @@ batch is in flight as the next batch: one statement (`WRITE_SQL`, a row per writ
 `repository._write_sql`'s docstring, the whole text in `tests/snapshots/pipeline_write.sql`), one round trip and one
 commit for all of them, each row still its own compare-and-set. A write that arrives when nothing is in flight goes out at once, so
 batching adds no latency to an idle worker. The writer keeps one connection, so the pool's reset round trip
-after every release is not paid per write either. Progress events of a batch follow its commit, in order.
+after every release is not paid per write either; one the server closed while idle is replaced before the next
+batch, and one lost during a batch fails that batch without a retry (whether it committed is unknown; the reaper
+re-queues those tasks). Progress events of a batch follow its commit, in order.
 """
 
 import asyncio
@@ -23,6 +25,13 @@ log = structlog.get_logger("orchestrator.pipeline.writer")
 
 _Result = dict[str, Any] | None | BaseException
 _CONNECTION_LOST = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, ConnectionError, OSError)
+
+
+def _closed(conn: Any) -> bool:
+    try:
+        return bool(conn.is_closed())
+    except asyncpg.InterfaceError:  # the pool's proxy, detached once asyncpg saw the connection close
+        return True
 
 
 class TaskWriter:
@@ -125,6 +134,12 @@ class TaskWriter:
         return task_dict(record, without=FIXED_COLUMNS) if record else None
 
     async def _connection(self) -> Any:
+        if self._conn is not None and _closed(self._conn):
+            # The server ended it while it sat idle between batches (a restore's `pg_terminate_backend`, a
+            # restart, an idle timeout): asyncpg has already handed it back to the pool. Nothing was sent on
+            # it, so the batch goes out on a fresh one instead of failing.
+            log.info("task_writer_connection_replaced")
+            self._conn = None
         if self._conn is None:
             self._conn = await self.pool.acquire()
         return self._conn
