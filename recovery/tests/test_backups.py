@@ -1,9 +1,12 @@
 """Backups and restores through the HTTP API, against the real PostgreSQL, Redis and pg_dump/pg_restore."""
 
 import asyncio
+import base64
+import gzip
 import io
 import json
 import tarfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,6 +16,8 @@ import pytest
 import redis
 from fastapi.testclient import TestClient
 
+from nova_common.maintenance import READERS_KEY, MaintenanceFlag
+from nova_common.redis import redis_url_for
 from nova_contracts.recovery import TableChecksum
 from recovery.backups import archive, postgres
 from recovery.config import Settings
@@ -79,6 +84,57 @@ def test_round_trip_brings_back_every_row_redis_key_and_workspace_file(
     workspace = recovery_settings.workspace
     assert (workspace / "project" / "notes.md").read_text() == "# notes\n"
     assert not (workspace / "new.txt").exists()
+
+
+def test_a_restore_while_services_read_the_maintenance_flag_matches_and_keeps_their_bookkeeping(
+    client: TestClient, make_backup: Callable[..., str], admin: dict[str, str], recovery_settings: Settings
+) -> None:
+    """Every service reads the flag about once a second, and each read writes its reader's entries next to the
+    flag in DB 1. Those entries are not the stack's data: a backup leaves them out, a restore neither deletes
+    nor replaces them (it waits on them), and a read during the restore does not make its comparison fail."""
+    stop = threading.Event()
+    reads = 0
+
+    def read_the_flag() -> None:
+        nonlocal reads
+
+        async def go() -> None:
+            nonlocal reads
+            flag = MaintenanceFlag.for_stack(recovery_settings.redis_url, cache_seconds=0)
+            try:
+                while not stop.is_set():
+                    await flag.active()
+                    reads += 1
+                    await asyncio.sleep(0.005)
+            finally:
+                await flag.aclose()
+
+        asyncio.run(go())
+
+    reader = threading.Thread(target=read_the_flag, daemon=True)
+    reader.start()
+    try:
+        name = make_backup()
+        response = client.post(f"/api/v1/recovery/backups/{name}/restore", headers=admin)
+        assert response.status_code == 200, response.text
+        report = response.json()
+        assert report["matches"] is True, report
+        during = reads
+    finally:
+        stop.set()
+        reader.join(timeout=10)
+    assert during > 10
+    config_db = redis.Redis.from_url(redis_url_for("llm-gateway", recovery_settings.redis_url))
+    try:
+        assert config_db.hlen(READERS_KEY) >= 1
+    finally:
+        config_db.close()
+    with tarfile.open(recovery_settings.backup_dir / name) as tar:
+        part = tar.extractfile(archive.REDIS)
+        assert part is not None
+        lines = gzip.decompress(part.read()).decode().splitlines()
+    keys = {base64.b64decode(json.loads(line)["key"]).decode() for line in lines}
+    assert keys and not {k for k in keys if k.startswith("nova:system:maintenance")}
 
 
 def test_restore_disconnects_other_services_sessions_so_none_keeps_plans_of_the_old_tables(

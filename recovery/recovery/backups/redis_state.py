@@ -2,8 +2,9 @@
 
 DUMP payloads carry the RDB version of the server that made them, and Redis 6.2 refuses those of Redis 7,
 so a backup stores each value by type instead (binary-safe base64) with its remaining TTL. Caches, rate
-limits, locks and recovery's own operation keys are left out: they are rebuilt or meaningless after a
-restore, and replacing them would break the restore itself.
+limits, locks, recovery's own operation keys and the maintenance flag with its readers' bookkeeping are left
+out: they are rebuilt or meaningless after a restore, and replacing them would break the restore itself (the
+restore waits on the readers' entries) or make its comparison fail whenever a service read the flag meanwhile.
 """
 
 import base64
@@ -26,7 +27,7 @@ VOLATILE_PATTERNS = (
     "nova:ratelimit:*",
     "nova:lock:*",
     "nova:recovery:*",
-    "nova:system:maintenance",
+    "nova:system:maintenance*",  # the flag and its readers' bookkeeping, written every second while services run
 )
 _DB_SERVICE = {db: service for service, db in REDIS_DB_MAP.items()}
 
