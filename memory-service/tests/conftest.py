@@ -19,12 +19,14 @@ if _SHARED_TESTS not in sys.path:
 
 import httpx  # noqa: E402
 import pytest  # noqa: E402
+import redis  # noqa: E402
 from fakes import FakeOpenAI, LiveServer, serve_in_thread  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 
 from memory_service.config import Settings  # noqa: E402
 from memory_service.main import create_app  # noqa: E402
 from nova_common.embedded import EmbeddedRedis, free_port  # noqa: E402
+from nova_common.redis import redis_url_for  # noqa: E402
 
 SERVICE_TOKEN = "test-service-token-0123456789"
 ADMIN_SECRET = "test-admin-secret-0123456789"
@@ -67,7 +69,7 @@ def running_gateway(port: int, redis_url: str, log_path: Path, model_url: str | 
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_for_embeddings(url, process, log_path)
+        _wait_for_embeddings(url, process, log_path, redis_url)
         yield url
     finally:
         process.terminate()
@@ -117,8 +119,10 @@ def gateway_url(
         yield url
 
 
-def _wait_for_embeddings(url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
-    """Until the gateway answers an embedding (its model loads lazily or at start; either way)."""
+def _wait_for_embeddings(url: str, process: subprocess.Popen[bytes], log_path: Path, redis_url: str) -> None:
+    """Until the gateway answers an embedding (its model loads lazily or at start; either way) and has
+    recorded its usage: the record is written after the answer, and one landing after the next test's flush
+    would count as that test's call."""
     deadline = time.monotonic() + GATEWAY_START_SECONDS
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -130,6 +134,7 @@ def _wait_for_embeddings(url: str, process: subprocess.Popen[bytes], log_path: P
                 f"{url}/embed", json={"texts": ["warm up"]}, headers=SERVICE_HEADERS, timeout=60
             )
             if response.status_code == 200:
+                _wait_for_a_usage_record(redis_url, deadline)
                 return
         except httpx.HTTPError:
             pass
@@ -137,6 +142,17 @@ def _wait_for_embeddings(url: str, process: subprocess.Popen[bytes], log_path: P
     raise RuntimeError(
         f"llm-gateway did not embed within {GATEWAY_START_SECONDS}s:\n{log_path.read_text()[-3000:]}"
     )
+
+
+def _wait_for_a_usage_record(redis_url: str, deadline: float) -> None:
+    client = redis.Redis.from_url(redis_url_for("llm-gateway", redis_url))
+    try:
+        while not client.xlen("nova:usage:events"):
+            if time.monotonic() > deadline:
+                raise RuntimeError("llm-gateway answered an embedding but recorded no usage for it")
+            time.sleep(0.05)
+    finally:
+        client.close()
 
 
 @pytest.fixture

@@ -48,18 +48,21 @@ class BackgroundLoops:
 
     @staticmethod
     async def _guarded(name: str, iteration: Callable[[], Awaitable[object]]) -> bool:
+        # A client library may turn our cancellation into its own error (redis-py does while blocked in a
+        # read), or absorb it and return as if its wait had run out (seen with `BLMOVE`): either way a loop
+        # asked to stop ends here, or shutdown would wait for it forever and it would go on taking work.
+        task = asyncio.current_task()
         try:
             await iteration()
         except asyncio.CancelledError:
             raise
         except Exception:
-            task = asyncio.current_task()
-            # A client library may turn our cancellation into its own error (redis-py does while blocked in
-            # a read); the loop must still end, or shutdown would wait for it forever.
             if task is not None and task.cancelling():
                 raise asyncio.CancelledError from None
             log.exception("loop_iteration_failed", loop=name)
             return False
+        if task is not None and task.cancelling():
+            raise asyncio.CancelledError
         return True
 
     async def stop(self, grace: float = 10.0) -> None:

@@ -50,3 +50,34 @@ async def test_stop_ends_a_loop_whose_client_turns_cancellation_into_its_own_err
     await loops.stop(grace=2)
     assert readers and all(task.done() for task in readers), "the loop was still running after stop()"
     assert len(readers) == 1, "the loop ran another iteration instead of ending"
+
+
+async def test_stop_ends_a_loop_whose_client_swallows_the_cancellation_and_returns() -> None:
+    """Seen with memory-service's ingestion loops blocked in `BLMOVE`: the cancellation was absorbed below
+    the call, which then returned like a wait that ran out, and the loop took the next item forever after."""
+    reading = asyncio.Event()
+    reads = 0
+
+    async def blocking_read() -> bool:
+        nonlocal reads
+        reads += 1
+        if reads > 1:
+            raise asyncio.CancelledError  # only a loop that survived stop() gets here
+        reading.set()
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            return False  # "nothing arrived in time"
+        return True
+
+    for run in ("forever", "every"):
+        reads = 0
+        reading.clear()
+        loops = BackgroundLoops()
+        if run == "forever":
+            loops.forever("reader", blocking_read, backoff=0.01)
+        else:
+            loops.every("reader", 0.01, blocking_read)
+        await asyncio.wait_for(reading.wait(), 5)
+        await loops.stop(grace=2)
+        assert reads == 1, f"the {run} loop ran another iteration instead of ending"
