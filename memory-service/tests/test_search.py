@@ -1,10 +1,19 @@
 """POST /api/v1/memories/search: hybrid retrieval, every fusion method, filters, scores."""
 
+import asyncio
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from memory_service.config import Settings
+from memory_service.db.engine import SESSION_EF_SEARCH, create_engine, driver_connection, session_factory
+from memory_service.embeddings.repository import EmbeddingTarget
+from memory_service.memories.search import SearchFilters, SearchPlan, hybrid_search
+from nova_contracts.memory import FusionMethod
 
 SEARCH = "/api/v1/memories/search"
 
@@ -244,3 +253,50 @@ def test_z_score_fusion_lifts_the_only_keyword_match_above_every_vector_only_hit
     assert keyword_matches and vector_only
     # One keyword candidate has no spread: it counts 1 on the keyword side, every vector-only hit 0.
     assert max(h["score"] for h in vector_only) < min(h["score"] for h in keyword_matches)
+
+
+def test_a_search_with_the_default_tuning_is_one_statement_and_others_set_their_own(
+    service: TestClient, corpus: dict[str, str], database_url: str
+) -> None:
+    """Every connection starts with the default tuning's HNSW settings, so the recall of a chat turn sends its
+    query alone; a deeper search sets its own `ef_search` for its own transaction, and the connection keeps
+    the defaults afterwards."""
+    settings = Settings.model_validate({"DATABASE_URL": database_url})
+
+    async def scenario() -> tuple[list[list[str]], list[int], list[str]]:
+        engine = create_engine(database_url, pool_size=1)
+        sent: list[str] = []
+        try:
+            async with engine.connect() as conn:
+                vector, model, dim = (
+                    await conn.execute(
+                        text("SELECT embedding::text, embedding_model, embedding_dim FROM memories LIMIT 1")
+                    )
+                ).one()
+            async with session_factory(engine)() as session:
+                connection = await driver_connection(session)
+                connection.add_query_logger(lambda logged: sent.append(logged.query))
+                statements, found = [], []
+                for limit in (10, 150):
+                    plan = SearchPlan(
+                        query="Ana's drink", fusion=FusionMethod.RRF, limit=limit, tuning=settings.search_tuning(),
+                        vector=json.loads(vector), target=EmbeddingTarget(model, dim),
+                    )  # fmt: skip
+                    found.append(len(await hybrid_search(session, plan, SearchFilters(tiers=["episodic"]))))
+                    await asyncio.sleep(0.05)  # the logger is called soon after each statement, not during it
+                    statements.append([s.split()[0] for s in sent])
+                    sent.clear()
+                after = [
+                    await connection.fetchval("SHOW hnsw.ef_search"),
+                    await connection.fetchval("SHOW hnsw.iterative_scan"),
+                ]
+                return statements, found, after
+        finally:
+            await engine.dispose()
+
+    statements, found, after = asyncio.run(scenario())
+    assert statements[0] == ["WITH"], statements  # the search alone
+    assert statements[1] == ["BEGIN", "WITH", "ROLLBACK"], statements
+    assert found == [3, 3]  # every episodic memory, either way
+    assert after == [str(SESSION_EF_SEARCH), "relaxed_order"]
+    assert settings.hnsw_ef_search == SESSION_EF_SEARCH

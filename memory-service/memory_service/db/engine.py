@@ -19,11 +19,25 @@ def async_url(database_url: str) -> str:
     return f"postgresql+asyncpg://{rest}" if scheme in ("postgres", "postgresql") else database_url
 
 
+# The HNSW settings every connection starts with: those of a search with the default tuning (the
+# `HNSW_EF_SEARCH` setting's default), so the recall on every chat turn sends its query alone instead of
+# wrapping it in a transaction to change them. A search that needs other values sets them for its own
+# transaction (`memories/search.py`). Iterative scans keep a filtered search (by owner, tier, agent…)
+# from coming back short; formation's nearest-duplicate lookups get them too.
+SESSION_EF_SEARCH = 100
+SESSION_ITERATIVE_SCAN = "relaxed_order"
+
+
 def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
     # force_custom_plan: asyncpg prepares every statement, and a generic plan cannot prove that
     # `embedding_model = $1` matches a partial HNSW index's predicate, so it would fall back to a scan.
     # JIT compilation costs more than it saves on these short queries.
-    server_settings = {"plan_cache_mode": "force_custom_plan", "jit": "off"}
+    server_settings = {
+        "plan_cache_mode": "force_custom_plan",
+        "jit": "off",
+        "hnsw.ef_search": str(SESSION_EF_SEARCH),
+        "hnsw.iterative_scan": SESSION_ITERATIVE_SCAN,
+    }
     engine = create_async_engine(
         async_url(database_url),
         pool_size=pool_size,

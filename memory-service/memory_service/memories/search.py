@@ -39,7 +39,7 @@ from sqlalchemy.dialects.postgresql import asyncpg as postgresql_asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from memory_service.db.engine import driver_connection
+from memory_service.db.engine import SESSION_EF_SEARCH, driver_connection
 from memory_service.db.models import (
     TEXT_SEARCH_CONFIG,
     KeywordCorpusRow,
@@ -601,11 +601,11 @@ async def hybrid_search(
     settings = ""
     if plan.vector is not None:
         # ef_search bounds how many rows one HNSW scan returns, so it must cover the candidate depth;
-        # iterative scans keep filtered searches (by tier, agent…) from coming back short.
+        # iterative scans keep filtered searches (by tier, agent…) from coming back short. Every connection
+        # starts with the default tuning's values (db/engine.py): only other values are set here.
         ef_search = max(plan.tuning.ef_search, _candidates(plan, plan.tuning.dense_candidates))
-        settings = (
-            f"SET LOCAL hnsw.ef_search = {int(ef_search)}; SET LOCAL hnsw.iterative_scan = relaxed_order"
-        )
+        if ef_search != SESSION_EF_SEARCH:
+            settings = f"SET LOCAL hnsw.ef_search = {int(ef_search)}"
     if not settings:
         # One statement is atomic on its own: no transaction to open for it.
         records = await connection.fetch(compiled.sql, *arguments)
