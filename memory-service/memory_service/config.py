@@ -49,6 +49,8 @@ class Settings(DatabaseSettings):
     keyword_rank_normalization: int = Field(default=1, ge=0, le=63)
     # How often BM25's document frequencies are checked against the memories (rebuilt only if changed).
     keyword_statistics_interval_seconds: float = Field(default=60.0, gt=0)
+    # Every connection starts with 100 (db/engine.py SESSION_EF_SEARCH); another value costs each search a
+    # transaction to set it.
     hnsw_ef_search: int = Field(default=100, ge=10, le=1000)
     hnsw_m: int = Field(default=16, ge=4, le=100)
     hnsw_ef_construction: int = Field(default=64, ge=16, le=1000)
