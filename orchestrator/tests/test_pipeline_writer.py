@@ -148,6 +148,10 @@ async def test_a_connection_the_server_ended_between_batches_is_replaced_and_the
     written = await writer.write(_finish(second))
     assert written is not None and written["status"] == "complete"
     assert writer._conn.get_server_pid() != held
+    # The dead connection's slot went back to the pool: the other three of its four can still be taken.
+    others = [await pool.acquire(timeout=5) for _ in range(3)]
+    for conn in others:
+        await pool.release(conn)
     assert await pool.fetchval("SELECT status FROM pipeline_tasks WHERE id = $1", second["id"]) == "complete"
 
 

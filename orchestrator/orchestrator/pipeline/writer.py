@@ -136,10 +136,11 @@ class TaskWriter:
     async def _connection(self) -> Any:
         if self._conn is not None and _closed(self._conn):
             # The server ended it while it sat idle between batches (a restore's `pg_terminate_backend`, a
-            # restart, an idle timeout): asyncpg has already handed it back to the pool. Nothing was sent on
-            # it, so the batch goes out on a fresh one instead of failing.
+            # restart, an idle timeout). Nothing was sent on it, so the batch goes out on a fresh one instead
+            # of failing. Released all the same: asyncpg has usually handed it back already (then this is a
+            # no-op), but after a protocol abort only the release returns its slot to the pool.
             log.info("task_writer_connection_replaced")
-            self._conn = None
+            await self._drop_connection()
         if self._conn is None:
             self._conn = await self.pool.acquire()
         return self._conn
