@@ -174,3 +174,34 @@ async def test_completion_usage_record_has_cost_latency_and_cache_flag(
     assert fresh["cost_usd"] > 0 and fresh["cache_hit"] is False
     assert cached["cache_hit"] is True and cached["cost_usd"] == 0.0
     assert cached["input_tokens"] == 40
+
+
+async def test_stream_is_for_services_and_the_admin_only_and_answers_as_an_event_stream(
+    gateway_factory: Any,
+    wired: dict[str, Any],
+    fake_local: Any,
+    service_headers: dict[str, str],
+    admin_headers: dict[str, str],
+) -> None:
+    """An internal route: no credential, a wrong service token or an API key is a 401 with a `detail` before
+    any event; the service token and the admin secret get the stream, served by the kit's `EventStream`."""
+    gateway = await gateway_factory(**wired)
+    refused = [
+        {},
+        {"X-Service-Token": "not-the-token-0123456789"},
+        {"Authorization": "Bearer sk-nova-0123456789abcdef"},
+    ]
+    for headers in refused:
+        response = await gateway.client.post("/stream", json={"messages": USER}, headers=headers)
+        assert response.status_code == 401, (headers, response.text)
+        assert response.headers["content-type"].startswith("application/json")
+        assert response.json()["detail"]
+    for headers in (service_headers, admin_headers):
+        fake_local.script.push(Reply(content="hello"))
+        response = await gateway.client.post("/stream", json={"messages": USER}, headers=headers)
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"].startswith("text/event-stream")
+        assert response.headers["cache-control"] == "no-cache"
+        payloads = sse_payloads(response.text)
+        assert payloads[-1] == "[DONE]"
+        assert "".join(json.loads(p).get("delta", "") for p in payloads[:-1]) == "hello"
