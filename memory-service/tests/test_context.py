@@ -1,7 +1,11 @@
 """POST /api/v1/memories/{agent_id}/context: facts first, deduplicated, within an exact token budget."""
 
+import asyncio
+import secrets
 from typing import Any
 
+import asyncpg
+import pytest
 from fastapi.testclient import TestClient
 
 from memory_service.context.tokens import count_tokens
@@ -80,18 +84,36 @@ def test_context_stays_within_the_budget_and_says_when_it_cut(service: TestClien
     assert len(result["items"]) < 20
 
 
-def test_near_duplicates_appear_once(service: TestClient) -> None:
+@pytest.mark.parametrize("vectors", ["in the row", "out of line"])
+def test_near_duplicates_appear_once(service: TestClient, database_url: str, vectors: str) -> None:
+    # A row over about 2 kB has its vector moved out of line (TOAST), where the comparison reads it from.
+    notes = {} if vectors == "in the row" else {"metadata": {"notes": secrets.token_urlsafe(1500)}}
     items = [
-        {"content": "The staging server restarts every night at 2am"},
-        {"content": "The staging server restarts every night at 2 am."},
+        {"content": "The staging server restarts every night at 2am", **notes},
+        {"content": "The staging server restarts every night at 2 am.", **notes},
         {"content": "Lunch is at noon"},
     ]
-    service.post(f"{MEMORIES}/bulk", json={"items": items})
+    assert service.post(f"{MEMORIES}/bulk", json={"items": items}).status_code == 201
 
     result = context(service, "agent-1", query="when does staging restart?")
 
     assert result["items"]
     assert sum("staging server restarts" in item["content"] for item in result["items"]) == 1
+    assert (_values_out_of_line(database_url) > 0) == (vectors == "out of line")
+
+
+def _values_out_of_line(database_url: str) -> int:
+    async def count() -> int:
+        connection = await asyncpg.connect(database_url)
+        try:
+            toast = await connection.fetchval(
+                "SELECT reltoastrelid::regclass::text FROM pg_class WHERE oid = 'memories'::regclass"
+            )
+            return int(await connection.fetchval(f"SELECT count(*) FROM {toast}"))
+        finally:
+            await connection.close()
+
+    return asyncio.run(count())
 
 
 def test_context_without_facts_leaves_them_out(service: TestClient) -> None:

@@ -506,8 +506,14 @@ def _statement(shape: _StatementShape) -> Select[Any]:
         return stmt
     # Near-duplicate removal needs the hits' vectors; comparing them here saves a second query that would
     # fetch 40 vectors of 1.5 kB: each hit lists the better-ranked hits its vector nearly repeats.
+    # A memory's vector is stored out of line (TOAST), and a CTE's rows keep pointers to such values: read
+    # as they are, each of the ~800 comparisons fetched both vectors again, which took more than half of a
+    # context assembly's statement. subvector() over the whole vector is the vector itself, read once here.
+    whole_embedding = func.subvector(
+        MemoryRow.embedding, literal_column("1"), func.vector_dims(MemoryRow.embedding), type_=VECTOR
+    )
     top = stmt.add_columns(
-        MemoryRow.embedding.label("embedding"),
+        whole_embedding.label("embedding"),
         func.row_number().over(order_by=(scored.c.score.desc(), scored.c.id)).label("position"),
     ).cte("top")
     better = top.alias("better")
