@@ -10,7 +10,7 @@ the service token; reads with an `owner` see that owner's memories and the share
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, BackgroundTasks, Depends, Path, Query, Response
 from pydantic import AfterValidator
 
 from memory_service.deps import Backlog, Context, Memories
@@ -149,6 +149,12 @@ async def delete_memory(memory_id: uuid.UUID, memories: Memories) -> Response:
 
 
 @router.post("/{agent_id}/context", response_model=ContextResponse)
-async def build_context(agent_id: AgentId, body: ContextRequest, context: Context) -> ContextResponse:
-    """The agent's most relevant memories for a query, facts first, within a token budget."""
-    return await context.build(agent_id, body)
+async def build_context(
+    agent_id: AgentId, body: ContextRequest, context: Context, background: BackgroundTasks
+) -> ContextResponse:
+    """The agent's most relevant memories for a query, facts first, within a token budget. The retrieval
+    that `POST /feedback` refers to (`retrieval_id`) is written just after the response is sent."""
+    response, retrieval = await context.build(agent_id, body)
+    if retrieval is not None:
+        background.add_task(context.record, retrieval)
+    return response

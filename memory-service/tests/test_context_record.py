@@ -1,13 +1,15 @@
-"""What a context assembly leaves behind on the chat turn's path: the retrieval that `POST /feedback` refers
-to and the access counts of what it surfaced, written in one statement of relaxed durability; and the pooled
-connections it runs on, checked without a round trip."""
+"""What a context assembly leaves behind: the retrieval that `POST /feedback` refers to and the access counts
+of what it surfaced, written in one statement of relaxed durability just after the context is sent; and the
+pooled connections it runs on, checked without a round trip."""
 
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 from sqlalchemy import text
 
@@ -15,8 +17,8 @@ from memory_service.config import Settings
 from memory_service.db.engine import create_engine, session_factory
 from memory_service.db.schema import apply_schema_migrations
 from memory_service.formation import repository
-from memory_service.formation.learning import LearningService
-from nova_common.testing import eventually
+from memory_service.formation.learning import LearningService, Retrieval
+from nova_common.testing import STACK_SERVICE_TOKEN, eventually
 
 ServiceFactory = Callable[..., Any]
 SqlRunner = Callable[..., list[Any]]
@@ -82,9 +84,9 @@ def test_a_retrieval_of_a_memory_deleted_since_the_search_is_recorded_without_co
             learning = LearningService(
                 session_factory(engine), Settings.model_validate({"DATABASE_URL": database_url})
             )
-            return await learning.record_retrieval(
-                owner="admin", agent_id="agent-1", query="q", surfaced=[kept, deleted]
-            )
+            retrieval = Retrieval(owner="admin", agent_id="agent-1", query="q", surfaced=[kept, deleted])
+            await learning.record_retrieval(retrieval)
+            return retrieval.id
         finally:
             await engine.dispose()
 
@@ -107,7 +109,7 @@ def test_the_relaxed_durability_of_retrieval_bookkeeping_ends_with_its_own_state
                 before = (await session.execute(BACKEND_PID)).scalar_one()
             await LearningService(
                 sessions, Settings.model_validate({"DATABASE_URL": database_url})
-            ).record_retrieval(owner=None, agent_id=None, query="q", surfaced=[])
+            ).record_retrieval(Retrieval(owner=None, agent_id=None, query="q", surfaced=[]))
             async with sessions() as session:
                 after = (await session.execute(BACKEND_PID)).scalar_one()
                 setting = (await session.execute(text("SHOW synchronous_commit"))).scalar_one()
@@ -155,7 +157,7 @@ def test_retrieval_bookkeeping_commits_without_waiting_for_the_wal_flush_that_a_
                 )
 
         async def bookkeeping() -> None:
-            await learning.record_retrieval(owner=None, agent_id=None, query="q", surfaced=[])
+            await learning.record_retrieval(Retrieval(owner=None, agent_id=None, query="q", surfaced=[]))
 
         try:
             return await fsyncs_during(durable_commit), await fsyncs_during(bookkeeping)
@@ -176,7 +178,9 @@ def test_retrieval_bookkeeping_refuses_to_join_a_callers_transaction(database_ur
         try:
             async with session_factory(engine).begin() as session:
                 await session.execute(BACKEND_PID)
-                await repository.record_retrieval(session, owner=None, agent_id=None, query="q", surfaced=[])
+                await repository.record_retrieval(
+                    session, retrieval_id=uuid.uuid4(), owner=None, agent_id=None, query="q", surfaced=[]
+                )
         finally:
             await engine.dispose()
 
@@ -210,3 +214,76 @@ def test_pooled_connections_the_server_closed_are_replaced_before_a_request_uses
                 "outcome": "neutral",
             }
             assert client.post(f"{BASE}/feedback", json=feedback).status_code == 200
+
+
+def test_the_context_is_sent_before_its_retrieval_is_written_and_feedback_on_it_waits_for_the_row(
+    nova_env: dict[str, str],
+    database_url: str,
+    redis_base_url: str,
+    gateway_url: str,
+    run_sql: SqlRunner,
+    tmp_path: Path,
+    memory_process: Callable[..., Any],
+) -> None:
+    """The write of a context's retrieval is off the chat turn's path; it is held here by a row lock on the
+    memory it counts as accessed, which a real server's response must not wait for."""
+    env = {
+        **nova_env,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_base_url,
+        "LLM_GATEWAY_URL": gateway_url,
+        "INGEST_ENABLED": "false",
+        "CONSOLIDATION_ENABLED": "false",
+        "COMPACTION_ENABLED": "false",
+    }
+    with memory_process(env, tmp_path / "memory-service.log") as (url, _):
+        http = httpx.Client(base_url=url, headers={"X-Service-Token": STACK_SERVICE_TOKEN}, timeout=20)
+        memory = http.post(BASE, json={"content": "The release train leaves on Thursdays."}).json()
+
+        async def hold_the_row_while(steps: Callable[[], Awaitable[None]]) -> None:
+            connection = await asyncpg.connect(database_url)
+            try:
+                async with connection.transaction():
+                    await connection.execute(
+                        "SELECT 1 FROM memories WHERE id = $1 FOR UPDATE", uuid.UUID(memory["id"])
+                    )
+                    await steps()
+            finally:
+                await connection.close()
+
+        outcome: dict[str, Any] = {}
+
+        async def context_then_feedback() -> None:
+            context = await asyncio.to_thread(
+                http.post, f"{BASE}/agent-1/context", json={"query": "release train"}
+            )
+            assert context.status_code == 200, context.text
+            body = context.json()
+            assert body["memory_ids"] == [memory["id"]]
+            outcome["written_when_sent"] = await asyncio.to_thread(
+                run_sql, "SELECT 1 FROM retrievals WHERE id = $1", uuid.UUID(body["retrieval_id"])
+            )
+            feedback = {
+                "retrieval_id": body["retrieval_id"],
+                "used_memory_ids": [memory["id"]],
+                "outcome": "success",
+            }
+            outcome["feedback"] = asyncio.ensure_future(
+                asyncio.to_thread(http.post, f"{BASE}/feedback", json=feedback)
+            )
+            await asyncio.sleep(0.5)
+            outcome["feedback_done_while_held"] = outcome["feedback"].done()
+
+        async def scenario() -> httpx.Response:
+            await hold_the_row_while(context_then_feedback)
+            response: httpx.Response = await outcome["feedback"]
+            return response
+
+        feedback = asyncio.run(scenario())
+        http.close()
+
+    assert outcome["written_when_sent"] == []
+    assert outcome["feedback_done_while_held"] is False
+    assert feedback.status_code == 200, feedback.text
+    assert memory["id"] in feedback.json()["importance"]
+    assert access_counts(run_sql, [memory["id"]]) == {memory["id"]: 1}

@@ -335,9 +335,10 @@ class ContextResponse(ResponseModel):
     items: list[ContextItem] = Field(default_factory=list)
     truncated: bool = False
     memory_ids: list[UUID] = Field(default_factory=list)
-    # The record of this assembly: send it back with `POST /feedback` to say which memories helped.
+    # The record of this assembly: send it back with `POST /feedback` to say which memories helped. It is
+    # written just after this response is sent; feedback that arrives while it is written waits for it.
     retrieval_id: UUID | None = None
-    # Where the assembly's time went, in milliseconds per step (embed, search, fit, record): for the
+    # Where the assembly's time went, in milliseconds per step (embed, search, dedup, fit): for the
     # caller's latency breakdown (the chat stream's `meta.timings_ms`).
     timings_ms: dict[str, float] = Field(default_factory=dict)
 

@@ -15,8 +15,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import structlog
+
 from memory_service.context.tokens import count_tokens
-from memory_service.formation.learning import LearningService
+from memory_service.formation.learning import LearningService, Retrieval
 from memory_service.memories.decay import effective_confidence
 from memory_service.memories.search import ScoredMemory, SearchFilters
 from memory_service.memories.service import MemoryService
@@ -35,6 +37,8 @@ _WHITESPACE = re.compile(r"\s+")
 # thread and back (about 0.2 ms on a busy 2-core host), so a turn's handful of short memories is counted on
 # the event loop; a longer list still goes to a thread.
 INLINE_TOKENIZE_CHARS = 2000
+
+log = structlog.get_logger("memory_service.context")
 
 
 @dataclass(frozen=True)
@@ -141,13 +145,14 @@ class ContextService:
         self.candidates = candidates
         self.dedup_similarity = dedup_similarity
 
-    async def build(self, agent_id: str, request: ContextRequest) -> ContextResponse:
-        """The agent's own and shared memories that best match the query, rendered within the budget."""
+    async def build(self, agent_id: str, request: ContextRequest) -> tuple[ContextResponse, Retrieval | None]:
+        """The agent's own and shared memories that best match the query, rendered within the budget, and
+        the retrieval to record (`record`) once the response is on its way; None if nothing was searched."""
         tiers = list(request.tiers or MemoryTier)
         if not request.include_facts:
             tiers = [t for t in tiers if t is not MemoryTier.SEMANTIC]
         if not tiers:
-            return ContextResponse(context="", total_tokens=0)
+            return ContextResponse(context="", total_tokens=0), None
         search = MemorySearchRequest(
             query=request.query,
             tiers=tiers,
@@ -174,15 +179,14 @@ class ContextService:
         else:
             # Tokenizing is CPU work (tiktoken releases the GIL): one trip to a thread for all of it.
             text, chosen, truncated, total = await asyncio.to_thread(self._fit, hits, request.token_budget)
-        step = _lap(timings, "fit", step)
-        # The record feedback refers to (`POST /feedback`): which memories this turn was shown (and touched).
-        retrieval_id = await self.learning.record_retrieval(
+        _lap(timings, "fit", step)
+        # What feedback refers to (`POST /feedback`): which memories this turn was shown (and touched).
+        retrieval = Retrieval(
             owner=request.owner, agent_id=agent_id, query=request.query, surfaced=[c.id for c in chosen]
         )
-        _lap(timings, "record", step)
-        return ContextResponse(
+        response = ContextResponse(
             timings_ms={name: round(ms, 3) for name, ms in timings.items()},
-            retrieval_id=retrieval_id,
+            retrieval_id=retrieval.id,
             context=text,
             total_tokens=total,
             items=[
@@ -202,6 +206,16 @@ class ContextService:
             truncated=truncated,
             memory_ids=[c.id for c in chosen],
         )
+        return response, retrieval
+
+    async def record(self, retrieval: Retrieval) -> None:
+        """Write a context's retrieval and count its memories as accessed. Run after the context's response
+        is sent, so a chat turn's first token does not wait for the write; a failure is logged, the context
+        having been served (feedback on it then gets a 404)."""
+        try:
+            await self.learning.record_retrieval(retrieval)
+        except Exception as exc:
+            log.warning("retrieval_not_recorded", retrieval_id=str(retrieval.id), error=str(exc)[:300])
 
     def _deduplicated(self, hits: list[ScoredMemory]) -> list[ScoredMemory]:
         dropped = near_duplicates(hits)

@@ -2,7 +2,9 @@
 the memories it used: up after a good outcome, down after a bad one, a share of the way to the bound so it
 never leaves [importance_floor, importance_ceiling]."""
 
+import asyncio
 import uuid
+from dataclasses import dataclass, field
 
 from memory_service.config import Settings
 from memory_service.db.engine import Sessions
@@ -11,20 +13,41 @@ from nova_common.errors import Conflict, NotFound
 from nova_contracts.memory import FeedbackOutcome, FeedbackRequest, FeedbackResult
 
 
+@dataclass(frozen=True)
+class Retrieval:
+    """One context assembly: which memories it surfaced, for `POST /feedback` to refer to by `id`."""
+
+    owner: str | None
+    agent_id: str | None
+    query: str
+    surfaced: list[uuid.UUID]
+    id: uuid.UUID = field(default_factory=uuid.uuid4)
+
+
 class LearningService:
     def __init__(self, sessions: Sessions, settings: Settings) -> None:
         self.sessions = sessions
         self.settings = settings
+        # The retrievals being written. A context's retrieval is written after its response is sent, so
+        # feedback on it could, on a stalled database, arrive first: it waits for the row instead of a 404.
+        self._writing: dict[uuid.UUID, asyncio.Event] = {}
 
-    async def record_retrieval(
-        self, *, owner: str | None, agent_id: str | None, query: str, surfaced: list[uuid.UUID]
-    ) -> uuid.UUID:
-        """Record which memories a context assembly surfaced, and count them as accessed, in one statement
-        (it is on the path of every chat turn's first token)."""
-        async with self.sessions() as session:
-            return await repository.record_retrieval(
-                session, owner=owner, agent_id=agent_id, query=query[:2000], surfaced=surfaced
-            )
+    async def record_retrieval(self, retrieval: Retrieval) -> None:
+        """Record which memories a context assembly surfaced, and count them as accessed, in one statement."""
+        written = self._writing.setdefault(retrieval.id, asyncio.Event())
+        try:
+            async with self.sessions() as session:
+                await repository.record_retrieval(
+                    session,
+                    retrieval_id=retrieval.id,
+                    owner=retrieval.owner,
+                    agent_id=retrieval.agent_id,
+                    query=retrieval.query[:2000],
+                    surfaced=retrieval.surfaced,
+                )
+        finally:
+            written.set()
+            self._writing.pop(retrieval.id, None)
 
     async def feedback(self, request: FeedbackRequest) -> FeedbackResult:
         step = {
@@ -32,6 +55,9 @@ class LearningService:
             FeedbackOutcome.FAILURE: -self.settings.feedback_step,
             FeedbackOutcome.NEUTRAL: 0.0,
         }[request.outcome]
+        writing = self._writing.get(request.retrieval_id)
+        if writing is not None:
+            await writing.wait()
         async with self.sessions.begin() as session:
             retrieval = await repository.retrieval_for_update(session, request.retrieval_id)
             if retrieval is None:

@@ -328,7 +328,7 @@ async def set_contradiction_state(session: AsyncSession, contradiction_id: uuid.
 
 # Counts the surfaced memories as accessed (locked in id order like `touch`, so concurrent turns cannot
 # deadlock; a memory deleted since the search is skipped) and records the retrieval, in one statement: one
-# round trip on the path of every chat turn's first token, where the ORM took four.
+# round trip after every chat turn's context is sent, where the ORM took four.
 # synchronous_commit is off for this statement's own transaction only: access counts and retrievals are
 # statistics and feedback bookkeeping, so after a crash of PostgreSQL the last few may be missing (never
 # half-written), and the turn does not wait for the WAL flush. The INSERT takes its row from `durability`,
@@ -352,16 +352,20 @@ SELECT $2::uuid, $3::text, $4::text, $5::text, $1::uuid[] FROM durability
 
 
 async def record_retrieval(
-    session: AsyncSession, *, owner: str | None, agent_id: str | None, query: str, surfaced: list[uuid.UUID]
-) -> uuid.UUID:
+    session: AsyncSession,
+    *,
+    retrieval_id: uuid.UUID,
+    owner: str | None,
+    agent_id: str | None,
+    query: str,
+    surfaced: list[uuid.UUID],
+) -> None:
     """Record a context assembly and count what it surfaced as accessed, committed on its own (see above)."""
     connection = await driver_connection(session)
     if connection.is_in_transaction():
         # The relaxed durability would extend to the caller's other writes.
         raise RuntimeError("record_retrieval commits on its own; call it outside a transaction")
-    retrieval_id = uuid.uuid4()
     await connection.execute(_RECORD_RETRIEVAL, surfaced, retrieval_id, owner, agent_id, query)
-    return retrieval_id
 
 
 async def retrieval_for_update(session: AsyncSession, retrieval_id: uuid.UUID) -> RetrievalRow | None:
