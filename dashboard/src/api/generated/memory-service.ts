@@ -505,7 +505,8 @@ export interface paths {
         put?: never;
         /**
          * Build Context
-         * @description The agent's most relevant memories for a query, facts first, within a token budget.
+         * @description The agent's most relevant memories for a query, facts first, within a token budget. The retrieval
+         *     that `POST /feedback` refers to (`retrieval_id`) is written just after the response is sent.
          */
         post: operations["build_context_api_v1_memories__agent_id__context_post"];
         delete?: never;
