@@ -8,7 +8,8 @@ rest of the gateway has one shape to deal with. Every call has a timeout; failur
 import asyncio
 import importlib
 import json
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterable
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, Literal
@@ -22,6 +23,7 @@ from nova_common.json_codec import dump_json, parse_json
 from nova_common.plain_http import PlainHttpClient, PlainResponse, Redirected, request_head
 
 Transport = Literal["openai", "litellm"]
+_AIOHTTP_ERRORS = (aiohttp.ClientError, TimeoutError)
 # What an SSE line may carry besides a chunk.
 _DONE = object()
 _NO_CHUNK = object()
@@ -211,7 +213,7 @@ class OpenAICompatibleTransport:
                 if response.status >= 400:
                     raise await self._error(target, response)
                 return await response.read()
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except _AIOHTTP_ERRORS as exc:
             raise self._transport_error(target, exc) from exc
 
     async def complete(
@@ -253,44 +255,34 @@ class OpenAICompatibleTransport:
     async def stream(self, target: Target, body: dict[str, Any]) -> AsyncGenerator[dict[str, Any], None]:
         data = dump_json(self._payload(target, body, stream=True))
         plain = await self._plain_post(target, data, None)
-        if plain is None:
-            async for item in self._stream_aiohttp(target, data):
-                yield item
-            return
-        finished = False
-        try:
-            if plain.status >= 400:
-                raise await self._error(target, plain)
-            async for raw_line in plain.lines():
-                chunk = self._chunk(target, raw_line)
-                if chunk is _DONE:
-                    finished = True
-                    break
-                if chunk is not _NO_CHUNK:
-                    yield chunk
-            else:
-                finished = True
-        except OSError as exc:
-            raise self._transport_error(target, exc) from exc
-        finally:
-            if finished:
-                plain.release()
-            else:
-                # Closing the connection is what tells the upstream to stop generating.
-                plain.close()
+        if plain is not None:
+            chunks = self._chunks(target, plain, plain.lines(), OSError)
+        else:
+            try:
+                response = await self.session.post(
+                    f"{target.base_url}/chat/completions", data=data, headers=self._headers(target)
+                )
+            except _AIOHTTP_ERRORS as exc:
+                raise self._transport_error(target, exc) from exc
+            chunks = self._chunks(target, response, response.content, _AIOHTTP_ERRORS)
+        # Closed with the caller's iteration, so a caller that stops early closes the connection at once.
+        async with aclosing(chunks):
+            async for chunk in chunks:
+                yield chunk
 
-    async def _stream_aiohttp(self, target: Target, data: bytes) -> AsyncGenerator[dict[str, Any], None]:
-        try:
-            response = await self.session.post(
-                f"{target.base_url}/chat/completions", data=data, headers=self._headers(target)
-            )
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise self._transport_error(target, exc) from exc
+    async def _chunks(
+        self,
+        target: Target,
+        response: aiohttp.ClientResponse | PlainResponse,
+        lines: AsyncIterable[bytes],
+        errors: type[Exception] | tuple[type[Exception], ...],
+    ) -> AsyncGenerator[dict[str, Any], None]:
+        """The chunks of a streamed answer, from either client's response and its lines."""
         finished = False
         try:
             if response.status >= 400:
                 raise await self._error(target, response)
-            async for raw_line in response.content:
+            async for raw_line in lines:
                 chunk = self._chunk(target, raw_line)
                 if chunk is _DONE:
                     finished = True
@@ -299,7 +291,7 @@ class OpenAICompatibleTransport:
                     yield chunk
             else:
                 finished = True
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except errors as exc:
             raise self._transport_error(target, exc) from exc
         finally:
             if finished:
