@@ -430,8 +430,10 @@ def test_what_the_person_writes_in_the_journal_wakes_cortex_and_is_acknowledged(
 def test_a_schedule_that_fell_due_many_times_while_cortex_was_down_runs_once(
     nova: Stack, cortex_process: Callable[..., ServiceProcess], wait_until: Callable[..., Any]
 ) -> None:
-    goal = _goal(nova, title="Hourly digest", schedule_cron="* * * * *")
-    nova.sql("UPDATE goals SET schedule_next_at = now() - interval '3 hours' WHERE id = $1::uuid", goal["id"])
+    # A yearly schedule whose last three slots passed while cortex was down: its next slot, after the one run,
+    # cannot come due during the test, as a minute's could.
+    goal = _goal(nova, title="Yearly review", schedule_cron="0 0 1 1 *")
+    nova.sql("UPDATE goals SET schedule_next_at = now() - interval '3 years' WHERE id = $1::uuid", goal["id"])
     cortex = cortex_process()
     wait_until(lambda: _succeeded(nova, goal["id"], 1), timeout=90)
     after = _status(cortex)["cycle_count"]
