@@ -237,50 +237,49 @@ def test_the_context_is_sent_before_its_retrieval_is_written_and_feedback_on_it_
         "COMPACTION_ENABLED": "false",
     }
     with memory_process(env, tmp_path / "memory-service.log") as (url, _):
-        http = httpx.Client(base_url=url, headers={"X-Service-Token": STACK_SERVICE_TOKEN}, timeout=20)
-        memory = http.post(BASE, json={"content": "The release train leaves on Thursdays."}).json()
+        with httpx.Client(base_url=url, headers={"X-Service-Token": STACK_SERVICE_TOKEN}, timeout=20) as http:
+            memory = http.post(BASE, json={"content": "The release train leaves on Thursdays."}).json()
 
-        async def hold_the_row_while(steps: Callable[[], Awaitable[None]]) -> None:
-            connection = await asyncpg.connect(database_url)
-            try:
-                async with connection.transaction():
-                    await connection.execute(
-                        "SELECT 1 FROM memories WHERE id = $1 FOR UPDATE", uuid.UUID(memory["id"])
-                    )
-                    await steps()
-            finally:
-                await connection.close()
+            async def hold_the_row_while(steps: Callable[[], Awaitable[None]]) -> None:
+                connection = await asyncpg.connect(database_url)
+                try:
+                    async with connection.transaction():
+                        await connection.execute(
+                            "SELECT 1 FROM memories WHERE id = $1 FOR UPDATE", uuid.UUID(memory["id"])
+                        )
+                        await steps()
+                finally:
+                    await connection.close()
 
-        outcome: dict[str, Any] = {}
+            outcome: dict[str, Any] = {}
 
-        async def context_then_feedback() -> None:
-            context = await asyncio.to_thread(
-                http.post, f"{BASE}/agent-1/context", json={"query": "release train"}
-            )
-            assert context.status_code == 200, context.text
-            body = context.json()
-            assert body["memory_ids"] == [memory["id"]]
-            outcome["written_when_sent"] = await asyncio.to_thread(
-                run_sql, "SELECT 1 FROM retrievals WHERE id = $1", uuid.UUID(body["retrieval_id"])
-            )
-            feedback = {
-                "retrieval_id": body["retrieval_id"],
-                "used_memory_ids": [memory["id"]],
-                "outcome": "success",
-            }
-            outcome["feedback"] = asyncio.ensure_future(
-                asyncio.to_thread(http.post, f"{BASE}/feedback", json=feedback)
-            )
-            await asyncio.sleep(0.5)
-            outcome["feedback_done_while_held"] = outcome["feedback"].done()
+            async def context_then_feedback() -> None:
+                context = await asyncio.to_thread(
+                    http.post, f"{BASE}/agent-1/context", json={"query": "release train"}
+                )
+                assert context.status_code == 200, context.text
+                body = context.json()
+                assert body["memory_ids"] == [memory["id"]]
+                outcome["written_when_sent"] = await asyncio.to_thread(
+                    run_sql, "SELECT 1 FROM retrievals WHERE id = $1", uuid.UUID(body["retrieval_id"])
+                )
+                feedback = {
+                    "retrieval_id": body["retrieval_id"],
+                    "used_memory_ids": [memory["id"]],
+                    "outcome": "success",
+                }
+                outcome["feedback"] = asyncio.ensure_future(
+                    asyncio.to_thread(http.post, f"{BASE}/feedback", json=feedback)
+                )
+                await asyncio.sleep(0.5)
+                outcome["feedback_done_while_held"] = outcome["feedback"].done()
 
-        async def scenario() -> httpx.Response:
-            await hold_the_row_while(context_then_feedback)
-            response: httpx.Response = await outcome["feedback"]
-            return response
+            async def scenario() -> httpx.Response:
+                await hold_the_row_while(context_then_feedback)
+                response: httpx.Response = await outcome["feedback"]
+                return response
 
-        feedback = asyncio.run(scenario())
-        http.close()
+            feedback = asyncio.run(scenario())
 
     assert outcome["written_when_sent"] == []
     assert outcome["feedback_done_while_held"] is False

@@ -50,8 +50,8 @@ class BackgroundLoops:
     async def _guarded(name: str, iteration: Callable[[], Awaitable[object]]) -> bool:
         # A client library may turn our cancellation into its own error (redis-py does while blocked in a
         # read), or absorb it and return as if its wait had run out (seen with `BLMOVE`; a known class of
-        # redis-py bug for blocking commands, redis/redis-py#2028): either way a loop
-        # asked to stop ends here, or shutdown would wait for it forever and it would go on taking work.
+        # redis-py bug for blocking commands, redis/redis-py#2028): either way a loop asked to stop ends
+        # here, or shutdown would wait for it forever and it would go on taking work.
         task = asyncio.current_task()
         try:
             await iteration()

@@ -93,7 +93,8 @@ async def near_duplicates(
         .limit(NEIGHBOURS_PER_MEMORY)
         .lateral("neighbours")
     )
-    await session.execute(select(func.set_config("hnsw.iterative_scan", "relaxed_order", True)))
+    # Iterative scans (so the filters above cannot leave a source without neighbours) are every connection's
+    # default (db/engine.py): no statement to set them.
     rows = await session.execute(
         select(source.id, neighbours.c.id, 1.0 - neighbours.c.distance)
         .select_from(source)
